@@ -1,0 +1,338 @@
+package spec
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// Workspace is every element read from a tree of spec files.
+type Workspace struct {
+	Connectors       map[string]*Connector
+	UniversalActions map[string]*UniversalAction
+	UniversalEvents  map[string]*UniversalEvent
+	// Actions and Events are keyed by connector, then by key.
+	Actions   map[string]map[string]*Action
+	Events    map[string]map[string]*Event
+	Overrides []*ConnectionOverride
+	// Files lists every spec file read, as displayed in diagnostics.
+	Files []string
+	// broken holds the keys of documents that failed their schema, by
+	// kind/connector/key, so references to them are not reported again.
+	broken map[string]bool
+}
+
+func newWorkspace() *Workspace {
+	return &Workspace{
+		Connectors:       map[string]*Connector{},
+		UniversalActions: map[string]*UniversalAction{},
+		UniversalEvents:  map[string]*UniversalEvent{},
+		Actions:          map[string]map[string]*Action{},
+		Events:           map[string]map[string]*Event{},
+		broken:           map[string]bool{},
+	}
+}
+
+// Action returns a connector's action by key, or nil.
+func (w *Workspace) Action(connector, key string) *Action { return w.Actions[connector][key] }
+
+// Event returns a connector's event by key, or nil.
+func (w *Workspace) Event(connector, key string) *Event { return w.Events[connector][key] }
+
+// Load reads every *.yaml and *.yml file under the given files and
+// directories, checks each against its kind's schema, then checks the
+// workspace as a whole and compiles every expression. It reports every
+// problem it finds; the workspace holds whatever could be read.
+func Load(paths ...string) (*Workspace, diag.List) {
+	files, diags := findFiles(paths)
+	parsed := parseFiles(files)
+	ws := newWorkspace()
+	for _, pf := range parsed {
+		ws.Files = append(ws.Files, pf.name)
+		diags = append(diags, pf.diags...)
+		for _, el := range pf.elements {
+			ws.add(el, &diags)
+		}
+	}
+	check(ws, &diags)
+	diags.Sort()
+	return ws, diags
+}
+
+// LoadFile reads the documents of one file, checked against their kinds'
+// schemas but not against a workspace. It serves files given on their own,
+// such as a connection override passed on the command line.
+func LoadFile(name string, data []byte) ([]any, diag.List) {
+	pf := parseFile(name, data)
+	return pf.elements, pf.diags
+}
+
+// skipDir reports directories a workspace never holds specs in: hidden ones
+// (.git, .membrane state) and dependency trees.
+func skipDir(name string) bool {
+	return name != "." && name != ".." && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor")
+}
+
+func isSpecFile(name string) bool {
+	ext := filepath.Ext(name)
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// displayPath makes a path relative to the working directory when it lies
+// below it, so diagnostics read as the user typed them.
+func displayPath(p string) string {
+	if filepath.IsAbs(p) {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+				return filepath.ToSlash(rel)
+			}
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(p))
+}
+
+type fileRef struct{ path, name string }
+
+func findFiles(paths []string) ([]fileRef, diag.List) {
+	var diags diag.List
+	var files []fileRef
+	seen := map[string]bool{}
+	addFile := func(p string) {
+		abs, _ := filepath.Abs(p)
+		if !seen[abs] {
+			seen[abs] = true
+			files = append(files, fileRef{path: p, name: displayPath(p)})
+		}
+	}
+	for _, root := range paths {
+		info, err := os.Stat(root)
+		if err != nil {
+			diags.Errorf(diag.Pos{File: displayPath(root)}, "io", "cannot read: %v", unwrapPathError(err))
+			continue
+		}
+		if !info.IsDir() {
+			addFile(root)
+			continue
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				diags.Errorf(diag.Pos{File: displayPath(p)}, "io", "cannot read: %v", unwrapPathError(err))
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if p != root && skipDir(d.Name()) {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if isSpecFile(d.Name()) {
+				addFile(p)
+			}
+			return nil
+		})
+		if err != nil {
+			diags.Errorf(diag.Pos{File: displayPath(root)}, "io", "cannot read: %v", unwrapPathError(err))
+		}
+	}
+	slices.SortFunc(files, func(a, b fileRef) int { return strings.Compare(a.name, b.name) })
+	return files, diags
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+type parsedFile struct {
+	name     string
+	elements []any
+	diags    diag.List
+}
+
+// parseFiles reads, parses and shape-checks files in parallel; the result
+// keeps the files' order.
+func parseFiles(files []fileRef) []parsedFile {
+	out := make([]parsedFile, len(files))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(1, len(files))) {
+		wg.Go(func() {
+			for i := range work {
+				out[i] = readAndParse(files[i])
+			}
+		})
+	}
+	for i := range files {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+func readAndParse(f fileRef) parsedFile {
+	info, err := os.Lstat(f.path)
+	if err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		info, err = os.Stat(f.path) // follow, but report a loop or dangling link
+	}
+	if err == nil && !info.Mode().IsRegular() {
+		pf := parsedFile{name: f.name}
+		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "not a regular file")
+		return pf
+	}
+	if err == nil && info.Size() > MaxFileSize {
+		return parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, int(info.Size()))}}
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		pf := parsedFile{name: f.name}
+		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "cannot read: %v", unwrapPathError(err))
+		return pf
+	}
+	return parseFile(f.name, data)
+}
+
+func parseFile(name string, data []byte) parsedFile {
+	pf := parsedFile{name: name}
+	docs, diags := ParseYAML(name, data)
+	pf.diags = diags
+	for _, doc := range docs {
+		if el := decodeDocument(doc, &pf.diags); el != nil {
+			pf.elements = append(pf.elements, el)
+		}
+	}
+	return pf
+}
+
+// decodeDocument checks one document against its kind's schema and decodes
+// it. It returns nil when the document is not of a known kind or is broken.
+func decodeDocument(doc Document, diags *diag.List) any {
+	root := doc.Root
+	if root.Kind != Map {
+		diags.Errorf(root.Pos, "wrong-type", "a spec document must be a mapping with a `kind:`, not %s", root.Kind)
+		return nil
+	}
+	kv := root.Get("kind")
+	if kv == nil {
+		diags.Errorf(root.Pos, "missing-kind", "document has no `kind:`; add one of %s", strings.Join(Kinds, ", "))
+		return nil
+	}
+	if kv.Kind != String || !slices.Contains(Kinds, kv.Str) {
+		diags.Errorf(kv.Pos, "unknown-kind", "unknown kind %s; use one of %s%s", jsonText(kv.Interface()), strings.Join(Kinds, ", "), didYouMean(kv.Str, Kinds))
+		return nil
+	}
+	before := len(*diags)
+	checkShape(kv.Str, root, diags)
+	if len(*diags) > before {
+		return brokenElement(kv.Str, root)
+	}
+	src := Source{File: doc.Pos.File, Pos: doc.Pos, Doc: root}
+	var el any
+	switch kv.Str {
+	case KindConnector:
+		el = &Connector{Source: src}
+	case KindUniversalAction:
+		el = &UniversalAction{Source: src}
+	case KindUniversalEvent:
+		el = &UniversalEvent{Source: src}
+	case KindAction:
+		el = &Action{Source: src}
+	case KindEvent:
+		el = &Event{Source: src}
+	case KindConnectionOverride:
+		el = &ConnectionOverride{Source: src}
+	}
+	decode(root, el, diags)
+	if len(*diags) > before {
+		return brokenElement(kv.Str, root)
+	}
+	return el
+}
+
+// broken stands for a document with errors: its key is still known, so
+// references to it do not cascade into errors of their own.
+type broken struct{ kind, key, connector string }
+
+func brokenElement(kind string, root *Value) any {
+	text := func(name string) string {
+		if v := root.Get(name); v != nil && v.Kind == String {
+			return v.Str
+		}
+		return ""
+	}
+	return broken{kind: kind, key: text("key"), connector: text("connector")}
+}
+
+// add indexes an element, reporting a second definition of the same key.
+func (w *Workspace) add(el any, diags *diag.List) {
+	dup := func(what, key string, first, again Source) {
+		diags.Errorf(keyPos(again), "duplicate-definition", "%s %q is already defined at %s; rename one", what, key, keyPos(first))
+	}
+	switch e := el.(type) {
+	case broken:
+		w.broken[e.kind+"/"+e.connector+"/"+e.key] = true
+	case *Connector:
+		if prev, ok := w.Connectors[e.Key]; ok {
+			dup("connector", e.Key, prev.Source, e.Source)
+			return
+		}
+		w.Connectors[e.Key] = e
+	case *UniversalAction:
+		if prev, ok := w.UniversalActions[e.Key]; ok {
+			dup("universal action", e.Key, prev.Source, e.Source)
+			return
+		}
+		w.UniversalActions[e.Key] = e
+	case *UniversalEvent:
+		if prev, ok := w.UniversalEvents[e.Key]; ok {
+			dup("universal event", e.Key, prev.Source, e.Source)
+			return
+		}
+		w.UniversalEvents[e.Key] = e
+	case *Action:
+		m := w.Actions[e.Connector]
+		if m == nil {
+			m = map[string]*Action{}
+			w.Actions[e.Connector] = m
+		}
+		if prev, ok := m[e.Key]; ok {
+			dup("action", e.Connector+"/"+e.Key, prev.Source, e.Source)
+			return
+		}
+		m[e.Key] = e
+	case *Event:
+		m := w.Events[e.Connector]
+		if m == nil {
+			m = map[string]*Event{}
+			w.Events[e.Connector] = m
+		}
+		if prev, ok := m[e.Key]; ok {
+			dup("event", e.Connector+"/"+e.Key, prev.Source, e.Source)
+			return
+		}
+		m[e.Key] = e
+	case *ConnectionOverride:
+		w.Overrides = append(w.Overrides, e)
+	}
+}
+
+// keyPos is where a document's `key:` value stands, or the document itself.
+func keyPos(s Source) diag.Pos {
+	if v := s.Doc.Get("key"); v != nil {
+		return v.Pos
+	}
+	return s.Pos
+}

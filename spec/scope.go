@@ -1,0 +1,240 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/expr"
+)
+
+// Variable names expressions may use. Which ones a place sees is fixed by
+// the place (see the Vars* lists): a name used where it is not declared is a
+// load-time error.
+const (
+	VarInput        = "input"
+	VarConnection   = "connection"
+	VarTenant       = "tenant"
+	VarCredentials  = "credentials"
+	VarSession      = "session"
+	VarResponse     = "response"
+	VarRequest      = "request"
+	VarPage         = "page"
+	VarState        = "state"
+	VarRecord       = "record"
+	VarRecords      = "records"
+	VarSteps        = "steps"
+	VarItem         = "item"
+	VarIndex        = "index"
+	VarResult       = "result"
+	VarWebhook      = "webhook"
+	VarSubscription = "subscription"
+	VarNow          = "now"
+)
+
+// Types of the variables whose shape does not depend on the spec.
+var (
+	TenantType   = expr.Object("tenant", map[string]*expr.Type{"key": expr.String})
+	ResponseType = expr.Object("response", map[string]*expr.Type{
+		"status":  expr.Int,
+		"headers": expr.MapOf(expr.String, expr.String),
+		"body":    expr.Dyn,
+	})
+	RequestType = expr.Object("request", map[string]*expr.Type{
+		"method":  expr.String,
+		"path":    expr.String,
+		"headers": expr.MapOf(expr.String, expr.String),
+		"query":   expr.MapOf(expr.String, expr.String),
+		"body":    expr.Dyn,
+		"rawBody": expr.String,
+	})
+	PageType = expr.Object("page", map[string]*expr.Type{
+		"number": expr.Int,
+		"offset": expr.Int,
+		"size":   expr.Int,
+		"cursor": expr.Dyn,
+	})
+	WebhookType = expr.Object("webhook", map[string]*expr.Type{"url": expr.String})
+	SessionType = expr.Object("session", map[string]*expr.Type{"token": expr.String})
+	anyMap      = expr.MapOf(expr.String, expr.Dyn)
+)
+
+// Scope holds the types of every variable an element's expressions may use;
+// each place then picks the variables it sees. Scopes are cheap: types and
+// environments are cached by their structure.
+type Scope struct {
+	types map[string]*expr.Type
+}
+
+// NewScope builds the scope of a connector's expressions: `connection` is
+// typed from its parameters schema and `credentials` from its auth.
+func NewScope(c *Connector) *Scope {
+	params := anyMap
+	if c != nil && !c.Parameters.IsZero() {
+		params = expr.FromSchema("connection.parameters", c.Parameters.Value.Interface())
+	}
+	s := &Scope{types: map[string]*expr.Type{
+		VarConnection: expr.Object("connection", map[string]*expr.Type{
+			"id":         expr.String,
+			"name":       expr.String,
+			"parameters": params,
+			"info":       anyMap,
+		}),
+		VarTenant:       TenantType,
+		VarResponse:     ResponseType,
+		VarRequest:      RequestType,
+		VarPage:         PageType,
+		VarState:        anyMap,
+		VarRecord:       expr.Dyn,
+		VarRecords:      expr.ListOf(expr.Dyn),
+		VarItem:         expr.Dyn,
+		VarIndex:        expr.Int,
+		VarResult:       expr.Dyn,
+		VarWebhook:      WebhookType,
+		VarSession:      SessionType,
+		VarSubscription: expr.Dyn,
+		VarNow:          expr.Timestamp,
+		VarInput:        anyMap,
+		VarSteps:        expr.Object("steps", nil),
+	}}
+	if c != nil && c.Auth != nil {
+		s.types[VarCredentials] = expr.FromSchema("credentials", CredentialsSchema(c.Auth).Interface())
+	} else {
+		s.types[VarCredentials] = anyMap
+	}
+	return s
+}
+
+// With returns a copy of the scope where name has type t.
+func (s *Scope) With(name string, t *expr.Type) *Scope {
+	types := make(map[string]*expr.Type, len(s.types))
+	for k, v := range s.types {
+		types[k] = v
+	}
+	types[name] = t
+	return &Scope{types: types}
+}
+
+// WithInput types `input` by a JSON Schema.
+func (s *Scope) WithInput(schema *Value) *Scope {
+	if schema == nil {
+		return s
+	}
+	return s.With(VarInput, expr.FromSchema("input", schema.Interface()))
+}
+
+// WithSteps types `steps` as an object of the named earlier steps, each with
+// its `output`, so a misspelt step name is a load-time error.
+func (s *Scope) WithSteps(names []string) *Scope {
+	fields := make(map[string]*expr.Type, len(names))
+	for _, n := range names {
+		fields[n] = expr.Object("steps."+n, map[string]*expr.Type{"output": expr.Dyn})
+	}
+	return s.With(VarSteps, expr.Object("steps", fields))
+}
+
+// Env returns the environment declaring the named variables.
+func (s *Scope) Env(names ...string) (*expr.Env, error) {
+	vars := make(map[string]*expr.Type, len(names))
+	for _, n := range names {
+		t, ok := s.types[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown variable %q", n)
+		}
+		vars[n] = t
+	}
+	return expr.NewEnv(vars)
+}
+
+// Compile compiles a template in an environment of the named variables and
+// reports issues at their place in the file. A zero template gives nil.
+func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...string) *expr.Template {
+	if t.IsZero() {
+		return nil
+	}
+	env, err := s.Env(names...)
+	if err != nil {
+		diags.Errorf(t.Pos, "internal", "%v", err)
+		return nil
+	}
+	tmpl, issues := env.Compile(t.Source, want)
+	for _, is := range issues {
+		diags.Errorf(t.issuePos(is.Offset), "expression", "%s", is.Message)
+	}
+	return tmpl
+}
+
+// issuePos finds the file position of a byte offset in the template's
+// source: exact for text on one line, the template's start otherwise.
+func (t Template) issuePos(offset int) diag.Pos {
+	p := t.Pos
+	if p.Line == 0 || strings.ContainsAny(t.Source, "\n\\") || offset < 0 || offset > len(t.Source) {
+		return p
+	}
+	p.Col += len([]rune(t.Source[:offset]))
+	if t.Quoted {
+		p.Col++
+	}
+	return p
+}
+
+// CompileValue compiles every string of a JSON tree (a body, a mapping) as
+// a template. Map keys are literal text.
+func (s *Scope) CompileValue(v *Value, want *expr.Type, diags *diag.List, names ...string) {
+	v.Walk(func(_ string, n *Value) bool {
+		if n.Kind == String {
+			s.Compile(Template{Source: n.Str, Pos: n.Pos, Quoted: n.Quoted}, want, diags, names...)
+		}
+		return true
+	})
+}
+
+// CredentialsSchema is the JSON Schema of what a user gives to connect: the
+// auth's own `credentials:`, or the default of its type.
+func CredentialsSchema(a *Auth) *Value {
+	if a == nil {
+		return emptyObjectSchema()
+	}
+	if !a.Credentials.IsZero() {
+		return a.Credentials.Value
+	}
+	props := map[string]any{}
+	var required []any
+	str := func(name, title string, secret bool) {
+		p := map[string]any{"type": "string", "title": title, "minLength": 1}
+		if secret {
+			p["writeOnly"] = true
+		}
+		props[name] = p
+		required = append(required, name)
+	}
+	switch a.Type {
+	case AuthAPIKey:
+		str("apiKey", "API key", true)
+	case AuthBasic:
+		str("username", "Username", false)
+		str("password", "Password", true)
+	case AuthBearer:
+		str("token", "Access token", true)
+	case AuthOAuth2:
+		props["accessToken"] = map[string]any{"type": "string"}
+	}
+	schema := map[string]any{"type": "object", "properties": props}
+	if required != nil {
+		schema["required"] = required
+	}
+	v, _ := FromInterface(schema, a.Test.posOrZero())
+	return v
+}
+
+func (r *Request) posOrZero() diag.Pos {
+	if r == nil {
+		return diag.Pos{}
+	}
+	return r.Pos
+}
+
+func emptyObjectSchema() *Value {
+	v, _ := FromInterface(map[string]any{"type": "object"}, diag.Pos{})
+	return v
+}

@@ -1,0 +1,55 @@
+package spec
+
+import "strings"
+
+// closest returns the candidate nearest to word when it is near enough to be
+// a likely typo, or "".
+func closest(word string, candidates []string) string {
+	best, bestDist := "", 0
+	lw := strings.ToLower(word)
+	for _, c := range candidates {
+		if strings.ToLower(c) == lw {
+			return c
+		}
+		d := editDistance(lw, strings.ToLower(c))
+		if best == "" || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" || bestDist > max(1, min(3, len(word)/3)) {
+		return ""
+	}
+	return best
+}
+
+// didYouMean formats a suggestion to end a message with.
+func didYouMean(word string, candidates []string) string {
+	if c := closest(word, candidates); c != "" {
+		return "; did you mean " + quote(c) + "?"
+	}
+	return ""
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,400 @@
+package spec
+
+import (
+	"time"
+
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// The file kinds. Every YAML document in a workspace names one in `kind:`.
+const (
+	KindConnector          = "Connector"
+	KindUniversalAction    = "UniversalAction"
+	KindUniversalEvent     = "UniversalEvent"
+	KindAction             = "Action"
+	KindEvent              = "Event"
+	KindConnectionOverride = "ConnectionOverride"
+)
+
+// Kinds lists the file kinds in the order they are documented.
+var Kinds = []string{KindConnector, KindUniversalAction, KindUniversalEvent, KindAction, KindEvent, KindConnectionOverride}
+
+// Template is a string that may hold CEL expressions inside `${ … }`. A
+// template that is exactly one `${ … }` yields the expression's typed value;
+// otherwise the parts are joined as text. `$${` writes a literal `${`.
+type Template struct {
+	Source string
+	Pos    diag.Pos
+	// Quoted is set when the source was written in quotes.
+	Quoted bool
+}
+
+// IsZero reports whether the template was not given.
+func (t Template) IsZero() bool { return t.Source == "" && t.Pos.Line == 0 }
+
+func (t Template) MarshalText() ([]byte, error) { return []byte(t.Source), nil }
+
+// Schema is a JSON Schema (draft 2020-12) written inline in a spec file.
+type Schema struct {
+	Value *Value
+}
+
+// IsZero reports whether no schema was given.
+func (s *Schema) IsZero() bool { return s == nil || s.Value == nil }
+
+func (s *Schema) MarshalJSON() ([]byte, error) { return s.Value.MarshalJSON() }
+
+// Duration is a Go duration string such as "250ms" or "1h30m".
+type Duration struct {
+	time.Duration
+	Pos diag.Pos
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Source says where a document was read from.
+type Source struct {
+	File string   `json:"-"`
+	Pos  diag.Pos `json:"-"`
+	// Doc is the document's own tree, for layers and explain.
+	Doc *Value `json:"-"`
+}
+
+// Connector describes one external app: where its API lives, how to
+// authenticate, and the defaults every one of its actions shares.
+type Connector struct {
+	Source      `json:"-"`
+	Kind        string `json:"kind"`
+	Key         string `json:"key"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// BaseURL may use `connection.parameters`, e.g. a tenant's subdomain.
+	BaseURL Template `json:"baseUrl"`
+	// Parameters is the JSON Schema of the connection parameters a user gives
+	// when connecting (a subdomain, a region).
+	Parameters *Schema `json:"parameters,omitempty"`
+	Auth       *Auth   `json:"auth,omitempty"`
+	// Headers are sent with every request of the connector.
+	Headers    map[string]Template `json:"headers,omitempty"`
+	RateLimit  *RateLimit          `json:"rateLimit,omitempty"`
+	Retry      *RetryPolicy        `json:"retry,omitempty"`
+	HTTP       *HTTPSettings       `json:"http,omitempty"`
+	Errors     []ErrorRule         `json:"errors,omitempty"`
+	Pagination *Pagination         `json:"pagination,omitempty"`
+}
+
+// Auth types.
+const (
+	AuthOAuth2 = "oauth2"
+	AuthAPIKey = "apiKey"
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+	AuthCustom = "custom"
+	AuthNone   = "none"
+)
+
+// OAuth2 grants.
+const (
+	GrantAuthorizationCode = "authorizationCode"
+	GrantClientCredentials = "clientCredentials"
+)
+
+// Auth says how requests of a connection are authenticated. Which fields
+// apply depends on Type; the JSON Schema of the Connector kind enforces it.
+type Auth struct {
+	Type string `json:"type"`
+	// Credentials is the JSON Schema of what a user types to connect (an API
+	// key, a username and password). Each auth type has a default.
+	Credentials *Schema `json:"credentials,omitempty"`
+
+	// oauth2
+	Grant               string            `json:"grant,omitempty"`
+	AuthorizationURL    Template          `json:"authorizationUrl,omitzero"`
+	TokenURL            Template          `json:"tokenUrl,omitzero"`
+	Scopes              []string          `json:"scopes,omitempty"`
+	ScopeSeparator      string            `json:"scopeSeparator,omitempty"`
+	PKCE                *bool             `json:"pkce,omitempty"`
+	AuthorizationParams map[string]string `json:"authorizationParams,omitempty"`
+	// ClientAuth is how the client authenticates at the token endpoint:
+	// "header" (HTTP basic, the default) or "body".
+	ClientAuth string `json:"clientAuth,omitempty"`
+
+	// apiKey: sent in a header or a query parameter named Name.
+	In    string   `json:"in,omitempty"`
+	Name  string   `json:"name,omitempty"`
+	Value Template `json:"value,omitzero"`
+
+	// basic
+	Username Template `json:"username,omitzero"`
+	Password Template `json:"password,omitzero"`
+
+	// bearer
+	Token Template `json:"token,omitzero"`
+
+	// custom: a login request whose response yields a session token, then
+	// headers and query parameters built from `session`.
+	Login   *Login              `json:"login,omitempty"`
+	Headers map[string]Template `json:"headers,omitempty"`
+	Query   map[string]Template `json:"query,omitempty"`
+
+	// Test is a cheap request that proves the credentials work.
+	Test *Request `json:"test,omitempty"`
+}
+
+// Login is the session request of a custom auth.
+type Login struct {
+	Request *Request `json:"request"`
+	// Token extracts the session token from the login response.
+	Token Template `json:"token"`
+	// ExpiresIn extracts the session lifetime in seconds, if the API says.
+	ExpiresIn Template `json:"expiresIn,omitzero"`
+}
+
+// RateLimit bounds the request rate of one connection.
+type RateLimit struct {
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	Burst             int     `json:"burst,omitempty"`
+}
+
+// RetryPolicy says how failed requests are retried: network errors, 429 and
+// 5xx, with exponential backoff and jitter, honouring Retry-After.
+type RetryPolicy struct {
+	MaxAttempts    int      `json:"maxAttempts,omitempty"`
+	InitialBackoff Duration `json:"initialBackoff,omitzero"`
+	MaxBackoff     Duration `json:"maxBackoff,omitzero"`
+	// Statuses replaces the default retryable statuses (429, 500, 502, 503, 504).
+	Statuses []int `json:"statuses,omitempty"`
+	// NonIdempotent allows retrying POST and PATCH requests, for APIs that
+	// deduplicate them (an idempotency key).
+	NonIdempotent bool `json:"nonIdempotent,omitempty"`
+}
+
+// HTTPSettings bounds one request.
+type HTTPSettings struct {
+	ConnectTimeout   Duration `json:"connectTimeout,omitzero"`
+	ReadTimeout      Duration `json:"readTimeout,omitzero"`
+	WriteTimeout     Duration `json:"writeTimeout,omitzero"`
+	MaxResponseBytes int64    `json:"maxResponseBytes,omitempty"`
+}
+
+// Error types a mapping can produce.
+var ErrorTypes = []string{"auth", "not-found", "rate-limited", "invalid-input", "conflict", "upstream", "network", "timeout"}
+
+// ErrorRule maps an upstream response to a typed error. Rules are tried in
+// order: the action's first, then the connector's, then the defaults by status.
+type ErrorRule struct {
+	// Status matches these HTTP statuses; When is a boolean expression over
+	// `response`. Both given means both must hold.
+	Status  []int    `json:"status,omitempty"`
+	When    Template `json:"when,omitzero"`
+	Type    string   `json:"type"`
+	Message Template `json:"message,omitzero"`
+}
+
+// Pagination types.
+const (
+	PageCursor = "cursor"
+	PageOffset = "offset"
+	PageNumber = "page"
+	PageLink   = "link"
+)
+
+// Pagination walks a list endpoint page by page.
+type Pagination struct {
+	Type string `json:"type"`
+	// Items is the list of records in one page, e.g. ${ response.body.data }.
+	Items Template `json:"items"`
+	// Param is the query (or body) parameter that carries the cursor, the
+	// offset or the page number.
+	Param string `json:"param,omitempty"`
+	// In is where Param goes: "query" (default) or "body".
+	In string `json:"in,omitempty"`
+	// NextCursor is the cursor of the next page (cursor); null or "" ends.
+	NextCursor Template `json:"nextCursor,omitzero"`
+	// HasMore says whether another page exists; when absent a short or
+	// empty page ends.
+	HasMore Template `json:"hasMore,omitzero"`
+	// LimitParam and PageSize set the page size on each request.
+	LimitParam string `json:"limitParam,omitempty"`
+	PageSize   int    `json:"pageSize,omitempty"`
+	// StartPage is the first page number (page), 1 by default.
+	StartPage *int `json:"startPage,omitempty"`
+	// MaxPages stops a runaway walk; 100 by default.
+	MaxPages int `json:"maxPages,omitempty"`
+}
+
+// Request is one HTTP request built from templates.
+type Request struct {
+	Pos    diag.Pos `json:"-"`
+	Method string   `json:"method,omitempty"`
+	// Path is joined to the connector's base URL.
+	Path    Template            `json:"path"`
+	Query   map[string]Template `json:"query,omitempty"`
+	Headers map[string]Template `json:"headers,omitempty"`
+	// Body is any JSON tree whose strings are templates, or one template.
+	Body *Value `json:"body,omitempty"`
+	// Encoding of the body: json (default), form or text.
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// UniversalAction is an app-independent contract: the input and output every
+// implementation of it takes and gives.
+type UniversalAction struct {
+	Source      `json:"-"`
+	Kind        string  `json:"kind"`
+	Key         string  `json:"key"`
+	Name        string  `json:"name,omitempty"`
+	Description string  `json:"description,omitempty"`
+	Input       *Schema `json:"input"`
+	Output      *Schema `json:"output"`
+}
+
+// UniversalEvent is an app-independent event contract: the record it delivers.
+type UniversalEvent struct {
+	Source      `json:"-"`
+	Kind        string  `json:"kind"`
+	Key         string  `json:"key"`
+	Name        string  `json:"name,omitempty"`
+	Description string  `json:"description,omitempty"`
+	Record      *Schema `json:"record"`
+}
+
+// Action is one operation of a connector: a request, or several steps.
+type Action struct {
+	Source      `json:"-"`
+	Kind        string `json:"kind"`
+	Connector   string `json:"connector"`
+	Key         string `json:"key"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Implements names the UniversalAction whose contract this action keeps.
+	Implements string `json:"implements,omitempty"`
+	// InputSchema and OutputSchema are the action's own contract; with
+	// Implements they may only add to the universal one.
+	InputSchema  *Schema `json:"inputSchema,omitempty"`
+	OutputSchema *Schema `json:"outputSchema,omitempty"`
+
+	Request    *Request     `json:"request,omitempty"`
+	Steps      []Step       `json:"steps,omitempty"`
+	Pagination *Pagination  `json:"pagination,omitempty"`
+	Retry      *RetryPolicy `json:"retry,omitempty"`
+	Errors     []ErrorRule  `json:"errors,omitempty"`
+	// Record maps each paginated item (`record`) before it is collected into
+	// `records`.
+	Record *Value `json:"record,omitempty"`
+	// Output maps the result; a JSON tree whose strings are templates.
+	Output *Value `json:"output,omitempty"`
+}
+
+// Step is one step of a multi-step action. Later steps and the output see
+// `steps.<name>.output`.
+type Step struct {
+	Pos  diag.Pos `json:"-"`
+	Name string   `json:"name"`
+	// When skips the step when false.
+	When Template `json:"when,omitzero"`
+	// ForEach runs the step once per item of a list (`item`, `index`).
+	ForEach     Template `json:"forEach,omitzero"`
+	Concurrency int      `json:"concurrency,omitempty"`
+	// Exactly one of Request and Action.
+	Request *Request `json:"request,omitempty"`
+	Action  string   `json:"action,omitempty"`
+	Input   *Value   `json:"input,omitempty"`
+	// Output maps the step's result; by default the response body (request)
+	// or the action's output.
+	Output *Value `json:"output,omitempty"`
+}
+
+// Event detects new, updated and deleted records of a connector.
+type Event struct {
+	Source       `json:"-"`
+	Kind         string   `json:"kind"`
+	Connector    string   `json:"connector"`
+	Key          string   `json:"key"`
+	Name         string   `json:"name,omitempty"`
+	Description  string   `json:"description,omitempty"`
+	Implements   string   `json:"implements,omitempty"`
+	RecordSchema *Schema  `json:"recordSchema,omitempty"`
+	Webhook      *Webhook `json:"webhook,omitempty"`
+	Polling      *Polling `json:"polling,omitempty"`
+	// Record maps one raw record (`record`) to the delivered record.
+	Record *Value `json:"record,omitempty"`
+}
+
+// Change types of an event record.
+var ChangeTypes = []string{"created", "updated", "deleted"}
+
+// Webhook receives pushes from the app.
+type Webhook struct {
+	// Subscribe runs when a connection is created; it sees `webhook.url`.
+	Subscribe *Request `json:"subscribe,omitempty"`
+	// SubscriptionID keeps what Unsubscribe needs, from the subscribe response.
+	SubscriptionID Template `json:"subscriptionId,omitzero"`
+	// Unsubscribe runs when the connection is deleted; it sees `subscription`.
+	Unsubscribe *Request   `json:"unsubscribe,omitempty"`
+	Signature   *Signature `json:"signature,omitempty"`
+	// ConnectionKey, over `request`, names the account a payload is for; it
+	// is matched against Match over `connection` (e.g. a portal id).
+	ConnectionKey Template `json:"connectionKey,omitzero"`
+	Match         Template `json:"match,omitzero"`
+	// Records lists the raw records in one payload, over `request`.
+	Records Template `json:"records"`
+	// ID, Type and UpdatedAt, over `record`.
+	ID        Template `json:"id"`
+	Type      Template `json:"type,omitzero"`
+	UpdatedAt Template `json:"updatedAt,omitzero"`
+	// Response is what the app expects back (status 200 by default).
+	Response *WebhookResponse `json:"response,omitempty"`
+}
+
+// Signature checks that a webhook payload came from the app.
+type Signature struct {
+	// Algorithm: hmac-sha256 (default), hmac-sha1 or hmac-sha512.
+	Algorithm string `json:"algorithm,omitempty"`
+	Header    string `json:"header"`
+	// Encoding of the signature: hex (default) or base64.
+	Encoding string `json:"encoding,omitempty"`
+	// Prefix is stripped from the header value, e.g. "sha256=".
+	Prefix string `json:"prefix,omitempty"`
+	// Secret, over `connection` and `subscription`.
+	Secret Template `json:"secret"`
+	// Payload is what is signed, over `request`; the raw body by default.
+	Payload Template `json:"payload,omitzero"`
+}
+
+// WebhookResponse is the reply to the app's push.
+type WebhookResponse struct {
+	Status int    `json:"status,omitempty"`
+	Body   *Value `json:"body,omitempty"`
+}
+
+// Polling lists records on an interval and compares with what it saw.
+type Polling struct {
+	Request    *Request    `json:"request"`
+	Pagination *Pagination `json:"pagination,omitempty"`
+	// Items lists the records of a response when there is no pagination.
+	Items     Template `json:"items,omitzero"`
+	ID        Template `json:"id"`
+	UpdatedAt Template `json:"updatedAt,omitzero"`
+	// Deleted says a record was deleted (an archived flag).
+	Deleted Template `json:"deleted,omitzero"`
+	// Cursor computes the next `state.cursor` from the run's `records`.
+	Cursor   Template `json:"cursor,omitzero"`
+	Interval Duration `json:"interval,omitzero"`
+}
+
+// ConnectionOverride adapts one connection (or every connection of a
+// tenant to a connector) as an RFC 7386 JSON Merge Patch of the connector,
+// its actions and its events.
+type ConnectionOverride struct {
+	Source    `json:"-"`
+	Kind      string `json:"kind"`
+	Connector string `json:"connector"`
+	Tenant    string `json:"tenant,omitempty"`
+	// Connection narrows the override to one connection id of the tenant.
+	Connection     string            `json:"connection,omitempty"`
+	Description    string            `json:"description,omitempty"`
+	ConnectorPatch *Value            `json:"connectorPatch,omitempty"`
+	Actions        map[string]*Value `json:"actions,omitempty"`
+	Events         map[string]*Value `json:"events,omitempty"`
+}
