@@ -54,7 +54,7 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 			d.mismatch(v, "a string")
 			return
 		}
-		out.Set(reflect.ValueOf(Template{Source: src, Pos: v.Pos, Quoted: v.Quoted}))
+		out.Set(reflect.ValueOf(Template{Source: src, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}))
 		return
 	case typeSchema:
 		out.Set(reflect.ValueOf(Schema{Value: v}))

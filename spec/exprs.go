@@ -89,64 +89,74 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 }
 
 // CompileConnector compiles the expressions of a connector.
-func CompileConnector(c *Connector, diags *diag.List) {
+func CompileConnector(c *Connector, diags *diag.List) *CompiledConnector {
 	s := NewScope(c)
-	s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...)
-	for _, k := range sortedKeys(c.Headers) {
-		s.Compile(c.Headers[k], expr.Scalar, diags, varsConnector...)
+	cc := &CompiledConnector{
+		Src:     c,
+		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
+		Headers: compileNamed(s, c.Headers, diags, varsConnector),
+		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
 	}
-	compileErrors(s, c.Errors, diags, varsConnError)
 	if c.Pagination != nil {
-		compilePagination(s, c.Pagination, diags, varsPage)
+		cc.Pagination = compilePagination(s, c.Pagination, diags, varsPage)
 	}
 	a := c.Auth
 	if a == nil {
-		return
+		return cc
 	}
-	for _, t := range []Template{a.AuthorizationURL, a.TokenURL, a.Value, a.Username, a.Password, a.Token} {
-		s.Compile(t, expr.Scalar, diags, varsAuth...)
-	}
-	for _, k := range sortedKeys(a.Headers) {
-		s.Compile(a.Headers[k], expr.Scalar, diags, varsSession...)
-	}
-	for _, k := range sortedKeys(a.Query) {
-		s.Compile(a.Query[k], expr.Scalar, diags, varsSession...)
+	ca := &CompiledAuth{
+		Src:              a,
+		AuthorizationURL: s.Compile(a.AuthorizationURL, expr.Scalar, diags, varsAuth...),
+		TokenURL:         s.Compile(a.TokenURL, expr.Scalar, diags, varsAuth...),
+		Value:            s.Compile(a.Value, expr.Scalar, diags, varsAuth...),
+		Username:         s.Compile(a.Username, expr.Scalar, diags, varsAuth...),
+		Password:         s.Compile(a.Password, expr.Scalar, diags, varsAuth...),
+		Token:            s.Compile(a.Token, expr.Scalar, diags, varsAuth...),
+		Headers:          compileNamed(s, a.Headers, diags, varsSession),
+		Query:            compileNamed(s, a.Query, diags, varsSession),
+		Test:             compileRequest(s, a.Test, diags, varsConnector),
 	}
 	if a.Login != nil {
-		compileRequest(s, a.Login.Request, diags, varsAuth)
-		s.Compile(a.Login.Token, expr.Scalar, diags, varsLoginResp...)
-		s.Compile(a.Login.ExpiresIn, expr.Scalar, diags, varsLoginResp...)
+		ca.Login = compileRequest(s, a.Login.Request, diags, varsAuth)
+		ca.LoginToken = s.Compile(a.Login.Token, expr.Scalar, diags, varsLoginResp...)
+		ca.LoginExpiresIn = s.Compile(a.Login.ExpiresIn, expr.Scalar, diags, varsLoginResp...)
 	}
-	compileRequest(s, a.Test, diags, varsConnector)
+	cc.Auth = ca
+	return cc
 }
 
 // CompileAction compiles the expressions of an action whose input and
 // output are checked against the given schemas (nil: unchecked). c may be
 // nil when the connector is missing; expressions still compile.
-func CompileAction(c *Connector, a *Action, input, output *Value, diags *diag.List) {
+func CompileAction(c *Connector, a *Action, input, output *Value, diags *diag.List) *CompiledAction {
 	s := NewScope(c).WithInput(input)
-	compileRequest(s, a.Request, diags, varsRequest)
-	compileErrors(s, a.Errors, diags, varsError)
-	if a.Pagination != nil {
-		compilePagination(s, a.Pagination, diags, varsPage)
+	ca := &CompiledAction{
+		Src:     a,
+		Request: compileRequest(s, a.Request, diags, varsRequest),
+		Errors:  compileErrors(s, a.Errors, diags, varsError),
+		Record:  s.CompileValue(a.Record, nil, diags, varsRecord...),
 	}
-	s.CompileValue(a.Record, nil, diags, varsRecord...)
-
+	if a.Pagination != nil {
+		ca.Pagination = compilePagination(s, a.Pagination, diags, varsPage)
+	}
 	var done []string
-	for _, st := range a.Steps {
+	for i := range a.Steps {
+		st := &a.Steps[i]
 		ss := s.WithSteps(done)
-		ss.Compile(st.When, expr.Bool, diags, varsStepCond...)
-		ss.Compile(st.ForEach, listOrDyn, diags, varsStepCond...)
-		compileRequest(ss, st.Request, diags, varsStep)
-		ss.CompileValue(st.Input, nil, diags, varsStep...)
 		outVars := slices.Concat(varsStep, []string{VarResponse})
 		if st.Action != "" {
 			outVars = slices.Concat(varsStep, []string{VarResult})
 		}
-		ss.CompileValue(st.Output, nil, diags, outVars...)
+		ca.Steps = append(ca.Steps, CompiledStep{
+			Src:     st,
+			When:    ss.Compile(st.When, expr.Bool, diags, varsStepCond...),
+			ForEach: ss.Compile(st.ForEach, listOrDyn, diags, varsStepCond...),
+			Request: compileRequest(ss, st.Request, diags, varsStep),
+			Input:   ss.CompileValue(st.Input, nil, diags, varsStep...),
+			Output:  ss.CompileValue(st.Output, nil, diags, outVars...),
+		})
 		done = append(done, st.Name)
 	}
-
 	outVars := []string{VarInput, VarConnection, VarTenant, VarNow}
 	switch {
 	case len(a.Steps) > 0:
@@ -157,112 +167,102 @@ func CompileAction(c *Connector, a *Action, input, output *Value, diags *diag.Li
 	default:
 		outVars = append(outVars, VarResponse)
 	}
-	compileMapping(s, a.Output, output, diags, outVars)
+	ca.Output = s.CompileValue(a.Output, output, diags, outVars...)
+	return ca
 }
 
 // CompileEvent compiles the expressions of an event.
-func CompileEvent(c *Connector, e *Event, record *Value, diags *diag.List) {
+func CompileEvent(c *Connector, e *Event, record *Value, diags *diag.List) *CompiledEvent {
 	s := NewScope(c)
+	ce := &CompiledEvent{Src: e, Record: s.CompileValue(e.Record, record, diags, varsEventMapping...)}
 	if w := e.Webhook; w != nil {
-		compileRequest(s, w.Subscribe, diags, varsSubscribe)
-		s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
-		compileRequest(s, w.Unsubscribe, diags, varsUnsubscribe)
+		ce.Subscribe = compileRequest(s, w.Subscribe, diags, varsSubscribe)
+		ce.SubscriptionID = s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
+		ce.Unsubscribe = compileRequest(s, w.Unsubscribe, diags, varsUnsubscribe)
 		if w.Signature != nil {
-			s.Compile(w.Signature.Secret, expr.Scalar, diags, varsSecret...)
-			s.Compile(w.Signature.Payload, expr.Scalar, diags, varsIncoming...)
+			ce.SignatureSecret = s.Compile(w.Signature.Secret, expr.Scalar, diags, varsSecret...)
+			ce.SignaturePayload = s.Compile(w.Signature.Payload, expr.Scalar, diags, varsIncoming...)
 		}
-		s.Compile(w.ConnectionKey, expr.Scalar, diags, varsIncoming...)
-		s.Compile(w.Match, expr.Scalar, diags, varsMatch...)
-		s.Compile(w.Records, listOrDyn, diags, varsIncoming...)
-		s.Compile(w.ID, expr.Scalar, diags, varsIncomingRec...)
-		s.Compile(w.Type, expr.Scalar, diags, varsIncomingRec...)
-		s.Compile(w.UpdatedAt, expr.Scalar, diags, varsIncomingRec...)
+		ce.ConnectionKey = s.Compile(w.ConnectionKey, expr.Scalar, diags, varsIncoming...)
+		ce.Match = s.Compile(w.Match, expr.Scalar, diags, varsMatch...)
+		ce.Records = s.Compile(w.Records, listOrDyn, diags, varsIncoming...)
+		ce.ID = s.Compile(w.ID, expr.Scalar, diags, varsIncomingRec...)
+		ce.Type = s.Compile(w.Type, expr.Scalar, diags, varsIncomingRec...)
+		ce.UpdatedAt = s.Compile(w.UpdatedAt, expr.Scalar, diags, varsIncomingRec...)
 		if w.Response != nil {
-			s.CompileValue(w.Response.Body, nil, diags, varsWebhookAnswer...)
+			ce.ResponseBody = s.CompileValue(w.Response.Body, nil, diags, varsWebhookAnswer...)
 		}
 	}
 	if p := e.Polling; p != nil {
-		compileRequest(s, p.Request, diags, varsPollRequest)
+		ce.PollRequest = compileRequest(s, p.Request, diags, varsPollRequest)
 		if p.Pagination != nil {
-			compilePagination(s, p.Pagination, diags, varsPollPage)
+			ce.PollPagination = compilePagination(s, p.Pagination, diags, varsPollPage)
 		}
-		s.Compile(p.Items, listOrDyn, diags, varsPollPage...)
-		s.Compile(p.ID, expr.Scalar, diags, varsPollRecord...)
-		s.Compile(p.UpdatedAt, expr.Scalar, diags, varsPollRecord...)
-		s.Compile(p.Deleted, expr.Bool, diags, varsPollRecord...)
-		s.Compile(p.Cursor, expr.Scalar, diags, varsPollCursor...)
+		ce.PollItems = s.Compile(p.Items, listOrDyn, diags, varsPollPage...)
+		ce.PollID = s.Compile(p.ID, expr.Scalar, diags, varsPollRecord...)
+		ce.PollUpdatedAt = s.Compile(p.UpdatedAt, expr.Scalar, diags, varsPollRecord...)
+		ce.PollDeleted = s.Compile(p.Deleted, expr.Bool, diags, varsPollRecord...)
+		ce.PollCursor = s.Compile(p.Cursor, expr.Scalar, diags, varsPollCursor...)
 	}
-	compileMapping(s, e.Record, record, diags, varsEventMapping)
+	return ce
 }
 
-func compileRequest(s *Scope, r *Request, diags *diag.List, vars []string) {
+func compileNamed(s *Scope, m map[string]Template, diags *diag.List, vars []string) []Named {
+	var out []Named
+	for _, k := range sortedKeys(m) {
+		if x := s.Compile(m[k], expr.Scalar, diags, vars...); x != nil {
+			out = append(out, Named{Name: k, Expr: x})
+		}
+	}
+	return out
+}
+
+func compileRequest(s *Scope, r *Request, diags *diag.List, vars []string) *CompiledRequest {
 	if r == nil {
-		return
+		return nil
 	}
-	s.Compile(r.Path, expr.Scalar, diags, vars...)
+	cr := &CompiledRequest{
+		Src:      r,
+		Method:   r.Method,
+		Path:     s.Compile(r.Path, expr.Scalar, diags, vars...),
+		Headers:  compileNamed(s, r.Headers, diags, vars),
+		Body:     s.CompileValue(r.Body, nil, diags, vars...),
+		Encoding: r.Encoding,
+	}
+	if cr.Method == "" {
+		cr.Method = "GET"
+	}
+	if cr.Encoding == "" {
+		cr.Encoding = "json"
+	}
 	for _, k := range sortedKeys(r.Query) {
-		s.Compile(r.Query[k], nil, diags, vars...) // a list repeats the parameter
+		// A query value may be a list: the parameter repeats.
+		if x := s.Compile(r.Query[k], nil, diags, vars...); x != nil {
+			cr.Query = append(cr.Query, Named{Name: k, Expr: x})
+		}
 	}
-	for _, k := range sortedKeys(r.Headers) {
-		s.Compile(r.Headers[k], expr.Scalar, diags, vars...)
-	}
-	s.CompileValue(r.Body, nil, diags, vars...)
+	return cr
 }
 
-func compileErrors(s *Scope, rules []ErrorRule, diags *diag.List, vars []string) {
-	for _, r := range rules {
-		s.Compile(r.When, expr.Bool, diags, vars...)
-		s.Compile(r.Message, expr.Scalar, diags, vars...)
+func compileErrors(s *Scope, rules []ErrorRule, diags *diag.List, vars []string) []CompiledErrorRule {
+	out := make([]CompiledErrorRule, 0, len(rules))
+	for i := range rules {
+		r := &rules[i]
+		out = append(out, CompiledErrorRule{
+			Src:     r,
+			When:    s.Compile(r.When, expr.Bool, diags, vars...),
+			Message: s.Compile(r.Message, expr.Scalar, diags, vars...),
+		})
 	}
+	return out
 }
 
-func compilePagination(s *Scope, p *Pagination, diags *diag.List, vars []string) {
-	s.Compile(p.Items, listOrDyn, diags, vars...)
-	s.Compile(p.NextCursor, expr.Scalar, diags, vars...)
-	s.Compile(p.HasMore, expr.Bool, diags, vars...)
-}
-
-// compileMapping compiles an output mapping and, where the contract's schema
-// says what a field must be and the expression's type is known, checks that
-// they agree.
-func compileMapping(s *Scope, mapping, contract *Value, diags *diag.List, vars []string) {
-	if mapping == nil {
-		return
-	}
-	checkMapped(s, mapping, contract, diags, vars)
-}
-
-func checkMapped(s *Scope, m, schema *Value, diags *diag.List, vars []string) {
-	switch m.Kind {
-	case String:
-		t := s.Compile(Template{Source: m.Str, Pos: m.Pos, Quoted: m.Quoted}, nil, diags, vars...)
-		if t != nil && schema != nil {
-			if want := schemaTypeName(schema); want != "" && !typeFits(t.Type(), want) {
-				diags.Errorf(m.Pos, "contract", "this gives %s, but the contract wants %s", t.Type(), want)
-			}
-		}
-	case Map:
-		var props *Value
-		if schema != nil {
-			props = schema.Get("properties")
-		}
-		for _, f := range m.Fields {
-			checkMapped(s, f.Value, props.Get(f.Key), diags, vars)
-		}
-	case List:
-		var items *Value
-		if schema != nil {
-			items = schema.Get("items")
-		}
-		for _, it := range m.Items {
-			checkMapped(s, it, items, diags, vars)
-		}
-	default:
-		if schema != nil {
-			if want := schemaTypeName(schema); want != "" && !literalFits(m, want) {
-				diags.Errorf(m.Pos, "contract", "this is %s, but the contract wants %s", m.Kind, want)
-			}
-		}
+func compilePagination(s *Scope, p *Pagination, diags *diag.List, vars []string) *CompiledPagination {
+	return &CompiledPagination{
+		Src:        p,
+		Items:      s.Compile(p.Items, listOrDyn, diags, vars...),
+		NextCursor: s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
+		HasMore:    s.Compile(p.HasMore, expr.Bool, diags, vars...),
 	}
 }
 

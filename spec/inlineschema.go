@@ -60,3 +60,27 @@ type noRemoteRefs struct{}
 func (noRemoteRefs) Load(url string) (any, error) {
 	return nil, fmt.Errorf("$ref %q points outside this schema; inline schemas may only use local refs such as #/$defs/name", url)
 }
+
+// Violation is one way a value breaks a JSON Schema.
+type Violation struct {
+	// Pointer is the JSON Pointer (RFC 6901) of the offending value.
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// Violations lists every way a validation error says a value is wrong,
+// each at its JSON Pointer.
+func Violations(err error) []Violation {
+	var verr *jsonschema.ValidationError
+	if !errors.As(err, &verr) {
+		if err == nil {
+			return nil
+		}
+		return []Violation{{Message: err.Error()}}
+	}
+	var out []Violation
+	for _, leaf := range leaves(verr, nil) {
+		out = append(out, Violation{Pointer: Pointer(leaf.InstanceLocation...), Message: leaf.ErrorKind.LocalizedString(printer)})
+	}
+	return out
+}

@@ -336,3 +336,14 @@ func keyPos(s Source) diag.Pos {
 	}
 	return s.Pos
 }
+
+// Decode checks a document (a file's, or one merged from layers) against
+// its kind's schema and decodes it into its element type.
+func Decode(doc *Value) (any, diag.List) {
+	var diags diag.List
+	el := decodeDocument(Document{Root: doc, Pos: doc.Pos}, &diags)
+	if _, ok := el.(broken); ok {
+		el = nil
+	}
+	return el, diags
+}

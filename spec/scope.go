@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -147,8 +148,9 @@ func (s *Scope) Env(names ...string) (*expr.Env, error) {
 }
 
 // Compile compiles a template in an environment of the named variables and
-// reports issues at their place in the file. A zero template gives nil.
-func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...string) *expr.Template {
+// reports issues at their place in the file. A zero template, or one with
+// issues, gives nil.
+func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...string) *Expr {
 	if t.IsZero() {
 		return nil
 	}
@@ -161,7 +163,10 @@ func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...
 	for _, is := range issues {
 		diags.Errorf(t.issuePos(is.Offset), "expression", "%s", is.Message)
 	}
-	return tmpl
+	if tmpl == nil {
+		return nil
+	}
+	return &Expr{Template: tmpl, Src: t}
 }
 
 // issuePos finds the file position of a byte offset in the template's
@@ -178,15 +183,67 @@ func (t Template) issuePos(offset int) diag.Pos {
 	return p
 }
 
-// CompileValue compiles every string of a JSON tree (a body, a mapping) as
-// a template. Map keys are literal text.
-func (s *Scope) CompileValue(v *Value, want *expr.Type, diags *diag.List, names ...string) {
-	v.Walk(func(_ string, n *Value) bool {
-		if n.Kind == String {
-			s.Compile(Template{Source: n.Str, Pos: n.Pos, Quoted: n.Quoted}, want, diags, names...)
+// CompileValue compiles a JSON tree (a body, a mapping) whose strings are
+// templates; map keys are literal text. When contract is given (a JSON
+// Schema), a field whose type is known must agree with it.
+func (s *Scope) CompileValue(v, contract *Value, diags *diag.List, names ...string) *Mapping {
+	if v == nil {
+		return nil
+	}
+	switch v.Kind {
+	case String:
+		x := s.Compile(valueTemplate(v), nil, diags, names...)
+		if x == nil {
+			return &Mapping{lit: v.Str}
 		}
-		return true
-	})
+		if x.IsLiteral() {
+			lit, _ := x.Template.Eval(nil)
+			return &Mapping{lit: lit}
+		}
+		if contract != nil {
+			if want := schemaTypeName(contract); want != "" && !typeFits(x.Type(), want) {
+				diags.Errorf(v.Pos, "contract", "this gives %s, but the contract wants %s", x.Type(), want)
+			}
+		}
+		return &Mapping{expr: x}
+	case Map:
+		m := &Mapping{isMap: true, keys: make([]string, len(v.Fields)), fields: make([]*Mapping, len(v.Fields))}
+		props := contract.Get("properties")
+		for i, f := range v.Fields {
+			m.keys[i] = f.Key
+			m.fields[i] = s.CompileValue(f.Value, props.Get(f.Key), diags, names...)
+		}
+		return m.literalIfConstant()
+	case List:
+		m := &Mapping{isList: true, items: make([]*Mapping, len(v.Items))}
+		items := contract.Get("items")
+		for i, it := range v.Items {
+			m.items[i] = s.CompileValue(it, items, diags, names...)
+		}
+		return m.literalIfConstant()
+	}
+	if contract != nil {
+		if want := schemaTypeName(contract); want != "" && !literalFits(v, want) {
+			diags.Errorf(v.Pos, "contract", "this is %s, but the contract wants %s", v.Kind, want)
+		}
+	}
+	return &Mapping{lit: v.Interface()}
+}
+
+// literalIfConstant folds a tree with no template below it into one value,
+// built once.
+func (m *Mapping) literalIfConstant() *Mapping {
+	for _, c := range append(m.fields, m.items...) {
+		if c.expr != nil || c.isMap || c.isList {
+			return m
+		}
+	}
+	v, _ := m.Eval(context.Background(), nil)
+	return &Mapping{lit: v}
+}
+
+func valueTemplate(v *Value) Template {
+	return Template{Source: v.Str, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}
 }
 
 // CredentialsSchema is the JSON Schema of what a user gives to connect: the

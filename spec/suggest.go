@@ -53,3 +53,7 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// Suggest ends a message with the candidate nearest to word ("; did you
+// mean …?"), or returns "" when none is close.
+func Suggest(word string, candidates []string) string { return didYouMean(word, candidates) }

@@ -27,6 +27,8 @@ type Template struct {
 	Pos    diag.Pos
 	// Quoted is set when the source was written in quotes.
 	Quoted bool
+	// Layer is the layer the template came from, once layers are merged.
+	Layer string
 }
 
 // IsZero reports whether the template was not given.

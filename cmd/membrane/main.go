@@ -61,7 +61,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, msg: err.Error() + "\nRun '" + c.CommandPath() + " --help' for usage."}
 	})
-	root.AddCommand(newValidateCmd(), newSchemaCmd())
+	root.AddCommand(newValidateCmd(), newSchemaCmd(), newRunCmd(), newExplainCmd())
 	return root
 }
 

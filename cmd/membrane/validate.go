@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
@@ -31,6 +32,8 @@ func newValidateCmd() *cobra.Command {
 				args = []string{"."}
 			}
 			ws, diags := spec.Load(args...)
+			diags = append(diags, layers.Check(ws)...)
+			diags.Sort()
 			if err := diag.Write(cmd.OutOrStdout(), format, diags); err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}

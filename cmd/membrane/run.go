@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// actionFlags are shared by run and explain.
+type actionFlags struct {
+	connector string
+	dir       string
+	overrides []string
+	baseURL   string
+}
+
+func (f *actionFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.connector, "connector", "", "connector key (required)")
+	cmd.Flags().StringVar(&f.dir, "dir", ".", "workspace directory")
+	cmd.Flags().StringArrayVar(&f.overrides, "override", nil, "ConnectionOverride file to apply (repeatable, in order)")
+	cmd.Flags().StringVar(&f.baseURL, "base-url", "", "use this base URL instead of the connector's (a sandbox or a mock)")
+	_ = cmd.MarkFlagRequired("connector")
+}
+
+// load reads the workspace and the overrides the flags name.
+func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.ConnectionOverride, error) {
+	ws, diags := spec.Load(f.dir)
+	if io := ioTrouble(diags); io != nil {
+		return nil, nil, io
+	}
+	var overrides []*spec.ConnectionOverride
+	for _, path := range f.overrides {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, usageError("cannot read override: %v", err)
+		}
+		els, d := spec.LoadFile(displayPathOf(path), data)
+		diags = append(diags, d...)
+		for _, el := range els {
+			o, ok := el.(*spec.ConnectionOverride)
+			if !ok {
+				diags.Errorf(diag.Pos{File: path}, "wrong-kind", "--override takes ConnectionOverride files")
+				continue
+			}
+			if o.Connector != f.connector {
+				diags.Errorf(o.Source.Pos, "unknown-reference", "this override is for connector %q, not %q", o.Connector, f.connector)
+				continue
+			}
+			overrides = append(overrides, o)
+		}
+	}
+	if f.baseURL != "" {
+		patch := &spec.Value{Kind: spec.Map}
+		patch.Set("baseUrl", diag.Pos{File: "--base-url"}, &spec.Value{Kind: spec.String, Str: f.baseURL, Pos: diag.Pos{File: "--base-url"}})
+		overrides = append(overrides, &spec.ConnectionOverride{
+			Source:         spec.Source{File: "--base-url", Pos: diag.Pos{File: "--base-url"}},
+			Kind:           spec.KindConnectionOverride,
+			Connector:      f.connector,
+			ConnectorPatch: patch,
+		})
+	}
+	if diags.HasErrors() {
+		_ = diag.Write(stderr, "text", diags)
+		return nil, nil, &exitError{code: exitFail, msg: "the workspace has errors; run 'membrane validate' for the full list"}
+	}
+	return ws, overrides, nil
+}
+
+func ioTrouble(diags diag.List) error {
+	for _, d := range diags {
+		if d.Rule == "io" {
+			return usageError("%s", d.String())
+		}
+	}
+	return nil
+}
+
+func displayPathOf(p string) string { return strings.TrimPrefix(p, "./") }
+
+func newRunCmd() *cobra.Command {
+	var (
+		f            actionFlags
+		credentials  []string
+		params       []string
+		input        string
+		verbose      bool
+		allowPrivate bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run ACTION --connector KEY --input JSON|@FILE",
+		Short: "Run one action locally and print its output",
+		Long: "run resolves an action (its key, or the universal action it implements)\n" +
+			"through its layers and runs it once, with credentials and parameters given\n" +
+			"as flags. It prints the output as JSON. With -v it prints each request and\n" +
+			"response to stderr, secrets redacted.\n\n" +
+			"Requests only go to public addresses unless --allow-private is given (a\n" +
+			"local mock or sandbox behind --base-url).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := readInput(input, cmd.InOrStdin())
+			if err != nil {
+				return usageError("--input: %v", err)
+			}
+			creds, err := keyValues(credentials, "--credential")
+			if err != nil {
+				return err
+			}
+			prm, err := keyValues(params, "--param")
+			if err != nil {
+				return err
+			}
+			ws, overrides, err := f.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			rt := runtime.New(runtime.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: allowPrivate})}, ws)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			res, err := rt.Run(ctx, runtime.RunRequest{
+				Connector: f.connector,
+				Action:    args[0],
+				Connection: engine.Connection{
+					ID: "cli", Name: "membrane run", Tenant: "local",
+					Parameters: prm, Credentials: creds,
+				},
+				Overrides: overrides,
+				Input:     in,
+				Options:   engine.RunOptions{Log: verbose},
+			})
+			if verbose && res != nil {
+				printLog(cmd.ErrOrStderr(), res.Log)
+			}
+			if err != nil {
+				if engine.TypeOf(err) == engine.ErrRefused && !allowPrivate {
+					err = fmt.Errorf("%w\nthe address is private or loopback; pass --allow-private to reach a local mock or sandbox", err)
+				}
+				return &exitError{code: exitFail, msg: err.Error()}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(res.Output)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringArrayVar(&credentials, "credential", nil, "credential name=value (repeatable), e.g. apiKey=sk_test_123")
+	cmd.Flags().StringArrayVar(&params, "param", nil, "connection parameter name=value (repeatable)")
+	cmd.Flags().StringVar(&input, "input", "{}", "input as JSON, @FILE, or @- for stdin")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print requests and responses (secrets redacted) to stderr")
+	cmd.Flags().BoolVar(&allowPrivate, "allow-private", false, "allow requests to private and loopback addresses")
+	return cmd
+}
+
+func readInput(s string, stdin io.Reader) (any, error) {
+	var data []byte
+	switch {
+	case s == "@-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, err
+		}
+		data = b
+	case strings.HasPrefix(s, "@"):
+		b, err := os.ReadFile(s[1:])
+		if err != nil {
+			return nil, err
+		}
+		data = b
+	default:
+		data = []byte(s)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	return v, nil
+}
+
+func keyValues(list []string, flag string) (map[string]any, error) {
+	m := map[string]any{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageError("%s takes name=value, got %q", flag, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func printLog(w io.Writer, log []engine.Exchange) {
+	for _, x := range log {
+		fmt.Fprintf(w, "> %s %s\n", x.Method, x.URL)
+		for k, vs := range x.RequestHeaders {
+			fmt.Fprintf(w, "> %s: %s\n", k, strings.Join(vs, ", "))
+		}
+		if x.RequestBody != "" {
+			fmt.Fprintf(w, ">\n> %s\n", x.RequestBody)
+		}
+		if x.Error != "" {
+			fmt.Fprintf(w, "! %s (%s)\n\n", x.Error, x.Duration)
+			continue
+		}
+		fmt.Fprintf(w, "< %d (%s, %d attempt(s))\n", x.Status, x.Duration, x.Attempts)
+		for k, vs := range x.ResponseHeaders {
+			fmt.Fprintf(w, "< %s: %s\n", k, strings.Join(vs, ", "))
+		}
+		if x.ResponseBody != "" {
+			fmt.Fprintf(w, "<\n< %s\n", x.ResponseBody)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func newExplainCmd() *cobra.Command {
+	var f actionFlags
+	cmd := &cobra.Command{
+		Use:   "explain ACTION --connector KEY [--override FILE]...",
+		Short: "Print an action merged through its layers, with each field's source",
+		Long: "explain resolves an action through the universal, integration and\n" +
+			"connection layers and prints the merged definition as YAML, each field\n" +
+			"annotated with the layer and file:line it came from.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ws, overrides, err := f.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			r, diags := layers.ResolveAction(ws, f.connector, args[0], overrides...)
+			if diags.HasErrors() {
+				_ = diag.Write(cmd.ErrOrStderr(), "text", diags)
+				return &exitError{code: exitFail}
+			}
+			out := cmd.OutOrStdout()
+			if len(overrides) > 0 && slicesContainPatch(overrides) {
+				fmt.Fprint(out, layers.Explain(r.ConnectorDoc))
+				fmt.Fprintln(out, "---")
+			}
+			fmt.Fprint(out, layers.Explain(r.Doc))
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func slicesContainPatch(os []*spec.ConnectionOverride) bool {
+	for _, o := range os {
+		if o.ConnectorPatch != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,49 @@
+package layers
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// Check resolves every action an override file of the workspace patches,
+// so that an override that breaks a contract or a schema is reported when
+// the workspace is validated, not when a connection first runs it.
+func Check(ws *spec.Workspace) diag.List {
+	var diags diag.List
+	for _, o := range ws.Overrides {
+		if ws.Connectors[o.Connector] == nil {
+			continue // reported by spec
+		}
+		keys := make([]string, 0, len(o.Actions))
+		for k := range o.Actions {
+			if ws.Action(o.Connector, k) != nil {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			_, d := ResolveAction(ws, o.Connector, k, o)
+			diags = append(diags, d...)
+		}
+		if len(keys) == 0 && o.ConnectorPatch != nil {
+			// A connector-only patch still has to give a valid connector.
+			if a := anyAction(ws, o.Connector); a != "" {
+				_, d := ResolveAction(ws, o.Connector, a, o)
+				diags = append(diags, d...)
+			}
+		}
+	}
+	diags.Sort()
+	return diags
+}
+
+func anyAction(ws *spec.Workspace, connector string) string {
+	keys := slices.Sorted(maps.Keys(ws.Actions[connector]))
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
+}

@@ -1,0 +1,196 @@
+package layers
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// Action is an action resolved through its layers, ready to compile into a
+// plan. Its documents keep, node by node, the layer and place each field
+// came from.
+type Action struct {
+	Connector *spec.Connector
+	Action    *spec.Action
+	// Universal is the contract the action implements, or nil.
+	Universal *spec.UniversalAction
+	// Input and Output are the effective schemas: the universal contract
+	// extended by the integration and connection layers.
+	Input, Output *spec.Value
+	// ConnectorDoc and Doc are the merged documents, for explain.
+	ConnectorDoc, Doc *spec.Value
+	// CompiledConnector and Compiled hold the compiled expressions.
+	CompiledConnector *spec.CompiledConnector
+	Compiled          *spec.CompiledAction
+}
+
+// FindAction returns a connector's action by its own key, or the one that
+// implements the universal action of that key.
+func FindAction(ws *spec.Workspace, connector, name string) *spec.Action {
+	if a := ws.Action(connector, name); a != nil {
+		return a
+	}
+	for _, key := range slices.Sorted(maps.Keys(ws.Actions[connector])) {
+		if a := ws.Actions[connector][key]; a.Implements == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// ResolveAction merges a connector's action with the universal contract it
+// implements and the connection overrides given (applied in order), checks
+// that the result still keeps the contract, and compiles its expressions.
+func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spec.ConnectionOverride) (*Action, diag.List) {
+	var diags diag.List
+	c := ws.Connectors[connector]
+	if c == nil {
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, spec.Suggest(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		return nil, diags
+	}
+	a := FindAction(ws, connector, name)
+	if a == nil {
+		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no action %q%s", connector, name, spec.Suggest(name, actionNames(ws, connector)))
+		return nil, diags
+	}
+	r := &Action{Universal: ws.UniversalActions[a.Implements]}
+
+	// The connector, patched by the connection layer.
+	r.ConnectorDoc = Label(c.Source.Doc, Integration)
+	for _, o := range overrides {
+		if o.ConnectorPatch != nil {
+			r.ConnectorDoc = MergePatch(r.ConnectorDoc, withoutIdentity(o.ConnectorPatch), Connection)
+		}
+	}
+	r.Connector = c
+	if slices.ContainsFunc(overrides, func(o *spec.ConnectionOverride) bool { return o.ConnectorPatch != nil }) {
+		el, d := spec.Decode(r.ConnectorDoc)
+		diags = append(diags, d...)
+		if el == nil {
+			return nil, diags
+		}
+		r.Connector = el.(*spec.Connector)
+	}
+	r.CompiledConnector = spec.CompileConnector(r.Connector, &diags)
+
+	// The action: the integration document with its effective contract
+	// written in, so overrides patch the contract like any other field.
+	doc := Label(a.Source.Doc, Integration)
+	if r.Universal != nil {
+		in := spec.ExtendSchema(Label(r.Universal.Input.Value, Universal), schemaOf(a.InputSchema))
+		out := spec.ExtendSchema(Label(r.Universal.Output.Value, Universal), schemaOf(a.OutputSchema))
+		doc.Set("inputSchema", in.Pos, in)
+		doc.Set("outputSchema", out.Pos, out)
+	}
+	for _, o := range overrides {
+		if p := o.Actions[a.Key]; p != nil {
+			doc = MergePatch(doc, withoutIdentity(p), Connection)
+		}
+	}
+	r.Doc = doc
+	el, d := spec.Decode(doc)
+	diags = append(diags, d...)
+	if el == nil {
+		return nil, diags
+	}
+	r.Action = el.(*spec.Action)
+	r.Input = schemaOf(r.Action.InputSchema)
+	r.Output = schemaOf(r.Action.OutputSchema)
+	if r.Universal != nil {
+		keepsContract(r.Universal.Input.Value, r.Input, "input", &diags)
+		keepsContract(r.Universal.Output.Value, r.Output, "output", &diags)
+	}
+	r.Compiled = spec.CompileAction(r.Connector, r.Action, r.Input, r.Output, &diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return r, diags
+}
+
+// withoutIdentity drops the fields that say which element a patch is for:
+// a patch may not rename what it patches.
+func withoutIdentity(p *spec.Value) *spec.Value {
+	if p.Get("kind") == nil && p.Get("key") == nil && p.Get("connector") == nil {
+		return p
+	}
+	p = p.Clone()
+	for _, k := range []string{"kind", "key", "connector"} {
+		p.Delete(k)
+	}
+	return p
+}
+
+func schemaOf(s *spec.Schema) *spec.Value {
+	if s.IsZero() {
+		return nil
+	}
+	return s.Value
+}
+
+// keepsContract checks that a merged schema still binds what the universal
+// one does: every universal property is there with the same type, and
+// every universal required field is still required. It names the layer of
+// the node that broke it.
+func keepsContract(universal, merged *spec.Value, what string, diags *diag.List) {
+	if universal == nil {
+		return
+	}
+	where := func(n *spec.Value) string {
+		if n == nil || n.Layer == "" {
+			return ""
+		}
+		return fmt.Sprintf(" (the %s layer at %s)", n.Layer, n.Pos)
+	}
+	if merged == nil {
+		diags.Errorf(universal.Pos, "contract", "the %s schema was removed; the universal contract at %s must stay", what, universal.Pos)
+		return
+	}
+	uprops, mprops := universal.Get("properties"), merged.Get("properties")
+	if uprops != nil {
+		for _, f := range uprops.Fields {
+			m := mprops.Get(f.Key)
+			if m == nil {
+				diags.Errorf(mergedPos(mprops, merged), "contract", "%s field %q of the universal contract was removed%s; an override may add fields, never remove them", what, f.Key, where(mprops))
+				continue
+			}
+			ut, mt := f.Value.Get("type"), m.Get("type")
+			if ut != nil && (mt == nil || string(mustJSON(ut)) != string(mustJSON(mt))) {
+				diags.Errorf(mergedPos(mt, m), "contract", "%s field %q must stay of type %s as the universal contract says%s", what, f.Key, mustJSON(ut), where(mt))
+			}
+		}
+	}
+	if ureq := universal.Get("required"); ureq != nil {
+		mreq := merged.Get("required")
+		for _, it := range ureq.Items {
+			if mreq == nil || !slices.ContainsFunc(mreq.Items, func(v *spec.Value) bool { return v.Str == it.Str }) {
+				diags.Errorf(mergedPos(mreq, merged), "contract", "%s field %q must stay required as the universal contract says%s", what, it.Str, where(mreq))
+			}
+		}
+	}
+}
+
+func mergedPos(n, fallback *spec.Value) diag.Pos {
+	if n != nil {
+		return n.Pos
+	}
+	return fallback.Pos
+}
+
+func mustJSON(v *spec.Value) []byte {
+	b, _ := v.MarshalJSON()
+	return b
+}
+
+func actionNames(ws *spec.Workspace, connector string) []string {
+	var names []string
+	for k, a := range ws.Actions[connector] {
+		names = append(names, k)
+		if a.Implements != "" {
+			names = append(names, a.Implements)
+		}
+	}
+	return names
+}

@@ -1,0 +1,203 @@
+package spec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/expr"
+)
+
+// Expr is a compiled template together with where it was written, so that
+// a failure at run time names its file, line and layer.
+type Expr struct {
+	*expr.Template
+	Src Template
+}
+
+// ExprError is an expression that failed at run time.
+type ExprError struct {
+	Pos   diag.Pos
+	Layer string
+	Expr  string
+	Msg   string
+	Err   error
+}
+
+func (e *ExprError) Error() string {
+	layer := ""
+	if e.Layer != "" {
+		layer = " (" + e.Layer + " layer)"
+	}
+	return fmt.Sprintf("%s%s: ${ %s }: %s", e.Pos, layer, e.Expr, e.Msg)
+}
+
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// Eval evaluates the expression; a nil Expr yields nil.
+func (x *Expr) Eval(ctx context.Context, vars map[string]any) (any, error) {
+	if x == nil || x.Template == nil {
+		return nil, nil
+	}
+	v, err := x.EvalContext(ctx, vars)
+	if err != nil {
+		var ee *expr.EvalError
+		if errors.As(err, &ee) {
+			return nil, &ExprError{Pos: x.Src.issuePos(ee.Offset), Layer: x.Src.Layer, Expr: ee.Expr, Msg: ee.Message, Err: err}
+		}
+		return nil, &ExprError{Pos: x.Src.Pos, Layer: x.Src.Layer, Expr: x.Src.Source, Msg: err.Error(), Err: err}
+	}
+	return v, nil
+}
+
+// Named is a compiled template with the name it is given to: a header, a
+// query parameter.
+type Named struct {
+	Name string
+	Expr *Expr
+}
+
+// Mapping is a compiled JSON tree whose strings are templates: a request
+// body, an output mapping.
+type Mapping struct {
+	lit    any   // a value with no template below it
+	expr   *Expr // a string template
+	keys   []string
+	fields []*Mapping
+	items  []*Mapping
+	isMap  bool
+	isList bool
+}
+
+// Eval builds the tree's value. A nil Mapping yields nil.
+func (m *Mapping) Eval(ctx context.Context, vars map[string]any) (any, error) {
+	switch {
+	case m == nil:
+		return nil, nil
+	case m.expr != nil:
+		return m.expr.Eval(ctx, vars)
+	case m.isMap:
+		out := make(map[string]any, len(m.keys))
+		for i, k := range m.keys {
+			v, err := m.fields[i].Eval(ctx, vars)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = v
+		}
+		return out, nil
+	case m.isList:
+		out := make([]any, len(m.items))
+		for i, it := range m.items {
+			v, err := it.Eval(ctx, vars)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	return m.lit, nil
+}
+
+// CompiledRequest is a request ready to build.
+type CompiledRequest struct {
+	Src      *Request
+	Method   string
+	Path     *Expr
+	Query    []Named
+	Headers  []Named
+	Body     *Mapping
+	Encoding string
+}
+
+// CompiledPagination is a pagination ready to walk.
+type CompiledPagination struct {
+	Src        *Pagination
+	Items      *Expr
+	NextCursor *Expr
+	HasMore    *Expr
+}
+
+// CompiledErrorRule is an error mapping rule ready to match.
+type CompiledErrorRule struct {
+	Src     *ErrorRule
+	When    *Expr
+	Message *Expr
+}
+
+// CompiledConnector holds a connector's compiled expressions.
+type CompiledConnector struct {
+	Src        *Connector
+	BaseURL    *Expr
+	Headers    []Named
+	Errors     []CompiledErrorRule
+	Pagination *CompiledPagination
+	Auth       *CompiledAuth
+}
+
+// CompiledAuth holds an auth's compiled expressions.
+type CompiledAuth struct {
+	Src              *Auth
+	AuthorizationURL *Expr
+	TokenURL         *Expr
+	Value            *Expr
+	Username         *Expr
+	Password         *Expr
+	Token            *Expr
+	Headers          []Named
+	Query            []Named
+	Login            *CompiledRequest
+	LoginToken       *Expr
+	LoginExpiresIn   *Expr
+	Test             *CompiledRequest
+}
+
+// CompiledStep is one step of a multi-step action.
+type CompiledStep struct {
+	Src     *Step
+	When    *Expr
+	ForEach *Expr
+	Request *CompiledRequest
+	Input   *Mapping
+	Output  *Mapping
+}
+
+// CompiledAction holds an action's compiled expressions.
+type CompiledAction struct {
+	Src        *Action
+	Request    *CompiledRequest
+	Errors     []CompiledErrorRule
+	Pagination *CompiledPagination
+	Record     *Mapping
+	Steps      []CompiledStep
+	Output     *Mapping
+}
+
+// CompiledEvent holds an event's compiled expressions.
+type CompiledEvent struct {
+	Src    *Event
+	Record *Mapping
+
+	Subscribe        *CompiledRequest
+	SubscriptionID   *Expr
+	Unsubscribe      *CompiledRequest
+	SignatureSecret  *Expr
+	SignaturePayload *Expr
+	ConnectionKey    *Expr
+	Match            *Expr
+	Records          *Expr
+	ID               *Expr
+	Type             *Expr
+	UpdatedAt        *Expr
+	ResponseBody     *Mapping
+
+	PollRequest    *CompiledRequest
+	PollPagination *CompiledPagination
+	PollItems      *Expr
+	PollID         *Expr
+	PollUpdatedAt  *Expr
+	PollDeleted    *Expr
+	PollCursor     *Expr
+}
