@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/expr"
+)
+
+// Engine runs plans. Make one and share it: it holds the HTTP client and
+// the custom-auth sessions of connections.
+type Engine struct {
+	http     *httpx.Client
+	now      func() time.Time
+	sessions sync.Map // connection id → *session
+}
+
+// Options configure an Engine.
+type Options struct {
+	// HTTP sends every request; nil makes a client with safe defaults.
+	HTTP *httpx.Client
+	// Now is the clock of `now` and of session expiry; nil is time.Now.
+	Now func() time.Time
+}
+
+// New returns an Engine.
+func New(o Options) *Engine {
+	e := &Engine{http: o.HTTP, now: o.Now}
+	if e.http == nil {
+		e.http = httpx.New(httpx.Config{})
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+func (e *Engine) session(connID string, create bool) *session {
+	if s, ok := e.sessions.Load(connID); ok {
+		return s.(*session)
+	}
+	if !create {
+		return nil
+	}
+	s, _ := e.sessions.LoadOrStore(connID, &session{})
+	return s.(*session)
+}
+
+// Connection is what a run knows of the connection it acts through.
+type Connection struct {
+	ID     string
+	Name   string
+	Tenant string
+	// Parameters given when connecting (a subdomain), checked against the
+	// connector's parameters schema by whoever stores them.
+	Parameters map[string]any
+	// Info the connection learnt about its account.
+	Info map[string]any
+	// Credentials for the built-in auth types: apiKey; username and
+	// password; token; accessToken; or what a custom auth's schema names.
+	Credentials map[string]any
+	// Auth, when set, replaces the built-in auth (OAuth2 with refresh).
+	Auth Authenticator
+}
+
+func (c *Connection) credentials() map[string]any {
+	if c.Credentials == nil {
+		return map[string]any{}
+	}
+	return c.Credentials
+}
+
+// RunOptions tune one run.
+type RunOptions struct {
+	// Log keeps every exchange in Result.Log with headers and bodies
+	// (redacted); without it the log keeps method, URL, status and timing.
+	Log bool
+}
+
+// Exchange is one request and its response, redacted.
+type Exchange struct {
+	Method          string        `json:"method"`
+	URL             string        `json:"url"`
+	RequestHeaders  http.Header   `json:"requestHeaders,omitempty"`
+	RequestBody     string        `json:"requestBody,omitempty"`
+	Status          int           `json:"status,omitempty"`
+	ResponseHeaders http.Header   `json:"responseHeaders,omitempty"`
+	ResponseBody    string        `json:"responseBody,omitempty"`
+	Attempts        int           `json:"attempts,omitempty"`
+	Duration        time.Duration `json:"duration"`
+	Error           string        `json:"error,omitempty"`
+}
+
+// Result is what a run gives back.
+type Result struct {
+	Output any        `json:"output"`
+	Log    []Exchange `json:"log"`
+}
+
+// run is the state of one action run.
+type run struct {
+	engine *Engine
+	plan   *Plan
+	conn   *Connection
+	opts   RunOptions
+	base   *url.URL
+	vars   map[string]any
+	auth   Authenticator
+	redact *Redactor
+
+	mu  sync.Mutex
+	log []Exchange
+}
+
+// Run executes a plan on a connection with an input, following the
+// pipeline: validate input → build request → auth → rate limit → send with
+// retries → decode → map errors → paginate → map output → validate output.
+func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, opts RunOptions) (*Result, error) {
+	r := &run{engine: e, plan: p, conn: conn, opts: opts}
+	out, err := r.execute(ctx, input)
+	res := &Result{Output: out, Log: r.log}
+	if err != nil {
+		return res, r.redactError(err)
+	}
+	return res, nil
+}
+
+func (r *run) execute(ctx context.Context, input any) (any, error) {
+	p := r.plan
+	input = expr.Normalize(p.inputSchema, input)
+	if input == nil {
+		input = map[string]any{}
+	}
+	if p.input != nil {
+		if err := p.input.Validate(input); err != nil {
+			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: spec.Violations(err)}
+		}
+	}
+	r.vars = map[string]any{
+		spec.VarInput: input,
+		spec.VarConnection: map[string]any{
+			"id":         r.conn.ID,
+			"name":       r.conn.Name,
+			"parameters": orEmpty(r.conn.Parameters),
+			"info":       orEmpty(r.conn.Info),
+		},
+		spec.VarTenant: map[string]any{"key": r.conn.Tenant},
+		spec.VarNow:    r.engine.now().UTC(),
+	}
+	base, err := p.connector.BaseURL.Eval(ctx, r.vars)
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	r.base, err = url.Parse(text(base))
+	if err != nil || r.base.Host == "" || (r.base.Scheme != "https" && r.base.Scheme != "http") {
+		return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("the base URL %q is not an http(s) URL; check the connector's baseUrl and the connection's parameters", text(base))}
+	}
+	r.auth = r.authenticator()
+	var secrets []string
+	if r.auth != nil {
+		secrets = r.auth.Secrets()
+	}
+	r.redact = NewRedactor(secrets, authHeaderName(p))
+
+	ca := p.action
+	var out any
+	switch {
+	case len(ca.Steps) > 0:
+		out, err = r.runSteps(ctx)
+	case ca.Pagination != nil:
+		out, err = r.runPaginated(ctx)
+	default:
+		out, err = r.runSingle(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.output != nil {
+		if err := p.output.Validate(out); err != nil {
+			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: spec.Violations(err)}
+		}
+	}
+	return out, nil
+}
+
+func authHeaderName(p *Plan) string {
+	if a := p.connector.Auth; a != nil && a.Src.Type == spec.AuthAPIKey && a.Src.In != "query" {
+		return a.Src.Name
+	}
+	return ""
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// runSingle sends the action's one request and maps its output.
+func (r *run) runSingle(ctx context.Context) (any, error) {
+	ca := r.plan.action
+	resp, err := r.call(ctx, ca.Request, r.vars, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ca.Output == nil {
+		return resp["body"], nil
+	}
+	out, err := ca.Output.Eval(ctx, withVar(r.vars, spec.VarResponse, resp))
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	return out, nil
+}
+
+// call builds, sends and checks one request; it returns the `response`
+// variable of a successful exchange.
+func (r *run) call(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any, page *pageParams) (map[string]any, error) {
+	var extra map[string]any
+	in := ""
+	if page != nil {
+		extra, in = page.params, page.in
+	}
+	b, err := r.buildRequest(ctx, cr, vars, extra, in)
+	if err != nil {
+		return nil, err
+	}
+	if page != nil && page.url != "" {
+		b.req.URL = page.url
+	}
+	resp, body, err := r.send(ctx, b, r.auth)
+	if err != nil {
+		return nil, err
+	}
+	rv := responseVar(resp, body)
+	if err := r.mapError(ctx, b, resp, withVar(vars, spec.VarResponse, rv)); err != nil {
+		return nil, err
+	}
+	return rv, nil
+}
+
+// send sends a request with auth, refreshing once on 401, and decodes the
+// response. A 4xx or 5xx is returned, not an error: error rules map it.
+func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Response, any, error) {
+	refreshed := false
+	for {
+		req := *b.req
+		req.Header = b.req.Header.Clone()
+		if auth != nil {
+			if err := auth.Authorize(ctx, &req); err != nil {
+				return nil, nil, err
+			}
+		}
+		start := time.Now()
+		resp, err := r.engine.http.Do(ctx, &req)
+		r.record(&req, resp, err, time.Since(start))
+		if err != nil {
+			return nil, nil, fromHTTP(err, b.label)
+		}
+		if resp.Status == http.StatusUnauthorized && auth != nil && !refreshed {
+			ok, err := auth.Refresh(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				refreshed = true
+				continue
+			}
+		}
+		body, err := decodeBody(resp)
+		if err != nil {
+			return nil, nil, &Error{Type: ErrUpstream, Status: resp.Status, Message: err.Error(), Request: b.label, Body: r.redact.String(httpx.Excerpt(resp.Body))}
+		}
+		return resp, body, nil
+	}
+}
+
+// record keeps an exchange in the run log, redacted.
+func (r *run) record(req *httpx.Request, resp *httpx.Response, err error, d time.Duration) {
+	// The URL may carry a query-string API key: the redactor hides its value.
+	x := Exchange{Method: req.Method, URL: r.redact.String(req.URL), Duration: d}
+	if x.Method == "" {
+		x.Method = "GET"
+	}
+	if resp != nil {
+		x.Status, x.Attempts = resp.Status, resp.Attempts
+	}
+	if err != nil {
+		x.Error = r.redact.String(err.Error())
+	}
+	if r.opts.Log {
+		x.RequestHeaders = r.redact.Header(req.Header)
+		x.RequestBody = r.redact.String(string(req.Body))
+		if resp != nil {
+			x.ResponseHeaders = r.redact.Header(resp.Header)
+			x.ResponseBody = r.redact.String(string(resp.Body))
+		}
+	}
+	r.mu.Lock()
+	r.log = append(r.log, x)
+	r.mu.Unlock()
+}
+
+// mapError applies the error rules: the action's, then the connector's,
+// then the defaults by status.
+func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars map[string]any) error {
+	for _, rule := range r.plan.errors {
+		if len(rule.Src.Status) > 0 && !containsInt(rule.Src.Status, resp.Status) {
+			continue
+		}
+		if rule.When != nil {
+			ok, err := rule.When.Eval(ctx, vars)
+			if err != nil {
+				return fromExpr(err)
+			}
+			if ok != true {
+				continue
+			}
+		} else if resp.Status < 400 {
+			continue // a status-only rule never fires on success
+		}
+		msg := fmt.Sprintf("the API answered %d", resp.Status)
+		if rule.Message != nil {
+			m, err := rule.Message.Eval(ctx, vars)
+			if err != nil {
+				return fromExpr(err)
+			}
+			if m != nil && text(m) != "" {
+				msg = text(m)
+			}
+		}
+		return &Error{Type: rule.Src.Type, Status: resp.Status, Message: r.redact.String(msg), Request: b.label, Body: r.redact.String(httpx.Excerpt(resp.Body)), Retryable: resp.Status == 429 || resp.Status >= 500}
+	}
+	if resp.Status < 400 {
+		return nil
+	}
+	return &Error{Type: defaultErrorType(resp.Status), Status: resp.Status, Message: fmt.Sprintf("the API answered %d %s", resp.Status, http.StatusText(resp.Status)), Request: b.label, Body: r.redact.String(httpx.Excerpt(resp.Body)), Retryable: resp.Status == 429 || resp.Status >= 500}
+}
+
+func containsInt(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// redactError hides secrets in an error's text before it leaves.
+func (r *run) redactError(err error) error {
+	var e *Error
+	if errors.As(err, &e) && r.redact != nil {
+		e.Message = r.redact.String(e.Message)
+		e.Body = r.redact.String(e.Body)
+		return e
+	}
+	return err
+}

@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// Plan is an action resolved through its layers and compiled: CEL
+// programs, JSON Schemas and HTTP settings. It is built once and run many
+// times, concurrently; nothing is parsed or compiled per run.
+type Plan struct {
+	Resolved  *layers.Action
+	connector *spec.CompiledConnector
+	action    *spec.CompiledAction
+
+	input, output *jsonschema.Schema
+	inputSchema   any // the raw input schema, to type JSON numbers
+
+	errors   []spec.CompiledErrorRule // the action's, then the connector's
+	retry    httpx.RetryPolicy
+	settings httpx.Settings
+	rate     httpx.Rate
+	// Calls resolves the actions that steps call, by key.
+	Calls func(key string) (*Plan, error)
+}
+
+// NewPlan compiles a resolved action into a plan.
+func NewPlan(r *layers.Action) (*Plan, error) {
+	if r == nil || r.Compiled == nil || r.CompiledConnector == nil {
+		return nil, fmt.Errorf("the action is not resolved")
+	}
+	p := &Plan{Resolved: r, connector: r.CompiledConnector, action: r.Compiled}
+	var diags diag.List
+	if r.Input != nil {
+		p.input = (&spec.Schema{Value: r.Input}).Compile(&diags)
+		p.inputSchema = r.Input.Interface()
+	}
+	if r.Output != nil {
+		p.output = (&spec.Schema{Value: r.Output}).Compile(&diags)
+	}
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	p.errors = append(append([]spec.CompiledErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
+
+	c := r.Connector
+	if rp := firstRetry(r.Action.Retry, c.Retry); rp != nil {
+		p.retry = httpx.RetryPolicy{
+			MaxAttempts:    rp.MaxAttempts,
+			InitialBackoff: rp.InitialBackoff.Duration,
+			MaxBackoff:     rp.MaxBackoff.Duration,
+			Statuses:       rp.Statuses,
+			NonIdempotent:  rp.NonIdempotent,
+		}
+	}
+	if h := c.HTTP; h != nil {
+		p.settings = httpx.Settings{
+			ConnectTimeout:   h.ConnectTimeout.Duration,
+			ReadTimeout:      h.ReadTimeout.Duration,
+			WriteTimeout:     h.WriteTimeout.Duration,
+			MaxResponseBytes: h.MaxResponseBytes,
+		}
+	}
+	if rl := c.RateLimit; rl != nil {
+		p.rate = httpx.Rate{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}
+	}
+	return p, nil
+}
+
+func firstRetry(ps ...*spec.RetryPolicy) *spec.RetryPolicy {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// Key is the action's key.
+func (p *Plan) Key() string { return p.Resolved.Action.Key }
+

@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/expr"
+)
+
+// built is a request ready to send, before auth.
+type built struct {
+	req   *httpx.Request
+	label string // "METHOD scheme://host/path", for errors and logs
+}
+
+// buildRequest evaluates a compiled request. extra adds parameters the
+// engine sets (a page cursor), in the query or the body.
+func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
+	pathV, err := cr.Path.Eval(ctx, vars)
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	u, err := r.resolveURL(text(pathV))
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	for _, nv := range cr.Query {
+		v, err := nv.Expr.Eval(ctx, vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		addQuery(q, nv.Name, v)
+	}
+	var body any
+	if cr.Body != nil {
+		if body, err = cr.Body.Eval(ctx, vars); err != nil {
+			return nil, fromExpr(err)
+		}
+	}
+	if len(extra) > 0 {
+		if extraIn == "body" {
+			m, _ := body.(map[string]any)
+			if m == nil {
+				m = map[string]any{}
+			}
+			for k, v := range extra {
+				m[k] = v
+			}
+			body = m
+		} else {
+			for k, v := range extra {
+				q.Del(k)
+				addQuery(q, k, v)
+			}
+		}
+	}
+	u.RawQuery = q.Encode()
+
+	h := make(http.Header, len(r.plan.connector.Headers)+len(cr.Headers)+2)
+	for _, list := range [][]spec.Named{r.plan.connector.Headers, cr.Headers} {
+		for _, nv := range list {
+			v, err := nv.Expr.Eval(ctx, vars)
+			if err != nil {
+				return nil, fromExpr(err)
+			}
+			if v != nil {
+				h.Set(nv.Name, text(v))
+			}
+		}
+	}
+	req := &httpx.Request{
+		Method:      cr.Method,
+		URL:         u.String(),
+		Header:      h,
+		AllowedHost: r.base.Host,
+		Settings:    r.plan.settings,
+		Retry:       r.plan.retry,
+		RateKey:     r.conn.ID,
+		Rate:        r.plan.rate,
+	}
+	if cr.Body != nil || (len(extra) > 0 && extraIn == "body") {
+		b, ct, err := encodeBody(body, cr.Encoding)
+		if err != nil {
+			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", cr.Src.Pos, cr.Encoding, err)}
+		}
+		req.Body = b
+		if h.Get("Content-Type") == "" {
+			h.Set("Content-Type", ct)
+		}
+	}
+	if h.Get("Accept") == "" {
+		h.Set("Accept", "application/json")
+	}
+	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path}, nil
+}
+
+// resolveURL joins a path to the base URL. An absolute URL (a next-page
+// link) must stay on the base URL's host; httpx enforces that at send.
+func (r *run) resolveURL(path string) (*url.URL, error) {
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		u, err := url.Parse(path)
+		if err != nil {
+			return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("invalid URL %q: %v", path, err)}
+		}
+		return u, nil
+	}
+	u := *r.base
+	ref, err := url.Parse(path)
+	if err != nil {
+		return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("invalid path %q: %v", path, err)}
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(ref.Path, "/")
+	u.RawPath = ""
+	if ref.RawQuery != "" {
+		u.RawQuery = ref.RawQuery
+	}
+	return &u, nil
+}
+
+// addQuery adds a parameter: nothing for null, one per item for a list.
+func addQuery(q url.Values, name string, v any) {
+	switch t := v.(type) {
+	case nil:
+	case []any:
+		for _, it := range t {
+			if it != nil {
+				q.Add(name, text(it))
+			}
+		}
+	default:
+		q.Add(name, text(v))
+	}
+}
+
+// text writes a scalar as it goes in a URL or a header.
+func text(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case int:
+		return strconv.Itoa(t)
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// encodeBody writes the body in the request's encoding.
+func encodeBody(v any, encoding string) ([]byte, string, error) {
+	switch encoding {
+	case "form":
+		vals := url.Values{}
+		if err := flattenForm(vals, "", v); err != nil {
+			return nil, "", err
+		}
+		return []byte(encodeSorted(vals)), "application/x-www-form-urlencoded", nil
+	case "text":
+		return []byte(text(v)), "text/plain; charset=utf-8", nil
+	}
+	b, err := json.Marshal(v)
+	return b, "application/json", err
+}
+
+// flattenForm writes nested values in the bracket form most form APIs read:
+// a[b]=1, list[0]=x. Nulls are left out.
+func flattenForm(vals url.Values, prefix string, v any) error {
+	switch t := v.(type) {
+	case nil:
+	case map[string]any:
+		for k, x := range t {
+			key := k
+			if prefix != "" {
+				key = prefix + "[" + k + "]"
+			}
+			if err := flattenForm(vals, key, x); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, x := range t {
+			if err := flattenForm(vals, prefix+"["+strconv.Itoa(i)+"]", x); err != nil {
+				return err
+			}
+		}
+	default:
+		if prefix == "" {
+			return fmt.Errorf("a form body must be an object, not %T", v)
+		}
+		vals.Add(prefix, text(v))
+	}
+	return nil
+}
+
+// encodeSorted encodes form values in key order, so requests are stable.
+func encodeSorted(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, x := range v[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k))
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(x))
+		}
+	}
+	return b.String()
+}
+
+// decodeBody reads a response body by its content type: JSON (numbers as
+// int64 where integral, as CEL expects), form-encoded, or text.
+func decodeBody(resp *httpx.Response) (any, error) {
+	if len(resp.Body) == 0 {
+		return nil, nil
+	}
+	ct := resp.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && looksLikeJSON(resp.Body)):
+		dec := json.NewDecoder(bytes.NewReader(resp.Body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("the response is not valid JSON: %v", err)
+		}
+		return expr.Normalize(nil, v), nil
+	case mt == "application/x-www-form-urlencoded":
+		q, err := url.ParseQuery(string(resp.Body))
+		if err != nil {
+			return nil, fmt.Errorf("the response is not valid form data: %v", err)
+		}
+		m := make(map[string]any, len(q))
+		for k, vs := range q {
+			if len(vs) == 1 {
+				m[k] = vs[0]
+			} else {
+				l := make([]any, len(vs))
+				for i, x := range vs {
+					l[i] = x
+				}
+				m[k] = l
+			}
+		}
+		return m, nil
+	case mt == "text/html":
+		return nil, fmt.Errorf("the API answered an HTML page, not data; check the base URL and path")
+	}
+	return string(resp.Body), nil
+}
+
+func looksLikeJSON(b []byte) bool {
+	s := strings.TrimLeft(string(b[:min(len(b), 64)]), " \t\r\n")
+	return strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[")
+}
+
+// responseVar is the `response` variable of expressions.
+func responseVar(resp *httpx.Response, body any) map[string]any {
+	h := make(map[string]string, len(resp.Header))
+	for k, vs := range resp.Header {
+		h[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	return map[string]any{"status": int64(resp.Status), "headers": h, "body": body}
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// runSteps runs a multi-step action: each step sees the outputs of the ones
+// before it as `steps.<name>.output`.
+func (r *run) runSteps(ctx context.Context) (any, error) {
+	ca := r.plan.action
+	steps := map[string]any{}
+	vars := withVar(r.vars, spec.VarSteps, steps)
+	var last any
+	for i := range ca.Steps {
+		st := &ca.Steps[i]
+		out, err := r.runStep(ctx, st, vars)
+		if err != nil {
+			return nil, fmt.Errorf("step %q: %w", st.Src.Name, err)
+		}
+		steps[st.Src.Name] = map[string]any{"output": out}
+		last = out
+	}
+	if ca.Output == nil {
+		return last, nil
+	}
+	out, err := ca.Output.Eval(ctx, vars)
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	return out, nil
+}
+
+// DefaultStepConcurrency bounds a forEach step without a concurrency.
+const DefaultStepConcurrency = 4
+
+func (r *run) runStep(ctx context.Context, st *spec.CompiledStep, vars map[string]any) (any, error) {
+	if st.When != nil {
+		ok, err := st.When.Eval(ctx, vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		if ok != true {
+			return nil, nil
+		}
+	}
+	if st.ForEach == nil {
+		return r.stepOnce(ctx, st, vars)
+	}
+	listV, err := st.ForEach.Eval(ctx, vars)
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	list, ok := listV.([]any)
+	if !ok && listV != nil {
+		return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: forEach gave %T, not a list", st.Src.ForEach.Pos, listV)}
+	}
+	limit := st.Src.Concurrency
+	if limit <= 0 {
+		limit = DefaultStepConcurrency
+	}
+	outs := make([]any, len(list))
+	errs := make([]error, len(list))
+	sem := make(chan struct{}, limit)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, item := range list {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			iv := withVar(vars, spec.VarItem, item)
+			iv[spec.VarIndex] = int64(i)
+			outs[i], errs[i] = r.stepOnce(ctx, st, iv)
+			if errs[i] != nil {
+				cancel() // the first failure stops the rest
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	return outs, nil
+}
+
+func (r *run) stepOnce(ctx context.Context, st *spec.CompiledStep, vars map[string]any) (any, error) {
+	if st.Request != nil {
+		resp, err := r.call(ctx, st.Request, vars, nil)
+		if err != nil {
+			return nil, err
+		}
+		if st.Output == nil {
+			return resp["body"], nil
+		}
+		out, err := st.Output.Eval(ctx, withVar(vars, spec.VarResponse, resp))
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		return out, nil
+	}
+	if r.plan.Calls == nil {
+		return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("step %q calls action %q, but no resolver for called actions is set", st.Src.Name, st.Src.Action)}
+	}
+	callee, err := r.plan.Calls(st.Src.Action)
+	if err != nil {
+		return nil, err
+	}
+	input, err := st.Input.Eval(ctx, vars)
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	sub := &run{engine: r.engine, plan: callee, conn: r.conn, opts: r.opts}
+	out, err := sub.execute(ctx, input)
+	r.mu.Lock()
+	r.log = append(r.log, sub.log...)
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if st.Output == nil {
+		return out, nil
+	}
+	res, err := st.Output.Eval(ctx, withVar(vars, spec.VarResult, out))
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	return res, nil
+}

@@ -1,0 +1,131 @@
+// Package runtime is Membrane's Go API: load a workspace, resolve an action
+// through its layers, and run it on a connection.
+//
+//	ws, diags, err := runtime.Load(runtime.Options{}, "./integrations")
+//	res, err := ws.Run(ctx, runtime.RunRequest{
+//		Connector: "stripe", Action: "create-contact",
+//		Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": key}},
+//		Input: map[string]any{"email": "ada@example.com"},
+//	})
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// Options configure a loaded workspace.
+type Options struct {
+	// HTTP is the outbound client; nil makes one with safe defaults
+	// (public addresses only).
+	HTTP *httpx.Client
+	// Engine runs actions; nil makes one on HTTP.
+	Engine *engine.Engine
+}
+
+// Workspace is a loaded, valid workspace that runs actions. Plans are
+// compiled once per action and override set, then reused.
+type Workspace struct {
+	Spec   *spec.Workspace
+	engine *engine.Engine
+
+	mu    sync.Mutex
+	plans map[string]*planEntry
+}
+
+type planEntry struct {
+	once sync.Once
+	plan *engine.Plan
+	err  error
+}
+
+// Load reads and checks a workspace. It fails when the workspace has
+// errors; diags holds every diagnostic, warnings included.
+func Load(o Options, paths ...string) (*Workspace, diag.List, error) {
+	ws, diags := spec.Load(paths...)
+	diags = append(diags, layers.Check(ws)...)
+	diags.Sort()
+	if err := diags.Err(); err != nil {
+		return nil, diags, err
+	}
+	return New(o, ws), diags, nil
+}
+
+// New serves an already loaded workspace.
+func New(o Options, ws *spec.Workspace) *Workspace {
+	e := o.Engine
+	if e == nil {
+		e = engine.New(engine.Options{HTTP: o.HTTP})
+	}
+	return &Workspace{Spec: ws, engine: e, plans: map[string]*planEntry{}}
+}
+
+// RunRequest names an action, the connection it acts through and its input.
+type RunRequest struct {
+	Connector string
+	// Action is the connector's action key or a universal action key it
+	// implements.
+	Action     string
+	Connection engine.Connection
+	// Overrides are the connection layer, applied in order. Plans are
+	// cached by the overrides' content.
+	Overrides []*spec.ConnectionOverride
+	Input     any
+	Options   engine.RunOptions
+}
+
+// Run resolves, compiles (once) and runs an action.
+func (w *Workspace) Run(ctx context.Context, req RunRequest) (*engine.Result, error) {
+	p, err := w.Plan(req.Connector, req.Action, req.Overrides...)
+	if err != nil {
+		return nil, err
+	}
+	return w.engine.Run(ctx, p, &req.Connection, req.Input, req.Options)
+}
+
+// Plan returns the compiled plan of an action with overrides, building it
+// on first use.
+func (w *Workspace) Plan(connector, action string, overrides ...*spec.ConnectionOverride) (*engine.Plan, error) {
+	key := planKey(connector, action, overrides)
+	w.mu.Lock()
+	e, ok := w.plans[key]
+	if !ok {
+		e = &planEntry{}
+		w.plans[key] = e
+	}
+	w.mu.Unlock()
+	e.once.Do(func() {
+		r, diags := layers.ResolveAction(w.Spec, connector, action, overrides...)
+		if err := diags.Err(); err != nil {
+			e.err = err
+			return
+		}
+		e.plan, e.err = engine.NewPlan(r)
+		if e.err == nil {
+			e.plan.Calls = func(key string) (*engine.Plan, error) { return w.Plan(connector, key, overrides...) }
+		}
+	})
+	return e.plan, e.err
+}
+
+// planKey identifies a plan by action and by the content of its overrides,
+// so an edited override compiles anew and an unchanged one never does.
+func planKey(connector, action string, overrides []*spec.ConnectionOverride) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s", connector, action)
+	for _, o := range overrides {
+		b, _ := json.Marshal(o)
+		h.Write([]byte{0})
+		h.Write(b)
+	}
+	return string(h.Sum(nil))
+}
