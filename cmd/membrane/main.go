@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -31,8 +32,17 @@ func main() {
 }
 
 func run(args []string) int {
+	return execute(args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// execute runs the command line args with the given standard streams and
+// returns the exit code; tests call it to capture what a command prints.
+func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -40,11 +50,11 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(os.Stderr, "membrane:", ee.msg)
+			fmt.Fprintln(stderr, "membrane:", ee.msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "membrane:", err)
+	fmt.Fprintln(stderr, "membrane:", err)
 	return exitUsage
 }
 
@@ -61,7 +71,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, msg: err.Error() + "\nRun '" + c.CommandPath() + " --help' for usage."}
 	})
-	root.AddCommand(newValidateCmd(), newSchemaCmd(), newRunCmd(), newExplainCmd())
+	root.AddCommand(newValidateCmd(), newSchemaCmd(), newRunCmd(), newExplainCmd(), newTokenCmd())
 	return root
 }
 
