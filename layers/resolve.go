@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -87,6 +89,9 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	}
 	for _, o := range overrides {
 		if p := o.Actions[a.Key]; p != nil {
+			if impl := p.Get("implements"); impl != nil && (impl.Kind != spec.String || impl.Str != a.Implements) {
+				diags.Errorf(impl.Pos, "contract", "an override cannot change what action %q implements (%q, at %s); patch its fields instead", a.Key, a.Implements, a.Source.Pos)
+			}
 			doc = MergePatch(doc, withoutIdentity(p), Connection)
 		}
 	}
@@ -100,8 +105,10 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	r.Input = schemaOf(r.Action.InputSchema)
 	r.Output = schemaOf(r.Action.OutputSchema)
 	if r.Universal != nil {
-		keepsContract(r.Universal.Input.Value, r.Input, "input", &diags)
-		keepsContract(r.Universal.Output.Value, r.Output, "output", &diags)
+		removed := func(path ...string) *spec.Value { return removedBy(overrides, a.Key, path) }
+		keepsContract(r.Universal.Input.Value, r.Input, "input", "inputSchema", removed, &diags)
+		keepsContract(r.Universal.Output.Value, r.Output, "output", "outputSchema", removed, &diags)
+		keepsMapping(r.Universal.Output.Value, a.Source.Doc.Get("output"), doc.Get("output"), removed, &diags)
 	}
 	r.Compiled = spec.CompileAction(r.Connector, r.Action, r.Input, r.Output, &diags)
 	if diags.HasErrors() {
@@ -133,18 +140,17 @@ func schemaOf(s *spec.Schema) *spec.Value {
 // keepsContract checks that a merged schema still binds what the universal
 // one does: every universal property is there with the same type, and
 // every universal required field is still required. It names the layer of
-// the node that broke it.
-func keepsContract(universal, merged *spec.Value, what string, diags *diag.List) {
+// the node that broke it; for a node a patch removed (a `null`), the
+// override's null, so the error points at the line to fix.
+func keepsContract(universal, merged *spec.Value, what, field string, removed func(...string) *spec.Value, diags *diag.List) {
 	if universal == nil {
 		return
 	}
-	where := func(n *spec.Value) string {
-		if n == nil || n.Layer == "" {
-			return ""
-		}
-		return fmt.Sprintf(" (the %s layer at %s)", n.Layer, n.Pos)
-	}
 	if merged == nil {
+		if n := removed(field); n != nil {
+			diags.Errorf(n.Pos, "contract", "the %s schema was removed%s; the universal contract at %s must stay", what, removal(n), universal.Pos)
+			return
+		}
 		diags.Errorf(universal.Pos, "contract", "the %s schema was removed; the universal contract at %s must stay", what, universal.Pos)
 		return
 	}
@@ -153,12 +159,23 @@ func keepsContract(universal, merged *spec.Value, what string, diags *diag.List)
 		for _, f := range uprops.Fields {
 			m := mprops.Get(f.Key)
 			if m == nil {
-				diags.Errorf(mergedPos(mprops, merged), "contract", "%s field %q of the universal contract was removed%s; an override may add fields, never remove them", what, f.Key, where(mprops))
+				pos, by := mergedPos(mprops, merged), where(mprops)
+				if n := removed(field, "properties", f.Key); n != nil {
+					pos, by = n.Pos, removal(n)
+				}
+				diags.Errorf(pos, "contract", "%s field %q of the universal contract was removed%s; an override may add fields, never remove them", what, f.Key, by)
 				continue
 			}
 			ut, mt := f.Value.Get("type"), m.Get("type")
 			if ut != nil && (mt == nil || string(mustJSON(ut)) != string(mustJSON(mt))) {
-				diags.Errorf(mergedPos(mt, m), "contract", "%s field %q must stay of type %s as the universal contract says%s", what, f.Key, mustJSON(ut), where(mt))
+				pos, by := mergedPos(mt, m), where(mt)
+				if mt == nil {
+					pos, by = mergedPos(nil, m), where(m)
+					if n := removed(field, "properties", f.Key, "type"); n != nil {
+						pos, by = n.Pos, removal(n)
+					}
+				}
+				diags.Errorf(pos, "contract", "%s field %q must stay of type %s as the universal contract says%s", what, f.Key, mustJSON(ut), by)
 			}
 		}
 	}
@@ -166,10 +183,97 @@ func keepsContract(universal, merged *spec.Value, what string, diags *diag.List)
 		mreq := merged.Get("required")
 		for _, it := range ureq.Items {
 			if mreq == nil || !slices.ContainsFunc(mreq.Items, func(v *spec.Value) bool { return v.Str == it.Str }) {
-				diags.Errorf(mergedPos(mreq, merged), "contract", "%s field %q must stay required as the universal contract says%s", what, it.Str, where(mreq))
+				pos, by := mergedPos(mreq, merged), where(mreq)
+				if mreq == nil {
+					if n := removed(field, "required"); n != nil {
+						pos, by = n.Pos, removal(n)
+					}
+				}
+				diags.Errorf(pos, "contract", "%s field %q must stay required as the universal contract says%s", what, it.Str, by)
 			}
 		}
 	}
+}
+
+// keepsMapping checks that the connection layer left the output mapping
+// giving every field the universal output requires. A mapping that lacked
+// one before any override is reported by spec, with the integration file.
+func keepsMapping(universal, before, after *spec.Value, removed func(...string) *spec.Value, diags *diag.List) {
+	required := requiredOf(universal)
+	if len(required) == 0 {
+		return
+	}
+	if after == nil {
+		if n := removed("output"); n != nil && before != nil {
+			diags.Errorf(n.Pos, "contract", "the output mapping was removed%s, but the universal contract requires %s; an override may add fields, never remove them", removal(n), quoteList(required))
+		}
+		return
+	}
+	if after.Kind != spec.Map {
+		return // one expression: its type is checked when compiled
+	}
+	for _, key := range required {
+		if after.Get(key) != nil || (before != nil && before.Kind == spec.Map && before.Get(key) == nil) {
+			continue
+		}
+		pos, by := after.Pos, where(after)
+		if n := removed("output", key); n != nil {
+			pos, by = n.Pos, removal(n)
+		}
+		diags.Errorf(pos, "contract", "output field %q of the universal contract is no longer mapped%s; an override may add fields, never remove them", key, by)
+	}
+}
+
+// removedBy finds the `null` by which an override's patch of action key
+// removed the node at path of the action document (or one of its
+// ancestors). The overrides are searched last to first: the last removal
+// is the one that stands.
+func removedBy(overrides []*spec.ConnectionOverride, key string, path []string) *spec.Value {
+	for i := len(overrides) - 1; i >= 0; i-- {
+		n := overrides[i].Actions[key]
+		for _, tok := range path {
+			if n = n.Get(tok); n == nil {
+				break
+			}
+			if n.Kind == spec.Null {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+// where names the layer and place a merged node came from.
+func where(n *spec.Value) string {
+	if n == nil || n.Layer == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (the %s layer at %s)", n.Layer, n.Pos)
+}
+
+// removal names the override `null` that removed a node.
+func removal(n *spec.Value) string {
+	return fmt.Sprintf(" (the %s layer at %s sets it to null)", Connection, n.Pos)
+}
+
+func requiredOf(schema *spec.Value) []string {
+	var out []string
+	if r := schema.Get("required"); r != nil && r.Kind == spec.List {
+		for _, it := range r.Items {
+			if it.Kind == spec.String {
+				out = append(out, it.Str)
+			}
+		}
+	}
+	return out
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 func mergedPos(n, fallback *spec.Value) diag.Pos {

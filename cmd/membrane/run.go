@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,6 +42,9 @@ func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.Connectio
 	ws, diags := spec.Load(f.dir)
 	if io := ioTrouble(diags); io != nil {
 		return nil, nil, io
+	}
+	if ws.Connectors[f.connector] == nil && !diags.HasErrors() {
+		return nil, nil, usageError("unknown connector %q%s", f.connector, connectorHint(ws, f.connector, f.dir))
 	}
 	var overrides []*spec.ConnectionOverride
 	for _, path := range f.overrides {
@@ -77,6 +82,19 @@ func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.Connectio
 		return nil, nil, &exitError{code: exitFail, msg: "the workspace has errors; run 'membrane validate' for the full list"}
 	}
 	return ws, overrides, nil
+}
+
+// connectorHint ends an unknown-connector message with the nearest key,
+// or the keys the workspace has.
+func connectorHint(ws *spec.Workspace, key, dir string) string {
+	keys := slices.Sorted(maps.Keys(ws.Connectors))
+	if s := spec.Suggest(key, keys); s != "" {
+		return s
+	}
+	if len(keys) == 0 {
+		return fmt.Sprintf("; %s holds no connector", dir)
+	}
+	return fmt.Sprintf("; %s has %s", dir, strings.Join(keys, ", "))
 }
 
 func ioTrouble(diags diag.List) error {
@@ -126,6 +144,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := missingFlags(ws.Connectors[f.connector], prm, creds); err != nil {
+				return err
+			}
 			rt := runtime.New(runtime.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: allowPrivate})}, ws)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
@@ -161,6 +182,43 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print requests and responses (secrets redacted) to stderr")
 	cmd.Flags().BoolVar(&allowPrivate, "allow-private", false, "allow requests to private and loopback addresses")
 	return cmd
+}
+
+// missingFlags reports the connection parameters and credentials a
+// connector requires that the command line does not give, before anything
+// is sent.
+func missingFlags(c *spec.Connector, params, creds map[string]any) error {
+	var missing []string
+	if !c.Parameters.IsZero() {
+		for _, k := range requiredNames(c.Parameters.Value) {
+			if _, ok := params[k]; !ok {
+				missing = append(missing, "--param "+k+"=VALUE")
+			}
+		}
+	}
+	if c.Auth != nil && c.Auth.Type != spec.AuthNone {
+		for _, k := range requiredNames(spec.CredentialsSchema(c.Auth)) {
+			if _, ok := creds[k]; !ok {
+				missing = append(missing, "--credential "+k+"=VALUE")
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return usageError("connector %q needs %s", c.Key, strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+func requiredNames(schema *spec.Value) []string {
+	var names []string
+	if r := schema.Get("required"); r != nil && r.Kind == spec.List {
+		for _, it := range r.Items {
+			if it.Kind == spec.String {
+				names = append(names, it.Str)
+			}
+		}
+	}
+	return names
 }
 
 func readInput(s string, stdin io.Reader) (any, error) {
@@ -205,8 +263,8 @@ func keyValues(list []string, flag string) (map[string]any, error) {
 func printLog(w io.Writer, log []engine.Exchange) {
 	for _, x := range log {
 		fmt.Fprintf(w, "> %s %s\n", x.Method, x.URL)
-		for k, vs := range x.RequestHeaders {
-			fmt.Fprintf(w, "> %s: %s\n", k, strings.Join(vs, ", "))
+		for _, k := range slices.Sorted(maps.Keys(x.RequestHeaders)) {
+			fmt.Fprintf(w, "> %s: %s\n", k, strings.Join(x.RequestHeaders[k], ", "))
 		}
 		if x.RequestBody != "" {
 			fmt.Fprintf(w, ">\n> %s\n", x.RequestBody)
@@ -216,8 +274,8 @@ func printLog(w io.Writer, log []engine.Exchange) {
 			continue
 		}
 		fmt.Fprintf(w, "< %d (%s, %d attempt(s))\n", x.Status, x.Duration, x.Attempts)
-		for k, vs := range x.ResponseHeaders {
-			fmt.Fprintf(w, "< %s: %s\n", k, strings.Join(vs, ", "))
+		for _, k := range slices.Sorted(maps.Keys(x.ResponseHeaders)) {
+			fmt.Fprintf(w, "< %s: %s\n", k, strings.Join(x.ResponseHeaders[k], ", "))
 		}
 		if x.ResponseBody != "" {
 			fmt.Fprintf(w, "<\n< %s\n", x.ResponseBody)

@@ -1,0 +1,19 @@
+// Package connectors holds Membrane's shipped catalogue as YAML: the
+// universal actions any app can implement (universal/actions/*.yaml) and a
+// directory per real app (stripe/: its Connector and the Actions that
+// implement the universal ones). It is a workspace like any user's:
+// `membrane validate connectors` checks it and `membrane run --dir
+// connectors` runs its actions.
+//
+// The Go package exists to ship the catalogue inside the binary (FS) and to
+// hold the catalogue's end-to-end tests, which run each connector against
+// its vendor's own API mock (Stripe's stripe-mock) where one exists.
+package connectors
+
+import "embed"
+
+// FS is the catalogue's spec files, embedded: every *.yaml one or two
+// directories down (stripe/connector.yaml, universal/actions/x.yaml, …).
+//
+//go:embed */*.yaml */*/*.yaml
+var FS embed.FS

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the peers Membrane's tests run against, at pinned versions, into
+# $(go env GOPATH)/bin. Idempotent: a peer already there at the pinned
+# version is left alone.
+#
+#   stripe-mock  Stripe's API mock; connectors/stripe_test.go runs every
+#                Stripe action against it (it checks each request against
+#                Stripe's OpenAPI spec).
+set -euo pipefail
+
+STRIPE_MOCK_VERSION=v0.203.0
+
+bin="$(go env GOPATH)/bin"
+
+# installed NAME MODULE VERSION: whether bin/NAME was built from MODULE@VERSION.
+installed() {
+  [ -x "$bin/$1" ] && go version -m "$bin/$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$2[[:space:]]+$3([[:space:]]|\$)"
+}
+
+if installed stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION"; then
+  echo "stripe-mock $STRIPE_MOCK_VERSION: already in $bin"
+else
+  echo "stripe-mock $STRIPE_MOCK_VERSION: installing into $bin"
+  GOBIN="$bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+fi
