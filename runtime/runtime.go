@@ -32,6 +32,10 @@ type Options struct {
 	Engine *engine.Engine
 }
 
+// maxPlans bounds the compiled plans kept per workspace: one per action
+// and distinct override content.
+const maxPlans = 4096
+
 // Workspace is a loaded, valid workspace that runs actions. Plans are
 // compiled once per action and override set, then reused.
 type Workspace struct {
@@ -98,6 +102,11 @@ func (w *Workspace) Plan(connector, action string, overrides ...*spec.Connection
 	key := planKey(connector, action, overrides)
 	w.mu.Lock()
 	e, ok := w.plans[key]
+	if !ok && len(w.plans) >= maxPlans {
+		// Overrides come and go with connections; rather than track
+		// which plans are still used, start over when the cache is full.
+		clear(w.plans)
+	}
 	if !ok {
 		e = &planEntry{}
 		w.plans[key] = e

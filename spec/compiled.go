@@ -98,18 +98,54 @@ func (m *Mapping) Eval(ctx context.Context, vars map[string]any) (any, error) {
 		}
 		return out, nil
 	}
+	switch m.lit.(type) {
+	case map[string]any, []any:
+		// Each evaluation gets its own copy: callers may modify what they
+		// get (an output, a body a page cursor is added to).
+		return copyLiteral(m.lit), nil
+	}
 	return m.lit, nil
+}
+
+func copyLiteral(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = copyLiteral(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = copyLiteral(x)
+		}
+		return out
+	}
+	return v
 }
 
 // CompiledRequest is a request ready to build.
 type CompiledRequest struct {
-	Src      *Request
-	Method   string
-	Path     *Expr
-	Query    []Named
-	Headers  []Named
-	Body     *Mapping
-	Encoding string
+	Src    *Request
+	Method string
+	Path   *Expr
+	// PathParts splits a path that mixes text and expressions, such as
+	// /contacts/${ input.id }: the runtime escapes each expression's value
+	// as one path segment, so an id cannot add segments, climb out with ..
+	// or start a query. Nil for a literal path, and for a path that is one
+	// expression, which gives the whole path as written.
+	PathParts []PathPart
+	Query     []Named
+	Headers   []Named
+	Body      *Mapping
+	Encoding  string
+}
+
+// PathPart is literal path text (Expr nil) or an expression.
+type PathPart struct {
+	Text string
+	Expr *Expr
 }
 
 // CompiledPagination is a pagination ready to walk.
@@ -129,12 +165,11 @@ type CompiledErrorRule struct {
 
 // CompiledConnector holds a connector's compiled expressions.
 type CompiledConnector struct {
-	Src        *Connector
-	BaseURL    *Expr
-	Headers    []Named
-	Errors     []CompiledErrorRule
-	Pagination *CompiledPagination
-	Auth       *CompiledAuth
+	Src     *Connector
+	BaseURL *Expr
+	Headers []Named
+	Errors  []CompiledErrorRule
+	Auth    *CompiledAuth
 }
 
 // CompiledAuth holds an auth's compiled expressions.

@@ -97,9 +97,6 @@ func CompileConnector(c *Connector, diags *diag.List) *CompiledConnector {
 		Headers: compileNamed(s, c.Headers, diags, varsConnector),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
 	}
-	if c.Pagination != nil {
-		cc.Pagination = compilePagination(s, c.Pagination, diags, varsPage)
-	}
 	a := c.Auth
 	if a == nil {
 		return cc
@@ -229,6 +226,9 @@ func compileRequest(s *Scope, r *Request, diags *diag.List, vars []string) *Comp
 		Body:     s.CompileValue(r.Body, nil, diags, vars...),
 		Encoding: r.Encoding,
 	}
+	if cr.Path != nil {
+		cr.PathParts = compilePathParts(s, r.Path, vars)
+	}
 	if cr.Method == "" {
 		cr.Method = "GET"
 	}
@@ -242,6 +242,32 @@ func compileRequest(s *Scope, r *Request, diags *diag.List, vars []string) *Comp
 		}
 	}
 	return cr
+}
+
+// compilePathParts compiles each expression of a path that mixes text and
+// expressions on its own (see CompiledRequest.PathParts). The whole path
+// compiled already, so its parts do too; their issues were reported.
+func compilePathParts(s *Scope, t Template, vars []string) []PathPart {
+	p, err := expr.Parse(t.Source)
+	if err != nil || p.IsLiteral() || p.IsSingle() {
+		return nil
+	}
+	var ignored diag.List
+	parts := make([]PathPart, 0, len(p.Parts))
+	for _, pt := range p.Parts {
+		if !pt.Expr {
+			parts = append(parts, PathPart{Text: pt.Text})
+			continue
+		}
+		// The part's own template starts at its `${`, two bytes earlier.
+		sub := Template{Source: "${" + pt.Text + "}", Pos: t.issuePos(pt.Offset - 2), Layer: t.Layer}
+		x := s.Compile(sub, expr.Scalar, &ignored, vars...)
+		if x == nil {
+			return nil
+		}
+		parts = append(parts, PathPart{Expr: x})
+	}
+	return parts
 }
 
 func compileErrors(s *Scope, rules []ErrorRule, diags *diag.List, vars []string) []CompiledErrorRule {

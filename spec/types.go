@@ -77,12 +77,11 @@ type Connector struct {
 	Parameters *Schema `json:"parameters,omitempty"`
 	Auth       *Auth   `json:"auth,omitempty"`
 	// Headers are sent with every request of the connector.
-	Headers    map[string]Template `json:"headers,omitempty"`
-	RateLimit  *RateLimit          `json:"rateLimit,omitempty"`
-	Retry      *RetryPolicy        `json:"retry,omitempty"`
-	HTTP       *HTTPSettings       `json:"http,omitempty"`
-	Errors     []ErrorRule         `json:"errors,omitempty"`
-	Pagination *Pagination         `json:"pagination,omitempty"`
+	Headers   map[string]Template `json:"headers,omitempty"`
+	RateLimit *RateLimit          `json:"rateLimit,omitempty"`
+	Retry     *RetryPolicy        `json:"retry,omitempty"`
+	HTTP      *HTTPSettings       `json:"http,omitempty"`
+	Errors    []ErrorRule         `json:"errors,omitempty"`
 }
 
 // Auth types.
