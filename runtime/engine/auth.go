@@ -135,6 +135,7 @@ func (a *builtinAuth) authorizeSession(ctx context.Context, req *httpx.Request) 
 			return err
 		}
 		vars = withVar(a.vars, spec.VarSession, map[string]any{"token": tok})
+		a.r.hideSecret(tok)
 	}
 	for _, nv := range a.auth.Headers {
 		v, err := nv.Expr.Eval(ctx, vars)
@@ -210,7 +211,7 @@ func (s *session) get(ctx context.Context, a *builtinAuth, force bool) (string, 
 	}
 	vars := withVar(a.vars, spec.VarResponse, responseVar(resp, body))
 	if resp.Status >= 400 {
-		return "", &Error{Type: ErrAuth, Status: resp.Status, Message: "the login request was refused; check the credentials", Request: b.label, Body: a.r.redact.String(httpx.Excerpt(resp.Body))}
+		return "", &Error{Type: ErrAuth, Status: resp.Status, Message: "the login request was refused; check the credentials", Request: b.label, Body: a.r.redact.Excerpt(resp.Body)}
 	}
 	tok, err := a.auth.LoginToken.Eval(ctx, vars)
 	if err != nil {
@@ -229,6 +230,6 @@ func (s *session) get(ctx context.Context, a *builtinAuth, force bool) (string, 
 			s.expires = now.Add(time.Duration(secs * float64(time.Second)))
 		}
 	}
-	a.r.redact = NewRedactor(append(a.r.redact.secrets, s.token))
+	a.r.hideSecret(s.token)
 	return s.token, nil
 }

@@ -134,11 +134,14 @@ func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, 
 
 func (r *run) execute(ctx context.Context, input any) (any, error) {
 	p := r.plan
-	input = expr.Normalize(p.inputSchema, input)
+	// Normalize rewrites maps in place: it works on a copy, so the caller's
+	// input (maybe shared by concurrent runs) and the plan's literals stay
+	// as they are.
+	input = expr.Normalize(p.inputSchema, copyJSON(input))
 	if input == nil {
 		input = map[string]any{}
 	}
-	if p.input != nil {
+	if p.input != nil && !p.quickIn.valid(input) {
 		if err := p.input.Validate(input); err != nil {
 			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: spec.Violations(err)}
 		}
@@ -154,13 +157,15 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 		spec.VarTenant: map[string]any{"key": r.conn.Tenant},
 		spec.VarNow:    r.engine.now().UTC(),
 	}
-	base, err := p.connector.BaseURL.Eval(ctx, r.vars)
-	if err != nil {
-		return nil, fromExpr(err)
-	}
-	r.base, err = url.Parse(text(base))
-	if err != nil || r.base.Host == "" || (r.base.Scheme != "https" && r.base.Scheme != "http") {
-		return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("the base URL %q is not an http(s) URL; check the connector's baseUrl and the connection's parameters", text(base))}
+	if r.base = p.baseURL; r.base == nil {
+		base, err := p.connector.BaseURL.Eval(ctx, r.vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		r.base, err = url.Parse(text(base))
+		if err != nil || !validBase(r.base) {
+			return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("the base URL %q is not an http(s) URL; check the connector's baseUrl and the connection's parameters", text(base))}
+		}
 	}
 	r.auth = r.authenticator()
 	var secrets []string
@@ -170,7 +175,10 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	r.redact = NewRedactor(secrets, authHeaderName(p))
 
 	ca := p.action
-	var out any
+	var (
+		out any
+		err error
+	)
 	switch {
 	case len(ca.Steps) > 0:
 		out, err = r.runSteps(ctx)
@@ -182,12 +190,17 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.output != nil {
+	if p.output != nil && !p.quickOut.valid(out) {
 		if err := p.output.Validate(out); err != nil {
 			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: spec.Violations(err)}
 		}
 	}
 	return out, nil
+}
+
+// validBase reports whether a parsed base URL is one requests can go to.
+func validBase(u *url.URL) bool {
+	return u.Host != "" && (u.Scheme == "https" || u.Scheme == "http")
 }
 
 func authHeaderName(p *Plan) string {
@@ -236,12 +249,19 @@ func (r *run) call(ctx context.Context, cr *spec.CompiledRequest, vars map[strin
 	if page != nil && page.url != "" {
 		b.req.URL = page.url
 	}
+	if page != nil {
+		page.sent = b.req.URL
+	}
 	resp, body, err := r.send(ctx, b, r.auth)
 	if err != nil {
 		return nil, err
 	}
 	rv := responseVar(resp, body)
-	if err := r.mapError(ctx, b, resp, withVar(vars, spec.VarResponse, rv)); err != nil {
+	var evars map[string]any // only error rules read it
+	if len(r.plan.errors) > 0 {
+		evars = withVar(vars, spec.VarResponse, rv)
+	}
+	if err := r.mapError(ctx, b, resp, evars); err != nil {
 		return nil, err
 	}
 	return rv, nil
@@ -276,8 +296,14 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 			}
 		}
 		body, err := decodeBody(resp)
+		if err != nil && resp.Status >= 400 {
+			// A failure status says more than its unreadable body (a
+			// gateway's HTML 404 page): error mapping decides, over a null
+			// body, and the error keeps the raw excerpt.
+			return resp, nil, nil
+		}
 		if err != nil {
-			return nil, nil, &Error{Type: ErrUpstream, Status: resp.Status, Message: err.Error(), Request: b.label, Body: r.redact.String(httpx.Excerpt(resp.Body))}
+			return nil, nil, &Error{Type: ErrUpstream, Status: resp.Status, Message: err.Error(), Request: b.label, Body: r.redact.Excerpt(resp.Body)}
 		}
 		return resp, body, nil
 	}
@@ -309,6 +335,28 @@ func (r *run) record(req *httpx.Request, resp *httpx.Response, err error, d time
 	r.mu.Unlock()
 }
 
+// hideSecret redacts a secret learnt during the run (a session token)
+// from now on, and from the exchanges already logged: the login response
+// that carried it was logged before it was known.
+func (r *run) hideSecret(s string) {
+	if !r.redact.Add(s) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.log {
+		x := &r.log[i]
+		x.URL, x.Error = r.redact.String(x.URL), r.redact.String(x.Error)
+		x.RequestBody, x.ResponseBody = r.redact.String(x.RequestBody), r.redact.String(x.ResponseBody)
+		if x.RequestHeaders != nil {
+			x.RequestHeaders = r.redact.Header(x.RequestHeaders)
+		}
+		if x.ResponseHeaders != nil {
+			x.ResponseHeaders = r.redact.Header(x.ResponseHeaders)
+		}
+	}
+}
+
 // mapError applies the error rules: the action's, then the connector's,
 // then the defaults by status.
 func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars map[string]any) error {
@@ -337,12 +385,12 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 				msg = text(m)
 			}
 		}
-		return &Error{Type: rule.Src.Type, Status: resp.Status, Message: r.redact.String(msg), Request: b.label, Body: r.redact.String(httpx.Excerpt(resp.Body)), Retryable: resp.Status == 429 || resp.Status >= 500}
+		return &Error{Type: rule.Src.Type, Status: resp.Status, Message: r.redact.String(msg), Request: b.label, Body: r.redact.Excerpt(resp.Body), Retryable: resp.Status == 429 || resp.Status >= 500}
 	}
 	if resp.Status < 400 {
 		return nil
 	}
-	return &Error{Type: defaultErrorType(resp.Status), Status: resp.Status, Message: fmt.Sprintf("the API answered %d %s", resp.Status, http.StatusText(resp.Status)), Request: b.label, Body: r.redact.String(httpx.Excerpt(resp.Body)), Retryable: resp.Status == 429 || resp.Status >= 500}
+	return &Error{Type: defaultErrorType(resp.Status), Status: resp.Status, Message: fmt.Sprintf("the API answered %d %s", resp.Status, http.StatusText(resp.Status)), Request: b.label, Body: r.redact.Excerpt(resp.Body), Retryable: resp.Status == 429 || resp.Status >= 500}
 }
 
 func containsInt(list []int, v int) bool {
@@ -363,4 +411,23 @@ func (r *run) redactError(err error) error {
 		return e
 	}
 	return err
+}
+
+// copyJSON copies the maps and lists of a JSON-like value.
+func copyJSON(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = copyJSON(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = copyJSON(x)
+		}
+		return out
+	}
+	return v
 }

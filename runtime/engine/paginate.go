@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
@@ -17,6 +18,7 @@ type pageParams struct {
 	params map[string]any
 	in     string
 	url    string // link pagination: the next page's whole URL
+	sent   string // the URL the page was asked at (before auth)
 }
 
 // runPaginated walks the pages of a list request. Each page's items are
@@ -87,9 +89,16 @@ func (r *run) paginate(ctx context.Context, cr *spec.CompiledRequest, pg *spec.C
 		if !ok && itemsV != nil {
 			return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("%s: pagination items gave %T, not a list", src.Items.Pos, itemsV)}
 		}
+		// One variables map serves the page's records, `record` set to each
+		// in turn: an evaluation keeps nothing of the map it is given.
+		var recVars map[string]any
+		if record != nil && len(items) > 0 {
+			recVars = withVar(vars, spec.VarRecord, nil)
+		}
 		for _, it := range items {
 			if record != nil {
-				m, err := record.Eval(ctx, withVar(vars, spec.VarRecord, it))
+				recVars[spec.VarRecord] = it
+				m, err := record.Eval(ctx, recVars)
 				if err != nil {
 					return nil, fromExpr(err)
 				}
@@ -144,10 +153,17 @@ func (r *run) paginate(ctx context.Context, cr *spec.CompiledRequest, pg *spec.C
 			if next == "" {
 				return records, nil
 			}
-			u, err := r.resolveURL(next)
+			// A link is a URI reference, relative to the page it came with
+			// (RFC 8288 §3.2), not to the base URL.
+			ref, err := url.Parse(next)
 			if err != nil {
-				return nil, err
+				return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("the next-page link %q is not a URL: %v", r.redact.String(next), err)}
 			}
+			cur, err := url.Parse(pp.sent)
+			if err != nil {
+				return nil, &Error{Type: ErrUpstream, Message: err.Error()}
+			}
+			u := cur.ResolveReference(ref)
 			if seen[u.String()] {
 				return nil, &Error{Type: ErrUpstream, Message: "pagination loops: the API linked the same page twice"}
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -21,6 +22,12 @@ type Plan struct {
 
 	input, output *jsonschema.Schema
 	inputSchema   any // the raw input schema, to type JSON numbers
+	// quickIn and quickOut vouch for the values of simple schemas without
+	// the general validator (see quickschema.go); nil when they cannot.
+	quickIn, quickOut *quickSchema
+	// baseURL is the connector's base URL parsed once, when it is a
+	// literal; nil when it depends on the connection.
+	baseURL *url.URL
 
 	errors   []spec.CompiledErrorRule // the action's, then the connector's
 	retry    httpx.RetryPolicy
@@ -40,10 +47,13 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	if r.Input != nil {
 		p.input = (&spec.Schema{Value: r.Input}).Compile(&diags)
 		p.inputSchema = r.Input.Interface()
+		p.quickIn = compileQuick(p.inputSchema)
 	}
 	if r.Output != nil {
 		p.output = (&spec.Schema{Value: r.Output}).Compile(&diags)
+		p.quickOut = compileQuick(r.Output.Interface())
 	}
+	p.baseURL = literalBaseURL(r.CompiledConnector.BaseURL)
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
@@ -73,6 +83,22 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	return p, nil
 }
 
+// literalBaseURL parses a base URL that is plain text, as the run would.
+func literalBaseURL(x *spec.Expr) *url.URL {
+	if x == nil || x.Template == nil || !x.IsLiteral() {
+		return nil
+	}
+	v, err := x.Template.Eval(nil)
+	if err != nil {
+		return nil
+	}
+	u, err := url.Parse(text(v))
+	if err != nil || !validBase(u) {
+		return nil
+	}
+	return u
+}
+
 func firstRetry(ps ...*spec.RetryPolicy) *spec.RetryPolicy {
 	for _, p := range ps {
 		if p != nil {
@@ -84,4 +110,3 @@ func firstRetry(ps ...*spec.RetryPolicy) *spec.RetryPolicy {
 
 // Key is the action's key.
 func (p *Plan) Key() string { return p.Resolved.Action.Key }
-

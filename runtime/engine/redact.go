@@ -2,7 +2,13 @@ package engine
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/membrane-dev/membrane/runtime/httpx"
 )
 
 const redacted = "[redacted]"
@@ -14,38 +20,125 @@ var sensitiveHeaders = map[string]bool{
 }
 
 // Redactor hides secrets (credentials, tokens) in text that leaves the
-// engine: logs, errors, traces.
+// engine: logs, errors, traces. It is safe for concurrent use; a secret
+// learnt during a run (a session token) is added with Add.
 type Redactor struct {
-	secrets []string
 	headers map[string]bool
-	r       *strings.Replacer
+	mu      sync.Mutex // serialises Add
+	state   atomic.Pointer[redactState]
+}
+
+type redactState struct {
+	secrets []string
+	// The replacer is built on first use: most runs only check their log
+	// lines for secrets and find none, and building one costs more than
+	// the whole check.
+	once sync.Once
+	r    *strings.Replacer
+}
+
+func (st *redactState) replacer() *strings.Replacer {
+	st.once.Do(func() {
+		pairs := make([]string, 0, 2*len(st.secrets))
+		for _, s := range st.secrets {
+			pairs = append(pairs, s, redacted)
+		}
+		st.r = strings.NewReplacer(pairs...)
+	})
+	return st.r
 }
 
 // NewRedactor hides the given secret values and, beyond the usual ones,
 // the named headers (canonical form).
 func NewRedactor(secrets []string, headers ...string) *Redactor {
-	rd := &Redactor{headers: map[string]bool{}}
-	var pairs []string
-	for _, s := range secrets {
-		// Very short values would redact ordinary text; nobody's key is 3 bytes.
-		if len(s) >= 4 {
-			rd.secrets = append(rd.secrets, s)
-			pairs = append(pairs, s, redacted)
-		}
-	}
+	rd := &Redactor{}
 	for _, h := range headers {
+		if h == "" {
+			continue // no header has an empty name
+		}
+		if rd.headers == nil {
+			rd.headers = map[string]bool{}
+		}
 		rd.headers[http.CanonicalHeaderKey(h)] = true
 	}
-	rd.r = strings.NewReplacer(pairs...)
+	rd.state.Store(&redactState{})
+	rd.Add(secrets...)
 	return rd
+}
+
+// Add hides more secrets from now on; it reports whether one was new.
+func (rd *Redactor) Add(secrets ...string) bool {
+	if rd.known(secrets) {
+		return false // the usual case: a session token already hidden
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	old := rd.state.Load()
+	list := append([]string(nil), old.secrets...)
+	for _, s := range secrets {
+		// Very short values would redact ordinary text; nobody's key is 3 bytes.
+		if len(s) < 4 {
+			continue
+		}
+		// A secret in a query string or a path is escaped: hide that form too.
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			if !containsString(list, form) {
+				list = append(list, form)
+			}
+		}
+	}
+	if len(list) == len(old.secrets) {
+		return false
+	}
+	// The longest first, so a secret that contains another is hidden whole.
+	slices.SortStableFunc(list, func(a, b string) int { return len(b) - len(a) })
+	rd.state.Store(&redactState{secrets: list})
+	return true
+}
+
+// known reports whether every secret is already hidden (or too short).
+func (rd *Redactor) known(secrets []string) bool {
+	st := rd.state.Load()
+	for _, s := range secrets {
+		if len(s) >= 4 && !containsString(st.secrets, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // String hides every secret in s.
 func (rd *Redactor) String(s string) string {
-	if rd == nil || len(rd.secrets) == 0 {
+	if rd == nil {
 		return s
 	}
-	return rd.r.Replace(s)
+	st := rd.state.Load()
+	for _, sec := range st.secrets {
+		if strings.Contains(s, sec) {
+			return st.replacer().Replace(s)
+		}
+	}
+	return s // nothing to hide
+}
+
+// Excerpt is httpx.Excerpt of a response body with every secret hidden,
+// including one the 512-byte cut would split.
+func (rd *Redactor) Excerpt(body []byte) string {
+	// Redact a window well past the cut: hiding secrets changes lengths.
+	const window = 64 << 10
+	if len(body) > window {
+		body = body[:window]
+	}
+	return httpx.Excerpt([]byte(rd.String(string(body))))
 }
 
 // Header returns a copy of h with sensitive headers hidden.

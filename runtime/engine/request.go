@@ -26,15 +26,20 @@ type built struct {
 // buildRequest evaluates a compiled request. extra adds parameters the
 // engine sets (a page cursor), in the query or the body.
 func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
-	pathV, err := cr.Path.Eval(ctx, vars)
-	if err != nil {
-		return nil, fromExpr(err)
-	}
-	u, err := r.resolveURL(text(pathV))
+	path, err := evalPath(ctx, cr, vars)
 	if err != nil {
 		return nil, err
 	}
-	q := u.Query()
+	u, err := r.resolveURL(path)
+	if err != nil {
+		return nil, err
+	}
+	// Without parameters the query is left as it is; with any, it is
+	// parsed and encoded again (in key order).
+	var q url.Values
+	if u.RawQuery != "" || len(cr.Query) > 0 || (len(extra) > 0 && extraIn != "body") {
+		q = u.Query()
+	}
 	for _, nv := range cr.Query {
 		v, err := nv.Expr.Eval(ctx, vars)
 		if err != nil {
@@ -50,9 +55,11 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 	}
 	if len(extra) > 0 {
 		if extraIn == "body" {
-			m, _ := body.(map[string]any)
-			if m == nil {
-				m = map[string]any{}
+			// A copy: the body may be the input's map or the plan's literal.
+			orig, _ := body.(map[string]any)
+			m := make(map[string]any, len(orig)+len(extra))
+			for k, v := range orig {
+				m[k] = v
 			}
 			for k, v := range extra {
 				m[k] = v
@@ -65,7 +72,9 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 			}
 		}
 	}
-	u.RawQuery = q.Encode()
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
 
 	h := make(http.Header, len(r.plan.connector.Headers)+len(cr.Headers)+2)
 	for _, list := range [][]spec.Named{r.plan.connector.Headers, cr.Headers} {
@@ -105,6 +114,43 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path}, nil
 }
 
+// evalPath evaluates a request's path. A value interpolated into the path
+// is escaped as one segment (after a literal `?`, as a query value), so
+// input cannot reshape the URL; a path that is one expression is whole.
+func evalPath(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any) (string, error) {
+	if cr.PathParts == nil {
+		v, err := cr.Path.Eval(ctx, vars)
+		if err != nil {
+			return "", fromExpr(err)
+		}
+		return text(v), nil
+	}
+	var b strings.Builder
+	inQuery := false
+	for _, pt := range cr.PathParts {
+		if pt.Expr == nil {
+			b.WriteString(pt.Text)
+			inQuery = inQuery || strings.Contains(pt.Text, "?")
+			continue
+		}
+		v, err := pt.Expr.Eval(ctx, vars)
+		if err != nil {
+			return "", fromExpr(err)
+		}
+		switch s := text(v); {
+		case inQuery:
+			b.WriteString(url.QueryEscape(s))
+		case s == ".":
+			b.WriteString("%2E")
+		case s == "..":
+			b.WriteString("%2E%2E")
+		default:
+			b.WriteString(url.PathEscape(s))
+		}
+	}
+	return b.String(), nil
+}
+
 // resolveURL joins a path to the base URL. An absolute URL (a next-page
 // link) must stay on the base URL's host; httpx enforces that at send.
 func (r *run) resolveURL(path string) (*url.URL, error) {
@@ -116,16 +162,44 @@ func (r *run) resolveURL(path string) (*url.URL, error) {
 		return u, nil
 	}
 	u := *r.base
-	ref, err := url.Parse(path)
-	if err != nil {
-		return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("invalid path %q: %v", path, err)}
+	ref := &url.URL{Path: path}
+	if !plainPath(path) {
+		var err error
+		if ref, err = url.Parse(path); err != nil {
+			return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("invalid path %q: %v", path, err)}
+		}
 	}
+	baseEscaped := u.EscapedPath()
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(ref.Path, "/")
 	u.RawPath = ""
+	if ref.RawPath != "" {
+		// Escapes the decoded path would lose (an escaped slash in an id).
+		u.RawPath = strings.TrimSuffix(baseEscaped, "/") + "/" + strings.TrimPrefix(ref.RawPath, "/")
+	}
 	if ref.RawQuery != "" {
 		u.RawQuery = ref.RawQuery
 	}
 	return &u, nil
+}
+
+// plainPath reports whether url.Parse would give path back as the URL's
+// Path with nothing else set: a path of unreserved characters and slashes
+// that starts with a slash (a colon in a first relative segment is an
+// error, a percent is unescaped, ? and # start a query and a fragment).
+func plainPath(path string) bool {
+	if path == "" || path[0] != '/' || strings.HasPrefix(path, "//") {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '/' || c == '-' || c == '_' || c == '.' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // addQuery adds a parameter: nothing for null, one per item for a list.
@@ -174,6 +248,9 @@ func encodeBody(v any, encoding string) ([]byte, string, error) {
 		return []byte(encodeSorted(vals)), "application/x-www-form-urlencoded", nil
 	case "text":
 		return []byte(text(v)), "text/plain; charset=utf-8", nil
+	}
+	if b, ok := encodeJSON(v); ok {
+		return b, "application/json", nil
 	}
 	b, err := json.Marshal(v)
 	return b, "application/json", err
@@ -236,10 +313,12 @@ func decodeBody(resp *httpx.Response) (any, error) {
 	if len(resp.Body) == 0 {
 		return nil, nil
 	}
-	ct := resp.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
+	mt := mediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && looksLikeJSON(resp.Body)):
+		if v, ok := decodeJSON(resp.Body); ok {
+			return v, nil
+		}
 		dec := json.NewDecoder(bytes.NewReader(resp.Body))
 		dec.UseNumber()
 		var v any
@@ -271,6 +350,17 @@ func decodeBody(resp *httpx.Response) (any, error) {
 	return string(resp.Body), nil
 }
 
+// mediaType is the media type of a Content-Type, lower case, as
+// mime.ParseMediaType gives it; the usual JSON values skip the parse.
+func mediaType(ct string) string {
+	switch ct {
+	case "application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8", "application/json;charset=utf-8":
+		return "application/json"
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt
+}
+
 func looksLikeJSON(b []byte) bool {
 	s := strings.TrimLeft(string(b[:min(len(b), 64)]), " \t\r\n")
 	return strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[")
@@ -280,7 +370,39 @@ func looksLikeJSON(b []byte) bool {
 func responseVar(resp *httpx.Response, body any) map[string]any {
 	h := make(map[string]string, len(resp.Header))
 	for k, vs := range resp.Header {
-		h[strings.ToLower(k)] = strings.Join(vs, ", ")
+		h[lowerHeader(k)] = strings.Join(vs, ", ")
 	}
 	return map[string]any{"status": int64(resp.Status), "headers": h, "body": body}
+}
+
+// lowerHeader is strings.ToLower of a header name, without allocating for
+// the common ones.
+func lowerHeader(k string) string {
+	switch k {
+	case "Content-Type":
+		return "content-type"
+	case "Content-Length":
+		return "content-length"
+	case "Date":
+		return "date"
+	case "Server":
+		return "server"
+	case "Connection":
+		return "connection"
+	case "Cache-Control":
+		return "cache-control"
+	case "Etag":
+		return "etag"
+	case "Vary":
+		return "vary"
+	case "Link":
+		return "link"
+	case "Location":
+		return "location"
+	case "Retry-After":
+		return "retry-after"
+	case "X-Request-Id":
+		return "x-request-id"
+	}
+	return strings.ToLower(k)
 }

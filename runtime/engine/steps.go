@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -19,7 +20,7 @@ func (r *run) runSteps(ctx context.Context) (any, error) {
 		st := &ca.Steps[i]
 		out, err := r.runStep(ctx, st, vars)
 		if err != nil {
-			return nil, fmt.Errorf("step %q: %w", st.Src.Name, err)
+			return nil, inStep(fmt.Sprintf("step %q", st.Src.Name), err)
 		}
 		steps[st.Src.Name] = map[string]any{"output": out}
 		last = out
@@ -63,31 +64,51 @@ func (r *run) runStep(ctx context.Context, st *spec.CompiledStep, vars map[strin
 		limit = DefaultStepConcurrency
 	}
 	outs := make([]any, len(list))
-	errs := make([]error, len(list))
+	var (
+		failMu  sync.Mutex
+		failed  error // the first failure, not the cancellations it caused
+		failIdx int
+	)
 	sem := make(chan struct{}, limit)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	started := 0
 	for i, item := range list {
 		sem <- struct{}{}
 		if ctx.Err() != nil {
 			break
 		}
+		started++
 		wg.Go(func() {
 			defer func() { <-sem }()
 			iv := withVar(vars, spec.VarItem, item)
 			iv[spec.VarIndex] = int64(i)
-			outs[i], errs[i] = r.stepOnce(ctx, st, iv)
-			if errs[i] != nil {
+			out, err := r.stepOnce(ctx, st, iv)
+			if err != nil {
+				failMu.Lock()
+				if failed == nil {
+					failed, failIdx = err, i
+				}
+				failMu.Unlock()
 				cancel() // the first failure stops the rest
+				return
 			}
+			outs[i] = out
 		})
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
+	if failed != nil {
+		return nil, inStep(fmt.Sprintf("item %d", failIdx), failed)
+	}
+	if started < len(list) {
+		// The caller gave up before every item started.
+		err := ctx.Err()
+		typ := ErrCanceled
+		if errors.Is(err, context.DeadlineExceeded) {
+			typ = ErrTimeout
 		}
+		return nil, &Error{Type: typ, Message: fmt.Sprintf("stopped after %d of %d items: %v", started, len(list), err), Err: err}
 	}
 	return outs, nil
 }
@@ -134,4 +155,16 @@ func (r *run) stepOnce(ctx context.Context, st *spec.CompiledStep, vars map[stri
 		return nil, fromExpr(err)
 	}
 	return res, nil
+}
+
+// inStep says where in a multi-step action an error happened, keeping
+// its type: the message is prefixed, e.g. `step "fetch": item 2: …`.
+func inStep(where string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Message = where + ": " + e.Message
+		return &c
+	}
+	return fmt.Errorf("%s: %w", where, err)
 }

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"math"
+	"unicode/utf8"
+)
+
+// quickSchema vouches for values of the simple JSON Schemas most actions
+// declare (types, properties, required, items, additionalProperties,
+// string enums and lengths) without the general validator, which costs
+// several allocations per keyword and value. It only ever says "valid"
+// where the JSON Schema validator would; when it cannot tell, or the value
+// is invalid, the caller runs the real validator, which gives the verdict
+// and the violations. A schema with any other keyword gets no quickSchema.
+type quickSchema struct {
+	types     uint8 // qt* bits; 0 is any type
+	props     map[string]*quickSchema
+	required  []string
+	addlFalse bool         // additionalProperties: false
+	addl      *quickSchema // additionalProperties: {…}
+	items     *quickSchema
+	enum      []string // string values only
+	minLen    int      // -1: none
+	maxLen    int      // -1: none
+	never     bool     // the schema `false`
+}
+
+const (
+	qtNull uint8 = 1 << iota
+	qtBool
+	qtInt
+	qtNumber
+	qtString
+	qtArray
+	qtObject
+)
+
+// annotations are keywords that never make a value invalid (format is an
+// annotation in draft 2020-12 unless a dialect asks for assertion, which
+// needs $schema, which a quickSchema does not accept).
+var annotations = map[string]bool{
+	"title": true, "description": true, "default": true, "examples": true, "deprecated": true,
+	"readOnly": true, "writeOnly": true, "format": true, "$comment": true,
+	"contentMediaType": true, "contentEncoding": true,
+}
+
+// compileQuick returns the quickSchema of a decoded JSON Schema, or nil
+// when it uses anything beyond the simple keywords.
+func compileQuick(s any) *quickSchema {
+	switch v := s.(type) {
+	case bool:
+		return &quickSchema{never: !v, minLen: -1, maxLen: -1}
+	case map[string]any:
+		q := &quickSchema{minLen: -1, maxLen: -1}
+		for k, x := range v {
+			if annotations[k] {
+				continue
+			}
+			switch k {
+			case "type":
+				if !q.setTypes(x) {
+					return nil
+				}
+			case "properties":
+				m, ok := x.(map[string]any)
+				if !ok {
+					return nil
+				}
+				q.props = make(map[string]*quickSchema, len(m))
+				for name, ps := range m {
+					if q.props[name] = compileQuick(ps); q.props[name] == nil {
+						return nil
+					}
+				}
+			case "required":
+				l, ok := x.([]any)
+				if !ok {
+					return nil
+				}
+				for _, r := range l {
+					name, ok := r.(string)
+					if !ok {
+						return nil
+					}
+					q.required = append(q.required, name)
+				}
+			case "additionalProperties":
+				if b, ok := x.(bool); ok {
+					q.addlFalse = !b
+				} else if q.addl = compileQuick(x); q.addl == nil {
+					return nil
+				}
+			case "items":
+				if q.items = compileQuick(x); q.items == nil {
+					return nil
+				}
+			case "enum":
+				l, ok := x.([]any)
+				if !ok {
+					return nil
+				}
+				for _, e := range l {
+					str, ok := e.(string)
+					if !ok {
+						return nil
+					}
+					q.enum = append(q.enum, str)
+				}
+			case "minLength", "maxLength":
+				n, ok := schemaInt(x)
+				if !ok {
+					return nil
+				}
+				if k == "minLength" {
+					q.minLen = n
+				} else {
+					q.maxLen = n
+				}
+			default:
+				return nil
+			}
+		}
+		return q
+	}
+	return nil
+}
+
+func (q *quickSchema) setTypes(x any) bool {
+	var names []any
+	switch t := x.(type) {
+	case string:
+		names = []any{t}
+	case []any:
+		names = t
+	default:
+		return false
+	}
+	for _, n := range names {
+		switch n {
+		case "null":
+			q.types |= qtNull
+		case "boolean":
+			q.types |= qtBool
+		case "integer":
+			q.types |= qtInt
+		case "number":
+			q.types |= qtNumber
+		case "string":
+			q.types |= qtString
+		case "array":
+			q.types |= qtArray
+		case "object":
+			q.types |= qtObject
+		default:
+			return false
+		}
+	}
+	return len(names) > 0
+}
+
+func schemaInt(x any) (int, bool) {
+	switch n := x.(type) {
+	case int64:
+		return int(n), n >= 0
+	case int:
+		return n, n >= 0
+	case float64:
+		return int(n), n >= 0 && n == math.Trunc(n) && n < 1<<31
+	}
+	return 0, false
+}
+
+// valid reports whether v certainly satisfies the schema. False means
+// invalid or unsure.
+func (q *quickSchema) valid(v any) bool {
+	if q == nil || q.never {
+		return false
+	}
+	var t uint8
+	switch x := v.(type) {
+	case nil:
+		t = qtNull
+	case bool:
+		t = qtBool
+	case int64, int:
+		t = qtInt | qtNumber
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+		t = qtNumber // integral floats are integers too: left to the validator
+	case string:
+		t = qtString
+		if q.minLen >= 0 || q.maxLen >= 0 {
+			n := utf8.RuneCountInString(x)
+			if (q.minLen >= 0 && n < q.minLen) || (q.maxLen >= 0 && n > q.maxLen) {
+				return false
+			}
+		}
+	case []any:
+		t = qtArray
+		if q.items != nil {
+			for _, it := range x {
+				if !q.items.valid(it) {
+					return false
+				}
+			}
+		}
+	case map[string]any:
+		t = qtObject
+		for _, r := range q.required {
+			if _, ok := x[r]; !ok {
+				return false
+			}
+		}
+		if q.props != nil || q.addlFalse || q.addl != nil {
+			for k, fv := range x {
+				if ps, ok := q.props[k]; ok {
+					if !ps.valid(fv) {
+						return false
+					}
+				} else if q.addlFalse || (q.addl != nil && !q.addl.valid(fv)) {
+					return false
+				}
+			}
+		}
+	default:
+		return false // a Go type the validator may see differently
+	}
+	if q.types != 0 && q.types&t == 0 {
+		return false
+	}
+	if q.enum != nil {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		found := false
+		for _, e := range q.enum {
+			if e == s {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
