@@ -6,6 +6,10 @@
 #   stripe-mock  Stripe's API mock; connectors/stripe_test.go runs every
 #                Stripe action against it (it checks each request against
 #                Stripe's OpenAPI spec).
+#   oauth2-mock-server  an OAuth2 authorization server from npm (pinned in
+#                runtime/oauth/testdata/package-lock.json); runtime/oauth's
+#                tests run the authorization-code, refresh and
+#                client-credentials flows against it.
 set -euo pipefail
 
 STRIPE_MOCK_VERSION=v0.203.0
@@ -23,3 +27,5 @@ else
   echo "stripe-mock $STRIPE_MOCK_VERSION: installing into $bin"
   GOBIN="$bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
 fi
+
+"$(dirname "$0")/../runtime/oauth/testdata/install.sh"

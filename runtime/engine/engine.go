@@ -278,6 +278,11 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 			if err := auth.Authorize(ctx, &req); err != nil {
 				return nil, nil, err
 			}
+			if _, builtin := auth.(*builtinAuth); !builtin {
+				// An external authenticator (OAuth2) may have learnt a new
+				// token just now: hide it from here on.
+				r.hideSecret(auth.Secrets()...)
+			}
 		}
 		start := time.Now()
 		resp, err := r.engine.http.Do(ctx, &req)
@@ -338,8 +343,8 @@ func (r *run) record(req *httpx.Request, resp *httpx.Response, err error, d time
 // hideSecret redacts a secret learnt during the run (a session token)
 // from now on, and from the exchanges already logged: the login response
 // that carried it was logged before it was known.
-func (r *run) hideSecret(s string) {
-	if !r.redact.Add(s) {
+func (r *run) hideSecret(s ...string) {
+	if !r.redact.Add(s...) {
 		return
 	}
 	r.mu.Lock()

@@ -1,0 +1,240 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/httpx"
+)
+
+// BeginRequest starts connecting a tenant's account through the provider's
+// consent page.
+type BeginRequest struct {
+	Tenant    string
+	Connector string // the connector's key
+	// ConnectionID is the connection being re-authorised; empty for a new
+	// one.
+	ConnectionID string
+	// Parameters are the connection's parameters (a subdomain), which the
+	// authorization and token URLs may use.
+	Parameters map[string]any
+	// RedirectURI is the callback registered with the provider.
+	RedirectURI string
+	// ReturnURL is where the caller sends the user afterwards; it is kept
+	// with the state and handed back by Complete, not checked here.
+	ReturnURL string
+}
+
+// CompleteRequest is the provider's redirect back to the callback.
+type CompleteRequest struct {
+	State string
+	Code  string
+	// Error is the redirect's `error` parameter (access_denied...), and
+	// ErrorDescription its description, when the user did not consent.
+	Error            string
+	ErrorDescription string
+	// Tenant and Connector are what the caller expects (its connect
+	// session's). Each one set must match the state's; leave one empty only
+	// when the callback has no session of its own to bind to.
+	Tenant    string
+	Connector string
+}
+
+// Authorization is a completed consent: who connected what, and the token.
+type Authorization struct {
+	Tenant       string
+	Connector    string
+	ConnectionID string // as given to Begin
+	Parameters   map[string]any
+	ReturnURL    string
+	// Token is nil when the user did not consent. The caller saves it for
+	// the connection (TokenStore.SaveToken) and, for a re-authorised one,
+	// calls Manager.Forget.
+	Token *Token
+}
+
+// AuthorizationError is the provider's refusal on the redirect (the user
+// denied consent); Complete returns it with the Authorization, so the
+// caller still knows where to send the user.
+type AuthorizationError struct {
+	Code        string
+	Description string
+}
+
+func (e *AuthorizationError) Error() string {
+	s := "oauth: the provider did not authorise the connection: " + e.Code
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	return s
+}
+
+// pending is what Begin keeps, under the state's nonce, for Complete.
+type pending struct {
+	Tenant       string         `json:"tenant"`
+	Connector    string         `json:"connector"`
+	ConnectionID string         `json:"connectionId,omitempty"`
+	Parameters   map[string]any `json:"parameters,omitempty"`
+	RedirectURI  string         `json:"redirectUri"`
+	ReturnURL    string         `json:"returnUrl,omitempty"`
+	Verifier     string         `json:"verifier,omitempty"`
+}
+
+// reserved are the authorization parameters this package sets; the
+// connector's authorizationParams cannot change them.
+var reserved = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
+
+// Begin returns the provider's consent page URL for r, with a signed,
+// expiring, single-use state and (unless the connector turns it off) a PKCE
+// S256 challenge.
+func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
+	if m.o.States == nil {
+		return "", errors.New("oauth: no StateStore configured")
+	}
+	if r.Tenant == "" || r.Connector == "" {
+		return "", errors.New("oauth: Begin needs a tenant and a connector")
+	}
+	if u, err := url.Parse(r.RedirectURI); err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("oauth: the redirect URI %q is not an absolute http(s) URL", r.RedirectURI)
+	}
+	p, err := m.provider(ctx, r.Connector)
+	if err != nil {
+		return "", err
+	}
+	if p.clientCredentials() {
+		return "", fmt.Errorf("oauth: connector %q uses the client credentials grant: there is no consent page", r.Connector)
+	}
+	now := m.now()
+	vars := templateVars(r.Tenant, r.ConnectionID, "", r.Parameters, nil, nil, now.UTC())
+	u, err := endpoint(ctx, p.Auth.AuthorizationURL, vars, "authorization URL")
+	if err != nil {
+		return "", err
+	}
+
+	pd := pending{
+		Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID,
+		Parameters: r.Parameters, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL,
+	}
+	if p.pkce() {
+		pd.Verifier = randomString(32) // 43 characters, RFC 7636 §4.1
+	}
+	data, err := json.Marshal(pd)
+	if err != nil {
+		return "", fmt.Errorf("oauth: the connection parameters cannot be kept: %w", err)
+	}
+	exp := now.Add(m.o.StateTTL)
+	sp := statePayload{Nonce: randomString(18), Tenant: r.Tenant, Connector: r.Connector, Expires: exp.Unix()}
+	if err := m.o.States.SaveState(ctx, sp.Nonce, data, exp); err != nil {
+		return "", fmt.Errorf("oauth: saving the state: %w", err)
+	}
+
+	q := u.Query()
+	for k, v := range p.src().AuthorizationParams {
+		q.Set(k, v)
+	}
+	for _, k := range reserved {
+		q.Del(k)
+	}
+	q.Set("response_type", "code")
+	q.Set("client_id", p.ClientID)
+	q.Set("redirect_uri", r.RedirectURI)
+	if s := p.scope(); s != "" {
+		q.Set("scope", s)
+	}
+	q.Set("state", m.signState(sp))
+	if pd.Verifier != "" {
+		q.Set("code_challenge", pkceChallenge(pd.Verifier))
+		q.Set("code_challenge_method", "S256")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// Complete checks the state of the provider's redirect (signature, expiry,
+// single use, tenant and connector) and exchanges the code for a token. A
+// state that fails a check gives ErrInvalidState and no token request.
+func (m *Manager) Complete(ctx context.Context, r CompleteRequest) (*Authorization, error) {
+	if m.o.States == nil {
+		return nil, errors.New("oauth: no StateStore configured")
+	}
+	sp, err := m.openState(r.State)
+	if err != nil {
+		return nil, err
+	}
+	if r.Tenant != "" && r.Tenant != sp.Tenant {
+		return nil, stateError("another tenant's")
+	}
+	if r.Connector != "" && r.Connector != sp.Connector {
+		return nil, stateError("another connector's")
+	}
+	data, err := m.o.States.TakeState(ctx, sp.Nonce)
+	if errors.Is(err, ErrStateNotFound) {
+		return nil, stateError("already used")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oauth: reading the state: %w", err)
+	}
+	var pd pending
+	if err := json.Unmarshal(data, &pd); err != nil || pd.Tenant != sp.Tenant || pd.Connector != sp.Connector {
+		return nil, stateError("inconsistent")
+	}
+	a := &Authorization{Tenant: pd.Tenant, Connector: pd.Connector, ConnectionID: pd.ConnectionID, Parameters: pd.Parameters, ReturnURL: pd.ReturnURL}
+	if r.Error != "" {
+		return a, &AuthorizationError{Code: r.Error, Description: httpx.Excerpt([]byte(r.ErrorDescription))}
+	}
+	if r.Code == "" {
+		return a, &AuthorizationError{Code: "invalid_request", Description: "the redirect carries no code"}
+	}
+	p, err := m.provider(ctx, pd.Connector)
+	if err != nil {
+		return a, err
+	}
+	vars := templateVars(pd.Tenant, pd.ConnectionID, "", pd.Parameters, nil, nil, m.now().UTC())
+	tu, err := endpoint(ctx, p.Auth.TokenURL, vars, "token URL")
+	if err != nil {
+		return a, err
+	}
+	form := url.Values{
+		"grant_type":   {"authorization_code"},
+		"code":         {r.Code},
+		"redirect_uri": {pd.RedirectURI},
+	}
+	if pd.Verifier != "" {
+		form.Set("code_verifier", pd.Verifier)
+	}
+	tok, err := m.tokenRequest(ctx, tu.String(), form, p.client(), false, "exchanging the authorization code", r.Code, pd.Verifier)
+	if err != nil {
+		return a, err
+	}
+	a.Token = tok
+	m.log.InfoContext(ctx, "oauth: connection authorised", "tenant", pd.Tenant, "connector", pd.Connector, "expires", expiryAttr(tok))
+	return a, nil
+}
+
+func (m *Manager) provider(ctx context.Context, connector string) (*Provider, error) {
+	if m.o.Providers == nil {
+		return nil, errors.New("oauth: no Providers configured")
+	}
+	p, err := m.o.Providers(ctx, connector)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fmt.Errorf("oauth: no connector %q", connector)
+	}
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func expiryAttr(t *Token) any {
+	if t.Expiry.IsZero() {
+		return "none"
+	}
+	return t.Expiry.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,99 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// Provider is one connector's OAuth2 application: what the connector
+// declares and the client the operator registered with the provider.
+type Provider struct {
+	Connector    string // the connector's key
+	Auth         *spec.CompiledAuth
+	ClientID     string
+	ClientSecret string // empty for a public client (PKCE only)
+}
+
+func (p *Provider) src() *spec.Auth {
+	if p.Auth == nil || p.Auth.Src == nil {
+		return &spec.Auth{}
+	}
+	return p.Auth.Src
+}
+
+func (p *Provider) check() error {
+	a := p.src()
+	if a.Type != spec.AuthOAuth2 {
+		return fmt.Errorf("oauth: connector %q does not use oauth2 auth", p.Connector)
+	}
+	if p.ClientID == "" {
+		return fmt.Errorf("oauth: connector %q has no OAuth client id configured", p.Connector)
+	}
+	return nil
+}
+
+func (p *Provider) clientCredentials() bool {
+	return p.src().Grant == spec.GrantClientCredentials
+}
+
+// pkce is on unless the connector turns it off: providers ignore the
+// parameters they do not know (RFC 6749 §3.1), and OAuth 2.1 wants it.
+func (p *Provider) pkce() bool {
+	a := p.src()
+	return a.PKCE == nil || *a.PKCE
+}
+
+func (p *Provider) scope() string {
+	a := p.src()
+	sep := a.ScopeSeparator
+	if sep == "" {
+		sep = " "
+	}
+	return strings.Join(a.Scopes, sep)
+}
+
+// templateVars are the variables an auth template may use (spec varsAuth).
+func templateVars(tenant, connID, name string, params, info, creds map[string]any, now any) map[string]any {
+	return map[string]any{
+		spec.VarCredentials: orEmpty(creds),
+		spec.VarConnection: map[string]any{
+			"id":         connID,
+			"name":       name,
+			"parameters": orEmpty(params),
+			"info":       orEmpty(info),
+		},
+		spec.VarTenant: map[string]any{"key": tenant},
+		spec.VarNow:    now,
+	}
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// endpoint evaluates a URL template; what names it in errors.
+func endpoint(ctx context.Context, x *spec.Expr, vars map[string]any, what string) (*url.URL, error) {
+	if x == nil {
+		return nil, fmt.Errorf("oauth: the connector has no %s", what)
+	}
+	v, err := x.Eval(ctx, vars)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %s: %w", what, err)
+	}
+	s, ok := v.(string)
+	if !ok {
+		s = fmt.Sprint(v)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("oauth: the %s %q is not an http(s) URL; check the connector and the connection's parameters", what, s)
+	}
+	return u, nil
+}
