@@ -44,39 +44,35 @@ func ExtendSchema(base, add *Value) *Value {
 // InputSchema is the schema an action's input is checked against: the
 // universal input extended by the action's own, or the action's own.
 func (w *Workspace) InputSchema(a *Action) *Value {
-	var base *Value
 	if ua := w.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
-		base = ua.Input.Value
+		return extendBy(ua.Input, a.InputSchema)
 	}
-	var add *Value
-	if !a.InputSchema.IsZero() {
-		add = a.InputSchema.Value
-	}
-	return ExtendSchema(base, add)
+	return extendBy(nil, a.InputSchema)
 }
 
 // OutputSchema is the schema an action's output is checked against.
 func (w *Workspace) OutputSchema(a *Action) *Value {
-	var base *Value
 	if ua := w.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
-		base = ua.Output.Value
+		return extendBy(ua.Output, a.OutputSchema)
 	}
-	var add *Value
-	if !a.OutputSchema.IsZero() {
-		add = a.OutputSchema.Value
-	}
-	return ExtendSchema(base, add)
+	return extendBy(nil, a.OutputSchema)
 }
 
 // RecordSchema is the schema an event's records are checked against.
 func (w *Workspace) RecordSchema(e *Event) *Value {
-	var base *Value
 	if ue := w.UniversalEvents[e.Implements]; ue != nil && e.Implements != "" {
-		base = ue.Record.Value
+		return extendBy(ue.Record, e.RecordSchema)
 	}
-	var add *Value
-	if !e.RecordSchema.IsZero() {
-		add = e.RecordSchema.Value
+	return extendBy(nil, e.RecordSchema)
+}
+
+func extendBy(universal, own *Schema) *Value {
+	var base, add *Value
+	if !universal.IsZero() {
+		base = universal.Value
+	}
+	if !own.IsZero() {
+		add = own.Value
 	}
 	return ExtendSchema(base, add)
 }
