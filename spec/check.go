@@ -50,13 +50,13 @@ func check(ws *Workspace, diags *diag.List) {
 		checkOverrideRefs(ws, o, diags)
 	}
 	for _, key := range sortedKeys(ws.UniversalActions) {
-		if !implemented[key] {
+		if !implemented[key] && !ws.brokenImplements[KindAction+"/"+key] {
 			ua := ws.UniversalActions[key]
 			diags.Warnf(keyPos(ua.Source), "unused", "universal action %q has no implementation in any connector", key)
 		}
 	}
 	for _, key := range sortedKeys(ws.UniversalEvents) {
-		if !implemented["event:"+key] {
+		if !implemented["event:"+key] && !ws.brokenImplements[KindEvent+"/"+key] {
 			ue := ws.UniversalEvents[key]
 			diags.Warnf(keyPos(ue.Source), "unused", "universal event %q has no implementation in any connector", key)
 		}
@@ -91,40 +91,66 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 		if !ok && !ws.broken[KindUniversalAction+"//"+a.Implements] {
 			diags.Errorf(fieldPos(a.Source, "implements"), "unknown-reference", "universal action %q is not defined in the workspace%s", a.Implements, didYouMean(a.Implements, slices.Collect(maps.Keys(ws.UniversalActions))))
 		} else if ok {
-			checkOutputCoversContract(a.Output, fieldPos(a.Source, "output"), ua.Output, "universal action "+quote(ua.Key), diags)
+			checkOutputCoversContract(a.Source, "output", a.Output, ua.Output, "universal action "+quote(ua.Key), diags)
 		}
 	}
 	seen := map[string]diag.Pos{}
-	for _, st := range a.Steps {
+	for i, st := range a.Steps {
 		if prev, ok := seen[st.Name]; ok {
-			diags.Errorf(st.Pos, "duplicate-definition", "step %q is already defined at line %d; step names must be unique", st.Name, prev.Line)
+			diags.Errorf(stepFieldPos(a, i, "name"), "duplicate-definition", "step %q is already defined at line %d; step names must be unique", st.Name, prev.Line)
+		} else {
+			seen[st.Name] = stepFieldPos(a, i, "name")
 		}
-		seen[st.Name] = st.Pos
-		if st.Action != "" {
-			if ws.Action(a.Connector, st.Action) == nil && !ws.broken[KindAction+"/"+a.Connector+"/"+st.Action] {
-				diags.Errorf(st.Pos, "unknown-reference", "step %q calls action %q, which connector %q does not define%s", st.Name, st.Action, a.Connector, didYouMean(st.Action, slices.Collect(maps.Keys(ws.Actions[a.Connector]))))
-			} else if cycle := callCycle(ws, a.Connector, a.Key, nil); cycle != nil {
-				diags.Errorf(st.Pos, "call-cycle", "actions call each other in a cycle: %s", strings.Join(cycle, " → "))
+		if st.Action == "" {
+			continue
+		}
+		pos := stepFieldPos(a, i, "action")
+		switch {
+		case ws.Action(a.Connector, st.Action) == nil:
+			if !ws.broken[KindAction+"/"+a.Connector+"/"+st.Action] {
+				others := slices.DeleteFunc(slices.Collect(maps.Keys(ws.Actions[a.Connector])), func(k string) bool { return k == a.Key })
+				diags.Errorf(pos, "unknown-reference", "step %q calls action %q, which connector %q does not define%s", st.Name, st.Action, a.Connector, didYouMean(st.Action, others))
+			}
+		case st.Action == a.Key:
+			diags.Errorf(pos, "call-cycle", "step %q calls its own action %q; an action cannot call itself", st.Name, a.Key)
+		default:
+			if path := callPath(ws, a.Connector, st.Action, a.Key, map[string]bool{}); path != nil {
+				diags.Errorf(pos, "call-cycle", "step %q calls action %q, which calls back into %q (%s); actions cannot call each other in a cycle",
+					st.Name, st.Action, a.Key, strings.Join(append([]string{a.Key}, path...), " → "))
 			}
 		}
 	}
 }
 
-// callCycle returns the chain of action keys that leads back to key through
-// steps, or nil.
-func callCycle(ws *Workspace, conn, key string, path []string) []string {
-	if i := slices.Index(path, key); i >= 0 {
-		return append(path[i:], key)
+// stepFieldPos is where a field of an action's i-th step is written, or
+// the step itself.
+func stepFieldPos(a *Action, i int, field string) diag.Pos {
+	if steps := a.Source.Doc.Get("steps"); steps != nil && steps.Kind == List && i < len(steps.Items) {
+		if v := steps.Items[i].Get(field); v != nil {
+			return v.Pos
+		}
 	}
-	a := ws.Action(conn, key)
+	return a.Steps[i].Pos
+}
+
+// callPath returns the chain of actions from `from` to `to` through steps
+// (from first, to last), or nil when `from` never leads to `to`.
+func callPath(ws *Workspace, conn, from, to string, seen map[string]bool) []string {
+	if from == to {
+		return []string{to}
+	}
+	if seen[from] {
+		return nil
+	}
+	seen[from] = true
+	a := ws.Action(conn, from)
 	if a == nil {
 		return nil
 	}
-	path = append(path, key)
 	for _, st := range a.Steps {
 		if st.Action != "" {
-			if c := callCycle(ws, conn, st.Action, path); c != nil {
-				return c
+			if p := callPath(ws, conn, st.Action, to, seen); p != nil {
+				return append([]string{from}, p...)
 			}
 		}
 	}
@@ -138,7 +164,7 @@ func checkEventRefs(ws *Workspace, e *Event, diags *diag.List) {
 		if !ok && !ws.broken[KindUniversalEvent+"//"+e.Implements] {
 			diags.Errorf(fieldPos(e.Source, "implements"), "unknown-reference", "universal event %q is not defined in the workspace%s", e.Implements, didYouMean(e.Implements, slices.Collect(maps.Keys(ws.UniversalEvents))))
 		} else if ok {
-			checkOutputCoversContract(e.Record, fieldPos(e.Source, "record"), ue.Record, "universal event "+quote(ue.Key), diags)
+			checkOutputCoversContract(e.Source, "record", e.Record, ue.Record, "universal event "+quote(ue.Key), diags)
 		}
 	}
 }
@@ -163,25 +189,20 @@ func checkOverrideRefs(ws *Workspace, o *ConnectionOverride, diags *diag.List) {
 
 // checkOutputCoversContract checks that a mapping written as a literal
 // object gives every field the contract's schema requires. Field types are
-// checked with the expressions, which know their result types.
-func checkOutputCoversContract(mapping *Value, pos diag.Pos, contract *Schema, what string, diags *diag.List) {
-	if contract.IsZero() {
-		return
-	}
-	required := schemaRequired(contract.Value)
-	if len(required) == 0 {
-		return
-	}
-	if mapping == nil {
-		diags.Errorf(pos, "contract", "no output mapping, but %s requires %s", what, strings.Join(quoteAll(required), ", "))
-		return
-	}
-	if mapping.Kind != Map {
+// checked with the expressions, which know their result types. With no
+// mapping at all the raw response (or record) is the result, checked
+// against the contract at run time.
+func checkOutputCoversContract(src Source, field string, mapping *Value, contract *Schema, what string, diags *diag.List) {
+	if contract.IsZero() || mapping == nil || mapping.Kind != Map {
 		return // one expression: its type is checked when compiled
 	}
-	for _, r := range required {
+	pos := mapping.Pos
+	if f := src.Doc.Field(field); f != nil {
+		pos = f.KeyPos
+	}
+	for _, r := range schemaRequired(contract.Value) {
 		if mapping.Get(r) == nil {
-			diags.Errorf(mapping.Pos, "contract", "the mapping does not give %q, which %s requires", r, what)
+			diags.Errorf(pos, "contract", "the %s mapping does not give %q, which %s requires; add it", field, r, what)
 		}
 	}
 }
@@ -194,14 +215,6 @@ func schemaRequired(s *Value) []string {
 				out = append(out, it.Str)
 			}
 		}
-	}
-	return out
-}
-
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = quote(s)
 	}
 	return out
 }

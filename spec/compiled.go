@@ -107,6 +107,22 @@ func (m *Mapping) Eval(ctx context.Context, vars map[string]any) (any, error) {
 	return m.lit, nil
 }
 
+// Keys returns the keys of a mapping that is an object of fields, in the
+// order they are evaluated, or nil for any other mapping (a template, a
+// list, a value with no template in it).
+func (m *Mapping) Keys() []string {
+	if m == nil || !m.isMap {
+		return nil
+	}
+	return m.keys
+}
+
+// EvalField evaluates field i of an object mapping (see Keys): Eval of the
+// object is EvalField of each key in turn, into a map.
+func (m *Mapping) EvalField(ctx context.Context, vars map[string]any, i int) (any, error) {
+	return m.fields[i].Eval(ctx, vars)
+}
+
 func copyLiteral(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

@@ -45,27 +45,37 @@ var (
 
 // compileExpressions compiles every expression of the workspace in the
 // place it stands. Elements compile in parallel; each distinct expression
-// compiles once per environment (expr caches by source).
+// compiles once per environment (expr caches by source), and the elements
+// of a connector share its scope, so that environments are built once too.
 func compileExpressions(ws *Workspace, diags *diag.List) {
+	scopes := map[string]*Scope{}
+	scope := func(conn string) *Scope {
+		s, ok := scopes[conn]
+		if !ok {
+			s = NewScope(ws.Connectors[conn])
+			scopes[conn] = s
+		}
+		return s
+	}
 	var jobs []func(*diag.List)
 	for _, key := range sortedKeys(ws.Connectors) {
-		c := ws.Connectors[key]
-		jobs = append(jobs, func(d *diag.List) { CompileConnector(c, d) })
+		c, s := ws.Connectors[key], scope(key)
+		jobs = append(jobs, func(d *diag.List) { compileConnector(s, c, d) })
 	}
 	for _, conn := range sortedKeys(ws.Actions) {
+		s := scope(conn)
 		for _, key := range sortedKeys(ws.Actions[conn]) {
 			a := ws.Actions[conn][key]
 			jobs = append(jobs, func(d *diag.List) {
-				CompileAction(ws.Connectors[a.Connector], a, ws.InputSchema(a), ws.OutputSchema(a), d)
+				compileAction(s.WithInput(ws.InputSchema(a)), a, ws.OutputSchema(a), d)
 			})
 		}
 	}
 	for _, conn := range sortedKeys(ws.Events) {
+		s := scope(conn)
 		for _, key := range sortedKeys(ws.Events[conn]) {
 			e := ws.Events[conn][key]
-			jobs = append(jobs, func(d *diag.List) {
-				CompileEvent(ws.Connectors[e.Connector], e, ws.RecordSchema(e), d)
-			})
+			jobs = append(jobs, func(d *diag.List) { compileEvent(s, e, ws.RecordSchema(e), d) })
 		}
 	}
 	results := make([]diag.List, len(jobs))
@@ -90,7 +100,10 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 
 // CompileConnector compiles the expressions of a connector.
 func CompileConnector(c *Connector, diags *diag.List) *CompiledConnector {
-	s := NewScope(c)
+	return compileConnector(NewScope(c), c, diags)
+}
+
+func compileConnector(s *Scope, c *Connector, diags *diag.List) *CompiledConnector {
 	cc := &CompiledConnector{
 		Src:     c,
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
@@ -126,7 +139,11 @@ func CompileConnector(c *Connector, diags *diag.List) *CompiledConnector {
 // output are checked against the given schemas (nil: unchecked). c may be
 // nil when the connector is missing; expressions still compile.
 func CompileAction(c *Connector, a *Action, input, output *Value, diags *diag.List) *CompiledAction {
-	s := NewScope(c).WithInput(input)
+	return compileAction(NewScope(c).WithInput(input), a, output, diags)
+}
+
+// compileAction compiles an action in a scope whose `input` is typed.
+func compileAction(s *Scope, a *Action, output *Value, diags *diag.List) *CompiledAction {
 	ca := &CompiledAction{
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
@@ -170,7 +187,10 @@ func CompileAction(c *Connector, a *Action, input, output *Value, diags *diag.Li
 
 // CompileEvent compiles the expressions of an event.
 func CompileEvent(c *Connector, e *Event, record *Value, diags *diag.List) *CompiledEvent {
-	s := NewScope(c)
+	return compileEvent(NewScope(c), e, record, diags)
+}
+
+func compileEvent(s *Scope, e *Event, record *Value, diags *diag.List) *CompiledEvent {
 	ce := &CompiledEvent{Src: e, Record: s.CompileValue(e.Record, record, diags, varsEventMapping...)}
 	if w := e.Webhook; w != nil {
 		ce.Subscribe = compileRequest(s, w.Subscribe, diags, varsSubscribe)

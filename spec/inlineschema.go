@@ -39,16 +39,101 @@ func (s *Schema) Compile(diags *diag.List) *jsonschema.Schema {
 			if node == nil {
 				node = s.Value
 			}
-			msg := leaf.ErrorKind.LocalizedString(printer)
-			if t, ok := leaf.ErrorKind.(*kind.Type); ok {
-				msg = fmt.Sprintf("must be %s, not %s", strings.Join(t.Want, " or "), t.Got)
-			}
-			diags.Errorf(node.Pos, "invalid-schema", "invalid JSON Schema at %q: %s", "#"+Pointer(leaf.InstanceLocation...), msg)
+			diags.Errorf(node.Pos, "invalid-schema", "invalid JSON Schema at %q: %s", "#"+Pointer(leaf.InstanceLocation...), metaschemaMessage(leaf))
 		}
 		return nil
 	}
-	diags.Errorf(s.Value.Pos, "invalid-schema", "invalid JSON Schema: %s", trimURL(err.Error(), url))
+	pos, msg := s.Value.Pos, "invalid JSON Schema: "+trimURL(err.Error(), url)
+	var le *jsonschema.LoadURLError
+	var pe *jsonschema.JSONPointerNotFoundError
+	var ae *jsonschema.AnchorNotFoundError
+	var re *jsonschema.InvalidRegexError
+	switch {
+	case errors.As(err, &le):
+		if ref := s.findRef(func(r string) bool { return !strings.HasPrefix(r, "#") }); ref != nil {
+			pos, msg = ref.Pos, fmt.Sprintf("$ref %q points outside this schema; an inline schema may only use local refs such as #/$defs/name", ref.Str)
+		}
+	case errors.As(err, &pe):
+		_, frag, _ := strings.Cut(pe.URL, "#")
+		if ref := s.findRef(func(r string) bool { return r == "#"+frag }); ref != nil {
+			pos, msg = ref.Pos, fmt.Sprintf("$ref %q points to nothing in this schema; define it (e.g. under $defs) or fix the pointer", ref.Str)
+		}
+	case errors.As(err, &ae):
+		if ref := s.findRef(func(r string) bool { return strings.HasSuffix(ae.Reference, r) }); ref != nil {
+			pos, msg = ref.Pos, fmt.Sprintf("$ref %q names an anchor this schema does not define", ref.Str)
+		}
+	case errors.As(err, &re):
+		_, frag, _ := strings.Cut(re.URL, "#")
+		if node := s.Value.Lookup(frag); node != nil {
+			pos = node.Pos
+		}
+		msg = fmt.Sprintf("pattern %q is not a valid regular expression: %v", re.Regex, re.Err)
+	}
+	diags.Errorf(pos, "invalid-schema", "%s", msg)
 	return nil
+}
+
+// findRef returns the first `$ref` string of the schema whose value matches.
+func (s *Schema) findRef(match func(string) bool) *Value {
+	var found *Value
+	s.Value.Walk(func(_ string, v *Value) bool {
+		if found != nil {
+			return false
+		}
+		if r := v.Get("$ref"); r != nil && r.Kind == String && match(r.Str) {
+			found = r
+		}
+		return true
+	})
+	return found
+}
+
+// metaschemaMessage words a violation of the JSON Schema metaschema. For
+// `type: strin` the library only says that an anyOf failed; one of its
+// alternatives is the list of type names, which gives a better message.
+func metaschemaMessage(e *jsonschema.ValidationError) string {
+	switch k := e.ErrorKind.(type) {
+	case *kind.Type:
+		return fmt.Sprintf("must be %s, not %s", strings.Join(k.Want, " or "), k.Got)
+	case *kind.Enum:
+		return enumMessage(k)
+	case *kind.AnyOf, *kind.OneOf:
+		if en := findEnum(e); en != nil {
+			return enumMessage(en)
+		}
+	}
+	return e.ErrorKind.LocalizedString(printer)
+}
+
+// findEnum returns the first enum violation below e, at e's own instance.
+func findEnum(e *jsonschema.ValidationError) *kind.Enum {
+	for _, c := range e.Causes {
+		if len(c.InstanceLocation) != len(e.InstanceLocation) {
+			continue
+		}
+		if en, ok := c.ErrorKind.(*kind.Enum); ok {
+			return en
+		}
+		if en := findEnum(c); en != nil {
+			return en
+		}
+	}
+	return nil
+}
+
+func enumMessage(k *kind.Enum) string {
+	want := make([]string, 0, len(k.Want))
+	for _, w := range k.Want {
+		if s, ok := w.(string); ok {
+			want = append(want, s)
+		}
+	}
+	got, _ := k.Got.(string)
+	msg := fmt.Sprintf("%v is not one of %s", k.Got, strings.Join(want, ", "))
+	if got != "" {
+		msg = fmt.Sprintf("%q is not one of %s%s", got, strings.Join(want, ", "), didYouMean(got, want))
+	}
+	return msg
 }
 
 func trimURL(msg, url string) string { return strings.ReplaceAll(msg, url, "") }

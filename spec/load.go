@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,8 +26,10 @@ type Workspace struct {
 	// Files lists every spec file read, as displayed in diagnostics.
 	Files []string
 	// broken holds the keys of documents that failed their schema, by
-	// kind/connector/key, so references to them are not reported again.
-	broken map[string]bool
+	// kind/connector/key, so references to them are not reported again;
+	// brokenImplements the universal keys they implement, by kind/key.
+	broken           map[string]bool
+	brokenImplements map[string]bool
 }
 
 func newWorkspace() *Workspace {
@@ -37,6 +40,7 @@ func newWorkspace() *Workspace {
 		Actions:          map[string]map[string]*Action{},
 		Events:           map[string]map[string]*Event{},
 		broken:           map[string]bool{},
+		brokenImplements: map[string]bool{},
 	}
 }
 
@@ -71,7 +75,9 @@ func Load(paths ...string) (*Workspace, diag.List) {
 // such as a connection override passed on the command line.
 func LoadFile(name string, data []byte) ([]any, diag.List) {
 	pf := parseFile(name, data)
-	return pf.elements, pf.diags
+	// A broken document has its errors; it is not an element to use.
+	els := slices.DeleteFunc(pf.elements, func(el any) bool { _, ok := el.(broken); return ok })
+	return els, pf.diags
 }
 
 // skipDir reports directories a workspace never holds specs in: hidden ones
@@ -209,6 +215,9 @@ func parseFile(name string, data []byte) parsedFile {
 	pf := parsedFile{name: name}
 	docs, diags := ParseYAML(name, data)
 	pf.diags = diags
+	if diags.HasErrors() && !slices.ContainsFunc(diags, func(d diag.Diagnostic) bool { return d.Rule == "not-text" || d.Rule == "file-too-large" }) {
+		pf.elements = salvage(data)
+	}
 	for _, doc := range docs {
 		if el := decodeDocument(doc, &pf.diags); el != nil {
 			pf.elements = append(pf.elements, el)
@@ -230,8 +239,15 @@ func decodeDocument(doc Document, diags *diag.List) any {
 		diags.Errorf(root.Pos, "missing-kind", "document has no `kind:`; add one of %s", strings.Join(Kinds, ", "))
 		return nil
 	}
-	if kv.Kind != String || !slices.Contains(Kinds, kv.Str) {
-		diags.Errorf(kv.Pos, "unknown-kind", "unknown kind %s; use one of %s%s", jsonText(kv.Interface()), strings.Join(Kinds, ", "), didYouMean(kv.Str, Kinds))
+	if kv.Kind != String {
+		diags.Errorf(kv.Pos, "wrong-type", "`kind:` must be text, one of %s, not %s", strings.Join(Kinds, ", "), kv.Kind)
+		return nil
+	}
+	if !slices.Contains(Kinds, kv.Str) {
+		diags.Errorf(kv.Pos, "unknown-kind", "unknown kind %s; use one of %s%s", quote(kv.Str), strings.Join(Kinds, ", "), didYouMean(kv.Str, Kinds))
+		if k := closest(kv.Str, Kinds); k != "" {
+			return brokenElement(k, root) // a typo: what refers to it is not wrong
+		}
 		return nil
 	}
 	before := len(*diags)
@@ -264,7 +280,7 @@ func decodeDocument(doc Document, diags *diag.List) any {
 
 // broken stands for a document with errors: its key is still known, so
 // references to it do not cascade into errors of their own.
-type broken struct{ kind, key, connector string }
+type broken struct{ kind, key, connector, implements string }
 
 func brokenElement(kind string, root *Value) any {
 	text := func(name string) string {
@@ -273,7 +289,45 @@ func brokenElement(kind string, root *Value) any {
 		}
 		return ""
 	}
-	return broken{kind: kind, key: text("key"), connector: text("connector")}
+	return broken{kind: kind, key: text("key"), connector: text("connector"), implements: text("implements")}
+}
+
+var salvageLine = regexp.MustCompile(`^(kind|key|connector|implements):[ \t]*["']?([A-Za-z0-9_.-]+)["']?[ \t]*(#.*)?\r?$`)
+
+// salvage reads the kind, key, connector and implements of each document of
+// a file the YAML parser gave up on, from top-level lines, so that what
+// refers to them is not reported as well.
+func salvage(data []byte) []any {
+	var out []any
+	var b broken
+	flush := func() {
+		if b.kind != "" && b.key != "" {
+			out = append(out, b)
+		}
+		b = broken{}
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if strings.HasPrefix(line, "---") {
+			flush()
+			continue
+		}
+		m := salvageLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		switch m[1] {
+		case "kind":
+			b.kind = m[2]
+		case "key":
+			b.key = m[2]
+		case "connector":
+			b.connector = m[2]
+		case "implements":
+			b.implements = m[2]
+		}
+	}
+	flush()
+	return out
 }
 
 // add indexes an element, reporting a second definition of the same key.
@@ -283,7 +337,13 @@ func (w *Workspace) add(el any, diags *diag.List) {
 	}
 	switch e := el.(type) {
 	case broken:
+		if e.kind == KindConnector || e.kind == KindUniversalAction || e.kind == KindUniversalEvent {
+			e.connector = ""
+		}
 		w.broken[e.kind+"/"+e.connector+"/"+e.key] = true
+		if e.implements != "" {
+			w.brokenImplements[e.kind+"/"+e.implements] = true
+		}
 	case *Connector:
 		if prev, ok := w.Connectors[e.Key]; ok {
 			dup("connector", e.Key, prev.Source, e.Source)

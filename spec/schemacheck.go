@@ -1,9 +1,8 @@
 package spec
 
 import (
-	"errors"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,7 +21,9 @@ var kindSchemas = sync.OnceValues(schemas.Compile)
 var printer = message.NewPrinter(language.English)
 
 // checkShape validates a document against its kind's JSON Schema and reports
-// each violation at the key or value it concerns.
+// each violation at the key or value it concerns. The schemas package words
+// the violations (with the condition under which a field is allowed, and the
+// schema's own messages for patterns); this places them and names the rule.
 func checkShape(kindName string, doc *Value, diags *diag.List) {
 	all, err := kindSchemas()
 	if err != nil {
@@ -33,14 +34,98 @@ func checkShape(kindName string, doc *Value, diags *diag.List) {
 	if sch == nil {
 		return
 	}
-	err = sch.Validate(doc.Interface())
-	var verr *jsonschema.ValidationError
-	if !errors.As(err, &verr) {
-		return
+	for _, is := range schemas.Issues(sch.Validate(doc.Interface())) {
+		reportIssue(doc, is, diags)
 	}
-	for _, leaf := range leaves(verr, nil) {
-		reportViolation(kindName, doc, leaf, diags)
+}
+
+func reportIssue(doc *Value, is schemas.Issue, diags *diag.List) {
+	rule := issueRule(is)
+	msg := is.Message
+	var pos diag.Pos
+	if is.Key && len(is.Path) > 0 {
+		parent := doc.Lookup(Pointer(is.Path[:len(is.Path)-1]...))
+		name := is.Path[len(is.Path)-1]
+		pos = doc.Pos
+		if parent != nil {
+			pos = parent.Pos
+		}
+		if f := parent.Field(name); f != nil {
+			pos = f.KeyPos
+		}
+		if is.Suggestion == "" && strings.Contains(msg, "; allowed: ") {
+			// The schemas package counts a swap of two letters as two edits.
+			if c := closest(name, is.Allowed); c != "" {
+				msg = msg[:strings.Index(msg, "; allowed: ")] + "; did you mean '" + c + "'?"
+			}
+		}
+	} else {
+		pos = valuePos(doc, is.Path)
+		node := doc.Lookup(Pointer(is.Path...))
+		if rule == "wrong-type" && node != nil && node.Kind == String && node.Quoted && looksNumeric(node.Str) {
+			msg += "; remove the quotes"
+		}
+		if len(is.Path) > 0 {
+			msg = fieldPath(is.Path) + ": " + msg
+		}
 	}
+	diags.Errorf(pos, rule, "%s", msg)
+}
+
+// issueRule names the rule a schema issue breaks, from the keyword that
+// failed.
+func issueRule(is schemas.Issue) string {
+	kw := is.Keyword[strings.LastIndexByte(is.Keyword, '/')+1:]
+	switch {
+	case is.Key:
+		return "unknown-field"
+	case kw == "required" || kw == "dependentRequired" || strings.HasPrefix(is.Message, "missing property"):
+		return "missing-field"
+	case kw == "type":
+		return "wrong-type"
+	case slices.Contains([]string{"enum", "const", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+		"minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "multipleOf"}, kw):
+		return "invalid-value"
+	}
+	return "schema"
+}
+
+// valuePos is where to report a problem of the value at path: the value
+// itself, or its key when the value starts on a later line (a block mapping
+// or list, whose first line is one of its children).
+func valuePos(doc *Value, path []string) diag.Pos {
+	node := doc.Lookup(Pointer(path...))
+	if node == nil {
+		return doc.Pos
+	}
+	if len(path) > 0 {
+		parent := doc.Lookup(Pointer(path[:len(path)-1]...))
+		if f := parent.Field(path[len(path)-1]); f != nil && f.KeyPos.Line < node.Pos.Line {
+			return f.KeyPos
+		}
+	}
+	return node.Pos
+}
+
+// fieldPath writes a path for a message: auth.type, errors[0].status.
+func fieldPath(path []string) string {
+	var b strings.Builder
+	for _, t := range path {
+		if _, err := strconv.Atoi(t); err == nil {
+			b.WriteString("[" + t + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+func looksNumeric(s string) bool {
+	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return err == nil
 }
 
 // leaves flattens the error tree to the violations a user can act on. The
@@ -56,93 +141,6 @@ func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []
 	}
 	for _, c := range e.Causes {
 		out = leaves(c, out)
-	}
-	return out
-}
-
-func reportViolation(kindName string, doc *Value, e *jsonschema.ValidationError, diags *diag.List) {
-	ptr := Pointer(e.InstanceLocation...)
-	node := doc.Lookup(ptr)
-	if node == nil {
-		node = doc
-	}
-	where := ""
-	if ptr != "" {
-		where = " at " + ptr
-	}
-	switch k := e.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		allowed := schemas.PropertiesAt(kindName, e.SchemaURL+"/additionalProperties")
-		for _, p := range k.Properties {
-			reportUnknownField(node, p, allowed, diags)
-		}
-	case *kind.FalseSchema:
-		// unevaluatedProperties: false reports the property itself.
-		if n := len(e.InstanceLocation); n > 0 && strings.HasSuffix(e.SchemaURL, "Properties") {
-			parent := doc.Lookup(Pointer(e.InstanceLocation[:n-1]...))
-			allowed := schemas.PropertiesAt(kindName, e.SchemaURL)
-			reportUnknownField(parent, e.InstanceLocation[n-1], allowed, diags)
-			return
-		}
-		diags.Errorf(node.Pos, "schema", "value%s is not allowed here", where)
-	case *kind.Required:
-		for _, m := range k.Missing {
-			diags.Errorf(node.Pos, "missing-field", "missing required field %q%s", m, where)
-		}
-	case *kind.Type:
-		diags.Errorf(node.Pos, "wrong-type", "%s must be %s, not %s", fieldName(e.InstanceLocation), strings.Join(k.Want, " or "), k.Got)
-	case *kind.Enum:
-		diags.Errorf(node.Pos, "invalid-value", "%s is %s; use one of %s%s", fieldName(e.InstanceLocation), jsonText(k.Got), enumText(k.Want), didYouMean(fmt.Sprint(k.Got), enumStrings(k.Want)))
-	case *kind.Const:
-		diags.Errorf(node.Pos, "invalid-value", "%s must be %s, not %s", fieldName(e.InstanceLocation), jsonText(k.Want), jsonText(k.Got))
-	default:
-		diags.Errorf(node.Pos, "schema", "%s: %s", fieldName(e.InstanceLocation), e.ErrorKind.LocalizedString(printer))
-	}
-}
-
-func reportUnknownField(obj *Value, name string, allowed []string, diags *diag.List) {
-	pos := obj.Pos
-	if f := obj.Field(name); f != nil {
-		pos = f.KeyPos
-	}
-	hint := didYouMean(name, allowed)
-	if hint == "" && len(allowed) > 0 && len(allowed) <= 12 {
-		sorted := slices.Sorted(slices.Values(allowed))
-		hint = "; allowed here: " + strings.Join(sorted, ", ")
-	}
-	diags.Errorf(pos, "unknown-field", "unknown field %q%s", name, hint)
-}
-
-// fieldName names the instance location for a message: its last key, or
-// "the document".
-func fieldName(loc []string) string {
-	if len(loc) == 0 {
-		return "the document"
-	}
-	return quote(strings.Join(loc, "."))
-}
-
-func jsonText(v any) string {
-	if s, ok := v.(string); ok {
-		return quote(s)
-	}
-	return fmt.Sprint(v)
-}
-
-func enumText(want []any) string {
-	parts := make([]string, len(want))
-	for i, w := range want {
-		parts[i] = jsonText(w)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func enumStrings(want []any) []string {
-	var out []string
-	for _, w := range want {
-		if s, ok := w.(string); ok {
-			out = append(out, s)
-		}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
@@ -62,9 +63,19 @@ var (
 
 // Scope holds the types of every variable an element's expressions may use;
 // each place then picks the variables it sees. Scopes are cheap: types and
-// environments are cached by their structure.
+// environments are cached by their structure. A Scope is safe for
+// concurrent use.
 type Scope struct {
 	types map[string]*expr.Type
+
+	mu     sync.Mutex
+	envs   map[string]envResult // by the names of the variables declared
+	inputs map[*Value]*Scope    // WithInput, by schema
+}
+
+type envResult struct {
+	env *expr.Env
+	err error
 }
 
 // NewScope builds the scope of a connector's expressions: `connection` is
@@ -116,12 +127,24 @@ func (s *Scope) With(name string, t *expr.Type) *Scope {
 	return &Scope{types: types}
 }
 
-// WithInput types `input` by a JSON Schema.
+// WithInput types `input` by a JSON Schema. The scope is kept per schema:
+// the actions that implement one universal action share it, and so share
+// their compiled expressions.
 func (s *Scope) WithInput(schema *Value) *Scope {
 	if schema == nil {
 		return s
 	}
-	return s.With(VarInput, expr.FromSchema("input", schema.Interface()))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in, ok := s.inputs[schema]; ok {
+		return in
+	}
+	in := s.With(VarInput, expr.FromSchema("input", schema.Interface()))
+	if s.inputs == nil {
+		s.inputs = map[*Value]*Scope{}
+	}
+	s.inputs[schema] = in
+	return in
 }
 
 // WithSteps types `steps` as an object of the named earlier steps, each with
@@ -136,30 +159,57 @@ func (s *Scope) WithSteps(names []string) *Scope {
 
 // Env returns the environment declaring the named variables.
 func (s *Scope) Env(names ...string) (*expr.Env, error) {
+	key := strings.Join(names, ",")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.envs[key]; ok {
+		return r.env, r.err
+	}
 	vars := make(map[string]*expr.Type, len(names))
+	var r envResult
 	for _, n := range names {
 		t, ok := s.types[n]
 		if !ok {
-			return nil, fmt.Errorf("unknown variable %q", n)
+			r.err = fmt.Errorf("unknown variable %q", n)
+			break
 		}
 		vars[n] = t
 	}
-	return expr.NewEnv(vars)
+	if r.err == nil {
+		r.env, r.err = expr.NewEnv(vars)
+	}
+	if s.envs == nil {
+		s.envs = map[string]envResult{}
+	}
+	s.envs[key] = r
+	return r.env, r.err
 }
 
 // Compile compiles a template in an environment of the named variables and
 // reports issues at their place in the file. A zero template, or one with
 // issues, gives nil.
+//
+// The template compiles in an environment of only the variables its text
+// names: `${ response.body.id }` is then the same compiled template in every
+// action, whatever their inputs, and compiles once. When that fails, it
+// compiles again with every variable of the place, so that the messages are
+// those of the place ("variables here: …").
 func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...string) *Expr {
 	if t.IsZero() {
 		return nil
 	}
-	env, err := s.Env(names...)
+	used := usedVars(t.Source, names)
+	env, err := s.Env(used...)
 	if err != nil {
 		diags.Errorf(t.Pos, "internal", "%v", err)
 		return nil
 	}
 	tmpl, issues := env.Compile(t.Source, want)
+	if issues != nil && len(used) < len(names) {
+		if env, err = s.Env(names...); err == nil {
+			tmpl, issues = env.Compile(t.Source, want)
+		}
+	}
 	for _, is := range issues {
 		diags.Errorf(t.issuePos(is.Offset), "expression", "%s", is.Message)
 	}
@@ -167,6 +217,37 @@ func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...
 		return nil
 	}
 	return &Expr{Template: tmpl, Src: t}
+}
+
+// usedVars returns the names that src holds as identifiers (not after a
+// dot: `input` in `${ input.id }`, not in `${ response.body.input }`), in
+// the order of names. It may name more than the expressions use (a name in
+// a string or the text around them), never fewer.
+func usedVars(src string, names []string) []string {
+	if !strings.Contains(src, "${") {
+		return nil
+	}
+	var used []string
+	for _, n := range names {
+		for i := 0; ; {
+			j := strings.Index(src[i:], n)
+			if j < 0 {
+				break
+			}
+			j += i
+			end := j + len(n)
+			if (j == 0 || !isIdentChar(src[j-1]) && src[j-1] != '.') && (end == len(src) || !isIdentChar(src[end])) {
+				used = append(used, n)
+				break
+			}
+			i = end
+		}
+	}
+	return used
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // issuePos finds the file position of a byte offset in the template's
@@ -187,8 +268,18 @@ func (t Template) issuePos(offset int) diag.Pos {
 // templates; map keys are literal text. When contract is given (a JSON
 // Schema), a field whose type is known must agree with it.
 func (s *Scope) CompileValue(v, contract *Value, diags *diag.List, names ...string) *Mapping {
+	return s.compileValue(v, contract, "", diags, names)
+}
+
+// compileValue is CompileValue at path, the place of v in the tree
+// ("contact.tags[0]"), for messages.
+func (s *Scope) compileValue(v, contract *Value, path string, diags *diag.List, names []string) *Mapping {
 	if v == nil {
 		return nil
+	}
+	what := "this"
+	if path != "" {
+		what = quote(path)
 	}
 	switch v.Kind {
 	case String:
@@ -202,7 +293,7 @@ func (s *Scope) CompileValue(v, contract *Value, diags *diag.List, names ...stri
 		}
 		if contract != nil {
 			if want := schemaTypeName(contract); want != "" && !typeFits(x.Type(), want) {
-				diags.Errorf(v.Pos, "contract", "this gives %s, but the contract wants %s", x.Type(), want)
+				diags.Errorf(v.Pos, "contract", "%s gives %s, but the contract wants %s", what, x.Type(), want)
 			}
 		}
 		return &Mapping{expr: x}
@@ -211,20 +302,24 @@ func (s *Scope) CompileValue(v, contract *Value, diags *diag.List, names ...stri
 		props := contract.Get("properties")
 		for i, f := range v.Fields {
 			m.keys[i] = f.Key
-			m.fields[i] = s.CompileValue(f.Value, props.Get(f.Key), diags, names...)
+			sub := f.Key
+			if path != "" {
+				sub = path + "." + f.Key
+			}
+			m.fields[i] = s.compileValue(f.Value, props.Get(f.Key), sub, diags, names)
 		}
 		return m.literalIfConstant()
 	case List:
 		m := &Mapping{isList: true, items: make([]*Mapping, len(v.Items))}
 		items := contract.Get("items")
 		for i, it := range v.Items {
-			m.items[i] = s.CompileValue(it, items, diags, names...)
+			m.items[i] = s.compileValue(it, items, fmt.Sprintf("%s[%d]", path, i), diags, names)
 		}
 		return m.literalIfConstant()
 	}
 	if contract != nil {
 		if want := schemaTypeName(contract); want != "" && !literalFits(v, want) {
-			diags.Errorf(v.Pos, "contract", "this is %s, but the contract wants %s", v.Kind, want)
+			diags.Errorf(v.Pos, "contract", "%s is %s, but the contract wants %s", what, v.Kind, want)
 		}
 	}
 	return &Mapping{lit: v.Interface()}

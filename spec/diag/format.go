@@ -86,6 +86,9 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool    sarifTool     `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// ColumnKind says columns count code points, as diagnostics do (SARIF's
+	// default is UTF-16 code units).
+	ColumnKind string `json:"columnKind"`
 }
 
 type sarifTool struct {
@@ -133,8 +136,9 @@ type sarifRegion struct {
 
 func writeSARIF(w io.Writer, l List) error {
 	run := sarifRun{
-		Tool:    sarifTool{Driver: sarifDriver{Name: "membrane", InformationURI: "https://membrane.dev", Rules: []sarifRule{}}},
-		Results: []sarifResult{},
+		Tool:       sarifTool{Driver: sarifDriver{Name: "membrane", InformationURI: "https://membrane.dev", Rules: []sarifRule{}}},
+		Results:    []sarifResult{},
+		ColumnKind: "unicodeCodePoints",
 	}
 	var rules []string
 	for _, d := range l {
