@@ -1,0 +1,135 @@
+// Package sqlite opens the embedded engine: one SQLite file (modernc.org/sqlite,
+// pure Go) in WAL mode, read by a pool of connections and written by exactly
+// one, so writers queue in Go instead of failing with SQLITE_BUSY.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the engine's schema versions, embedded in the binary.
+func Migrations() ([]sqldb.Migration, error) { return sqldb.LoadMigrations(migrations, "migrations") }
+
+// Open opens (creating it if needed, mode 0600) the database file at path
+// and brings its schema up to date.
+func Open(ctx context.Context, path string, log *slog.Logger) (*sqldb.Engine, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: no database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if err := touch(abs); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+
+	writer, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1) // the single writer
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	reader, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.NumCPU())
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	reader.SetConnMaxLifetime(0)
+
+	db := &db{reader: reader, writer: writer}
+	e := &sqldb.Engine{
+		Name:      "sqlite",
+		DB:        db,
+		LockScope: abs,
+		Classify:  classify,
+		Close:     db.Close,
+	}
+	// Touch the writer first: it sets WAL mode, which is persistent and
+	// needs a write lock.
+	if err := writer.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	ms, err := Migrations()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// BEGIN IMMEDIATE takes SQLite's write lock, which is the migration
+	// lock, also against another process opening the same file.
+	noLock := func(context.Context, sqldb.Tx) error { return nil }
+	if err := sqldb.Migrate(ctx, e, ms, noLock, log); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// touch creates the file with mode 0600 before SQLite does (it would use
+// 0644): the file holds tenants' data, even if secrets are sealed.
+func touch(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// dsn sets, on every connection: a busy timeout (other processes may hold
+// the file briefly); WAL so readers never block the writer; foreign keys
+// (off by default in SQLite); synchronous=NORMAL, durable in WAL mode but
+// for the last transactions on power loss; and BEGIN IMMEDIATE on the
+// writer so a transaction holds the write lock from its start and never
+// fails to upgrade halfway.
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+func classify(err error) sqldb.Kind {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return sqldb.Other
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return sqldb.Unique
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return sqldb.ForeignKey
+	}
+	return sqldb.Other
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
+)
+
+// rotateBatch is how many rows one rotation transaction re-seals.
+const rotateBatch = 200
+
+// RotateKeys walks the sealed rows by primary key, skipping those already
+// sealed with the current key, and re-seals each batch in one transaction.
+// A row is rewritten only if it did not change since it was read (same
+// version and key id), so a concurrent Update, which seals with the
+// current key itself, always wins and nothing is lost. Running it again
+// finds nothing to do.
+//
+// A value that cannot be opened (its key is missing from the keyring) is
+// skipped, so one bad row does not block the others; the error at the end
+// names the first few.
+func (s *sqlStore) RotateKeys(ctx context.Context) (RotateResult, error) {
+	var res RotateResult
+	var failed []error
+	cur := s.keys.CurrentID()
+	for after := ""; ; {
+		n, last, err := s.rotateConnections(ctx, cur, after, &failed)
+		res.Connections += n
+		if err != nil {
+			return res, wrap("rotate keys", err)
+		}
+		if last == "" {
+			break
+		}
+		after = last
+	}
+	for after := ""; ; {
+		n, last, err := s.rotateStates(ctx, cur, after, &failed)
+		res.States += n
+		if err != nil {
+			return res, wrap("rotate keys", err)
+		}
+		if last == "" {
+			break
+		}
+		after = last
+	}
+	s.log.Info("secrets re-sealed with the current key", "key_id", cur, "connections", res.Connections, "oauth_states", res.States, "failed", len(failed))
+	if len(failed) > 0 {
+		shown := failed[:min(len(failed), 5)]
+		return res, fmt.Errorf("store: rotate keys: %d values could not be re-sealed: %w", len(failed), errors.Join(shown...))
+	}
+	return res, nil
+}
+
+type staleConn struct {
+	id, kid      string
+	creds, token []byte
+	version      int64
+}
+
+func (s *sqlStore) rotateConnections(ctx context.Context, cur, after string, failed *[]error) (n int, last string, err error) {
+	rows, err := s.e.DB.Query(ctx, `SELECT id, secret_kid, credentials, token, version FROM connections
+		WHERE id > $1 AND secret_kid <> '' AND secret_kid <> $2 ORDER BY id LIMIT $3`, after, cur, rotateBatch)
+	if err != nil {
+		return 0, "", err
+	}
+	var batch []staleConn
+	for rows.Next() {
+		var r staleConn
+		if err := rows.Scan(&r.id, &r.kid, &r.creds, &r.token, &r.version); err != nil {
+			rows.Close()
+			return 0, "", err
+		}
+		batch = append(batch, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(batch) == 0 {
+		return 0, "", err
+	}
+	err = s.root().write(ctx, func(tx sqldb.Tx) error {
+	rows:
+		for _, r := range batch {
+			sealed := map[string][]byte{"credentials": r.creds, "token": r.token}
+			for col, v := range sealed {
+				if v == nil {
+					continue
+				}
+				pt, err := s.open(v, connAAD(r.id, col), col+" of connection "+quote(r.id))
+				if err != nil {
+					*failed = append(*failed, err)
+					continue rows
+				}
+				sealed[col] = s.keys.Seal(pt, connAAD(r.id, col))
+			}
+			m, err := tx.Exec(ctx, `UPDATE connections SET credentials = $1, token = $2, secret_kid = $3
+				WHERE id = $4 AND version = $5 AND secret_kid = $6`,
+				sealed["credentials"], sealed["token"], cur, r.id, r.version, r.kid)
+			if err != nil {
+				return fmt.Errorf("connection %q: %w", r.id, err)
+			}
+			n += int(m)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return n, batch[len(batch)-1].id, nil
+}
+
+func (s *sqlStore) rotateStates(ctx context.Context, cur, after string, failed *[]error) (n int, last string, err error) {
+	type stale struct {
+		hash, kid string
+		data      []byte
+	}
+	rows, err := s.e.DB.Query(ctx, `SELECT state_hash, secret_kid, data FROM oauth_states
+		WHERE state_hash > $1 AND secret_kid <> $2 ORDER BY state_hash LIMIT $3`, after, cur, rotateBatch)
+	if err != nil {
+		return 0, "", err
+	}
+	var batch []stale
+	for rows.Next() {
+		var r stale
+		if err := rows.Scan(&r.hash, &r.kid, &r.data); err != nil {
+			rows.Close()
+			return 0, "", err
+		}
+		batch = append(batch, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(batch) == 0 {
+		return 0, "", err
+	}
+	err = s.root().write(ctx, func(tx sqldb.Tx) error {
+		for _, r := range batch {
+			pt, err := s.open(r.data, stateAAD(r.hash), "oauth state")
+			if err != nil {
+				*failed = append(*failed, err)
+				continue
+			}
+			m, err := tx.Exec(ctx, `UPDATE oauth_states SET data = $1, secret_kid = $2 WHERE state_hash = $3 AND secret_kid = $4`,
+				s.keys.Seal(pt, stateAAD(r.hash)), cur, r.hash, r.kid)
+			if err != nil {
+				return err
+			}
+			n += int(m)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return n, batch[len(batch)-1].hash, nil
+}

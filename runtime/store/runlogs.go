@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
+)
+
+type runLogs struct{ t *tenantStore }
+
+const runLogColumns = `id, tenant, connection_id, action, status, error, duration_ms, entries, created_at`
+
+func scanRunLog(row interface{ Scan(...any) error }) (*RunLog, error) {
+	var l RunLog
+	var entries *string
+	var created int64
+	if err := row.Scan(&l.ID, &l.Tenant, &l.ConnectionID, &l.Action, &l.Status, &l.Error, &l.DurationMs, &entries, &created); err != nil {
+		return nil, err
+	}
+	if entries != nil {
+		l.Entries = json.RawMessage(*entries)
+	}
+	l.CreatedAt = fromMicros(created)
+	return &l, nil
+}
+
+func (rl runLogs) Append(ctx context.Context, l RunLog) (*RunLog, error) {
+	t := rl.t
+	if t.err != nil {
+		return nil, t.err
+	}
+	if l.ID == "" {
+		l.ID = newID("run")
+	} else if err := checkKey("run log id", l.ID); err != nil {
+		return nil, err
+	}
+	var entries *string
+	if len(l.Entries) > 0 {
+		if !json.Valid(l.Entries) {
+			return nil, fmt.Errorf("%w: run log %q: entries are not valid JSON", ErrInvalid, l.ID)
+		}
+		s := string(l.Entries)
+		entries = &s
+	}
+	l.Tenant = t.key
+	if l.CreatedAt.IsZero() {
+		l.CreatedAt = t.store().clock()
+	} else {
+		l.CreatedAt = l.CreatedAt.UTC().Truncate(time.Microsecond)
+	}
+	err := t.write(ctx, func(tx sqldb.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO run_logs (`+runLogColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			l.ID, l.Tenant, l.ConnectionID, l.Action, l.Status, l.Error, l.DurationMs, entries, micros(l.CreatedAt))
+		if err != nil && t.sc.kind(err) == sqldb.Unique {
+			return fmt.Errorf("run log %q: %w: the id is taken", l.ID, ErrConflict)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, wrap("append run log", err)
+	}
+	return &l, nil
+}
+
+func (rl runLogs) Get(ctx context.Context, id string) (*RunLog, error) {
+	t := rl.t
+	if t.err != nil {
+		return nil, t.err
+	}
+	l, err := scanRunLog(t.sc.read().QueryRow(ctx, `SELECT `+runLogColumns+` FROM run_logs WHERE id = $1 AND tenant = $2`, id, t.key))
+	if errors.Is(err, sqldb.ErrNoRows) {
+		return nil, fmt.Errorf("run log %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("get run log %q", id), err)
+	}
+	return l, nil
+}
+
+func (rl runLogs) List(ctx context.Context, f RunLogFilter) (Page[*RunLog], error) {
+	t := rl.t
+	var page Page[*RunLog]
+	if t.err != nil {
+		return page, t.err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return page, err
+	}
+	cur, after, err := parseCursor(f.Cursor)
+	if err != nil {
+		return page, err
+	}
+	q := `SELECT ` + runLogColumns + ` FROM run_logs WHERE tenant = $1`
+	args := []any{t.key}
+	for _, c := range []struct{ col, v string }{{"connection_id", f.ConnectionID}, {"action", f.Action}, {"status", f.Status}} {
+		if c.v != "" {
+			args = append(args, c.v)
+			q += fmt.Sprintf(` AND %s = $%d`, c.col, len(args))
+		}
+	}
+	if after {
+		args = append(args, cur.T, cur.ID)
+		q += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := t.sc.read().Query(ctx, q, args...)
+	if err != nil {
+		return page, wrap("list run logs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanRunLog(rows)
+		if err != nil {
+			return page, wrap("list run logs", err)
+		}
+		page.Items = append(page.Items, l)
+	}
+	if err := rows.Err(); err != nil {
+		return page, wrap("list run logs", err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		last := page.Items[limit-1]
+		page.Next = cursor{T: micros(last.CreatedAt), ID: last.ID}.String()
+	}
+	return page, nil
+}
+
+// pruneBatch bounds one delete, so retention never holds SQLite's writer
+// (or PostgreSQL's locks) for long.
+const pruneBatch = 5000
+
+func (s *sqlStore) PruneRunLogs(ctx context.Context, olderThan time.Time) (int64, error) {
+	n, err := s.prune(ctx, `DELETE FROM run_logs WHERE id IN (SELECT id FROM run_logs WHERE created_at < $1 LIMIT $2)`, micros(olderThan))
+	return n, wrap("prune run logs", err)
+}
+
+// prune runs a batched delete until it deletes nothing.
+func (s *sqlStore) prune(ctx context.Context, q string, arg any) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.root().write(ctx, func(tx sqldb.Tx) error {
+			var err error
+			n, err = tx.Exec(ctx, q, arg, pruneBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
+}

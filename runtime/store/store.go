@@ -1,0 +1,158 @@
+// Package store keeps Membrane's state: connections and their sealed
+// secrets, stored connection overrides, OAuth states, run logs and the
+// webhook outbox. One implementation runs on two engines with the same
+// behaviour: SQLite (embedded, one process) and PostgreSQL (several
+// replicas).
+//
+//	s, err := store.Open(ctx, "sqlite:///var/lib/membrane/membrane.db")
+//	c, err := s.Tenant("acme").Connections().Get(ctx, id)
+//
+// Everything about a tenant's data goes through s.Tenant(key), whose every
+// query is filtered by that tenant: a handler cannot forget to, and an id
+// of another tenant is simply not found.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the root of the store: tenant handles and the cross-tenant work
+// of operators and background workers.
+type Store interface {
+	// Tenant returns the handle of one tenant's data. It does not touch
+	// the database; writes create the tenant on first use.
+	Tenant(key string) TenantStore
+
+	// EnsureTenant creates a tenant unless it exists. Idempotent.
+	EnsureTenant(ctx context.Context, key string) error
+	// ListTenants lists tenants by key; cursor is a Page.Next.
+	ListTenants(ctx context.Context, cursor string, limit int) (Page[Tenant], error)
+	// DeleteTenant deletes a tenant and everything it owns.
+	DeleteTenant(ctx context.Context, key string) error
+
+	// SaveState keeps an OAuth state until expiresAt; data is sealed.
+	SaveState(ctx context.Context, state string, data []byte, expiresAt time.Time) error
+	// TakeState returns and deletes a state, atomically: of two concurrent
+	// takers exactly one gets it. An expired state is ErrNotFound.
+	TakeState(ctx context.Context, state string) ([]byte, error)
+	// PruneStates deletes expired states.
+	PruneStates(ctx context.Context) (int64, error)
+
+	// PruneRunLogs deletes run logs created before olderThan.
+	PruneRunLogs(ctx context.Context, olderThan time.Time) (int64, error)
+
+	// ExpiringTokens lists connections, not disconnected, whose token
+	// expires before the given time, soonest first: the refresher's work.
+	ExpiringTokens(ctx context.Context, before time.Time, limit int) ([]ExpiringToken, error)
+
+	// Outbox is the delivery workers' side of the outbox.
+	Outbox() Outbox
+
+	// RotateKeys re-seals every sealed value with the keyring's current
+	// key, in batches. Old keys must still be in the keyring. Safe to run
+	// twice, and alongside normal traffic.
+	RotateKeys(ctx context.Context) (RotateResult, error)
+
+	// Engine is "sqlite" or "postgres".
+	Engine() string
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// TenantStore is one tenant's data. Every method is scoped to the tenant.
+type TenantStore interface {
+	Key() string
+	Connections() Connections
+	Overrides() Overrides
+	RunLogs() RunLogs
+	Outbox() TenantOutbox
+
+	// Tx runs fn in one transaction: everything done through tx commits
+	// together or not at all. Use it to write an outbox event with the
+	// change it reports. Nested Tx calls are savepoints. Inside fn use
+	// only tx: on SQLite the transaction holds the single writer, so a
+	// write through another handle waits for fn to end (until ctx is done).
+	Tx(ctx context.Context, fn func(tx TenantStore) error) error
+
+	// WithConnectionLock runs fn while holding the lock of one connection,
+	// across goroutines and, on PostgreSQL, across replicas: exactly one
+	// token refresh per connection at a time. The lock is released when fn
+	// returns or the process dies. ErrNotFound if the tenant has no such
+	// connection. Do not call it inside Tx.
+	WithConnectionLock(ctx context.Context, connectionID string, fn func(ctx context.Context) error) error
+}
+
+// Connections are a tenant's connections.
+type Connections interface {
+	// Create stores a new connection and returns it with its ID,
+	// timestamps and Version 1. An empty State is Connected.
+	Create(ctx context.Context, c Connection) (*Connection, error)
+	Get(ctx context.Context, id string) (*Connection, error)
+	// List pages through the connections, oldest first.
+	List(ctx context.Context, f ConnectionFilter) (Page[*Connection], error)
+	// Update runs fn on the current connection with its row locked, then
+	// stores the result with Version bumped. When fn returns an error
+	// nothing changes and that error is returned. fn may change Name,
+	// State, LastError, Parameters, Credentials, Token and Info; the other
+	// fields are kept.
+	Update(ctx context.Context, id string, fn func(c *Connection) error) (*Connection, error)
+	// Delete removes a connection and its stored overrides.
+	Delete(ctx context.Context, id string) error
+}
+
+// Overrides are the connection overrides a tenant stored through the API.
+type Overrides interface {
+	// Put creates or replaces an override and returns it with its new
+	// revision. A connection id must name a connection of the tenant.
+	Put(ctx context.Context, o Override) (*Override, error)
+	Get(ctx context.Context, connector, connectionID string) (*Override, error)
+	// List orders by connector, then connection id (tenant-wide first).
+	List(ctx context.Context, f OverrideFilter) (Page[*Override], error)
+	Delete(ctx context.Context, connector, connectionID string) error
+}
+
+// RunLogs are a tenant's run logs.
+type RunLogs interface {
+	// Append stores a run log; an empty ID gets a random "run_" id, a zero
+	// CreatedAt the store's clock.
+	Append(ctx context.Context, l RunLog) (*RunLog, error)
+	Get(ctx context.Context, id string) (*RunLog, error)
+	// List pages through run logs, newest first.
+	List(ctx context.Context, f RunLogFilter) (Page[*RunLog], error)
+}
+
+// TenantOutbox is a tenant's side of the outbox.
+type TenantOutbox interface {
+	// Enqueue adds events for delivery. An ID already enqueued is skipped.
+	Enqueue(ctx context.Context, events ...Event) error
+	// ListDead lists the tenant's dead-lettered deliveries.
+	ListDead(ctx context.Context, f DeadFilter) (Page[*Delivery], error)
+	// Replay makes a dead or delivered entry pending again, due now, with
+	// its attempts reset.
+	Replay(ctx context.Context, id string) error
+}
+
+// Outbox is the delivery workers' side: it spans tenants.
+type Outbox interface {
+	// ClaimBatch leases up to n due entries to worker for lease, counting
+	// an attempt on each. Concurrent claimers, in this process or another
+	// replica, get disjoint entries; an entry whose lease ran out is due
+	// again.
+	ClaimBatch(ctx context.Context, worker string, n int, lease time.Duration) ([]*Delivery, error)
+	// MarkDelivered records a delivery. It holds whoever holds the lease:
+	// the backend got the event.
+	MarkDelivered(ctx context.Context, id string) error
+	// MarkFailed records a failed attempt by worker and when to try again.
+	// Past the retry policy's attempts or age the entry goes dead instead,
+	// and dead is true. ErrLeaseLost when worker no longer holds the
+	// lease (it expired and another worker claimed the entry).
+	MarkFailed(ctx context.Context, worker, id string, nextAttemptAt time.Time, errText string) (dead bool, err error)
+	// ListDead lists dead-lettered deliveries, of one tenant or all.
+	ListDead(ctx context.Context, f DeadFilter) (Page[*Delivery], error)
+	// Replay makes a dead or delivered entry pending again.
+	Replay(ctx context.Context, id string) error
+	// PruneDelivered deletes entries delivered before olderThan.
+	PruneDelivered(ctx context.Context, olderThan time.Time) (int64, error)
+}

@@ -1,0 +1,63 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/store"
+)
+
+// testMigrations: opening is idempotent, also when instances start at once.
+func testMigrations(t *testing.T, e *env) {
+	ctx := e.ctx
+	var wg sync.WaitGroup
+	stores := make([]store.Store, 4)
+	for i := range stores {
+		wg.Go(func() { stores[i] = e.store() })
+	}
+	wg.Wait()
+	s := stores[0]
+	c := try(s.Tenant("acme").Connections().Create(ctx, sampleConnection())).ok(t)
+	s2 := e.store() // and once more, on a migrated database
+	try(s2.Tenant("acme").Connections().Get(ctx, c.ID)).ok(t)
+	var n, distinct, max int
+	noErr(t, raw(t, s2).DB.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT version), MAX(version) FROM schema_migrations`).Scan(&n, &distinct, &max))
+	if n != distinct || n != max || n < 1 {
+		t.Fatalf("schema_migrations: %d rows, %d versions, max %d", n, distinct, max)
+	}
+	noErr(t, s2.Ping(ctx))
+}
+
+func testExpiringTokens(t *testing.T, e *env) {
+	s := e.store()
+	ctx := e.ctx
+	now := e.clock.Now()
+	mk := func(tenant string, expiry time.Time, state store.ConnectionState) string {
+		c := sampleConnection()
+		c.Token.Expiry = expiry
+		c.State = state
+		return try(s.Tenant(tenant).Connections().Create(ctx, c)).ok(t).ID
+	}
+	soon := mk("a", now.Add(2*time.Minute), store.Connected)
+	sooner := mk("b", now.Add(time.Minute), store.Errored)
+	mk("a", now.Add(time.Hour), store.Connected)
+	mk("a", now.Add(time.Minute), store.Disconnected)
+	noExpiry := sampleConnection()
+	noExpiry.Token.Expiry = time.Time{}
+	try(s.Tenant("a").Connections().Create(ctx, noExpiry)).ok(t)
+
+	got := try(s.ExpiringTokens(ctx, now.Add(5*time.Minute), 10)).ok(t)
+	if len(got) != 2 || got[0].ConnectionID != sooner || got[1].ConnectionID != soon || got[0].Tenant != "b" || !got[1].Expiry.Equal(now.Add(2*time.Minute)) {
+		t.Fatalf("expiring %+v", got)
+	}
+	// A refreshed token leaves the list.
+	_, err := s.Tenant("b").Connections().Update(ctx, sooner, func(c *store.Connection) error {
+		c.Token.Expiry = now.Add(time.Hour)
+		return nil
+	})
+	noErr(t, err)
+	if got := try(s.ExpiringTokens(ctx, now.Add(5*time.Minute), 10)).ok(t); len(got) != 1 {
+		t.Fatalf("after refresh %+v", got)
+	}
+}

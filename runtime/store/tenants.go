@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
+)
+
+func (s *sqlStore) EnsureTenant(ctx context.Context, key string) error {
+	if err := checkKey("tenant key", key); err != nil {
+		return err
+	}
+	return wrap("ensure tenant", s.root().write(ctx, func(tx sqldb.Tx) error {
+		return ensureTenant(ctx, tx, key, s.clock())
+	}))
+}
+
+func (s *sqlStore) ListTenants(ctx context.Context, cursorText string, limit int) (Page[Tenant], error) {
+	var page Page[Tenant]
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return page, err
+	}
+	cur, after, err := parseCursor(cursorText)
+	if err != nil {
+		return page, err
+	}
+	q, args := `SELECT key, created_at FROM tenants`, []any{}
+	if after {
+		q, args = q+` WHERE key > $1`, append(args, cur.K)
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY key LIMIT $%d`, len(args))
+	rows, err := s.e.DB.Query(ctx, q, args...)
+	if err != nil {
+		return page, wrap("list tenants", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t Tenant
+		var created int64
+		if err := rows.Scan(&t.Key, &created); err != nil {
+			return page, wrap("list tenants", err)
+		}
+		t.CreatedAt = fromMicros(created)
+		page.Items = append(page.Items, t)
+	}
+	if err := rows.Err(); err != nil {
+		return page, wrap("list tenants", err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = cursor{K: page.Items[limit-1].Key}.String()
+	}
+	return page, nil
+}
+
+// DeleteTenant relies on the foreign keys' ON DELETE CASCADE to remove
+// connections, overrides, run logs and outbox entries with the tenant.
+func (s *sqlStore) DeleteTenant(ctx context.Context, key string) error {
+	err := s.root().write(ctx, func(tx sqldb.Tx) error {
+		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE key = $1`, key)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("tenant %q: %w", key, ErrNotFound)
+		}
+		return err
+	})
+	return wrap(fmt.Sprintf("delete tenant %q", key), err)
+}
+
+func (s *sqlStore) ExpiringTokens(ctx context.Context, before time.Time, limit int) ([]ExpiringToken, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.e.DB.Query(ctx, `SELECT id, tenant, connector, token_expires_at FROM connections
+		WHERE token_expires_at IS NOT NULL AND token_expires_at < $1 AND state <> 'disconnected'
+		ORDER BY token_expires_at, id LIMIT $2`, micros(before), limit)
+	if err != nil {
+		return nil, wrap("expiring tokens", err)
+	}
+	defer rows.Close()
+	var out []ExpiringToken
+	for rows.Next() {
+		var e ExpiringToken
+		var exp int64
+		if err := rows.Scan(&e.ConnectionID, &e.Tenant, &e.Connector, &exp); err != nil {
+			return nil, wrap("expiring tokens", err)
+		}
+		e.Expiry = fromMicros(exp)
+		out = append(out, e)
+	}
+	return out, wrap("expiring tokens", rows.Err())
+}

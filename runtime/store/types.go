@@ -1,0 +1,193 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ConnectionState is where a connection stands.
+type ConnectionState string
+
+// Connection states.
+const (
+	// Connected: the last use or refresh worked.
+	Connected ConnectionState = "connected"
+	// Errored: the last use failed in a way that may pass (the API was
+	// down); LastError says how.
+	Errored ConnectionState = "error"
+	// Disconnected: a human must authorise again (a refresh token revoked).
+	Disconnected ConnectionState = "disconnected"
+)
+
+func (s ConnectionState) valid() bool {
+	return s == Connected || s == Errored || s == Disconnected
+}
+
+// Connection is one tenant's authenticated link to an app.
+type Connection struct {
+	// ID is assigned by Create ("conn_" and 20 base32 characters) unless
+	// the caller sets one.
+	ID        string          `json:"id"`
+	Tenant    string          `json:"tenant"`
+	Connector string          `json:"connector"`
+	Name      string          `json:"name,omitempty"`
+	State     ConnectionState `json:"state"`
+	LastError string          `json:"lastError,omitempty"`
+	// Parameters given when connecting (a subdomain); not secret.
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// Credentials for API-key, basic and custom auth. Sealed at rest.
+	Credentials map[string]any `json:"-"`
+	// Token of OAuth2 connections. Sealed at rest.
+	Token *Token `json:"-"`
+	// Info the connection learnt about its account.
+	Info      map[string]any `json:"info,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+	// Version counts the changes of the connection, starting at 1. Compare
+	// it inside Update to refuse a change based on a stale read.
+	Version int64 `json:"version"`
+}
+
+// Token is an OAuth2 token. Its JSON form is what gets sealed.
+type Token struct {
+	AccessToken  string    `json:"accessToken"`
+	RefreshToken string    `json:"refreshToken,omitempty"`
+	TokenType    string    `json:"tokenType,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	// Extra keeps the token response's other fields (id_token,
+	// instance_url, …).
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// Tenant is a customer of the workspace: a key the user chooses.
+type Tenant struct {
+	Key       string    `json:"key"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Override is a ConnectionOverride stored through the API: a YAML or JSON
+// document, kept as given.
+type Override struct {
+	Tenant    string `json:"tenant"`
+	Connector string `json:"connector"`
+	// ConnectionID is empty for the tenant-wide override of the connector.
+	ConnectionID string `json:"connectionId,omitempty"`
+	Doc          []byte `json:"-"`
+	// Revision grows by one with every Put and never repeats, even after
+	// a Delete. On Put, a non-zero Revision is a precondition: the stored
+	// revision must equal it.
+	Revision  int64     `json:"revision"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// RunLog records one action run. Entries are already redacted by the
+// caller; the store keeps them as given.
+type RunLog struct {
+	ID           string          `json:"id"`
+	Tenant       string          `json:"tenant"`
+	ConnectionID string          `json:"connectionId,omitempty"`
+	Action       string          `json:"action"`
+	Status       string          `json:"status"`
+	Error        string          `json:"error,omitempty"`
+	DurationMs   int64           `json:"durationMs"`
+	Entries      json.RawMessage `json:"entries,omitempty"`
+	CreatedAt    time.Time       `json:"createdAt"`
+}
+
+// Event is an outbox entry: something to deliver to the user's backend.
+type Event struct {
+	// ID is stable and global (it becomes the webhook-id): enqueueing an ID
+	// twice keeps the first, so a retried producer does not duplicate; an
+	// ID of another tenant's event is ErrConflict. Derive stable ids from
+	// the tenant, the connection and the source event. Empty gets a random
+	// "evt_" id.
+	ID        string          `json:"id"`
+	Tenant    string          `json:"tenant"`
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"createdAt"`
+}
+
+// DeliveryStatus is where an outbox entry stands.
+type DeliveryStatus string
+
+// Delivery statuses.
+const (
+	Pending   DeliveryStatus = "pending"
+	Delivered DeliveryStatus = "delivered"
+	Dead      DeliveryStatus = "dead"
+)
+
+// Delivery is an outbox entry with its delivery state.
+type Delivery struct {
+	Event
+	Status   DeliveryStatus `json:"status"`
+	Attempts int            `json:"attempts"`
+	// NextAttemptAt is when a pending entry is due; while claimed, it is
+	// the end of the lease.
+	NextAttemptAt time.Time `json:"nextAttemptAt"`
+	LeaseOwner    string    `json:"leaseOwner,omitempty"`
+	LastError     string    `json:"lastError,omitempty"`
+	DeliveredAt   time.Time `json:"deliveredAt,omitzero"`
+}
+
+// Page is one page of a listing. Next is an opaque cursor for the
+// following page, empty on the last.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// ConnectionFilter selects connections to list, oldest first.
+type ConnectionFilter struct {
+	Connector string
+	// Cursor is a Page.Next from the previous page.
+	Cursor string
+	// Limit is the page size: 1 to 1000, 0 means 50.
+	Limit int
+	// Secrets fills Credentials and Token. Listings feed UIs and lists,
+	// which never need them, so by default they stay sealed.
+	Secrets bool
+}
+
+// OverrideFilter selects overrides; empty fields match everything.
+type OverrideFilter struct {
+	Connector    string
+	ConnectionID string
+	Cursor       string
+	Limit        int
+}
+
+// RunLogFilter selects run logs, newest first; empty fields match everything.
+type RunLogFilter struct {
+	ConnectionID string
+	Action       string
+	Status       string
+	Cursor       string
+	Limit        int
+}
+
+// DeadFilter selects dead-lettered deliveries, oldest first.
+type DeadFilter struct {
+	// Tenant narrows the root store's listing; a tenant handle always
+	// narrows to its tenant.
+	Tenant string
+	Cursor string
+	Limit  int
+}
+
+// ExpiringToken names a connection whose OAuth2 token expires soon.
+type ExpiringToken struct {
+	ConnectionID string    `json:"connectionId"`
+	Tenant       string    `json:"tenant"`
+	Connector    string    `json:"connector"`
+	Expiry       time.Time `json:"expiry"`
+}
+
+// RotateResult counts what RotateKeys re-sealed.
+type RotateResult struct {
+	Connections int `json:"connections"`
+	States      int `json:"states"`
+}
