@@ -11,7 +11,6 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
-	"github.com/membrane-dev/membrane/spec/expr"
 )
 
 // Engine runs plans. Make one and share it: it holds the HTTP client and
@@ -137,7 +136,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	// Normalize rewrites maps in place: it works on a copy, so the caller's
 	// input (maybe shared by concurrent runs) and the plan's literals stay
 	// as they are.
-	input = expr.Normalize(p.inputSchema, copyJSON(input))
+	input = p.normalizer.NormalizeCopy(input) // expr.Normalize(p.inputSchema, copyJSON(input))
 	if input == nil {
 		input = map[string]any{}
 	}
@@ -227,7 +226,10 @@ func (r *run) runSingle(ctx context.Context) (any, error) {
 	if ca.Output == nil {
 		return resp["body"], nil
 	}
-	out, err := ca.Output.Eval(ctx, withVar(r.vars, spec.VarResponse, resp))
+	// The run's variables gain `response` in place: nothing else reads
+	// them from here on.
+	r.vars[spec.VarResponse] = resp
+	out, err := ca.Output.Eval(ctx, r.vars)
 	if err != nil {
 		return nil, fromExpr(err)
 	}
@@ -416,23 +418,4 @@ func (r *run) redactError(err error) error {
 		return e
 	}
 	return err
-}
-
-// copyJSON copies the maps and lists of a JSON-like value.
-func copyJSON(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			out[k] = copyJSON(x)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = copyJSON(x)
-		}
-		return out
-	}
-	return v
 }

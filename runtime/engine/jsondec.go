@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -17,7 +19,13 @@ import (
 // invalid UTF-8. The caller then decodes with encoding/json, which gives
 // the same value or the same error it always gave.
 func decodeJSON(b []byte) (v any, ok bool) {
-	d := jsonDecoder{b: b}
+	d := decoders.Get().(*jsonDecoder)
+	d.b, d.i = b, 0
+	defer func() {
+		clear(d.pairs[:cap(d.pairs)]) // drop references to the values
+		d.b, d.pairs = nil, d.pairs[:0]
+		decoders.Put(d)
+	}()
 	d.space()
 	v, ok = d.value(0)
 	if !ok {
@@ -27,6 +35,8 @@ func decodeJSON(b []byte) (v any, ok bool) {
 	return v, d.i == len(d.b)
 }
 
+var decoders = sync.Pool{New: func() any { return &jsonDecoder{pairs: make([]jsonPair, 0, 64)} }}
+
 // maxJSONDepth is where decodeJSON leaves nesting to encoding/json, which
 // has its own limit and error.
 const maxJSONDepth = 512
@@ -34,6 +44,15 @@ const maxJSONDepth = 512
 type jsonDecoder struct {
 	b []byte
 	i int
+	// pairs is a stack of the members of the objects being read: an
+	// object's map is made at its end, at its final size, instead of
+	// growing member by member.
+	pairs []jsonPair
+}
+
+type jsonPair struct {
+	k string
+	v any
 }
 
 func (d *jsonDecoder) space() {
@@ -81,17 +100,18 @@ func (d *jsonDecoder) lit(s string) bool {
 
 func (d *jsonDecoder) object(depth int) (any, bool) {
 	d.i++ // {
-	m := map[string]any{}
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
-		return m, true
+		return map[string]any{}, true
 	}
+	base := len(d.pairs)
+	defer func() { d.pairs = d.pairs[:base] }()
 	for {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			return nil, false
 		}
-		k, ok := d.str()
+		k, ok := d.key()
 		if !ok {
 			return nil, false
 		}
@@ -105,7 +125,7 @@ func (d *jsonDecoder) object(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[k] = v // a repeated key keeps its last value, as encoding/json does
+		d.pairs = append(d.pairs, jsonPair{k, v})
 		d.space()
 		if d.i >= len(d.b) {
 			return nil, false
@@ -116,6 +136,11 @@ func (d *jsonDecoder) object(depth int) (any, bool) {
 			d.space()
 		case '}':
 			d.i++
+			members := d.pairs[base:]
+			m := make(map[string]any, len(members))
+			for _, p := range members {
+				m[p.k] = p.v // a repeated key keeps its last value, as encoding/json does
+			}
 			return m, true
 		default:
 			return nil, false
@@ -125,7 +150,8 @@ func (d *jsonDecoder) object(depth int) (any, bool) {
 
 func (d *jsonDecoder) array(depth int) (any, bool) {
 	d.i++ // [
-	l := make([]any, 0) // [] decodes to an empty list, not nil
+	// [] decodes to an empty list, not nil.
+	l := make([]any, 0)
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == ']' {
 		d.i++
@@ -181,6 +207,44 @@ func (d *jsonDecoder) str() (string, bool) {
 		d.i++
 	}
 	return "", false
+}
+
+// key reads an object key. The keys of API responses repeat (every record
+// of a page has the same ones): short plain ones come from keyCache.
+func (d *jsonDecoder) key() (string, bool) {
+	start := d.i + 1
+	for j := start; j < len(d.b) && j-start <= maxCachedKey; j++ {
+		c := d.b[j]
+		if c == '"' {
+			d.i = j + 1
+			return cachedKey(d.b[start:j]), true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	return d.str()
+}
+
+// keyCache holds recently decoded object keys, by a hash of their bytes;
+// a slot holds the last key that hashed to it. Lookups and stores are
+// atomic, so decoders share it without a lock.
+var keyCache [1024]atomic.Pointer[string]
+
+const maxCachedKey = 32
+
+func cachedKey(b []byte) string {
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &keyCache[h%uint32(len(keyCache))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
 }
 
 // escaped finishes a string that has escapes, from its start.

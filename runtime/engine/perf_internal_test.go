@@ -39,6 +39,7 @@ var jsonCases = []string{
 	"\"caf\xc3\xa9\"", "\"bad \xff utf8\"", "\"\xed\xa0\x80\"", `"tab	in"`, "\"nl\nin\"",
 	`{"a":1,"b":[1,2.5,"x",null,true,{"c":{}}],"a":2}`, ` { "k" : [ 1 , 2 ] } `, "\n[1]\n",
 	`[1,]`, `{"a":1,}`, `{"a"}`, `{a:1}`, `[01]`, `01`, `1.`, `.5`, `-`, `1e`, `+1`, `tru`, `nul`, `[`, `{`, `"abc`,
+	`{"k\u00e9y":1,"ké":2,"a\"b":3,"a\\b":4,"":5,"0123456789012345678901234567890123456789":6}`,
 	`{} x`, `[] []`, `1 2`, `nullx`, `123abc`, ``, `   `, `{"a":"\x"}`, `"\u12"`, `"\uZZZZ"`,
 	strings.Repeat("[", 600) + strings.Repeat("]", 600), strings.Repeat("[", 20000) + strings.Repeat("]", 20000),
 }
@@ -230,7 +231,7 @@ func TestRedactorLazy(t *testing.T) {
 // encodeJSON writes what json.Marshal writes, byte for byte.
 func TestEncodeJSONMatchesMarshal(t *testing.T) {
 	values := []any{
-		nil, true, false, int64(0), int64(-5), int64(1 << 62), 0.0, -0.0, 1.5, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, -2.5e-300, 3e300,
+		nil, true, false, int64(0), int64(-5), int64(1 << 62), 0.0, math.Copysign(0, -1), 1.5, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, -2.5e-300, 3e300,
 		"", "plain", "quote\"", "back\\slash", "<b>&amp;</b>", "tab\t", "nl\n", "\x00\x1f\x7f", "café", "\u2028\u2029", "bad\xffutf8", "😀",
 		[]any{}, []any(nil), map[string]any{}, map[string]any(nil),
 		map[string]any{"b": int64(1), "a": []any{"x", nil, 2.5}, "A": map[string]any{"z": true, "<": "&"}, "": "empty"},
@@ -256,4 +257,87 @@ func TestEncodeJSONMatchesMarshal(t *testing.T) {
 			t.Errorf("%#v: encodeJSON took a value json.Marshal may write otherwise", v)
 		}
 	}
+}
+
+// encodeFields writes what json.Marshal of the evaluated mapping writes.
+func TestEncodeFieldsMatchesMarshal(t *testing.T) {
+	src := map[string]any{
+		"b": "${ input.b }", "a": "${ input.a }", "<tag>": "${ input.c }", "é": "${ input.d }",
+		"nested": map[string]any{"x": "${ input.a }", "lit": 1.5}, "list": []any{"${ input.b }", true},
+		"lit": "plain", "num": int64(3), "text": "a ${ input.b } b",
+	}
+	v, err := spec.FromInterface(src, diag.Pos{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diags diag.List
+	m := spec.NewScope(nil).CompileValue(v, nil, &diags, spec.VarInput)
+	if err := diags.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(9, 10))
+	inputs := []map[string]any{
+		{"a": nil, "b": "x", "c": "<&>", "d": 1.5},
+		{"a": map[string]any{"z": 1.0, "y": []any{}}, "b": "q\"uote", "c": int64(7), "d": math.Inf(1)},
+	}
+	for range 300 {
+		inputs = append(inputs, map[string]any{"a": randomValue(rnd, 0), "b": fmt.Sprint(rnd.IntN(9)), "c": randomValue(rnd, 0), "d": randomValue(rnd, 0)})
+	}
+	took := 0
+	for _, in := range inputs {
+		vars := map[string]any{spec.VarInput: in}
+		got, gerr := encodeFields(t.Context(), m, m.Keys(), vars)
+		val, verr := m.Eval(t.Context(), vars)
+		if fmt.Sprint(gerr) != fmt.Sprint(verr) {
+			t.Fatalf("%v: errors %v and %v", in, gerr, verr)
+		}
+		if got == nil {
+			continue
+		}
+		took++
+		want, err := json.Marshal(val)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%v:\n got %s\nwant %s (%v)", in, got, want, err)
+		}
+	}
+	if took < len(inputs)/2 {
+		t.Errorf("encodeFields wrote only %d of %d bodies", took, len(inputs))
+	}
+}
+
+var benchBody = []byte(`{"id":"cus_9s6XKzkNRiz8i3","object":"customer","email":"ada@example.com",` +
+	`"first_name":"Ada","last_name":"Lovelace","phone":"+44 20 7946 0958","company":"Analytical Engines Ltd",` +
+	`"title":"Countess","created":1718877600,"updated":1718877601,"score":97.5,"vip":true,` +
+	`"address":{"line1":"12 St James's Square","city":"London","postal_code":"SW1Y 4JH","country":"GB"},` +
+	`"currency":"gbp","delinquent":false,"livemode":false,"tags":["math","poetry"],` +
+	`"metadata":{"source":"membrane","campaign":"spring"},"preferred_locales":["en-GB"],"balance":0}`)
+
+// BenchmarkDecode compares decodeJSON with what it replaced and with a
+// plain json.Unmarshal.
+func BenchmarkDecode(b *testing.B) {
+	b.Run("decodeJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := decodeJSON(benchBody); !ok {
+				b.Fatal("gave up")
+			}
+		}
+	})
+	b.Run("decoder+normalize", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := refDecode(benchBody); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(benchBody, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

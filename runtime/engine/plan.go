@@ -10,6 +10,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/expr"
 )
 
 // Plan is an action resolved through its layers and compiled: CEL
@@ -22,6 +23,8 @@ type Plan struct {
 
 	input, output *jsonschema.Schema
 	inputSchema   any // the raw input schema, to type JSON numbers
+	// normalizer normalizes a copy of each run's input by inputSchema.
+	normalizer *expr.Normalizer
 	// quickIn and quickOut vouch for the values of simple schemas without
 	// the general validator (see quickschema.go); nil when they cannot.
 	quickIn, quickOut *quickSchema
@@ -57,6 +60,7 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
+	p.normalizer = expr.NewNormalizer(p.inputSchema)
 	p.errors = append(append([]spec.CompiledErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
 
 	c := r.Connector

@@ -15,6 +15,7 @@ import (
 type quickSchema struct {
 	types     uint8 // qt* bits; 0 is any type
 	props     map[string]*quickSchema
+	propList  []quickProp // props, to walk when no other key matters
 	required  []string
 	addlFalse bool         // additionalProperties: false
 	addl      *quickSchema // additionalProperties: {…}
@@ -23,6 +24,11 @@ type quickSchema struct {
 	minLen    int      // -1: none
 	maxLen    int      // -1: none
 	never     bool     // the schema `false`
+}
+
+type quickProp struct {
+	name string
+	s    *quickSchema
 }
 
 const (
@@ -71,6 +77,7 @@ func compileQuick(s any) *quickSchema {
 					if q.props[name] = compileQuick(ps); q.props[name] == nil {
 						return nil
 					}
+					q.propList = append(q.propList, quickProp{name, q.props[name]})
 				}
 			case "required":
 				l, ok := x.([]any)
@@ -213,7 +220,14 @@ func (q *quickSchema) valid(v any) bool {
 				return false
 			}
 		}
-		if q.props != nil || q.addlFalse || q.addl != nil {
+		if !q.addlFalse && q.addl == nil {
+			// Only the declared properties are checked: look them up.
+			for _, p := range q.propList {
+				if fv, ok := x[p.name]; ok && !p.s.valid(fv) {
+					return false
+				}
+			}
+		} else if q.props != nil || q.addlFalse || q.addl != nil {
 			for k, fv := range x {
 				if ps, ok := q.props[k]; ok {
 					if !ps.valid(fv) {

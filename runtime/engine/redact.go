@@ -23,7 +23,7 @@ var sensitiveHeaders = map[string]bool{
 // engine: logs, errors, traces. It is safe for concurrent use; a secret
 // learnt during a run (a session token) is added with Add.
 type Redactor struct {
-	headers map[string]bool
+	headers []string   // canonical names, beyond sensitiveHeaders
 	mu      sync.Mutex // serialises Add
 	state   atomic.Pointer[redactState]
 }
@@ -56,15 +56,16 @@ func NewRedactor(secrets []string, headers ...string) *Redactor {
 		if h == "" {
 			continue // no header has an empty name
 		}
-		if rd.headers == nil {
-			rd.headers = map[string]bool{}
-		}
-		rd.headers[http.CanonicalHeaderKey(h)] = true
+		rd.headers = append(rd.headers, http.CanonicalHeaderKey(h))
 	}
-	rd.state.Store(&redactState{})
+	rd.state.Store(noSecrets)
 	rd.Add(secrets...)
 	return rd
 }
+
+// noSecrets is the state of a redactor with nothing to hide; it is never
+// modified, so every redactor starts from the same one.
+var noSecrets = &redactState{}
 
 // Add hides more secrets from now on; it reports whether one was new.
 func (rd *Redactor) Add(secrets ...string) bool {
@@ -145,7 +146,7 @@ func (rd *Redactor) Excerpt(body []byte) string {
 func (rd *Redactor) Header(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if sensitiveHeaders[k] || (rd != nil && rd.headers[k]) {
+		if sensitiveHeaders[k] || (rd != nil && slices.Contains(rd.headers, k)) {
 			out[k] = []string{redacted}
 			continue
 		}

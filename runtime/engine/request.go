@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strconv"
@@ -47,10 +48,21 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 		}
 		addQuery(q, nv.Name, v)
 	}
-	var body any
+	var (
+		body    any
+		encoded []byte // the body written as JSON straight from its fields
+	)
 	if cr.Body != nil {
-		if body, err = cr.Body.Eval(ctx, vars); err != nil {
-			return nil, fromExpr(err)
+		bodyInExtra := len(extra) > 0 && extraIn == "body"
+		if keys := cr.Body.Keys(); keys != nil && !bodyInExtra && (cr.Encoding == "" || cr.Encoding == "json") {
+			if encoded, err = encodeFields(ctx, cr.Body, keys, vars); err != nil {
+				return nil, fromExpr(err)
+			}
+		}
+		if encoded == nil {
+			if body, err = cr.Body.Eval(ctx, vars); err != nil {
+				return nil, fromExpr(err)
+			}
 		}
 	}
 	if len(extra) > 0 {
@@ -76,7 +88,8 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 		u.RawQuery = q.Encode()
 	}
 
-	h := make(http.Header, len(r.plan.connector.Headers)+len(cr.Headers)+2)
+	hs := newHeaders(len(r.plan.connector.Headers) + len(cr.Headers) + 2)
+	h := hs.h
 	for _, list := range [][]spec.Named{r.plan.connector.Headers, cr.Headers} {
 		for _, nv := range list {
 			v, err := nv.Expr.Eval(ctx, vars)
@@ -84,7 +97,7 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 				return nil, fromExpr(err)
 			}
 			if v != nil {
-				h.Set(nv.Name, text(v))
+				hs.set(nv.Name, text(v))
 			}
 		}
 	}
@@ -98,18 +111,23 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 		RateKey:     r.conn.ID,
 		Rate:        r.plan.rate,
 	}
-	if cr.Body != nil || (len(extra) > 0 && extraIn == "body") {
+	if encoded != nil {
+		req.Body = encoded
+		if h.Get("Content-Type") == "" {
+			hs.set("Content-Type", "application/json")
+		}
+	} else if cr.Body != nil || (len(extra) > 0 && extraIn == "body") {
 		b, ct, err := encodeBody(body, cr.Encoding)
 		if err != nil {
 			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", cr.Src.Pos, cr.Encoding, err)}
 		}
 		req.Body = b
 		if h.Get("Content-Type") == "" {
-			h.Set("Content-Type", ct)
+			hs.set("Content-Type", ct)
 		}
 	}
 	if h.Get("Accept") == "" {
-		h.Set("Accept", "application/json")
+		hs.set("Accept", "application/json")
 	}
 	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path}, nil
 }
@@ -149,6 +167,25 @@ func evalPath(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any
 		}
 	}
 	return b.String(), nil
+}
+
+// headers builds an http.Header whose values share one array, as
+// http.Header.Set would give them one by one.
+type headers struct {
+	h    http.Header
+	vals []string
+}
+
+func newHeaders(n int) headers {
+	return headers{h: make(http.Header, n), vals: make([]string, 0, n)}
+}
+
+func (hs *headers) set(name, value string) {
+	hs.vals = append(hs.vals, value)
+	n := len(hs.vals)
+	// Capacity 1: appending to one value copies it, never writes over the
+	// next.
+	hs.h[textproto.CanonicalMIMEHeaderKey(name)] = hs.vals[n-1 : n : n]
 }
 
 // resolveURL joins a path to the base URL. An absolute URL (a next-page
