@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// The README's YAML examples are what new users copy first: together they
+// must form a valid workspace.
+func TestReadmeExamplesValidate(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	n := 0
+	for _, b := range blocks {
+		if !strings.Contains(b[1], "kind:") {
+			continue
+		}
+		n++
+		if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(n)+".yaml"), []byte(b[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("found %d YAML examples with a kind in the README, want at least 5", n)
+	}
+	ws, diags := spec.Load(dir)
+	diags = append(diags, layers.Check(ws)...)
+	for _, d := range diags {
+		t.Errorf("README example %s", d)
+	}
+}
