@@ -46,6 +46,15 @@ type compiledExpr struct {
 	offset int    // of src in the template
 	prog   cel.Program
 	typ    *Type
+	// sel, opt and cat are set when the expression is a plain selection,
+	// an optional field with a default or a concatenation of strings (see
+	// fast.go).
+	sel *selectPath
+	opt *optSelect
+	cat *concat
+	// loops says the expression has a comprehension, the only place where
+	// CEL checks a context; without one it is evaluated without.
+	loops bool
 }
 
 // compiled is what the Env caches per source: a template or its issues.
@@ -148,7 +157,18 @@ func (e *Env) compileExpr(pt Part, refs refSet) (*compiledExpr, []Issue) {
 	if err != nil {
 		return nil, []Issue{{Offset: pt.Offset + leadingSpace(pt.Text), Message: err.Error()}}
 	}
+	if bounded(e.cel, ast) {
+		// The expression can never exceed the limit: it runs without the
+		// cost tracker, which costs more than a small evaluation itself.
+		if p, err := e.cel.Program(ast, cel.InterruptCheckFrequency(interruptEvery), cel.EvalOptions(cel.OptOptimize)); err == nil {
+			prog = p
+		}
+	}
 	x := &compiledExpr{src: pt.Text, offset: pt.Offset, prog: prog, typ: fromCEL(ast.OutputType(), e.objects)}
+	x.sel = selectPathOf(ast.NativeRep().Expr(), e.vars)
+	x.opt = optSelectOf(ast.NativeRep().Expr(), e.vars)
+	x.cat = concatOf(ast.NativeRep().Expr(), e.vars)
+	x.loops = hasLoops(ast.NativeRep().Expr())
 	own := refSet{}
 	own.collect(ast.NativeRep().Expr(), e.vars)
 	if len(own) == 0 {

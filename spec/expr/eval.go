@@ -56,6 +56,9 @@ func (t *Template) eval(ctx context.Context, vars map[string]any) (any, error) {
 	}
 	if t.single {
 		x := t.parts[0].expr
+		if v, ok := x.fast(vars); ok {
+			return v, nil
+		}
 		v, err := x.run(ctx, vars)
 		if err != nil {
 			return nil, err
@@ -66,17 +69,16 @@ func (t *Template) eval(ctx context.Context, vars map[string]any) (any, error) {
 		}
 		return out, nil
 	}
-	act, err := interpreter.NewActivation(vars)
-	if err != nil {
-		return nil, err
-	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.expr == nil {
 			b.WriteString(p.text)
 			continue
 		}
-		v, err := p.expr.run(ctx, act)
+		if v, ok := p.expr.fast(vars); ok && appendPlain(&b, v) {
+			continue
+		}
+		v, err := p.expr.run(ctx, vars)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +94,7 @@ func (x *compiledExpr) run(ctx context.Context, vars any) (ref.Val, error) {
 		v   ref.Val
 		err error
 	)
-	if ctx != nil {
+	if ctx != nil && x.loops {
 		v, _, err = x.prog.ContextEval(ctx, vars)
 	} else {
 		v, _, err = x.prog.Eval(vars)
@@ -193,6 +195,25 @@ func keyText(k ref.Val) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// appendPlain is appendText for the plain Go scalars a selection gives; it
+// reports false for anything else, which then goes through CEL.
+func appendPlain(b *strings.Builder, v any) bool {
+	switch x := v.(type) {
+	case nil:
+	case string:
+		b.WriteString(x)
+	case int64:
+		b.WriteString(strconv.FormatInt(x, 10))
+	case float64:
+		b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	default:
+		return false
+	}
+	return true
 }
 
 // appendText writes a scalar for interpolation: strings as they are,
