@@ -21,7 +21,7 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"RetryPolicy":        {"Connector", "/$defs/retry"},
 	"HTTPSettings":       {"Connector", "/$defs/http"},
 	"ErrorRule":          {"Connector", "/$defs/errorRule"},
-	"Pagination":         {"Connector", "/$defs/pagination"},
+	"Pagination":         {"Action", "/$defs/pagination"},
 	"Request":            {"Connector", "/$defs/request"},
 	"UniversalAction":    {"UniversalAction", ""},
 	"UniversalEvent":     {"UniversalEvent", ""},

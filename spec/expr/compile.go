@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -174,7 +175,7 @@ func (e *Env) compileExpr(pt Part, refs refSet) (*compiledExpr, []Issue) {
 	if len(own) == 0 {
 		// A constant expression fails the same way on every request: say
 		// so when the file loads.
-		if _, err := x.run(nil, noVars); err != nil {
+		if _, err := x.run(context.Background(), noVars); err != nil {
 			ee := err.(*EvalError)
 			return nil, []Issue{{Offset: ee.Offset, Message: ee.Message}}
 		}

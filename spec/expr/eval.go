@@ -39,7 +39,7 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // value or nil. Parts of vars may be returned as they are, not copied.
 // Failures are *EvalError.
 func (t *Template) Eval(vars map[string]any) (any, error) {
-	return t.eval(nil, vars)
+	return t.eval(context.Background(), vars)
 }
 
 // EvalContext is Eval that also stops when ctx is done.
@@ -94,7 +94,10 @@ func (x *compiledExpr) run(ctx context.Context, vars any) (ref.Val, error) {
 		v   ref.Val
 		err error
 	)
-	if ctx != nil && x.loops {
+	// Only loops check for cancellation; ContextEval costs a cancellable
+	// context per call, so the rest skip it, as does a context that can
+	// never be done.
+	if x.loops && ctx.Done() != nil {
 		v, _, err = x.prog.ContextEval(ctx, vars)
 	} else {
 		v, _, err = x.prog.Eval(vars)

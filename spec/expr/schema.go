@@ -189,7 +189,7 @@ func branches(m map[string]any, key string) ([]any, bool) {
 	}
 	var out []any
 	for _, b := range list {
-		if bm := node(b); bm != nil && len(bm) == 1 && bm["type"] == "null" {
+		if bm := node(b); len(bm) == 1 && bm["type"] == "null" {
 			continue
 		}
 		out = append(out, b)
