@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"math/big"
 	"slices"
 	"strconv"
@@ -178,7 +179,7 @@ func leaf(e *jsonschema.ValidationError, out *[]Issue) {
 				is.Message = fmt.Sprintf("property %s is not allowed %s", quote(p), cond)
 			default:
 				is.Message = fmt.Sprintf("property %s is not allowed", quote(p))
-				if s := closest(p, allowed); s != "" {
+				if s := suggest.Closest(p, allowed); s != "" {
 					is.Suggestion = s
 					is.Message += fmt.Sprintf("; did you mean %s?", quote(s))
 				} else if len(allowed) > 0 && len(allowed) <= 10 {
@@ -235,7 +236,7 @@ func leaf(e *jsonschema.ValidationError, out *[]Issue) {
 					want = append(want, s)
 				}
 			}
-			if s := closest(got, want); s != "" {
+			if s := suggest.Closest(got, want); s != "" {
 				base.Suggestion = s
 				base.Message += fmt.Sprintf("; did you mean %s?", quote(s))
 			}
@@ -332,43 +333,4 @@ func quoteAll(l []string) []string {
 		out[i] = quote(s)
 	}
 	return out
-}
-
-// closest returns the candidate nearest to s, ignoring case, when it is near
-// enough to be a likely typo; "" otherwise.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 1<<30
-	ls := strings.ToLower(s)
-	for _, c := range candidates {
-		d := levenshtein(ls, strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	limit := max(1, min(3, len([]rune(s))/3))
-	if best == s || bestD > limit {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -3,6 +3,7 @@ package expr
 import (
 	"context"
 	"fmt"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"regexp"
 	"slices"
 	"strings"
@@ -229,12 +230,12 @@ var plainNames = strings.NewReplacer(
 func (e *Env) explain(msg string) string {
 	msg = plainNames.Replace(msg)
 	if m := undefinedField.FindStringSubmatch(msg); m != nil {
-		if s := closest(m[1], e.fields); s != "" {
+		if s := suggest.Closest(m[1], e.fields); s != "" {
 			return fmt.Sprintf("%s (did you mean '%s'?)", msg, s)
 		}
 	}
 	if m := undeclaredRef.FindStringSubmatch(msg); m != nil && !strings.Contains(msg, "did you mean") {
-		if s := closest(m[1], e.names); s != "" {
+		if s := suggest.Closest(m[1], e.names); s != "" {
 			return fmt.Sprintf("%s (did you mean '%s'?)", msg, s)
 		}
 		if len(e.names) > 0 {
@@ -242,38 +243,6 @@ func (e *Env) explain(msg string) string {
 		}
 	}
 	return msg
-}
-
-// closest returns the candidate within edit distance 2 of s (and less
-// than half its length), or "".
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD && d*2 < max(len(s), 2) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Type returns the type of the template's value: string for text and
