@@ -40,8 +40,8 @@ func (f *actionFlags) register(cmd *cobra.Command) {
 // load reads the workspace and the overrides the flags name.
 func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.ConnectionOverride, error) {
 	ws, diags := spec.Load(f.dir)
-	if io := ioTrouble(diags); io != nil {
-		return nil, nil, io
+	if err := ioTrouble(diags); err != nil {
+		return nil, nil, err
 	}
 	if ws.Connectors[f.connector] == nil && !diags.HasErrors() {
 		return nil, nil, usageError("unknown connector %q%s", f.connector, connectorHint(ws, f.connector, f.dir))
