@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
 )
 
 // Page sizes.
@@ -48,4 +51,34 @@ func parseCursor(s string) (cursor, bool, error) {
 		return cursor{}, false, fmt.Errorf("%w: malformed page cursor", ErrInvalid)
 	}
 	return c, true, nil
+}
+
+// scanner is a row to scan: a single Row or the current row of Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// queryPage runs a keyset-paginated query that asks for limit+1 rows: the
+// extra row only says a next page exists, whose cursor next derives from
+// the last item kept.
+func queryPage[T any](ctx context.Context, q sqldb.Querier, what string, limit int, scan func(scanner) (T, error), next func(T) cursor, sql string, args ...any) (Page[T], error) {
+	var page Page[T]
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return page, wrap(what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return page, wrap(what, err)
+		}
+		page.Items = append(page.Items, item)
+	}
+	if err := rows.Err(); err != nil {
+		return page, wrap(what, err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = next(page.Items[limit-1]).String()
+	}
+	return page, nil
 }

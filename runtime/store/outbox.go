@@ -16,7 +16,7 @@ const deliveryColumns = `id, tenant, type, payload, status, attempts, next_attem
 // maxErrorText bounds a stored delivery error.
 const maxErrorText = 2000
 
-func scanDelivery(row interface{ Scan(...any) error }) (*Delivery, error) {
+func scanDelivery(row scanner) (*Delivery, error) {
 	var d Delivery
 	var payload, status string
 	var next, created int64
@@ -237,27 +237,7 @@ func listDead(ctx context.Context, sc *scope, f DeadFilter) (Page[*Delivery], er
 	}
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
-	rows, err := sc.read().Query(ctx, q, args...)
-	if err != nil {
-		return page, wrap("list dead outbox entries", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return page, wrap("list dead outbox entries", err)
-		}
-		page.Items = append(page.Items, d)
-	}
-	if err := rows.Err(); err != nil {
-		return page, wrap("list dead outbox entries", err)
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.Next = cursor{T: micros(last.CreatedAt), ID: last.ID}.String()
-	}
-	return page, nil
+	return queryPage(ctx, sc.read(), "list dead outbox entries", limit, scanDelivery, func(d *Delivery) cursor { return cursor{T: micros(d.CreatedAt), ID: d.ID} }, q, args...)
 }
 
 // replay resets an entry for delivery now, with a fresh retry budget; the

@@ -15,7 +15,7 @@ type overrides struct{ t *tenantStore }
 
 const overrideColumns = `tenant, connector, connection_id, revision, doc, created_at, updated_at`
 
-func scanOverride(row interface{ Scan(...any) error }) (*Override, error) {
+func scanOverride(row scanner) (*Override, error) {
 	var o Override
 	var doc string
 	var created, updated int64
@@ -143,27 +143,7 @@ func (ov overrides) List(ctx context.Context, f OverrideFilter) (Page[*Override]
 	}
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY connector, connection_id LIMIT $%d`, len(args))
-	rows, err := t.sc.read().Query(ctx, q, args...)
-	if err != nil {
-		return page, wrap("list overrides", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		o, err := scanOverride(rows)
-		if err != nil {
-			return page, wrap("list overrides", err)
-		}
-		page.Items = append(page.Items, o)
-	}
-	if err := rows.Err(); err != nil {
-		return page, wrap("list overrides", err)
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.Next = cursor{K: last.Connector, ID: last.ConnectionID}.String()
-	}
-	return page, nil
+	return queryPage(ctx, t.sc.read(), "list overrides", limit, scanOverride, func(o *Override) cursor { return cursor{K: o.Connector, ID: o.ConnectionID} }, q, args...)
 }
 
 // Delete keeps a tombstone row, so revisions never repeat.

@@ -14,7 +14,7 @@ type runLogs struct{ t *tenantStore }
 
 const runLogColumns = `id, tenant, connection_id, action, status, error, duration_ms, entries, created_at`
 
-func scanRunLog(row interface{ Scan(...any) error }) (*RunLog, error) {
+func scanRunLog(row scanner) (*RunLog, error) {
 	var l RunLog
 	var entries *string
 	var created int64
@@ -109,27 +109,7 @@ func (rl runLogs) List(ctx context.Context, f RunLogFilter) (Page[*RunLog], erro
 	}
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
-	rows, err := t.sc.read().Query(ctx, q, args...)
-	if err != nil {
-		return page, wrap("list run logs", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		l, err := scanRunLog(rows)
-		if err != nil {
-			return page, wrap("list run logs", err)
-		}
-		page.Items = append(page.Items, l)
-	}
-	if err := rows.Err(); err != nil {
-		return page, wrap("list run logs", err)
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.Next = cursor{T: micros(last.CreatedAt), ID: last.ID}.String()
-	}
-	return page, nil
+	return queryPage(ctx, t.sc.read(), "list run logs", limit, scanRunLog, func(l *RunLog) cursor { return cursor{T: micros(l.CreatedAt), ID: l.ID} }, q, args...)
 }
 
 // pruneBatch bounds one delete, so retention never holds SQLite's writer

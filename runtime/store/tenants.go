@@ -33,28 +33,15 @@ func (s *sqlStore) ListTenants(ctx context.Context, cursorText string, limit int
 	}
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY key LIMIT $%d`, len(args))
-	rows, err := s.e.DB.Query(ctx, q, args...)
-	if err != nil {
-		return page, wrap("list tenants", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var t Tenant
-		var created int64
-		if err := rows.Scan(&t.Key, &created); err != nil {
-			return page, wrap("list tenants", err)
-		}
-		t.CreatedAt = fromMicros(created)
-		page.Items = append(page.Items, t)
-	}
-	if err := rows.Err(); err != nil {
-		return page, wrap("list tenants", err)
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = cursor{K: page.Items[limit-1].Key}.String()
-	}
-	return page, nil
+	return queryPage(ctx, s.e.DB, "list tenants", limit, scanTenant, func(t Tenant) cursor { return cursor{K: t.Key} }, q, args...)
+}
+
+func scanTenant(row scanner) (Tenant, error) {
+	var t Tenant
+	var created int64
+	err := row.Scan(&t.Key, &created)
+	t.CreatedAt = fromMicros(created)
+	return t, err
 }
 
 // DeleteTenant relies on the foreign keys' ON DELETE CASCADE to remove
