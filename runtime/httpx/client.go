@@ -295,8 +295,13 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
+	var abandoned bool // an exchange still running owns req and resp
+	defer func() {
+		if !abandoned {
+			fasthttp.ReleaseRequest(req)
+			fasthttp.ReleaseResponse(resp)
+		}
+	}()
 
 	if err := fill(req, r, method); err != nil {
 		err.Method = method
@@ -332,7 +337,11 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			fill(req, r, method) // it passed before
 		}
 		start := time.Now()
-		hops, err := c.exchange(cl, attempt)
+		hops, gone, err := c.exchangeCtx(ctx, cl, attempt)
+		if gone {
+			abandoned = true
+			return fail(ctxError(ctx.Err()), attempt)
+		}
 		redirected := hops > 0
 		dur := time.Since(start)
 
@@ -414,4 +423,35 @@ func (c *Client) attempt(req *fasthttp.Request, r *Request, attempt int, redirec
 		a.URL = req.URI().String()
 	}
 	return a
+}
+
+// exchangeCtx runs exchange so that a canceled ctx returns at once: fasthttp
+// has no context, only deadlines, so the exchange goes on in its goroutine
+// until its own timeout and then releases req and resp itself. gone says it
+// was left running; the caller must then not touch req or resp again.
+func (c *Client) exchangeCtx(ctx context.Context, cl *call, attempt int) (hops int, gone bool, err error) {
+	if ctx.Done() == nil {
+		hops, err = c.exchange(cl, attempt)
+		return hops, false, err
+	}
+	type result struct {
+		hops int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		h, e := c.exchange(cl, attempt)
+		done <- result{h, e}
+	}()
+	select {
+	case r := <-done:
+		return r.hops, false, r.err
+	case <-ctx.Done():
+		go func() {
+			<-done
+			fasthttp.ReleaseRequest(cl.req)
+			fasthttp.ReleaseResponse(cl.resp)
+		}()
+		return 0, true, nil
+	}
 }

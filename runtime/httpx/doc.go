@@ -23,7 +23,7 @@
 // a policy with NonIdempotent.
 //
 // Cancellation: fasthttp has no context. The deadline bounds each exchange
-// (DoDeadline); a context canceled without a deadline is noticed between
-// attempts and during backoff and rate-limit waits, while an exchange in
-// flight runs on until its read or write timeout.
+// (DoDeadline); when the context can be canceled, the exchange runs in a
+// goroutine and Do returns as soon as the context is done, leaving the
+// exchange to finish (within its timeouts) and release its buffers.
 package httpx
