@@ -47,6 +47,7 @@ var kinds = []struct{ kind, file string }{
 	{"Action", "action.schema.json"},
 	{"Event", "event.schema.json"},
 	{"ConnectionOverride", "connection-override.schema.json"},
+	{"Workspace", "workspace.schema.json"},
 }
 
 // Kinds lists the file kinds that have a schema, in documentation order.

@@ -33,6 +33,10 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"WebhookResponse":    {"Event", "/$defs/webhookResponse"},
 	"Polling":            {"Event", "/$defs/polling"},
 	"ConnectionOverride": {"ConnectionOverride", ""},
+	"WorkspaceConfig":    {"Workspace", ""},
+	"OAuthClient":        {"Workspace", "/$defs/oauthClient"},
+	"Outbound":           {"Workspace", "/$defs/outbound"},
+	"RunLogSettings":     {"Workspace", "/$defs/runLogs"},
 }
 
 // TestMatchesSpecTypes keeps the schemas and the Go types of spec/types.go

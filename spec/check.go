@@ -49,6 +49,9 @@ func check(ws *Workspace, diags *diag.List) {
 	for _, o := range ws.Overrides {
 		checkOverrideRefs(ws, o, diags)
 	}
+	if ws.Config != nil {
+		checkWorkspaceConfig(ws, ws.Config, diags)
+	}
 	for _, key := range sortedKeys(ws.UniversalActions) {
 		if !implemented[key] && !ws.brokenImplements[KindAction+"/"+key] {
 			ua := ws.UniversalActions[key]

@@ -23,6 +23,8 @@ type Workspace struct {
 	Actions   map[string]map[string]*Action
 	Events    map[string]map[string]*Event
 	Overrides []*ConnectionOverride
+	// Config is the workspace's membrane.yaml, or nil.
+	Config *WorkspaceConfig
 	// Files lists every spec file read, as displayed in diagnostics.
 	Files []string
 	// broken holds the keys of documents that failed their schema, by
@@ -270,6 +272,8 @@ func decodeDocument(doc Document, diags *diag.List) any {
 		el = &Event{Source: src}
 	case KindConnectionOverride:
 		el = &ConnectionOverride{Source: src}
+	case KindWorkspace:
+		el = &WorkspaceConfig{Source: src}
 	}
 	decode(root, el, diags)
 	if len(*diags) > before {
@@ -386,6 +390,12 @@ func (w *Workspace) add(el any, diags *diag.List) {
 		m[e.Key] = e
 	case *ConnectionOverride:
 		w.Overrides = append(w.Overrides, e)
+	case *WorkspaceConfig:
+		if w.Config != nil {
+			diags.Errorf(e.Source.Pos, "duplicate-definition", "a second Workspace document; the workspace's settings are already at %s, and there is one per workspace", w.Config.Source.Pos)
+			return
+		}
+		w.Config = e
 	}
 }
 

@@ -14,10 +14,11 @@ const (
 	KindAction             = "Action"
 	KindEvent              = "Event"
 	KindConnectionOverride = "ConnectionOverride"
+	KindWorkspace          = "Workspace"
 )
 
 // Kinds lists the file kinds in the order they are documented.
-var Kinds = []string{KindConnector, KindUniversalAction, KindUniversalEvent, KindAction, KindEvent, KindConnectionOverride}
+var Kinds = []string{KindConnector, KindUniversalAction, KindUniversalEvent, KindAction, KindEvent, KindConnectionOverride, KindWorkspace}
 
 // Template is a string that may hold CEL expressions inside `${ … }`. A
 // template that is exactly one `${ … }` yields the expression's typed value;
@@ -398,4 +399,45 @@ type ConnectionOverride struct {
 	ConnectorPatch *Value            `json:"connectorPatch,omitempty"`
 	Actions        map[string]*Value `json:"actions,omitempty"`
 	Events         map[string]*Value `json:"events,omitempty"`
+}
+
+// WorkspaceConfig is the workspace's own settings (`membrane.yaml`). It
+// names secrets by the environment variables that hold them, never by value.
+type WorkspaceConfig struct {
+	Source      `json:"-"`
+	Kind        string `json:"kind"`
+	Key         string `json:"key"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// SecretEnv names the variable holding the secret that signs tenant
+	// tokens; MEMBRANE_WORKSPACE_SECRET by default.
+	SecretEnv string `json:"secretEnv,omitempty"`
+	// Store is a DSN without a password; StoreEnv names a variable holding
+	// one with a password.
+	Store        string                 `json:"store,omitempty"`
+	StoreEnv     string                 `json:"storeEnv,omitempty"`
+	PublicURL    string                 `json:"publicUrl,omitempty"`
+	OAuthClients map[string]OAuthClient `json:"oauthClients,omitempty"`
+	Outbound     *Outbound              `json:"outbound,omitempty"`
+	RunLogs      *RunLogSettings        `json:"runLogs,omitempty"`
+}
+
+// DefaultSecretEnv holds the workspace secret when secretEnv is not set.
+const DefaultSecretEnv = "MEMBRANE_WORKSPACE_SECRET"
+
+// OAuthClient names the variables holding a connector's OAuth client.
+type OAuthClient struct {
+	ClientIDEnv     string `json:"clientIdEnv"`
+	ClientSecretEnv string `json:"clientSecretEnv"`
+}
+
+// Outbound opens addresses beyond the public internet to requests.
+type Outbound struct {
+	AllowPrivate    bool     `json:"allowPrivate,omitempty"`
+	AllowedNetworks []string `json:"allowedNetworks,omitempty"`
+}
+
+// RunLogSettings bound how long run logs are kept.
+type RunLogSettings struct {
+	Retention Duration `json:"retention,omitzero"`
 }

@@ -147,7 +147,12 @@ func newRunCmd() *cobra.Command {
 			if err := missingFlags(ws.Connectors[f.connector], prm, creds); err != nil {
 				return err
 			}
-			rt := runtime.New(runtime.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: allowPrivate})}, ws)
+			// The workspace's membrane.yaml may open private networks too.
+			allowPrivate = allowPrivate || ws.Config.AllowPrivate()
+			rt := runtime.New(runtime.Options{HTTP: httpx.New(httpx.Config{
+				AllowPrivate:    allowPrivate,
+				AllowedNetworks: ws.Config.AllowedNetworks(),
+			})}, ws)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			res, err := rt.Run(ctx, runtime.RunRequest{
