@@ -1,25 +1,29 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/spec"
 )
 
 // defaultSecretEnv is where `membrane token` (and the server) find the
 // workspace secret.
-const defaultSecretEnv = "MEMBRANE_WORKSPACE_SECRET"
+const defaultSecretEnv = spec.DefaultSecretEnv
 
 func newTokenCmd() *cobra.Command {
 	var (
-		tenant, name, secretEnv, workspace, alg string
-		admin                                   bool
-		ttl                                     time.Duration
+		tenant, name, secretEnv, workspace, alg, dir string
+		admin                                        bool
+		ttl                                          time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "token --tenant KEY",
@@ -43,6 +47,9 @@ func newTokenCmd() *cobra.Command {
 			}
 			if ttl <= 0 {
 				return usageError("--ttl must be positive, like 15m or 24h")
+			}
+			if err := fromWorkspaceConfig(cmd, dir, &workspace, &secretEnv); err != nil {
+				return err
 			}
 			var opts []tenancy.MinterOption
 			switch strings.ToUpper(alg) {
@@ -73,9 +80,9 @@ func newTokenCmd() *cobra.Command {
 	f.BoolVar(&admin, "admin", false, "make an admin token (isAdmin: true)")
 	f.StringVar(&name, "name", "", "display name to put in the token")
 	f.DurationVar(&ttl, "ttl", time.Hour, "lifetime of the token")
-	f.StringVar(&secretEnv, "secret-env", defaultSecretEnv, "environment variable holding the workspace secret")
-	// "default" until the workspace configuration names its key.
-	f.StringVar(&workspace, "workspace", "default", "workspace key, the token's issuer")
+	f.StringVar(&secretEnv, "secret-env", defaultSecretEnv, "environment variable holding the workspace secret (default: the workspace's secretEnv)")
+	f.StringVar(&workspace, "workspace", "default", "workspace key, the token's issuer (default: the key in DIR/membrane.yaml)")
+	f.StringVar(&dir, "dir", ".", "workspace directory whose membrane.yaml gives the key and secretEnv")
 	f.StringVar(&alg, "alg", "HS256", "signing algorithm: HS256 or HS512")
 	return cmd
 }
@@ -94,4 +101,35 @@ func readSecret(name string) ([]byte, error) {
 		return nil, usageError("environment variable %s is empty; it must hold the workspace secret", name)
 	}
 	return []byte(v), nil
+}
+
+// fromWorkspaceConfig takes the workspace key and secret variable from
+// DIR/membrane.yaml where the flags leave them unset, so a token minted in
+// a workspace is one its server accepts.
+func fromWorkspaceConfig(cmd *cobra.Command, dir string, workspace, secretEnv *string) error {
+	path := filepath.Join(dir, "membrane.yaml")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usageError("cannot read %s: %v", path, err)
+	}
+	els, diags := spec.LoadFile(path, data)
+	if diags.HasErrors() {
+		return usageError("%s has errors; run 'membrane validate'\n%v", path, diags.Err())
+	}
+	for _, el := range els {
+		c, ok := el.(*spec.WorkspaceConfig)
+		if !ok {
+			continue
+		}
+		if !cmd.Flags().Changed("workspace") {
+			*workspace = c.Key
+		}
+		if !cmd.Flags().Changed("secret-env") && c.SecretEnv != "" {
+			*secretEnv = c.SecretEnv
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,35 @@ func unsetenv(t *testing.T, name string) {
 	t.Setenv(name, "")
 	if err := os.Unsetenv(name); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A token minted in a workspace carries its membrane.yaml key as issuer
+// and is signed with the secret its secretEnv names.
+func TestTokenUsesWorkspaceConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "kind: Workspace\nkey: acme-integrations\nsecretEnv: ACME_TOKEN_SECRET\n"
+	if err := os.WriteFile(filepath.Join(dir, "membrane.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := "0123456789abcdef0123456789abcdef-acme"
+	t.Setenv("ACME_TOKEN_SECRET", secret)
+	cmd := newTokenCmd()
+	var out strings.Builder
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--tenant", "t1", "--dir", dir})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := tenancy.NewVerifier("acme-integrations", tenancy.Keys{HMACSecret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := v.Verify(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("the workspace's verifier refuses the token: %v", err)
+	}
+	if claims.Tenant != "t1" {
+		t.Errorf("tenant = %q", claims.Tenant)
 	}
 }
