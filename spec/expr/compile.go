@@ -229,6 +229,9 @@ var plainNames = strings.NewReplacer(
 // explain adds a hint to CEL's messages where the Env knows better.
 func (e *Env) explain(msg string) string {
 	msg = plainNames.Replace(msg)
+	if plain, ok := plainSyntax(msg); ok {
+		return plain
+	}
 	if m := undefinedField.FindStringSubmatch(msg); m != nil {
 		if s := suggest.Closest(m[1], e.fields); s != "" {
 			return fmt.Sprintf("%s (did you mean '%s'?)", msg, s)
@@ -264,3 +267,33 @@ func (t *Template) Vars() []string { return t.vars }
 // variable used whole (or indexed by a computed key) appears alone. A
 // caller orders steps by them.
 func (t *Template) Paths() []string { return t.paths }
+
+// CEL's parser speaks ANTLR: plainSyntax rewrites its usual messages in
+// words an author acts on.
+var (
+	syntaxEOF       = regexp.MustCompile(`^Syntax error: mismatched input '<EOF>' expecting`)
+	syntaxMismatch  = regexp.MustCompile(`^Syntax error: (?:mismatched|extraneous) input '(.*?)' expecting (.*)$`)
+	syntaxNoViable  = regexp.MustCompile(`^Syntax error: no viable alternative at input '(.*)'$`)
+	syntaxBadToken  = regexp.MustCompile(`^Syntax error: token recognition error at: '(.*)'$`)
+	syntaxExpectEOF = regexp.MustCompile(`<EOF>$`)
+)
+
+func plainSyntax(msg string) (string, bool) {
+	switch {
+	case syntaxEOF.MatchString(msg):
+		return "syntax error: the expression ends too early; an operand or a closing bracket is missing", true
+	case syntaxBadToken.MatchString(msg):
+		m := syntaxBadToken.FindStringSubmatch(msg)
+		return fmt.Sprintf("syntax error: %q cannot appear in an expression (quote text as 'text')", m[1]), true
+	case syntaxNoViable.MatchString(msg):
+		m := syntaxNoViable.FindStringSubmatch(msg)
+		return fmt.Sprintf("syntax error: the expression cannot continue with %q", m[1]), true
+	case syntaxMismatch.MatchString(msg):
+		m := syntaxMismatch.FindStringSubmatch(msg)
+		if syntaxExpectEOF.MatchString(m[2]) {
+			return fmt.Sprintf("syntax error: %q is left over after a complete expression; is an operator missing?", m[1]), true
+		}
+		return fmt.Sprintf("syntax error: unexpected %q", m[1]), true
+	}
+	return "", false
+}

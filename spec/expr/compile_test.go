@@ -24,7 +24,7 @@ func TestCompileIssues(t *testing.T) {
 		{"unknown variable", "${ secrets.key }", nil, 3, "variables here: input, now, response"},
 		{"type error", "Hi ${ 1 + 'a' }", nil, 8, "no matching overload for '_+_' applied to '(int, string)'"},
 		{"declared scalars read plainly", "${ input.email + 1 }", nil, 15, "applied to '(string, int)'"},
-		{"syntax error", "${ input. }", nil, 10, "Syntax error"},
+		{"syntax error", "${ input. }", nil, 10, "syntax error: the expression cannot continue"},
 		{"unterminated", "x ${ input.email", nil, 2, "unterminated"},
 		{"empty", "${ }", nil, 0, "empty expression"},
 		{"list in text", "tags: ${ input.tags }", nil, 9, "a list(string) cannot be written into text"},
@@ -206,5 +206,25 @@ func TestObjectNamesDoNotShadowFields(t *testing.T) {
 	v, err := tm.Eval(testVars(t))
 	if err != nil || !reflect.DeepEqual(v, map[string]any{"city": "London"}) {
 		t.Errorf("Eval = %v, %v", v, err)
+	}
+}
+
+// CEL's parser reports in ANTLR's terms; authors get plain words.
+func TestPlainSyntaxErrors(t *testing.T) {
+	env := testEnv(t)
+	for _, tc := range []struct{ src, want string }{
+		{"${ input.a + }", "the expression ends too early"},
+		{"${ 1 $ 2 }", `"$" cannot appear in an expression`},
+		{"${ 1 2 }", `"2" is left over after a complete expression`},
+	} {
+		_, issues := env.Compile(tc.src, nil)
+		if len(issues) == 0 || !strings.Contains(issues[0].Message, tc.want) {
+			t.Errorf("Compile(%q) = %v, want an issue containing %q", tc.src, issues, tc.want)
+		}
+		for _, is := range issues {
+			if strings.Contains(is.Message, "NUM_FLOAT") || strings.Contains(is.Message, "<EOF>") {
+				t.Errorf("Compile(%q): parser jargon in %q", tc.src, is.Message)
+			}
+		}
 	}
 }
