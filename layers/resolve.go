@@ -29,6 +29,47 @@ type Action struct {
 	Compiled          *spec.CompiledAction
 }
 
+// Connector is a connector resolved through the connection layer: what a
+// connection's requests use when no action is involved (its test request).
+type Connector struct {
+	Connector *spec.Connector
+	// Doc is the merged document, for explain.
+	Doc      *spec.Value
+	Compiled *spec.CompiledConnector
+}
+
+// ResolveConnector applies the overrides' connector patches (a sandbox
+// base URL, say) to a connector and compiles it.
+func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.ConnectionOverride) (*Connector, diag.List) {
+	var diags diag.List
+	c := ws.Connectors[connector]
+	if c == nil {
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, spec.Suggest(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		return nil, diags
+	}
+	r := &Connector{Connector: c, Doc: Label(c.Source.Doc, Integration)}
+	patched := false
+	for _, o := range overrides {
+		if o.ConnectorPatch != nil {
+			r.Doc = MergePatch(r.Doc, withoutIdentity(o.ConnectorPatch), Connection)
+			patched = true
+		}
+	}
+	if patched {
+		el, d := spec.Decode(r.Doc)
+		diags = append(diags, d...)
+		if el == nil {
+			return nil, diags
+		}
+		r.Connector = el.(*spec.Connector)
+	}
+	r.Compiled = spec.CompileConnector(r.Connector, &diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return r, diags
+}
+
 // FindAction returns a connector's action by its own key, or the one that
 // implements the universal action of that key.
 func FindAction(ws *spec.Workspace, connector, name string) *spec.Action {
@@ -59,24 +100,12 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 		return nil, diags
 	}
 	r := &Action{Universal: ws.UniversalActions[a.Implements]}
-
-	// The connector, patched by the connection layer.
-	r.ConnectorDoc = Label(c.Source.Doc, Integration)
-	for _, o := range overrides {
-		if o.ConnectorPatch != nil {
-			r.ConnectorDoc = MergePatch(r.ConnectorDoc, withoutIdentity(o.ConnectorPatch), Connection)
-		}
+	rc, d := ResolveConnector(ws, connector, overrides...)
+	diags = append(diags, d...)
+	if rc == nil {
+		return nil, diags
 	}
-	r.Connector = c
-	if slices.ContainsFunc(overrides, func(o *spec.ConnectionOverride) bool { return o.ConnectorPatch != nil }) {
-		el, d := spec.Decode(r.ConnectorDoc)
-		diags = append(diags, d...)
-		if el == nil {
-			return nil, diags
-		}
-		r.Connector = el.(*spec.Connector)
-	}
-	r.CompiledConnector = spec.CompileConnector(r.Connector, &diags)
+	r.Connector, r.ConnectorDoc, r.CompiledConnector = rc.Connector, rc.Doc, rc.Compiled
 
 	// The action: the integration document with its effective contract
 	// written in, so overrides patch the contract like any other field.

@@ -96,6 +96,16 @@ func (w *Workspace) Run(ctx context.Context, req RunRequest) (*engine.Result, er
 	return w.engine.Run(ctx, p, &req.Connection, req.Input, req.Options)
 }
 
+// TestConnection checks a connection's credentials with its connector's
+// test request (see engine.Engine.TestConnection).
+func (w *Workspace) TestConnection(ctx context.Context, connector string, conn engine.Connection, overrides ...*spec.ConnectionOverride) (*engine.Result, error) {
+	rc, diags := layers.ResolveConnector(w.Spec, connector, overrides...)
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	return w.engine.TestConnection(ctx, engine.NewConnectorPlan(rc), &conn, engine.RunOptions{})
+}
+
 // Plan returns the compiled plan of an action with overrides, building it
 // on first use.
 func (w *Workspace) Plan(connector, action string, overrides ...*spec.ConnectionOverride) (*engine.Plan, error) {

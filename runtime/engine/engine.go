@@ -131,12 +131,38 @@ func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, 
 	return res, nil
 }
 
+// ErrNoTestRequest says a connector declares no auth.test request, so its
+// credentials cannot be checked before they are used.
+var ErrNoTestRequest = errors.New("the connector has no auth.test request to check credentials with")
+
+// TestConnection sends the connector's test request (auth.test) on a
+// connection. It returns nil when the API accepts the credentials, an
+// *Error otherwise (type auth: the credentials are refused and a human
+// must re-authorise; network, timeout, upstream: try again later), or
+// ErrNoTestRequest.
+func (e *Engine) TestConnection(ctx context.Context, p *Plan, conn *Connection, opts RunOptions) (*Result, error) {
+	a := p.connector.Auth
+	if a == nil || a.Test == nil {
+		return &Result{}, ErrNoTestRequest
+	}
+	r := &run{engine: e, plan: p, conn: conn, opts: opts}
+	err := r.prepare(ctx, map[string]any{})
+	if err == nil {
+		_, err = r.call(ctx, a.Test, r.vars, nil)
+	}
+	res := &Result{Log: r.log}
+	if err != nil {
+		return res, r.redactError(err)
+	}
+	return res, nil
+}
+
 func (r *run) execute(ctx context.Context, input any) (any, error) {
 	p := r.plan
 	// Normalize rewrites maps in place: it works on a copy, so the caller's
 	// input (maybe shared by concurrent runs) and the plan's literals stay
 	// as they are.
-	input = p.normalizer.NormalizeCopy(input) // expr.Normalize(p.inputSchema, copyJSON(input))
+	input = p.normalizer.NormalizeCopy(input)
 	if input == nil {
 		input = map[string]any{}
 	}
@@ -145,33 +171,9 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: spec.Violations(err)}
 		}
 	}
-	r.vars = map[string]any{
-		spec.VarInput: input,
-		spec.VarConnection: map[string]any{
-			"id":         r.conn.ID,
-			"name":       r.conn.Name,
-			"parameters": orEmpty(r.conn.Parameters),
-			"info":       orEmpty(r.conn.Info),
-		},
-		spec.VarTenant: map[string]any{"key": r.conn.Tenant},
-		spec.VarNow:    r.engine.now().UTC(),
+	if err := r.prepare(ctx, input); err != nil {
+		return nil, err
 	}
-	if r.base = p.baseURL; r.base == nil {
-		base, err := p.connector.BaseURL.Eval(ctx, r.vars)
-		if err != nil {
-			return nil, fromExpr(err)
-		}
-		r.base, err = url.Parse(text(base))
-		if err != nil || !validBase(r.base) {
-			return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("the base URL %q is not an http(s) URL; check the connector's baseUrl and the connection's parameters", text(base))}
-		}
-	}
-	r.auth = r.authenticator()
-	var secrets []string
-	if r.auth != nil {
-		secrets = r.auth.Secrets()
-	}
-	r.redact = NewRedactor(secrets, authHeaderName(p))
 
 	ca := p.action
 	var (
@@ -195,6 +197,41 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// prepare sets what every request of a run needs: the variables, the base
+// URL, the authenticator and the redactor.
+func (r *run) prepare(ctx context.Context, input any) error {
+	p := r.plan
+	r.vars = map[string]any{
+		spec.VarInput: input,
+		spec.VarConnection: map[string]any{
+			"id":         r.conn.ID,
+			"name":       r.conn.Name,
+			"parameters": orEmpty(r.conn.Parameters),
+			"info":       orEmpty(r.conn.Info),
+		},
+		spec.VarTenant: map[string]any{"key": r.conn.Tenant},
+		spec.VarNow:    r.engine.now().UTC(),
+	}
+	if r.base = p.baseURL; r.base == nil {
+		base, err := p.connector.BaseURL.Eval(ctx, r.vars)
+		if err != nil {
+			return fromExpr(err)
+		}
+		r.base, err = url.Parse(text(base))
+		if err != nil || !validBase(r.base) {
+			return &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("the base URL %q is not an http(s) URL; check the connector's baseUrl and the connection's parameters", text(base))}
+		}
+	}
+	r.auth = r.authenticator()
+	var secrets []string
+	if r.auth != nil {
+		secrets = r.auth.Secrets()
+	}
+	r.redact = NewRedactor(secrets, authHeaderName(p))
+
+	return nil
 }
 
 // validBase reports whether a parsed base URL is one requests can go to.

@@ -62,9 +62,22 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	}
 	p.normalizer = expr.NewNormalizer(p.inputSchema)
 	p.errors = append(append([]spec.CompiledErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
+	p.setConnector(r.Connector, r.Action.Retry)
+	return p, nil
+}
 
-	c := r.Connector
-	if rp := firstRetry(r.Action.Retry, c.Retry); rp != nil {
+// NewConnectorPlan makes a plan of a connector alone, for the requests a
+// connection sends outside any action: its test request.
+func NewConnectorPlan(rc *layers.Connector) *Plan {
+	p := &Plan{connector: rc.Compiled, errors: rc.Compiled.Errors, baseURL: literalBaseURL(rc.Compiled.BaseURL)}
+	p.setConnector(rc.Connector, nil)
+	return p
+}
+
+// setConnector takes the connector's HTTP settings: retry (the action's
+// policy wins), timeouts and rate limit.
+func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
+	if rp := firstRetry(actionRetry, c.Retry); rp != nil {
 		p.retry = httpx.RetryPolicy{
 			MaxAttempts:    rp.MaxAttempts,
 			InitialBackoff: rp.InitialBackoff.Duration,
@@ -84,7 +97,6 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	if rl := c.RateLimit; rl != nil {
 		p.rate = httpx.Rate{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}
 	}
-	return p, nil
 }
 
 // literalBaseURL parses a base URL that is plain text, as the run would.
