@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,15 +13,19 @@ import (
 )
 
 func newSchemaCmd() *cobra.Command {
-	return &cobra.Command{
+	var out string
+	cmd := &cobra.Command{
 		Use:   "schema [KIND]",
 		Short: "Print the JSON Schema of a file kind, or list the kinds",
 		Long: "schema prints the JSON Schema (draft 2020-12) of one file kind, for\n" +
 			"editors and other tools. Without a kind it lists each kind with the URL\n" +
-			"a `# yaml-language-server: $schema=` line can point at.",
+			"a `# yaml-language-server: $schema=` line can point at. With --out it\n" +
+			"writes them all into a directory, so the lines can point at local files.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out := cmd.OutOrStdout()
+			if out != "" {
+				return writeSchemas(cmd, out)
+			}
 			if len(args) == 0 {
 				for _, k := range spec.Kinds {
 					cmd.Printf("%-20s %s\n", k, schemas.URL(k))
@@ -29,8 +36,26 @@ func newSchemaCmd() *cobra.Command {
 			if !ok {
 				return usageError("unknown kind %q; use one of %s", args[0], strings.Join(spec.Kinds, ", "))
 			}
-			_, err := out.Write(b)
+			_, err := cmd.OutOrStdout().Write(b)
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&out, "out", "", "write every kind's schema into this directory, for `# yaml-language-server: $schema=` lines to point at")
+	return cmd
+}
+
+// writeSchemas writes the embedded schemas into dir, one file per kind.
+func writeSchemas(cmd *cobra.Command, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	for _, k := range spec.Kinds {
+		b, _ := schemas.Get(k)
+		p := filepath.Join(dir, schemas.FileName(k))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), p)
+	}
+	return nil
 }

@@ -276,29 +276,61 @@ func TestSchemaCommand(t *testing.T) {
 	}
 }
 
-// TestExampleSchemaLines: every file of the quickstart starts with the
-// yaml-language-server line of its kind's schema, so editors check it.
+// TestExampleSchemaLines: every file of the quickstart and of the shipped
+// catalogue starts with a yaml-language-server line that an editor can
+// follow: a path, from the file, to its kind's schema in this repository.
 func TestExampleSchemaLines(t *testing.T) {
-	err := filepath.WalkDir(quickstart, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		first, _, _ := strings.Cut(string(data), "\n")
-		m := regexp.MustCompile(`(?m)^kind: (\w+)$`).FindStringSubmatch(string(data))
-		if m == nil {
-			t.Errorf("%s: no kind", p)
+	for _, root := range []string{quickstart, "../../connectors"} {
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			m := regexp.MustCompile(`(?m)^kind: (\w+)$`).FindStringSubmatch(string(data))
+			if m == nil {
+				t.Errorf("%s: no kind", p)
+				return nil
+			}
+			ref, ok := strings.CutPrefix(first, "# yaml-language-server: $schema=")
+			if !ok {
+				t.Errorf("%s starts with %q, not a yaml-language-server schema line", p, first)
+				return nil
+			}
+			got, err := os.ReadFile(filepath.Join(filepath.Dir(p), ref))
+			if err != nil {
+				t.Errorf("%s: the schema line does not lead to a file: %v", p, err)
+				return nil
+			}
+			if want, _ := schemas.Get(m[1]); !bytes.Equal(got, want) {
+				t.Errorf("%s: the schema line leads to %s, not the %s schema", p, ref, m[1])
+			}
 			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if want := "# yaml-language-server: $schema=" + schemas.URL(m[1]); first != want {
-			t.Errorf("%s starts with %q, want %q", p, first, want)
+	}
+}
+
+// `membrane schema --out DIR` writes every kind's schema, byte for byte the
+// embedded one, so editors can follow local schema lines.
+func TestSchemaOut(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "schemas")
+	var stdout, stderr bytes.Buffer
+	if code := execute([]string{"schema", "--out", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, k := range spec.Kinds {
+		got, err := os.ReadFile(filepath.Join(dir, schemas.FileName(k)))
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		if want, _ := schemas.Get(k); !bytes.Equal(got, want) {
+			t.Errorf("%s: written schema differs from the embedded one", k)
+		}
 	}
 }
