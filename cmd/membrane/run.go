@@ -136,6 +136,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := fromEnvironment(creds); err != nil {
+				return err
+			}
 			prm, err := keyValues(params, "--param")
 			if err != nil {
 				return err
@@ -181,7 +184,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringArrayVar(&credentials, "credential", nil, "credential name=value (repeatable), e.g. apiKey=sk_test_123")
+	cmd.Flags().StringArrayVar(&credentials, "credential", nil, "credential name=value (repeatable), e.g. apiKey=sk_test_123, or apiKey=env:STRIPE_KEY to read it from the environment")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "connection parameter name=value (repeatable)")
 	cmd.Flags().StringVar(&input, "input", "{}", "input as JSON, @FILE, or @- for stdin")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print requests and responses (secrets redacted) to stderr")
@@ -263,6 +266,24 @@ func keyValues(list []string, flag string) (map[string]any, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// fromEnvironment replaces credential values written env:NAME by the
+// variable's value, so a secret need not be typed on the command line
+// (where shell history and process listings keep it).
+func fromEnvironment(creds map[string]any) error {
+	for k, v := range creds {
+		name, ok := strings.CutPrefix(v.(string), "env:")
+		if !ok {
+			continue
+		}
+		val, set := os.LookupEnv(name)
+		if !set || val == "" {
+			return usageError("--credential %s=env:%s: environment variable %s is not set", k, name, name)
+		}
+		creds[k] = val
+	}
+	return nil
 }
 
 func printLog(w io.Writer, log []engine.Exchange) {

@@ -411,3 +411,26 @@ func TestExplain(t *testing.T) {
 		wantFailure(t, runCmdLine(t, "", "explain", "create-note", "--connector", "notes", "--dir", notesDir, "--bogus"), exitUsage, "unknown flag: --bogus")
 	})
 }
+
+// --credential name=env:VAR reads the secret from the environment, so it
+// need not be typed where shell history keeps it.
+func TestRunCredentialFromEnvironment(t *testing.T) {
+	api := newNotesAPI(t)
+	t.Setenv("NOTES_TEST_KEY", notesSecret)
+	args := []string{"run", "get-note", "--connector", "notes", "--dir", notesDir,
+		"--base-url", api.URL, "--allow-private",
+		"--credential", "apiKey=env:NOTES_TEST_KEY", "--param", "account=acme", "--input", `{"id":"note_1"}`}
+	r := runCmdLine(t, "", args...)
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if reqs := api.requests(); len(reqs) != 1 || reqs[0].Header.Get("X-Api-Key") != notesSecret {
+		t.Errorf("the API saw %+v, want the key from the environment", reqs)
+	}
+
+	args[len(args)-5] = "apiKey=env:NOTES_TEST_KEY_UNSET"
+	r = runCmdLine(t, "", args...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "NOTES_TEST_KEY_UNSET is not set") {
+		t.Errorf("unset variable: exit %d, stderr %q; want exit 2 naming the variable", r.code, r.stderr)
+	}
+}
