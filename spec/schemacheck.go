@@ -128,6 +128,12 @@ func looksNumeric(s string) bool {
 	return err == nil
 }
 
+// SchemaLeaves lists the violations of a validation error a user can act
+// on, for callers that word them their own way (without echoing a secret).
+func SchemaLeaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	return leaves(e, nil)
+}
+
 // leaves flattens the error tree to the violations a user can act on. The
 // causes of anyOf/oneOf are alternatives, not problems, so those report
 // themselves.

@@ -52,7 +52,7 @@ func (r *run) authenticator() Authenticator {
 }
 
 func (a *builtinAuth) Secrets() []string {
-	s := secretsOf(a.vars[spec.VarCredentials], nil)
+	s := SecretsOf(a.vars[spec.VarCredentials], nil)
 	if sess := a.r.engine.session(a.r.conn.ID, false); sess != nil {
 		if tok := sess.current(); tok != "" {
 			s = append(s, tok)

@@ -159,18 +159,22 @@ func (rd *Redactor) Header(h http.Header) http.Header {
 	return out
 }
 
-// secretsOf collects the string values of credentials (nested too).
-func secretsOf(v any, out []string) []string {
+// SecretsOf collects the string values of credentials (nested too) that
+// are long enough to hide: shorter ones would redact ordinary text, and
+// nobody's key is 3 bytes.
+func SecretsOf(v any, out []string) []string {
 	switch t := v.(type) {
 	case string:
-		return append(out, t)
+		if len(t) >= 4 {
+			out = append(out, t)
+		}
 	case map[string]any:
 		for _, x := range t {
-			out = secretsOf(x, out)
+			out = SecretsOf(x, out)
 		}
 	case []any:
 		for _, x := range t {
-			out = secretsOf(x, out)
+			out = SecretsOf(x, out)
 		}
 	}
 	return out

@@ -1,0 +1,253 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/store"
+)
+
+// pruneEvery spaces the pruning of run logs and OAuth states.
+const pruneEvery = 10 * time.Minute
+
+// retryState is the backoff of one connection in the error state. It is
+// kept in memory: after a restart an errored connection is retried at
+// once, then backs off again.
+type retryState struct {
+	attempts int // failed retries so far
+	next     time.Time
+}
+
+func (s *Service) forgetRetry(tenant, id string) {
+	s.retryMu.Lock()
+	delete(s.retries, TokenKey(tenant, id))
+	s.retryMu.Unlock()
+}
+
+// MaintainReport counts what one maintenance pass did.
+type MaintainReport struct {
+	// Retried connections in the error state were tested; Recovered of
+	// them are connected again, Disconnected were refused, and
+	// StillFailing stay in the error state, retried later.
+	Retried, Recovered, Disconnected, StillFailing int
+	PrunedRunLogs, PrunedStates                    int64
+}
+
+// Maintain runs MaintainOnce every Options.MaintainInterval until ctx
+// ends; serve runs it in a goroutine. Errors are logged and the next pass
+// tries again.
+func (s *Service) Maintain(ctx context.Context) error {
+	t := time.NewTicker(s.o.MaintainInterval)
+	defer t.Stop()
+	for {
+		rep, err := s.MaintainOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "connection maintenance failed", "error", err)
+		} else if rep.Retried > 0 {
+			s.log.InfoContext(ctx, "connections retried", "retried", rep.Retried, "recovered", rep.Recovered,
+				"disconnected", rep.Disconnected, "stillFailing", rep.StillFailing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// MaintainOnce retries the connections in the error state that are due,
+// with the connector's test request (the first retry RetryBase after the
+// error, then twice as long after each failure, up to RetryMax), and
+// prunes run logs older than RunLogRetention and expired OAuth states
+// (at most every 10 minutes).
+func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
+	var rep MaintainReport
+	due, err := s.dueRetries(ctx)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.o.MaintainConcurrency)
+	for _, d := range due {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return rep, ctx.Err()
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			state, err := s.retry(ctx, d.tenant, d.id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			if state == "" {
+				return // gone, or no longer in the error state
+			}
+			rep.Retried++
+			switch state {
+			case store.Connected:
+				rep.Recovered++
+			case store.Disconnected:
+				rep.Disconnected++
+			case store.Errored:
+				rep.StillFailing++
+			}
+		})
+	}
+	wg.Wait()
+
+	if err := s.prune(ctx, &rep); err != nil {
+		errs = append(errs, err)
+	}
+	return rep, errors.Join(errs...)
+}
+
+type dueConn struct{ tenant, id string }
+
+// dueRetries walks every tenant's connections for those in the error
+// state whose retry is due, and forgets the backoff of connections no
+// longer in it.
+func (s *Service) dueRetries(ctx context.Context) ([]dueConn, error) {
+	now := s.now()
+	seen := map[string]bool{}
+	var due []dueConn
+	tcur := ""
+	for {
+		tenants, err := s.st.ListTenants(ctx, tcur, 1000)
+		if err != nil {
+			return due, err
+		}
+		for _, t := range tenants.Items {
+			ccur := ""
+			for {
+				page, err := s.st.Tenant(t.Key).Connections().List(ctx, store.ConnectionFilter{Cursor: ccur, Limit: 1000})
+				if err != nil {
+					return due, err
+				}
+				for _, c := range page.Items {
+					if c.State != store.Errored {
+						continue
+					}
+					key := TokenKey(t.Key, c.ID)
+					seen[key] = true
+					s.retryMu.Lock()
+					r := s.retries[key]
+					if r == nil {
+						r = &retryState{next: c.UpdatedAt.Add(s.o.RetryBase)}
+						s.retries[key] = r
+					}
+					if !now.Before(r.next) {
+						due = append(due, dueConn{tenant: t.Key, id: c.ID})
+					}
+					s.retryMu.Unlock()
+				}
+				if ccur = page.Next; ccur == "" {
+					break
+				}
+			}
+		}
+		if tcur = tenants.Next; tcur == "" {
+			break
+		}
+	}
+	s.retryMu.Lock()
+	for key := range s.retries {
+		if !seen[key] {
+			delete(s.retries, key)
+		}
+	}
+	s.retryMu.Unlock()
+	return due, nil
+}
+
+// retry tests one errored connection and schedules its next retry when it
+// still fails. It returns the state the connection is left in; "" when it
+// was not tested (deleted, or out of the error state meanwhile).
+func (s *Service) retry(ctx context.Context, tenant, id string) (store.ConnectionState, error) {
+	ts := s.st.Tenant(tenant)
+	key := TokenKey(tenant, id)
+	c, err := ts.Connections().Get(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			s.forgetRetry(tenant, id)
+			return "", nil
+		}
+		return "", err
+	}
+	if c.State != store.Errored {
+		s.forgetRetry(tenant, id)
+		return "", nil
+	}
+	res, err := s.test(ctx, ts, c)
+	state := store.Errored
+	if errors.Is(err, engine.ErrNoTestRequest) {
+		// Nothing to test with: the next run that works reconnects it.
+		err = nil
+	} else if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+	} else if res.Connection != nil {
+		state = res.Connection.State
+	}
+	s.retryMu.Lock()
+	defer s.retryMu.Unlock()
+	if state != store.Errored {
+		delete(s.retries, key)
+		return state, err
+	}
+	r := s.retries[key]
+	if r == nil {
+		r = &retryState{}
+		s.retries[key] = r
+	}
+	r.attempts++
+	r.next = s.now().Add(s.backoff(r.attempts))
+	return state, err
+}
+
+// backoff is the wait after the n-th failed retry: RetryBase doubled n
+// times, at most RetryMax.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.o.RetryBase
+	for range n {
+		if d >= s.o.RetryMax/2 {
+			return s.o.RetryMax
+		}
+		d *= 2
+	}
+	return min(d, s.o.RetryMax)
+}
+
+// prune deletes old run logs and expired OAuth states, at most every
+// pruneEvery.
+func (s *Service) prune(ctx context.Context, rep *MaintainReport) error {
+	now := s.now()
+	s.pruneMu.Lock()
+	if !s.lastPrune.IsZero() && now.Sub(s.lastPrune) < pruneEvery {
+		s.pruneMu.Unlock()
+		return nil
+	}
+	s.lastPrune = now
+	s.pruneMu.Unlock()
+	var errs []error
+	if s.o.RunLogRetention > 0 {
+		n, err := s.st.PruneRunLogs(ctx, now.Add(-s.o.RunLogRetention))
+		rep.PrunedRunLogs = n
+		errs = append(errs, err)
+	}
+	n, err := s.st.PruneStates(ctx)
+	rep.PrunedStates = n
+	errs = append(errs, err)
+	return errors.Join(errs...)
+}

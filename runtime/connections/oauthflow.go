@@ -1,0 +1,222 @@
+package connections
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/oauth"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// Providers is oauth.Options.Providers for a workspace: a connector's
+// compiled OAuth2 auth with the client the operator registered for it
+// (clients). A connector without a client gets an empty client id, which
+// the manager refuses with a message naming the connector.
+func Providers(ws *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, connector string) (*oauth.Provider, error) {
+	var auths authCache
+	return func(_ context.Context, connector string) (*oauth.Provider, error) {
+		if ws.Spec.Connectors[connector] == nil {
+			return nil, nil // the manager says "no connector"
+		}
+		auth, err := auths.get(ws, connector, nil)
+		if err != nil {
+			return nil, err
+		}
+		p := &oauth.Provider{Connector: connector, Auth: auth}
+		if clients != nil {
+			p.ClientID, p.ClientSecret, _ = clients(connector)
+		}
+		return p, nil
+	}
+}
+
+// authCache keeps the compiled auth of connectors, compiled once each.
+type authCache struct{ m sync.Map } // *spec.Connector → *spec.CompiledAuth
+
+// get returns a connector's compiled auth as the overrides leave it: only
+// an override that patches the connector (a sandbox token URL) costs a
+// compilation.
+func (ac *authCache) get(ws *runtime.Workspace, connector string, ovs []*spec.ConnectionOverride) (*spec.CompiledAuth, error) {
+	c := ws.Spec.Connectors[connector]
+	patched := slices.ContainsFunc(ovs, func(o *spec.ConnectionOverride) bool { return o.ConnectorPatch != nil })
+	if !patched {
+		if a, ok := ac.m.Load(c); ok {
+			return a.(*spec.CompiledAuth), nil
+		}
+	}
+	rc, diags := layers.ResolveConnector(ws.Spec, connector, ovs...)
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	if !patched {
+		ac.m.Store(c, rc.Compiled.Auth)
+	}
+	return rc.Compiled.Auth, nil
+}
+
+// provider is the OAuth2 application of a connection: the operator's
+// client, or for the client credentials grant the connection's own
+// clientId and clientSecret when the operator registered none. Without
+// either it is ErrOAuthUnavailable: the server's configuration, not the
+// connection, is at fault, so its state must not change.
+func (s *Service) provider(connector string, auth *spec.CompiledAuth, creds map[string]any) (*oauth.Provider, error) {
+	p := &oauth.Provider{Connector: connector, Auth: auth}
+	if s.o.OAuthClients != nil {
+		p.ClientID, p.ClientSecret, _ = s.o.OAuthClients(connector)
+	}
+	if p.ClientID == "" && auth.Src.Grant == spec.GrantClientCredentials {
+		p.ClientID, _ = creds["clientId"].(string)
+		p.ClientSecret, _ = creds["clientSecret"].(string)
+	}
+	if p.ClientID == "" {
+		return nil, fmt.Errorf("connector %q: %w (no OAuth client is registered for it)", connector, ErrOAuthUnavailable)
+	}
+	return p, nil
+}
+
+// BeginOAuthRequest starts connecting through the provider's consent page.
+type BeginOAuthRequest struct {
+	Connector string `json:"connector"`
+	// ConnectionID re-authorises an existing connection; empty connects a
+	// new one.
+	ConnectionID string `json:"connectionId,omitempty"`
+	// Parameters of a new connection (a subdomain the authorization URL
+	// may use), checked against the connector's schema. A re-authorised
+	// connection keeps its own.
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// RedirectURI is the callback registered with the provider.
+	RedirectURI string `json:"redirectUri"`
+	// ReturnURL is handed back by CompleteOAuth: where to send the user.
+	ReturnURL string `json:"returnUrl,omitempty"`
+}
+
+// BeginOAuth returns the provider's consent page URL to send the user to,
+// behind a signed, single-use state.
+func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthRequest) (string, error) {
+	if s.m == nil {
+		return "", ErrOAuthUnavailable
+	}
+	cn, err := s.connector(r.Connector)
+	if err != nil {
+		return "", err
+	}
+	if cn.Auth == nil || cn.Auth.Type != spec.AuthOAuth2 || cn.Auth.Grant == spec.GrantClientCredentials {
+		return "", invalidf("connector %q has no OAuth consent page; create its connections with credentials", cn.Key)
+	}
+	var params map[string]any
+	if r.ConnectionID != "" {
+		c, err := s.st.Tenant(tenant).Connections().Get(ctx, r.ConnectionID)
+		if err != nil {
+			return "", err
+		}
+		if c.Connector != cn.Key {
+			return "", invalidf("connection %q is of connector %q, not %q", c.ID, c.Connector, cn.Key)
+		}
+		params = c.Parameters
+	} else {
+		var pv []spec.Violation
+		if params, pv, err = s.params(cn, r.Parameters); err != nil {
+			return "", err
+		}
+		if err := invalid(cn, pv); err != nil {
+			return "", err
+		}
+	}
+	return s.m.Begin(ctx, oauth.BeginRequest{Tenant: tenant, Connector: cn.Key, ConnectionID: r.ConnectionID,
+		Parameters: params, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL})
+}
+
+// CompleteOAuthRequest is the provider's redirect to the callback.
+type CompleteOAuthRequest struct {
+	State, Code string
+	// Error and ErrorDescription are the redirect's error parameters.
+	Error, ErrorDescription string
+	// Tenant and Connector, when the callback knows them (from its
+	// connect session), must be the state's.
+	Tenant, Connector string
+	// Name of a new connection; the connector's name when empty.
+	Name string
+}
+
+// OAuthResult is a completed consent.
+type OAuthResult struct {
+	// Connection is the connection created or re-authorised, without its
+	// secrets; nil when the user did not consent.
+	Connection *Connection `json:"connection,omitempty"`
+	// Created is false for a re-authorised connection.
+	Created bool `json:"created"`
+	// ReturnURL is BeginOAuthRequest.ReturnURL.
+	ReturnURL string `json:"returnUrl,omitempty"`
+}
+
+// CompleteOAuth checks the redirect's state and exchanges its code for a
+// token, then saves a new connection with connection.created, or gives an
+// existing one the token, connected, with connection.reconnected — each in
+// one transaction. When the user denied consent, it returns the result
+// (for its ReturnURL) with an *oauth.AuthorizationError; a forged,
+// replayed or expired state is oauth.ErrInvalidState.
+func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*OAuthResult, error) {
+	if s.m == nil {
+		return nil, ErrOAuthUnavailable
+	}
+	a, err := s.m.Complete(ctx, oauth.CompleteRequest{State: r.State, Code: r.Code, Error: r.Error,
+		ErrorDescription: r.ErrorDescription, Tenant: r.Tenant, Connector: r.Connector})
+	if a == nil {
+		return nil, err
+	}
+	out := &OAuthResult{ReturnURL: a.ReturnURL}
+	if err != nil {
+		return out, err
+	}
+	if a.Token == nil {
+		return out, errors.New("connections: the provider gave no token")
+	}
+	ts := s.st.Tenant(a.Tenant)
+	bctx, cancel := detached(ctx) // the code is spent: the token must be kept
+	defer cancel()
+	if a.ConnectionID != "" {
+		cur, err := setState(bctx, ts, a.ConnectionID, s.now(), func(c *store.Connection) string {
+			c.Token = toStoreToken(a.Token, nil)
+			c.State, c.LastError = store.Connected, ""
+			return EventReconnected
+		})
+		if err != nil {
+			return out, fmt.Errorf("connections: saving the token of connection %q: %w", a.ConnectionID, err)
+		}
+		s.m.Forget(TokenKey(a.Tenant, a.ConnectionID))
+		s.forgetRetry(a.Tenant, a.ConnectionID)
+		s.log.InfoContext(ctx, "connection re-authorised", "tenant", a.Tenant, "connection", cur.ID, "connector", cur.Connector)
+		out.Connection = public(cur)
+		return out, nil
+	}
+	name := r.Name
+	if name == "" {
+		if cn := s.ws.Spec.Connectors[a.Connector]; cn != nil {
+			name = cmp.Or(cn.Name, cn.Key)
+		}
+	}
+	c := store.Connection{ID: newConnectionID(), Connector: a.Connector, Name: name, State: store.Connected,
+		Parameters: a.Parameters, Token: toStoreToken(a.Token, nil)}
+	err = ts.Tx(bctx, func(tx store.TenantStore) error {
+		created, err := tx.Connections().Create(bctx, c)
+		if err != nil {
+			return err
+		}
+		out.Connection = public(created)
+		return enqueueEvent(bctx, tx, EventCreated, created, s.now())
+	})
+	if err != nil {
+		out.Connection = nil
+		return out, fmt.Errorf("connections: saving the new connection: %w", err)
+	}
+	out.Created = true
+	s.log.InfoContext(ctx, "connection created", "tenant", a.Tenant, "connection", c.ID, "connector", c.Connector)
+	return out, nil
+}
