@@ -165,11 +165,7 @@ func (cs connections) List(ctx context.Context, f ConnectionFilter) (Page[*Conne
 	if t.err != nil {
 		return page, t.err
 	}
-	limit, err := pageLimit(f.Limit)
-	if err != nil {
-		return page, err
-	}
-	cur, after, err := parseCursor(f.Cursor)
+	limit, cur, after, err := pageRequest(f.Limit, f.Cursor)
 	if err != nil {
 		return page, err
 	}

@@ -53,6 +53,16 @@ func parseCursor(s string) (cursor, bool, error) {
 	return c, true, nil
 }
 
+// pageRequest checks a listing's limit and cursor text: the page size to
+// use, and the cursor to continue after when after is true.
+func pageRequest(limit int, cursorText string) (n int, cur cursor, after bool, err error) {
+	if n, err = pageLimit(limit); err != nil {
+		return 0, cur, false, err
+	}
+	cur, after, err = parseCursor(cursorText)
+	return n, cur, after, err
+}
+
 // scanner is a row to scan: a single Row or the current row of Rows.
 type scanner interface{ Scan(dest ...any) error }
 

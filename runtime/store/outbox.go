@@ -217,11 +217,7 @@ func entryExists(ctx context.Context, q sqldb.Querier, tenant, id string) error 
 
 func listDead(ctx context.Context, sc *scope, f DeadFilter) (Page[*Delivery], error) {
 	var page Page[*Delivery]
-	limit, err := pageLimit(f.Limit)
-	if err != nil {
-		return page, err
-	}
-	cur, after, err := parseCursor(f.Cursor)
+	limit, cur, after, err := pageRequest(f.Limit, f.Cursor)
 	if err != nil {
 		return page, err
 	}

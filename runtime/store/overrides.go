@@ -119,11 +119,7 @@ func (ov overrides) List(ctx context.Context, f OverrideFilter) (Page[*Override]
 	if t.err != nil {
 		return page, t.err
 	}
-	limit, err := pageLimit(f.Limit)
-	if err != nil {
-		return page, err
-	}
-	cur, after, err := parseCursor(f.Cursor)
+	limit, cur, after, err := pageRequest(f.Limit, f.Cursor)
 	if err != nil {
 		return page, err
 	}

@@ -87,11 +87,7 @@ func (rl runLogs) List(ctx context.Context, f RunLogFilter) (Page[*RunLog], erro
 	if t.err != nil {
 		return page, t.err
 	}
-	limit, err := pageLimit(f.Limit)
-	if err != nil {
-		return page, err
-	}
-	cur, after, err := parseCursor(f.Cursor)
+	limit, cur, after, err := pageRequest(f.Limit, f.Cursor)
 	if err != nil {
 		return page, err
 	}

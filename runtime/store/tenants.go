@@ -19,11 +19,7 @@ func (s *sqlStore) EnsureTenant(ctx context.Context, key string) error {
 
 func (s *sqlStore) ListTenants(ctx context.Context, cursorText string, limit int) (Page[Tenant], error) {
 	var page Page[Tenant]
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return page, err
-	}
-	cur, after, err := parseCursor(cursorText)
+	limit, cur, after, err := pageRequest(limit, cursorText)
 	if err != nil {
 		return page, err
 	}
