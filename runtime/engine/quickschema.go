@@ -80,16 +80,9 @@ func compileQuick(s any) *quickSchema {
 					q.propList = append(q.propList, quickProp{name, q.props[name]})
 				}
 			case "required":
-				l, ok := x.([]any)
-				if !ok {
+				var ok bool
+				if q.required, ok = stringList(x); !ok {
 					return nil
-				}
-				for _, r := range l {
-					name, ok := r.(string)
-					if !ok {
-						return nil
-					}
-					q.required = append(q.required, name)
 				}
 			case "additionalProperties":
 				if b, ok := x.(bool); ok {
@@ -102,16 +95,9 @@ func compileQuick(s any) *quickSchema {
 					return nil
 				}
 			case "enum":
-				l, ok := x.([]any)
-				if !ok {
-					return nil
-				}
-				for _, e := range l {
-					str, ok := e.(string)
-					if !ok {
-						return nil
-					}
-					q.enum = append(q.enum, str)
+				var ok bool
+				if q.enum, ok = stringList(x); !ok {
+					return nil // enums of other values go to the full validator
 				}
 			case "minLength", "maxLength":
 				n, ok := schemaInt(x)
@@ -261,4 +247,21 @@ func (q *quickSchema) valid(v any) bool {
 		}
 	}
 	return true
+}
+
+// stringList reads a JSON list of strings.
+func stringList(x any) ([]string, bool) {
+	l, ok := x.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		str, ok := e.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, str)
+	}
+	return out, true
 }
