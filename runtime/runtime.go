@@ -99,17 +99,38 @@ func (w *Workspace) Run(ctx context.Context, req RunRequest) (*engine.Result, er
 // TestConnection checks a connection's credentials with its connector's
 // test request (see engine.Engine.TestConnection).
 func (w *Workspace) TestConnection(ctx context.Context, connector string, conn engine.Connection, overrides ...*spec.ConnectionOverride) (*engine.Result, error) {
-	rc, diags := layers.ResolveConnector(w.Spec, connector, overrides...)
-	if err := diags.Err(); err != nil {
+	// An action key never holds a NUL, so this key names no action's plan.
+	p, err := w.cached(planKey(connector, "\x00connector", overrides), func() (*engine.Plan, error) {
+		rc, diags := layers.ResolveConnector(w.Spec, connector, overrides...)
+		if err := diags.Err(); err != nil {
+			return nil, err
+		}
+		return engine.NewConnectorPlan(rc), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return w.engine.TestConnection(ctx, engine.NewConnectorPlan(rc), &conn, engine.RunOptions{})
+	return w.engine.TestConnection(ctx, p, &conn, engine.RunOptions{})
 }
 
 // Plan returns the compiled plan of an action with overrides, building it
 // on first use.
 func (w *Workspace) Plan(connector, action string, overrides ...*spec.ConnectionOverride) (*engine.Plan, error) {
-	key := planKey(connector, action, overrides)
+	return w.cached(planKey(connector, action, overrides), func() (*engine.Plan, error) {
+		r, diags := layers.ResolveAction(w.Spec, connector, action, overrides...)
+		if err := diags.Err(); err != nil {
+			return nil, err
+		}
+		p, err := engine.NewPlan(r)
+		if err == nil {
+			p.Calls = func(key string) (*engine.Plan, error) { return w.Plan(connector, key, overrides...) }
+		}
+		return p, err
+	})
+}
+
+// cached returns the plan under key, building it once.
+func (w *Workspace) cached(key string, build func() (*engine.Plan, error)) (*engine.Plan, error) {
 	w.mu.Lock()
 	e, ok := w.plans[key]
 	if !ok && len(w.plans) >= maxPlans {
@@ -122,17 +143,7 @@ func (w *Workspace) Plan(connector, action string, overrides ...*spec.Connection
 		w.plans[key] = e
 	}
 	w.mu.Unlock()
-	e.once.Do(func() {
-		r, diags := layers.ResolveAction(w.Spec, connector, action, overrides...)
-		if err := diags.Err(); err != nil {
-			e.err = err
-			return
-		}
-		e.plan, e.err = engine.NewPlan(r)
-		if e.err == nil {
-			e.plan.Calls = func(key string) (*engine.Plan, error) { return w.Plan(connector, key, overrides...) }
-		}
-	})
+	e.once.Do(func() { e.plan, e.err = build() })
 	return e.plan, e.err
 }
 
