@@ -3,14 +3,11 @@ package connections
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/store"
-	"github.com/membrane-dev/membrane/spec"
 )
 
 // RunResult is an action's result and the id of its run log.
@@ -46,15 +43,8 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 	if c.State == store.Disconnected {
 		return nil, &DisconnectedError{ConnectionID: c.ID, Reason: c.LastError}
 	}
-	if layers.FindAction(s.ws.Spec, c.Connector, action) == nil {
-		var keys []string
-		for k, a := range s.ws.Spec.Actions[c.Connector] {
-			keys = append(keys, k)
-			if a.Implements != "" {
-				keys = append(keys, a.Implements)
-			}
-		}
-		return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", c.Connector, action, spec.Suggest(action, keys)), sentinel: ErrUnknownAction}
+	if _, err := s.findAction(c.Connector, action); err != nil {
+		return nil, err
 	}
 	ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
 	if err != nil {

@@ -1,0 +1,197 @@
+package connections
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// ConnectorInfo is a connector as the catalogue shows it: what a user
+// gives to connect, and the actions it offers.
+type ConnectorInfo struct {
+	Key         string   `json:"key"`
+	Name        string   `json:"name,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Auth        AuthInfo `json:"auth"`
+	// ParametersSchema and CredentialsSchema are JSON Schemas of what a
+	// connect form asks for; absent when nothing is asked.
+	ParametersSchema  *spec.Value     `json:"parametersSchema,omitempty"`
+	CredentialsSchema *spec.Value     `json:"credentialsSchema,omitempty"`
+	Actions           []ActionSummary `json:"actions"`
+}
+
+// AuthInfo says how a connector authenticates: the auth type, and for
+// OAuth2 the grant (authorizationCode connects through a consent page).
+type AuthInfo struct {
+	Type  string `json:"type"`
+	Grant string `json:"grant,omitempty"`
+}
+
+// ActionSummary names an action in a connector listing.
+type ActionSummary struct {
+	Key         string `json:"key"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	Implements  string `json:"implements,omitempty"`
+}
+
+// ActionInfo is an action one connection can run, with the input and
+// output schemas it is checked against once the connection's overrides
+// are applied.
+type ActionInfo struct {
+	ActionSummary
+	InputSchema  *spec.Value `json:"inputSchema,omitempty"`
+	OutputSchema *spec.Value `json:"outputSchema,omitempty"`
+}
+
+// Connectors lists the workspace's connectors by key.
+func (s *Service) Connectors() []ConnectorInfo {
+	keys := make([]string, 0, len(s.ws.Spec.Connectors))
+	for k := range s.ws.Spec.Connectors {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]ConnectorInfo, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, s.connectorInfo(s.ws.Spec.Connectors[k]))
+	}
+	return out
+}
+
+// Connector returns one connector of the catalogue, or
+// ErrUnknownConnector.
+func (s *Service) Connector(key string) (*ConnectorInfo, error) {
+	c, err := s.connector(key)
+	if err != nil {
+		return nil, err
+	}
+	info := s.connectorInfo(c)
+	return &info, nil
+}
+
+func (s *Service) connectorInfo(c *spec.Connector) ConnectorInfo {
+	info := ConnectorInfo{Key: c.Key, Name: c.Name, Description: c.Description, Actions: []ActionSummary{}}
+	if c.Auth != nil {
+		info.Auth = AuthInfo{Type: c.Auth.Type, Grant: c.Auth.Grant}
+		info.CredentialsSchema = spec.CredentialsSchema(c.Auth)
+	} else {
+		info.Auth.Type = "none"
+	}
+	if c.Parameters != nil {
+		info.ParametersSchema = c.Parameters.Value
+	}
+	for _, a := range s.sortedActions(c.Key) {
+		info.Actions = append(info.Actions, summary(a))
+	}
+	return info
+}
+
+func (s *Service) sortedActions(connector string) []*spec.Action {
+	acts := s.ws.Spec.Actions[connector]
+	keys := make([]string, 0, len(acts))
+	for k := range acts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]*spec.Action, len(keys))
+	for i, k := range keys {
+		out[i] = acts[k]
+	}
+	return out
+}
+
+func summary(a *spec.Action) ActionSummary {
+	return ActionSummary{Key: a.Key, Name: a.Name, Description: a.Description, Implements: a.Implements}
+}
+
+// Actions lists what a connection can run, each with its schemas after
+// the connection's overrides (which may add input fields).
+func (s *Service) Actions(ctx context.Context, tenant, connID string) ([]ActionInfo, error) {
+	c, ovs, err := s.layered(ctx, tenant, connID)
+	if err != nil {
+		return nil, err
+	}
+	acts := s.sortedActions(c.Connector)
+	out := make([]ActionInfo, 0, len(acts))
+	for _, a := range acts {
+		info, err := s.actionInfo(c.Connector, a, ovs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *info)
+	}
+	return out, nil
+}
+
+// Action returns one action a connection can run, by its key or the
+// universal action it implements; ErrUnknownAction otherwise.
+func (s *Service) Action(ctx context.Context, tenant, connID, action string) (*ActionInfo, error) {
+	c, ovs, err := s.layered(ctx, tenant, connID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.findAction(c.Connector, action)
+	if err != nil {
+		return nil, err
+	}
+	return s.actionInfo(c.Connector, a, ovs)
+}
+
+// Explain renders an action as this connection runs it: the merged
+// document with a "# layer file:line" comment on each field, stored
+// overrides included as the connection layer.
+func (s *Service) Explain(ctx context.Context, tenant, connID, action string) (string, error) {
+	c, ovs, err := s.layered(ctx, tenant, connID)
+	if err != nil {
+		return "", err
+	}
+	a, err := s.findAction(c.Connector, action)
+	if err != nil {
+		return "", err
+	}
+	r, diags := layers.ResolveAction(s.ws.Spec, c.Connector, a.Key, ovs...)
+	if diags.HasErrors() {
+		return "", &OverrideError{Name: "the overrides of connection " + c.ID, Diagnostics: diags}
+	}
+	return layers.Explain(r.Doc), nil
+}
+
+// layered returns a connection and the overrides it runs with.
+func (s *Service) layered(ctx context.Context, tenant, connID string) (*store.Connection, []*spec.ConnectionOverride, error) {
+	ts := s.st.Tenant(tenant)
+	c, err := ts.Connections().Get(ctx, connID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, ovs, nil
+}
+
+func (s *Service) findAction(connector, action string) (*spec.Action, error) {
+	if a := layers.FindAction(s.ws.Spec, connector, action); a != nil {
+		return a, nil
+	}
+	var keys []string
+	for k, a := range s.ws.Spec.Actions[connector] {
+		keys = append(keys, k)
+		if a.Implements != "" {
+			keys = append(keys, a.Implements)
+		}
+	}
+	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, spec.Suggest(action, keys)), sentinel: ErrUnknownAction}
+}
+
+func (s *Service) actionInfo(connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {
+	p, err := s.ws.Plan(connector, a.Key, ovs...)
+	if err != nil {
+		return nil, err
+	}
+	return &ActionInfo{ActionSummary: summary(a), InputSchema: p.Resolved.Input, OutputSchema: p.Resolved.Output}, nil
+}
