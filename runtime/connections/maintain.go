@@ -33,7 +33,10 @@ type MaintainReport struct {
 	// them are connected again, Disconnected were refused, and
 	// StillFailing stay in the error state, retried later.
 	Retried, Recovered, Disconnected, StillFailing int
-	PrunedRunLogs, PrunedStates                    int64
+	// Refreshed OAuth2 tokens were due before the next pass; refreshing
+	// RefreshFailed of them did not work.
+	Refreshed, RefreshFailed    int
+	PrunedRunLogs, PrunedStates int64
 }
 
 // Maintain runs MaintainOnce every Options.MaintainInterval until ctx
@@ -46,9 +49,10 @@ func (s *Service) Maintain(ctx context.Context) error {
 		rep, err := s.MaintainOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "connection maintenance failed", "error", err)
-		} else if rep.Retried > 0 {
-			s.log.InfoContext(ctx, "connections retried", "retried", rep.Retried, "recovered", rep.Recovered,
-				"disconnected", rep.Disconnected, "stillFailing", rep.StillFailing)
+		} else if rep.Retried > 0 || rep.Refreshed > 0 || rep.RefreshFailed > 0 {
+			s.log.InfoContext(ctx, "connections maintained", "retried", rep.Retried, "recovered", rep.Recovered,
+				"disconnected", rep.Disconnected, "stillFailing", rep.StillFailing,
+				"refreshed", rep.Refreshed, "refreshFailed", rep.RefreshFailed)
 		}
 		select {
 		case <-ctx.Done():
@@ -60,8 +64,8 @@ func (s *Service) Maintain(ctx context.Context) error {
 
 // MaintainOnce retries the connections in the error state that are due,
 // with the connector's test request (the first retry RetryBase after the
-// error, then twice as long after each failure, up to RetryMax), and
-// prunes run logs older than RunLogRetention and expired OAuth states
+// error, then twice as long after each failure, up to RetryMax), refreshes
+// the OAuth2 tokens due before the next pass, and prunes run logs older than RunLogRetention and expired OAuth states
 // (at most every 10 minutes).
 func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
 	var rep MaintainReport
@@ -106,6 +110,9 @@ func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
 	}
 	wg.Wait()
 
+	if err := s.refreshExpiring(ctx, &rep); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.prune(ctx, &rep); err != nil {
 		errs = append(errs, err)
 	}

@@ -208,3 +208,53 @@ func TestStoreAdapters(t *testing.T) {
 		isErr(t, err, oauth.ErrStateNotFound)
 	})
 }
+
+// Maintenance refreshes a token due before its next pass, once, without
+// a run asking for it; a grant the provider refuses disconnects the
+// connection there, with its event.
+func TestMaintainRefreshesExpiringTokens(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		e := newEnv(t, open)
+		ctx := e.ctx
+		u := try(e.svc.BeginOAuth(ctx, "acme", connections.BeginOAuthRequest{Connector: "oauthy", RedirectURI: "https://app.example/callback"})).ok(t)
+		pu, _ := url.Parse(u)
+		c := try(e.svc.CompleteOAuth(ctx, connections.CompleteOAuthRequest{State: pu.Query().Get("state"), Code: "c"})).ok(t).Connection
+		first := try(e.st.Tenant("acme").Connections().Get(ctx, c.ID)).ok(t).Token
+
+		// An hour-long token is not due yet.
+		rep := try(e.svc.MaintainOnce(ctx)).ok(t)
+		if rep.Refreshed != 0 || rep.RefreshFailed != 0 {
+			t.Fatalf("fresh token: %+v", rep)
+		}
+		// 50 s before expiry it is due (the margin is 60 s).
+		e.clock.Advance(time.Hour - 50*time.Second)
+		rep = try(e.svc.MaintainOnce(ctx)).ok(t)
+		second := try(e.st.Tenant("acme").Connections().Get(ctx, c.ID)).ok(t).Token
+		if rep.Refreshed != 1 || second.AccessToken == first.AccessToken || second.RefreshToken != "rt_"+second.AccessToken {
+			t.Fatalf("due token: %+v, stored %+v", rep, second)
+		}
+		issued := e.api.issued
+		rep = try(e.svc.MaintainOnce(ctx)).ok(t)
+		if rep.Refreshed != 0 || e.api.issued != issued {
+			t.Fatalf("refreshed twice: %+v, %d tokens issued", rep, e.api.issued-issued)
+		}
+
+		e.api.set(func(a *fakeAPI) { a.refuseRT = true })
+		e.clock.Advance(time.Hour)
+		rep = try(e.svc.MaintainOnce(ctx)).ok(t)
+		got := try(e.svc.Get(ctx, "acme", c.ID)).ok(t)
+		if rep.RefreshFailed != 1 || got.State != store.Disconnected {
+			t.Fatalf("refused refresh: %+v, %+v", rep, got)
+		}
+		// Disconnected connections are not walked again.
+		rep = try(e.svc.MaintainOnce(ctx)).ok(t)
+		if rep.Refreshed+rep.RefreshFailed != 0 {
+			t.Fatalf("disconnected token walked: %+v", rep)
+		}
+		want := []string{connections.EventCreated, connections.EventDisconnected}
+		if evs := e.events(); !slices.Equal(eventTypes(evs), want) {
+			t.Fatalf("events %v, want %v", eventTypes(evs), want)
+		}
+	})
+}

@@ -119,6 +119,14 @@ func (a *authenticator) Secrets() []string {
 	return out
 }
 
+// Fresh refreshes the token when it is due, as a request would. The
+// background refresher calls it so that runs seldom wait on a refresh,
+// and a revoked grant is found before a user needs the connection.
+func (a *authenticator) Fresh(ctx context.Context) error {
+	_, err := a.current(ctx)
+	return err
+}
+
 // current returns the token to send: the one last seen, unless it is due
 // for refresh and can be refreshed.
 func (a *authenticator) current(ctx context.Context) (*Token, error) {
