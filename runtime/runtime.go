@@ -159,3 +159,7 @@ func planKey(connector, action string, overrides []*spec.ConnectionOverride) str
 	}
 	return string(h.Sum(nil))
 }
+
+// ForgetConnection drops what the engine keeps of a connection (its
+// custom login sessions), once it is deleted or given new credentials.
+func (w *Workspace) ForgetConnection(id string) { w.engine.ForgetSessions(id) }

@@ -215,6 +215,7 @@ func (s *Service) Delete(ctx context.Context, tenant, id string) error {
 	if s.m != nil {
 		s.m.Forget(TokenKey(tenant, id))
 	}
+	s.ws.ForgetConnection(id)
 	s.forgetOverrides(tenant, deleted.Connector, id)
 	s.forgetRetry(tenant, id)
 	s.log.InfoContext(ctx, "connection deleted", "tenant", tenant, "connection", id, "connector", deleted.Connector)
@@ -435,6 +436,7 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if s.m != nil {
 		s.m.Forget(TokenKey(tenant, id))
 	}
+	s.ws.ForgetConnection(id)
 	s.forgetRetry(tenant, id)
 	s.log.InfoContext(ctx, "connection reconnected", "tenant", tenant, "connection", id, "connector", cur.Connector)
 	return public(cur), nil

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -32,6 +35,20 @@ type builtinAuth struct {
 	r    *run
 	auth *spec.CompiledAuth
 	vars map[string]any // credentials, connection, tenant, now
+	key  string         // of the login session; see sessionKey
+}
+
+// sessionKey names a custom login session: the connection and a digest
+// of its credentials and parameters. A connection given new credentials
+// (reconnected, perhaps to another account) logs in again at once, on
+// every replica, instead of using the session of the old ones.
+func (a *builtinAuth) sessionKey() string {
+	if a.key == "" {
+		h := sha256.New()
+		json.NewEncoder(h).Encode([]any{a.r.conn.credentials(), a.r.conn.Parameters})
+		a.key = a.r.conn.ID + "\x00" + hex.EncodeToString(h.Sum(nil)[:12])
+	}
+	return a.key
 }
 
 func (r *run) authenticator() Authenticator {
@@ -53,7 +70,7 @@ func (r *run) authenticator() Authenticator {
 
 func (a *builtinAuth) Secrets() []string {
 	s := SecretsOf(a.vars[spec.VarCredentials], nil)
-	if sess := a.r.engine.session(a.r.conn.ID, false); sess != nil {
+	if sess := a.r.engine.session(a.sessionKey(), false); sess != nil {
 		if tok := sess.current(); tok != "" {
 			s = append(s, tok)
 		}
@@ -122,7 +139,7 @@ func (a *builtinAuth) Refresh(ctx context.Context) (bool, error) {
 	if a.auth.Src.Type != spec.AuthCustom || a.auth.Login == nil {
 		return false, nil
 	}
-	sess := a.r.engine.session(a.r.conn.ID, true)
+	sess := a.r.engine.session(a.sessionKey(), true)
 	_, err := sess.get(ctx, a, true)
 	return err == nil, err
 }
@@ -130,7 +147,7 @@ func (a *builtinAuth) Refresh(ctx context.Context) (bool, error) {
 func (a *builtinAuth) authorizeSession(ctx context.Context, req *httpx.Request) error {
 	vars := a.vars
 	if a.auth.Login != nil {
-		tok, err := a.r.engine.session(a.r.conn.ID, true).get(ctx, a, false)
+		tok, err := a.r.engine.session(a.sessionKey(), true).get(ctx, a, false)
 		if err != nil {
 			return err
 		}

@@ -314,6 +314,16 @@ func TestCustomSessionLogin(t *testing.T) {
 	if s.loginCount() != 4 {
 		t.Errorf("logins = %d, want a login for the new connection", s.loginCount())
 	}
+
+	// The same connection given new credentials (reconnected, perhaps to
+	// another account) logs in with them at once.
+	conn.Credentials = map[string]any{"user": "grace", "password": sessionPassword}
+	if _, err := runItems(); err != nil {
+		t.Fatal(err)
+	}
+	if s.loginCount() != 5 {
+		t.Errorf("logins = %d, want a login with the new credentials", s.loginCount())
+	}
 }
 
 func TestCustomSessionLoginRefused(t *testing.T) {

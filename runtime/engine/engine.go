@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,19 @@ func (e *Engine) session(connID string, create bool) *session {
 	}
 	s, _ := e.sessions.LoadOrStore(connID, &session{})
 	return s.(*session)
+}
+
+// ForgetSessions drops the custom login sessions of a connection, when it
+// is deleted or given new credentials. Sessions are keyed by credentials
+// too, so this frees memory rather than guards correctness.
+func (e *Engine) ForgetSessions(connID string) {
+	prefix := connID + "\x00"
+	e.sessions.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			e.sessions.Delete(k)
+		}
+		return true
+	})
 }
 
 // Connection is what a run knows of the connection it acts through.
