@@ -121,49 +121,34 @@ func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
 
 type dueConn struct{ tenant, id string }
 
-// dueRetries walks every tenant's connections for those in the error
-// state whose retry is due, and forgets the backoff of connections no
-// longer in it.
+// dueRetries pages through the connections in the error state (one
+// indexed query across tenants) for those whose retry is due, and forgets
+// the backoff of connections no longer in it.
 func (s *Service) dueRetries(ctx context.Context) ([]dueConn, error) {
 	now := s.now()
 	seen := map[string]bool{}
 	var due []dueConn
-	tcur := ""
+	cur := ""
 	for {
-		tenants, err := s.st.ListTenants(ctx, tcur, 1000)
+		page, err := s.st.ErroredConnections(ctx, cur, 1000)
 		if err != nil {
 			return due, err
 		}
-		for _, t := range tenants.Items {
-			ccur := ""
-			for {
-				page, err := s.st.Tenant(t.Key).Connections().List(ctx, store.ConnectionFilter{Cursor: ccur, Limit: 1000})
-				if err != nil {
-					return due, err
-				}
-				for _, c := range page.Items {
-					if c.State != store.Errored {
-						continue
-					}
-					key := TokenKey(t.Key, c.ID)
-					seen[key] = true
-					s.retryMu.Lock()
-					r := s.retries[key]
-					if r == nil {
-						r = &retryState{next: c.UpdatedAt.Add(s.o.RetryBase)}
-						s.retries[key] = r
-					}
-					if !now.Before(r.next) {
-						due = append(due, dueConn{tenant: t.Key, id: c.ID})
-					}
-					s.retryMu.Unlock()
-				}
-				if ccur = page.Next; ccur == "" {
-					break
-				}
+		s.retryMu.Lock()
+		for _, c := range page.Items {
+			key := TokenKey(c.Tenant, c.ConnectionID)
+			seen[key] = true
+			r := s.retries[key]
+			if r == nil {
+				r = &retryState{next: c.UpdatedAt.Add(s.o.RetryBase)}
+				s.retries[key] = r
+			}
+			if !now.Before(r.next) {
+				due = append(due, dueConn{tenant: c.Tenant, id: c.ConnectionID})
 			}
 		}
-		if tcur = tenants.Next; tcur == "" {
+		s.retryMu.Unlock()
+		if cur = page.Next; cur == "" {
 			break
 		}
 	}

@@ -45,6 +45,9 @@ type Store interface {
 	// ExpiringTokens lists connections, not disconnected, whose token
 	// expires before the given time, soonest first: the refresher's work.
 	ExpiringTokens(ctx context.Context, before time.Time, limit int) ([]ExpiringToken, error)
+	// ErroredConnections pages through the connections in the error
+	// state, across tenants, longest in it first: the retry worker's work.
+	ErroredConnections(ctx context.Context, cursor string, limit int) (Page[ConnectionRef], error)
 
 	// Outbox is the delivery workers' side of the outbox.
 	Outbox() Outbox

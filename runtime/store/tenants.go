@@ -77,3 +77,25 @@ func (s *sqlStore) ExpiringTokens(ctx context.Context, before time.Time, limit i
 	}
 	return out, wrap("expiring tokens", rows.Err())
 }
+
+func (s *sqlStore) ErroredConnections(ctx context.Context, cursorText string, limit int) (Page[ConnectionRef], error) {
+	n, cur, after, err := pageRequest(limit, cursorText)
+	if err != nil {
+		return Page[ConnectionRef]{}, err
+	}
+	scan := func(r scanner) (ConnectionRef, error) {
+		var c ConnectionRef
+		var at int64
+		err := r.Scan(&c.ConnectionID, &c.Tenant, &c.Connector, &at)
+		c.UpdatedAt = fromMicros(at)
+		return c, err
+	}
+	next := func(c ConnectionRef) cursor { return cursor{T: micros(c.UpdatedAt), ID: c.ConnectionID} }
+	const cols = `SELECT id, tenant, connector, updated_at FROM connections WHERE state = 'error'`
+	if !after {
+		return queryPage(ctx, s.e.DB, "errored connections", n, scan, next,
+			cols+` ORDER BY updated_at, id LIMIT $1`, n+1)
+	}
+	return queryPage(ctx, s.e.DB, "errored connections", n, scan, next,
+		cols+` AND (updated_at > $1 OR (updated_at = $1 AND id > $2)) ORDER BY updated_at, id LIMIT $3`, cur.T, cur.ID, n+1)
+}

@@ -186,6 +186,15 @@ type ExpiringToken struct {
 	Expiry       time.Time `json:"expiry"`
 }
 
+// ConnectionRef names a connection of some tenant, with when it last
+// changed.
+type ConnectionRef struct {
+	ConnectionID string    `json:"connectionId"`
+	Tenant       string    `json:"tenant"`
+	Connector    string    `json:"connector"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
 // RotateResult counts what RotateKeys re-sealed.
 type RotateResult struct {
 	Connections int `json:"connections"`

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -59,5 +60,51 @@ func testExpiringTokens(t *testing.T, e *env) {
 	noErr(t, err)
 	if got := try(s.ExpiringTokens(ctx, now.Add(5*time.Minute), 10)).ok(t); len(got) != 1 {
 		t.Fatalf("after refresh %+v", got)
+	}
+}
+
+func testErroredConnections(t *testing.T, e *env) {
+	s := e.store()
+	ctx := e.ctx
+	mk := func(tenant string, state store.ConnectionState) string {
+		e.clock.Advance(time.Second)
+		c := sampleConnection()
+		c.State = state
+		return try(s.Tenant(tenant).Connections().Create(ctx, c)).ok(t).ID
+	}
+	a1 := mk("a", store.Errored)
+	mk("a", store.Connected)
+	b1 := mk("b", store.Errored)
+	mk("b", store.Disconnected)
+	c1 := mk("c", store.Errored)
+
+	first := try(s.ErroredConnections(ctx, "", 2)).ok(t)
+	if len(first.Items) != 2 || first.Items[0].ConnectionID != a1 || first.Items[0].Tenant != "a" ||
+		first.Items[1].ConnectionID != b1 || first.Next == "" {
+		t.Fatalf("first page %+v", first)
+	}
+	rest := try(s.ErroredConnections(ctx, first.Next, 2)).ok(t)
+	if len(rest.Items) != 1 || rest.Items[0].ConnectionID != c1 || rest.Next != "" {
+		t.Fatalf("second page %+v", rest)
+	}
+	// A connection that recovers leaves the list; one that fails again
+	// moves to its end.
+	e.clock.Advance(time.Second)
+	_, err := s.Tenant("a").Connections().Update(ctx, a1, func(c *store.Connection) error {
+		c.State = store.Connected
+		return nil
+	})
+	noErr(t, err)
+	_, err = s.Tenant("b").Connections().Update(ctx, b1, func(c *store.Connection) error {
+		c.LastError = "still down"
+		return nil
+	})
+	noErr(t, err)
+	all := try(s.ErroredConnections(ctx, "", 10)).ok(t)
+	if len(all.Items) != 2 || all.Items[0].ConnectionID != c1 || all.Items[1].ConnectionID != b1 {
+		t.Fatalf("after changes %+v", all.Items)
+	}
+	if _, err := s.ErroredConnections(ctx, "not a cursor", 10); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad cursor: %v", err)
 	}
 }

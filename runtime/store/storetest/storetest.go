@@ -55,6 +55,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"NestedTx", testNestedTx},
 		{"Migrations", testMigrations},
 		{"ExpiringTokens", testExpiringTokens},
+		{"ErroredConnections", testErroredConnections},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
