@@ -55,7 +55,7 @@ actions:
       body:
         color: ${ input.?color.orValue('none') }
 `
-		if _, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c1.ID, []byte(ov)); err != nil {
+		if _, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c1.ID, []byte(ov), 0); err != nil {
 			t.Fatal(err)
 		}
 		acts := try(e.svc.Actions(ctx, "acme", c1.ID)).ok(t)

@@ -143,7 +143,7 @@ func TestTenantIsolation(t *testing.T) {
 		isErr(t, err, connections.ErrNotFound)
 		_, err = e.svc.Reconnect(e.ctx, b, c.ID, map[string]any{"apiKey": goodKey})
 		isErr(t, err, connections.ErrNotFound)
-		_, _, err = e.svc.PutOverride(e.ctx, b, "keyed", c.ID, []byte("kind: ConnectionOverride\nconnector: keyed\n"))
+		_, _, err = e.svc.PutOverride(e.ctx, b, "keyed", c.ID, []byte("kind: ConnectionOverride\nconnector: keyed\n"), 0)
 		isErr(t, err, connections.ErrNotFound)
 		_, err = e.svc.BeginOAuth(e.ctx, b, connections.BeginOAuthRequest{Connector: "oauthy", ConnectionID: c.ID, RedirectURI: "https://app.example/cb"})
 		isErr(t, err, connections.ErrNotFound)
@@ -329,11 +329,11 @@ actions:
       body:
         color: ${ input.?color.orValue('none') }
 `
-		o1, _, err := e.svc.PutOverride(ctx, "acme", "keyed", "", []byte(tenantWide))
+		o1, _, err := e.svc.PutOverride(ctx, "acme", "keyed", "", []byte(tenantWide), 0)
 		if err != nil || o1.Revision != 1 {
 			t.Fatalf("put tenant-wide: %v %+v", err, o1)
 		}
-		if _, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(mine)); err != nil {
+		if _, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(mine), 0); err != nil {
 			t.Fatal(err)
 		}
 		got := try(e.svc.GetOverride(ctx, "acme", "keyed", c.ID)).ok(t)
@@ -426,7 +426,7 @@ func TestInvalidStoredOverride(t *testing.T) {
 			{"kind: Action\nconnector: keyed\nkey: x\nrequest: {path: /x}\n", name, "wrong-kind", "ConnectionOverride"},
 		}
 		for i, tc := range cases {
-			_, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(tc.doc))
+			_, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(tc.doc), 0)
 			var oe *connections.OverrideError
 			if !errors.As(err, &oe) || oe.Name != name {
 				t.Fatalf("case %d: err = %v, want an OverrideError of %q", i, err, name)
@@ -447,19 +447,19 @@ func TestInvalidStoredOverride(t *testing.T) {
 
 		// The next revision names the next one.
 		ok := "kind: ConnectionOverride\nconnector: keyed\n"
-		try3(e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(ok))).ok(t)
-		_, _, err = e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(cases[0].doc))
+		try3(e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(ok), 0)).ok(t)
+		_, _, err = e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(cases[0].doc), 0)
 		var oe *connections.OverrideError
 		if !errors.As(err, &oe) || !strings.Contains(err.Error(), "stored override keyed/"+c.ID+" rev 2:4:3") {
 			t.Fatalf("err = %v, want diagnostics in rev 2", err)
 		}
 		// A tenant-wide override is named keyed/*.
-		_, _, err = e.svc.PutOverride(ctx, "acme", "keyed", "", []byte(cases[0].doc))
+		_, _, err = e.svc.PutOverride(ctx, "acme", "keyed", "", []byte(cases[0].doc), 0)
 		if !strings.Contains(err.Error(), "stored override keyed/* rev 1:4:3") {
 			t.Fatalf("err = %v", err)
 		}
 		// Unknown connector.
-		_, _, err = e.svc.PutOverride(ctx, "acme", "nope", "", []byte(ok))
+		_, _, err = e.svc.PutOverride(ctx, "acme", "nope", "", []byte(ok), 0)
 		isErr(t, err, connections.ErrUnknownConnector)
 	})
 }
@@ -498,7 +498,7 @@ func TestFileOverridesApply(t *testing.T) {
 	if b := run("acme", acme.ID); b["origin"] != nil {
 		t.Fatalf("acme's run sent %v, with initech's override", b)
 	}
-	try3(e.svc.PutOverride(ctx, "initech", "keyed", "", []byte("kind: ConnectionOverride\nconnector: keyed\nactions:\n  create-contact:\n    request:\n      body:\n        layer: stored\n"))).ok(t)
+	try3(e.svc.PutOverride(ctx, "initech", "keyed", "", []byte("kind: ConnectionOverride\nconnector: keyed\nactions:\n  create-contact:\n    request:\n      body:\n        layer: stored\n"), 0)).ok(t)
 	if b := run("initech", ini.ID); b["origin"] != "file" || b["layer"] != "stored" {
 		t.Fatalf("initech's run sent %v, want the stored override over the file", b)
 	}

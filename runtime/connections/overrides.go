@@ -229,12 +229,15 @@ func (s *Service) prepareOverride(ctx context.Context, tenant, connector, connID
 // connector (connID empty). An invalid document gives an *OverrideError
 // whose diagnostics are placed in it ("stored override hubspot/conn_… rev
 // 4:7:9"); warnings come back with the stored override.
-func (s *Service) PutOverride(ctx context.Context, tenant, connector, connID string, doc []byte) (*store.Override, diag.List, error) {
+//
+// A non-zero ifRevision replaces only that revision (an editor's
+// optimistic lock, HTTP If-Match): another is store.ErrConflict.
+func (s *Service) PutOverride(ctx context.Context, tenant, connector, connID string, doc []byte, ifRevision int64) (*store.Override, diag.List, error) {
 	o, rev, diags, err := s.prepareOverride(ctx, tenant, connector, connID, doc)
 	if err != nil {
 		return nil, diags, err
 	}
-	stored, err := s.st.Tenant(tenant).Overrides().Put(ctx, store.Override{Connector: connector, ConnectionID: connID, Doc: doc})
+	stored, err := s.st.Tenant(tenant).Overrides().Put(ctx, store.Override{Connector: connector, ConnectionID: connID, Doc: doc, Revision: ifRevision})
 	if err != nil {
 		return nil, diags, err
 	}

@@ -24,8 +24,9 @@ type Store interface {
 	// the database; writes create the tenant on first use.
 	Tenant(key string) TenantStore
 
-	// EnsureTenant creates a tenant unless it exists. Idempotent.
-	EnsureTenant(ctx context.Context, key string) error
+	// EnsureTenant creates a tenant unless it exists, and returns it.
+	// Idempotent.
+	EnsureTenant(ctx context.Context, key string) (Tenant, error)
 	// ListTenants lists tenants by key; cursor is a Page.Next.
 	ListTenants(ctx context.Context, cursor string, limit int) (Page[Tenant], error)
 	// DeleteTenant deletes a tenant and everything it owns.

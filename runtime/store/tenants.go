@@ -8,13 +8,20 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
 )
 
-func (s *sqlStore) EnsureTenant(ctx context.Context, key string) error {
+func (s *sqlStore) EnsureTenant(ctx context.Context, key string) (Tenant, error) {
 	if err := checkKey("tenant key", key); err != nil {
-		return err
+		return Tenant{}, err
 	}
-	return wrap("ensure tenant", s.root().write(ctx, func(tx sqldb.Tx) error {
-		return ensureTenant(ctx, tx, key, s.clock())
-	}))
+	var t Tenant
+	err := s.root().write(ctx, func(tx sqldb.Tx) error {
+		if err := ensureTenant(ctx, tx, key, s.clock()); err != nil {
+			return err
+		}
+		var err error
+		t, err = scanTenant(tx.QueryRow(ctx, `SELECT key, created_at FROM tenants WHERE key = $1`, key))
+		return err
+	})
+	return t, wrap("ensure tenant", err)
 }
 
 func (s *sqlStore) ListTenants(ctx context.Context, cursorText string, limit int) (Page[Tenant], error) {

@@ -134,7 +134,7 @@ func testConnectionValidation(t *testing.T, e *env) {
 		if _, err := s.Tenant(key).Connections().Get(ctx, "x"); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("tenant %q: got %v, want ErrInvalid", key, err)
 		}
-		if err := s.EnsureTenant(ctx, key); !errors.Is(err, store.ErrInvalid) {
+		if _, err := s.EnsureTenant(ctx, key); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("ensure tenant %q: got %v, want ErrInvalid", key, err)
 		}
 	}

@@ -137,7 +137,8 @@ func testTenants(t *testing.T, e *env) {
 	for i := range 20 {
 		wg.Go(func() {
 			if i%2 == 0 {
-				errs <- s.EnsureTenant(ctx, "racer")
+				_, err := s.EnsureTenant(ctx, "racer")
+				errs <- err
 			} else {
 				_, err := s.Tenant("racer").RunLogs().Append(ctx, store.RunLog{Action: "a"})
 				errs <- err
@@ -149,10 +150,16 @@ func testTenants(t *testing.T, e *env) {
 	for err := range errs {
 		noErr(t, err)
 	}
-	noErr(t, s.EnsureTenant(ctx, "racer"))
+	racer := try(s.EnsureTenant(ctx, "racer")).ok(t)
+	if racer.Key != "racer" || racer.CreatedAt.IsZero() {
+		t.Fatalf("EnsureTenant gave %+v", racer)
+	}
+	if again := try(s.EnsureTenant(ctx, "racer")).ok(t); !again.CreatedAt.Equal(racer.CreatedAt) {
+		t.Fatalf("EnsureTenant of an existing tenant changed it: %+v, was %+v", again, racer)
+	}
 
 	for _, k := range []string{"b", "a", "c", "A", "é"} {
-		noErr(t, s.EnsureTenant(ctx, k))
+		try(s.EnsureTenant(ctx, k)).ok(t)
 	}
 	var keys []string
 	cursor := ""
