@@ -37,6 +37,7 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"OAuthClient":        {"Workspace", "/$defs/oauthClient"},
 	"Outbound":           {"Workspace", "/$defs/outbound"},
 	"RunLogSettings":     {"Workspace", "/$defs/runLogs"},
+	"ConnectSettings":    {"Workspace", "/$defs/connect"},
 }
 
 // TestMatchesSpecTypes keeps the schemas and the Go types of spec/types.go

@@ -420,6 +420,7 @@ type WorkspaceConfig struct {
 	OAuthClients map[string]OAuthClient `json:"oauthClients,omitempty"`
 	Outbound     *Outbound              `json:"outbound,omitempty"`
 	RunLogs      *RunLogSettings        `json:"runLogs,omitempty"`
+	Connect      *ConnectSettings       `json:"connect,omitempty"`
 }
 
 // DefaultSecretEnv holds the workspace secret when secretEnv is not set.
@@ -435,6 +436,14 @@ type OAuthClient struct {
 type Outbound struct {
 	AllowPrivate    bool     `json:"allowPrivate,omitempty"`
 	AllowedNetworks []string `json:"allowedNetworks,omitempty"`
+}
+
+// ConnectSettings configure the connect page that the app sends its users
+// to.
+type ConnectSettings struct {
+	// ReturnOrigins are the origins (scheme://host[:port]) the page may send
+	// a user back to: returnUrl must be on one of them or on publicUrl's.
+	ReturnOrigins []string `json:"returnOrigins,omitempty"`
 }
 
 // RunLogSettings bound how long run logs are kept.

@@ -5,13 +5,14 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
 // checkWorkspaceConfig checks what the Workspace schema cannot: that OAuth
-// clients are for oauth2 connectors, that networks parse, and that no
-// password is written in the store DSN.
+// clients are for oauth2 connectors, that networks and return origins
+// parse, and that no password is written in the store DSN.
 func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 	doc := c.Source.Doc
 	if c.Store != "" {
@@ -40,6 +41,18 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 		for i, n := range c.Outbound.AllowedNetworks {
 			if _, err := netip.ParsePrefix(n); err != nil {
 				diags.Errorf(nets.Items[i].Pos, "invalid-value", "%q is not a network in CIDR form such as 10.20.0.0/16", n)
+			}
+		}
+	}
+	if c.Connect != nil {
+		origins := doc.Get("connect").Get("returnOrigins")
+		for i, o := range c.Connect.ReturnOrigins {
+			lower := strings.ToLower(o)
+			if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+				continue // the schema's pattern said so already
+			}
+			if _, err := ParseOrigin(o); err != nil {
+				diags.Errorf(origins.Items[i].Pos, "invalid-value", "%q is not an origin: it %v (an origin is scheme://host[:port], e.g. https://app.example.com)", o, err)
 			}
 		}
 	}
