@@ -1,0 +1,157 @@
+// Package api is Membrane's REST API: connections, running actions,
+// overrides, run logs, the connector catalogue and tenants, as JSON over
+// HTTP under /v1, every call authenticated by a tenant token. Its OpenAPI
+// 3.1 document is served at /openapi.json.
+//
+//	mux.Handle("/v1/", api.New(api.Options{Service: svc, Store: st, Verifier: v, Logger: l}))
+//	mux.Handle("GET /openapi.json", same handler)
+//
+// Errors are RFC 9457 problem details; errors.go maps the service's
+// errors to statuses.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
+)
+
+// Options configure the API.
+type Options struct {
+	Service  *connections.Service
+	Store    store.Store
+	Verifier *tenancy.Verifier
+	// Logger gets one line per request, and the causes of 500s; nil is
+	// slog.Default().
+	Logger *slog.Logger
+	// PublicURL is where the server is reached from a browser
+	// ("https://integrations.acme.example"): the OAuth redirect URI is
+	// PublicURL + "/connect/callback". Empty turns POST /v1/oauth/authorize
+	// off (501).
+	PublicURL string
+}
+
+type api struct {
+	svc       *connections.Service
+	st        store.Store
+	log       *slog.Logger
+	publicURL string
+	mux       *http.ServeMux
+	methods   []string // every method a route uses, for Allow
+}
+
+// New returns the API's handler: every route of routes, and
+// GET /openapi.json without a token.
+func New(o Options) http.Handler {
+	if o.Service == nil || o.Store == nil || o.Verifier == nil {
+		panic("api: New needs a Service, a Store and a Verifier")
+	}
+	a := &api{svc: o.Service, st: o.Store, log: o.Logger, publicURL: strings.TrimSuffix(o.PublicURL, "/"), mux: http.NewServeMux()}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		var h http.Handler = a.handle(rt.handle)
+		if rt.access == admin {
+			h = tenancy.RequireAdmin(h)
+		}
+		if rt.access != public {
+			h = tenancy.Middleware(o.Verifier, noteTenant(h), tenancy.WithLogger(a.log))
+		}
+		a.mux.Handle(rt.method+" "+rt.path, h)
+		if !seen[rt.method] {
+			seen[rt.method] = true
+			a.methods = append(a.methods, rt.method)
+		}
+	}
+	return a
+}
+
+// handle adapts a route's function to http.Handler.
+func (a *api) handle(fn func(a *api, w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fn(a, w, r) })
+}
+
+// noteTenant gives the request's log line the tenant the token named,
+// before anything (RequireAdmin) may refuse it.
+func noteTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec, ok := w.(*recorder); ok {
+			if c, ok := tenancy.FromContext(r.Context()); ok {
+				rec.tenant = c.Tenant
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	h := w.Header()
+	// Responses hold one tenant's data: no shared cache may keep them.
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		a.noRoute(rec, r)
+	} else {
+		a.mux.ServeHTTP(rec, r)
+	}
+	// Never the query string or the body: either may hold a secret.
+	a.log.LogAttrs(r.Context(), slog.LevelInfo, "api request",
+		slog.String("method", r.Method),
+		slog.String("route", pattern),
+		slog.Int("status", rec.status),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("tenant", rec.tenant))
+}
+
+// noRoute answers a request no route matches: 405 with Allow when the
+// path exists under other methods, else 404.
+func (a *api) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range a.methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := a.mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed",
+			r.Method+" is not allowed on this path; it takes "+strings.Join(allow, ", ")+"."))
+		return
+	}
+	writeProblem(w, problem(http.StatusNotFound, "not-found", "No route matches "+r.Method+" "+r.URL.Path+". The routes are listed in /openapi.json."))
+}
+
+// recorder keeps the status and tenant of a request for its log line.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	tenant string
+	wrote  bool
+}
+
+func (rec *recorder) WriteHeader(status int) {
+	if !rec.wrote {
+		rec.status, rec.wrote = status, true
+	}
+	rec.ResponseWriter.WriteHeader(status)
+}
+
+func (rec *recorder) Write(b []byte) (int, error) {
+	rec.wrote = true
+	return rec.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }

@@ -1,0 +1,171 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/engine"
+)
+
+func (a *api) listConnections(w http.ResponseWriter, r *http.Request) {
+	cursor, limit, ok := paging(w, r)
+	if !ok {
+		return
+	}
+	page, err := a.svc.List(r.Context(), tenantOf(r), connections.ListRequest{Connector: r.URL.Query().Get("connector"), Cursor: cursor, Limit: limit})
+	if err != nil {
+		a.failList(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, listOf(page.Items, page.Next))
+}
+
+// createRequest is connections.CreateRequest as the API takes it.
+type createRequest struct {
+	Connector   string         `json:"connector"`
+	Name        string         `json:"name"`
+	Parameters  map[string]any `json:"parameters"`
+	Credentials map[string]any `json:"credentials"`
+}
+
+func (a *api) createConnection(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if !decodeJSON(w, r, &req, true) {
+		return
+	}
+	if req.Connector == "" {
+		writeProblem(w, invalidField("/connector", "is required: the key of a connector of GET /v1/connectors"))
+		return
+	}
+	c, err := a.svc.Create(r.Context(), tenantOf(r), connections.CreateRequest{Connector: req.Connector, Name: req.Name,
+		Parameters: req.Parameters, Credentials: req.Credentials})
+	if errors.Is(err, connections.ErrUnknownConnector) {
+		writeProblem(w, invalidField("/connector", err.Error()))
+		return
+	}
+	if err != nil {
+		a.fail(w, r, "connection", err)
+		return
+	}
+	w.Header().Set("Location", "/v1/connections/"+url.PathEscape(c.ID))
+	a.writeJSON(w, r, http.StatusCreated, c)
+}
+
+// invalidField is a 422 about one value of the body.
+func invalidField(pointer, detail string) *Problem {
+	p := problem(http.StatusUnprocessableEntity, "validation", "The request does not validate: "+pointer+" "+detail+".")
+	p.Errors = []FieldError{{Pointer: pointer, Detail: detail}}
+	return p
+}
+
+func (a *api) getConnection(w http.ResponseWriter, r *http.Request) {
+	c, err := a.svc.Get(r.Context(), tenantOf(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, "connection", err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, c)
+}
+
+func (a *api) deleteConnection(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.Delete(r.Context(), tenantOf(r), r.PathValue("id")); err != nil {
+		a.fail(w, r, "connection", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) testConnection(w http.ResponseWriter, r *http.Request) {
+	// No body is needed; one that is sent must still be well-formed.
+	var empty struct{}
+	if !decodeJSON(w, r, &empty, false) {
+		return
+	}
+	res, err := a.svc.Test(r.Context(), tenantOf(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, "connection", err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, testResponse{Connection: res.Connection, OK: res.OK, Error: runError(res.Error), Log: res.Log})
+}
+
+// testResponse is connections.TestResult with the error as runs show it.
+type testResponse struct {
+	Connection *connections.Connection `json:"connection"`
+	OK         bool                    `json:"ok"`
+	Error      *RunError               `json:"error,omitempty"`
+	Log        []engine.Exchange       `json:"log,omitempty"`
+}
+
+type reconnectRequest struct {
+	Credentials map[string]any `json:"credentials"`
+}
+
+func (a *api) reconnect(w http.ResponseWriter, r *http.Request) {
+	var req reconnectRequest
+	if !decodeJSON(w, r, &req, true) {
+		return
+	}
+	c, err := a.svc.Reconnect(r.Context(), tenantOf(r), r.PathValue("id"), req.Credentials)
+	if err != nil {
+		a.fail(w, r, "connection", err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, c)
+}
+
+type authorizeRequest struct {
+	Connector    string         `json:"connector"`
+	ConnectionID string         `json:"connectionId"`
+	Parameters   map[string]any `json:"parameters"`
+	ReturnURL    string         `json:"returnUrl"`
+}
+
+type authorizeResponse struct {
+	AuthorizationURL string `json:"authorizationUrl"`
+}
+
+func (a *api) authorize(w http.ResponseWriter, r *http.Request) {
+	var req authorizeRequest
+	if !decodeJSON(w, r, &req, true) {
+		return
+	}
+	if req.Connector == "" {
+		writeProblem(w, invalidField("/connector", "is required: the key of an OAuth2 connector of GET /v1/connectors"))
+		return
+	}
+	if req.ReturnURL != "" {
+		if u, err := url.Parse(req.ReturnURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			writeProblem(w, invalidField("/returnUrl", "must be an absolute http(s) URL: where the user is sent once connected"))
+			return
+		}
+	}
+	if a.publicURL == "" {
+		writeProblem(w, problem(http.StatusNotImplemented, "oauth-unavailable",
+			"The server has no public URL, so the provider cannot send the user back: the operator sets publicUrl in the workspace settings."))
+		return
+	}
+	u, err := a.svc.BeginOAuth(r.Context(), tenantOf(r), connections.BeginOAuthRequest{Connector: req.Connector, ConnectionID: req.ConnectionID,
+		Parameters: req.Parameters, RedirectURI: a.publicURL + "/connect/callback", ReturnURL: req.ReturnURL})
+	if errors.Is(err, connections.ErrUnknownConnector) {
+		writeProblem(w, invalidField("/connector", err.Error()))
+		return
+	}
+	if err != nil {
+		a.fail(w, r, "connection", err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, authorizeResponse{AuthorizationURL: u})
+}
+
+// failList answers a listing's error: the store refuses only a cursor it
+// did not give (the limit is checked before).
+func (a *api) failList(w http.ResponseWriter, r *http.Request, err error) {
+	if isInvalid(err) {
+		badCursor(w)
+		return
+	}
+	a.fail(w, r, "", err)
+}
