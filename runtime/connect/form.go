@@ -1,0 +1,244 @@
+package connect
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// maxForm bounds a submitted form.
+const maxForm = 64 << 10
+
+// form builds the page of a session: the connector's parameters (unless
+// re-authorising, which keeps them) and credentials (unless the provider's
+// consent page gives a token).
+func (h *handler) form(s *session) (*formPage, error) {
+	info, err := h.o.Service.Connector(s.Connector)
+	if err != nil {
+		return nil, err
+	}
+	name := cmp.Or(info.Name, info.Key)
+	fp := &formPage{page: page{Base: h.base}, Connector: name, Description: info.Description, CSRF: s.CSRF,
+		Reconnect: s.ConnectionID != "", OAuth: info.Auth.Type == spec.AuthOAuth2 && info.Auth.Grant != spec.GrantClientCredentials}
+	var b fieldBuilder
+	var params, creds []*field
+	if !fp.Reconnect && info.ParametersSchema != nil {
+		params = b.fields(info.ParametersSchema, "/parameters")
+	}
+	if !fp.OAuth && info.CredentialsSchema != nil {
+		creds = b.fields(info.CredentialsSchema, "/credentials")
+	}
+	both := len(params) > 0 && len(creds) > 0
+	if len(params) > 0 {
+		fp.Sections = append(fp.Sections, formSection{Legend: legend(both, "Settings"), Fields: params})
+	}
+	if len(creds) > 0 {
+		fp.Sections = append(fp.Sections, formSection{Legend: legend(both, "Credentials"), Fields: creds})
+	}
+	fp.Title = "Connect " + name
+	fp.Submit = "Connect"
+	if fp.Reconnect {
+		fp.Title, fp.Submit = "Reconnect "+name, "Reconnect"
+	}
+	if fp.OAuth {
+		fp.Submit = "Continue to " + name
+	}
+	if s.ReturnURL != "" {
+		if u, rerr := h.origins.check(s.ReturnURL); rerr == nil {
+			fp.Cancel = withParams(u, "error", "access_denied", "error_description", "The user cancelled connecting.")
+		}
+	}
+	return fp, nil
+}
+
+func legend(show bool, s string) string {
+	if show {
+		return s
+	}
+	return ""
+}
+
+func (fp *formPage) fields() []*field {
+	var out []*field
+	for _, s := range fp.Sections {
+		out = append(out, s.Fields...)
+	}
+	return out
+}
+
+// showForm renders the form with a policy that lets it continue to where
+// a submission may redirect: the returnUrl, or the provider.
+func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, status int) {
+	var targets []string
+	if s.ReturnURL != "" {
+		if u, rerr := h.origins.check(s.ReturnURL); rerr == nil {
+			targets = append(targets, u.Scheme+"://"+u.Host)
+		}
+	}
+	if fp.OAuth {
+		targets = append(targets, h.providerOrigin(s.Connector))
+	}
+	if len(targets) > 0 && targets[len(targets)-1] == "*" {
+		targets = []string{"*"}
+	}
+	w.Header().Set("Content-Security-Policy", csp(targets))
+	walkLeaves(fp.fields(), func(f *field) {
+		if f.Error != "" {
+			fp.Summary = append(fp.Summary, summaryItem{ID: f.ID, Text: f.Error})
+		}
+	})
+	fp.page.Error = len(fp.Errors) > 0 || len(fp.Summary) > 0
+	h.render(w, status, "form", fp)
+}
+
+// providerOrigin is the origin of a connector's consent page, or "*" when
+// it is built from the connection's parameters (or unknown).
+func (h *handler) providerOrigin(connector string) string {
+	if h.o.Workspace == nil || h.o.Workspace.Spec == nil {
+		return "*"
+	}
+	c := h.o.Workspace.Spec.Connectors[connector]
+	if c == nil || c.Auth == nil || strings.Contains(c.Auth.AuthorizationURL.Source, "${") {
+		return "*"
+	}
+	src := c.Auth.AuthorizationURL.Source
+	scheme, rest, ok := strings.Cut(src, "://")
+	if !ok {
+		return "*"
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	host, _, _ = strings.Cut(host, "?")
+	o, err := spec.ParseOrigin(scheme + "://" + host)
+	if err != nil {
+		return "*"
+	}
+	return o
+}
+
+// post is the form: it checks the session and its CSRF token, then
+// connects with what was typed, or starts the provider's consent.
+func (h *handler) post(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		h.message(w, r, http.StatusBadRequest, messagePage{page: page{Title: "The form could not be read"},
+			Text: "The form sent was too large or malformed. Go back and try again."})
+		return
+	}
+	s, err := h.readSession(r)
+	if err != nil {
+		h.noSession(w, r, s, err)
+		return
+	}
+	if !s.validCSRF(r.PostForm.Get("csrf")) {
+		h.log.Info("connect: form refused: CSRF token missing or wrong")
+		h.message(w, r, http.StatusForbidden, messagePage{page: page{Title: "This form has expired"},
+			Text: "The form was not sent from this connect page, or it has expired. Nothing was saved.",
+			Link: h.base, LinkText: "Reload the form"})
+		return
+	}
+	fp, err := h.form(s)
+	if err != nil {
+		h.unavailable(w, r, s, err)
+		return
+	}
+	values := read(fp.fields(), r.PostForm)
+	secrets := secretValues(fp.fields(), r.PostForm)
+	invalidLocally := false
+	walkLeaves(fp.fields(), func(f *field) { invalidLocally = invalidLocally || f.Error != "" })
+	if invalidLocally {
+		// Nothing is sent that the form knows to be wrong.
+		h.showForm(w, s, fp, http.StatusUnprocessableEntity)
+		return
+	}
+	ctx := r.Context()
+	if fp.OAuth {
+		u, err := h.o.Service.BeginOAuth(ctx, s.Tenant, connections.BeginOAuthRequest{Connector: s.Connector,
+			ConnectionID: s.ConnectionID, Parameters: values["parameters"], RedirectURI: h.redirectURI(), ReturnURL: s.ReturnURL})
+		if err != nil {
+			h.refused(w, r, s, fp, values, secrets, err)
+			return
+		}
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return
+	}
+	var c *connections.Connection
+	if s.ConnectionID != "" {
+		c, err = h.o.Service.Reconnect(ctx, s.Tenant, s.ConnectionID, values["credentials"])
+	} else {
+		c, err = h.o.Service.Create(ctx, s.Tenant, connections.CreateRequest{Connector: s.Connector,
+			Parameters: values["parameters"], Credentials: values["credentials"]})
+	}
+	if err != nil {
+		h.refused(w, r, s, fp, values, secrets, err)
+		return
+	}
+	h.log.Info("connect: connected", "tenant", s.Tenant, "connector", s.Connector, "connection", c.ID)
+	h.succeed(w, r, s, c.ID, fp.Connector)
+}
+
+// refused shows the form again with what the service refused; a failure
+// that the user cannot fix in the form ends the session instead.
+func (h *handler) refused(w http.ResponseWriter, r *http.Request, s *session, fp *formPage, values map[string]map[string]any, secrets []string, err error) {
+	var verr *connections.ValidationError
+	var cerr *connections.CredentialsRefusedError
+	var rerr *engine.Error
+	status := http.StatusUnprocessableEntity
+	switch {
+	case errors.As(err, &verr):
+		fp.Errors = placeViolations(fp.fields(), verr.Violations, values)
+	case errors.As(err, &cerr):
+		msg := fp.Connector + " did not accept these credentials"
+		if cerr.Err != nil && cerr.Err.Message != "" {
+			msg += ": " + cerr.Err.Message
+		}
+		fp.Errors = []string{sentence(msg)}
+	case errors.Is(err, connections.ErrNotFound):
+		h.fail(w, r, s, http.StatusNotFound, "invalid_request", "The connection to re-authorise no longer exists.")
+		return
+	case errors.Is(err, connections.ErrOAuthUnavailable):
+		h.log.Error("connect: OAuth is not configured for this connector", "connector", s.Connector, "error", err)
+		h.fail(w, r, s, http.StatusServiceUnavailable, "temporarily_unavailable", fmt.Sprintf("Connecting %s is not set up on this server yet.", fp.Connector))
+		return
+	case errors.As(err, &rerr):
+		h.log.Warn("connect: the credentials could not be checked", "connector", s.Connector, "type", rerr.Type, "status", rerr.Status)
+		status = http.StatusBadGateway
+		fp.Errors = []string{fmt.Sprintf("%s could not be reached to check these credentials (%s). Try again in a moment.", fp.Connector, rerr.Type)}
+	default:
+		h.unavailable(w, r, s, err)
+		return
+	}
+	// The service words its refusals without secrets; this makes sure.
+	for i, e := range fp.Errors {
+		fp.Errors[i] = redact(e, secrets)
+	}
+	walkLeaves(fp.fields(), func(f *field) { f.Error = redact(f.Error, secrets) })
+	h.showForm(w, s, fp, status)
+}
+
+// secretValues are what was typed in secret fields.
+func secretValues(fields []*field, form map[string][]string) []string {
+	var out []string
+	walkLeaves(fields, func(f *field) {
+		if f.Secret {
+			for _, v := range form[f.Name] {
+				if v = strings.TrimSpace(v); len(v) >= 4 {
+					out = append(out, v)
+				}
+			}
+		}
+	})
+	return out
+}
+
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+	}
+	return s
+}

@@ -1,0 +1,334 @@
+package connect_test
+
+import (
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/connect"
+	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/oauth"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/crypt"
+	"github.com/membrane-dev/membrane/runtime/store/storetest"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
+)
+
+const (
+	goodKey = "key_good_0123456789abcdef"
+	badKey  = "key_bad_5555555555zyxwvu"
+	secret  = "a-workspace-secret-of-at-least-32-bytes!!"
+	tenant  = "acme"
+)
+
+// fakeApp is the connected app: GET /me answers 200 to goodKey and 401,
+// echoing the key it refused, to anything else.
+func fakeApp(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		key := r.Header.Get("X-Api-Key")
+		if r.URL.Path != "/me" || key != goodKey {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]any{"error": "invalid key " + key})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"account": "acme"})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// returnApp is the app the user goes back to; it records where they land.
+type returnApp struct {
+	*httptest.Server
+	mu     sync.Mutex
+	landed []*url.URL
+}
+
+func newReturnApp(t *testing.T) *returnApp {
+	a := &returnApp{}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		u := *r.URL
+		a.landed = append(a.landed, &u)
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>App</title><h1 id="back-in-app">Back in the app</h1>`)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+// served is every response of the connect page, to look for leaks in.
+type served struct {
+	mu    sync.Mutex
+	resps []recorded
+}
+
+type recorded struct {
+	Method, URL string
+	Status      int
+	Header      http.Header
+	Body        string
+}
+
+func (s *served) all() []recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]recorded(nil), s.resps...)
+}
+
+func (s *served) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		s.mu.Lock()
+		s.resps = append(s.resps, recorded{Method: r.Method, URL: r.URL.String(), Status: rec.Code, Header: rec.Header().Clone(), Body: rec.Body.String()})
+		s.mu.Unlock()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+}
+
+type env struct {
+	t      *testing.T
+	st     store.Store
+	svc    *connections.Service
+	minter *tenancy.Minter
+	page   *httptest.Server // the connect page; its URL is PublicURL
+	app    *returnApp
+	served *served
+	clock  *storetest.Clock
+	tokens []string // every JWT minted, to look for
+}
+
+type envOptions struct {
+	// oauthURL is the OAuth2 server of the oauthy connector; a closed
+	// port when the test does not go through it.
+	oauthURL      string
+	returnOrigins []string
+}
+
+// newEnv serves the connect page of the testdata workspace on a loopback
+// server, over a real SQLite store and connections service.
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	if o.oauthURL == "" {
+		o.oauthURL = "http://127.0.0.1:9"
+	}
+	api := fakeApp(t)
+	dir := workspaceDir(t, map[string]string{"{{API}}": api.URL, "{{OAUTH}}": o.oauthURL})
+	client := httpx.New(httpx.Config{AllowPrivate: true})
+	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	if err != nil {
+		t.Fatalf("load: %v\n%v", err, diags)
+	}
+	keys, err := crypt.New(crypt.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := storetest.NewClock()
+	st := storetest.SQLite(t)(t)(store.WithKeyring(keys), store.WithClock(clock.Now), store.WithLogger(storetest.Quiet()))
+	clients := func(connector string) (string, string, bool) {
+		if connector == "oauthy" {
+			return "membrane-test", "membrane-test-secret", true
+		}
+		return "", "", false
+	}
+	m, err := oauth.New(oauth.Options{HTTP: client, Tokens: connections.NewTokenStore(st), States: connections.NewStateStore(st),
+		Providers: connections.Providers(ws, clients), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := connections.New(connections.Options{Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client,
+		Now: clock.Now, Logger: storetest.Quiet()})
+	verifier, err := tenancy.NewVerifier("connect-test", tenancy.Keys{HMACSecret: []byte(secret)}, tenancy.WithClock(tokenClock(clock)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	minter, err := tenancy.NewMinter("connect-test", []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, st: st, svc: svc, minter: minter, app: newReturnApp(t), served: &served{}, clock: clock}
+	var h http.Handler
+	e.page = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(e.page.Close)
+	inner, err := connect.New(connect.Options{Service: svc, Workspace: ws, Verifier: verifier, PublicURL: e.page.URL,
+		ReturnOrigins: o.returnOrigins, SessionKey: []byte(strings.Repeat("k", 32)), Logger: storetest.Quiet(), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = e.served.wrap(inner)
+	return e
+}
+
+// workspaceDir copies testdata/workspace into a temporary directory with
+// the placeholders replaced.
+func workspaceDir(t *testing.T, repl map[string]string) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join("testdata", "workspace")
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		text := string(b)
+		for k, v := range repl {
+			text = strings.ReplaceAll(text, k, v)
+		}
+		rel, _ := filepath.Rel(src, path)
+		out := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(out, []byte(text), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// tokenClock is the wall clock (tokens are minted with it) moved on as
+// far as the test clock has been.
+func tokenClock(c *storetest.Clock) func() time.Time {
+	start := c.Now()
+	return func() time.Time { return time.Now().Add(c.Now().Sub(start)) }
+}
+
+func (e *env) token() string {
+	e.t.Helper()
+	tok, err := e.minter.Mint(tenancy.Claims{Tenant: tenant}, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.tokens = append(e.tokens, tok)
+	return tok
+}
+
+// link is the URL an app sends its user to.
+func (e *env) link(tok, connector, returnURL string, extra ...string) string {
+	q := url.Values{"token": {tok}, "connector": {connector}}
+	if returnURL != "" {
+		q.Set("returnUrl", returnURL)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	return e.page.URL + "/connect?" + q.Encode()
+}
+
+// client is a browser without JavaScript: cookies, no redirects followed.
+func (e *env) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func do(t *testing.T, c *http.Client, method, u string, form url.Values) response {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp, string(b)}
+}
+
+// csrfOf reads the CSRF token of the page's form.
+func csrfOf(t *testing.T, html string) string {
+	t.Helper()
+	const marker = `name="csrf" value="`
+	i := strings.Index(html, marker)
+	if i < 0 {
+		t.Fatalf("no CSRF field in:\n%s", html)
+	}
+	rest := html[i+len(marker):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// noLeaks fails when a response of the page showed a secret or a JWT,
+// or sent a token parameter in a Location.
+func (e *env) noLeaks(secrets ...string) {
+	e.t.Helper()
+	secrets = append(secrets, e.tokens...)
+	for _, r := range e.served.all() {
+		for _, s := range secrets {
+			if strings.Contains(r.Body, s) {
+				e.t.Errorf("%s %s answered a body holding a secret %.8s…", r.Method, r.URL, s)
+			}
+			for k, vs := range r.Header {
+				for _, v := range vs {
+					if strings.Contains(v, s) {
+						e.t.Errorf("%s %s: header %s holds a secret %.8s…", r.Method, r.URL, k, s)
+					}
+				}
+			}
+		}
+		loc := r.Header.Get("Location")
+		if u, err := url.Parse(loc); err != nil || u.Query().Has("token") {
+			e.t.Errorf("%s %s: Location %q carries a token", r.Method, r.URL, loc)
+		}
+	}
+}
+
+func tenancyClaims() tenancy.Claims { return tenancyClaimsOf(tenant) }
+
+func tenancyClaimsOf(t string) tenancy.Claims { return tenancy.Claims{Tenant: t} }
+
+// httpsHandler is the env's page as served behind https.
+func httpsHandler(t *testing.T, e *env) http.Handler {
+	t.Helper()
+	v, err := tenancy.NewVerifier("connect-test", tenancy.Keys{HMACSecret: []byte(secret)}, tenancy.WithClock(tokenClock(e.clock)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := connect.New(connect.Options{Service: e.svc, Verifier: v, PublicURL: "https://connect.example.com",
+		SessionKey: []byte(strings.Repeat("k", 32)), Logger: storetest.Quiet(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func serve(h http.Handler, method, target string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return rec
+}
