@@ -10,6 +10,8 @@
 #                runtime/oauth/testdata/package-lock.json); runtime/oauth's
 #                tests run the authorization-code, refresh and
 #                client-credentials flows against it.
+#   chromium     Debian's browser; runtime/connect's tests click through the
+#                connect page in it (scripts/install-browser.sh).
 set -euo pipefail
 
 STRIPE_MOCK_VERSION=v0.203.0
@@ -29,3 +31,4 @@ else
 fi
 
 "$(dirname "$0")/../runtime/oauth/testdata/install.sh"
+"$(dirname "$0")/install-browser.sh"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -15,8 +16,10 @@ import (
 
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
@@ -34,7 +37,6 @@ func (f *actionFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dir, "dir", ".", "workspace directory")
 	cmd.Flags().StringArrayVar(&f.overrides, "override", nil, "ConnectionOverride file to apply (repeatable, in order)")
 	cmd.Flags().StringVar(&f.baseURL, "base-url", "", "use this base URL instead of the connector's (a sandbox or a mock)")
-	_ = cmd.MarkFlagRequired("connector")
 }
 
 // load reads the workspace and the overrides the flags name.
@@ -184,6 +186,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	_ = cmd.MarkFlagRequired("connector")
 	cmd.Flags().StringArrayVar(&credentials, "credential", nil, "credential name=value (repeatable), e.g. apiKey=sk_test_123, or apiKey=env:STRIPE_KEY to read it from the environment")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "connection parameter name=value (repeatable)")
 	cmd.Flags().StringVar(&input, "input", "{}", "input as JSON, @FILE, or @- for stdin")
@@ -311,15 +314,28 @@ func printLog(w io.Writer, log []engine.Exchange) {
 }
 
 func newExplainCmd() *cobra.Command {
-	var f actionFlags
+	var (
+		f                     actionFlags
+		tenant, connID, store string
+	)
 	cmd := &cobra.Command{
-		Use:   "explain ACTION --connector KEY [--override FILE]...",
+		Use:   "explain ACTION --connector KEY [--override FILE]... | explain ACTION --tenant KEY --connection ID",
 		Short: "Print an action merged through its layers, with each field's source",
 		Long: "explain resolves an action through the universal, integration and\n" +
 			"connection layers and prints the merged definition as YAML, each field\n" +
-			"annotated with the layer and file:line it came from.",
+			"annotated with the layer and file:line it came from.\n\n" +
+			"With --tenant and --connection it explains the action as that stored\n" +
+			"connection runs it: the workspace's override files, then the overrides\n" +
+			"stored through the API (named \"stored override CONNECTOR/ID rev N\"),\n" +
+			"read from the workspace's store (or --store).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if connID != "" || tenant != "" {
+				return explainStored(cmd, f.dir, store, tenant, connID, args[0])
+			}
+			if f.connector == "" {
+				return usageError("--connector is required (or --tenant and --connection for a stored connection)")
+			}
 			ws, overrides, err := f.load(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -339,7 +355,41 @@ func newExplainCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of the stored connection to explain the action for")
+	cmd.Flags().StringVar(&connID, "connection", "", "id of the stored connection to explain the action for")
+	cmd.Flags().StringVar(&store, "store", "", "store DSN (default: membrane.yaml's, else DIR/.membrane/membrane.db)")
 	return cmd
+}
+
+// explainStored explains an action as a stored connection runs it, with
+// the overrides stored through the API.
+func explainStored(cmd *cobra.Command, dir, dsn, tenant, connID, action string) error {
+	if tenant == "" || connID == "" {
+		return usageError("--tenant and --connection go together")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rt, diags, err := runtime.Load(runtime.Options{}, dir)
+	if err != nil {
+		_ = diag.Write(cmd.ErrOrStderr(), "text", diags)
+		return &exitError{code: exitFail, msg: "the workspace has errors"}
+	}
+	log, _ := newLogger(cmd.ErrOrStderr(), "text", "warn")
+	st, err := server.OpenStore(ctx, server.Config{Dir: dir, Store: dsn}, log)
+	if err != nil {
+		return &exitError{code: exitFail, msg: err.Error()}
+	}
+	defer st.Close()
+	svc := connections.New(connections.Options{Store: st, Workspace: rt, Logger: log})
+	text, err := svc.Explain(ctx, tenant, connID, action)
+	if err != nil {
+		if errors.Is(err, connections.ErrNotFound) {
+			err = fmt.Errorf("tenant %q has no connection %q in this store", tenant, connID)
+		}
+		return &exitError{code: exitFail, msg: err.Error()}
+	}
+	fmt.Fprint(cmd.OutOrStdout(), text)
+	return nil
 }
 
 func slicesContainPatch(os []*spec.ConnectionOverride) bool {

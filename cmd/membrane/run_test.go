@@ -406,7 +406,8 @@ func TestExplain(t *testing.T) {
 	})
 
 	t.Run("bad usage", func(t *testing.T) {
-		wantFailure(t, runCmdLine(t, "", "explain", "create-note", "--dir", notesDir), exitUsage, `"connector" not set`)
+		wantFailure(t, runCmdLine(t, "", "explain", "create-note", "--dir", notesDir), exitUsage, "--connector is required")
+		wantFailure(t, runCmdLine(t, "", "explain", "create-note", "--dir", notesDir, "--tenant", "acme"), exitUsage, "--tenant and --connection go together")
 		wantFailure(t, runCmdLine(t, "", "explain", "--connector", "notes", "--dir", notesDir), exitUsage, "accepts 1 arg(s)")
 		wantFailure(t, runCmdLine(t, "", "explain", "create-note", "--connector", "notes", "--dir", notesDir, "--bogus"), exitUsage, "unknown flag: --bogus")
 	})

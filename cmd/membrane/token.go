@@ -1,16 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -61,7 +59,16 @@ func newTokenCmd() *cobra.Command {
 			}
 			secret, err := readSecret(secretEnv)
 			if err != nil {
-				return err
+				// A development server on SQLite generated a secret into the
+				// workspace's data directory when none was set.
+				dev := server.DevSecretPath(server.DataDir(dir))
+				if _, statErr := os.Stat(dev); statErr != nil {
+					return err
+				}
+				if secret, _, err = server.DevSecret(server.DataDir(dir)); err != nil {
+					return usageError("%v", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "membrane: %s is not set; using the development secret in %s\n", secretEnv, dev)
 			}
 			m, err := tenancy.NewMinter(workspace, secret, opts...)
 			if err != nil {
@@ -107,29 +114,18 @@ func readSecret(name string) ([]byte, error) {
 // DIR/membrane.yaml where the flags leave them unset, so a token minted in
 // a workspace is one its server accepts.
 func fromWorkspaceConfig(cmd *cobra.Command, dir string, workspace, secretEnv *string) error {
-	path := filepath.Join(dir, "membrane.yaml")
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	c, err := server.ReadWorkspaceConfig(dir)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if c == nil {
 		return nil
 	}
-	if err != nil {
-		return usageError("cannot read %s: %v", path, err)
+	if !cmd.Flags().Changed("workspace") {
+		*workspace = c.Key
 	}
-	els, diags := spec.LoadFile(path, data)
-	if diags.HasErrors() {
-		return usageError("%s has errors; run 'membrane validate'\n%v", path, diags.Err())
-	}
-	for _, el := range els {
-		c, ok := el.(*spec.WorkspaceConfig)
-		if !ok {
-			continue
-		}
-		if !cmd.Flags().Changed("workspace") {
-			*workspace = c.Key
-		}
-		if !cmd.Flags().Changed("secret-env") && c.SecretEnv != "" {
-			*secretEnv = c.SecretEnv
-		}
+	if !cmd.Flags().Changed("secret-env") && c.SecretEnv != "" {
+		*secretEnv = c.SecretEnv
 	}
 	return nil
 }

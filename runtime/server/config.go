@@ -1,0 +1,272 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// Config says what to serve and where. Zero fields take the workspace's
+// membrane.yaml, then the defaults.
+type Config struct {
+	// Dir is the workspace directory: the specs and membrane.yaml.
+	Dir string
+	// Store is the store DSN. Empty takes membrane.yaml's storeEnv, then
+	// its store, then SQLite in DataDir. A relative SQLite path is taken
+	// from Dir.
+	Store string
+	// DataDir keeps what a development server generates (the SQLite
+	// database, the development encryption key and workspace secret).
+	// Default Dir/.membrane.
+	DataDir string
+	// Addr is where to listen, default ":8080".
+	Addr string
+	// PublicURL is the address users and OAuth providers reach this
+	// server at (callbacks are under it). Empty takes membrane.yaml's
+	// publicUrl, then http://localhost and the port of Addr.
+	PublicURL string
+	// AllowPrivate lets actions reach private and loopback addresses, on
+	// top of what membrane.yaml's outbound opens.
+	AllowPrivate bool
+	// ShutdownTimeout bounds the wait for runs in flight at shutdown;
+	// default 30 s.
+	ShutdownTimeout time.Duration
+	// LookupEnv reads the environment; nil is os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// MaintainInterval is how often connections in the error state are
+	// retried and tokens refreshed; default 15 s.
+	MaintainInterval time.Duration
+}
+
+// DefaultAddr is where the server listens when neither the flag nor the
+// config says.
+const DefaultAddr = ":8080"
+
+// PublicKeysEnv holds PEM public keys (RS256, ES256) that tenant tokens may
+// be signed with, besides the workspace secret: for a backend that signs
+// with a private key held elsewhere.
+const PublicKeysEnv = "MEMBRANE_TOKEN_PUBLIC_KEYS"
+
+// DataDir is the directory a development server keeps its state in.
+func DataDir(workspaceDir string) string { return filepath.Join(workspaceDir, ".membrane") }
+
+// devSecretFile is the workspace secret a development server generates
+// when none is configured.
+const devSecretFile = "workspace-secret"
+
+// DevSecretPath is where a development server keeps the workspace secret
+// it generated.
+func DevSecretPath(dataDir string) string { return filepath.Join(dataDir, devSecretFile) }
+
+func (c *Config) lookupEnv(name string) (string, bool) {
+	if c.LookupEnv != nil {
+		return c.LookupEnv(name)
+	}
+	return os.LookupEnv(name)
+}
+
+// storeDSN picks the store and says whether it is the embedded one.
+func (c *Config) storeDSN(ws *spec.WorkspaceConfig) (dsn string, embedded bool, err error) {
+	dsn = c.Store
+	if dsn == "" && ws != nil && ws.StoreEnv != "" {
+		v, ok := c.lookupEnv(ws.StoreEnv)
+		if !ok || v == "" {
+			return "", false, fmt.Errorf("%s: storeEnv names %s, which is not set; export the store DSN there or pass --store", ws.File, ws.StoreEnv)
+		}
+		dsn = v
+	}
+	if dsn == "" && ws != nil {
+		dsn = ws.Store
+	}
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(c.DataDir, "membrane.db")
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return dsn, false, nil
+	}
+	// A relative SQLite path is the workspace's, whatever the working
+	// directory of the process.
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+	if path != dsn && path != "" && !filepath.IsAbs(path) {
+		dsn = "sqlite:" + filepath.Join(c.Dir, path)
+		path = filepath.Join(c.Dir, path)
+	}
+	if path != "" && !strings.ContainsAny(path, "?#") {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", false, fmt.Errorf("creating the store's directory: %w", err)
+		}
+	}
+	return dsn, true, nil
+}
+
+// publicURL is where users and providers reach the server.
+func (c *Config) publicURL(ws *spec.WorkspaceConfig) (string, error) {
+	u := c.PublicURL
+	if u == "" && ws != nil {
+		u = ws.PublicURL
+	}
+	if u == "" {
+		port := "8080"
+		if i := strings.LastIndexByte(c.Addr, ':'); i >= 0 && c.Addr[i+1:] != "" {
+			port = c.Addr[i+1:]
+		}
+		u = "http://localhost:" + port
+	}
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return "", fmt.Errorf("public URL %q is not an absolute http(s) URL; set publicUrl in membrane.yaml or pass --public-url", u)
+	}
+	return strings.TrimSuffix(u, "/"), nil
+}
+
+// keys reads what tenant tokens are verified with: the workspace secret
+// from its variable, and public keys from PublicKeysEnv. A server on the
+// embedded store with no secret configured generates one into DataDir,
+// loudly; one on PostgreSQL refuses to start, since replicas must share
+// the secret.
+func (c *Config) keys(ws *spec.WorkspaceConfig, embedded bool, warn func(string)) (tenancy.Keys, error) {
+	env := spec.DefaultSecretEnv
+	if ws != nil && ws.SecretEnv != "" {
+		env = ws.SecretEnv
+	}
+	var k tenancy.Keys
+	if pem, ok := c.lookupEnv(PublicKeysEnv); ok && pem != "" {
+		k.PublicKeysPEM = []byte(pem)
+	}
+	if v, ok := c.lookupEnv(env); ok && v != "" {
+		if len(v) < tenancy.MinSecretLen {
+			return k, fmt.Errorf("%s holds %d bytes; the workspace secret needs at least %d (make one with `openssl rand -base64 48`)", env, len(v), tenancy.MinSecretLen)
+		}
+		k.HMACSecret = []byte(v)
+		return k, nil
+	}
+	if len(k.PublicKeysPEM) > 0 {
+		return k, nil
+	}
+	if !embedded {
+		return k, fmt.Errorf("%s is not set: replicas sharing a store must share the workspace secret (make one with `openssl rand -base64 48`)", env)
+	}
+	secret, created, err := DevSecret(c.DataDir)
+	if err != nil {
+		return k, err
+	}
+	if created {
+		warn(fmt.Sprintf("%s is not set: generated a DEVELOPMENT workspace secret into %s. Tokens minted with `membrane token --dir %s` work against this server only; set %s in production.",
+			env, DevSecretPath(c.DataDir), c.Dir, env))
+	}
+	k.HMACSecret = secret
+	return k, nil
+}
+
+// DevSecret returns the development workspace secret kept in dataDir,
+// creating it when missing (created is then true).
+func DevSecret(dataDir string) (secret []byte, created bool, err error) {
+	path := DevSecretPath(dataDir)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < tenancy.MinSecretLen {
+			return nil, false, fmt.Errorf("%s is shorter than %d bytes; delete it to have a new one generated", path, tenancy.MinSecretLen)
+		}
+		return []byte(s), false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("reading the development workspace secret: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, false, fmt.Errorf("creating %s: %w", dataDir, err)
+	}
+	s := randomSecret()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		// Another process made it first: use theirs.
+		return DevSecret(dataDir)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("writing the development workspace secret: %w", err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("writing the development workspace secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, false, err
+	}
+	return []byte(s), true, nil
+}
+
+// ReadWorkspaceConfig reads dir/membrane.yaml alone, without the specs:
+// for commands that need the workspace key or the store, not the
+// connectors. It returns nil, nil when the file does not exist.
+func ReadWorkspaceConfig(dir string) (*spec.WorkspaceConfig, error) {
+	path := filepath.Join(dir, "membrane.yaml")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	els, diags := spec.LoadFile(path, data)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("%s has errors; run 'membrane validate':\n%w", path, diags.Err())
+	}
+	for _, el := range els {
+		if c, ok := el.(*spec.WorkspaceConfig); ok {
+			return c, nil
+		}
+	}
+	return nil, nil
+}
+
+// OpenStore opens (and migrates) the store a server with cfg would use,
+// for operator commands such as key rotation.
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
+	cfg.defaults()
+	wc, err := ReadWorkspaceConfig(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.openStore(ctx, wc, log)
+}
+
+func (c *Config) defaults() {
+	if c.Dir == "" {
+		c.Dir = "."
+	}
+	if c.DataDir == "" {
+		c.DataDir = DataDir(c.Dir)
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+}
+
+func (c *Config) openStore(ctx context.Context, wc *spec.WorkspaceConfig, log *slog.Logger) (store.Store, error) {
+	dsn, _, err := c.storeDSN(wc)
+	if err != nil {
+		return nil, err
+	}
+	// A development encryption key, if one is needed, lives beside the
+	// SQLite file it seals (the store's default).
+	return store.Open(ctx, dsn, store.WithLogger(log))
+}
+
+// embedded reports whether the store is the embedded SQLite one.
+func (c *Config) embedded(wc *spec.WorkspaceConfig) (bool, error) {
+	_, embedded, err := c.storeDSN(wc)
+	return embedded, err
+}

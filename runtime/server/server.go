@@ -1,0 +1,302 @@
+// Package server composes a Membrane server from a workspace directory:
+// the store, tenant tokens, OAuth2, the connection lifecycle, the REST API
+// and the connect page, with health checks and a graceful shutdown.
+// `membrane serve` is a thin wrapper around it.
+//
+//	s, err := server.New(ctx, server.Config{Dir: "./integrations"}, logger)
+//	defer s.Close()
+//	err = s.ListenAndServe(ctx) // until ctx ends; runs in flight finish
+//
+// Routes: /v1/… (the REST API), /openapi.json, /connect (the connect page),
+// /healthz (the process is up) and /readyz (the store answers and the
+// server is not shutting down).
+package server
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/api"
+	"github.com/membrane-dev/membrane/runtime/connect"
+	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/oauth"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// Server is a composed Membrane server. Make it with New, serve it with
+// ListenAndServe or Serve, and Close it.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	Workspace *runtime.Workspace
+	Store     store.Store
+	Service   *connections.Service
+	PublicURL string
+
+	handler  http.Handler
+	stopping atomic.Bool
+	closeMu  sync.Mutex
+	closed   bool
+}
+
+// LoadError is a workspace that does not validate; the server does not
+// start on one.
+type LoadError struct{ Diagnostics diag.List }
+
+func (e *LoadError) Error() string {
+	return "the workspace has errors; run 'membrane validate' for the list:\n" + diag.ListError(e.Diagnostics).Error()
+}
+
+// New loads the workspace, opens (and migrates) the store and wires the
+// server. It fails on a workspace with errors, a store it cannot open, or
+// a missing secret, naming what to fix.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.defaults()
+
+	// The workspace first: a broken spec should not touch the store.
+	probe, diags, err := runtime.Load(runtime.Options{}, cfg.Dir)
+	if err != nil {
+		if diags.HasErrors() {
+			return nil, &LoadError{Diagnostics: diags}
+		}
+		return nil, err
+	}
+	for _, d := range diags {
+		log.Warn("workspace warning", "at", d.Pos.String(), "message", d.Message, "rule", d.Rule)
+	}
+	wc := probe.Spec.Config
+	client := httpx.New(httpx.Config{
+		AllowPrivate:    cfg.AllowPrivate || wc.AllowPrivate(),
+		AllowedNetworks: wc.AllowedNetworks(),
+	})
+	ws := runtime.New(runtime.Options{HTTP: client}, probe.Spec)
+
+	embedded, err := cfg.embedded(wc)
+	if err != nil {
+		return nil, err
+	}
+	publicURL, err := cfg.publicURL(wc)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := cfg.keys(wc, embedded, func(msg string) { log.Warn(msg) })
+	if err != nil {
+		return nil, err
+	}
+	workspaceKey := "default"
+	if wc != nil && wc.Key != "" {
+		workspaceKey = wc.Key
+	}
+	verifier, err := tenancy.NewVerifier(workspaceKey, keys)
+	if err != nil {
+		return nil, fmt.Errorf("tenant token keys: %w", err)
+	}
+
+	st, err := cfg.openStore(ctx, wc, log)
+	if err != nil {
+		return nil, err
+	}
+
+	clients := oauthClients(wc, cfg.lookupEnv)
+	var m *oauth.Manager
+	if hasOAuth(ws) {
+		m, err = oauth.New(oauth.Options{
+			HTTP:        client,
+			Tokens:      connections.NewTokenStore(st),
+			States:      connections.NewStateStore(st),
+			Providers:   connections.Providers(ws, clients),
+			StateSecret: derive(keys, "membrane oauth state"),
+			Logger:      log,
+		})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	var retention time.Duration
+	if wc != nil && wc.RunLogs != nil {
+		retention = wc.RunLogs.Retention.Duration
+	}
+	svc := connections.New(connections.Options{
+		Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client,
+		Logger: log, RunLogRetention: retention, MaintainInterval: cfg.MaintainInterval,
+	})
+
+	var returnOrigins []string
+	if wc != nil && wc.Connect != nil {
+		returnOrigins = wc.Connect.ReturnOrigins
+	}
+	connectPage, err := connect.New(connect.Options{
+		Service: svc, Workspace: ws, Verifier: verifier, PublicURL: publicURL,
+		ReturnOrigins: returnOrigins, SessionKey: derive(keys, "membrane connect session"), Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, PublicURL: publicURL})
+
+	s := &Server{cfg: cfg, log: log, Workspace: ws, Store: st, Service: svc, PublicURL: publicURL}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", apiHandler)
+	mux.Handle("GET /openapi.json", apiHandler)
+	mux.Handle("/connect", connectPage)
+	mux.Handle("/connect/", connectPage)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.handler = mux
+	return s, nil
+}
+
+// Handler serves every route; for tests and for embedding in another
+// server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe listens on Config.Addr and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
+// turns 503 at once, no new connection is accepted, and requests in
+// flight (runs, OAuth callbacks) finish within ShutdownTimeout. The
+// connection maintenance loop runs alongside. Serve does not close the
+// store; Close does.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests keep their context through shutdown, so a run in
+		// flight is not cancelled by it.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	maintainCtx, stopMaintain := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.Service.Maintain(maintainCtx) })
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "publicUrl", s.PublicURL, "store", s.Store.Engine(),
+		"connectors", len(s.Workspace.Spec.Connectors))
+
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		s.stopping.Store(true)
+		s.log.Info("shutting down; waiting for requests in flight", "timeout", s.cfg.ShutdownTimeout.String())
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		err = hs.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("shutdown: %w; requests still in flight were cut off", err)
+			hs.Close()
+		}
+		<-served
+	}
+	stopMaintain()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close closes the store.
+func (s *Server) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.Store.Close()
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeStatus(w, http.StatusOK, "ok", "")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.stopping.Load() {
+		writeStatus(w, http.StatusServiceUnavailable, "stopping", "the server is shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: the store does not answer", "error", err)
+		writeStatus(w, http.StatusServiceUnavailable, "unavailable", "the store does not answer")
+		return
+	}
+	writeStatus(w, http.StatusOK, "ready", "")
+}
+
+func writeStatus(w http.ResponseWriter, code int, status, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	if detail == "" {
+		fmt.Fprintf(w, "{\"status\":%q}\n", status)
+		return
+	}
+	fmt.Fprintf(w, "{\"status\":%q,\"detail\":%q}\n", status, detail)
+}
+
+// hasOAuth reports whether any connector authenticates with OAuth2.
+func hasOAuth(ws *runtime.Workspace) bool {
+	for _, c := range ws.Spec.Connectors {
+		if c.Auth != nil && c.Auth.Type == "oauth2" {
+			return true
+		}
+	}
+	return false
+}
+
+// derive gives each use of the workspace secret its own key, so a value
+// signed for one purpose (an OAuth state) is never valid for another (a
+// connect session). Replicas derive the same keys. Without a secret
+// (public keys only) it is random: states and sessions then stay with the
+// replica that made them.
+func derive(k tenancy.Keys, purpose string) []byte {
+	if len(k.HMACSecret) == 0 {
+		b := make([]byte, 32)
+		rand.Read(b)
+		return b
+	}
+	b, err := hkdf.Key(sha256.New, k.HMACSecret, nil, purpose, 32)
+	if err != nil {
+		panic(err) // only for a length beyond 255*32
+	}
+	return b
+}
+
+func randomSecret() string {
+	b := make([]byte, 48)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

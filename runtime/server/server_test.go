@@ -1,0 +1,181 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/membrane-dev/membrane/runtime/server"
+	"github.com/membrane-dev/membrane/runtime/store/crypt"
+	"github.com/membrane-dev/membrane/runtime/store/storetest"
+)
+
+// A workspace with no membrane.yaml and nothing configured serves on the
+// embedded store with a generated development secret, which tokens minted
+// from it (as `membrane token --dir` does) are accepted with.
+func TestServeWithEmbeddedDefaults(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	dir := workspace(t, up.srv.URL, "")
+	r := start(t, server.Config{Dir: dir, AllowPrivate: true, LookupEnv: env(nil)})
+	c := r.srvClient()
+
+	secret, created, err := server.DevSecret(server.DataDir(dir))
+	if err != nil || created {
+		t.Fatalf("the server did not keep a development secret: created=%v %v", created, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, ".membrane", "membrane.db")); err != nil || fi.Size() == 0 {
+		t.Fatalf("no SQLite database under .membrane: %v", err)
+	}
+	if fi, _ := os.Stat(server.DevSecretPath(server.DataDir(dir))); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the secret file is %v, want 0600", fi.Mode().Perm())
+	}
+	tok := token(t, "default", string(secret), "acme")
+
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+		if code := call(t, c, "GET", r.URL+p, "", nil, nil); code != http.StatusOK {
+			t.Fatalf("GET %s: %d", p, code)
+		}
+	}
+	if code := call(t, c, "GET", r.URL+"/v1/connections", "", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", code)
+	}
+	if code := call(t, c, "GET", r.URL+"/v1/connections", token(t, "default", testSecret, "acme"), nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("a token of another secret: %d", code)
+	}
+
+	var conn struct{ ID, State string }
+	code := call(t, c, "POST", r.URL+"/v1/connections", tok,
+		map[string]any{"connector": "crm", "credentials": map[string]any{"apiKey": apiKey}}, &conn)
+	if code != http.StatusCreated || conn.State != "connected" {
+		t.Fatalf("create: %d %+v", code, conn)
+	}
+	var out struct {
+		RunID  string         `json:"runId"`
+		Output map[string]any `json:"output"`
+	}
+	code = call(t, c, "POST", r.URL+"/v1/connections/"+conn.ID+"/actions/create-contact/run", tok,
+		map[string]any{"input": map[string]any{"email": "ada@example.com"}}, &out)
+	if code != http.StatusOK || out.Output["id"] != "c_1" || out.RunID == "" {
+		t.Fatalf("run: %d %+v", code, out)
+	}
+
+	// A store that stops answering makes the server unready, not dead.
+	r.Store.Close()
+	if code := call(t, c, "GET", r.URL+"/readyz", "", nil, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with the store closed: %d", code)
+	}
+	if code := call(t, c, "GET", r.URL+"/healthz", "", nil, nil); code != http.StatusOK {
+		t.Fatalf("healthz with the store closed: %d", code)
+	}
+}
+
+func (r *running) srvClient() *http.Client { return &http.Client{} }
+
+// At shutdown a run in flight finishes and its caller gets the output;
+// Serve returns only after it.
+func TestShutdownLetsRunsFinish(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	dir := workspace(t, up.srv.URL, "")
+	r := start(t, server.Config{Dir: dir, AllowPrivate: true,
+		LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
+	c := r.srvClient()
+	tok := token(t, "default", testSecret, "acme")
+	var conn struct{ ID string }
+	if code := call(t, c, "POST", r.URL+"/v1/connections", tok,
+		map[string]any{"connector": "crm", "credentials": map[string]any{"apiKey": apiKey}}, &conn); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
+	}
+
+	arrived, release := up.holdNext()
+	defer release()
+	type result struct {
+		code int
+		out  map[string]any
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out struct {
+			Output map[string]any `json:"output"`
+		}
+		code := call(t, c, "POST", r.URL+"/v1/connections/"+conn.ID+"/actions/create-contact/run", tok,
+			map[string]any{"input": map[string]any{"email": "ada@example.com"}}, &out)
+		done <- result{code, out.Output}
+	}()
+	<-arrived
+	r.stop()
+	select {
+	case err := <-r.served:
+		r.served <- err
+		t.Fatalf("Serve returned with a run in flight: %v", err)
+	default:
+	}
+	release()
+	res := <-done
+	if res.code != http.StatusOK || res.out["id"] != "c_1" {
+		t.Fatalf("the run in flight got %d %v", res.code, res.out)
+	}
+	if err := r.wait(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// PostgreSQL replicas must share the workspace secret: none is invented.
+// With it, the store named in membrane.yaml is used.
+func TestPostgresNeedsSharedSecrets(t *testing.T) {
+	up := newUpstream(t)
+	dsn := storetest.PostgresDB(t)
+	dir := workspace(t, up.srv.URL, dsn)
+	t.Setenv(crypt.EnvKey, crypt.EncodeKey(crypt.Generate()))
+	_, err := server.New(t.Context(), server.Config{Dir: dir, LookupEnv: env(nil)}, storetest.Quiet())
+	if err == nil || !strings.Contains(err.Error(), "MEMBRANE_WORKSPACE_SECRET is not set") {
+		t.Fatalf("no secret on PostgreSQL: %v", err)
+	}
+	if _, err := os.Stat(server.DevSecretPath(server.DataDir(dir))); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a development secret was generated for PostgreSQL: %v", err)
+	}
+	r := start(t, server.Config{Dir: dir, AllowPrivate: true,
+		LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
+	if r.Store.Engine() != "postgres" {
+		t.Fatalf("engine %s", r.Store.Engine())
+	}
+	tok := token(t, "servertest", testSecret, "acme")
+	if code := call(t, r.srvClient(), "GET", r.URL+"/v1/connections", tok, nil, nil); code != http.StatusOK {
+		t.Fatalf("list: %d", code)
+	}
+}
+
+// A workspace with errors does not start; the errors name their places.
+func TestBrokenWorkspaceDoesNotStart(t *testing.T) {
+	t.Parallel()
+	dir := workspace(t, "http://127.0.0.1:1", "")
+	p := filepath.Join(dir, "connectors/crm/actions/create-contact.yaml")
+	if err := os.WriteFile(p, []byte(strings.Replace(actionYAML, "input.email", "input.emial", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.New(context.Background(), server.Config{Dir: dir, LookupEnv: env(nil)}, storetest.Quiet())
+	var le *server.LoadError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "create-contact.yaml:") || !strings.Contains(err.Error(), "emial") {
+		t.Fatalf("broken workspace: %v", err)
+	}
+	if _, err := os.Stat(server.DataDir(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a broken workspace touched the data directory: %v", err)
+	}
+}
+
+// A relative SQLite path in membrane.yaml is the workspace's, whatever
+// the working directory.
+func TestRelativeStorePath(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	dir := workspace(t, up.srv.URL, "sqlite:state/m.db")
+	start(t, server.Config{Dir: dir, LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
+	if _, err := os.Stat(filepath.Join(dir, "state", "m.db")); err != nil {
+		t.Fatalf("store not under the workspace: %v", err)
+	}
+}
