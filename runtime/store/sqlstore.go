@@ -22,12 +22,15 @@ type sqlStore struct {
 	log   *slog.Logger
 	retry RetryPolicy
 	locks *keyedMutex
+	group *groupCommit // of run logs
 
 	closeOnce sync.Once
 }
 
 func newSQLStore(e *sqldb.Engine, cfg config) *sqlStore {
-	return &sqlStore{e: e, keys: cfg.keys, now: cfg.now, log: cfg.log, retry: cfg.retry, locks: localLocks(e.LockScope)}
+	s := &sqlStore{e: e, keys: cfg.keys, now: cfg.now, log: cfg.log, retry: cfg.retry, locks: localLocks(e.LockScope)}
+	s.group = newGroupCommit(s)
+	return s
 }
 
 // Internals gives the shared test suite the raw database, to check what is
@@ -45,7 +48,10 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
-	s.closeOnce.Do(s.e.Close)
+	s.closeOnce.Do(func() {
+		s.group.close()
+		s.e.Close()
+	})
 	return nil
 }
 

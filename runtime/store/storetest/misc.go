@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +107,57 @@ func testErroredConnections(t *testing.T, e *env) {
 	}
 	if _, err := s.ErroredConnections(ctx, "not a cursor", 10); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor: %v", err)
+	}
+}
+
+// Run logs appended at once share commits; each caller still reads its
+// own back as soon as Append returns, and a bad one (a taken id) fails
+// alone.
+func testRunLogsConcurrent(t *testing.T, e *env) {
+	s := e.store()
+	ctx := e.ctx
+	taken := try(s.Tenant("a").RunLogs().Append(ctx, store.RunLog{ID: "run_taken", Action: "x", Status: "ok"})).ok(t)
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			tenant := []string{"a", "b", "c"}[i%3]
+			l := store.RunLog{Action: "act", Status: "ok", Entries: []byte(`[{"i":` + strconv.Itoa(i) + `}]`)}
+			if i == n/2 {
+				l.ID = taken.ID
+			}
+			got, err := s.Tenant(tenant).RunLogs().Append(ctx, l)
+			if err == nil {
+				_, err = s.Tenant(tenant).RunLogs().Get(ctx, got.ID)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == n/2 {
+			if !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("append with a taken id: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	total := 0
+	for _, tenant := range []string{"a", "b", "c"} {
+		cur := ""
+		for {
+			page := try(s.Tenant(tenant).RunLogs().List(ctx, store.RunLogFilter{Cursor: cur, Limit: 1000})).ok(t)
+			total += len(page.Items)
+			if cur = page.Next; cur == "" {
+				break
+			}
+		}
+	}
+	if total != n { // n-1 new ones and the first
+		t.Fatalf("%d run logs stored, want %d", total, n)
 	}
 }

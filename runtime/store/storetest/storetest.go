@@ -41,6 +41,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Tenants", testTenants},
 		{"Overrides", testOverrides},
 		{"RunLogs", testRunLogs},
+		{"RunLogsConcurrent", testRunLogsConcurrent},
 		{"States", testStates},
 		{"StatesConcurrentTake", testStatesConcurrentTake},
 		{"Encryption", testEncryption},
