@@ -17,12 +17,17 @@ const DefaultLeeway = 30 * time.Second
 const maxTokenLen = 8 << 10
 
 // Verifier checks tokens. It is safe for concurrent use. Keys are parsed
-// and the parser built once, in NewVerifier; Verify caches nothing per
-// token, so a revoked secret or an expired token takes effect at once.
+// and the parser built once, in NewVerifier. A client sends the same token
+// on every call until it expires, so a token that verified is remembered
+// (by its exact text) and its signature not checked again; its expiry
+// still is, at every call. Refusals are never remembered.
 type Verifier struct {
 	workspace string
 	parser    *jwt.Parser
 	algs      map[string]bool
+	leeway    time.Duration
+	now       func() time.Time
+	verified  verifiedCache
 
 	// The key each family of algorithms verifies with, boxed once so that
 	// the key function allocates nothing. Nil when the family is not
@@ -62,7 +67,10 @@ func NewVerifier(workspace string, keys Keys, opts ...VerifierOption) (*Verifier
 		o(&cfg)
 	}
 
-	v := &Verifier{workspace: workspace, algs: map[string]bool{}}
+	v := &Verifier{workspace: workspace, algs: map[string]bool{}, leeway: cfg.leeway, now: cfg.now}
+	if v.now == nil {
+		v.now = time.Now
+	}
 	var methods []string
 	if keys.HMACSecret != nil {
 		if len(keys.HMACSecret) < MinSecretLen {
@@ -132,6 +140,13 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	case len(token) > maxTokenLen:
 		return Claims{}, unauthorized(reasonTooLong)
 	}
+	if c, ok := v.verified.get(token); ok {
+		if v.now().After(c.ExpiresAt.Add(v.leeway)) {
+			v.verified.drop(token)
+			return Claims{}, unauthorized(reasonExpired)
+		}
+		return c, nil
+	}
 	var tc tokenClaims
 	tok, err := v.parser.ParseWithClaims(token, &tc, v.key)
 	if err != nil {
@@ -144,7 +159,9 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 		return Claims{}, unauthorized(reasonBadTenant)
 	}
 	// exp is required by the parser, so ExpiresAt is not nil here.
-	return Claims{Tenant: tc.Subject, Admin: tc.Admin, Name: tc.Name, ExpiresAt: tc.ExpiresAt.Time}, nil
+	c := Claims{Tenant: tc.Subject, Admin: tc.Admin, Name: tc.Name, ExpiresAt: tc.ExpiresAt.Time}
+	v.verified.put(token, c)
+	return c, nil
 }
 
 // key picks the key by the type of the algorithm the parser already

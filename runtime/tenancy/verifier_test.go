@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +236,42 @@ func TestTokenVerifierConfig(t *testing.T) {
 	}
 	if _, err := NewVerifier("w", Keys{HMACSecret: testSecret, PublicKeysPEM: []byte("no pem here")}); err != nil {
 		t.Errorf("text without PEM blocks: %v", err)
+	}
+}
+
+// A token that verified once is remembered, but its expiry is still
+// checked at every call; a token one character off is checked in full.
+func TestTokenRememberedUntilExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	v := newTestVerifier(t, Keys{HMACSecret: testSecret}, WithClock(clock), WithLeeway(0))
+	tok := hs256(t, goodClaims())
+	for range 2 {
+		if c, err := v.Verify(tok); err != nil || c.Tenant != "acme" {
+			t.Fatalf("verify: %+v %v", c, err)
+		}
+	}
+	if _, ok := v.verified.get(tok); !ok {
+		t.Fatal("a verified token was not remembered")
+	}
+	forged := tok[:len(tok)-2] + "AA"
+	if forged == tok {
+		forged = tok[:len(tok)-2] + "BB"
+	}
+	if _, err := v.Verify(forged); err == nil {
+		t.Fatal("a token with another signature was accepted")
+	}
+
+	mu.Lock()
+	now = now.Add(time.Hour + time.Second)
+	mu.Unlock()
+	_, err := v.Verify(tok)
+	var ue *UnauthorizedError
+	if !errors.As(err, &ue) || ue.Reason != reasonExpired {
+		t.Fatalf("a remembered token past its expiry: %v", err)
+	}
+	if _, ok := v.verified.get(tok); ok {
+		t.Fatal("an expired token stayed remembered")
 	}
 }
