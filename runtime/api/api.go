@@ -109,7 +109,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("method", r.Method),
 		slog.String("route", pattern),
 		slog.Int("status", rec.status),
-		slog.Duration("duration", time.Since(start)),
+		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
 		slog.String("tenant", rec.tenant))
 }
 

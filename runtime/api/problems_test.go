@@ -108,7 +108,7 @@ func TestRequestLog(t *testing.T) {
 		t.Fatalf("%d request lines, want %d", len(lines), before+2)
 	}
 	got, refused := lines[len(lines)-2], lines[len(lines)-1]
-	if got["method"] != "GET" || got["route"] != "GET /v1/connections" || got["status"] != float64(200) || got["tenant"] != "acme" || got["duration"] == nil {
+	if got["method"] != "GET" || got["route"] != "GET /v1/connections" || got["status"] != float64(200) || got["tenant"] != "acme" || got["durationMs"] == nil {
 		t.Errorf("line %v", got)
 	}
 	if refused["status"] != float64(401) || refused["tenant"] != "" {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
@@ -18,10 +17,10 @@ import (
 
 // Options configure the connect page.
 type Options struct {
+	// Service connects accounts; its workspace (Service.Workspace) gives
+	// the connectors' authorization URLs, which the page's
+	// Content-Security-Policy lets a form continue to.
 	Service *connections.Service
-	// Workspace gives the connectors' authorization URLs, which the page's
-	// Content-Security-Policy lets a form continue to. Optional.
-	Workspace *runtime.Workspace
 	// Verifier checks the tenant token the app puts in the link.
 	Verifier *tenancy.Verifier
 	// PublicURL is where browsers and providers reach the server; the OAuth

@@ -100,10 +100,7 @@ func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, stat
 // providerOrigin is the origin of a connector's consent page, or "*" when
 // it is built from the connection's parameters (or unknown).
 func (h *handler) providerOrigin(connector string) string {
-	if h.o.Workspace == nil || h.o.Workspace.Spec == nil {
-		return "*"
-	}
-	c := h.o.Workspace.Spec.Connectors[connector]
+	c := h.o.Service.Workspace().Spec.Connectors[connector]
 	if c == nil || c.Auth == nil || strings.Contains(c.Auth.AuthorizationURL.Source, "${") {
 		return "*"
 	}

@@ -169,7 +169,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	var h http.Handler
 	e.page = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.page.Close)
-	inner, err := connect.New(connect.Options{Service: svc, Workspace: ws, Verifier: verifier, PublicURL: e.page.URL,
+	inner, err := connect.New(connect.Options{Service: svc, Verifier: verifier, PublicURL: e.page.URL,
 		ReturnOrigins: o.returnOrigins, SessionKey: []byte(strings.Repeat("k", 32)), Logger: storetest.Quiet(), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

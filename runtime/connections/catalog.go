@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -50,14 +51,15 @@ type ActionInfo struct {
 
 // Connectors lists the workspace's connectors by key.
 func (s *Service) Connectors() []ConnectorInfo {
-	keys := make([]string, 0, len(s.ws.Spec.Connectors))
-	for k := range s.ws.Spec.Connectors {
+	ws := s.ws()
+	keys := make([]string, 0, len(ws.Spec.Connectors))
+	for k := range ws.Spec.Connectors {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	out := make([]ConnectorInfo, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, s.connectorInfo(s.ws.Spec.Connectors[k]))
+		out = append(out, connectorInfo(ws, ws.Spec.Connectors[k]))
 	}
 	return out
 }
@@ -65,15 +67,16 @@ func (s *Service) Connectors() []ConnectorInfo {
 // Connector returns one connector of the catalogue, or
 // ErrUnknownConnector.
 func (s *Service) Connector(key string) (*ConnectorInfo, error) {
-	c, err := s.connector(key)
+	ws := s.ws()
+	c, err := connectorOf(ws, key)
 	if err != nil {
 		return nil, err
 	}
-	info := s.connectorInfo(c)
+	info := connectorInfo(ws, c)
 	return &info, nil
 }
 
-func (s *Service) connectorInfo(c *spec.Connector) ConnectorInfo {
+func connectorInfo(ws *runtime.Workspace, c *spec.Connector) ConnectorInfo {
 	info := ConnectorInfo{Key: c.Key, Name: c.Name, Description: c.Description, Actions: []ActionSummary{}}
 	if c.Auth != nil {
 		info.Auth = AuthInfo{Type: c.Auth.Type, Grant: c.Auth.Grant}
@@ -84,14 +87,14 @@ func (s *Service) connectorInfo(c *spec.Connector) ConnectorInfo {
 	if c.Parameters != nil {
 		info.ParametersSchema = c.Parameters.Value
 	}
-	for _, a := range s.sortedActions(c.Key) {
+	for _, a := range sortedActions(ws, c.Key) {
 		info.Actions = append(info.Actions, summary(a))
 	}
 	return info
 }
 
-func (s *Service) sortedActions(connector string) []*spec.Action {
-	acts := s.ws.Spec.Actions[connector]
+func sortedActions(ws *runtime.Workspace, connector string) []*spec.Action {
+	acts := ws.Spec.Actions[connector]
 	keys := make([]string, 0, len(acts))
 	for k := range acts {
 		keys = append(keys, k)
@@ -111,14 +114,14 @@ func summary(a *spec.Action) ActionSummary {
 // Actions lists what a connection can run, each with its schemas after
 // the connection's overrides (which may add input fields).
 func (s *Service) Actions(ctx context.Context, tenant, connID string) ([]ActionInfo, error) {
-	c, ovs, err := s.layered(ctx, tenant, connID)
+	ws, c, ovs, err := s.layered(ctx, tenant, connID)
 	if err != nil {
 		return nil, err
 	}
-	acts := s.sortedActions(c.Connector)
+	acts := sortedActions(ws, c.Connector)
 	out := make([]ActionInfo, 0, len(acts))
 	for _, a := range acts {
-		info, err := s.actionInfo(c.Connector, a, ovs)
+		info, err := s.actionInfo(ws, c.Connector, a, ovs)
 		if err != nil {
 			return nil, err
 		}
@@ -130,56 +133,58 @@ func (s *Service) Actions(ctx context.Context, tenant, connID string) ([]ActionI
 // Action returns one action a connection can run, by its key or the
 // universal action it implements; ErrUnknownAction otherwise.
 func (s *Service) Action(ctx context.Context, tenant, connID, action string) (*ActionInfo, error) {
-	c, ovs, err := s.layered(ctx, tenant, connID)
+	ws, c, ovs, err := s.layered(ctx, tenant, connID)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.findAction(c.Connector, action)
+	a, err := s.findAction(ws, c.Connector, action)
 	if err != nil {
 		return nil, err
 	}
-	return s.actionInfo(c.Connector, a, ovs)
+	return s.actionInfo(ws, c.Connector, a, ovs)
 }
 
 // Explain renders an action as this connection runs it: the merged
 // document with a "# layer file:line" comment on each field, stored
 // overrides included as the connection layer.
 func (s *Service) Explain(ctx context.Context, tenant, connID, action string) (string, error) {
-	c, ovs, err := s.layered(ctx, tenant, connID)
+	ws, c, ovs, err := s.layered(ctx, tenant, connID)
 	if err != nil {
 		return "", err
 	}
-	a, err := s.findAction(c.Connector, action)
+	a, err := s.findAction(ws, c.Connector, action)
 	if err != nil {
 		return "", err
 	}
-	r, diags := layers.ResolveAction(s.ws.Spec, c.Connector, a.Key, ovs...)
+	r, diags := layers.ResolveAction(ws.Spec, c.Connector, a.Key, ovs...)
 	if diags.HasErrors() {
 		return "", &OverrideError{Name: "the overrides of connection " + c.ID, Diagnostics: diags}
 	}
 	return layers.Explain(r.Doc), nil
 }
 
-// layered returns a connection and the overrides it runs with.
-func (s *Service) layered(ctx context.Context, tenant, connID string) (*store.Connection, []*spec.ConnectionOverride, error) {
+// layered returns a connection, the workspace it is read with and the
+// overrides it runs with.
+func (s *Service) layered(ctx context.Context, tenant, connID string) (*runtime.Workspace, *store.Connection, []*spec.ConnectionOverride, error) {
+	ws := s.ws()
 	ts := s.st.Tenant(tenant)
 	c, err := ts.Connections().Get(ctx, connID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, ovs, nil
+	return ws, c, ovs, nil
 }
 
-func (s *Service) findAction(connector, action string) (*spec.Action, error) {
-	if a := layers.FindAction(s.ws.Spec, connector, action); a != nil {
+func (s *Service) findAction(ws *runtime.Workspace, connector, action string) (*spec.Action, error) {
+	if a := layers.FindAction(ws.Spec, connector, action); a != nil {
 		return a, nil
 	}
 	var keys []string
-	for k, a := range s.ws.Spec.Actions[connector] {
+	for k, a := range ws.Spec.Actions[connector] {
 		keys = append(keys, k)
 		if a.Implements != "" {
 			keys = append(keys, a.Implements)
@@ -188,8 +193,8 @@ func (s *Service) findAction(connector, action string) (*spec.Action, error) {
 	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, spec.Suggest(action, keys)), sentinel: ErrUnknownAction}
 }
 
-func (s *Service) actionInfo(connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {
-	p, err := s.ws.Plan(connector, a.Key, ovs...)
+func (s *Service) actionInfo(ws *runtime.Workspace, connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {
+	p, err := ws.Plan(connector, a.Key, ovs...)
 	if err != nil {
 		return nil, err
 	}

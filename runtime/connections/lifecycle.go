@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
@@ -34,7 +35,8 @@ type CreateRequest struct {
 // BeginOAuth (ErrOAuthRequired), unless the credentials carry a static
 // accessToken; client-credentials ones are created here.
 func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*Connection, error) {
-	cn, err := s.connector(r.Connector)
+	ws := s.ws()
+	cn, err := connectorOf(ws, r.Connector)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +61,11 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 	c := &store.Connection{ID: newConnectionID(), Tenant: tenant, Connector: cn.Key, Name: name,
 		State: store.Connected, Parameters: params, Credentials: creds}
 	ts := s.st.Tenant(tenant)
-	ovs, err := s.overridesFor(ctx, ts, cn.Key, "")
+	ovs, err := s.overridesFor(ctx, ws, ts, cn.Key, "")
 	if err != nil {
 		return nil, err
 	}
-	tok, err := s.trial(ctx, c, ovs)
+	tok, err := s.trial(ctx, ws, c, ovs)
 	if err != nil {
 		return nil, err
 	}
@@ -100,10 +102,10 @@ func needsConsent(cn *spec.Connector, creds map[string]any) bool {
 // one a client-credentials connection obtained); an error when the
 // credentials are refused (*CredentialsRefusedError) or could not be
 // checked.
-func (s *Service) trial(ctx context.Context, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, error) {
+func (s *Service) trial(ctx context.Context, ws *runtime.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, error) {
 	m := s.m
 	var mem *oauth.MemStore
-	if a := s.ws.Spec.Connectors[c.Connector].Auth; a != nil && a.Type == spec.AuthOAuth2 && a.Grant == spec.GrantClientCredentials {
+	if a := ws.Spec.Connectors[c.Connector].Auth; a != nil && a.Type == spec.AuthOAuth2 && a.Grant == spec.GrantClientCredentials {
 		// The shared manager would save the token to a connection that
 		// does not exist yet: this one keeps it in memory until it does.
 		mem = oauth.NewMemStore()
@@ -112,7 +114,7 @@ func (s *Service) trial(ctx context.Context, c *store.Connection, ovs []*spec.Co
 			return nil, err
 		}
 	}
-	_, err := s.runTest(ctx, c, ovs, m)
+	_, err := s.runTest(ctx, ws, c, ovs, m)
 	switch {
 	case err == nil, errors.Is(err, engine.ErrNoTestRequest):
 	default:
@@ -134,28 +136,28 @@ func (s *Service) trial(ctx context.Context, c *store.Connection, ovs []*spec.Co
 
 // runTest sends the connector's test request on c, through the
 // overrides that apply to it.
-func (s *Service) runTest(ctx context.Context, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Result, error) {
-	ec, err := s.engineConnection(c, ovs, m)
+func (s *Service) runTest(ctx context.Context, ws *runtime.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Result, error) {
+	ec, err := s.engineConnection(ws, c, ovs, m)
 	if err != nil {
 		return nil, err
 	}
-	return s.ws.TestConnection(ctx, c.Connector, *ec, ovs...)
+	return ws.TestConnection(ctx, c.Connector, *ec, ovs...)
 }
 
 // engineConnection is what the engine knows of c. An OAuth2 connection
 // with a token, or of the client credentials grant, gets m's refreshing
 // authenticator, with the connector's auth as the overrides leave it (a
 // sandbox token URL); the others the engine's built-in auth.
-func (s *Service) engineConnection(c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Connection, error) {
+func (s *Service) engineConnection(ws *runtime.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Connection, error) {
 	ec := &engine.Connection{ID: c.ID, Name: c.Name, Tenant: c.Tenant, Parameters: c.Parameters, Info: c.Info, Credentials: c.Credentials}
-	raw := s.ws.Spec.Connectors[c.Connector]
+	raw := ws.Spec.Connectors[c.Connector]
 	if raw == nil || raw.Auth == nil || raw.Auth.Type != spec.AuthOAuth2 || (raw.Auth.Grant != spec.GrantClientCredentials && c.Token == nil) {
 		return ec, nil
 	}
 	if m == nil {
 		return nil, fmt.Errorf("connector %q: %w", c.Connector, ErrOAuthUnavailable)
 	}
-	auth, err := s.auths.get(s.ws, c.Connector, ovs)
+	auth, err := s.auths.get(ws, c.Connector, ovs)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +217,7 @@ func (s *Service) Delete(ctx context.Context, tenant, id string) error {
 	if s.m != nil {
 		s.m.Forget(TokenKey(tenant, id))
 	}
-	s.ws.ForgetConnection(id)
+	s.ws().ForgetConnection(id)
 	s.forgetOverrides(tenant, deleted.Connector, id)
 	s.forgetRetry(tenant, id)
 	s.log.InfoContext(ctx, "connection deleted", "tenant", tenant, "connection", id, "connector", deleted.Connector)
@@ -253,11 +255,12 @@ func (s *Service) Test(ctx context.Context, tenant, id string) (*TestResult, err
 }
 
 func (s *Service) test(ctx context.Context, ts store.TenantStore, c *store.Connection) (*TestResult, error) {
-	ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
+	ws := s.ws()
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	res, testErr := s.runTest(ctx, c, ovs, s.m)
+	res, testErr := s.runTest(ctx, ws, c, ovs, s.m)
 	if errors.Is(testErr, engine.ErrNoTestRequest) || errors.Is(testErr, ErrOAuthUnavailable) {
 		return nil, testErr // says nothing of the connection
 	}
@@ -393,12 +396,13 @@ func lastError(err error) string {
 // Refused credentials give a *CredentialsRefusedError and change nothing.
 // An OAuth2 consent connection is re-authorised with BeginOAuth instead.
 func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials map[string]any) (*Connection, error) {
+	ws := s.ws()
 	ts := s.st.Tenant(tenant)
 	c, err := ts.Connections().Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	cn, err := s.connector(c.Connector)
+	cn, err := connectorOf(ws, c.Connector)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +416,7 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if err := invalid(cn, cv); err != nil {
 		return nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +425,7 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if a := cn.Auth; a != nil && a.Type == spec.AuthOAuth2 {
 		candidate.Token = nil // the new client's token, or the static access token
 	}
-	tok, err := s.trial(ctx, &candidate, ovs)
+	tok, err := s.trial(ctx, ws, &candidate, ovs)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +440,7 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if s.m != nil {
 		s.m.Forget(TokenKey(tenant, id))
 	}
-	s.ws.ForgetConnection(id)
+	s.ws().ForgetConnection(id)
 	s.forgetRetry(tenant, id)
 	s.log.InfoContext(ctx, "connection reconnected", "tenant", tenant, "connection", id, "connector", cur.Connector)
 	return public(cur), nil

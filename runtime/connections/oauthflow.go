@@ -20,8 +20,15 @@ import (
 // (clients). A connector without a client gets an empty client id, which
 // the manager refuses with a message naming the connector.
 func Providers(ws *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, connector string) (*oauth.Provider, error) {
+	return CurrentProviders(func() *runtime.Workspace { return ws }, clients)
+}
+
+// CurrentProviders is Providers for a workspace that may be swapped
+// (Service.SetWorkspace): each lookup reads current().
+func CurrentProviders(current func() *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, connector string) (*oauth.Provider, error) {
 	var auths authCache
 	return func(_ context.Context, connector string) (*oauth.Provider, error) {
+		ws := current()
 		if ws.Spec.Connectors[connector] == nil {
 			return nil, nil // the manager says "no connector"
 		}
@@ -198,7 +205,7 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 	}
 	name := r.Name
 	if name == "" {
-		if cn := s.ws.Spec.Connectors[a.Connector]; cn != nil {
+		if cn := s.ws().Spec.Connectors[a.Connector]; cn != nil {
 			name = cmp.Or(cn.Name, cn.Key)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -151,7 +152,7 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	if o == nil {
 		return nil, diags
 	}
-	ws := s.ws.Spec
+	ws := s.ws().Spec
 	var actions []string
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range slices.Sorted(maps.Keys(o.Actions)) {
@@ -273,11 +274,11 @@ func (s *Service) ListOverrides(ctx context.Context, tenant string, f store.Over
 // tenant, for its tenant, for it), then the tenant's stored override of
 // the connector, then the connection's own. An empty connID leaves out
 // the ones of a connection (a connection being created).
-func (s *Service) overridesFor(ctx context.Context, ts store.TenantStore, connector, connID string) ([]*spec.ConnectionOverride, error) {
+func (s *Service) overridesFor(ctx context.Context, ws *runtime.Workspace, ts store.TenantStore, connector, connID string) ([]*spec.ConnectionOverride, error) {
 	tenant := ts.Key()
 	var out []*spec.ConnectionOverride
 	for rank := range 3 {
-		for _, o := range s.ws.Spec.Overrides {
+		for _, o := range ws.Spec.Overrides {
 			if o.Connector != connector || fileRank(o) != rank {
 				continue
 			}

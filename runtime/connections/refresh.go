@@ -32,6 +32,7 @@ func (s *Service) refreshExpiring(ctx context.Context, rep *MaintainReport) erro
 		return fmt.Errorf("listing expiring tokens: %w", err)
 	}
 	var errs []error
+	ws := s.ws()
 	for _, t := range due {
 		if ctx.Err() != nil {
 			return errors.Join(append(errs, ctx.Err())...)
@@ -45,12 +46,12 @@ func (s *Service) refreshExpiring(ctx context.Context, rep *MaintainReport) erro
 			errs = append(errs, err)
 			continue
 		}
-		ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
+		ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ec, err := s.engineConnection(c, ovs, s.m)
+		ec, err := s.engineConnection(ws, c, ovs, s.m)
 		if err != nil {
 			errs = append(errs, err)
 			continue

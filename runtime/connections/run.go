@@ -35,6 +35,7 @@ const maxRunError = 4000
 //
 // The result comes back with the run error, as engine.Engine.Run gives it.
 func (s *Service) Run(ctx context.Context, tenant, connID, action string, input any, opts engine.RunOptions) (*RunResult, error) {
+	ws := s.ws() // the whole run uses this one, even if the workspace is swapped
 	ts := s.st.Tenant(tenant)
 	c, err := ts.Connections().Get(ctx, connID)
 	if err != nil {
@@ -43,19 +44,19 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 	if c.State == store.Disconnected {
 		return nil, &DisconnectedError{ConnectionID: c.ID, Reason: c.LastError}
 	}
-	if _, err := s.findAction(c.Connector, action); err != nil {
+	if _, err := s.findAction(ws, c.Connector, action); err != nil {
 		return nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	ec, err := s.engineConnection(c, ovs, s.m)
+	ec, err := s.engineConnection(ws, c, ovs, s.m)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	res, runErr := s.ws.Run(ctx, runtime.RunRequest{Connector: c.Connector, Action: action, Connection: *ec,
+	res, runErr := ws.Run(ctx, runtime.RunRequest{Connector: c.Connector, Action: action, Connection: *ec,
 		Overrides: ovs, Input: input, Options: opts})
 	took := time.Since(start)
 

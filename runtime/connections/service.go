@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime"
@@ -86,7 +87,7 @@ type Connection = store.Connection
 type Service struct {
 	o   Options
 	st  store.Store
-	ws  *runtime.Workspace
+	cur atomic.Pointer[runtime.Workspace] // see SetWorkspace
 	m   *oauth.Manager
 	now func() time.Time
 	log *slog.Logger
@@ -105,8 +106,9 @@ type Service struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{o: o, st: o.Store, ws: o.Workspace, m: o.OAuth, now: o.Now, log: o.Logger,
+	s := &Service{o: o, st: o.Store, m: o.OAuth, now: o.Now, log: o.Logger,
 		parsed: map[string]parsedOverride{}, retries: map[string]*retryState{}}
+	s.cur.Store(o.Workspace)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -154,12 +156,32 @@ type EventPayload struct {
 	Version int64 `json:"version"`
 }
 
+// Workspace is the workspace the service runs now.
+func (s *Service) Workspace() *runtime.Workspace { return s.cur.Load() }
+
+// SetWorkspace swaps the workspace, as a development server does when a
+// spec file changes. Calls already under way finish with the one they
+// started with; the next ones use ws. ws must share the store's meaning:
+// connections of a connector it no longer has fail with
+// ErrUnknownConnector.
+func (s *Service) SetWorkspace(ws *runtime.Workspace) {
+	if ws == nil {
+		panic("connections: SetWorkspace(nil)")
+	}
+	s.cur.Store(ws)
+}
+
+// ws is the current workspace; a call takes it once and keeps it.
+func (s *Service) ws() *runtime.Workspace { return s.cur.Load() }
+
 // connector returns a workspace connector or ErrUnknownConnector.
-func (s *Service) connector(key string) (*spec.Connector, error) {
-	c := s.ws.Spec.Connectors[key]
+func (s *Service) connector(key string) (*spec.Connector, error) { return connectorOf(s.ws(), key) }
+
+func connectorOf(ws *runtime.Workspace, key string) (*spec.Connector, error) {
+	c := ws.Spec.Connectors[key]
 	if c == nil {
-		keys := make([]string, 0, len(s.ws.Spec.Connectors))
-		for k := range s.ws.Spec.Connectors {
+		keys := make([]string, 0, len(ws.Spec.Connectors))
+		for k := range ws.Spec.Connectors {
 			keys = append(keys, k)
 		}
 		return nil, &unknownError{msg: fmt.Sprintf("unknown connector %q%s", key, spec.Suggest(key, keys)), sentinel: ErrUnknownConnector}

@@ -31,10 +31,12 @@ import (
 	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -43,10 +45,11 @@ import (
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
-	Workspace *runtime.Workspace
 	Store     store.Store
 	Service   *connections.Service
 	PublicURL string
+	http      *httpx.Client
+	engine    *engine.Engine
 
 	handler  http.Handler
 	stopping atomic.Bool
@@ -87,7 +90,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		AllowPrivate:    cfg.AllowPrivate || wc.AllowPrivate(),
 		AllowedNetworks: wc.AllowedNetworks(),
 	})
-	ws := runtime.New(runtime.Options{HTTP: client}, probe.Spec)
+	// One engine for every snapshot of the workspace (Swap), so login
+	// sessions and rate limits outlive a reload.
+	eng := engine.New(engine.Options{HTTP: client})
+	ws := runtime.New(runtime.Options{HTTP: client, Engine: eng}, probe.Spec)
 
 	embedded, err := cfg.embedded(wc)
 	if err != nil {
@@ -116,26 +122,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	clients := oauthClients(wc, cfg.lookupEnv)
-	var m *oauth.Manager
-	if hasOAuth(ws) {
-		m, err = oauth.New(oauth.Options{
-			HTTP:        client,
-			Tokens:      connections.NewTokenStore(st),
-			States:      connections.NewStateStore(st),
-			Providers:   connections.Providers(ws, clients),
-			StateSecret: derive(keys, "membrane oauth state"),
-			Logger:      log,
-		})
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
+	var svc *connections.Service // set below; the providers read its workspace at each use
+	// Always made: a reloaded workspace may gain an OAuth2 connector.
+	m, err := oauth.New(oauth.Options{
+		HTTP:        client,
+		Tokens:      connections.NewTokenStore(st),
+		States:      connections.NewStateStore(st),
+		Providers:   connections.CurrentProviders(func() *runtime.Workspace { return svc.Workspace() }, clients),
+		StateSecret: derive(keys, "membrane oauth state"),
+		Logger:      log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
 	}
 	var retention time.Duration
 	if wc != nil && wc.RunLogs != nil {
 		retention = wc.RunLogs.Retention.Duration
 	}
-	svc := connections.New(connections.Options{
+	svc = connections.New(connections.Options{
 		Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client,
 		Logger: log, RunLogRetention: retention, MaintainInterval: cfg.MaintainInterval,
 	})
@@ -145,7 +150,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		returnOrigins = wc.Connect.ReturnOrigins
 	}
 	connectPage, err := connect.New(connect.Options{
-		Service: svc, Workspace: ws, Verifier: verifier, PublicURL: publicURL,
+		Service: svc, Verifier: verifier, PublicURL: publicURL,
 		ReturnOrigins: returnOrigins, SessionKey: derive(keys, "membrane connect session"), Logger: log,
 	})
 	if err != nil {
@@ -154,7 +159,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, PublicURL: publicURL})
 
-	s := &Server{cfg: cfg, log: log, Workspace: ws, Store: st, Service: svc, PublicURL: publicURL}
+	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", apiHandler)
 	mux.Handle("GET /openapi.json", apiHandler)
@@ -164,6 +169,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.handler = mux
 	return s, nil
+}
+
+// Workspace is the workspace served now.
+func (s *Server) Workspace() *runtime.Workspace { return s.Service.Workspace() }
+
+// Swap serves ws from now on, as a development server does when a spec
+// file changes: every call that starts after it uses ws, calls under way
+// finish with the workspace they started with. The workspace's
+// membrane.yaml (store, secret, addresses) is read at start only.
+func (s *Server) Swap(ws *spec.Workspace) {
+	s.Service.SetWorkspace(runtime.New(runtime.Options{HTTP: s.http, Engine: s.engine}, ws))
 }
 
 // Handler serves every route; for tests and for embedding in another
@@ -201,7 +217,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "publicUrl", s.PublicURL, "store", s.Store.Engine(),
-		"connectors", len(s.Workspace.Spec.Connectors))
+		"connectors", len(s.Workspace().Spec.Connectors))
 
 	var err error
 	select {
@@ -265,16 +281,6 @@ func writeStatus(w http.ResponseWriter, code int, status, detail string) {
 		return
 	}
 	fmt.Fprintf(w, "{\"status\":%q,\"detail\":%q}\n", status, detail)
-}
-
-// hasOAuth reports whether any connector authenticates with OAuth2.
-func hasOAuth(ws *runtime.Workspace) bool {
-	for _, c := range ws.Spec.Connectors {
-		if c.Auth != nil && c.Auth.Type == "oauth2" {
-			return true
-		}
-	}
-	return false
 }
 
 // derive gives each use of the workspace secret its own key, so a value

@@ -12,6 +12,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
+	"github.com/membrane-dev/membrane/spec"
 )
 
 // A workspace with no membrane.yaml and nothing configured serves on the
@@ -177,5 +178,56 @@ func TestRelativeStorePath(t *testing.T) {
 	start(t, server.Config{Dir: dir, LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
 	if _, err := os.Stat(filepath.Join(dir, "state", "m.db")); err != nil {
 		t.Fatalf("store not under the workspace: %v", err)
+	}
+}
+
+// A swapped workspace serves the calls that start after it; a run under
+// way finishes with the definition it started with.
+func TestSwapKeepsRunsInFlightOnTheirSnapshot(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	dir := workspace(t, up.srv.URL, "")
+	r := start(t, server.Config{Dir: dir, AllowPrivate: true,
+		LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
+	c := r.srvClient()
+	tok := token(t, "default", testSecret, "acme")
+	var conn struct{ ID string }
+	if code := call(t, c, "POST", r.URL+"/v1/connections", tok,
+		map[string]any{"connector": "crm", "credentials": map[string]any{"apiKey": apiKey}}, &conn); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
+	}
+	run := func() map[string]any {
+		var out struct {
+			Output map[string]any `json:"output"`
+		}
+		if code := call(t, c, "POST", r.URL+"/v1/connections/"+conn.ID+"/actions/create-contact/run", tok,
+			map[string]any{"input": map[string]any{"email": "ada@example.com"}}, &out); code != http.StatusOK {
+			t.Errorf("run: %d", code)
+		}
+		return out.Output
+	}
+
+	arrived, release := up.holdNext()
+	defer release()
+	old := make(chan map[string]any, 1)
+	go func() { old <- run() }()
+	<-arrived
+
+	p := filepath.Join(dir, "connectors/crm/actions/create-contact.yaml")
+	edited := strings.Replace(actionYAML, "  id: ${ response.body.id }", "  id: ${ response.body.id }\n  email: ${ response.body.email }", 1)
+	if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws, diags := spec.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	r.Swap(ws)
+	release()
+	if out := <-old; out["id"] != "c_1" || out["email"] != nil {
+		t.Fatalf("the run under way got %v, want the old output", out)
+	}
+	if out := run(); out["email"] != "ada@example.com" {
+		t.Fatalf("a run after the swap got %v, want the new output", out)
 	}
 }
