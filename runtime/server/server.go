@@ -52,6 +52,7 @@ type Server struct {
 	engine    *engine.Engine
 
 	handler  http.Handler
+	mux      *http.ServeMux
 	stopping atomic.Bool
 	closeMu  sync.Mutex
 	closed   bool
@@ -161,6 +162,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.Handle("/v1/", apiHandler)
 	mux.Handle("GET /openapi.json", apiHandler)
 	mux.Handle("/connect", connectPage)
@@ -181,6 +183,11 @@ func (s *Server) Workspace() *runtime.Workspace { return s.Service.Workspace() }
 func (s *Server) Swap(ws *spec.Workspace) {
 	s.Service.SetWorkspace(runtime.New(runtime.Options{HTTP: s.http, Engine: s.engine}, ws))
 }
+
+// Handle adds a route to the server's mux (net/http patterns), for what
+// a development server serves besides: its diagnostics and console. Call
+// it before serving.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler serves every route; for tests and for embedding in another
 // server.
