@@ -123,6 +123,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	clients := oauthClients(wc, cfg.lookupEnv)
+	for _, msg := range missingOAuthClients(probe.Spec, cfg.lookupEnv) {
+		log.Warn(msg)
+	}
 	var svc *connections.Service // set below; the providers read its workspace at each use
 	// Always made: a reloaded workspace may gain an OAuth2 connector.
 	m, err := oauth.New(oauth.Options{

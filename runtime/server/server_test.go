@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,5 +230,30 @@ func TestSwapKeepsRunsInFlightOnTheirSnapshot(t *testing.T) {
 	}
 	if out := run(); out["email"] != "ada@example.com" {
 		t.Fatalf("a run after the swap got %v, want the new output", out)
+	}
+}
+
+// An OAuth2 connector whose client is not configured is named at start,
+// with what to set; the server serves the others meanwhile.
+func TestMissingOAuthClientsAreNamed(t *testing.T) {
+	t.Parallel()
+	dir := workspace(t, "http://127.0.0.1:1", "")
+	oauthConn := "kind: Connector\nkey: crmo\nbaseUrl: https://crm.example\nauth:\n  type: oauth2\n  authorizationUrl: https://crm.example/authorize\n  tokenUrl: https://crm.example/token\n"
+	if err := os.WriteFile(filepath.Join(dir, "connectors/crm/oauth.yaml"), []byte(oauthConn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "membrane.yaml"), []byte("kind: Workspace\nkey: servertest\noauthClients:\n  crmo: {clientIdEnv: CRMO_ID, clientSecretEnv: CRMO_SECRET}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s, err := server.New(t.Context(), server.Config{Dir: dir, LookupEnv: env(map[string]string{
+		"MEMBRANE_WORKSPACE_SECRET": testSecret, "CRMO_ID": "id"})}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !strings.Contains(logs.String(), "connector crmo: CRMO_SECRET is not set") || strings.Contains(logs.String(), "CRMO_ID is not set") {
+		t.Fatalf("logs:\n%s", logs.String())
 	}
 }
