@@ -122,3 +122,38 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("the log holds the query or the token:\n%s", logs)
 	}
 }
+
+// A run's body takes the fast path when it is the usual one; anything
+// else gets the same precise problems as every other body.
+func TestRunBody(t *testing.T) {
+	c := newTC(t, sqliteOnly(t))
+	acme := c.Token("acme")
+	f := newFixture(t, c)
+	run := func(body string) *response {
+		return c.do(req{method: "POST", path: "/v1/connections/" + f.conn + "/actions/create-contact/run", token: acme, body: body,
+			header: map[string]string{"Content-Type": "application/json"}})
+	}
+	r := run(`{"input": {"email": "ada@example.com"}, "log": true}`)
+	wantStatus(t, r, http.StatusOK)
+	if got := r.object(t); got["log"] == nil || got["output"] == nil {
+		t.Fatalf("run with log: %s", r)
+	}
+	if got := run(`{"input": {"email": "ada@example.com"}}`).object(t); got["log"] != nil {
+		t.Fatalf("a run without log answered its log: %v", got)
+	}
+	p := wantProblem(t, run(`{"input": {"email": "ada@example.com"}, "log": "yes"}`), http.StatusBadRequest, "malformed-json")
+	if !slices.Equal(pointers(p), []string{"/log"}) {
+		t.Errorf("pointers %v", pointers(p))
+	}
+	p = wantProblem(t, run(`{"input": {"email": "ada@example.com"}, "inputs": {}}`), http.StatusBadRequest, "malformed-json")
+	if !slices.Equal(pointers(p), []string{"/inputs"}) {
+		t.Errorf("pointers %v", pointers(p))
+	}
+	wantProblem(t, run(`{"input": {"email": "ada@example.com"}} {}`), http.StatusBadRequest, "malformed-json")
+	wantProblem(t, run(`[1]`), http.StatusBadRequest, "malformed-json")
+	// No body is an empty input, checked against the action's schema.
+	p = wantProblem(t, run(``), http.StatusUnprocessableEntity, "run-invalid-input")
+	if len(pointers(p)) == 0 {
+		t.Errorf("invalid input without pointers: %v", p)
+	}
+}

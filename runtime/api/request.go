@@ -60,6 +60,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, required bool) bo
 	if !ok {
 		return false
 	}
+	return decodeBody(w, body, v, required)
+}
+
+// decodeBody is decodeJSON of a body already read.
+func decodeBody(w http.ResponseWriter, body []byte, v any, required bool) bool {
 	if len(body) == 0 {
 		if required {
 			writeProblem(w, problem(http.StatusBadRequest, "malformed-json", "The request body is empty; send a JSON object (Content-Type: application/json)."))

@@ -382,3 +382,9 @@ func (d *jsonDecoder) number() (any, bool) {
 }
 
 func isFloatSyntax(s string) bool { return strings.ContainsAny(s, ".eE") }
+
+// ParseJSON decodes a JSON document the fast way the engine decodes
+// response bodies: objects to map[string]any, integral numbers to int64,
+// others to float64. ok is false for anything out of the ordinary (see
+// decodeJSON); decode those with encoding/json, which says what is wrong.
+func ParseJSON(b []byte) (v any, ok bool) { return decodeJSON(b) }
