@@ -48,6 +48,7 @@ var kinds = []struct{ kind, file string }{
 	{"Event", "event.schema.json"},
 	{"ConnectionOverride", "connection-override.schema.json"},
 	{"Workspace", "workspace.schema.json"},
+	{"ConnectorTest", "connector-test.schema.json"},
 }
 
 // Kinds lists the file kinds that have a schema, in documentation order.

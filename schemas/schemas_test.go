@@ -14,7 +14,7 @@ import (
 )
 
 func TestKindsAPI(t *testing.T) {
-	want := []string{"Connector", "UniversalAction", "UniversalEvent", "Action", "Event", "ConnectionOverride", "Workspace"}
+	want := []string{"Connector", "UniversalAction", "UniversalEvent", "Action", "Event", "ConnectionOverride", "Workspace", "ConnectorTest"}
 	if got := Kinds(); !slices.Equal(got, want) {
 		t.Fatalf("Kinds() = %v, want %v", got, want)
 	}

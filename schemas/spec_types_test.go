@@ -38,18 +38,40 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"Outbound":           {"Workspace", "/$defs/outbound"},
 	"RunLogSettings":     {"Workspace", "/$defs/runLogs"},
 	"ConnectSettings":    {"Workspace", "/$defs/connect"},
+	"ConnectorTest":      {"ConnectorTest", ""},
+	"TestConnection":     {"ConnectorTest", "/$defs/testConnection"},
+	"TestOverride":       {"ConnectorTest", "/$defs/testOverride"},
+	"TestCase":           {"ConnectorTest", "/$defs/testCase"},
+	"TestRequest":        {"ConnectorTest", "/$defs/testRequest"},
+	"TestResponse":       {"ConnectorTest", "/$defs/testResponse"},
+	"TestError":          {"ConnectorTest", "/$defs/testError"},
 }
 
+// specTypeFiles hold the Go types of the file kinds.
+var specTypeFiles = []string{"../spec/types.go", "../spec/testcase.go"}
+
 // TestMatchesSpecTypes keeps the schemas and the Go types of spec/types.go
-// (read as source, so that this package does not depend on spec) in step:
-// the same properties in the same order, and a property is required exactly
-// when its json tag has neither omitempty nor omitzero.
+// and spec/testcase.go (read as source, so that this package does not
+// depend on spec) in step: the same properties in the same order, and a
+// property is required exactly when its json tag has neither omitempty nor
+// omitzero.
 func TestMatchesSpecTypes(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "../spec/types.go", nil, 0)
-	if err != nil {
-		t.Skipf("spec/types.go: %v", err)
-	}
 	seen := map[string]bool{}
+	for _, file := range specTypeFiles {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Skipf("%s: %v", file, err)
+		}
+		inspectSpecTypes(t, f, seen)
+	}
+	for name := range goTypes {
+		if !seen[name] {
+			t.Errorf("spec.%s is gone from %v", name, specTypeFiles)
+		}
+	}
+}
+
+func inspectSpecTypes(t *testing.T, f *ast.File, seen map[string]bool) {
 	ast.Inspect(f, func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
@@ -107,9 +129,4 @@ func TestMatchesSpecTypes(t *testing.T) {
 		}
 		return false
 	})
-	for name := range goTypes {
-		if !seen[name] {
-			t.Errorf("spec.%s is gone from spec/types.go", name)
-		}
-	}
 }

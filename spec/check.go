@@ -52,6 +52,9 @@ func check(ws *Workspace, diags *diag.List) {
 	if ws.Config != nil {
 		checkWorkspaceConfig(ws, ws.Config, diags)
 	}
+	for _, t := range ws.Tests {
+		checkTest(ws, t, diags)
+	}
 	for _, key := range sortedKeys(ws.UniversalActions) {
 		if !implemented[key] && !ws.brokenImplements[KindAction+"/"+key] {
 			ua := ws.UniversalActions[key]

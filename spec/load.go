@@ -23,6 +23,8 @@ type Workspace struct {
 	Actions   map[string]map[string]*Action
 	Events    map[string]map[string]*Event
 	Overrides []*ConnectionOverride
+	// Tests are the ConnectorTest documents, in file order.
+	Tests []*ConnectorTest
 	// Config is the workspace's membrane.yaml, or nil.
 	Config *WorkspaceConfig
 	// Files lists every spec file read, as displayed in diagnostics.
@@ -58,7 +60,12 @@ func (w *Workspace) Event(connector, key string) *Event { return w.Events[connec
 // problem it finds; the workspace holds whatever could be read.
 func Load(paths ...string) (*Workspace, diag.List) {
 	files, diags := findFiles(paths)
-	parsed := parseFiles(files)
+	return build(parseFiles(files), diags)
+}
+
+// build indexes parsed files into a workspace and runs the checks that need
+// the whole of it. Loader shares it, with files it may not have re-read.
+func build(parsed []parsedFile, diags diag.List) (*Workspace, diag.List) {
 	ws := newWorkspace()
 	for _, pf := range parsed {
 		ws.Files = append(ws.Files, pf.name)
@@ -174,43 +181,63 @@ type parsedFile struct {
 // keeps the files' order.
 func parseFiles(files []fileRef) []parsedFile {
 	out := make([]parsedFile, len(files))
+	parallel(len(files), func(i int) { out[i] = readAndParse(files[i]) })
+	return out
+}
+
+// parallel runs f(0) … f(n-1) on as many goroutines as there are CPUs.
+func parallel(n int, f func(i int)) {
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(1, len(files))) {
+	for range min(runtime.GOMAXPROCS(0), max(1, n)) {
 		wg.Go(func() {
 			for i := range work {
-				out[i] = readAndParse(files[i])
+				f(i)
 			}
 		})
 	}
-	for i := range files {
+	for i := range n {
 		work <- i
 	}
 	close(work)
 	wg.Wait()
-	return out
 }
 
 func readAndParse(f fileRef) parsedFile {
+	data, _, pf, ok := readSpecFile(f)
+	if !ok {
+		return pf
+	}
+	return parseFile(f.name, data)
+}
+
+// readSpecFile reads a file with the size limit applied before reading,
+// and returns what it stat-ed first (nil when that failed). When the file
+// cannot be used (not a regular file, too large, unreadable) ok is false
+// and pf holds the diagnostic.
+func readSpecFile(f fileRef) (data []byte, info fs.FileInfo, pf parsedFile, ok bool) {
 	info, err := os.Lstat(f.path)
 	if err == nil && info.Mode()&fs.ModeSymlink != 0 {
 		info, err = os.Stat(f.path) // follow, but report a loop or dangling link
 	}
+	if err != nil {
+		info = nil
+	}
 	if err == nil && !info.Mode().IsRegular() {
 		pf := parsedFile{name: f.name}
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "not a regular file")
-		return pf
+		return nil, info, pf, false
 	}
 	if err == nil && info.Size() > MaxFileSize {
-		return parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, int(info.Size()))}}
+		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, int(info.Size()))}}, false
 	}
-	data, err := os.ReadFile(f.path)
+	data, err = os.ReadFile(f.path)
 	if err != nil {
 		pf := parsedFile{name: f.name}
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "cannot read: %v", unwrapPathError(err))
-		return pf
+		return nil, info, pf, false
 	}
-	return parseFile(f.name, data)
+	return data, info, parsedFile{}, true
 }
 
 func parseFile(name string, data []byte) parsedFile {
@@ -274,6 +301,8 @@ func decodeDocument(doc Document, diags *diag.List) any {
 		el = &ConnectionOverride{Source: src}
 	case KindWorkspace:
 		el = &WorkspaceConfig{Source: src}
+	case KindConnectorTest:
+		el = &ConnectorTest{Source: src}
 	}
 	decode(root, el, diags)
 	if len(*diags) > before {
@@ -390,6 +419,8 @@ func (w *Workspace) add(el any, diags *diag.List) {
 		m[e.Key] = e
 	case *ConnectionOverride:
 		w.Overrides = append(w.Overrides, e)
+	case *ConnectorTest:
+		w.Tests = append(w.Tests, e)
 	case *WorkspaceConfig:
 		if w.Config != nil {
 			diags.Errorf(e.Source.Pos, "duplicate-definition", "a second Workspace document; the workspace's settings are already at %s, and there is one per workspace", w.Config.Source.Pos)

@@ -18,7 +18,7 @@ const (
 )
 
 // Kinds lists the file kinds in the order they are documented.
-var Kinds = []string{KindConnector, KindUniversalAction, KindUniversalEvent, KindAction, KindEvent, KindConnectionOverride, KindWorkspace}
+var Kinds = []string{KindConnector, KindUniversalAction, KindUniversalEvent, KindAction, KindEvent, KindConnectionOverride, KindWorkspace, KindConnectorTest}
 
 // Template is a string that may hold CEL expressions inside `${ … }`. A
 // template that is exactly one `${ … }` yields the expression's typed value;

@@ -64,6 +64,10 @@ type Config struct {
 	// limiter. Both are for tests; nil means a timer and time.Now.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Now   func() time.Time
+	// Dial, when set, opens every connection ("host:port") in place of DNS
+	// and the outbound-safety dialer: an in-process fake of the upstream
+	// (membrane test) that no request may leave.
+	Dial func(addr string) (net.Conn, error)
 }
 
 // Settings bound one request; zero fields take the Client's Config.
@@ -225,9 +229,13 @@ func (c *Client) pool(s Settings) (*fasthttp.Client, Settings) {
 		}
 	}
 	d := &dialer{guard: &c.guard, connectTimeout: s.ConnectTimeout, lookup: c.lookup, dial: c.dial}
+	dial := d.dialTimeout
+	if c.cfg.Dial != nil {
+		dial = func(addr string, _ time.Duration) (net.Conn, error) { return c.cfg.Dial(addr) }
+	}
 	p = &fasthttp.Client{
 		Name:                c.cfg.UserAgent,
-		DialTimeout:         d.dialTimeout,
+		DialTimeout:         dial,
 		TLSConfig:           c.cfg.TLSConfig,
 		MaxConnsPerHost:     c.cfg.MaxConnsPerHost,
 		MaxIdleConnDuration: c.cfg.MaxIdleConnDuration,

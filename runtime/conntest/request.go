@@ -1,0 +1,136 @@
+package conntest
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/url"
+	"strings"
+
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// checkRequest compares the n-th request sent (1-based) with what the
+// case expects of it.
+func checkRequest(n int, want *spec.TestRequest, got sentRequest) []string {
+	d := &differ{what: fmt.Sprintf("request %d", n), partial: want.Match == spec.MatchPartial}
+	if want.Method != "" && !strings.EqualFold(want.Method, got.Method) {
+		d.add("method", "want %s, got %s", want.Method, got.Method)
+	}
+	if want.Path != "" && want.Path != got.Path {
+		d.add("path", "want %q, got %q", want.Path, got.Path)
+	}
+	if want.Query != nil {
+		q, _ := url.ParseQuery(got.Query)
+		qd := &differ{what: d.what + " query", partial: d.partial}
+		qd.compare("", textTree(want.Query), formTree(q))
+		d.lines = append(d.lines, qd.lines...)
+	}
+	for _, name := range sortedKeys(want.Headers) {
+		w := want.Headers[name]
+		vals := got.Header.Values(name)
+		switch {
+		case w.Kind == spec.Null && len(vals) > 0:
+			d.add("header "+name, "want %s, got %q", absent, strings.Join(vals, ", "))
+		case w.Kind == spec.Null:
+		case len(vals) == 0:
+			d.add("header "+name, "want %q, got %s", scalarText(w), absent)
+		case strings.Join(vals, ", ") != scalarText(w):
+			d.add("header "+name, "want %q, got %q", scalarText(w), strings.Join(vals, ", "))
+		}
+	}
+	if want.Body != nil {
+		bd := &differ{what: d.what + " body", partial: d.partial}
+		gotBody, form := decodeBody(got)
+		wantBody := plain(want.Body.Interface())
+		if form {
+			wantBody = textTree(want.Body)
+		}
+		bd.compare("", wantBody, gotBody)
+		d.lines = append(d.lines, bd.lines...)
+	}
+	return d.lines
+}
+
+// decodeBody reads a request body by its Content-Type: JSON as JSON, a
+// form as a mapping of its fields (a list for a repeated one), anything
+// else as text. form reports a form body, whose values are all text.
+func decodeBody(r sentRequest) (body any, form bool) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case len(r.Body) == 0:
+		return nil, false
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		var v any
+		if json.Unmarshal(r.Body, &v) == nil {
+			return v, false
+		}
+	case mt == "application/x-www-form-urlencoded":
+		if q, err := url.ParseQuery(string(r.Body)); err == nil {
+			return formTree(q), true
+		}
+	}
+	return string(r.Body), false
+}
+
+// formTree is a query or form as compare takes it: a field sent once is
+// text, a repeated one a list.
+func formTree(q url.Values) map[string]any {
+	m := make(map[string]any, len(q))
+	for k, vs := range q {
+		if len(vs) == 1 {
+			m[k] = vs[0]
+			continue
+		}
+		l := make([]any, len(vs))
+		for i, v := range vs {
+			l[i] = v
+		}
+		m[k] = l
+	}
+	return m
+}
+
+// textTree is an expected query or form with every scalar as its text, as
+// it travels: `limit: 100` matches limit=100. Null stays null (absent).
+func textTree(x any) any {
+	switch v := x.(type) {
+	case map[string]*spec.Value:
+		m := make(map[string]any, len(v))
+		for k, it := range v {
+			m[k] = textTree(it)
+		}
+		return m
+	case *spec.Value:
+		switch v.Kind {
+		case spec.Null:
+			return nil
+		case spec.Map:
+			m := make(map[string]any, len(v.Fields))
+			for _, f := range v.Fields {
+				m[f.Key] = textTree(f.Value)
+			}
+			return m
+		case spec.List:
+			l := make([]any, len(v.Items))
+			for i, it := range v.Items {
+				l[i] = textTree(it)
+			}
+			return l
+		}
+		return scalarText(v)
+	}
+	return x
+}
+
+// describe is how a report names an expected request: "POST /v1/customers".
+func describe(r *spec.TestRequest) string {
+	m := r.Method
+	if m == "" {
+		m = "a request"
+	}
+	if r.Path != "" {
+		return m + " " + r.Path
+	}
+	return m
+}

@@ -1,0 +1,284 @@
+package conntest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// DefaultNow is the time `now` reads in a case that sets none, so that
+// a run is the same every day.
+var DefaultNow = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Options tune a Runner.
+type Options struct {
+	// Parallel bounds the cases run at once; GOMAXPROCS by default.
+	Parallel int
+	// Timeout bounds one case; a minute by default. Retry waits and rate
+	// limits do not count: the case's clock skips them.
+	Timeout time.Duration
+}
+
+// Runner runs cases of one workspace offline. Plans compile once per
+// action (and inline override) and are shared by every case.
+type Runner struct {
+	rt   *runtime.Workspace
+	up   *upstream
+	opts Options
+}
+
+// New makes a Runner of a loaded workspace without errors. Close it.
+func New(ws *spec.Workspace, o Options) *Runner {
+	if o.Parallel <= 0 {
+		o.Parallel = goruntime.GOMAXPROCS(0)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Minute
+	}
+	return &Runner{rt: runtime.New(runtime.Options{}, ws), up: newUpstream(), opts: o}
+}
+
+// Close stops the fake upstream.
+func (r *Runner) Close() { r.up.Close() }
+
+// Result is the outcome of one case.
+type Result struct {
+	Case Case
+	// Failures are the mismatches, one line each; none when it passed.
+	Failures []string
+	Duration time.Duration
+}
+
+// Passed reports whether the case passed.
+func (r *Result) Passed() bool { return len(r.Failures) == 0 }
+
+// Run runs cases in parallel and returns their results in the same order.
+func (r *Runner) Run(ctx context.Context, cases []Case) []Result {
+	out := make([]Result, len(cases))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(r.opts.Parallel, max(1, len(cases))) {
+		wg.Go(func() {
+			for i := range work {
+				start := time.Now()
+				out[i] = Result{Case: cases[i], Failures: r.runCase(ctx, cases[i])}
+				out[i].Duration = time.Since(start)
+			}
+		})
+	}
+	for i := range cases {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+// runCase runs one case against the fake and returns its mismatches.
+func (r *Runner) runCase(ctx context.Context, c Case) []string {
+	tc := c.Spec()
+	now := DefaultNow
+	if tc.Now != "" {
+		now, _ = time.Parse(time.RFC3339, tc.Now) // checked when loaded
+	}
+	conn, overrides := r.connection(c)
+	plan, err := r.rt.Plan(c.Test.Connector, c.Action(), overrides...)
+	if err != nil {
+		return []string{"cannot resolve the action: " + err.Error()}
+	}
+	x := &exchanges{responses: cannedResponses(tc.Responses)}
+	dial, release := r.up.register(x)
+	defer release()
+	clock := &virtualClock{t: now}
+	client := httpx.New(httpx.Config{Dial: dial, Sleep: clock.sleep, Now: clock.now, MaxIdleConnDuration: time.Second})
+	defer client.CloseIdleConnections()
+	eng := engine.New(engine.Options{HTTP: client, Now: func() time.Time { return now }})
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	res, runErr := eng.Run(ctx, plan, &conn, input(tc), engine.RunOptions{})
+	var output any
+	if res != nil {
+		output = res.Output
+	}
+	return compareRun(tc, x.requests(), output, runErr)
+}
+
+// input is the case's input; none is an empty object.
+func input(tc *spec.TestCase) any {
+	if tc.Input == nil {
+		return map[string]any{}
+	}
+	return tc.Input.Interface()
+}
+
+// connection builds the case's connection (the file's, with the fields the
+// case gives replaced) and its connection layer: the workspace's override
+// files for its tenant, then the inline override.
+func (r *Runner) connection(c Case) (engine.Connection, []*spec.ConnectionOverride) {
+	tc := c.Spec()
+	merged := spec.TestConnection{}
+	for _, tcn := range []*spec.TestConnection{c.Test.Connection, tc.Connection} {
+		if tcn == nil {
+			continue
+		}
+		if tcn.Tenant != "" {
+			merged.Tenant = tcn.Tenant
+		}
+		if tcn.Parameters != nil {
+			merged.Parameters = tcn.Parameters
+		}
+		if tcn.Credentials != nil {
+			merged.Credentials = tcn.Credentials
+		}
+		if tcn.Override != nil {
+			merged.Override = tcn.Override
+		}
+	}
+	conn := engine.Connection{
+		ID:          fmt.Sprintf("test-%d", c.Index+1),
+		Name:        c.Name,
+		Tenant:      merged.Tenant,
+		Parameters:  objectOf(merged.Parameters),
+		Credentials: objectOf(merged.Credentials),
+	}
+	if conn.Tenant == "" {
+		conn.Tenant = "test"
+	}
+	var overrides []*spec.ConnectionOverride
+	for _, tenantWide := range []bool{true, false} {
+		for _, o := range r.rt.Spec.Overrides {
+			if o.Connector == c.Test.Connector && o.Connection == "" && (o.Tenant == "") == tenantWide && (tenantWide || o.Tenant == conn.Tenant) {
+				overrides = append(overrides, o)
+			}
+		}
+	}
+	if merged.Override != nil {
+		node := c.Test.Source.Doc.Get("connection").Get("override")
+		if tc.Connection != nil && tc.Connection.Override != nil {
+			node = c.Test.CaseNode(c.Index).Get("connection").Get("override")
+		}
+		overrides = append(overrides, &spec.ConnectionOverride{
+			Source:         spec.Source{File: c.Test.Source.File, Pos: node.Pos, Doc: node},
+			Kind:           spec.KindConnectionOverride,
+			Connector:      c.Test.Connector,
+			Tenant:         conn.Tenant,
+			ConnectorPatch: merged.Override.ConnectorPatch,
+			Actions:        merged.Override.Actions,
+		})
+	}
+	return conn, overrides
+}
+
+func objectOf(v *spec.Value) map[string]any {
+	if m, ok := v.Interface().(map[string]any); ok {
+		return m
+	}
+	return map[string]any{}
+}
+
+// compareRun lists how a run differs from its case.
+func compareRun(tc *spec.TestCase, sent []sentRequest, output any, runErr error) []string {
+	var lines []string
+	unexpected := false
+	for i, s := range sent {
+		n := i + 1
+		if i < len(tc.Requests) {
+			lines = append(lines, checkRequest(n, &tc.Requests[i], s)...)
+		}
+		if i >= len(tc.Responses) {
+			unexpected = true
+			if i < len(tc.Requests) {
+				lines = append(lines, fmt.Sprintf("request %d has no response: %s; add one under responses: (or run membrane test --record)", n, s.Line()))
+			} else {
+				lines = append(lines, fmt.Sprintf("request %d was not expected: %s; the case gives %s, add a response (and a request to check it) or fix the action", n, s.Line(), count(len(tc.Responses), "response")))
+			}
+		}
+	}
+	for i := len(sent); i < len(tc.Requests); i++ {
+		lines = append(lines, fmt.Sprintf("request %d was never sent: want %s; the action sent %s", i+1, describe(&tc.Requests[i]), count(len(sent), "request")))
+	}
+	for i := max(len(sent), len(tc.Requests)); i < len(tc.Responses); i++ {
+		lines = append(lines, fmt.Sprintf("response %d was never requested: the action sent %s; remove it or fix the action", i+1, count(len(sent), "request")))
+	}
+	if unexpected {
+		return lines // what follows is the 501's doing
+	}
+	return append(lines, compareResult(tc, output, runErr)...)
+}
+
+// compareResult compares the output or the error of a run with the case's.
+func compareResult(tc *spec.TestCase, output any, runErr error) []string {
+	var e *engine.Error
+	if runErr != nil && !errors.As(runErr, &e) {
+		e = &engine.Error{Type: "error", Message: runErr.Error()}
+	}
+	want := tc.Error
+	switch {
+	case want == nil && e != nil:
+		return []string{"error: want success, got " + describeError(e)}
+	case want != nil && e == nil:
+		return []string{fmt.Sprintf("error: want %s, got success with output %s", want.Type, show(plain(output)))}
+	case want != nil:
+		var lines []string
+		if e.Type != want.Type {
+			lines = append(lines, fmt.Sprintf("error type: want %q, got %q (%s)", want.Type, e.Type, e.Message))
+		}
+		if want.Status != 0 && e.Status != want.Status {
+			lines = append(lines, fmt.Sprintf("error status: want %d, got %d", want.Status, e.Status))
+		}
+		if want.Message != "" && !strings.Contains(e.Error(), want.Message) {
+			lines = append(lines, fmt.Sprintf("error message: want it to contain %q, got %q", want.Message, e.Error()))
+		}
+		return lines
+	}
+	if tc.Output == nil {
+		return nil
+	}
+	d := &differ{what: "output", partial: tc.OutputMatch == spec.MatchPartial}
+	d.compare("", plain(tc.Output.Interface()), plain(output))
+	return d.lines
+}
+
+func describeError(e *engine.Error) string {
+	s := e.Type
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (status %d)", e.Status)
+	}
+	return s + ": " + e.Message
+}
+
+func count(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// virtualClock is a case's HTTP clock: a retry's backoff or a rate
+// limit's wait moves it on at once, so no case ever sleeps.
+type virtualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *virtualClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *virtualClock) sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	return ctx.Err()
+}
