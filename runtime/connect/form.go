@@ -9,6 +9,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/internal/schemaform"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -26,13 +27,13 @@ func (h *handler) form(s *session) (*formPage, error) {
 	name := cmp.Or(info.Name, info.Key)
 	fp := &formPage{page: page{Base: h.base}, Connector: name, Description: info.Description, CSRF: s.CSRF,
 		Reconnect: s.ConnectionID != "", OAuth: info.Auth.Type == spec.AuthOAuth2 && info.Auth.Grant != spec.GrantClientCredentials}
-	var b fieldBuilder
-	var params, creds []*field
+	var b schemaform.Builder
+	var params, creds []*schemaform.Field
 	if !fp.Reconnect && info.ParametersSchema != nil {
-		params = b.fields(info.ParametersSchema, "/parameters")
+		params = b.Fields(info.ParametersSchema, "/parameters")
 	}
 	if !fp.OAuth && info.CredentialsSchema != nil {
-		creds = b.fields(info.CredentialsSchema, "/credentials")
+		creds = b.Fields(info.CredentialsSchema, "/credentials")
 	}
 	both := len(params) > 0 && len(creds) > 0
 	if len(params) > 0 {
@@ -64,8 +65,8 @@ func legend(show bool, s string) string {
 	return ""
 }
 
-func (fp *formPage) fields() []*field {
-	var out []*field
+func (fp *formPage) fields() []*schemaform.Field {
+	var out []*schemaform.Field
 	for _, s := range fp.Sections {
 		out = append(out, s.Fields...)
 	}
@@ -88,7 +89,7 @@ func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, stat
 		targets = []string{"*"}
 	}
 	w.Header().Set("Content-Security-Policy", csp(targets))
-	walkLeaves(fp.fields(), func(f *field) {
+	schemaform.WalkLeaves(fp.fields(), func(f *schemaform.Field) {
 		if f.Error != "" {
 			fp.Summary = append(fp.Summary, summaryItem{ID: f.ID, Text: f.Error})
 		}
@@ -144,10 +145,10 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, s, err)
 		return
 	}
-	values := read(fp.fields(), r.PostForm)
+	values := schemaform.Read(fp.fields(), r.PostForm)
 	secrets := secretValues(fp.fields(), r.PostForm)
 	invalidLocally := false
-	walkLeaves(fp.fields(), func(f *field) { invalidLocally = invalidLocally || f.Error != "" })
+	schemaform.WalkLeaves(fp.fields(), func(f *schemaform.Field) { invalidLocally = invalidLocally || f.Error != "" })
 	if invalidLocally {
 		// Nothing is sent that the form knows to be wrong.
 		h.showForm(w, s, fp, http.StatusUnprocessableEntity)
@@ -188,13 +189,13 @@ func (h *handler) refused(w http.ResponseWriter, r *http.Request, s *session, fp
 	status := http.StatusUnprocessableEntity
 	switch {
 	case errors.As(err, &verr):
-		fp.Errors = placeViolations(fp.fields(), verr.Violations, values)
+		fp.Errors = schemaform.PlaceViolations(fp.fields(), verr.Violations, values)
 	case errors.As(err, &cerr):
 		msg := fp.Connector + " did not accept these credentials"
 		if cerr.Err != nil && cerr.Err.Message != "" {
 			msg += ": " + cerr.Err.Message
 		}
-		fp.Errors = []string{sentence(msg)}
+		fp.Errors = []string{schemaform.Sentence(msg)}
 	case errors.Is(err, connections.ErrNotFound):
 		h.fail(w, r, s, http.StatusNotFound, "invalid_request", "The connection to re-authorise no longer exists.")
 		return
@@ -214,14 +215,14 @@ func (h *handler) refused(w http.ResponseWriter, r *http.Request, s *session, fp
 	for i, e := range fp.Errors {
 		fp.Errors[i] = redact(e, secrets)
 	}
-	walkLeaves(fp.fields(), func(f *field) { f.Error = redact(f.Error, secrets) })
+	schemaform.WalkLeaves(fp.fields(), func(f *schemaform.Field) { f.Error = redact(f.Error, secrets) })
 	h.showForm(w, s, fp, status)
 }
 
 // secretValues are what was typed in secret fields.
-func secretValues(fields []*field, form map[string][]string) []string {
+func secretValues(fields []*schemaform.Field, form map[string][]string) []string {
 	var out []string
-	walkLeaves(fields, func(f *field) {
+	schemaform.WalkLeaves(fields, func(f *schemaform.Field) {
 		if f.Secret {
 			for _, v := range form[f.Name] {
 				if v = strings.TrimSpace(v); len(v) >= 4 {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+
+	"github.com/membrane-dev/membrane/runtime/internal/schemaform"
 )
 
 //go:embed templates/*.html
@@ -18,6 +20,9 @@ func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err == nil {
+			_, err = t.ParseFS(schemaform.FS, schemaform.Template)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("connect: parsing the %s page: %w", name, err)
 		}
@@ -39,7 +44,7 @@ type page struct {
 // its credentials. Its legend shows only when there are both.
 type formSection struct {
 	Legend string
-	Fields []*field
+	Fields []*schemaform.Field
 }
 
 type formPage struct {

@@ -1,4 +1,4 @@
-package connect
+package schemaform
 
 import (
 	"encoding/json"
@@ -10,14 +10,14 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 )
 
-// read fills the fields from a submitted form (secrets excepted) and
+// Read fills the fields from a submitted form (secrets excepted) and
 // returns the values as the service takes them, by top-level key
 // ("parameters", "credentials"). A value that does not parse gets an
 // error on its field and is passed on as typed, so the service refuses it
 // too and nothing is created.
-func read(fields []*field, form url.Values) map[string]map[string]any {
+func Read(fields []*Field, form url.Values) map[string]map[string]any {
 	out := map[string]map[string]any{}
-	walkLeaves(fields, func(f *field) {
+	WalkLeaves(fields, func(f *Field) {
 		v, ok := f.read(form)
 		if ok {
 			put(out, f.Name, v)
@@ -26,17 +26,19 @@ func read(fields []*field, form url.Values) map[string]map[string]any {
 	return out
 }
 
-func walkLeaves(fields []*field, fn func(*field)) {
+// WalkLeaves calls fn on every control that holds a value (groups are
+// walked into).
+func WalkLeaves(fields []*Field, fn func(*Field)) {
 	for _, f := range fields {
 		if f.Control == "group" {
-			walkLeaves(f.Fields, fn)
+			WalkLeaves(f.Fields, fn)
 			continue
 		}
 		fn(f)
 	}
 }
 
-func (f *field) read(form url.Values) (any, bool) {
+func (f *Field) read(form url.Values) (any, bool) {
 	if f.kind == "boolean" {
 		f.Checked = form.Get(f.Name) != ""
 		return f.Checked, true
@@ -136,14 +138,14 @@ func tokens(ptr string) []string {
 	return parts
 }
 
-// placeViolations puts each of the service's violations on its field; a
+// PlaceViolations puts each of the service's violations on its field; a
 // missing required property, which the schema reports on its object, goes
 // on the property's own field. What has no field is returned, for the top
 // of the form. An error the form found first is kept.
-func placeViolations(fields []*field, vs []spec.Violation, submitted map[string]map[string]any) []string {
-	byName := map[string]*field{}
-	var index func([]*field)
-	index = func(fs []*field) {
+func PlaceViolations(fields []*Field, vs []spec.Violation, submitted map[string]map[string]any) []string {
+	byName := map[string]*Field{}
+	var index func([]*Field)
+	index = func(fs []*Field) {
 		for _, f := range fs {
 			byName[f.Name] = f
 			index(f.Fields)
@@ -159,22 +161,22 @@ func placeViolations(fields []*field, vs []spec.Violation, submitted map[string]
 		}
 		if f := byName[v.Pointer]; f != nil && f.Control != "group" {
 			if f.Error == "" {
-				f.Error = sentence(v.Message)
+				f.Error = Sentence(v.Message)
 			}
 			continue
 		}
 		if f := byName[v.Pointer]; f != nil {
-			f.Error = sentence(v.Message)
+			f.Error = Sentence(v.Message)
 			continue
 		}
-		rest = append(rest, sentence(v.Message))
+		rest = append(rest, Sentence(v.Message))
 	}
 	return rest
 }
 
 // markMissing marks the required fields directly under the object at ptr
 // that were not given.
-func markMissing(byName map[string]*field, fields []*field, ptr string, submitted map[string]map[string]any) bool {
+func markMissing(byName map[string]*Field, fields []*Field, ptr string, submitted map[string]map[string]any) bool {
 	children := fields
 	if g := byName[ptr]; g != nil {
 		children = g.Fields
@@ -220,7 +222,8 @@ func given(submitted map[string]map[string]any, ptr string) bool {
 	return true
 }
 
-func sentence(s string) string {
+// Sentence capitalises a message and ends it with a full stop.
+func Sentence(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return s

@@ -1,4 +1,4 @@
-package connect
+package schemaform
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 )
 
-// field is one control of the form, made from a property of a JSON Schema.
+// Field is one control of the form, made from a property of a JSON Schema.
 // Name is the JSON Pointer of the value in the request ("/credentials/apiKey"),
 // which is also where the service places its violations.
-type field struct {
+type Field struct {
 	ID       string
 	Name     string
 	Label    string
@@ -22,25 +22,26 @@ type field struct {
 	Step     string // of a number input
 	Required bool
 	Secret   bool // never echoed back
-	Options  []option
+	Options  []Option
 	Value    string
 	Checked  bool
 	Error    string
 	Auto     string // autocomplete
-	Fields   []*field
+	Fields   []*Field
 
 	kind  string // string, number, integer, boolean, enum, list, json, object
 	items string // the item type of a list
 	enum  []any
 }
 
-type option struct {
+// Option is one choice of a select (an enum); Value is its index.
+type Option struct {
 	Value, Label string
 	Selected     bool
 }
 
 // DescribedBy is the ids of the hint and the error, for aria-describedby.
-func (f *field) DescribedBy() string {
+func (f *Field) DescribedBy() string {
 	var ids []string
 	if f.Hint != "" {
 		ids = append(ids, f.ID+"-hint")
@@ -51,13 +52,13 @@ func (f *field) DescribedBy() string {
 	return strings.Join(ids, " ")
 }
 
-// fieldBuilder numbers the fields of one form, so ids are unique and
+// Builder numbers the fields of one form, so ids are unique and
 // never derived from a schema's text.
-type fieldBuilder struct{ n int }
+type Builder struct{ n int }
 
-// fields makes the controls of an object schema's properties, in the
+// Fields makes the controls of an object schema's properties, in the
 // schema's order, under the pointer prefix.
-func (b *fieldBuilder) fields(schema *spec.Value, prefix string) []*field {
+func (b *Builder) Fields(schema *spec.Value, prefix string) []*Field {
 	props := schema.Get("properties")
 	if props == nil || props.Kind != spec.Map {
 		return nil
@@ -68,7 +69,7 @@ func (b *fieldBuilder) fields(schema *spec.Value, prefix string) []*field {
 			required[r.Str] = true
 		}
 	}
-	var out []*field
+	var out []*Field
 	for _, p := range props.Fields {
 		if p.Value == nil || p.Value.Kind != spec.Map {
 			continue
@@ -78,9 +79,9 @@ func (b *fieldBuilder) fields(schema *spec.Value, prefix string) []*field {
 	return out
 }
 
-func (b *fieldBuilder) field(key string, s *spec.Value, ptr string, required bool) *field {
+func (b *Builder) field(key string, s *spec.Value, ptr string, required bool) *Field {
 	b.n++
-	f := &field{ID: "f" + strconv.Itoa(b.n), Name: ptr, Required: required, Label: str(s, "title"), Hint: str(s, "description")}
+	f := &Field{ID: "f" + strconv.Itoa(b.n), Name: ptr, Required: required, Label: str(s, "title"), Hint: str(s, "description")}
 	if f.Label == "" {
 		f.Label = humanize(key)
 	}
@@ -92,7 +93,7 @@ func (b *fieldBuilder) field(key string, s *spec.Value, ptr string, required boo
 		for i, it := range en.Items {
 			v := it.Interface()
 			f.enum = append(f.enum, v)
-			f.Options = append(f.Options, option{Value: strconv.Itoa(i), Label: display(v)})
+			f.Options = append(f.Options, Option{Value: strconv.Itoa(i), Label: display(v)})
 		}
 		f.setDefault(s.Get("default"))
 		return f
@@ -106,7 +107,7 @@ func (b *fieldBuilder) field(key string, s *spec.Value, ptr string, required boo
 			f.Step = "1"
 		}
 	case "object":
-		if sub := b.fields(s, ptr); len(sub) > 0 {
+		if sub := b.Fields(s, ptr); len(sub) > 0 {
 			f.kind, f.Control, f.Fields = "object", "group", sub
 			return f
 		}
@@ -147,7 +148,7 @@ func (b *fieldBuilder) field(key string, s *spec.Value, ptr string, required boo
 
 // setDefault shows the schema's default in a control the user has not
 // filled in yet; a secret's default is never shown.
-func (f *field) setDefault(d *spec.Value) {
+func (f *Field) setDefault(d *spec.Value) {
 	if d == nil || f.Secret {
 		return
 	}
@@ -161,7 +162,7 @@ func (f *field) setDefault(d *spec.Value) {
 	}
 }
 
-func (f *field) selectValue(v any) {
+func (f *Field) selectValue(v any) {
 	for i, e := range f.enum {
 		f.Options[i].Selected = display(e) == display(v) && fmt.Sprintf("%T", e) == fmt.Sprintf("%T", v)
 	}

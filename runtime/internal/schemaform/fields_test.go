@@ -1,4 +1,4 @@
-package connect
+package schemaform
 
 import (
 	"encoding/json"
@@ -35,11 +35,11 @@ func TestFieldsFromSchema(t *testing.T) {
 			}},
 		},
 	})
-	var b fieldBuilder
-	fs := b.fields(s, "/credentials")
-	byName := map[string]*field{}
-	walkLeaves(fs, func(f *field) { byName[f.Name] = f })
-	check := func(name, control, typ string) *field {
+	var b Builder
+	fs := b.Fields(s, "/credentials")
+	byName := map[string]*Field{}
+	WalkLeaves(fs, func(f *Field) { byName[f.Name] = f })
+	check := func(name, control, typ string) *Field {
 		t.Helper()
 		f := byName[name]
 		if f == nil || f.Control != control || f.Type != typ {
@@ -73,7 +73,7 @@ func TestFieldsFromSchema(t *testing.T) {
 		"/credentials/tier":         {"1"},
 		"/credentials/auth/user":    {"ada@example.com"},
 	}
-	got := read(fs, form)["credentials"]
+	got := Read(fs, form)["credentials"]
 	want := map[string]any{"subdomain": "acme2", "clientSecret": "s3cret-value", "port": 8443.0, "tls": false,
 		"scopes": []any{"read", "write"}, "extra": map[string]any{"a": []any{1.0}}, "tier": 2.0,
 		"auth": map[string]any{"user": "ada@example.com"}}
@@ -88,15 +88,15 @@ func TestFieldsFromSchema(t *testing.T) {
 	}
 
 	// Violations land on their fields, a missing property on its own.
-	b = fieldBuilder{}
-	fs = b.fields(s, "/credentials")
-	byName = map[string]*field{}
-	walkLeaves(fs, func(f *field) { byName[f.Name] = f })
-	values := read(fs, url.Values{"/credentials/port": {"x"}, "/credentials/auth/user": {"nope"}})
+	b = Builder{}
+	fs = b.Fields(s, "/credentials")
+	byName = map[string]*Field{}
+	WalkLeaves(fs, func(f *Field) { byName[f.Name] = f })
+	values := Read(fs, url.Values{"/credentials/port": {"x"}, "/credentials/auth/user": {"nope"}})
 	if byName["/credentials/port"].Error != "Enter a number." {
 		t.Errorf("port error %q", byName["/credentials/port"].Error)
 	}
-	rest := placeViolations(fs, []spec.Violation{
+	rest := PlaceViolations(fs, []spec.Violation{
 		{Pointer: "/credentials", Message: "missing property 'subdomain'"},
 		{Pointer: "/credentials/port", Message: "got string, want integer"},
 		{Pointer: "/credentials/auth/user", Message: "'nope' is not valid email"},
