@@ -1,0 +1,51 @@
+// Live updates for the development console. The pages work without this
+// script; it listens to the server's reloads and, when the workspace
+// changed, refetches the page and swaps in each region marked data-live
+// (forms, and what a run showed, stay as they are).
+(function () {
+  "use strict";
+  var body = document.body;
+  var url = body.getAttribute("data-events");
+  if (!url || !window.EventSource || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var shown = body.getAttribute("data-generation");
+  var latest = 0; // the last refresh asked for; older answers are dropped
+
+  function refresh(generation) {
+    var ask = ++latest;
+    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        if (ask !== latest) {
+          return;
+        }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live][id]").forEach(function (el) {
+          var next = fresh.getElementById(el.id);
+          if (next && next.innerHTML !== el.innerHTML) {
+            el.replaceChildren.apply(el, Array.prototype.map.call(next.childNodes, function (n) {
+              return document.importNode(n, true);
+            }));
+          }
+        });
+        shown = generation;
+        body.setAttribute("data-generation", generation);
+      })
+      .catch(function () { /* the next event tries again */ });
+  }
+
+  var source = new EventSource(url);
+  source.addEventListener("status", function (e) {
+    var s;
+    try {
+      s = JSON.parse(e.data);
+    } catch (err) {
+      return;
+    }
+    var g = String(s.generation);
+    if (g !== shown) {
+      refresh(g);
+    }
+  });
+})();
