@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
@@ -46,6 +47,12 @@ type Config struct {
 	// MaintainInterval is how often connections in the error state are
 	// retried and tokens refreshed; default 15 s.
 	MaintainInterval time.Duration
+	// OpenConsole serves the console without a token, to loopback clients
+	// only: a development server. Otherwise it takes an admin token.
+	OpenConsole bool
+	// Diagnostics feeds the console the development server's reloads;
+	// nil under serve.
+	Diagnostics console.Source
 }
 
 // DefaultAddr is where the server listens when neither the flag nor the

@@ -8,8 +8,9 @@
 //	err = s.ListenAndServe(ctx) // until ctx ends; runs in flight finish
 //
 // Routes: /v1/… (the REST API), /openapi.json, /connect (the connect page),
-// /healthz (the process is up) and /readyz (the store answers and the
-// server is not shutting down).
+// /console (the console: an admin token under serve, open on loopback for
+// a development server), /healthz (the process is up) and /readyz (the
+// store answers and the server is not shutting down).
 package server
 
 import (
@@ -23,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -162,6 +165,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, PublicURL: publicURL})
+	var minter *tenancy.Minter
+	if len(keys.HMACSecret) > 0 {
+		// The console's links to the connect page carry a short-lived
+		// tenant token; without the secret it shows the API way instead.
+		if minter, err = tenancy.NewMinter(workspaceKey, keys.HMACSecret); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	consolePage, err := console.New(console.Options{
+		Service: svc, Store: st, Diagnostics: cfg.Diagnostics, Open: cfg.OpenConsole,
+		Verifier: verifier, SessionKey: derive(keys, "membrane console session"), Minter: minter,
+		Secure: strings.HasPrefix(publicURL, "https://"), Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
 	mux := http.NewServeMux()
@@ -170,6 +191,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("GET /openapi.json", apiHandler)
 	mux.Handle("/connect", connectPage)
 	mux.Handle("/connect/", connectPage)
+	mux.Handle("/console", consolePage)
+	mux.Handle("/console/", consolePage)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.handler = mux

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -255,5 +257,41 @@ func TestMissingOAuthClientsAreNamed(t *testing.T) {
 	defer s.Close()
 	if !strings.Contains(logs.String(), "connector crmo: CRMO_SECRET is not set") || strings.Contains(logs.String(), "CRMO_ID is not set") {
 		t.Fatalf("logs:\n%s", logs.String())
+	}
+}
+
+// Under serve the console takes an admin token; a development server's
+// is open to this machine.
+func TestConsoleIsMounted(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	dir := workspace(t, up.srv.URL, "")
+	vars := env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	r := start(t, server.Config{Dir: dir, LookupEnv: vars})
+	if code := call(t, noRedirect, "GET", r.URL+"/console/", "", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("console without a token: %d", code)
+	}
+	m, err := tenancy.NewMinter("default", []byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := m.Mint(tenancy.Claims{Tenant: "ops", Admin: true}, time.Hour)
+	resp, err := noRedirect.Get(r.URL + "/console?token=" + admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 || strings.Contains(resp.Header.Get("Location"), admin) {
+		t.Fatalf("admin token: %d %v %q", resp.StatusCode, resp.Cookies(), resp.Header.Get("Location"))
+	}
+	if code := call(t, noRedirect, "GET", r.URL+"/console?token="+token(t, "default", testSecret, "acme"), "", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("tenant token on the console: %d", code)
+	}
+
+	dev := start(t, server.Config{Dir: workspace(t, up.srv.URL, ""), LookupEnv: vars, OpenConsole: true})
+	if code := call(t, noRedirect, "GET", dev.URL+"/console/", "", nil, nil); code != http.StatusOK {
+		t.Fatalf("open console from loopback: %d", code)
 	}
 }

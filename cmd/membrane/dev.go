@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/membrane-dev/membrane/runtime/console"
+	"github.com/membrane-dev/membrane/runtime/reload"
+	"github.com/membrane-dev/membrane/runtime/server"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+func newDevCmd() *cobra.Command {
+	var (
+		cfg                 server.Config
+		logFormat, logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "dev [DIR] [--addr 127.0.0.1:8080] [--store DSN]",
+		Short: "Serve the workspace for development, reloading it on every save",
+		Long: "dev does what serve does, for one developer: it listens on 127.0.0.1:8080,\n" +
+			"keeps its state in SQLite under DIR/.membrane, lets actions reach private\n" +
+			"and loopback addresses (local mocks), and watches DIR. On every save it\n" +
+			"reloads what changed and serves the new definitions at once; a file with\n" +
+			"errors keeps the last good version serving, and the errors are printed\n" +
+			"as validate prints them.\n\n" +
+			"Besides serve's routes:\n\n" +
+			"  /console/         the console, open to this machine only\n" +
+			"  /dev/diagnostics  the latest load's status and diagnostics (JSON)\n" +
+			"  /dev/events       the same, streamed on every change (Server-Sent Events)\n\n" +
+			"The server starts once the workspace loads without errors.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				cfg.Dir = args[0]
+			}
+			log, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			if info, err := os.Stat(cfg.Dir); err != nil || !info.IsDir() {
+				return usageError("%s is not a directory", cfg.Dir)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ln, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				return &exitError{code: exitFail, msg: err.Error()}
+			}
+			if err := runDev(ctx, cfg, ln, log, cmd.ErrOrStderr()); err != nil {
+				return &exitError{code: exitFail, msg: err.Error()}
+			}
+			return nil
+		},
+	}
+	cfg.Dir = "."
+	cfg.AllowPrivate = true
+	f := cmd.Flags()
+	f.StringVar(&cfg.Store, "store", "", "store DSN: sqlite:PATH or postgres://… (default: membrane.yaml's, else DIR/.membrane/membrane.db)")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users and OAuth providers reach this server at (default: membrane.yaml's publicUrl)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
+	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// runDev serves the workspace of cfg.Dir on ln, reloading it on every
+// change, until ctx ends. Diagnostics and reload lines go to out.
+func runDev(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.Logger, out io.Writer) error {
+	defer ln.Close()
+	cfg.Addr = ln.Addr().String() // the public URL takes its port
+	var (
+		mu     sync.Mutex
+		srv    *server.Server
+		latest *spec.Workspace
+	)
+	r := reload.New(reload.Options{Dir: cfg.Dir, Logger: log, Out: out, Swap: func(ws *spec.Workspace) {
+		mu.Lock()
+		defer mu.Unlock()
+		latest = ws
+		if srv != nil {
+			srv.Swap(ws)
+		}
+	}})
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(runCtx) }()
+	cfg.OpenConsole = true
+	cfg.Diagnostics = consoleSource{r}
+
+	s, err := startServer(ctx, cfg, log, r.Subscribe(runCtx))
+	if err != nil || s == nil {
+		stopRun()
+		return errors.Join(err, <-ran)
+	}
+	defer s.Close()
+	mu.Lock()
+	srv = s
+	s.Swap(latest) // what the reloader has seen since server.New read the files
+	mu.Unlock()
+	s.Handle("/dev/", r.Handler())
+	fmt.Fprintf(out, "serving http://%s (console: /console/, diagnostics: /dev/diagnostics, events: /dev/events)\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	select {
+	case err = <-served:
+		stopRun()
+		return errors.Join(err, <-ran)
+	case err = <-ran:
+		// The event streams have ended with the reloader; let Serve
+		// finish its graceful shutdown.
+		return errors.Join(err, <-served)
+	}
+}
+
+// startServer waits for a clean load (server.New refuses a workspace with
+// errors), then makes the server; it returns nil when ctx ends first.
+func startServer(ctx context.Context, cfg server.Config, log *slog.Logger, statuses <-chan reload.Status) (*server.Server, error) {
+	for st := range statuses {
+		if !st.OK {
+			continue
+		}
+		s, err := server.New(ctx, cfg, log)
+		var le *server.LoadError
+		if errors.As(err, &le) {
+			continue // broken again since; wait for the next clean load
+		}
+		return s, err
+	}
+	return nil, nil
+}
+
+// consoleSource feeds the console the reloader's statuses.
+type consoleSource struct{ r *reload.Reloader }
+
+func (c consoleSource) Status() console.Status { return console.Status(c.r.Status()) }
+
+func (c consoleSource) Subscribe(ctx context.Context) <-chan console.Status {
+	in, out := c.r.Subscribe(ctx), make(chan console.Status, 1)
+	go func() {
+		defer close(out)
+		for st := range in { // closed when ctx ends or the reloader stops
+			select {
+			case out <- console.Status(st):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/server"
+	"github.com/membrane-dev/membrane/runtime/store/storetest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDev: started on a broken workspace, dev waits for a fix, then
+// serves and reloads on save; it stops at once with an event stream open.
+func TestDev(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"connector.yaml", "actions/get-note.yaml"} {
+		data, err := os.ReadFile(filepath.Join("testdata/run/ws", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if name == "connector.yaml" {
+			data = []byte(strings.Replace(string(data), "key: notes", "key: [notes", 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good, _ := os.ReadFile("testdata/run/ws/connector.yaml")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runDev(ctx, server.Config{Dir: dir, AllowPrivate: true}, ln, storetest.Quiet(), out) }()
+
+	waitUntil(t, "the errors printed", func() bool { return strings.Contains(out.String(), "nothing to serve until they are fixed") })
+	if !strings.Contains(out.String(), "connector.yaml:") {
+		t.Errorf("the error is not printed with its place:\n%s", out.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "connector.yaml"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status := func() (gen float64) {
+		resp, err := http.Get(url + "/dev/diagnostics")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		var st struct{ Generation float64 }
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		return st.Generation
+	}
+	waitUntil(t, "the server up", func() bool { return status() >= 1 })
+
+	events, err := http.Get(url + "/dev/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Body.Close()
+
+	gen := status()
+	action := filepath.Join(dir, "actions/get-note.yaml")
+	data, _ := os.ReadFile(action)
+	if err := os.WriteFile(action, []byte(strings.Replace(string(data), "key: get-note", "key: get-note\ndescription: edited", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the save served", func() bool { return status() > gen })
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("runDev: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("runDev did not stop within 10 s of the signal, with an event stream open")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".membrane")); err != nil {
+		t.Errorf("no state under DIR/.membrane: %v", err)
+	}
+}
+
+// waitUntil polls cond, failing after 30 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,174 @@
+package reload
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// responsive fails unless the server answers at once, whatever the
+// reloader is busy with.
+func (d *dev) responsive(t *testing.T) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/healthz", "/dev/diagnostics"} {
+		resp, err := c.Get(d.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	if code := d.get(t, "/v1/connectors/c0", nil); code != 200 {
+		t.Errorf("GET /v1/connectors/c0: %d", code)
+	}
+}
+
+// TestCheckoutStorm rewrites 500 files five times in a tight loop, as a
+// `git checkout` does: the server answers throughout, and ends serving
+// the last version of every file.
+func TestCheckoutStorm(t *testing.T) {
+	const connectors, actions = 50, 10
+	dir := t.TempDir()
+	genWorkspace(t, dir, connectors, actions)
+	d := startDev(t, dir, Options{})
+	const rounds = 5
+	for r := 1; r <= rounds; r++ {
+		for i := range connectors {
+			for j := range actions {
+				write(t, actionPath(dir, i, j), actionText(i, j, fmt.Sprintf("r%d", r)))
+			}
+		}
+		if r == 2 {
+			d.responsive(t)
+		}
+	}
+	final := fmt.Sprintf("r%d", rounds)
+	d.waitFor(t, "every file's last version", func(st Status) bool {
+		if !st.OK {
+			return false
+		}
+		ws := d.served()
+		for i := range connectors {
+			for j := range actions {
+				if a := ws.Action(fmt.Sprintf("c%d", i), fmt.Sprintf("a%d", j)); a == nil || a.Name != final {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	d.responsive(t)
+	if got := d.actionName(t, connectors-1, actions-1); got != final {
+		t.Errorf("served name %q, want %q", got, final)
+	}
+}
+
+// TestDirectoryDeletedWhileWatched: a connector's directory removed, then
+// made again and filled at once.
+func TestDirectoryDeletedWhileWatched(t *testing.T) {
+	dir := t.TempDir()
+	genWorkspace(t, dir, 3, 2)
+	d := startDev(t, dir, Options{})
+	must(t, os.RemoveAll(filepath.Join(dir, "connectors", "c1")))
+	d.waitFor(t, "c1 gone", func(st Status) bool { return st.OK && d.served().Connectors["c1"] == nil })
+	d.responsive(t)
+
+	// Made again with its files before a watch can be on it.
+	write(t, filepath.Join(dir, "connectors", "c1", "connector.yaml"), connectorText(1))
+	write(t, actionPath(dir, 1, 0), actionText(1, 0, "back"))
+	write(t, actionPath(dir, 1, 1), actionText(1, 1, "back"))
+	d.waitFor(t, "c1 back", func(st Status) bool {
+		a := d.served().Action("c1", "a1")
+		return st.OK && a != nil && a.Name == "back" && d.served().Action("c1", "a0") != nil
+	})
+	// And a file saved in it afterwards is seen, so it is watched.
+	write(t, actionPath(dir, 1, 1), actionText(1, 1, "again"))
+	d.waitFor(t, "a save in the new directory", func(st Status) bool {
+		a := d.served().Action("c1", "a1")
+		return a != nil && a.Name == "again"
+	})
+}
+
+// TestSymlinkLoop: a file that links to itself is reported, a directory
+// link back up the tree is not followed; the server stays up.
+func TestSymlinkLoop(t *testing.T) {
+	dir := t.TempDir()
+	genWorkspace(t, dir, 1, 1)
+	d := startDev(t, dir, Options{})
+	must(t, os.Symlink("..", filepath.Join(dir, "connectors", "c0", "up")))
+	must(t, os.Symlink("loop.yaml", filepath.Join(dir, "loop.yaml")))
+	st := d.waitFor(t, "the loop reported", func(st Status) bool { return !st.OK })
+	if !hasDiag(st, "loop.yaml", "io") || st.Generation != 1 || len(st.Diagnostics) != 1 {
+		t.Errorf("diagnostics %v, want one io error on loop.yaml", st.Diagnostics)
+	}
+	d.responsive(t)
+	must(t, os.Remove(filepath.Join(dir, "loop.yaml")))
+	d.waitFor(t, "the loop removed", func(st Status) bool { return st.OK && st.Generation == 2 })
+}
+
+// TestUnreadableFiles: a FIFO (which would block a read forever) and a
+// directory without permissions are reported, and the server goes on.
+func TestUnreadableFiles(t *testing.T) {
+	dir := t.TempDir()
+	genWorkspace(t, dir, 2, 1)
+	d := startDev(t, dir, Options{})
+	fifo := filepath.Join(dir, "pipe.yaml")
+	must(t, syscall.Mkfifo(fifo, 0o644))
+	st := d.waitFor(t, "the FIFO reported", func(st Status) bool { return !st.OK })
+	if !hasDiag(st, "pipe.yaml", "io") {
+		t.Errorf("diagnostics %v, want an io error on pipe.yaml", st.Diagnostics)
+	}
+	d.responsive(t)
+	must(t, os.Remove(fifo))
+	d.waitFor(t, "the FIFO removed", func(st Status) bool { return st.OK })
+
+	if os.Geteuid() == 0 {
+		t.Log("running as root, which reads any directory: the permission-denied case is not testable here")
+		return
+	}
+	locked := filepath.Join(dir, "connectors", "c1")
+	must(t, os.Chmod(locked, 0))
+	t.Cleanup(func() { _ = os.Chmod(locked, 0o755) })
+	st = d.waitFor(t, "the locked directory reported", func(st Status) bool { return !st.OK })
+	if !hasDiag(st, "connectors/c1", "io") {
+		t.Errorf("diagnostics %v, want an io error on connectors/c1", st.Diagnostics)
+	}
+	d.responsive(t)
+	must(t, os.Chmod(locked, 0o755))
+	d.waitFor(t, "the directory readable again", func(st Status) bool { return st.OK && d.served().Connectors["c1"] != nil })
+}
+
+// TestHugeFile: a valid YAML file of 100 MB is reported as too large,
+// neither read nor parsed, and the server goes on.
+func TestHugeFile(t *testing.T) {
+	dir := t.TempDir()
+	genWorkspace(t, dir, 1, 1)
+	d := startDev(t, dir, Options{})
+	path := filepath.Join(dir, "huge.yaml")
+	f, err := os.Create(path)
+	must(t, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprint(w, "kind: UniversalAction\nkey: huge\ninput: {type: object}\noutput: {type: object}\ndescription: |\n")
+	line := "  " + strings.Repeat("all work and no play ", 4) + "\n"
+	for n := 0; n < 100<<20; n += len(line) {
+		_, _ = w.WriteString(line)
+	}
+	must(t, w.Flush())
+	must(t, f.Close())
+	st := d.waitFor(t, "the huge file reported", func(st Status) bool { return !st.OK && hasDiag(st, "huge.yaml", "file-too-large") })
+	if st.Generation != 1 {
+		t.Errorf("generation %d, want 1 still served", st.Generation)
+	}
+	d.responsive(t)
+	must(t, os.Remove(path))
+	d.waitFor(t, "the huge file removed", func(st Status) bool { return st.OK })
+}

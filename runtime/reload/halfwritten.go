@@ -1,0 +1,41 @@
+package reload
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// halfWritten reports whether a file that just changed looks like a save
+// under way: empty (truncate-then-write), or with a YAML syntax error on
+// its last line or one the parser blames on the end of the file.
+func halfWritten(changed []string, diags diag.List) bool {
+	for _, name := range changed {
+		path := name
+		if !filepath.IsAbs(path) {
+			path, _ = filepath.Abs(filepath.FromSlash(name)) // displayed relative to the working directory
+		}
+		info, err := os.Stat(path)
+		if err != nil || !info.Mode().IsRegular() || info.Size() > spec.MaxFileSize {
+			continue // gone, or reported for what it is
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return true
+		}
+		lines := bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n")) + 1
+		for _, d := range diags {
+			if d.Pos.File == name && d.Rule == "yaml-syntax" && (d.Pos.Line >= lines || strings.Contains(d.Message, "half-saved")) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,286 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/internal/wsgen"
+)
+
+// TestLoaderMatchesLoad: on every golden workspace, a Loader reports what
+// Load does, on a first load and on a second one served from its cache.
+func TestLoaderMatchesLoad(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/bad/*")
+	dirs = append(dirs, "testdata/good", "../examples/quickstart")
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			want, wantDiags := Load(dir)
+			l := NewLoader()
+			for round := range 2 {
+				ws, diags := l.Load(dir)
+				if got, w := diagText(diags), diagText(wantDiags); got != w {
+					t.Fatalf("round %d: Loader reported:\n%s\nLoad reported:\n%s", round, got, w)
+				}
+				if !slices.Equal(ws.Files, want.Files) {
+					t.Fatalf("round %d: files %v, want %v", round, ws.Files, want.Files)
+				}
+			}
+			if n := l.Parses(); n > int64(len(want.Files)) {
+				t.Errorf("parsed %d times for %d files: the second load parsed again", n, len(want.Files))
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoaderReparsesOnlyWhatChanged follows one workspace through edits:
+// a changed file, a touched one, one rewritten behind the stamps' back, a
+// new one and a removed one.
+func TestLoaderReparsesOnlyWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	cfg := wsgen.Config{Connectors: 4, Actions: 5}
+	if err := wsgen.Write(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoader()
+	load := func(wantParses int64, wantChanged ...string) *Workspace {
+		t.Helper()
+		before := l.Parses()
+		ws, diags := l.Load(dir)
+		if diags.HasErrors() {
+			t.Fatalf("diagnostics:\n%s", diagText(diags))
+		}
+		if got := l.Parses() - before; got != wantParses {
+			t.Errorf("parsed %d files, want %d", got, wantParses)
+		}
+		var got []string
+		for _, c := range l.Changed() {
+			got = append(got, strings.TrimPrefix(c, filepath.ToSlash(dir)+"/"))
+		}
+		if !slices.Equal(got, wantChanged) && (len(got) > 0 || len(wantChanged) > 0) {
+			t.Errorf("changed %q, want %q", got, wantChanged)
+		}
+		return ws
+	}
+	if l.Load(dir); l.Parses() != int64(cfg.Files()) || len(l.Changed()) != cfg.Files() {
+		t.Fatalf("the first load parsed %d files and found %d changed, want %d", l.Parses(), len(l.Changed()), cfg.Files())
+	}
+	load(0)
+	if l.Stale(dir) {
+		t.Error("Stale with nothing changed")
+	}
+
+	const name = "connectors/app001/actions/get-contact.yaml"
+	path := filepath.Join(dir, name)
+	orig := must(os.ReadFile(path))
+	edited := strings.Replace(string(orig), "key: get-contact", "key: get-contact\ndescription: edited", 1)
+	writeFile(t, path, edited)
+	if !l.Stale(dir) {
+		t.Error("not Stale after a save")
+	}
+	if d := load(1, name).Action("app001", "get-contact").Description; d != "edited" {
+		t.Errorf("description %q after the edit", d)
+	}
+
+	// Saved again unchanged: read (the stamp moved), not parsed.
+	future := time.Now().Add(time.Hour)
+	must(0, os.Chtimes(path, future, future))
+	load(0)
+
+	// The same size and time, other content: only Invalidate tells.
+	info := must(os.Stat(path))
+	writeFile(t, path, strings.Replace(edited, "edited", "EDITED", 1))
+	must(0, os.Chtimes(path, info.ModTime(), info.ModTime()))
+	load(0)
+	l.Invalidate(filepath.Join(dir, "connectors/app001"))
+	if d := load(1, name).Action("app001", "get-contact").Description; d != "EDITED" {
+		t.Errorf("description %q after Invalidate", d)
+	}
+
+	writeFile(t, filepath.Join(dir, "extra.yaml"), "kind: UniversalAction\nkey: extra\ninput: {type: object}\noutput: {type: object}\n")
+	load(1, "extra.yaml")
+	must(0, os.Remove(filepath.Join(dir, "extra.yaml")))
+	if !l.Stale(dir) {
+		t.Error("not Stale after a removal")
+	}
+	if ws := load(0, "extra.yaml"); ws.UniversalActions["extra"] != nil {
+		t.Error("a removed file's element is still loaded")
+	}
+}
+
+// TestLoaderReportsWhatLoadDoes: a file that goes bad and good again is
+// reported, then forgotten.
+func TestLoaderReportsWhatLoadDoes(t *testing.T) {
+	dir := t.TempDir()
+	if err := wsgen.Write(dir, wsgen.Config{Connectors: 1, Actions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "connectors/app000/connector.yaml")
+	good := string(must(os.ReadFile(path)))
+	l := NewLoader()
+	l.Load(dir)
+	writeFile(t, path, good+"bogus: [\n")
+	_, diags := l.Load(dir)
+	_, want := Load(dir)
+	if !diags.HasErrors() || diagText(diags) != diagText(want) {
+		t.Fatalf("Loader reported:\n%s\nLoad reported:\n%s", diagText(diags), diagText(want))
+	}
+	writeFile(t, path, good)
+	if _, diags := l.Load(dir); diags.HasErrors() {
+		t.Fatalf("still reported once fixed:\n%s", diagText(diags))
+	}
+}
+
+// TestReloadCompilesOnlyTheChangedFile counts compilations: spec/expr
+// returns the same *Template for a source it has compiled in the same
+// environment, so a template not seen before is one compiled. After one
+// action file of 1,000 changes, its new expression is the only one.
+func TestReloadCompilesOnlyTheChangedFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and loads 1,160 files")
+	}
+	dir := t.TempDir()
+	if err := wsgen.Write(dir, wsgen.Default); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoader()
+	ws, _ := l.Load(dir)
+	seen := templates(ws)
+	const name = "connectors/app042/actions/create-contact.yaml"
+	path := filepath.Join(dir, name)
+	text := string(must(os.ReadFile(path)))
+	// An expression no other file has, so it must compile.
+	edited := strings.Replace(text, "${ input.name + '-' + string(now) }", "${ input.name + '-edited-' + string(now) }", 1)
+	if edited == text {
+		t.Fatal("the generated action has no idempotency expression to edit")
+	}
+	writeFile(t, path, edited)
+
+	ws, diags := l.Load(dir)
+	if diags.HasErrors() {
+		t.Fatalf("diagnostics:\n%s", diagText(diags))
+	}
+	var compiled []string
+	for tm, where := range templates(ws) {
+		if _, ok := seen[tm]; !ok {
+			compiled = append(compiled, where)
+		}
+	}
+	if len(compiled) != 1 || !strings.HasPrefix(compiled[0], "app042/create-contact:") {
+		t.Errorf("the reload compiled %d templates, want the edited one only: %q", len(compiled), compiled)
+	}
+}
+
+// templates returns every compiled template of the workspace's actions,
+// each with where it stands.
+func templates(ws *Workspace) map[*expr.Template]string {
+	out := map[*expr.Template]string{}
+	for conn, acts := range ws.Actions {
+		for key, a := range acts {
+			var d diag.List
+			ca := CompileAction(ws.Connectors[conn], a, ws.InputSchema(a), ws.OutputSchema(a), &d)
+			for _, x := range actionExprs(ca) {
+				if x != nil && x.Template != nil {
+					out[x.Template] = conn + "/" + key + ": " + x.Src.Source
+				}
+			}
+		}
+	}
+	return out
+}
+
+func actionExprs(ca *CompiledAction) []*Expr {
+	var out []*Expr
+	req := func(r *CompiledRequest) {
+		if r == nil {
+			return
+		}
+		out = append(out, r.Path)
+		for _, n := range slices.Concat(r.Query, r.Headers) {
+			out = append(out, n.Expr)
+		}
+		out = mappingExprs(r.Body, out)
+	}
+	req(ca.Request)
+	for _, e := range ca.Errors {
+		out = append(out, e.When, e.Message)
+	}
+	if p := ca.Pagination; p != nil {
+		out = append(out, p.Items, p.NextCursor, p.HasMore)
+	}
+	for _, st := range ca.Steps {
+		out = append(out, st.When, st.ForEach)
+		req(st.Request)
+		out = mappingExprs(st.Output, mappingExprs(st.Input, out))
+	}
+	return mappingExprs(ca.Output, mappingExprs(ca.Record, out))
+}
+
+func mappingExprs(m *Mapping, out []*Expr) []*Expr {
+	if m == nil {
+		return out
+	}
+	out = append(out, m.expr)
+	for _, f := range slices.Concat(m.fields, m.items) {
+		out = mappingExprs(f, out)
+	}
+	return out
+}
+
+// TestLoadInvalidated: trusting the watcher, a load reads only the files
+// named, notices new and removed ones, and misses what it was not told
+// (which Load, or Stale, then finds).
+func TestLoadInvalidated(t *testing.T) {
+	dir := t.TempDir()
+	if err := wsgen.Write(dir, wsgen.Config{Connectors: 2, Actions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoader()
+	l.Load(dir)
+	a := filepath.Join(dir, "connectors/app000/actions/create-contact.yaml")
+	b := filepath.Join(dir, "connectors/app001/actions/create-contact.yaml")
+	edit := func(path, desc string) {
+		text := string(must(os.ReadFile(path)))
+		writeFile(t, path, strings.Replace(text, "key: create-contact", "key: create-contact\ndescription: "+desc, 1))
+	}
+	edit(a, "told")
+	edit(b, "untold")
+	l.Invalidate(a)
+	ws, _ := l.LoadInvalidated(dir)
+	if got := ws.Action("app000", "create-contact").Description; got != "told" {
+		t.Errorf("the invalidated file reads %q", got)
+	}
+	if got := ws.Action("app001", "create-contact").Description; got != "" {
+		t.Errorf("a file not invalidated was read: %q", got)
+	}
+	if !l.Stale(dir) {
+		t.Error("Stale misses the untold save")
+	}
+	if ws, _ := l.Load(dir); ws.Action("app001", "create-contact").Description != "untold" {
+		t.Error("Load misses the untold save")
+	}
+
+	extra := filepath.Join(dir, "connectors/app001/extra.yaml")
+	writeFile(t, extra, "kind: UniversalAction\nkey: extra\ninput: {type: object}\noutput: {type: object}\n")
+	l.Invalidate(extra)
+	if ws, _ := l.LoadInvalidated(dir); ws.UniversalActions["extra"] == nil {
+		t.Error("a new file invalidated is not loaded")
+	}
+	must(0, os.Remove(a))
+	l.Invalidate(a)
+	if ws, _ := l.LoadInvalidated(dir); ws.Action("app000", "create-contact") != nil || !slices.Contains(l.Changed(), displayPath(a)) {
+		t.Errorf("a removed file is still loaded, or not among the changed %v", l.Changed())
+	}
+}
