@@ -36,6 +36,15 @@ type Workspace struct {
 	brokenImplements map[string]bool
 }
 
+// Empty returns a workspace with no elements and the given settings (nil
+// for none): what a development server serves until the files first load
+// without errors.
+func Empty(config *WorkspaceConfig) *Workspace {
+	w := newWorkspace()
+	w.Config = config
+	return w
+}
+
 func newWorkspace() *Workspace {
 	return &Workspace{
 		Connectors:       map[string]*Connector{},

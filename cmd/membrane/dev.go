@@ -38,7 +38,8 @@ func newDevCmd() *cobra.Command {
 			"  /console/         the console, open to this machine only\n" +
 			"  /dev/diagnostics  the latest load's status and diagnostics (JSON)\n" +
 			"  /dev/events       the same, streamed on every change (Server-Sent Events)\n\n" +
-			"The server starts once the workspace loads without errors.",
+			"While the files have errors from the start, only the diagnostics and\n" +
+			"the console are served; the connectors appear once they load clean.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -99,15 +100,32 @@ func runDev(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.L
 	cfg.OpenConsole = true
 	cfg.Diagnostics = consoleSource{r}
 
-	s, err := startServer(ctx, cfg, log, r.Subscribe(runCtx))
-	if err != nil || s == nil {
+	first, loaded := firstLoad(r.Subscribe(runCtx))
+	if !loaded {
+		stopRun()
+		return <-ran
+	}
+	mu.Lock()
+	if first.OK && latest != nil {
+		cfg.Spec = latest
+	} else {
+		// Serve nothing but the diagnostics and the console until the
+		// files load clean; the reloader swaps the workspace in then.
+		wc, _ := server.ReadWorkspaceConfig(cfg.Dir)
+		cfg.Spec = spec.Empty(wc)
+	}
+	mu.Unlock()
+	s, err := server.New(ctx, cfg, log)
+	if err != nil {
 		stopRun()
 		return errors.Join(err, <-ran)
 	}
 	defer s.Close()
 	mu.Lock()
 	srv = s
-	s.Swap(latest) // what the reloader has seen since server.New read the files
+	if latest != nil && latest != cfg.Spec {
+		s.Swap(latest) // loaded clean since
+	}
 	mu.Unlock()
 	s.Handle("/dev/", r.Handler())
 	fmt.Fprintf(out, "serving http://%s (console: /console/, diagnostics: /dev/diagnostics, events: /dev/events)\n", ln.Addr())
@@ -125,21 +143,15 @@ func runDev(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.L
 	}
 }
 
-// startServer waits for a clean load (server.New refuses a workspace with
-// errors), then makes the server; it returns nil when ctx ends first.
-func startServer(ctx context.Context, cfg server.Config, log *slog.Logger, statuses <-chan reload.Status) (*server.Server, error) {
+// firstLoad waits for the reloader's first load, clean or not; false
+// when it stopped first.
+func firstLoad(statuses <-chan reload.Status) (reload.Status, bool) {
 	for st := range statuses {
-		if !st.OK {
-			continue
+		if !st.LoadedAt.IsZero() {
+			return st, true
 		}
-		s, err := server.New(ctx, cfg, log)
-		var le *server.LoadError
-		if errors.As(err, &le) {
-			continue // broken again since; wait for the next clean load
-		}
-		return s, err
 	}
-	return nil, nil
+	return reload.Status{}, false
 }
 
 // consoleSource feeds the console the reloader's statuses.

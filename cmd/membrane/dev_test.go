@@ -34,8 +34,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestDev: started on a broken workspace, dev waits for a fix, then
-// serves and reloads on save; it stops at once with an event stream open.
+// TestDev: started on a broken workspace, dev serves its diagnostics and
+// console, then the fix, and reloads on save; it stops at once with an
+// event stream open.
 func TestDev(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"connector.yaml", "actions/get-note.yaml"} {
@@ -70,9 +71,6 @@ func TestDev(t *testing.T) {
 	if !strings.Contains(out.String(), "connector.yaml:") {
 		t.Errorf("the error is not printed with its place:\n%s", out.String())
 	}
-	if err := os.WriteFile(filepath.Join(dir, "connector.yaml"), good, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	status := func() (gen float64) {
 		resp, err := http.Get(url + "/dev/diagnostics")
 		if err != nil {
@@ -83,7 +81,17 @@ func TestDev(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&st)
 		return st.Generation
 	}
-	waitUntil(t, "the server up", func() bool { return status() >= 1 })
+	// Broken from the start: the diagnostics and the console are served.
+	waitUntil(t, "the diagnostics served", func() bool { return status() == 0 })
+	if resp, err := http.Get(url + "/console/diagnostics"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("console while broken: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "connector.yaml"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the fix served", func() bool { return status() >= 1 })
 
 	events, err := http.Get(url + "/dev/events")
 	if err != nil {

@@ -47,6 +47,10 @@ type Config struct {
 	// MaintainInterval is how often connections in the error state are
 	// retried and tokens refreshed; default 15 s.
 	MaintainInterval time.Duration
+	// Spec is the workspace to serve, already loaded and checked (a
+	// development server's reloader did); nil loads Dir. Its Config is
+	// the membrane.yaml used.
+	Spec *spec.Workspace
 	// OpenConsole serves the console without a token, to loopback clients
 	// only: a development server. Otherwise it takes an admin token.
 	OpenConsole bool

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
@@ -79,17 +80,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	cfg.defaults()
 
 	// The workspace first: a broken spec should not touch the store.
-	probe, diags, err := runtime.Load(runtime.Options{}, cfg.Dir)
-	if err != nil {
+	loaded := cfg.Spec
+	if loaded == nil {
+		var diags diag.List
+		loaded, diags = spec.Load(cfg.Dir)
+		diags = append(diags, layers.Check(loaded)...)
+		diags.Sort()
 		if diags.HasErrors() {
 			return nil, &LoadError{Diagnostics: diags}
 		}
-		return nil, err
+		for _, d := range diags {
+			log.Warn("workspace warning", "at", d.Pos.String(), "message", d.Message, "rule", d.Rule)
+		}
 	}
-	for _, d := range diags {
-		log.Warn("workspace warning", "at", d.Pos.String(), "message", d.Message, "rule", d.Rule)
-	}
-	wc := probe.Spec.Config
+	wc := loaded.Config
 	client := httpx.New(httpx.Config{
 		AllowPrivate:    cfg.AllowPrivate || wc.AllowPrivate(),
 		AllowedNetworks: wc.AllowedNetworks(),
@@ -97,7 +101,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// One engine for every snapshot of the workspace (Swap), so login
 	// sessions and rate limits outlive a reload.
 	eng := engine.New(engine.Options{HTTP: client})
-	ws := runtime.New(runtime.Options{HTTP: client, Engine: eng}, probe.Spec)
+	ws := runtime.New(runtime.Options{HTTP: client, Engine: eng}, loaded)
 
 	embedded, err := cfg.embedded(wc)
 	if err != nil {
@@ -126,7 +130,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	clients := oauthClients(wc, cfg.lookupEnv)
-	for _, msg := range missingOAuthClients(probe.Spec, cfg.lookupEnv) {
+	for _, msg := range missingOAuthClients(loaded, cfg.lookupEnv) {
 		log.Warn(msg)
 	}
 	var svc *connections.Service // set below; the providers read its workspace at each use
