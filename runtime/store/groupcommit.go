@@ -88,8 +88,13 @@ func (g *groupCommit) loop() {
 		group := []*groupWrite{first}
 		if last > 1 {
 			// Under load, let the writers that are about to arrive join
-			// this commit rather than wait for the next one.
-			runtime.Gosched()
+			// this commit rather than wait for the next one. Two yields
+			// (not a timer): measured, they make groups big enough that
+			// 100 concurrent runs on SQLite gain a third in throughput,
+			// and a write that arrives alone never waits.
+			for range 2 {
+				runtime.Gosched()
+			}
 		}
 	drain:
 		for len(group) < maxGroup {
