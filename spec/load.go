@@ -159,7 +159,9 @@ func findFiles(paths []string) ([]fileRef, diag.List) {
 				}
 				return nil
 			}
-			if isSpecFile(d.Name()) {
+			// Hidden files are editors' (Emacs's .#lock links, macOS's
+			// ._ forks), like hidden directories.
+			if isSpecFile(d.Name()) && !strings.HasPrefix(d.Name(), ".") {
 				addFile(p)
 			}
 			return nil
