@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/internal/testpeer"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -28,88 +27,10 @@ type authServer struct {
 	URL string
 }
 
-// skipOrFail skips a test that needs the server when it cannot run here,
-// but fails it in CI, where the setup script installs it.
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (CI is set: the test setup must install it with runtime/oauth/testdata/install.sh)", why)
-	}
-	t.Skipf("%s; run runtime/oauth/testdata/install.sh", why)
-}
-
-// startAuthServer starts the server with a token lifetime of ttl seconds and
-// waits for its ready line (its URL).
+// startAuthServer starts the server with a token lifetime of ttl seconds.
 func startAuthServer(t *testing.T, ttl int) *authServer {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not on PATH")
-	}
-	if _, err := os.Stat("testdata/node_modules/oauth2-mock-server/package.json"); err != nil {
-		skipOrFail(t, "oauth2-mock-server is not installed")
-	}
-	cmd := exec.Command(node, "oauth-server.mjs")
-	cmd.Dir = "testdata"
-	cmd.Env = append(os.Environ(), "TOKEN_TTL="+itoa(ttl), "CLIENT_ID="+testClientID, "CLIENT_SECRET="+testClientSecret)
-	out := &firstLine{ready: make(chan string, 1)}
-	cmd.Stdout, cmd.Stderr = out, out
-	stdin, err := cmd.StdinPipe() // the server exits when it closes
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the OAuth2 server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("OAuth2 server output:\n%s", out.String())
-		}
-	})
-	select {
-	case u := <-out.ready:
-		if !strings.HasPrefix(u, "http://127.0.0.1:") {
-			t.Fatalf("OAuth2 server: unexpected ready line %q", u)
-		}
-		return &authServer{URL: u}
-	case err := <-exited:
-		t.Fatalf("the OAuth2 server exited before it was ready (%v):\n%s", err, out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the OAuth2 server printed no ready line:\n%s", out.String())
-	}
-	return nil
-}
-
-// firstLine collects a process's output and hands over its first line.
-type firstLine struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	sent  bool
-	ready chan string
-}
-
-func (w *firstLine) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if !w.sent {
-		if line, _, ok := strings.Cut(w.buf.String(), "\n"); ok {
-			w.sent = true
-			w.ready <- strings.TrimSpace(line)
-		}
-	}
-	return len(p), nil
-}
-
-func (w *firstLine) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+	return &authServer{URL: testpeer.OAuthServer(t, ttl, testClientID, testClientSecret)}
 }
 
 // serverStats is what the server counted (GET /__control/stats).
@@ -268,9 +189,4 @@ func (e *env) manager(t *testing.T, store TokenStore) *Manager {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
