@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/membrane-dev/membrane/runtime/internal/testpeer"
+	"github.com/membrane-dev/membrane/runtime/testpeer"
 )
 
 // stepTimeout bounds one step of a click-through.

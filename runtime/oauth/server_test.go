@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
-	"github.com/membrane-dev/membrane/runtime/internal/testpeer"
+	"github.com/membrane-dev/membrane/runtime/testpeer"
 	"github.com/membrane-dev/membrane/spec"
 )
 
