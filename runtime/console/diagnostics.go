@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -12,8 +13,11 @@ import (
 
 // statusView is the workspace's load as every page shows it.
 type statusView struct {
-	Live        bool
-	Generation  int64
+	Live       bool
+	Generation int64
+	// Load names the load the page shows: a broken save is a new load of
+	// the same generation, whose diagnostics the page must show.
+	Load        string
 	LoadedAt    string
 	OK          bool
 	Files       int
@@ -33,7 +37,7 @@ func (h *handler) status() statusView {
 		return statusView{}
 	}
 	st := h.o.Diagnostics.Status()
-	v := statusView{Live: true, Generation: st.Generation, OK: st.OK, Files: st.Files,
+	v := statusView{Live: true, Generation: st.Generation, Load: loadID(st), OK: st.OK, Files: st.Files,
 		Took: st.Took.Round(time.Millisecond).String()}
 	if !st.LoadedAt.IsZero() {
 		v.LoadedAt = st.LoadedAt.Format(time.TimeOnly)
@@ -53,10 +57,16 @@ func (h *handler) diagnostics(w http.ResponseWriter, r *http.Request) {
 // event is what the stream sends: enough for the script to tell whether
 // the page it shows is stale.
 type event struct {
-	Generation int64 `json:"generation"`
-	OK         bool  `json:"ok"`
-	Errors     int   `json:"errors"`
-	Warnings   int   `json:"warnings"`
+	Generation int64  `json:"generation"`
+	Load       string `json:"load"`
+	OK         bool   `json:"ok"`
+	Errors     int    `json:"errors"`
+	Warnings   int    `json:"warnings"`
+}
+
+// loadID tells loads apart: the generation, and when it was loaded.
+func loadID(st Status) string {
+	return strconv.FormatInt(st.Generation, 10) + "@" + strconv.FormatInt(st.LoadedAt.UnixNano(), 10)
 }
 
 // events streams the workspace's statuses as Server-Sent Events: the
@@ -76,7 +86,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	updates := h.o.Diagnostics.Subscribe(ctx)
 	send := func(st Status) bool {
-		e := event{Generation: st.Generation, OK: st.OK}
+		e := event{Generation: st.Generation, Load: loadID(st), OK: st.OK}
 		e.Errors, e.Warnings = st.Diagnostics.Count()
 		b, _ := json.Marshal(e)
 		if _, err := fmt.Fprintf(w, "retry: 2000\nevent: status\ndata: %s\n\n", b); err != nil {

@@ -101,12 +101,16 @@ func (f *fakeSource) Subscribe(ctx context.Context) <-chan console.Status {
 	return ch
 }
 
-// publish makes st the latest status (its generation the next one) and
-// tells every subscriber; one that lags gets the latest only.
+// publish makes st the latest status and tells every subscriber; one
+// that lags gets the latest only. Like the reloader, a clean load is the
+// next generation and a broken one keeps the generation being served.
 func (f *fakeSource) publish(st console.Status) console.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st.Generation = f.st.Generation + 1
+	st.Generation = f.st.Generation
+	if st.OK {
+		st.Generation++
+	}
 	st.LoadedAt = time.Now()
 	f.st = st
 	for ch := range f.subs {

@@ -1,6 +1,7 @@
 // Live updates for the development console. The pages work without this
 // script; it listens to the server's reloads and, when the workspace
-// changed, refetches the page and swaps in each region marked data-live
+// changed (a new generation, or a broken save: a new load with new
+// diagnostics), refetches the page and swaps in each region marked data-live
 // (forms, and what a run showed, stay as they are).
 (function () {
   "use strict";
@@ -9,10 +10,10 @@
   if (!url || !window.EventSource || !window.fetch || !window.DOMParser) {
     return;
   }
-  var shown = body.getAttribute("data-generation");
+  var shown = body.getAttribute("data-load");
   var latest = 0; // the last refresh asked for; older answers are dropped
 
-  function refresh(generation) {
+  function refresh(load) {
     var ask = ++latest;
     fetch(location.pathname + location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.text(); })
@@ -29,8 +30,8 @@
             }));
           }
         });
-        shown = generation;
-        body.setAttribute("data-generation", generation);
+        shown = load;
+        body.setAttribute("data-load", load);
       })
       .catch(function () { /* the next event tries again */ });
   }
@@ -43,9 +44,8 @@
     } catch (err) {
       return;
     }
-    var g = String(s.generation);
-    if (g !== shown) {
-      refresh(g);
+    if (s.load !== shown) {
+      refresh(s.load);
     }
   });
 })();
