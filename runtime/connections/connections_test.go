@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
@@ -538,4 +540,51 @@ func TestStaleVerdictDropped(t *testing.T) {
 	if evs := e.events(); !slices.Equal(eventTypes(evs), []string{connections.EventCreated, connections.EventReconnected}) {
 		t.Fatalf("events %v", eventTypes(evs))
 	}
+}
+
+// Replicas share the retries of connections in the error state: while one
+// tests a due connection, another's maintenance leaves it alone.
+func TestRetryClaimedByOneReplica(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		e := newEnv(t, open)
+		ctx := e.ctx
+		c := e.create("acme")
+		e.tick()
+		e.api.set(func(a *fakeAPI) { a.meStatus = 503 })
+		if res := try(e.svc.Test(ctx, "acme", c.ID)).ok(t); res.Connection.State != store.Errored {
+			t.Fatalf("test %+v", res)
+		}
+		replica := connections.New(connections.Options{Store: e.st, Workspace: e.ws, OAuth: e.m,
+			HTTP: httpx.New(httpx.Config{AllowPrivate: true}), Now: e.clock.Now, Logger: storetest.Quiet(),
+			RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute})
+		meCalls := func() int {
+			e.api.mu.Lock()
+			defer e.api.mu.Unlock()
+			return e.api.meCalls
+		}
+
+		e.clock.Advance(31 * time.Second) // due on both
+		held, release := make(chan struct{}), make(chan struct{})
+		unhold := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(unhold) // before the API server's own cleanup, on failure too
+		e.api.set(func(a *fakeAPI) { a.meStatus, a.hold, a.held, a.release = 0, goodKey, held, release })
+		first := make(chan connections.MaintainReport, 1)
+		go func() {
+			rep, err := e.svc.MaintainOnce(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			first <- rep
+		}()
+		<-held // the first replica is testing it
+		calls := meCalls()
+		if rep := try(replica.MaintainOnce(ctx)).ok(t); rep.Retried != 0 || meCalls() != calls {
+			t.Fatalf("the second replica retried it too: %+v, %d test requests", rep, meCalls()-calls)
+		}
+		unhold()
+		if rep := <-first; rep.Retried != 1 {
+			t.Fatalf("the first replica: %+v", rep)
+		}
+	})
 }

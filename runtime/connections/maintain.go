@@ -10,6 +10,10 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 )
 
+// errRetryTaken: the connection changed since it was listed for a retry
+// (another replica claimed it, or it recovered).
+var errRetryTaken = errors.New("retry taken")
+
 // pruneEvery spaces the pruning of run logs and OAuth states.
 const pruneEvery = 10 * time.Minute
 
@@ -87,7 +91,7 @@ func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			state, err := s.retry(ctx, d.tenant, d.id)
+			state, err := s.retry(ctx, d)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -119,7 +123,12 @@ func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-type dueConn struct{ tenant, id string }
+// dueConn is a connection due for a retry, with when it last changed as
+// it was listed: the retry is claimed only if it has not changed since.
+type dueConn struct {
+	tenant, id string
+	listed     time.Time
+}
 
 // dueRetries pages through the connections in the error state (one
 // indexed query across tenants) for those whose retry is due, and forgets
@@ -144,7 +153,7 @@ func (s *Service) dueRetries(ctx context.Context) ([]dueConn, error) {
 				s.retries[key] = r
 			}
 			if !now.Before(r.next) {
-				due = append(due, dueConn{tenant: c.Tenant, id: c.ConnectionID})
+				due = append(due, dueConn{tenant: c.Tenant, id: c.ConnectionID, listed: c.UpdatedAt})
 			}
 		}
 		s.retryMu.Unlock()
@@ -165,20 +174,33 @@ func (s *Service) dueRetries(ctx context.Context) ([]dueConn, error) {
 // retry tests one errored connection and schedules its next retry when it
 // still fails. It returns the state the connection is left in; "" when it
 // was not tested (deleted, or out of the error state meanwhile).
-func (s *Service) retry(ctx context.Context, tenant, id string) (store.ConnectionState, error) {
+func (s *Service) retry(ctx context.Context, d dueConn) (store.ConnectionState, error) {
+	tenant, id := d.tenant, d.id
 	ts := s.st.Tenant(tenant)
 	key := TokenKey(tenant, id)
-	c, err := ts.Connections().Get(ctx, id)
-	if err != nil {
-		if isNotFound(err) {
-			s.forgetRetry(tenant, id)
-			return "", nil
+	// Claim the retry: replicas list the same due connections, and the one
+	// whose claim lands first tests it. The claim changes the connection
+	// (its version), so the others find it changed since they listed it,
+	// and later lists see it retried just now.
+	c, err := ts.Connections().Update(ctx, id, func(c *store.Connection) error {
+		if c.State != store.Errored || !c.UpdatedAt.Equal(d.listed) {
+			return errRetryTaken
 		}
-		return "", err
-	}
-	if c.State != store.Errored {
+		return nil
+	})
+	switch {
+	case isNotFound(err):
 		s.forgetRetry(tenant, id)
 		return "", nil
+	case errors.Is(err, errRetryTaken):
+		s.retryMu.Lock()
+		if r := s.retries[key]; r != nil {
+			r.next = s.now().Add(s.backoff(r.attempts))
+		}
+		s.retryMu.Unlock()
+		return "", nil
+	case err != nil:
+		return "", err
 	}
 	res, err := s.test(ctx, ts, c)
 	state := store.Errored
