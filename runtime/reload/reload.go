@@ -233,8 +233,9 @@ func (r *Reloader) reload(final, full bool) bool {
 	}
 	st.LoadedAt = time.Now()
 	st.Took = st.LoadedAt.Sub(start)
-	r.publish(st)
+	// The terminal first: whoever sees the status may read it there.
 	r.print(st, len(changed))
+	r.publish(st)
 	return true
 }
 
