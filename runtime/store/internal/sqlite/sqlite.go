@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -71,7 +72,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqldb.Engine, er
 	}
 	// Touch the writer first: it sets WAL mode, which is persistent and
 	// needs a write lock.
-	if err := writer.PingContext(ctx); err != nil {
+	if err := pingWriter(ctx, writer); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -88,6 +89,30 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqldb.Engine, er
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	return e, nil
+}
+
+// busyWait is how long a new file's switch to WAL is retried: the busy
+// timeout every connection sets.
+const busyWait = 10 * time.Second
+
+// pingWriter opens the writer's connection, which switches a new file to
+// WAL. Stores opening one new file at once race for that switch, and
+// SQLite answers the losers BUSY at once, without waiting in its busy
+// handler as it does for other locks: retry them for as long as it would.
+func pingWriter(ctx context.Context, writer *sql.DB) error {
+	deadline := time.Now().Add(busyWait)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := writer.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // touch creates the file with mode 0600 before SQLite does (it would use
