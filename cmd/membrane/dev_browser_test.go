@@ -13,7 +13,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
-	"github.com/membrane-dev/membrane/runtime/testpeer"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // An author has the console open while editing files: a new action file
@@ -21,14 +21,14 @@ import (
 // its place, without a reload of the page. The waits are bounded
 // generously; the times measured are logged.
 func TestDevConsoleFollowsTheDisk(t *testing.T) {
-	browser := testpeer.Browser(t)
+	browser := testkit.Browser(t)
 	dir := t.TempDir()
 	for _, name := range []string{"connector.yaml", "actions/get-note.yaml"} {
 		data, err := os.ReadFile(filepath.Join("testdata/run/ws", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		write(t, filepath.Join(dir, name), string(data))
+		testkit.WriteFile(t, filepath.Join(dir, name), string(data))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,7 +38,7 @@ func TestDevConsoleFollowsTheDisk(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDev(ctx, server.Config{Dir: dir, AllowPrivate: true}, ln, storetest.Quiet(), &lockedBuffer{})
+		done <- runDev(ctx, server.Config{Dir: dir, AllowPrivate: true}, ln, storetest.Quiet(), &testkit.Buffer{})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 
@@ -46,7 +46,7 @@ func TestDevConsoleFollowsTheDisk(t *testing.T) {
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) time.Duration {
 		t.Helper()
 		start := time.Now()
-		testpeer.Steps(t, browser, wait, what, actions...)
+		testkit.Steps(t, browser, wait, what, actions...)
 		took := time.Since(start)
 		t.Logf("%s: %v", what, took.Round(time.Millisecond))
 		return took
@@ -54,12 +54,12 @@ func TestDevConsoleFollowsTheDisk(t *testing.T) {
 	step("open the console", chromedp.Navigate(url+"/console/"), chromedp.WaitVisible(`#catalog a[href$="/actions/get-note"]`),
 		chromedp.WaitVisible(`#diagnostics .none`))
 
-	write(t, filepath.Join(dir, "actions/archive-note.yaml"),
+	testkit.WriteFile(t, filepath.Join(dir, "actions/archive-note.yaml"),
 		"kind: Action\nconnector: notes\nkey: archive-note\nrequest: {method: POST, path: /notes/archive}\n")
 	step("the new action on the open page", chromedp.WaitVisible(`#catalog a[href$="/actions/archive-note"]`))
 
 	broken := strings.Replace(readFile(t, filepath.Join(dir, "actions/get-note.yaml")), "input.id", "input.di", 1)
-	write(t, filepath.Join(dir, "actions/get-note.yaml"), broken)
+	testkit.WriteFile(t, filepath.Join(dir, "actions/get-note.yaml"), broken)
 	step("the diagnostic on the open page", chromedp.WaitVisible(`#diagnostics .diag-error`))
 	txt, err := chromedp.Run(browser, chromedp.Text(`#diagnostics`))
 	if err != nil {
@@ -71,16 +71,6 @@ func TestDevConsoleFollowsTheDisk(t *testing.T) {
 	// The last good definition still serves: the catalogue keeps get-note.
 	if n, err := chromedp.Run(browser, chromedp.Evaluate[int](`document.querySelectorAll('#catalog a[href$="/actions/get-note"]').length`)); err != nil || n == 0 {
 		t.Errorf("get-note left the catalogue while broken: %d %v", n, err)
-	}
-}
-
-func write(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -7,31 +7,31 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/membrane-dev/membrane/runtime/testpeer"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // stepTimeout bounds one step of a click-through.
 const stepTimeout = 30 * time.Second
 
-func newBrowser(t *testing.T) context.Context { return testpeer.Browser(t) }
+func newBrowser(t *testing.T) context.Context { return testkit.Browser(t) }
 
 // steps runs browser actions, within stepTimeout.
 func steps(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	testpeer.Steps(t, ctx, stepTimeout, what, actions...)
+	testkit.Steps(t, ctx, stepTimeout, what, actions...)
 }
 
 // get runs one browser action that reads something.
 func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	return testpeer.Get(t, ctx, stepTimeout, a)
+	return testkit.Get(t, ctx, stepTimeout, a)
 }
 
-func screenshot(t *testing.T, ctx context.Context, name string) { testpeer.Screenshot(t, ctx, name) }
+func screenshot(t *testing.T, ctx context.Context, name string) { testkit.Screenshot(t, ctx, name) }
 
 // startAuthServer starts runtime/oauth's OAuth2 server with the client
 // the test workspace's connector uses.
 func startAuthServer(t *testing.T) string {
 	t.Helper()
-	return testpeer.OAuthServer(t, 3600, "membrane-test", "membrane-test-secret")
+	return testkit.OAuthServer(t, 3600, "membrane-test", "membrane-test-secret")
 }

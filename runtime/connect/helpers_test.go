@@ -3,12 +3,10 @@ package connect_test
 import (
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 const (
@@ -132,7 +131,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.oauthURL = "http://127.0.0.1:9"
 	}
 	api := fakeApp(t)
-	dir := workspaceDir(t, map[string]string{"{{API}}": api.URL, "{{OAUTH}}": o.oauthURL})
+	dir := testkit.CopyWorkspace(t, filepath.Join("testdata", "workspace"), map[string]string{"{{API}}": api.URL, "{{OAUTH}}": o.oauthURL})
 	client := httpx.New(httpx.Config{AllowPrivate: true})
 	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
 	if err != nil {
@@ -176,37 +175,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	h = e.served.wrap(inner)
 	return e
-}
-
-// workspaceDir copies testdata/workspace into a temporary directory with
-// the placeholders replaced.
-func workspaceDir(t *testing.T, repl map[string]string) string {
-	t.Helper()
-	dst := t.TempDir()
-	src := filepath.Join("testdata", "workspace")
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		text := string(b)
-		for k, v := range repl {
-			text = strings.ReplaceAll(text, k, v)
-		}
-		rel, _ := filepath.Rel(src, path)
-		out := filepath.Join(dst, rel)
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(out, []byte(text), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // tokenClock is the wall clock (tokens are minted with it) moved on as

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // forEachStore runs fn on SQLite, and on PostgreSQL when it is reachable
@@ -285,7 +284,6 @@ type env struct {
 func newEnv(t *testing.T, open storetest.Opener) *env {
 	t.Helper()
 	api := newFakeAPI(t)
-	dir := t.TempDir()
 	files := map[string]string{
 		"connectors/keyed/connector.yaml":              keyedConnector,
 		"connectors/keyed/actions/create-contact.yaml": keyedAction,
@@ -295,15 +293,7 @@ func newEnv(t *testing.T, open storetest.Opener) *env {
 		"connectors/machine/actions/whoami.yaml":       machineAction,
 		"connections/initech.yaml":                     initechOverride,
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(strings.ReplaceAll(text, "{{API}}", api.srv.URL)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := testkit.Workspace(t, files, map[string]string{"{{API}}": api.srv.URL})
 	client := httpx.New(httpx.Config{AllowPrivate: true})
 	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -22,6 +21,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
@@ -192,7 +192,7 @@ type envOptions struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	app := fakeApp(t)
-	dir := copyWorkspace(t, map[string]string{"{{API}}": app.URL})
+	dir := testkit.CopyWorkspace(t, filepath.Join("testdata", "workspace"), map[string]string{"{{API}}": app.URL})
 	vars := map[string]string{"MEMBRANE_WORKSPACE_SECRET": secret}
 	srv, err := server.New(t.Context(), server.Config{Dir: dir, DataDir: t.TempDir(), AllowPrivate: true,
 		LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}, storetest.Quiet())
@@ -247,37 +247,6 @@ func (e *env) listen() {
 		e.t.Cleanup(e.source.stop) // before the server shuts down
 	}
 	e.URL = "http://" + ln.Addr().String()
-}
-
-// copyWorkspace copies testdata/workspace into a temporary directory with
-// the placeholders replaced.
-func copyWorkspace(t *testing.T, repl map[string]string) string {
-	t.Helper()
-	dst := t.TempDir()
-	src := filepath.Join("testdata", "workspace")
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		text := string(b)
-		for k, v := range repl {
-			text = strings.ReplaceAll(text, k, v)
-		}
-		rel, _ := filepath.Rel(src, path)
-		out := filepath.Join(dst, rel)
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(out, []byte(text), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // addAction writes one more action into the workspace and swaps it in,

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
-	"github.com/membrane-dev/membrane/runtime/testpeer"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -30,7 +30,7 @@ type authServer struct {
 // startAuthServer starts the server with a token lifetime of ttl seconds.
 func startAuthServer(t *testing.T, ttl int) *authServer {
 	t.Helper()
-	return &authServer{URL: testpeer.OAuthServer(t, ttl, testClientID, testClientSecret)}
+	return &authServer{URL: testkit.OAuthServer(t, ttl, testClientID, testClientSecret)}
 }
 
 // serverStats is what the server counted (GET /__control/stats).

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // responsive fails unless the server answers at once, whatever the
@@ -44,7 +46,7 @@ func TestCheckoutStorm(t *testing.T) {
 	for r := 1; r <= rounds; r++ {
 		for i := range connectors {
 			for j := range actions {
-				write(t, actionPath(dir, i, j), actionText(i, j, fmt.Sprintf("r%d", r)))
+				testkit.WriteFile(t, actionPath(dir, i, j), actionText(i, j, fmt.Sprintf("r%d", r)))
 			}
 		}
 		if r == 2 {
@@ -83,15 +85,15 @@ func TestDirectoryDeletedWhileWatched(t *testing.T) {
 	d.responsive(t)
 
 	// Made again with its files before a watch can be on it.
-	write(t, filepath.Join(dir, "connectors", "c1", "connector.yaml"), connectorText(1))
-	write(t, actionPath(dir, 1, 0), actionText(1, 0, "back"))
-	write(t, actionPath(dir, 1, 1), actionText(1, 1, "back"))
+	testkit.WriteFile(t, filepath.Join(dir, "connectors", "c1", "connector.yaml"), connectorText(1))
+	testkit.WriteFile(t, actionPath(dir, 1, 0), actionText(1, 0, "back"))
+	testkit.WriteFile(t, actionPath(dir, 1, 1), actionText(1, 1, "back"))
 	d.waitFor(t, "c1 back", func(st Status) bool {
 		a := d.served().Action("c1", "a1")
 		return st.OK && a != nil && a.Name == "back" && d.served().Action("c1", "a0") != nil
 	})
 	// And a file saved in it afterwards is seen, so it is watched.
-	write(t, actionPath(dir, 1, 1), actionText(1, 1, "again"))
+	testkit.WriteFile(t, actionPath(dir, 1, 1), actionText(1, 1, "again"))
 	d.waitFor(t, "a save in the new directory", func(st Status) bool {
 		a := d.served().Action("c1", "a1")
 		return a != nil && a.Name == "again"

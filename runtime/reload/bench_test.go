@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // BenchmarkReload measures, on a 1,009-file workspace (100 connectors × 9
@@ -28,7 +30,7 @@ func BenchmarkReload(b *testing.B) {
 		n++
 		i, j, version := n%connectors, n%actions, fmt.Sprintf("s%d", n)
 		start := time.Now()
-		write(b, actionPath(dir, i, j), actionText(i, j, version))
+		testkit.WriteFile(b, actionPath(dir, i, j), actionText(i, j, version))
 		for d.actionName(b, i, j) != version {
 			if time.Since(start) > 30*time.Second {
 				b.Fatalf("save %d not served after 30 s", n)

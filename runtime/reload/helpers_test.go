@@ -1,13 +1,11 @@
 package reload
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -26,7 +25,7 @@ import (
 func genWorkspace(t testing.TB, dir string, connectors, actions int) {
 	t.Helper()
 	for j := range actions {
-		write(t, filepath.Join(dir, "universal", fmt.Sprintf("u%d.yaml", j)), fmt.Sprintf(`kind: UniversalAction
+		testkit.WriteFile(t, filepath.Join(dir, "universal", fmt.Sprintf("u%d.yaml", j)), fmt.Sprintf(`kind: UniversalAction
 key: u%d
 input:
   type: object
@@ -39,9 +38,9 @@ output:
 `, j))
 	}
 	for i := range connectors {
-		write(t, filepath.Join(dir, "connectors", fmt.Sprintf("c%d", i), "connector.yaml"), connectorText(i))
+		testkit.WriteFile(t, filepath.Join(dir, "connectors", fmt.Sprintf("c%d", i), "connector.yaml"), connectorText(i))
 		for j := range actions {
-			write(t, actionPath(dir, i, j), actionText(i, j, "v0"))
+			testkit.WriteFile(t, actionPath(dir, i, j), actionText(i, j, "v0"))
 		}
 	}
 }
@@ -88,41 +87,13 @@ output:
 `, i, j, version, j, i, j, version, version)
 }
 
-func write(t testing.TB, path, text string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// syncBuffer is a terminal tests read while the reloader writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // dev is a development server on loopback: runtime/server with a
 // Reloader swapping into it, as `membrane dev` wires them.
 type dev struct {
 	*Reloader
 	srv      *server.Server
 	URL      string
-	Out      *syncBuffer
+	Out      *testkit.Buffer
 	token    string
 	statuses <-chan Status
 }
@@ -139,7 +110,7 @@ func startDev(t testing.TB, dir string, opts Options) *dev {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	opts.Dir, opts.Swap, opts.Out = dir, s.Swap, out
 	r := New(opts)
 	s.Handle("/dev/", r.Handler())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // TestDiagnosticsAndEvents: /dev/diagnostics answers the status as JSON;
@@ -75,11 +77,11 @@ func TestDiagnosticsAndEvents(t *testing.T) {
 	if st := next(); st.Generation != 1 || !st.OK {
 		t.Errorf("first event %+v, want generation 1", st)
 	}
-	write(t, actionPath(dir, 0, 0), strings.Replace(actionText(0, 0, "v1"), "input.id", "input.nope", 1))
+	testkit.WriteFile(t, actionPath(dir, 0, 0), strings.Replace(actionText(0, 0, "v1"), "input.id", "input.nope", 1))
 	if st := next(); st.OK || st.Generation != 1 || !hasDiag(st, "a0.yaml", "expression") || st.Diagnostics[0].Pos.Line == 0 {
 		t.Errorf("event after a broken save %+v, want the error at its line", st)
 	}
-	write(t, actionPath(dir, 0, 0), actionText(0, 0, "v2"))
+	testkit.WriteFile(t, actionPath(dir, 0, 0), actionText(0, 0, "v2"))
 	if st := next(); !st.OK || st.Generation != 2 {
 		t.Errorf("event after the fix %+v, want generation 2", st)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // TestSaveBreakFix: a save is served at once; a broken one keeps the last
@@ -20,14 +22,14 @@ func TestSaveBreakFix(t *testing.T) {
 		t.Fatalf("served name %q, want v0", got)
 	}
 
-	write(t, actionPath(dir, 1, 1), actionText(1, 1, "v1"))
+	testkit.WriteFile(t, actionPath(dir, 1, 1), actionText(1, 1, "v1"))
 	d.waitFor(t, "generation 2", func(st Status) bool { return st.Generation == 2 && st.OK })
 	if got := d.actionName(t, 1, 1); got != "v1" {
 		t.Errorf("after the save, served name %q, want v1", got)
 	}
 
 	broken := strings.Replace(actionText(1, 1, "v2"), "${ input.id }", "${ input.idd }", 1)
-	write(t, actionPath(dir, 1, 1), broken)
+	testkit.WriteFile(t, actionPath(dir, 1, 1), broken)
 	st := d.waitFor(t, "the error", func(st Status) bool { return !st.OK })
 	if st.Generation != 2 || !hasDiag(st, "c1/actions/a1.yaml", "expression") {
 		t.Errorf("status %+v, want generation 2 and an expression error in a1.yaml", st)
@@ -41,7 +43,7 @@ func TestSaveBreakFix(t *testing.T) {
 		t.Errorf("the terminal does not show the error and the status line:\n%s", out)
 	}
 
-	write(t, actionPath(dir, 1, 1), actionText(1, 1, "v3"))
+	testkit.WriteFile(t, actionPath(dir, 1, 1), actionText(1, 1, "v3"))
 	d.waitFor(t, "generation 3", func(st Status) bool { return st.Generation == 3 && st.OK && len(st.Diagnostics) == 0 })
 	if got := d.actionName(t, 1, 1); got != "v3" {
 		t.Errorf("after the fix, served name %q, want v3", got)
@@ -61,12 +63,12 @@ func TestHalfWrittenFileIsHeld(t *testing.T) {
 		held := make(chan struct{}, 10)
 		// The grace is long: the test completes the file within it.
 		d := startDev(t, dir, Options{Grace: time.Hour, hook: func(string) { held <- struct{}{} }})
-		write(t, actionPath(dir, 0, 0), half)
+		testkit.WriteFile(t, actionPath(dir, 0, 0), half)
 		waitChan(t, held, "the half-written file to be held")
 		if st := d.Status(); st.Generation != 1 || !st.OK {
 			t.Errorf("%q: status %+v while held, want generation 1 clean", half, st)
 		}
-		write(t, actionPath(dir, 0, 0), actionText(0, 0, "v1"))
+		testkit.WriteFile(t, actionPath(dir, 0, 0), actionText(0, 0, "v1"))
 		d.waitFor(t, "the completed file", func(st Status) bool { return st.Generation == 2 })
 	}
 
@@ -74,7 +76,7 @@ func TestHalfWrittenFileIsHeld(t *testing.T) {
 	dir := t.TempDir()
 	genWorkspace(t, dir, 1, 1)
 	d := startDev(t, dir, Options{Grace: 50 * time.Millisecond})
-	write(t, actionPath(dir, 0, 0), "kind: Action\nconnector: c0\nkey: a0\nname: \"v")
+	testkit.WriteFile(t, actionPath(dir, 0, 0), "kind: Action\nconnector: c0\nkey: a0\nname: \"v")
 	st := d.waitFor(t, "the report", func(st Status) bool { return !st.OK })
 	if !hasDiag(st, "a0.yaml", "yaml-syntax") || st.Generation != 1 {
 		t.Errorf("status %+v, want a yaml-syntax error and generation 1", st)
@@ -105,11 +107,11 @@ func TestEditorSaves(t *testing.T) {
 	}
 
 	version++ // vim: write-test file, backup by rename, write, drop the backup
-	write(t, filepath.Join(filepath.Dir(path), "4913"), "")
+	testkit.WriteFile(t, filepath.Join(filepath.Dir(path), "4913"), "")
 	must(t, os.Remove(filepath.Join(filepath.Dir(path), "4913")))
 	must(t, os.Rename(path, path+"~"))
-	write(t, filepath.Join(filepath.Dir(path), ".a0.yaml.swp"), "swap")
-	write(t, path, actionText(0, 0, "v1"))
+	testkit.WriteFile(t, filepath.Join(filepath.Dir(path), ".a0.yaml.swp"), "swap")
+	testkit.WriteFile(t, path, actionText(0, 0, "v1"))
 	must(t, os.Remove(path+"~"))
 	expect("vim's save")
 
@@ -122,20 +124,20 @@ func TestEditorSaves(t *testing.T) {
 	expect("a truncate-and-write")
 
 	version++ // most others: a temp file renamed over
-	write(t, path+".tmp", actionText(0, 0, "v3"))
+	testkit.WriteFile(t, path+".tmp", actionText(0, 0, "v3"))
 	must(t, os.Rename(path+".tmp", path))
 	expect("a rename over")
 
 	// A Kubernetes ConfigMap volume: files link through ..data, a link to
 	// a timestamped directory, swapped by renaming a new link over it.
 	cm := filepath.Join(dir, "cm")
-	write(t, filepath.Join(cm, "..2024_01", "extra.yaml"), "kind: UniversalAction\nkey: extra\nname: one\ninput: {type: object}\noutput: {type: object}\n")
+	testkit.WriteFile(t, filepath.Join(cm, "..2024_01", "extra.yaml"), "kind: UniversalAction\nkey: extra\nname: one\ninput: {type: object}\noutput: {type: object}\n")
 	must(t, os.Symlink("..2024_01", filepath.Join(cm, "..data")))
 	must(t, os.Symlink("..data/extra.yaml", filepath.Join(cm, "extra.yaml")))
 	d.waitFor(t, "the ConfigMap's file", func(st Status) bool {
 		return st.OK && d.served().UniversalActions["extra"] != nil && d.served().UniversalActions["extra"].Name == "one"
 	})
-	write(t, filepath.Join(cm, "..2024_02", "extra.yaml"), "kind: UniversalAction\nkey: extra\nname: two\ninput: {type: object}\noutput: {type: object}\n")
+	testkit.WriteFile(t, filepath.Join(cm, "..2024_02", "extra.yaml"), "kind: UniversalAction\nkey: extra\nname: two\ninput: {type: object}\noutput: {type: object}\n")
 	must(t, os.Symlink("..2024_02", filepath.Join(cm, "..data_tmp")))
 	must(t, os.Rename(filepath.Join(cm, "..data_tmp"), filepath.Join(cm, "..data")))
 	must(t, os.RemoveAll(filepath.Join(cm, "..2024_01")))
@@ -162,7 +164,7 @@ func TestSubscribers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	slow := d.Subscribe(ctx)
 	for v := 1; v <= 3; v++ {
-		write(t, actionPath(dir, 0, 0), actionText(0, 0, "v"+itoa(v)))
+		testkit.WriteFile(t, actionPath(dir, 0, 0), actionText(0, 0, "v"+itoa(v)))
 		d.waitFor(t, "the save", func(st Status) bool { return st.Generation == int64(1+v) })
 	}
 	if st := <-slow; st.Generation != 4 {

@@ -8,9 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 const (
@@ -126,7 +124,6 @@ store: {{STORE}}
 // workspace writes a workspace whose connector talks to api; store is
 // membrane.yaml's store line (empty leaves it out).
 func workspace(t testing.TB, api, store string) string {
-	dir := t.TempDir()
 	files := map[string]string{
 		"connectors/crm/connector.yaml":              connectorYAML,
 		"connectors/crm/actions/create-contact.yaml": actionYAML,
@@ -134,17 +131,7 @@ func workspace(t testing.TB, api, store string) string {
 	if store != "" {
 		files["membrane.yaml"] = workspaceYAML
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		text = strings.ReplaceAll(strings.ReplaceAll(text, "{{API}}", api), "{{STORE}}", store)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testkit.Workspace(t, files, map[string]string{"{{API}}": api, "{{STORE}}": store})
 }
 
 func env(vars map[string]string) func(string) (string, bool) {

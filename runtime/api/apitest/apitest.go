@@ -6,7 +6,6 @@
 package apitest
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -29,6 +28,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 const (
@@ -56,7 +56,7 @@ type Env struct {
 	Upstream *Upstream
 	Minter   *tenancy.Minter
 	Verifier *tenancy.Verifier
-	logs     *syncBuffer
+	logs     *testkit.Buffer
 }
 
 // New starts an API over the store open gives.
@@ -93,7 +93,7 @@ func New(t *testing.T, open storetest.Opener) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	h := api.New(api.Options{Service: svc, Store: st, Verifier: v, PublicURL: PublicURL,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	srv := httptest.NewServer(h)
@@ -126,23 +126,6 @@ func (e *Env) mint(c tenancy.Claims) string {
 
 // Logs is every line the API logged so far.
 func (e *Env) Logs() string { return e.logs.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Upstream is the connected app: a CRM taking an X-Api-Key header.
 //

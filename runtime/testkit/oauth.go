@@ -1,8 +1,10 @@
-// Package testpeer starts the real peers Membrane's tests talk to — the
-// OAuth2 server from npm and Debian's chromium — for one test, and stops
-// them with it. A test whose peer is missing here is skipped, and fails in
-// CI, where the setup scripts install every peer. Only tests import it.
-package testpeer
+// Package testkit is what Membrane's tests share: the real peers they talk
+// to — the OAuth2 server from npm and Debian's chromium — started for one
+// test and stopped with it; workspaces written to a temporary directory;
+// a buffer read while something writes to it. A test whose peer is missing
+// here is skipped, and fails in CI, where the setup scripts install every
+// peer. Only tests import it.
+package testkit
 
 import (
 	"bytes"
