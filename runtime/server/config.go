@@ -248,7 +248,11 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, 
 	if err != nil {
 		return nil, err
 	}
-	return cfg.openStore(ctx, wc, log)
+	dsn, _, err := cfg.storeDSN(wc)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, dsn, log)
 }
 
 func (c *Config) defaults() {
@@ -266,18 +270,8 @@ func (c *Config) defaults() {
 	}
 }
 
-func (c *Config) openStore(ctx context.Context, wc *spec.WorkspaceConfig, log *slog.Logger) (store.Store, error) {
-	dsn, _, err := c.storeDSN(wc)
-	if err != nil {
-		return nil, err
-	}
-	// A development encryption key, if one is needed, lives beside the
-	// SQLite file it seals (the store's default).
+// openStore opens the store at dsn. A development encryption key, if one
+// is needed, lives beside the SQLite file it seals (the store's default).
+func openStore(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error) {
 	return store.Open(ctx, dsn, store.WithLogger(log))
-}
-
-// embedded reports whether the store is the embedded SQLite one.
-func (c *Config) embedded(wc *spec.WorkspaceConfig) (bool, error) {
-	_, embedded, err := c.storeDSN(wc)
-	return embedded, err
 }

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	eng := engine.New(engine.Options{HTTP: client})
 	ws := runtime.New(runtime.Options{HTTP: client, Engine: eng}, loaded)
 
-	embedded, err := cfg.embedded(wc)
+	dsn, embedded, err := cfg.storeDSN(wc)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("tenant token keys: %w", err)
 	}
 
-	st, err := cfg.openStore(ctx, wc, log)
+	st, err := openStore(ctx, dsn, log)
 	if err != nil {
 		return nil, err
 	}
