@@ -11,6 +11,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,18 +30,25 @@ type Options struct {
 	// Logger gets one line per request, and the causes of 500s; nil is
 	// slog.Default().
 	Logger *slog.Logger
-	// PublicURL is where the server is reached from a browser
-	// ("https://integrations.acme.example"): the OAuth redirect URI is
-	// PublicURL + "/connect/callback". Empty turns POST /v1/oauth/authorize
-	// off (501).
-	PublicURL string
+	// OAuthLinks begins OAuth consent for POST /v1/oauth/authorize: the
+	// connect page (connect.Page), whose link binds the user's browser to
+	// the flow before it goes to the provider. Nil turns the route off
+	// (501).
+	OAuthLinks OAuthLinks
+}
+
+// OAuthLinks begins connecting an account of tenant through the
+// provider's consent page and returns the link to send the user to. A
+// *connections.ValidationError points into the request.
+type OAuthLinks interface {
+	OAuthLink(ctx context.Context, tenant string, r connections.BeginOAuthRequest) (string, error)
 }
 
 type api struct {
 	svc       *connections.Service
 	st        store.Store
 	log       *slog.Logger
-	publicURL string
+	oauthLink OAuthLinks
 	mux       *http.ServeMux
 	methods   []string // every method a route uses, for Allow
 }
@@ -51,7 +59,7 @@ func New(o Options) http.Handler {
 	if o.Service == nil || o.Store == nil || o.Verifier == nil {
 		panic("api: New needs a Service, a Store and a Verifier")
 	}
-	a := &api{svc: o.Service, st: o.Store, log: o.Logger, publicURL: strings.TrimSuffix(o.PublicURL, "/"), mux: http.NewServeMux()}
+	a := &api{svc: o.Service, st: o.Store, log: o.Logger, oauthLink: o.OAuthLinks, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

@@ -142,13 +142,13 @@ func (a *api) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if a.publicURL == "" {
+	if a.oauthLink == nil {
 		writeProblem(w, problem(http.StatusNotImplemented, "oauth-unavailable",
-			"The server has no public URL, so the provider cannot send the user back: the operator sets publicUrl in the workspace settings."))
+			"This server has no connect page to send the user through, so OAuth consent cannot start here."))
 		return
 	}
-	u, err := a.svc.BeginOAuth(r.Context(), tenantOf(r), connections.BeginOAuthRequest{Connector: req.Connector, ConnectionID: req.ConnectionID,
-		Parameters: req.Parameters, RedirectURI: a.publicURL + "/connect/callback", ReturnURL: req.ReturnURL})
+	u, err := a.oauthLink.OAuthLink(r.Context(), tenantOf(r), connections.BeginOAuthRequest{Connector: req.Connector, ConnectionID: req.ConnectionID,
+		Parameters: req.Parameters, ReturnURL: req.ReturnURL})
 	if errors.Is(err, connections.ErrUnknownConnector) {
 		writeProblem(w, invalidField("/connector", err.Error()))
 		return

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -122,26 +123,107 @@ func TestConnections(t *testing.T) {
 	})
 }
 
+// POST /v1/oauth/authorize answers with a link to the connect page, which
+// starts a connect session in the browser that opens it and, on its
+// Continue button, sends it to the provider's consent URL: PKCE, a state,
+// the callback under the public URL. The link continues once.
 func TestOAuthAuthorize(t *testing.T) {
 	c := newTC(t, sqliteOnly(t))
 	acme := c.Token("acme")
-	r := c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "oauthcrm", "returnUrl": "https://app.example/connected"})
+	r := c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "oauthcrm", "returnUrl": apitest.ReturnOrigin + "/connected"})
 	wantStatus(t, r, http.StatusOK)
-	u, err := url.Parse(r.object(t)["authorizationUrl"].(string))
+	link := r.object(t)["authorizationUrl"].(string)
+	if !strings.HasPrefix(link, apitest.PublicURL+"/connect/authorize?link=") {
+		t.Fatalf("authorizationUrl %s, want the connect page's link", link)
+	}
+	b := &browser{t: t, h: c.Connect}
+	page := b.get(link)
+	if page.Code != http.StatusSeeOther || page.Header().Get("Location") != "/connect" {
+		t.Fatalf("opening the link: %d %q", page.Code, page.Header().Get("Location"))
+	}
+	u, err := url.Parse(b.continueToProvider())
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := u.Query()
-	if u.Path != "/authorize" || q.Get("redirect_uri") != apitest.PublicURL+"/connect/callback" || q.Get("client_id") != "client-1" || q.Get("state") == "" {
-		t.Fatalf("authorization URL %s", u)
+	if u.Path != "/authorize" || q.Get("redirect_uri") != apitest.PublicURL+"/connect/callback" || q.Get("client_id") != "client-1" ||
+		q.Get("state") == "" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+		t.Fatalf("consent URL %s", u)
 	}
+	// Continued once: again, the user goes back to the app with an error.
+	again := b.post("/connect", url.Values{"csrf": {b.csrf}})
+	back, _ := url.Parse(again.Header().Get("Location"))
+	if again.Code != http.StatusSeeOther || back.Host != strings.TrimPrefix(apitest.ReturnOrigin, "https://") || back.Query().Get("error") != "invalid_state" {
+		t.Fatalf("continuing twice: %d to %s", again.Code, back)
+	}
+
 	p := wantProblem(t, c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "oauthcrm", "returnUrl": "javascript:alert(1)"}), http.StatusUnprocessableEntity, "validation")
 	if !slices.Equal(pointers(p), []string{"/returnUrl"}) {
 		t.Fatalf("pointers %v", pointers(p))
 	}
+	// connect.returnOrigins holds: another origin is refused, saying where
+	// to allow it.
+	r = c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "oauthcrm", "returnUrl": "https://evil.example/cb"})
+	p = wantProblem(t, r, http.StatusUnprocessableEntity, "validation")
+	if !slices.Equal(pointers(p), []string{"/returnUrl"}) || !strings.Contains(r.String(), "connect.returnOrigins") || !strings.Contains(r.String(), "https://evil.example") {
+		t.Fatalf("a foreign returnUrl: %s", r)
+	}
 	wantProblem(t, c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "crm"}), http.StatusUnprocessableEntity, "invalid-request")
 	wantProblem(t, c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "oauthcrm", "connectionId": "conn_nope"}), http.StatusNotFound, "not-found")
 	wantProblem(t, c.post("/v1/oauth/authorize", acme, map[string]any{"connector": "nope"}), http.StatusUnprocessableEntity, "validation")
+}
+
+// browser plays a browser on the connect page, without following redirects.
+type browser struct {
+	t       *testing.T
+	h       http.Handler
+	cookies []*http.Cookie
+	csrf    string
+}
+
+func (b *browser) do(req *http.Request) *httptest.ResponseRecorder {
+	for _, ck := range b.cookies {
+		req.AddCookie(ck)
+	}
+	rec := httptest.NewRecorder()
+	b.h.ServeHTTP(rec, req)
+	for _, ck := range rec.Result().Cookies() {
+		b.cookies = slices.DeleteFunc(b.cookies, func(o *http.Cookie) bool { return o.Name == ck.Name })
+		if ck.MaxAge >= 0 {
+			b.cookies = append(b.cookies, ck)
+		}
+	}
+	return rec
+}
+
+func (b *browser) get(target string) *httptest.ResponseRecorder {
+	return b.do(httptest.NewRequest(http.MethodGet, target, nil))
+}
+
+func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, apitest.PublicURL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// continueToProvider shows the page and presses its button; it returns
+// where the button leads.
+func (b *browser) continueToProvider() string {
+	b.t.Helper()
+	page := b.get(apitest.PublicURL + "/connect")
+	html := page.Body.String()
+	const marker = `name="csrf" value="`
+	i := strings.Index(html, marker)
+	if page.Code != http.StatusOK || i < 0 || !strings.Contains(html, "Continue to") {
+		b.t.Fatalf("the connect page: %d\n%s", page.Code, html)
+	}
+	rest := html[i+len(marker):]
+	b.csrf = rest[:strings.IndexByte(rest, '"')]
+	resp := b.post("/connect", url.Values{"csrf": {b.csrf}})
+	if resp.Code != http.StatusSeeOther {
+		b.t.Fatalf("continue: %d\n%s", resp.Code, resp.Body)
+	}
+	return resp.Header().Get("Location")
 }
 
 func TestCatalogue(t *testing.T) {

@@ -53,7 +53,8 @@ func (c *Client) Reconnect(ctx context.Context, id string, credentials map[strin
 	return orNil(&out, err)
 }
 
-// AuthorizeOAuth returns the provider's consent page to send the user to.
+// AuthorizeOAuth returns the link to send the user's browser to: the
+// server's connect page, which goes on to the provider's consent page.
 func (c *Client) AuthorizeOAuth(ctx context.Context, r AuthorizeRequest) (string, error) {
 	var out struct {
 		AuthorizationURL string `json:"authorizationUrl"`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -38,6 +39,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// States keeps each OAuth link of Page.OAuthLink single-use: the
+	// server's store (connections.NewStateStore), shared by replicas.
+	// Without it OAuthLink fails.
+	States oauth.StateStore
 }
 
 // MinSessionKeyLen is the shortest SessionKey accepted, in bytes.
@@ -59,8 +64,14 @@ type handler struct {
 	mux     *http.ServeMux
 }
 
-// New returns the connect page's handler, for "/connect" and "/connect/".
-func New(o Options) (http.Handler, error) {
+// Page is the connect page's handler, for "/connect" and "/connect/"; its
+// OAuthLink is what POST /v1/oauth/authorize answers with.
+type Page struct{ h *handler }
+
+func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
+
+// New returns the connect page.
+func New(o Options) (*Page, error) {
 	if o.Service == nil || o.Verifier == nil {
 		return nil, errors.New("connect: Options.Service and Options.Verifier are required")
 	}
@@ -97,10 +108,11 @@ func New(o Options) (http.Handler, error) {
 	h.mux.HandleFunc("GET /connect", h.get)
 	h.mux.HandleFunc("POST /connect", h.post)
 	h.mux.HandleFunc("GET /connect/callback", h.callback)
+	h.mux.HandleFunc("GET /connect/authorize", h.openLink)
 	h.mux.HandleFunc("GET /connect/style.css", serveCSS)
 	h.mux.HandleFunc("/connect", h.notAllowed)
 	h.mux.HandleFunc("/connect/", h.notFound)
-	return h, nil
+	return &Page{h: h}, nil
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,10 @@
 //	                         button to continue to the provider.
 //	POST /connect            the form, with the session's CSRF token: creates
 //	                         (or re-authorises) the connection, or starts OAuth.
+//	GET  /connect/authorize?link=<signed link>
+//	     the link POST /v1/oauth/authorize answers with (link.go): starts
+//	     the same session from it and answers 303 to /connect, whose button
+//	     continues, once, to the consent URL the API call prepared.
 //	GET  /connect/callback   the provider's redirect (state and code, or error).
 //	GET  /connect/style.css  the page's only style sheet.
 //

@@ -29,7 +29,7 @@ func (h *handler) form(s *session) (*formPage, error) {
 		Reconnect: s.ConnectionID != "", OAuth: info.Auth.Type == spec.AuthOAuth2 && info.Auth.Grant != spec.GrantClientCredentials}
 	var b schemaform.Builder
 	var params, creds []*schemaform.Field
-	if !fp.Reconnect && info.ParametersSchema != nil {
+	if !fp.Reconnect && s.Link == "" && info.ParametersSchema != nil {
 		params = b.Fields(info.ParametersSchema, "/parameters")
 	}
 	if !fp.OAuth && info.CredentialsSchema != nil {
@@ -138,6 +138,10 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusForbidden, messagePage{page: page{Title: "This form has expired"},
 			Text: "The form was not sent from this connect page, or it has expired. Nothing was saved.",
 			Link: h.base, LinkText: "Reload the form"})
+		return
+	}
+	if s.Link != "" {
+		h.continueLink(w, r, s)
 		return
 	}
 	fp, err := h.form(s)

@@ -1,8 +1,13 @@
 package connect_test
 
 import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -13,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/httpx"
@@ -32,12 +40,25 @@ const (
 	tenant  = "acme"
 )
 
-// fakeApp is the connected app: GET /me answers 200 to goodKey and 401,
-// echoing the key it refused, to anything else.
-func fakeApp(t *testing.T) *httptest.Server {
+// fakeApp is the connected app: GET /me answers 200 to goodKey, and to an
+// OAuth access token that the OAuth2 server at oauthURL signed (checked as
+// an API would, against the server's published keys); 401, echoing the
+// key it refused, to anything else.
+func fakeApp(t *testing.T, oauthURL string) *httptest.Server {
+	keys := &jwks{url: oauthURL + "/jwks"}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		key := r.Header.Get("X-Api-Key")
+		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && r.URL.Path == "/me" {
+			sub, err := keys.verify(bearer)
+			if err != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				json.NewEncoder(w).Encode(map[string]any{"error": "invalid token: " + err.Error()})
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]any{"account": "oauth:" + sub})
+			return
+		}
 		if r.URL.Path != "/me" || key != goodKey {
 			w.WriteHeader(http.StatusUnauthorized)
 			json.NewEncoder(w).Encode(map[string]any{"error": "invalid key " + key})
@@ -47,6 +68,58 @@ func fakeApp(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// jwks checks RS256 JWTs against the keys an OAuth2 server publishes.
+type jwks struct {
+	url  string
+	once sync.Once
+	keys map[string]*rsa.PublicKey
+	err  error
+}
+
+func (k *jwks) load() {
+	resp, err := http.Get(k.url)
+	if err != nil {
+		k.err = err
+		return
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct{ Kid, Kty, N, E string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		k.err = err
+		return
+	}
+	k.keys = map[string]*rsa.PublicKey{}
+	for _, key := range set.Keys {
+		n, err1 := base64.RawURLEncoding.DecodeString(key.N)
+		e, err2 := base64.RawURLEncoding.DecodeString(key.E)
+		if key.Kty != "RSA" || err1 != nil || err2 != nil {
+			continue
+		}
+		k.keys[key.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	}
+}
+
+// verify returns the subject of a valid token.
+func (k *jwks) verify(tok string) (string, error) {
+	k.once.Do(k.load)
+	if k.err != nil {
+		return "", k.err
+	}
+	parsed, err := jwt.Parse(tok, func(tk *jwt.Token) (any, error) {
+		kid, _ := tk.Header["kid"].(string)
+		if key := k.keys[kid]; key != nil {
+			return key, nil
+		}
+		return nil, errors.New("unknown key")
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+	if err != nil {
+		return "", err
+	}
+	return parsed.Claims.GetSubject()
 }
 
 // returnApp is the app the user goes back to; it records where they land.
@@ -130,8 +203,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.oauthURL == "" {
 		o.oauthURL = "http://127.0.0.1:9"
 	}
-	api := fakeApp(t)
-	dir := testkit.CopyWorkspace(t, filepath.Join("testdata", "workspace"), map[string]string{"{{API}}": api.URL, "{{OAUTH}}": o.oauthURL})
+	app := fakeApp(t, o.oauthURL)
+	dir := testkit.CopyWorkspace(t, filepath.Join("testdata", "workspace"), map[string]string{"{{API}}": app.URL, "{{OAUTH}}": o.oauthURL})
 	client := httpx.New(httpx.Config{AllowPrivate: true})
 	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
 	if err != nil {
@@ -169,12 +242,49 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.page = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.page.Close)
 	inner, err := connect.New(connect.Options{Service: svc, Verifier: verifier, PublicURL: e.page.URL,
-		ReturnOrigins: o.returnOrigins, SessionKey: []byte(strings.Repeat("k", 32)), Logger: storetest.Quiet(), Now: clock.Now})
+		ReturnOrigins: o.returnOrigins, SessionKey: []byte(strings.Repeat("k", 32)), Logger: storetest.Quiet(), Now: clock.Now,
+		States: connections.NewStateStore(st)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = e.served.wrap(inner)
+	// The REST API beside the page, as the server mounts it: its OAuth
+	// links lead to the page.
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.New(api.Options{Service: svc, Store: st, Verifier: verifier, OAuthLinks: inner, Logger: storetest.Quiet()}))
+	mux.Handle("/", e.served.wrap(inner))
+	h = mux
 	return e
+}
+
+// call sends a request to the REST API with a tenant token and decodes
+// the JSON answer into out.
+func (e *env) call(method, path, tok string, in, out any) int {
+	e.t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, e.page.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
 }
 
 // tokenClock is the wall clock (tokens are minted with it) moved on as
@@ -185,6 +295,12 @@ func tokenClock(c *storetest.Clock) func() time.Time {
 }
 
 func (e *env) token() string {
+	e.t.Helper()
+	return e.tokenOf(tenant)
+}
+
+// tokenOf mints a token of another tenant.
+func (e *env) tokenOf(tenant string) string {
 	e.t.Helper()
 	tok, err := e.minter.Mint(tenancy.Claims{Tenant: tenant}, time.Hour)
 	if err != nil {

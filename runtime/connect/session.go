@@ -27,6 +27,7 @@ type session struct {
 	ConnectionID string `json:"id,omitempty"`
 	Expiry       int64  `json:"exp"`
 	CSRF         string `json:"csrf"`
+	Link         string `json:"l,omitempty"` // the OAuth link it started from (link.go)
 }
 
 var (

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
@@ -84,8 +87,8 @@ type pending struct {
 	Verifier     string         `json:"verifier,omitempty"`
 }
 
-// reserved are the authorization parameters this package sets; the
-// connector's authorizationParams cannot change them.
+// reserved are the authorization parameters this package sets; neither
+// the connector's authorizationParams nor its URL's query can change them.
 var reserved = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
 
 // Begin returns the provider's consent page URL for r, with a signed,
@@ -115,12 +118,30 @@ func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
 		return "", err
 	}
 
+	// The connector's URL keeps its own query but for what this package
+	// sets; a fragment has no place in it (RFC 6749 §3.1).
+	params := p.src().AuthorizationParams
+	q := u.Query()
+	for _, k := range reserved {
+		q.Del(k)
+	}
+	var opts []oauth2.AuthCodeOption
+	for k, v := range params {
+		if slices.Contains(reserved, k) {
+			continue
+		}
+		q.Del(k)
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = q.Encode(), false, "", ""
+
 	pd := pending{
 		Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID,
 		Parameters: r.Parameters, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL,
 	}
 	if p.pkce() {
-		pd.Verifier = randomString(32) // 43 characters, RFC 7636 §4.1
+		pd.Verifier = oauth2.GenerateVerifier() // 43 characters, RFC 7636 §4.1
+		opts = append(opts, oauth2.S256ChallengeOption(pd.Verifier))
 	}
 	data, err := json.Marshal(pd)
 	if err != nil {
@@ -131,27 +152,8 @@ func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	if err := m.o.States.SaveState(ctx, sp.Nonce, data, exp); err != nil {
 		return "", fmt.Errorf("oauth: saving the state: %w", err)
 	}
-
-	q := u.Query()
-	for k, v := range p.src().AuthorizationParams {
-		q.Set(k, v)
-	}
-	for _, k := range reserved {
-		q.Del(k)
-	}
-	q.Set("response_type", "code")
-	q.Set("client_id", p.ClientID)
-	q.Set("redirect_uri", r.RedirectURI)
-	if s := p.scope(); s != "" {
-		q.Set("scope", s)
-	}
-	q.Set("state", m.signState(sp))
-	if pd.Verifier != "" {
-		q.Set("code_challenge", pkceChallenge(pd.Verifier))
-		q.Set("code_challenge_method", "S256")
-	}
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	cfg := p.config(p.client(), u.String(), "", r.RedirectURI)
+	return cfg.AuthCodeURL(m.signState(sp), opts...), nil
 }
 
 // Complete checks the state of the provider's redirect (signature, expiry,
@@ -198,15 +200,18 @@ func (m *Manager) Complete(ctx context.Context, r CompleteRequest) (*Authorizati
 	if err != nil {
 		return a, err
 	}
-	form := url.Values{
-		"grant_type":   {"authorization_code"},
-		"code":         {r.Code},
-		"redirect_uri": {pd.RedirectURI},
-	}
+	c := p.client()
+	cfg := p.config(c, "", tu.String(), pd.RedirectURI)
+	var opts []oauth2.AuthCodeOption
 	if pd.Verifier != "" {
-		form.Set("code_verifier", pd.Verifier)
+		opts = append(opts, oauth2.VerifierOption(pd.Verifier))
 	}
-	tok, err := m.tokenRequest(ctx, tu.String(), form, p.client(), false, "exchanging the authorization code", r.Code, pd.Verifier)
+	const what = "exchanging the authorization code"
+	ot, now, err := m.grant(ctx, false, func(ctx context.Context) (*oauth2.Token, error) { return cfg.Exchange(ctx, r.Code, opts...) })
+	if err != nil {
+		return a, tokenFailure(err, what, []string{r.Code, pd.Verifier, c.secret})
+	}
+	tok, err := token(ot, now, what)
 	if err != nil {
 		return a, err
 	}

@@ -266,3 +266,45 @@ func TestCodeExchangeRefused(t *testing.T) {
 		t.Errorf("the error shows the code: %v", err)
 	}
 }
+
+// The connector's authorization URL keeps its own query, but not a
+// parameter this package sets nor one authorizationParams replaces; a
+// fragment is dropped. Public clients still send PKCE.
+func TestAuthorizationURLComposition(t *testing.T) {
+	t.Parallel()
+	auth := `  type: oauth2
+  grant: authorizationCode
+  authorizationUrl: "https://auth.example.com/o/authorize?audience=api&client_id=evil&prompt=none&state=x#frag"
+  tokenUrl: "https://auth.example.com/o/token"
+  authorizationParams: {prompt: consent}
+`
+	store := NewMemStore()
+	p := &Provider{Connector: "mock", Auth: compileAuth(t, "", auth), ClientID: testClientID}
+	m, err := New(Options{States: store, Providers: func(context.Context, string) (*Provider, error) { return p, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := m.Begin(context.Background(), BeginRequest{Tenant: "acme", Connector: "mock", RedirectURI: callback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Scheme+"://"+u.Host+u.Path != "https://auth.example.com/o/authorize" || u.Fragment != "" || strings.Contains(raw, "#") {
+		t.Errorf("URL %s", raw)
+	}
+	for k, want := range map[string][]string{
+		"audience": {"api"}, "client_id": {testClientID}, "prompt": {"consent"},
+		"response_type": {"code"}, "redirect_uri": {callback}, "code_challenge_method": {"S256"},
+	} {
+		if got := q[k]; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if s := q["state"]; len(s) != 1 || s[0] == "x" {
+		t.Errorf("state = %q", s)
+	}
+}

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
@@ -235,20 +236,29 @@ func (a *authenticator) obtain(ctx context.Context, cur *Token) (*Token, error) 
 		return nil, &engine.Error{Type: engine.ErrInvalidInput, Message: err.Error(), Err: err}
 	}
 	if a.p.clientCredentials() {
-		form := url.Values{"grant_type": {"client_credentials"}}
-		if s := a.p.scope(); s != "" {
-			form.Set("scope", s)
-		}
+		cfg := a.p.clientCredentialsConfig(a.creds, tu.String())
+		const what = "getting a client credentials token"
 		// Replayable: nothing is consumed by asking twice.
-		return m.tokenRequest(ctx, tu.String(), form, a.creds, true, "getting a client credentials token")
+		ot, now, err := m.grant(ctx, true, cfg.Token)
+		if err != nil {
+			return nil, tokenFailure(err, what, []string{a.creds.secret})
+		}
+		return token(ot, now, what)
 	}
 	if m.refusedToken(id, cur.RefreshToken) {
 		return nil, reauthError(nil)
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cur.RefreshToken}}
-	nt, err := m.tokenRequest(ctx, tu.String(), form, a.creds, false, "refreshing the token", cur.RefreshToken, cur.AccessToken)
-	var te *TokenError
-	if errors.As(err, &te) && te.Code == "invalid_grant" {
+	const what = "refreshing the token"
+	secrets := []string{cur.RefreshToken, cur.AccessToken, a.creds.secret}
+	cfg := a.p.config(a.creds, "", tu.String(), "")
+	ot, now, err := m.grant(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
+		// A token without an access token is never valid, so the source
+		// refreshes at once.
+		return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
+	})
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+		te := retrieveError(re, secrets)
 		m.refuse(id, cur.RefreshToken)
 		reason := "the provider refused the refresh token (invalid_grant)"
 		if te.Description != "" {
@@ -260,6 +270,10 @@ func (a *authenticator) obtain(ctx context.Context, cur *Token) (*Token, error) 
 		m.log.WarnContext(ctx, "oauth: connection disconnected", "connection", id, "connector", a.p.Connector, "reason", reason)
 		return nil, reauthError(te)
 	}
+	if err != nil {
+		return nil, tokenFailure(err, what, secrets)
+	}
+	nt, err := token(ot, now, what)
 	if err != nil {
 		return nil, err
 	}

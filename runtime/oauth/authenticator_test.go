@@ -122,6 +122,31 @@ func TestClientCredentialsOfTheConnection(t *testing.T) {
 	if _, ok := e.store.Disconnected("cc-3"); ok {
 		t.Error("a client credentials refusal marked the connection disconnected")
 	}
+	// The refused request was not sent again with the secret the other
+	// way (x/oauth2's auto-detection): the client authentication is fixed.
+	if st := e.srv.stats(t); strings.Join(st.ClientAuth, ",") != "body,bad" {
+		t.Errorf("client auth of the requests = %v, want body then one refused", st.ClientAuth)
+	}
+}
+
+// Token requests go through the guarded outbound client: one that does
+// not allow private addresses refuses the loopback token endpoint before
+// anything is sent.
+func TestTokenRequestsAreGuarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ccAuth)
+	m, err := New(Options{HTTP: httpx.New(httpx.Config{}), Tokens: NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tryAuthorize(m.NewAuthenticator(e.p, &engine.Connection{ID: "x"}))
+	var ee *engine.Error
+	if !errors.As(err, &ee) || ee.Type != engine.ErrRefused || ee.Retryable {
+		t.Fatalf("err = %v, want the outbound guard's refusal", err)
+	}
+	if n := e.srv.tokenRequests(t); n != 0 {
+		t.Fatalf("token requests = %d, want 0", n)
+	}
 }
 
 func TestRefreshBeforeExpiry(t *testing.T) {
@@ -133,6 +158,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 		t.Fatal("Authorize did not send the stored token")
 	}
 	// Lifetime 5 s: refreshed from 0.5 s before expiry (10%), not before.
+	// The refresh authenticates the client as the code exchange did.
 	e.clock.Add(4400 * time.Millisecond)
 	if authorize(t, a) != first.AccessToken || e.srv.tokenRequests(t) != 1 {
 		t.Fatal("refreshed too early")
@@ -142,6 +168,9 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	st := e.srv.stats(t)
 	if tok == first.AccessToken || st.TokenRequests != 2 || st.Grants["refresh_token"] != 1 {
 		t.Fatalf("no refresh near expiry: %+v", st)
+	}
+	if strings.Join(st.ClientAuth, ",") != "basic,basic" {
+		t.Errorf("client auth = %v, want HTTP basic for both", st.ClientAuth)
 	}
 	s := stored(t, e.store, "c1")
 	if s.AccessToken != tok || s.RefreshToken == first.RefreshToken || s.RefreshToken == "" {

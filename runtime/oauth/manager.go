@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -46,11 +47,14 @@ type Options struct {
 // connections fresh. Make one per process and share it: it holds the
 // refreshes in flight and the tokens last seen.
 type Manager struct {
-	o      Options
-	http   *httpx.Client
-	now    func() time.Time
-	log    *slog.Logger
-	secret []byte
+	o Options
+	// once and replay send the token requests, over Options.HTTP: replay
+	// resends after a failure the server may have seen, for the client
+	// credentials grant only (see grant).
+	once, replay *http.Client
+	now          func() time.Time
+	log          *slog.Logger
+	secret       []byte
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -73,15 +77,18 @@ type flight struct {
 // New returns a Manager.
 func New(o Options) (*Manager, error) {
 	m := &Manager{
-		o: o, http: o.HTTP, now: o.Now, log: o.Logger, secret: o.StateSecret,
+		o: o, now: o.Now, log: o.Logger, secret: o.StateSecret,
 		flights:   map[string]*flight{},
 		cache:     map[string]*Token{},
 		refused:   map[string][32]byte{},
 		waitUntil: map[string]time.Time{},
 	}
-	if m.http == nil {
-		m.http = httpx.New(httpx.Config{})
+	hc := o.HTTP
+	if hc == nil {
+		hc = httpx.New(httpx.Config{})
 	}
+	m.once = hc.HTTPClient(httpx.RetryPolicy{})
+	m.replay = hc.HTTPClient(httpx.RetryPolicy{NonIdempotent: true})
 	if m.now == nil {
 		m.now = time.Now
 	}

@@ -68,9 +68,3 @@ func (m *Manager) openState(state string) (*statePayload, error) {
 	}
 	return &p, nil
 }
-
-// pkceChallenge is the S256 code challenge of a verifier (RFC 7636 §4.2).
-func pkceChallenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return b64.EncodeToString(sum[:])
-}

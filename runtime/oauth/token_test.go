@@ -2,60 +2,105 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
 
-// These tests need no server.
-
-func TestReadToken(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	json := http.Header{"Content-Type": {"application/json"}}
-	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-	for _, c := range []struct {
+// Token responses as providers send them, read through the refresh grant
+// from a loopback server that answers each case's own path.
+func TestTokenResponses(t *testing.T) {
+	t.Parallel()
+	const (
+		json = "application/json"
+		form = "application/x-www-form-urlencoded"
+	)
+	cases := []struct {
 		name    string
 		status  int
-		header  http.Header
+		ctype   string
 		body    string
-		problem string // malformed
+		problem string // malformed: ErrMalformedResponse, saying this
 		code    string // provider error
 		expiry  time.Duration
+		scope   string
 	}{
-		{name: "full", status: 200, header: json, body: `{"access_token":"at","token_type":"bearer","expires_in":3600,"refresh_token":"rt","scope":"a b"}`, expiry: time.Hour},
-		{name: "expires_in string", status: 200, header: json, body: `{"access_token":"at","expires_in":"120"}`, expiry: 2 * time.Minute},
-		{name: "no expires_in", status: 200, header: json, body: `{"access_token":"at"}`},
-		{name: "expires_in null", status: 200, header: json, body: `{"access_token":"at","expires_in":null}`},
-		{name: "expires_in 0", status: 200, header: json, body: `{"access_token":"at","expires_in":0}`},
-		{name: "form", status: 200, header: form, body: `access_token=at&token_type=bearer&scope=repo`},
-		{name: "html", status: 200, header: http.Header{"Content-Type": {"text/html"}}, body: `<html>down</html>`, problem: "not JSON"},
-		{name: "empty", status: 200, header: json, body: ``, problem: "empty"},
-		{name: "array", status: 200, header: json, body: `[1]`, problem: "not a JSON object"},
-		{name: "no access_token", status: 200, header: json, body: `{"token_type":"bearer"}`, problem: "no access_token"},
-		{name: "expires_in NaN", status: 200, header: json, body: `{"access_token":"at","expires_in":"NaN"}`, problem: "expires_in"},
-		{name: "expires_in object", status: 200, header: json, body: `{"access_token":"at","expires_in":{}}`, problem: "expires_in"},
-		{name: "error 400", status: 400, header: json, body: `{"error":"invalid_grant","error_description":"expired"}`, code: "invalid_grant"},
-		{name: "error 200 (GitHub)", status: 200, header: form, body: `error=bad_verification_code&error_description=gone`, code: "bad_verification_code"},
-		{name: "error html", status: 502, header: http.Header{"Content-Type": {"text/html"}}, body: `<html>bad gateway</html>`},
-	} {
+		{name: "full", status: 200, ctype: json, body: `{"access_token":"at","token_type":"bearer","expires_in":3600,"refresh_token":"rt","scope":"a b"}`, expiry: time.Hour, scope: "a b"},
+		{name: "expires_in string", status: 200, ctype: json, body: `{"access_token":"at","expires_in":"120"}`, expiry: 2 * time.Minute},
+		{name: "no expires_in", status: 200, ctype: json, body: `{"access_token":"at"}`},
+		{name: "expires_in null", status: 200, ctype: json, body: `{"access_token":"at","expires_in":null}`},
+		{name: "expires_in 0", status: 200, ctype: json, body: `{"access_token":"at","expires_in":0}`},
+		{name: "scope list", status: 200, ctype: json, body: `{"access_token":"at","scope":["a","b"]}`, scope: "a b"},
+		{name: "form", status: 200, ctype: form, body: `access_token=at&token_type=bearer&scope=repo&expires_in=60`, expiry: time.Minute, scope: "repo"},
+		{name: "html", status: 200, ctype: "text/html", body: `<html>down</html>`, problem: "not a JSON object or form"},
+		{name: "empty", status: 200, ctype: json, body: ``, problem: "not a JSON object or form"},
+		{name: "array", status: 200, ctype: json, body: `[1]`, problem: "not a JSON object or form"},
+		{name: "no access_token", status: 200, ctype: json, body: `{"token_type":"bearer"}`, problem: "no access_token"},
+		{name: "expires_in NaN", status: 200, ctype: json, body: `{"access_token":"at","expires_in":"NaN"}`, problem: "wrong type"},
+		{name: "expires_in object", status: 200, ctype: json, body: `{"access_token":"at","expires_in":{}}`, problem: "wrong type"},
+		{name: "form expires_in word", status: 200, ctype: form, body: `access_token=at&expires_in=soon`, problem: "expires_in is not a number"},
+		{name: "error 400", status: 400, ctype: json, body: `{"error":"invalid_request","error_description":"expired"}`, code: "invalid_request"},
+		{name: "error 200 (GitHub)", status: 200, ctype: form, body: `error=bad_verification_code&error_description=gone`, code: "bad_verification_code"},
+		{name: "error html", status: 502, ctype: "text/html", body: `<html>bad gateway</html>`},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/case"))
+		if err != nil || r.Method != http.MethodPost || r.FormValue("refresh_token") != "old-rt" {
+			w.WriteHeader(http.StatusTeapot)
+			return
+		}
+		c := cases[i]
+		w.Header().Set("Content-Type", c.ctype)
+		w.WriteHeader(c.status)
+		io.WriteString(w, c.body)
+	}))
+	t.Cleanup(srv.Close)
+	now := time.Unix(1_700_000_000, 0)
+	store := NewMemStore()
+	m, err := New(Options{HTTP: httpx.New(httpx.Config{AllowPrivate: true}), Tokens: store, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{Connector: "mock", Auth: compileAuth(t, srv.URL, codeAuth), ClientID: testClientID, ClientSecret: testClientSecret}
+
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tok, te, problem := readToken(&httpx.Response{Status: c.status, Header: c.header, Body: []byte(c.body)}, now)
+			id := "c" + strconv.Itoa(i)
+			store.SaveToken(context.Background(), id, &Token{AccessToken: "old-at", RefreshToken: "old-rt", Expiry: now.Add(-time.Second)})
+			_, err := tryAuthorize(m.NewAuthenticator(p, &engine.Connection{ID: id, Parameters: map[string]any{"tokenPath": "case" + strconv.Itoa(i)}}))
+			var te *TokenError
 			switch {
 			case c.problem != "":
-				if !strings.Contains(problem, c.problem) || tok != nil || te != nil {
-					t.Fatalf("got %v %v %q, want problem %q", tok, te, problem, c.problem)
+				if !errors.Is(err, ErrMalformedResponse) || !strings.Contains(err.Error(), c.problem) {
+					t.Fatalf("err = %v, want a malformed response: %s", err, c.problem)
 				}
 			case c.status >= 300 || c.code != "":
-				if te == nil || te.Code != c.code || te.Status != c.status || tok != nil {
-					t.Fatalf("got %v %v %q, want error %q", tok, te, problem, c.code)
+				if !errors.As(err, &te) || te.Code != c.code || te.Status != c.status {
+					t.Fatalf("err = %v, want the provider's error %d %q", err, c.status, c.code)
 				}
 			default:
-				if tok == nil || problem != "" || te != nil || tok.AccessToken != "at" {
-					t.Fatalf("got %v %v %q", tok, te, problem)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tok := stored(t, store, id)
+				refresh := "old-rt" // kept when none comes back (RFC 6749 §6)
+				if strings.Contains(c.body, "refresh_token") {
+					refresh = "rt"
+				}
+				if tok.AccessToken != "at" || tok.RefreshToken != refresh || tok.Scope != c.scope || !tok.IssuedAt.Equal(now) {
+					t.Fatalf("token %v, scope %q, issued %v", tok, tok.Scope, tok.IssuedAt)
 				}
 				if want := now.Add(c.expiry); c.expiry != 0 && !tok.Expiry.Equal(want) || c.expiry == 0 && !tok.Expiry.IsZero() {
 					t.Fatalf("expiry = %v, want +%v", tok.Expiry, c.expiry)
@@ -87,11 +132,40 @@ func TestRefreshMargin(t *testing.T) {
 	}
 }
 
-// RFC 7636 appendix B.
+// The challenge sent is the S256 of the verifier kept for the exchange
+// (RFC 7636 §4.2), which is 43 characters of base64url (§4.1).
 func TestPKCEChallenge(t *testing.T) {
-	if got := pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"); got != "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" {
-		t.Fatalf("challenge = %s", got)
+	t.Parallel()
+	e := newEnv(t, codeAuth)
+	rs := &recordStates{MemStore: e.store}
+	m := e.manager(t, e.store)
+	m.o.States = rs
+	u, err := url.Parse(begin(t, m, "acme"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	var p pending
+	if len(rs.saved) != 1 || json.Unmarshal(rs.saved[0], &p) != nil {
+		t.Fatalf("saved %d states", len(rs.saved))
+	}
+	sum := sha256.Sum256([]byte(p.Verifier))
+	if len(p.Verifier) != 43 || u.Query().Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		t.Fatalf("verifier %d characters, challenge %q", len(p.Verifier), u.Query().Get("code_challenge"))
+	}
+	if m := u.Query().Get("code_challenge_method"); m != "S256" {
+		t.Fatalf("method %q", m)
+	}
+}
+
+// recordStates keeps what is saved.
+type recordStates struct {
+	*MemStore
+	saved [][]byte
+}
+
+func (s *recordStates) SaveState(ctx context.Context, state string, data []byte, exp time.Time) error {
+	s.saved = append(s.saved, data)
+	return s.MemStore.SaveState(ctx, state, data, exp)
 }
 
 func TestMemStoreLock(t *testing.T) {

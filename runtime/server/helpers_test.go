@@ -153,15 +153,33 @@ type running struct {
 
 func start(t testing.TB, cfg server.Config) *running {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveOn(t, cfg, ln)
+}
+
+// startPublic is start with the server's public URL on its own address,
+// for a browser that follows the links it hands out.
+func startPublic(t testing.TB, cfg server.Config) *running {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	return serveOn(t, cfg, ln)
+}
+
+func serveOn(t testing.TB, cfg server.Config, ln net.Listener) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg, storetest.Quiet())
 	if err != nil {
 		cancel()
+		ln.Close()
 		t.Fatalf("server.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	r := &running{Server: s, URL: "http://" + ln.Addr().String(), stop: cancel, served: make(chan error, 1)}
 	go func() { r.served <- s.Serve(ctx, ln) }()

@@ -163,12 +163,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	connectPage, err := connect.New(connect.Options{
 		Service: svc, Verifier: verifier, PublicURL: publicURL,
 		ReturnOrigins: returnOrigins, SessionKey: derive(keys, "membrane connect session"), Logger: log,
+		States: connections.NewStateStore(st),
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, PublicURL: publicURL})
+	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, OAuthLinks: connectPage})
 	var minter *tenancy.Minter
 	if len(keys.HMACSecret) > 0 {
 		// The console's links to the connect page carry a short-lived

@@ -3,10 +3,14 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +297,61 @@ func TestConsoleIsMounted(t *testing.T) {
 	dev := start(t, server.Config{Dir: workspace(t, up.srv.URL, ""), LookupEnv: vars, OpenConsole: true})
 	if code := call(t, noRedirect, "GET", dev.URL+"/console/", "", nil, nil); code != http.StatusOK {
 		t.Fatalf("open console from loopback: %d", code)
+	}
+}
+
+// POST /v1/oauth/authorize answers with a link to the server's own connect
+// page, which starts a connect session and continues, once, to the
+// provider's consent URL with the callback under the public URL.
+func TestOAuthAuthorizeLinksToTheConnectPage(t *testing.T) {
+	t.Parallel()
+	dir := workspace(t, "http://127.0.0.1:1", "")
+	oauthConn := "kind: Connector\nkey: crmo\nname: CRM\nbaseUrl: https://crm.example\nauth:\n  type: oauth2\n  authorizationUrl: https://crm.example/authorize\n  tokenUrl: https://crm.example/token\n"
+	if err := os.WriteFile(filepath.Join(dir, "connectors/crm/oauth.yaml"), []byte(oauthConn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "membrane.yaml"), []byte("kind: Workspace\nkey: servertest\noauthClients:\n  crmo: {clientIdEnv: CRMO_ID, clientSecretEnv: CRMO_SECRET}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startPublic(t, server.Config{Dir: dir, LookupEnv: env(map[string]string{
+		"MEMBRANE_WORKSPACE_SECRET": testSecret, "CRMO_ID": "crmo-client", "CRMO_SECRET": "crmo-secret"})})
+	var out struct {
+		AuthorizationURL string `json:"authorizationUrl"`
+	}
+	code := call(t, r.srvClient(), "POST", r.URL+"/v1/oauth/authorize", token(t, "servertest", testSecret, "acme"),
+		map[string]any{"connector": "crmo", "returnUrl": r.URL + "/done"}, &out)
+	if code != http.StatusOK || !strings.HasPrefix(out.AuthorizationURL, r.URL+"/connect/authorize?link=") {
+		t.Fatalf("authorize: %d %q", code, out.AuthorizationURL)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(out.AuthorizationURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/connect" {
+		t.Fatalf("the link: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = browser.Get(r.URL + "/connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(string(page), "Continue to CRM") {
+		t.Fatalf("the page: %d\n%s", resp.StatusCode, page)
+	}
+	resp, err = browser.PostForm(r.URL+"/connect", url.Values{"csrf": {string(m[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	consent, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || consent.Host != "crm.example" || consent.Query().Get("redirect_uri") != r.URL+"/connect/callback" ||
+		consent.Query().Get("client_id") != "crmo-client" {
+		t.Fatalf("continue: %d to %v", resp.StatusCode, consent)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	mruntime "github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/api"
+	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -41,6 +42,8 @@ const (
 	BadKey  = "key_bad_5555555555555555"
 	// PublicURL is the server's public URL (the OAuth redirect's base).
 	PublicURL = "https://membrane.test"
+	// ReturnOrigin is the app's origin, where a returnUrl may be.
+	ReturnOrigin = "https://app.example"
 )
 
 // Secret signs the tokens.
@@ -51,6 +54,7 @@ type Env struct {
 	T        *testing.T
 	URL      string // the API server, e.g. http://127.0.0.1:PORT
 	Handler  http.Handler
+	Connect  http.Handler // the connect page at PublicURL, where POST /v1/oauth/authorize leads (not served)
 	Store    store.Store
 	Service  *connections.Service
 	Upstream *Upstream
@@ -93,12 +97,17 @@ func New(t *testing.T, open storetest.Opener) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, err := connect.New(connect.Options{Service: svc, Verifier: v, PublicURL: PublicURL, ReturnOrigins: []string{ReturnOrigin},
+		SessionKey: Secret, States: connections.NewStateStore(st), Logger: storetest.Quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &testkit.Buffer{}
-	h := api.New(api.Options{Service: svc, Store: st, Verifier: v, PublicURL: PublicURL,
+	h := api.New(api.Options{Service: svc, Store: st, Verifier: v, OAuthLinks: page,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &Env{T: t, URL: srv.URL, Handler: h, Store: st, Service: svc, Upstream: up, Minter: minter, Verifier: v, logs: logs}
+	return &Env{T: t, URL: srv.URL, Handler: h, Connect: page, Store: st, Service: svc, Upstream: up, Minter: minter, Verifier: v, logs: logs}
 }
 
 // WorkspaceDir is runtime/api/testdata/ws, wherever the test runs from.
