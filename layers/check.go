@@ -29,9 +29,13 @@ func Check(ws *spec.Workspace) diag.List {
 			diags = append(diags, d...)
 		}
 		if len(keys) == 0 && o.ConnectorPatch != nil {
-			// A connector-only patch still has to give a valid connector.
+			// A connector-only patch still has to give a valid connector
+			// (its URLs within the host policy too), actions or not.
 			if a := anyAction(ws, o.Connector); a != "" {
 				_, d := ResolveAction(ws, o.Connector, a, o)
+				diags = append(diags, d...)
+			} else {
+				_, d := ResolveConnector(ws, o.Connector, o)
 				diags = append(diags, d...)
 			}
 		}

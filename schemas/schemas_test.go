@@ -405,7 +405,7 @@ func TestPropertiesAt(t *testing.T) {
 		want      []string
 	}{
 		{"Connector", "https://membrane.dev/schemas/connector.schema.json#/additionalProperties",
-			[]string{"kind", "key", "name", "description", "baseUrl", "parameters", "auth", "headers", "rateLimit", "retry", "http", "errors"}},
+			[]string{"kind", "key", "name", "description", "baseUrl", "hosts", "parameters", "auth", "headers", "rateLimit", "retry", "http", "errors"}},
 		{"", "https://membrane.dev/schemas/connector.schema.json#/$defs/auth/allOf/1/then/additionalProperties",
 			[]string{"type", "credentials", "test", "in", "name", "value"}},
 		{"Action", "#/$defs/pagination/allOf/3/then/additionalProperties",

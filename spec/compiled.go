@@ -14,6 +14,9 @@ import (
 type Expr struct {
 	*expr.Template
 	Src Template
+	// URL is the host policy of a connector URL template (see EvalURL);
+	// nil for any other template.
+	URL *URLPolicy
 }
 
 // ExprError is an expression that failed at run time.

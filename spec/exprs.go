@@ -110,6 +110,9 @@ func compileConnector(s *Scope, c *Connector, diags *diag.List) *CompiledConnect
 		Headers: compileNamed(s, c.Headers, diags, varsConnector),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
 	}
+	hosts := compileHosts(c, diags)
+	declared := len(c.Hosts) > 0
+	compileURL(s, cc.BaseURL, c.Key, FieldBaseURL, hosts, declared, diags, varsConnector)
 	a := c.Auth
 	if a == nil {
 		return cc
@@ -126,6 +129,8 @@ func compileConnector(s *Scope, c *Connector, diags *diag.List) *CompiledConnect
 		Query:            compileNamed(s, a.Query, diags, varsSession),
 		Test:             compileRequest(s, a.Test, diags, varsConnector),
 	}
+	compileURL(s, ca.AuthorizationURL, c.Key, FieldAuthorizationURL, hosts, declared, diags, varsAuth)
+	compileURL(s, ca.TokenURL, c.Key, FieldTokenURL, hosts, declared, diags, varsAuth)
 	if a.Login != nil {
 		ca.Login = compileRequest(s, a.Login.Request, diags, varsAuth)
 		ca.LoginToken = s.Compile(a.Login.Token, expr.Scalar, diags, varsLoginResp...)

@@ -73,6 +73,11 @@ type Connector struct {
 	Description string `json:"description,omitempty"`
 	// BaseURL may use `connection.parameters`, e.g. a tenant's subdomain.
 	BaseURL Template `json:"baseUrl"`
+	// Hosts are the hosts a URL of the connector (base, authorization,
+	// token) may render to when its host uses an expression: "*" is one
+	// DNS label, as in "*.zendesk.com". Without them, each template's own
+	// text fixes its host (see URLPolicy).
+	Hosts []string `json:"hosts,omitempty"`
 	// Parameters is the JSON Schema of the connection parameters a user gives
 	// when connecting (a subdomain, a region).
 	Parameters *Schema `json:"parameters,omitempty"`

@@ -57,6 +57,9 @@ var runStatuses = map[string]int{
 	engine.ErrTimeout:       http.StatusGatewayTimeout,
 	engine.ErrExpression:    http.StatusInternalServerError,
 	engine.ErrCanceled:      http.StatusServiceUnavailable,
+	// The connection's parameters (or the workspace's files) give a URL
+	// on a host the connector does not allow; nothing was sent.
+	engine.ErrHostNotAllowed: http.StatusUnprocessableEntity,
 }
 
 // runDetails say what to do about each failed run.
@@ -73,6 +76,8 @@ var runDetails = map[string]string{
 	engine.ErrTimeout:       "The upstream API did not answer in time; retry later.",
 	engine.ErrExpression:    "An expression of the integration failed while running; error.message names it and its file:line. The integration needs fixing.",
 	engine.ErrCanceled:      "The run was canceled before it finished; the server may be shutting down. Retry.",
+	// What to fix is the connection's parameters, or a file.
+	engine.ErrHostNotAllowed: "A URL of the connector would go to a host its workspace files do not allow, so nothing was sent; error.message names the connector, the field and the parameter. Reconnect with valid connection parameters (or fix the connector's hosts:).",
 }
 
 // fail answers err as a problem; kind names what a not-found is about.

@@ -100,6 +100,7 @@ var titles = map[string]string{
 	"run-invalid-output":      "Invalid action output",
 	"run-expression":          "Expression failed",
 	"run-canceled":            "Run canceled",
+	"run-host-not-allowed":    "Host not allowed",
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {

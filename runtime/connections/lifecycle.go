@@ -65,6 +65,9 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := invalid(cn, s.hostViolations(ctx, ws, cn.Key, tenant, ovs, params, creds)); err != nil {
+		return nil, err
+	}
 	tok, err := s.trial(ctx, ws, c, ovs)
 	if err != nil {
 		return nil, err

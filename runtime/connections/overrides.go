@@ -108,10 +108,53 @@ func parseOverride(tenant, connector, connID string, rev int64, doc []byte) (*sp
 	default:
 		diags.Errorf(posOf(doc0, "connection", o.Source.Pos), "invalid-value", "this override names connection %q, but it is stored for connection %q", o.Connection, connID)
 	}
+	fileOnly(o, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return o, diags
+}
+
+// fileOnlyFields are the connector fields a stored override may not
+// patch: they decide where a connection's requests, and the secrets they
+// carry (its credentials, the workspace's OAuth client secret), go.
+// Anyone holding a tenant token may store an override (a connect link
+// puts one in a user's browser), so only a workspace file, which the
+// workspace's owners review and deploy, may change them: a sandbox base
+// URL is a ConnectionOverride file. Headers, mappings, schemas and
+// request fields stay on the connector's hosts (the engine keeps an
+// absolute path or a next-page link on the base URL's origin), so a
+// stored override may change those.
+var fileOnlyFields = []string{"baseUrl", "hosts", "auth"}
+
+// fileOnly reports each field of connectorPatch that only a workspace
+// file may change, at its place in the stored document. An override
+// stored before this check runs into it when it is read for a run, and
+// the run fails naming it, rather than sending anything.
+func fileOnly(o *spec.ConnectionOverride, diags *diag.List) {
+	patch := o.Source.Doc.Get("connectorPatch")
+	for _, name := range fileOnlyFields {
+		f := patch.Field(name)
+		if f == nil {
+			continue
+		}
+		why := "it decides where the connection's requests and secrets go"
+		if name == "auth" {
+			why = "it decides how, and where, the connection's credentials and the workspace's OAuth client are sent"
+		}
+		fields := []*spec.Field{f}
+		if name == "auth" && f.Value.Kind == spec.Map && len(f.Value.Fields) > 0 {
+			fields = fields[:0]
+			for i := range f.Value.Fields {
+				sub := f.Value.Fields[i]
+				sub.Key = "auth." + sub.Key
+				fields = append(fields, &sub)
+			}
+		}
+		for _, ff := range fields {
+			diags.Errorf(ff.KeyPos, "file-only", "connectorPatch.%s: only a workspace file may change a connector's %s: %s. Remove it from this override (a sandbox or self-hosted URL goes in a ConnectionOverride file of the workspace)", ff.Key, name, why)
+		}
+	}
 }
 
 func posOf(doc *spec.Value, field string, fallback diag.Pos) diag.Pos {

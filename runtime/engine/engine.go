@@ -229,14 +229,13 @@ func (r *run) prepare(ctx context.Context, input any) error {
 		spec.VarNow:    r.engine.now().UTC(),
 	}
 	if r.base = p.baseURL; r.base == nil {
-		base, err := p.connector.BaseURL.Eval(ctx, r.vars)
+		// The connector's host policy decides where the requests, and
+		// the credentials they carry, may go.
+		base, err := p.connector.BaseURL.EvalURL(ctx, r.vars)
 		if err != nil {
-			return fromExpr(err)
+			return fromURLOrExpr(err)
 		}
-		r.base, err = url.Parse(text(base))
-		if err != nil || !validBase(r.base) {
-			return &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("the base URL %q is not an http(s) URL; check the connector's baseUrl and the connection's parameters", text(base))}
-		}
+		r.base = base
 	}
 	r.auth = r.authenticator()
 	var secrets []string
@@ -248,9 +247,36 @@ func (r *run) prepare(ctx context.Context, input any) error {
 	return nil
 }
 
-// validBase reports whether a parsed base URL is one requests can go to.
-func validBase(u *url.URL) bool {
-	return u.Host != "" && (u.Scheme == "https" || u.Scheme == "http")
+// fromURLOrExpr turns the failure of a URL template into a run error.
+func fromURLOrExpr(err error) error {
+	if e := fromURL(err); e != err {
+		return e
+	}
+	return fromExpr(err)
+}
+
+// sameOrigin refuses an absolute URL (a path written whole, a next-page
+// link) that would leave the base URL's origin: its scheme, host and
+// port, which the host policy vetted. httpx checks the host again as it
+// sends.
+func (r *run) sameOrigin(u *url.URL, what string) error {
+	if strings.EqualFold(u.Scheme, r.base.Scheme) && u.User == nil && hostPortOf(u) == hostPortOf(r.base) {
+		return nil
+	}
+	return &Error{Type: ErrHostNotAllowed, Message: fmt.Sprintf("%s %s://%s is not on the connector's base URL origin %s://%s; nothing was sent", what, u.Scheme, u.Host, r.base.Scheme, r.base.Host)}
+}
+
+// hostPortOf is a URL's lower-case host and port, the scheme's default
+// when none is written.
+func hostPortOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if strings.EqualFold(u.Scheme, "http") {
+			port = "80"
+		}
+	}
+	return strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")) + ":" + port
 }
 
 func authHeaderName(p *Plan) string {
@@ -300,6 +326,13 @@ func (r *run) call(ctx context.Context, cr *spec.CompiledRequest, vars map[strin
 		return nil, err
 	}
 	if page != nil && page.url != "" {
+		u, err := url.Parse(page.url)
+		if err != nil {
+			return nil, &Error{Type: ErrUpstream, Message: "the next-page link is not a URL: " + err.Error()}
+		}
+		if err := r.sameOrigin(u, "the next-page link"); err != nil {
+			return nil, err
+		}
 		b.req.URL = page.url
 	}
 	if page != nil {
@@ -329,7 +362,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		req.Header = b.req.Header.Clone()
 		if auth != nil {
 			if err := auth.Authorize(ctx, &req); err != nil {
-				return nil, nil, err
+				return nil, nil, fromURL(err)
 			}
 			if _, builtin := auth.(*builtinAuth); !builtin {
 				// An external authenticator (OAuth2) may have learnt a new
@@ -346,7 +379,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		if resp.Status == http.StatusUnauthorized && auth != nil && !refreshed {
 			ok, err := auth.Refresh(ctx)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, fromURL(err)
 			}
 			if ok {
 				refreshed = true

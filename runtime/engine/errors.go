@@ -26,6 +26,10 @@ const (
 	ErrExpression    = "expression"     // an expression failed at run time
 	ErrRefused       = "refused"        // outbound safety refused the address
 	ErrCanceled      = "canceled"       // the caller gave up
+	// ErrHostNotAllowed: a URL would go where the connector's files do
+	// not allow (a connection parameter that tries to choose the host);
+	// nothing was sent. Reconnect with valid parameters, or fix hosts:.
+	ErrHostNotAllowed = "host-not-allowed"
 )
 
 // Violation is one way a value breaks a JSON Schema.
@@ -127,6 +131,21 @@ func fromExpr(err error) error {
 		return err
 	}
 	return &Error{Type: ErrExpression, Message: err.Error(), Err: err}
+}
+
+// fromURL turns a URL that its host policy refused (*spec.URLError,
+// wherever it is in err's chain: an OAuth2 authenticator wraps it) into
+// a host-not-allowed run error; any other error is returned as it is.
+func fromURL(err error) error {
+	var ue *spec.URLError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Type == ErrHostNotAllowed {
+		return err
+	}
+	return &Error{Type: ErrHostNotAllowed, Message: ue.Error(), Err: err}
 }
 
 // defaultErrorType maps a failing status when no rule matched.

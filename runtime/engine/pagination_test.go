@@ -245,7 +245,7 @@ func TestLinkToAnotherHostIsRefused(t *testing.T) {
 		"connector.yaml": connector("auth: {type: bearer}\n"),
 		"list.yaml":      "kind: Action\nconnector: test\nkey: list\nrequest: {path: /items}\npagination: {type: link, items: '${ response.body }'}\n",
 	})
-	e.runErr(t, runtime.RunRequest{Action: "list", Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"token": "tok-not-for-others"}}}, engine.ErrRefused)
+	e.runErr(t, runtime.RunRequest{Action: "list", Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"token": "tok-not-for-others"}}}, engine.ErrHostNotAllowed)
 	if other.n() != 0 {
 		t.Errorf("the credentials went to another host")
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 
@@ -99,17 +100,15 @@ func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 	}
 }
 
-// literalBaseURL parses a base URL that is plain text, as the run would.
+// literalBaseURL is a base URL that is plain text, as the run would
+// have it; nil when it depends on the connection (or is refused: the
+// run then says why).
 func literalBaseURL(x *spec.Expr) *url.URL {
 	if x == nil || x.Template == nil || !x.IsLiteral() {
 		return nil
 	}
-	v, err := x.Template.Eval(nil)
+	u, err := x.EvalURL(context.Background(), nil)
 	if err != nil {
-		return nil
-	}
-	u, err := url.Parse(text(v))
-	if err != nil || !validBase(u) {
 		return nil
 	}
 	return u

@@ -196,6 +196,9 @@ func (r *run) resolveURL(path string) (*url.URL, error) {
 		if err != nil {
 			return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("invalid URL %q: %v", path, err)}
 		}
+		if err := r.sameOrigin(u, "the request URL"); err != nil {
+			return nil, err
+		}
 		return u, nil
 	}
 	u := *r.base

@@ -78,22 +78,17 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-// endpoint evaluates a URL template; what names it in errors.
+// endpoint evaluates a URL template; what names it in errors. The
+// template's host policy, compiled with its connector, decides where the
+// client secret, codes and tokens may go: a URL it refuses is a
+// *spec.URLError in the chain, and nothing is sent.
 func endpoint(ctx context.Context, x *spec.Expr, vars map[string]any, what string) (*url.URL, error) {
 	if x == nil {
 		return nil, fmt.Errorf("oauth: the connector has no %s", what)
 	}
-	v, err := x.Eval(ctx, vars)
+	u, err := x.EvalURL(ctx, vars)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %s: %w", what, err)
-	}
-	s, ok := v.(string)
-	if !ok {
-		s = fmt.Sprint(v)
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("oauth: the %s %q is not an http(s) URL; check the connector and the connection's parameters", what, s)
 	}
 	return u, nil
 }

@@ -220,14 +220,29 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// RegionalTenant is a tenant whose crm connections reach the API on a
+// subdomain their region parameter names (RegionalHost), by a workspace
+// file: how a tenant's values meet the connector's host policy.
+const (
+	RegionalTenant = "regional"
+	RegionalHost   = "crm.test"
+)
+
 // patchDir writes an override file pointing the crm connector at
 // the upstream, for every tenant: their baseUrl in testdata is a
-// placeholder, since the upstream's port changes with every run.
+// placeholder, since the upstream's port changes with every run. Tenant
+// RegionalTenant's go to <region>.RegionalHost on the upstream's port.
 func (u *Upstream) patchDir(t *testing.T) string {
 	dir := t.TempDir()
-	doc := "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  baseUrl: " + u.srv.URL + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "upstream.yaml"), []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
+	_, port, _ := strings.Cut(strings.TrimPrefix(u.srv.URL, "http://"), ":")
+	for name, doc := range map[string]string{
+		"upstream.yaml": "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  baseUrl: " + u.srv.URL + "\n",
+		"regional.yaml": "kind: ConnectionOverride\ntenant: " + RegionalTenant + "\nconnector: crm\nconnectorPatch:\n" +
+			"  baseUrl: http://${ connection.parameters.region }." + RegionalHost + ":" + port + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }

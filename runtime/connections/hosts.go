@@ -1,0 +1,51 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// hostViolations evaluates the URLs of a connector, as the overrides
+// leave it, with a new connection's parameters, and places each refusal
+// of the connector's host policy at the parameter it came from: a
+// connection whose parameter names a host of its own (a subdomain of
+// "evil.com/") is refused when it is created, with a pointer, rather than
+// saved to fail every run. A refusal that no one parameter causes (a URL
+// that also reads what the connection learns later) is left to the runs.
+func (s *Service) hostViolations(ctx context.Context, ws *runtime.Workspace, connector, tenant string, ovs []*spec.ConnectionOverride, params, creds map[string]any) []spec.Violation {
+	rc, diags := layers.ResolveConnector(ws.Spec, connector, ovs...)
+	if rc == nil || diags.HasErrors() {
+		return nil // a run reports it, with its place
+	}
+	vars := map[string]any{
+		spec.VarConnection:  map[string]any{"id": "", "name": "", "parameters": orEmpty(params), "info": map[string]any{}},
+		spec.VarTenant:      map[string]any{"key": tenant},
+		spec.VarCredentials: orEmpty(creds),
+		spec.VarNow:         s.now().UTC(),
+	}
+	urls := []*spec.Expr{rc.Compiled.BaseURL}
+	if a := rc.Compiled.Auth; a != nil {
+		urls = append(urls, a.AuthorizationURL, a.TokenURL)
+	}
+	var out []spec.Violation
+	seen := map[string]bool{}
+	for _, x := range urls {
+		if x == nil {
+			continue
+		}
+		_, err := x.EvalURL(ctx, vars)
+		var ue *spec.URLError
+		if !errors.As(err, &ue) || ue.Parameter == "" || seen[ue.Parameter] {
+			continue
+		}
+		seen[ue.Parameter] = true
+		out = append(out, spec.Violation{Pointer: "/parameters/" + ue.Parameter,
+			Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)})
+	}
+	return out
+}
