@@ -149,7 +149,7 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 				field, kw, kw, contract, u.Get(kw).Pos)
 		}
 	}
-	if ut, ot := u.Get("type"), own.Value.Get("type"); ut != nil && ot != nil && ot.Kind != Null && !sameJSON(ut, ot) {
+	if ut, ot := u.Get("type"), own.Value.Get("type"); ut != nil && typeValue(ot) && !sameJSON(ut, ot) {
 		errorf(ot.Pos, "%s.type is %s, but %s says %s (at %s); an implementation keeps the contract's type",
 			field, jsonText(ot), contract, jsonText(ut), ut.Pos)
 	}
@@ -174,6 +174,8 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 			ut, ot := uf.Value.Get("type"), ov.Get("type")
 			switch {
 			case ot == nil:
+			case ot.Kind != Null && !typeValue(ot):
+				// Not a type at all: the schema's compile says so.
 			case ut == nil || ot.Kind == Null || !sameJSON(ut, ot):
 				want := "no type"
 				if ut != nil {
@@ -185,6 +187,24 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 		}
 	}
 	return at
+}
+
+// typeValue reports whether v is a valid value of `type`: a JSON type name
+// or a list of them.
+func typeValue(v *Value) bool {
+	names := []*Value{v}
+	if v != nil && v.Kind == List {
+		if len(v.Items) == 0 {
+			return false
+		}
+		names = v.Items
+	}
+	for _, n := range names {
+		if n == nil || n.Kind != String || !slices.Contains([]string{"array", "boolean", "integer", "null", "number", "object", "string"}, n.Str) {
+			return false
+		}
+	}
+	return v != nil
 }
 
 func sameJSON(a, b *Value) bool { return jsonText(a) == jsonText(b) }
