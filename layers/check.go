@@ -19,7 +19,7 @@ func Check(ws *spec.Workspace) diag.List {
 		}
 		keys := make([]string, 0, len(o.Actions))
 		for k := range o.Actions {
-			if ws.Action(o.Connector, k) != nil {
+			if a := ws.Action(o.Connector, k); a != nil && !ws.ContractBroken(a) {
 				keys = append(keys, k)
 			}
 		}
@@ -44,10 +44,13 @@ func Check(ws *spec.Workspace) diag.List {
 	return diags
 }
 
+// anyAction returns the first action of a connector whose contract is
+// known, or "".
 func anyAction(ws *spec.Workspace, connector string) string {
-	keys := slices.Sorted(maps.Keys(ws.Actions[connector]))
-	if len(keys) == 0 {
-		return ""
+	for _, k := range slices.Sorted(maps.Keys(ws.Actions[connector])) {
+		if !ws.ContractBroken(ws.Actions[connector][k]) {
+			return k
+		}
 	}
-	return keys[0]
+	return ""
 }

@@ -48,9 +48,15 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 		return nil, diags
 	}
 	r := &Connector{Connector: c, Doc: Label(c.Source.Doc, Integration)}
-	patched := false
+	patched, schemasPatched := false, false
 	for _, o := range overrides {
 		if o.ConnectorPatch != nil {
+			for _, s := range []*spec.Value{o.ConnectorPatch.Get("parameters"), o.ConnectorPatch.Get("auth").Get("credentials")} {
+				if s != nil {
+					spec.CheckSchemaKeywords(s, &diags)
+					schemasPatched = true
+				}
+			}
 			r.Doc = MergePatch(r.Doc, withoutIdentity(o.ConnectorPatch), Connection)
 			patched = true
 		}
@@ -62,6 +68,13 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 			return nil, diags
 		}
 		r.Connector = el.(*spec.Connector)
+	}
+	if schemasPatched {
+		// The merged schemas are the ones connections are checked with.
+		r.Connector.Parameters.Compile(&diags)
+		if r.Connector.Auth != nil {
+			r.Connector.Auth.Credentials.Compile(&diags)
+		}
 	}
 	r.Compiled = spec.CompileConnector(r.Connector, &diags)
 	if diags.HasErrors() {
@@ -116,10 +129,19 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 		doc.Set("inputSchema", in.Pos, in)
 		doc.Set("outputSchema", out.Pos, out)
 	}
+	inPatched, outPatched := false, false
 	for _, o := range overrides {
 		if p := o.Actions[a.Key]; p != nil {
 			if impl := p.Get("implements"); impl != nil && (impl.Kind != spec.String || impl.Str != a.Implements) {
 				diags.Errorf(impl.Pos, "contract", "an override cannot change what action %q implements (%q, at %s); patch its fields instead", a.Key, a.Implements, a.Source.Pos)
+			}
+			if s := p.Get("inputSchema"); s != nil {
+				spec.CheckSchemaKeywords(s, &diags)
+				inPatched = true
+			}
+			if s := p.Get("outputSchema"); s != nil {
+				spec.CheckSchemaKeywords(s, &diags)
+				outPatched = true
 			}
 			doc = MergePatch(doc, withoutIdentity(p), Connection)
 		}
@@ -138,6 +160,15 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 		keepsContract(r.Universal.Input.Value, r.Input, "input", "inputSchema", removed, &diags)
 		keepsContract(r.Universal.Output.Value, r.Output, "output", "outputSchema", removed, &diags)
 		keepsMapping(r.Universal.Output.Value, a.Source.Doc.Get("output"), doc.Get("output"), removed, &diags)
+	}
+	// A patched schema is compiled here, where its merge is known, so that
+	// it fails when the override is checked rather than when a run first
+	// needs it.
+	if inPatched {
+		(&spec.Schema{Value: r.Input}).Compile(&diags)
+	}
+	if outPatched {
+		(&spec.Schema{Value: r.Output}).Compile(&diags)
 	}
 	r.Compiled = spec.CompileAction(r.Connector, r.Action, r.Input, r.Output, &diags)
 	if diags.HasErrors() {

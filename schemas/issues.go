@@ -169,7 +169,7 @@ func leaf(e *jsonschema.ValidationError, out *[]Issue) {
 			is.Allowed = allowed
 			switch {
 			case owner.get("properties") == nil && owner.get("patternProperties") != nil:
-				why, _ := owner.get("patternErrorMessage").(string)
+				why := namesMessage(owner)
 				if why == "" {
 					why = "names must match " + strings.Join(quoteAll(owner.obj("patternProperties").keys), " or ")
 				}
@@ -215,7 +215,7 @@ func leaf(e *jsonschema.ValidationError, out *[]Issue) {
 		}
 		return
 	case *kind.Pattern:
-		if why, ok := owner.get("patternErrorMessage").(string); ok {
+		if why, ok := patternMessages[k.Want]; ok {
 			base.Message = fmt.Sprintf("%s is not valid: %s", quote(k.Got), why)
 		}
 	case *kind.Minimum:
@@ -246,6 +246,30 @@ func leaf(e *jsonschema.ValidationError, out *[]Issue) {
 		base.Message = msg
 	}
 	*out = append(*out, base)
+}
+
+// patternMessages say, by the regular expression of a schema's pattern,
+// what a value must look like. They live here rather than in the schemas
+// (as an editor keyword such as patternErrorMessage) because strict
+// validators, ajv's default mode among them, refuse a keyword JSON Schema
+// does not define; the schemas' descriptions say it for editors.
+var patternMessages = map[string]string{
+	`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`:                     "a key starts with a letter or digit and uses only letters, digits, '_', '-' and '.', e.g. create-contact",
+	`^\s*\$\{[\s\S]*\}\s*$`:                            "write one CEL expression inside ${ … }, e.g. ${ response.body.results }",
+	`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+)$`: "a duration is a number with a unit (ns, us, ms, s, m, h), e.g. 500ms, 30s, 5m or 1h30m",
+	"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$":                    "an HTTP header name uses only letters, digits and !#$%&'*+.^_`|~-, e.g. X-Api-Key",
+	`^[a-zA-Z_][a-zA-Z0-9_]*$`:                         "a step name is a CEL identifier (a letter or '_', then letters, digits or '_'), e.g. findContact, so that steps.findContact.output works",
+	`^/`:                                               "a path starts with '/', e.g. /v1/customers",
+	`^https?://`:                                       "an origin starts with https:// or http://, e.g. https://app.example.com",
+}
+
+// namesMessage says what the property names of an object whose names
+// one patternProperties regular expression allows must look like, or "".
+func namesMessage(owner *node) string {
+	if pp := owner.obj("patternProperties"); pp != nil && len(pp.keys) == 1 {
+		return patternMessages[pp.keys[0]]
+	}
+	return ""
 }
 
 // condition says when the schema at toks applies, from its context: a

@@ -442,3 +442,42 @@ func TestValidate(t *testing.T) {
 		t.Error("Validate(unknown kind) succeeded")
 	}
 }
+
+// TestPatternMessages: every message that says what a pattern wants is for
+// a pattern the schemas use, and the schemas carry no editor-only keyword
+// for it.
+func TestPatternMessages(t *testing.T) {
+	used := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if p, ok := x["pattern"].(string); ok {
+				used[p] = true
+			}
+			if pp, ok := x["patternProperties"].(map[string]any); ok {
+				for p := range pp {
+					used[p] = true
+				}
+			}
+			if _, ok := x["patternErrorMessage"]; ok {
+				t.Error("a schema uses patternErrorMessage, which strict validators refuse; say it in patternMessages")
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	for _, k := range Kinds() {
+		walk(Raw(k))
+	}
+	for p := range patternMessages {
+		if !used[p] {
+			t.Errorf("no schema uses the pattern %s", p)
+		}
+	}
+}

@@ -12,6 +12,10 @@
 #                client-credentials flows against it.
 #   chromium     Debian's browser; runtime/connect's tests click through the
 #                connect page in it (scripts/install-browser.sh).
+#   ajv          third-party JSON Schema validators from npm (pinned in
+#                schemas/testdata/ajv/package-lock.json): the editor schemas
+#                must compile in ajv's strict mode, and `validate --format
+#                sarif` must pass the SARIF 2.1.0 schema.
 set -euo pipefail
 
 STRIPE_MOCK_VERSION=v0.203.0
@@ -31,4 +35,5 @@ else
 fi
 
 "$(dirname "$0")/../runtime/oauth/testdata/install.sh"
+"$(dirname "$0")/../schemas/testdata/ajv/install.sh"
 "$(dirname "$0")/install-browser.sh"

@@ -14,17 +14,17 @@ import (
 func check(ws *Workspace, diags *diag.List) {
 	for _, key := range sortedKeys(ws.UniversalActions) {
 		ua := ws.UniversalActions[key]
-		ua.Input.Compile(diags)
-		ua.Output.Compile(diags)
+		ws.checkSchema(ua.Input, nil, diags)
+		ws.checkSchema(ua.Output, nil, diags)
 	}
 	for _, key := range sortedKeys(ws.UniversalEvents) {
-		ws.UniversalEvents[key].Record.Compile(diags)
+		ws.checkSchema(ws.UniversalEvents[key].Record, nil, diags)
 	}
 	for _, key := range sortedKeys(ws.Connectors) {
 		c := ws.Connectors[key]
-		c.Parameters.Compile(diags)
+		ws.checkSchema(c.Parameters, nil, diags)
 		if c.Auth != nil {
-			c.Auth.Credentials.Compile(diags)
+			ws.checkSchema(c.Auth.Credentials, nil, diags)
 		}
 	}
 	implemented := map[string]bool{}
@@ -92,12 +92,32 @@ func checkConnectorRef(ws *Workspace, src Source, key string, diags *diag.List) 
 
 func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 	checkConnectorRef(ws, a.Source, a.Connector, diags)
+	var ua *UniversalAction
 	if a.Implements != "" {
-		ua, ok := ws.UniversalActions[a.Implements]
+		var ok bool
+		ua, ok = ws.UniversalActions[a.Implements]
 		if !ok && !ws.broken[KindUniversalAction+"//"+a.Implements] {
 			diags.Errorf(fieldPos(a.Source, "implements"), "unknown-reference", "universal action %q is not defined in the workspace%s", a.Implements, didYouMean(a.Implements, slices.Collect(maps.Keys(ws.UniversalActions))))
-		} else if ok {
-			checkOutputCoversContract(a.Source, "output", a.Output, ua.Output, "universal action "+quote(ua.Key), diags)
+		}
+	}
+	var inAt, outAt []diag.Pos
+	what := ""
+	if ua != nil {
+		what = "universal action " + quote(ua.Key)
+		if !ws.schemaBroken(ua.Input) {
+			inAt = checkImplementation("inputSchema", "input", a.InputSchema, ua.Input, what, diags)
+		}
+		if !ws.schemaBroken(ua.Output) {
+			outAt = checkImplementation("outputSchema", "output", a.OutputSchema, ua.Output, what, diags)
+		}
+	}
+	ws.checkSchema(a.InputSchema, inAt, diags)
+	ws.checkSchema(a.OutputSchema, outAt, diags)
+	if ua != nil {
+		ws.checkExtended(a.InputSchema, ua.Input, diags)
+		ws.checkExtended(a.OutputSchema, ua.Output, diags)
+		if !ws.schemaBroken(ua.Output) {
+			checkOutputCoversContract(a.Source, "output", a.Output, ua.Output, what, diags)
 		}
 	}
 	seen := map[string]diag.Pos{}
@@ -165,11 +185,22 @@ func callPath(ws *Workspace, conn, from, to string, seen map[string]bool) []stri
 
 func checkEventRefs(ws *Workspace, e *Event, diags *diag.List) {
 	checkConnectorRef(ws, e.Source, e.Connector, diags)
+	var ue *UniversalEvent
 	if e.Implements != "" {
-		ue, ok := ws.UniversalEvents[e.Implements]
+		var ok bool
+		ue, ok = ws.UniversalEvents[e.Implements]
 		if !ok && !ws.broken[KindUniversalEvent+"//"+e.Implements] {
 			diags.Errorf(fieldPos(e.Source, "implements"), "unknown-reference", "universal event %q is not defined in the workspace%s", e.Implements, didYouMean(e.Implements, slices.Collect(maps.Keys(ws.UniversalEvents))))
-		} else if ok {
+		}
+	}
+	var at []diag.Pos
+	if ue != nil && !ws.schemaBroken(ue.Record) {
+		at = checkImplementation("recordSchema", "record", e.RecordSchema, ue.Record, "universal event "+quote(ue.Key), diags)
+	}
+	ws.checkSchema(e.RecordSchema, at, diags)
+	if ue != nil {
+		ws.checkExtended(e.RecordSchema, ue.Record, diags)
+		if !ws.schemaBroken(ue.Record) {
 			checkOutputCoversContract(e.Source, "record", e.Record, ue.Record, "universal event "+quote(ue.Key), diags)
 		}
 	}
@@ -179,18 +210,65 @@ func checkOverrideRefs(ws *Workspace, o *ConnectionOverride, diags *diag.List) {
 	if !checkConnectorRef(ws, o.Source, o.Connector, diags) {
 		return
 	}
+	// The schemas a patch writes are checked here too, whether or not what
+	// they patch is sound (layers checks the merged ones).
+	if cp := o.ConnectorPatch; cp != nil {
+		CheckSchemaKeywords(cp.Get("parameters"), diags)
+		CheckSchemaKeywords(cp.Get("auth").Get("credentials"), diags)
+	}
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range sortedKeys(o.Actions) {
+		CheckSchemaKeywords(o.Actions[key].Get("inputSchema"), diags)
+		CheckSchemaKeywords(o.Actions[key].Get("outputSchema"), diags)
 		if ws.Action(o.Connector, key) == nil && !ws.broken[KindAction+"/"+o.Connector+"/"+key] {
 			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Actions[o.Connector]))))
 		}
 	}
 	patches = o.Source.Doc.Get("events")
 	for _, key := range sortedKeys(o.Events) {
+		CheckSchemaKeywords(o.Events[key].Get("recordSchema"), diags)
 		if ws.Event(o.Connector, key) == nil && !ws.broken[KindEvent+"/"+o.Connector+"/"+key] {
 			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Events[o.Connector]))))
 		}
 	}
+}
+
+// checkSchema compiles a schema the workspace owns and reports the
+// keywords JSON Schema does not define. A schema with either problem is
+// marked broken, so that what depends on it (the types of the expressions
+// that read it, the contracts of its implementations) is not reported as
+// well. Errors at the positions in skip are left out: a contract error
+// already stands there.
+func (w *Workspace) checkSchema(s *Schema, skip []diag.Pos, diags *diag.List) {
+	if s.IsZero() {
+		return
+	}
+	var found diag.List
+	bad := CheckSchemaKeywords(s.Value, &found)
+	if s.Compile(&found) == nil {
+		bad = true
+	}
+	for _, d := range found {
+		if !slices.Contains(skip, d.Pos) {
+			*diags = append(*diags, d)
+		}
+	}
+	if bad || len(skip) > 0 {
+		w.badSchemas[s.Value] = true
+	}
+}
+
+// schemaBroken reports whether a schema of the workspace has errors.
+func (w *Workspace) schemaBroken(s *Schema) bool { return !s.IsZero() && w.badSchemas[s.Value] }
+
+// checkExtended compiles the schema an implementation runs under (the
+// universal one extended by its own) when both compile alone, so that
+// nothing fails first at run time.
+func (w *Workspace) checkExtended(own, universal *Schema, diags *diag.List) {
+	if own.IsZero() || universal.IsZero() || w.schemaBroken(own) || w.schemaBroken(universal) {
+		return
+	}
+	(&Schema{Value: ExtendSchema(universal.Value, own.Value)}).Compile(diags)
 }
 
 // checkOutputCoversContract checks that a mapping written as a literal

@@ -1,11 +1,17 @@
 package spec
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/membrane-dev/membrane/spec/diag"
+)
 
 // ExtendSchema returns the contract an implementation or an override runs
-// under: base (the universal contract) with add's properties and required
-// fields added. add may only add: a property base already has keeps base's
-// definition, so an implementation can never loosen the contract.
+// under: base (the universal contract) with add's properties, required
+// fields and $defs added. add may only add: a property base already has
+// keeps base's definition, so an implementation can never loosen the
+// contract. The $defs come along so that add's properties keep what their
+// $refs point to.
 func ExtendSchema(base, add *Value) *Value {
 	switch {
 	case base == nil:
@@ -14,18 +20,8 @@ func ExtendSchema(base, add *Value) *Value {
 		return base
 	}
 	out := base.Clone()
-	if props := add.Get("properties"); props != nil && props.Kind == Map {
-		dst := out.Get("properties")
-		if dst == nil || dst.Kind != Map {
-			dst = &Value{Kind: Map, Pos: props.Pos, Layer: props.Layer}
-			out.Set("properties", props.Pos, dst)
-		}
-		for _, f := range props.Fields {
-			if dst.Get(f.Key) == nil {
-				dst.Fields = append(dst.Fields, Field{Key: f.Key, KeyPos: f.KeyPos, Value: f.Value.Clone()})
-			}
-		}
-	}
+	addMissing(out, add, "properties")
+	addMissing(out, add, "$defs")
 	if req := add.Get("required"); req != nil && req.Kind == List {
 		dst := out.Get("required")
 		if dst == nil || dst.Kind != List {
@@ -39,6 +35,25 @@ func ExtendSchema(base, add *Value) *Value {
 		}
 	}
 	return out
+}
+
+// addMissing copies into out the entries of add's object keyword that out
+// does not have.
+func addMissing(out, add *Value, keyword string) {
+	from := add.Get(keyword)
+	if from == nil || from.Kind != Map {
+		return
+	}
+	dst := out.Get(keyword)
+	if dst == nil || dst.Kind != Map {
+		dst = &Value{Kind: Map, Pos: from.Pos, Layer: from.Layer}
+		out.Set(keyword, from.Pos, dst)
+	}
+	for _, f := range from.Fields {
+		if dst.Get(f.Key) == nil {
+			dst.Fields = append(dst.Fields, Field{Key: f.Key, KeyPos: f.KeyPos, Value: f.Value.Clone()})
+		}
+	}
 }
 
 // InputSchema is the schema an action's input is checked against: the
@@ -66,6 +81,41 @@ func (w *Workspace) RecordSchema(e *Event) *Value {
 	return extendBy(nil, e.RecordSchema)
 }
 
+// checkedSchema is extendBy for the checks of a workspace: nil (anything
+// goes) when either schema has errors of its own, which are reported; an
+// expression that reads the schema's fields is then not reported as well.
+func (w *Workspace) checkedSchema(universal, own *Schema) *Value {
+	if w.schemaBroken(universal) || w.schemaBroken(own) {
+		return nil
+	}
+	return extendBy(universal, own)
+}
+
+// ContractBroken reports whether an action's contract is unknown because
+// of errors reported elsewhere: the universal action it implements did
+// not load, or a schema it runs under has errors of its own. What depends
+// on the contract (an override's checks, the types of its expressions) is
+// then not checked, so that the one real error is not buried under its
+// consequences.
+func (w *Workspace) ContractBroken(a *Action) bool {
+	if a.Implements != "" && w.broken[KindUniversalAction+"//"+a.Implements] {
+		return true
+	}
+	if w.schemaBroken(a.InputSchema) || w.schemaBroken(a.OutputSchema) {
+		return true
+	}
+	ua := w.universalOf(a)
+	return ua != nil && (w.schemaBroken(ua.Input) || w.schemaBroken(ua.Output))
+}
+
+// universalOf returns the universal action an action implements, or nil.
+func (w *Workspace) universalOf(a *Action) *UniversalAction {
+	if a.Implements == "" {
+		return nil
+	}
+	return w.UniversalActions[a.Implements]
+}
+
 func extendBy(universal, own *Schema) *Value {
 	var base, add *Value
 	if !universal.IsZero() {
@@ -75,4 +125,91 @@ func extendBy(universal, own *Schema) *Value {
 		add = own.Value
 	}
 	return ExtendSchema(base, add)
+}
+
+// checkImplementation holds an implementation's own schema (an Action's
+// inputSchema or outputSchema, an Event's recordSchema) to the universal
+// contract it implements, as an override is held: a field of the contract
+// may not be removed (set to null) nor change its type. Such a definition
+// would otherwise be dropped without a word, since the universal one
+// binds. It returns the positions it reported at.
+func checkImplementation(field, what string, own, universal *Schema, contract string, diags *diag.List) []diag.Pos {
+	if own.IsZero() || universal.IsZero() || own.Value.Kind != Map {
+		return nil
+	}
+	var at []diag.Pos
+	errorf := func(pos diag.Pos, format string, args ...any) {
+		at = append(at, pos)
+		diags.Errorf(pos, "contract", format, args...)
+	}
+	u := universal.Value
+	for _, kw := range []string{"type", "properties", "required"} {
+		if f := own.Value.Field(kw); f != nil && f.Value.Kind == Null && u.Get(kw) != nil {
+			errorf(f.Value.Pos, "%s.%s is null, which would remove the %s of %s (at %s); an implementation may add to the contract, never remove from it",
+				field, kw, kw, contract, u.Get(kw).Pos)
+		}
+	}
+	if ut, ot := u.Get("type"), own.Value.Get("type"); ut != nil && typeValue(ot) && !sameJSON(ut, ot) {
+		errorf(ot.Pos, "%s.type is %s, but %s says %s (at %s); an implementation keeps the contract's type",
+			field, jsonText(ot), contract, jsonText(ut), ut.Pos)
+	}
+	uprops, oprops := u.Get("properties"), own.Value.Get("properties")
+	if uprops == nil || oprops == nil || oprops.Kind != Map {
+		return at
+	}
+	for _, f := range oprops.Fields {
+		uf := uprops.Field(f.Key)
+		if uf == nil {
+			continue // a field of its own: that is what the schema is for
+		}
+		ov := f.Value
+		switch {
+		case ov.Kind == Null:
+			errorf(ov.Pos, "%s field %q is null, which would remove it from %s (at %s); an implementation may add fields, never remove them",
+				what, f.Key, contract, uf.KeyPos)
+		case ov.Kind != Map:
+			errorf(ov.Pos, "%s field %q is redefined as %s, but %s defines it (at %s); an implementation keeps the contract's fields as they are",
+				what, f.Key, jsonText(ov), contract, uf.KeyPos)
+		default:
+			ut, ot := uf.Value.Get("type"), ov.Get("type")
+			switch {
+			case ot == nil:
+			case ot.Kind != Null && !typeValue(ot):
+				// Not a type at all: the schema's compile says so.
+			case ut == nil || ot.Kind == Null || !sameJSON(ut, ot):
+				want := "no type"
+				if ut != nil {
+					want = "type " + jsonText(ut)
+				}
+				errorf(ot.Pos, "%s field %q is of type %s here, but %s gives it %s (at %s); an implementation may add fields, never change them",
+					what, f.Key, jsonText(ot), contract, want, uf.KeyPos)
+			}
+		}
+	}
+	return at
+}
+
+// typeValue reports whether v is a valid value of `type`: a JSON type name
+// or a list of them.
+func typeValue(v *Value) bool {
+	names := []*Value{v}
+	if v != nil && v.Kind == List {
+		if len(v.Items) == 0 {
+			return false
+		}
+		names = v.Items
+	}
+	for _, n := range names {
+		if n == nil || n.Kind != String || !slices.Contains([]string{"array", "boolean", "integer", "null", "number", "object", "string"}, n.Str) {
+			return false
+		}
+	}
+	return v != nil
+}
+
+func sameJSON(a, b *Value) bool { return jsonText(a) == jsonText(b) }
+
+func jsonText(v *Value) string {
+	b, _ := v.MarshalJSON()
+	return string(b)
 }

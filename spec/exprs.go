@@ -52,7 +52,7 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 	scope := func(conn string) *Scope {
 		s, ok := scopes[conn]
 		if !ok {
-			s = NewScope(ws.Connectors[conn])
+			s = ws.newScope(ws.Connectors[conn])
 			scopes[conn] = s
 		}
 		return s
@@ -66,16 +66,24 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 		s := scope(conn)
 		for _, key := range sortedKeys(ws.Actions[conn]) {
 			a := ws.Actions[conn][key]
-			jobs = append(jobs, func(d *diag.List) {
-				compileAction(s.WithInput(ws.InputSchema(a)), a, ws.OutputSchema(a), d)
-			})
+			var uin, uout *Schema
+			if ua := ws.universalOf(a); ua != nil {
+				uin, uout = ua.Input, ua.Output
+			}
+			in, out := ws.checkedSchema(uin, a.InputSchema), ws.checkedSchema(uout, a.OutputSchema)
+			jobs = append(jobs, func(d *diag.List) { compileAction(s.WithInput(in), a, out, d) })
 		}
 	}
 	for _, conn := range sortedKeys(ws.Events) {
 		s := scope(conn)
 		for _, key := range sortedKeys(ws.Events[conn]) {
 			e := ws.Events[conn][key]
-			jobs = append(jobs, func(d *diag.List) { compileEvent(s, e, ws.RecordSchema(e), d) })
+			var urec *Schema
+			if ue := ws.UniversalEvents[e.Implements]; ue != nil && e.Implements != "" {
+				urec = ue.Record
+			}
+			rec := ws.checkedSchema(urec, e.RecordSchema)
+			jobs = append(jobs, func(d *diag.List) { compileEvent(s, e, rec, d) })
 		}
 	}
 	results := make([]diag.List, len(jobs))
@@ -96,6 +104,25 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 	for _, r := range results {
 		*diags = append(*diags, r...)
 	}
+}
+
+// newScope is NewScope for the checks of a workspace: a parameters or
+// credentials schema with errors of its own types its variable as any
+// object, so that the expressions reading it are not reported as well.
+func (w *Workspace) newScope(c *Connector) *Scope {
+	if c == nil {
+		return NewScope(nil)
+	}
+	if w.schemaBroken(c.Parameters) {
+		cc := *c
+		cc.Parameters = nil
+		c = &cc
+	}
+	s := NewScope(c)
+	if c.Auth != nil && w.schemaBroken(c.Auth.Credentials) {
+		s.types[VarCredentials] = anyMap
+	}
+	return s
 }
 
 // CompileConnector compiles the expressions of a connector.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
@@ -32,6 +33,7 @@ func TestGood(t *testing.T) {
 	for _, dir := range []string{"../examples/quickstart", "testdata/good"} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			ws, diags := spec.Load(dir)
+			diags = append(diags, layers.Check(ws)...)
 			if len(diags) > 0 {
 				t.Errorf("Load(%s) reported:\n%s", dir, render(dir, diags))
 			}
@@ -43,7 +45,8 @@ func TestGood(t *testing.T) {
 }
 
 // TestBad loads each workspace under testdata/bad and compares what Load
-// reports with the expected.txt next to it, exactly: the position (line and
+// and layers.Check report (what `membrane validate` prints) with the
+// expected.txt next to it, exactly: the position (line and
 // column of the offending key or value), the severity, the message and the
 // rule. `go test ./spec -run TestBad -update` rewrites the expected files;
 // read every change before committing it.
@@ -58,7 +61,9 @@ func TestBad(t *testing.T) {
 	for _, dir := range cases {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			_, diags := spec.Load(dir)
+			ws, diags := spec.Load(dir)
+			diags = append(diags, layers.Check(ws)...)
+			diags.Sort()
 			got := render(dir, diags)
 			golden := filepath.Join(dir, "expected.txt")
 			if *update {

@@ -14,6 +14,11 @@ import (
 // Compile checks an inline JSON Schema against the draft 2020-12 metaschema
 // and compiles it for validating values. Problems are reported at the
 // offending keyword of the schema.
+//
+// The compiled schema asserts `format` (draft 2020-12 makes it an
+// annotation unless asked): `format: email` refuses "not-an-email", as the
+// connect page's and the console's forms do. A format the validator does
+// not know (such as password) stays an annotation.
 func (s *Schema) Compile(diags *diag.List) *jsonschema.Schema {
 	if s.IsZero() {
 		return nil
@@ -21,6 +26,7 @@ func (s *Schema) Compile(diags *diag.List) *jsonschema.Schema {
 	const url = "mem:///schema.json"
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
 	c.UseLoader(noRemoteRefs{})
 	doc := s.Value.Interface()
 	if err := c.AddResource(url, doc); err != nil {

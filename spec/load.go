@@ -34,6 +34,9 @@ type Workspace struct {
 	// brokenImplements the universal keys they implement, by kind/key.
 	broken           map[string]bool
 	brokenImplements map[string]bool
+	// badSchemas holds the inline schemas with errors (they do not compile,
+	// or use keywords JSON Schema does not define), by their root node.
+	badSchemas map[*Value]bool
 }
 
 // Empty returns a workspace with no elements and the given settings (nil
@@ -54,6 +57,7 @@ func newWorkspace() *Workspace {
 		Events:           map[string]map[string]*Event{},
 		broken:           map[string]bool{},
 		brokenImplements: map[string]bool{},
+		badSchemas:       map[*Value]bool{},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -139,6 +140,8 @@ func syntaxDiagnostic(file string, data []byte, err error) diag.Diagnostic {
 		if i := valueColon(text); i >= 0 {
 			col = i + 1
 			msg = `an unquoted value cannot contain ": "; put the value in quotes, or write it as a block (>-) on the next lines`
+		} else if l, why := underIndented(lines, line); why != "" {
+			line, text, msg = l, lines[l-1], why
 		} else {
 			msg = "this line is indented as if it continued the value above it; check its indentation"
 		}
@@ -174,6 +177,17 @@ func syntaxDiagnostic(file string, data []byte, err error) diag.Diagnostic {
 	case strings.Contains(msg, "exceeded max depth"):
 		rule = "yaml-too-deep"
 		msg = "nesting is too deep for the YAML parser; flatten the document"
+	case msg == "did not find expected key" || msg == "did not find expected '-' indicator":
+		// The parser names the line where the enclosing block began (the
+		// top of the document, for a top-level key): find the line it
+		// stopped at, then the line whose indentation is off.
+		stop := stopLine(lines, line, msg)
+		if l, why := misindented(lines, stop); why != "" {
+			line, text, msg = l, lines[l-1], why
+		} else {
+			line, text = stop, lines[stop-1]
+			msg += "; check the indentation and that quotes and brackets are closed (a half-saved file?)"
+		}
 	case strings.Contains(msg, "did not find expected") || strings.Contains(msg, "could not find expected"):
 		msg += "; check the indentation and that quotes and brackets are closed (a half-saved file?)"
 	}
@@ -185,6 +199,144 @@ func syntaxDiagnostic(file string, data []byte, err error) diag.Diagnostic {
 }
 
 func indentOf(text string) int { return len(text) - len(strings.TrimLeft(text, " ")) }
+
+// maxSearchLines bounds the files stopLine searches: each step parses the
+// file again.
+const maxSearchLines = 20000
+
+// stopLine finds the line where the parser stopped with msg, at or after
+// from: the first line at which the file's text up to it fails with the
+// same message. A text cut shorter parses further, so the lines can be
+// searched by halves. It returns from when no such line is found.
+func stopLine(lines []string, from int, msg string) int {
+	fails := func(n int) bool {
+		dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[:n], "\n")))
+		for {
+			var node yaml.Node
+			err := decodeSafely(dec, &node)
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return false
+			}
+			return strings.HasSuffix(err.Error(), ": "+msg) || err.Error() == "yaml: "+msg
+		}
+	}
+	lo, hi := from, len(lines) // the answer is in [lo, hi], if anywhere
+	if hi > maxSearchLines || !fails(hi) {
+		return from
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// misindented looks around the line the parser stopped at inside a block
+// for the line whose indentation is wrong, and says why. It returns ""
+// when the indentation looks consistent.
+func misindented(lines []string, stop int) (int, string) {
+	prev := func(l int) int { return prevContent(lines, l) }
+	in := func(l int) int { return indentOf(lines[l-1]) }
+	// keyIn is where a line's key stands: after the dashes of list items.
+	keyIn := func(l int) int {
+		t := lines[l-1]
+		i := indentOf(t)
+		for strings.HasPrefix(t[i:], "- ") {
+			i += 2 + indentOf(t[i+2:])
+		}
+		return i
+	}
+	q := prev(stop)
+	if q < 1 {
+		return 0, ""
+	}
+	p := stop
+	if in(p) > keyIn(q) && !opensBlock(lines[q-1]) {
+		if l, why := underIndented(lines, p); why != "" {
+			return l, why
+		}
+		return p, fmt.Sprintf("this line is indented more than line %d above it, which already has a value and so opens no block; check the indentation of both", q)
+	}
+	// The indentations p may have: those of the previous line's key and
+	// of the blocks around it (their keys, and their list dashes).
+	var levels []int
+	add := func(n int) {
+		if len(levels) == 0 || n < levels[len(levels)-1] {
+			levels = append(levels, n)
+		}
+	}
+	for l := q; l >= 1; l = prev(l) {
+		add(keyIn(l))
+		add(in(l))
+	}
+	if slices.Contains(levels, in(p)) {
+		return 0, ""
+	}
+	at := make([]string, len(levels))
+	for i, n := range levels {
+		at[i] = strconv.Itoa(n)
+	}
+	list := strings.Join(at, ", ")
+	if n := len(at); n > 1 {
+		list = strings.Join(at[:n-1], ", ") + " or " + at[n-1]
+	}
+	return p, fmt.Sprintf("this line is indented %s, which matches none of the blocks above it (indented %s spaces); indent it as the keys it belongs with",
+		spaces(in(p)), list)
+}
+
+// underIndented reports the line before p when it alone is indented less
+// than the lines before and after it: p then looks over-indented to the
+// parser, but the line to fix is the one before.
+func underIndented(lines []string, p int) (int, string) {
+	q := prevContent(lines, p)
+	r := prevContent(lines, q)
+	if q < 1 || r < 1 {
+		return 0, ""
+	}
+	in := func(l int) int { return indentOf(lines[l-1]) }
+	if in(r) == in(p) && in(q) < in(r) && !opensBlock(lines[r-1]) {
+		return q, fmt.Sprintf("this line is indented %s, less than the lines around it (%s); indent it as its neighbours",
+			spaces(in(q)), spaces(in(r)))
+	}
+	return 0, ""
+}
+
+// prevContent returns the last line before l (1-based) that holds more
+// than blanks and comments, or 0.
+func prevContent(lines []string, l int) int {
+	for l--; l >= 1; l-- {
+		if t := strings.TrimSpace(lines[l-1]); t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "---") {
+			return l
+		}
+	}
+	return 0
+}
+
+// opensBlock reports whether a line ends with what starts a nested block:
+// a key without a value, a list dash, a block scalar indicator.
+func opensBlock(text string) bool {
+	t := text
+	if i := strings.Index(t, " #"); i >= 0 {
+		t = t[:i]
+	}
+	t = strings.TrimSpace(t)
+	scalar := strings.TrimRight(t, "+-0123456789") // |- >2 and the like
+	return t == "-" || strings.HasSuffix(t, ":") || strings.HasSuffix(scalar, "|") || strings.HasSuffix(scalar, ">")
+}
+
+func spaces(n int) string {
+	if n == 1 {
+		return "1 space"
+	}
+	return fmt.Sprintf("%d spaces", n)
+}
 
 // tabIndented returns the first line from `from` on (1-based) whose
 // indentation holds a tab, or 0.

@@ -29,7 +29,15 @@ func TestSyntaxPositions(t *testing.T) {
 		{"a: 1\nb: \"x\\qy\"\n", `f.yaml:2:6: error: unknown escape in a double-quoted string; write \\ for a backslash, or use single quotes [yaml-syntax]`},
 		{"a: 1\nb: *nope\n", `f.yaml:2:4: error: alias *nope refers to no anchor; define &nope before it [yaml-syntax]`},
 		{"%YAML 1.1\n%YAML 1.1\n---\na: 1\n", `f.yaml:2:1: error: found duplicate %YAML directive [yaml-syntax]`},
-		{"a:\n  b: 1\n c: 2\n", `f.yaml:3:2: error: did not find expected key; check the indentation and that quotes and brackets are closed (a half-saved file?) [yaml-syntax]`},
+		// An under-indented line: the parser names the line where the
+		// enclosing block began, the top of the document for a top-level
+		// key; the diagnostic names the line to fix.
+		{"a:\n  b: 1\n c: 2\n", `f.yaml:3:2: error: this line is indented 1 space, which matches none of the blocks above it (indented 2 or 0 spaces); indent it as the keys it belongs with [yaml-syntax]`},
+		{"# header\nkind: X\nkey: y\noutput:\n  type: object\n required: [id]\n  properties: {}\n", `f.yaml:6:2: error: this line is indented 1 space, which matches none of the blocks above it (indented 2 or 0 spaces); indent it as the keys it belongs with [yaml-syntax]`},
+		{"a:\n  p:\n    x: 1\n  y: {b: 2}\n    z: 3\n", `f.yaml:4:3: error: this line is indented 2 spaces, less than the lines around it (4 spaces); indent it as its neighbours [yaml-syntax]`},
+		{"a:\n  p:\n    x: 1\n  y: 2\n    z: 3\n", `f.yaml:4:3: error: this line is indented 2 spaces, less than the lines around it (4 spaces); indent it as its neighbours [yaml-syntax]`},
+		{"a:\n  - name: x\n   b: 1\n", `f.yaml:3:4: error: this line is indented 3 spaces, which matches none of the blocks above it (indented 4, 2 or 0 spaces); indent it as the keys it belongs with [yaml-syntax]`},
+		{"a:\n  - x\n  - y\n - z\n", `f.yaml:4:2: error: this line is indented 1 space, which matches none of the blocks above it (indented 4, 2 or 0 spaces); indent it as the keys it belongs with [yaml-syntax]`},
 		{"kéy: \"ünïcode\n", `f.yaml:1:6: error: this quoted string is never closed (a half-saved file?) [yaml-syntax]`},
 		{"a: 1\r\nb: [1\r\n", `f.yaml:2:4: error: this [ is never closed with ] (a half-saved file?), or a comma is missing between its items [yaml-syntax]`},
 		{"? [a]\n: 1\n", `f.yaml:1:3: error: a mapping key must be a plain string, not a list [yaml-key]`},

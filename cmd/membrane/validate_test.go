@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membrane-dev/membrane/runtime/testkit"
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -332,5 +333,124 @@ func TestSchemaOut(t *testing.T) {
 		if want, _ := schemas.Get(k); !bytes.Equal(got, want) {
 			t.Errorf("%s: written schema differs from the embedded one", k)
 		}
+	}
+}
+
+// writeFiles writes a workspace's files under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A workspace with a diagnostic of several rules, errors and a warning.
+var sarifFiles = map[string]string{
+	"connector.yaml":     "kind: Connector\nkey: crm\nbaseUrl: https://api.crm.test\nrateLimit: {requestsPerSecond: 5, brust: 9}\n",
+	"universal é#1.yaml": "kind: UniversalAction\nkey: create-contact\ninput:\n  type: object\n  requried: [email]\noutput: {type: object}\n",
+	"broken.yaml":        "kind: Action\nconnector: crm\nkey: get\n request: {path: /x}\n",
+}
+
+// TestValidateSARIFSchema: the SARIF log validates against the SARIF 2.1.0
+// JSON schema, checked by a third-party validator (ajv with ajv-formats),
+// also for a workspace in a folder with a space, relative or absolute.
+func TestValidateSARIFSchema(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, filepath.Join(root, "my specs"), sarifFiles)
+	t.Chdir(root)
+	for _, dir := range []string{"my specs", filepath.Join(root, "my specs"), "../" + filepath.Base(root) + "/my specs"} {
+		code, stdout, stderr := membrane(t, "validate", "--format", "sarif", dir)
+		if code != 1 || stderr != "" {
+			t.Fatalf("%s: exit %d, stderr %q", dir, code, stderr)
+		}
+		if n := strings.Count(stdout, `"ruleId"`); n != 4 {
+			t.Errorf("%s: %d results, want 4:\n%s", dir, n, stdout)
+		}
+		if !strings.Contains(stdout, `my%20specs/universal%20%C3%A9%231.yaml"`) {
+			t.Errorf("%s: no percent-encoded relative URI:\n%s", dir, stdout)
+		}
+		out, logged, ok := testkit.Ajv(t, stdout, "sarif.mjs")
+		if !ok {
+			t.Errorf("%s: the SARIF log breaks the SARIF 2.1.0 schema:\n%s%s", dir, out, logged)
+		}
+	}
+	// Above the working directory, paths are absolute: file: URIs.
+	t.Chdir(filepath.Join(root, "my specs"))
+	_, stdout, _ := membrane(t, "validate", "--format", "sarif", t.TempDir())
+	if out, logged, ok := testkit.Ajv(t, stdout, "sarif.mjs"); !ok {
+		t.Errorf("an empty workspace's log breaks the SARIF 2.1.0 schema:\n%s%s", out, logged)
+	}
+	other := t.TempDir()
+	writeFiles(t, filepath.Join(other, "a b"), sarifFiles)
+	_, stdout, _ = membrane(t, "validate", "--format", "sarif", filepath.Join(other, "a b"))
+	if !strings.Contains(stdout, `"uri": "file:///`) || !strings.Contains(stdout, "/a%20b/connector.yaml") {
+		t.Errorf("no file: URI for a path outside the working directory:\n%s", stdout)
+	}
+	if out, logged, ok := testkit.Ajv(t, stdout, "sarif.mjs"); !ok {
+		t.Errorf("the SARIF log with absolute paths breaks the SARIF 2.1.0 schema:\n%s%s", out, logged)
+	}
+}
+
+// TestValidateTextOneLinePerDiagnostic: a YAML key holding a newline is
+// escaped in the text format, so each diagnostic stays on one line.
+func TestValidateTextOneLinePerDiagnostic(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"connector.yaml": "kind: Connector\nkey: crm\nbaseUrl: https://api.crm.test\n\"head\\nline\": 1\nheaders: {\"X-A\\nB\": v}\n"})
+	code, stdout, _ := membrane(t, "validate", dir)
+	_, js, _ := membrane(t, "validate", "--format", "json", dir)
+	var got struct{ Diagnostics []any }
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if code != 1 || len(got.Diagnostics) != 2 || len(lines) != 2 {
+		t.Fatalf("exit %d, %d diagnostics, printed on %d lines:\n%s", code, len(got.Diagnostics), len(lines), stdout)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, `\n`) || !strings.HasSuffix(l, "]") {
+			t.Errorf("line %q does not show the escaped key", l)
+		}
+	}
+}
+
+// TestValidateStrictSchemas: validate --strict passes actions whose
+// schemas are valid, and fails, at the line, each way a schema can be
+// wrong: not a JSON Schema, a misspelt keyword, an implementation that
+// changes or removes a field of its contract.
+func TestValidateStrictSchemas(t *testing.T) {
+	universal := "kind: UniversalAction\nkey: create-contact\ninput:\n  type: object\n  required: [email]\n  properties:\n    email: {type: string, format: email}\noutput:\n  type: object\n  required: [id]\n  properties:\n    id: {type: string}\n"
+	connector := "kind: Connector\nkey: crm\nbaseUrl: https://api.crm.test\n"
+	action := func(schemas string) string {
+		return "kind: Action\nconnector: crm\nkey: create-contact\nimplements: create-contact\n" + schemas +
+			"request: {method: POST, path: /contacts, body: {email: \"${ input.email }\"}}\noutput:\n  id: ${ response.body.id }\n"
+	}
+	valid := action("inputSchema:\n  type: object\n  properties:\n    phone: {type: string, pattern: \"^[+0-9 ]+$\", x-label: Phone}\n    address: {$ref: \"#/$defs/address\"}\n  $defs:\n    address: {type: object, properties: {city: {type: string}}}\n")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"u.yaml": universal, "c.yaml": connector, "a.yaml": valid})
+	if code, stdout, stderr := membrane(t, "validate", "--strict", dir); code != 0 {
+		t.Fatalf("a valid action: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, c := range []struct{ name, schemas, want string }{
+		{"not a schema", "inputSchema: {type: obj}\n", `a.yaml:5:21: error: invalid JSON Schema at "#/type": "obj" is not one of`},
+		{"misspelt keyword", "inputSchema:\n  type: object\n  requried: [phone]\n", `a.yaml:7:3: error: "requried" is not a JSON Schema keyword, so a validator would ignore it; did you mean "required"?`},
+		{"input type changed", "inputSchema:\n  properties:\n    email: {type: integer}\n", `a.yaml:7:19: error: input field "email" is of type "integer" here, but universal action "create-contact" gives it type "string"`},
+		{"output type changed", "outputSchema:\n  properties:\n    id: {type: integer}\n", `a.yaml:7:16: error: output field "id" is of type "integer" here`},
+		{"field set to null", "inputSchema:\n  properties:\n    email: null\n", `a.yaml:7:12: error: input field "email" is null, which would remove it from universal action "create-contact"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"u.yaml": universal, "c.yaml": connector, "a.yaml": action(c.schemas)})
+			t.Chdir(dir)
+			code, stdout, _ := membrane(t, "validate", "--strict")
+			if code != 1 || !strings.HasPrefix(stdout, c.want) || strings.Count(stdout, "\n") != 1 {
+				t.Errorf("exit %d, printed:\n%s\nwant one line starting:\n%s", code, stdout, c.want)
+			}
+		})
 	}
 }

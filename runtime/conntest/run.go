@@ -224,13 +224,14 @@ func compareResult(tc *spec.TestCase, output any, runErr error) []string {
 	want := tc.Error
 	switch {
 	case want == nil && e != nil:
-		return []string{"error: want success, got " + describeError(e)}
+		return append([]string{"error: want success, got " + describeError(e)}, violations(e)...)
 	case want != nil && e == nil:
 		return []string{fmt.Sprintf("error: want %s, got success with output %s", want.Type, show(plain(output)))}
 	case want != nil:
 		var lines []string
 		if e.Type != want.Type {
 			lines = append(lines, fmt.Sprintf("error type: want %q, got %q (%s)", want.Type, e.Type, e.Message))
+			lines = append(lines, violations(e)...)
 		}
 		if want.Status != 0 && e.Status != want.Status {
 			lines = append(lines, fmt.Sprintf("error status: want %d, got %d", want.Status, e.Status))
@@ -254,6 +255,20 @@ func describeError(e *engine.Error) string {
 		s += fmt.Sprintf(" (status %d)", e.Status)
 	}
 	return s + ": " + e.Message
+}
+
+// violations lists where an input or output broke its schema, one line
+// each under the error: "  /email: 'x' is not valid email: missing @".
+func violations(e *engine.Error) []string {
+	var lines []string
+	for _, v := range e.Violations {
+		ptr := v.Pointer
+		if ptr == "" {
+			ptr = "/"
+		}
+		lines = append(lines, fmt.Sprintf("  %s: %s", ptr, v.Message))
+	}
+	return lines
 }
 
 func count(n int, word string) string {

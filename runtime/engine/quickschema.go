@@ -2,13 +2,17 @@ package engine
 
 import (
 	"math"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
 )
 
 // quickSchema vouches for values of the simple JSON Schemas most actions
 // declare (types, properties, required, items, additionalProperties,
-// string enums and lengths) without the general validator, which costs
-// several allocations per keyword and value. It only ever says "valid"
+// string enums, lengths and formats) without the general validator, which
+// costs several allocations per keyword and value. It only ever says "valid"
 // where the JSON Schema validator would; when it cannot tell, or the value
 // is invalid, the caller runs the real validator, which gives the verdict
 // and the violations. A schema with any other keyword gets no quickSchema.
@@ -20,10 +24,11 @@ type quickSchema struct {
 	addlFalse bool         // additionalProperties: false
 	addl      *quickSchema // additionalProperties: {…}
 	items     *quickSchema
-	enum      []string // string values only
-	minLen    int      // -1: none
-	maxLen    int      // -1: none
-	never     bool     // the schema `false`
+	enum      []string        // string values only
+	minLen    int             // -1: none
+	maxLen    int             // -1: none
+	format    func(any) error // the validator's own check, or nil
+	never     bool            // the schema `false`
 }
 
 type quickProp struct {
@@ -41,13 +46,40 @@ const (
 	qtObject
 )
 
-// annotations are keywords that never make a value invalid (format is an
-// annotation in draft 2020-12 unless a dialect asks for assertion, which
-// needs $schema, which a quickSchema does not accept).
+// annotations are keywords that never make a value invalid. (format does:
+// Membrane's schemas assert it, see spec.Schema.Compile.)
 var annotations = map[string]bool{
 	"title": true, "description": true, "default": true, "examples": true, "deprecated": true,
-	"readOnly": true, "writeOnly": true, "format": true, "$comment": true,
+	"readOnly": true, "writeOnly": true, "$comment": true,
 	"contentMediaType": true, "contentEncoding": true,
+}
+
+// formatChecks caches, by format name, the check the JSON Schema validator
+// runs for it (a func(any) error), or a nil func for a format it does not
+// know, which stays an annotation.
+var formatChecks sync.Map
+
+// formatCheck returns the validator's own check of a format: a quickSchema
+// calls the very function the validator would, so its verdict on a format
+// is the validator's. ok is false when the format cannot be checked here.
+func formatCheck(name string) (check func(any) error, ok bool) {
+	if name == "regex" {
+		return nil, false // the validator checks it with its regexp engine
+	}
+	if c, found := formatChecks.Load(name); found {
+		return c.(func(any) error), true
+	}
+	var diags diag.List
+	v := &spec.Value{Kind: spec.Map, Fields: []spec.Field{{Key: "format", Value: &spec.Value{Kind: spec.String, Str: name}}}}
+	sch := (&spec.Schema{Value: v}).Compile(&diags)
+	if sch == nil {
+		return nil, false
+	}
+	if sch.Format != nil {
+		check = sch.Format.Validate
+	}
+	formatChecks.Store(name, check)
+	return check, true
 }
 
 // compileQuick returns the quickSchema of a decoded JSON Schema, or nil
@@ -98,6 +130,14 @@ func compileQuick(s any) *quickSchema {
 				var ok bool
 				if q.enum, ok = stringList(x); !ok {
 					return nil // enums of other values go to the full validator
+				}
+			case "format":
+				name, ok := x.(string)
+				if !ok {
+					return nil
+				}
+				if q.format, ok = formatCheck(name); !ok {
+					return nil
 				}
 			case "minLength", "maxLength":
 				n, ok := schemaInt(x)
@@ -228,6 +268,9 @@ func (q *quickSchema) valid(v any) bool {
 		return false // a Go type the validator may see differently
 	}
 	if q.types != 0 && q.types&t == 0 {
+		return false
+	}
+	if q.format != nil && q.format(v) != nil {
 		return false
 	}
 	if q.enum != nil {

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -54,8 +55,33 @@ type Diagnostic struct {
 	Message string `json:"message"`
 }
 
+// String writes the diagnostic on one line, as `membrane validate` prints
+// it. Control characters (a newline in a YAML key, in a file name) are
+// escaped as in a Go string, so that one diagnostic is always one line.
 func (d Diagnostic) String() string {
-	return fmt.Sprintf("%s: %s: %s [%s]", d.Pos, d.Severity, d.Message, d.Rule)
+	return oneLine(fmt.Sprintf("%s: %s: %s [%s]", d.Pos, d.Severity, d.Message, d.Rule))
+}
+
+// oneLine escapes the control characters of s: \n, \r, \t and \xNN
+// (\u2028 and \u2029, which some terminals and editors break lines at, too).
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, isBreaking) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !isBreaking(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\n', '\x01', '\u2028'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
+
+func isBreaking(r rune) bool {
+	return r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029
 }
 
 // List collects diagnostics; stages append to it and never stop at the first.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -134,6 +135,21 @@ type sarifRegion struct {
 	StartColumn int `json:"startColumn,omitempty"`
 }
 
+// artifactURI writes a file as SARIF wants it, a URI: a relative path as
+// a percent-encoded relative reference ("my specs/a.yaml" →
+// "my%20specs/a.yaml"), an absolute one as a file: URI.
+func artifactURI(file string) string {
+	p := file // slashed already, as every diagnostic's file is
+	switch {
+	case strings.HasPrefix(p, "/"):
+		return (&url.URL{Scheme: "file", Path: p}).String()
+	case len(p) >= 3 && p[1] == ':' && p[2] == '/' && ('A' <= p[0] && p[0] <= 'Z' || 'a' <= p[0] && p[0] <= 'z'): // C:/…
+		return (&url.URL{Scheme: "file", Path: "/" + p}).String()
+	}
+	// String writes "./a:b.yaml" for "a:b.yaml", which would read as a scheme.
+	return (&url.URL{Path: p}).String()
+}
+
 func writeSARIF(w io.Writer, l List) error {
 	run := sarifRun{
 		Tool:       sarifTool{Driver: sarifDriver{Name: "membrane", InformationURI: "https://membrane.dev", Rules: []sarifRule{}}},
@@ -145,13 +161,17 @@ func writeSARIF(w io.Writer, l List) error {
 		if !slices.Contains(rules, d.Rule) {
 			rules = append(rules, d.Rule)
 		}
-		loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: d.Pos.File}}}
-		if d.Pos.Line > 0 {
-			loc.PhysicalLocation.Region = &sarifRegion{StartLine: d.Pos.Line, StartColumn: d.Pos.Col}
+		locs := []sarifLocation{}
+		if d.Pos.File != "" {
+			loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: artifactURI(d.Pos.File)}}}
+			if d.Pos.Line > 0 {
+				loc.PhysicalLocation.Region = &sarifRegion{StartLine: d.Pos.Line, StartColumn: d.Pos.Col}
+			}
+			locs = append(locs, loc)
 		}
 		run.Results = append(run.Results, sarifResult{
 			RuleID: d.Rule, Level: d.Severity.String(),
-			Message: sarifText{Text: d.Message}, Locations: []sarifLocation{loc},
+			Message: sarifText{Text: d.Message}, Locations: locs,
 		})
 	}
 	slices.Sort(rules)
