@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestEvalSingle(t *testing.T) {
@@ -183,13 +182,13 @@ func TestEvalMissingVariable(t *testing.T) {
 func TestCostLimit(t *testing.T) {
 	env := testEnv(t)
 	tm := mustCompile(t, env, "${ lists.range(10000).map(i, lists.range(10000).map(j, i * j + input.age)).size() }", nil)
-	start := time.Now()
+	// CEL reports "cost limit exceeded" only when it aborts the evaluation
+	// as the running cost passes the limit, so the error alone shows the
+	// 10^8 steps were not all taken; a wall-clock bound would flake on a
+	// busy machine.
 	_, err := tm.Eval(testVars(t))
 	if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
 		t.Fatalf("Eval = %v, want a cost limit error", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("the cost limit stopped the evaluation only after %v", d)
 	}
 }
 
