@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/reload"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec"
@@ -98,7 +97,7 @@ func runDev(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.L
 	ran := make(chan error, 1)
 	go func() { ran <- r.Run(runCtx) }()
 	cfg.OpenConsole = true
-	cfg.Diagnostics = consoleSource{r}
+	cfg.Diagnostics = r // its Status is the console's
 
 	first, loaded := firstLoad(r.Subscribe(runCtx))
 	if !loaded {
@@ -152,24 +151,4 @@ func firstLoad(statuses <-chan reload.Status) (reload.Status, bool) {
 		}
 	}
 	return reload.Status{}, false
-}
-
-// consoleSource feeds the console the reloader's statuses.
-type consoleSource struct{ r *reload.Reloader }
-
-func (c consoleSource) Status() console.Status { return console.Status(c.r.Status()) }
-
-func (c consoleSource) Subscribe(ctx context.Context) <-chan console.Status {
-	in, out := c.r.Subscribe(ctx), make(chan console.Status, 1)
-	go func() {
-		defer close(out)
-		for st := range in { // closed when ctx ends or the reloader stops
-			select {
-			case out <- console.Status(st):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
 }

@@ -3,7 +3,6 @@ package connect
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
@@ -58,9 +58,10 @@ type handler struct {
 	ttl     time.Duration
 	public  *url.URL
 	base    string // the page's path: PublicURL's path + "/connect"
-	secure  bool   // cookies are Secure: PublicURL is https
+	cookie  *web.Cookie
+	links   *web.Signer
 	origins *origins
-	pages   map[string]*template.Template
+	pages   *web.Pages
 	mux     *http.ServeMux
 }
 
@@ -90,12 +91,8 @@ func New(o Options) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := parsePages()
-	if err != nil {
-		return nil, err
-	}
 	h := &handler{o: o, log: o.Logger, now: o.Now, ttl: o.SessionTTL, public: pu, base: pu.Path + "/connect",
-		secure: pu.Scheme == "https", origins: og, pages: pages, mux: http.NewServeMux()}
+		links: web.NewSigner(o.SessionKey, "membrane connect link v1"), origins: og, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -104,6 +101,11 @@ func New(o Options) (*Page, error) {
 	}
 	if h.ttl <= 0 {
 		h.ttl = DefaultSessionTTL
+	}
+	// Over https the cookie is never sent in clear.
+	h.cookie = sessionCookie(o.SessionKey, h.base, pu.Scheme == "https", h.now)
+	if h.pages, err = parsePages(h.log); err != nil {
+		return nil, err
 	}
 	h.mux.HandleFunc("GET /connect", h.get)
 	h.mux.HandleFunc("POST /connect", h.post)
@@ -116,7 +118,7 @@ func New(o Options) (*Page, error) {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w.Header())
+	securityHeaders.Set(w.Header())
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/internal/schemaform"
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -85,17 +86,19 @@ func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, stat
 	if fp.OAuth {
 		targets = append(targets, h.providerOrigin(s.Connector))
 	}
+	policy := securityHeaders.CSP
+	policy.FormTargets = targets
 	if len(targets) > 0 && targets[len(targets)-1] == "*" {
-		targets = []string{"*"}
+		policy = web.CSP{AnyFormTarget: true}
 	}
-	w.Header().Set("Content-Security-Policy", csp(targets))
+	w.Header().Set("Content-Security-Policy", policy.String())
 	schemaform.WalkLeaves(fp.fields(), func(f *schemaform.Field) {
 		if f.Error != "" {
 			fp.Summary = append(fp.Summary, summaryItem{ID: f.ID, Text: f.Error})
 		}
 	})
 	fp.page.Error = len(fp.Errors) > 0 || len(fp.Summary) > 0
-	h.render(w, status, "form", fp)
+	h.pages.Render(w, status, "form", fp)
 }
 
 // providerOrigin is the origin of a connector's consent page, or "*" when
@@ -122,8 +125,7 @@ func (h *handler) providerOrigin(connector string) string {
 // post is the form: it checks the session and its CSRF token, then
 // connects with what was typed, or starts the provider's consent.
 func (h *handler) post(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
+	if err := web.ParseForm(w, r, maxForm); err != nil {
 		h.message(w, r, http.StatusBadRequest, messagePage{page: page{Title: "The form could not be read"},
 			Text: "The form sent was too large or malformed. Go back and try again."})
 		return
@@ -133,7 +135,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 		h.noSession(w, r, s, err)
 		return
 	}
-	if !s.validCSRF(r.PostForm.Get("csrf")) {
+	if !web.ValidCSRF(r, s.CSRF) {
 		h.log.Info("connect: form refused: CSRF token missing or wrong")
 		h.message(w, r, http.StatusForbidden, messagePage{page: page{Title: "This form has expired"},
 			Text: "The form was not sent from this connect page, or it has expired. Nothing was saved.",

@@ -17,7 +17,8 @@ import (
 func checkHeaders(t *testing.T, r response) {
 	t.Helper()
 	h := r.Header
-	want := map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"}
+	want := map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+		"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Resource-Policy": "same-origin"}
 	for k, v := range want {
 		if h.Get(k) != v {
 			t.Errorf("%s %s: %s = %q, want %q", r.Request.Method, r.Request.URL.Path, k, h.Get(k), v)

@@ -2,11 +2,6 @@ package connect
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +10,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -63,45 +59,19 @@ type link struct {
 	Connector    string `json:"c"`
 	ConnectionID string `json:"id,omitempty"`
 	ReturnURL    string `json:"r,omitempty"`
-	Expiry       int64  `json:"exp"`
-}
-
-func (h *handler) linkMAC(payload string) []byte {
-	m := hmac.New(sha256.New, h.o.SessionKey)
-	m.Write([]byte("membrane connect link v1\x00"))
-	m.Write([]byte(payload))
-	return m.Sum(nil)
-}
-
-func (h *handler) encodeLink(l *link) (string, error) {
-	b, err := json.Marshal(l)
-	if err != nil {
-		return "", err
-	}
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(h.linkMAC(payload)), nil
+	web.Expiry
 }
 
 // readLink returns the link of a URL's value, or why it cannot be used.
 func (h *handler) readLink(v string) (*link, error) {
-	payload, sig, ok := strings.Cut(v, ".")
-	if !ok || len(v) > 8<<10 {
-		return nil, errors.New("malformed")
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, h.linkMAC(payload)) {
-		return nil, errors.New("bad signature")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil, errors.New("malformed")
-	}
 	var l link
-	if err := json.Unmarshal(b, &l); err != nil || l.ID == "" || l.Tenant == "" || l.Connector == "" {
-		return nil, errors.New("malformed")
-	}
-	if h.now().Unix() >= l.Expiry {
+	switch err := h.links.Open(v, h.now(), &l); {
+	case errors.Is(err, web.ErrExpired):
 		return nil, errExpiredLink
+	case err != nil:
+		return nil, err
+	case l.ID == "" || l.Tenant == "" || l.Connector == "":
+		return nil, errors.New("incomplete")
 	}
 	return &l, nil
 }
@@ -136,14 +106,12 @@ func (p *Page) OAuthLink(ctx context.Context, tenant string, r connections.Begin
 	if err != nil {
 		return "", err
 	}
-	id := make([]byte, 32)
-	rand.Read(id) // never fails (crypto/rand, Go 1.24+)
-	l := &link{ID: base64.RawURLEncoding.EncodeToString(id), Tenant: tenant, Connector: r.Connector,
-		ConnectionID: r.ConnectionID, ReturnURL: r.ReturnURL, Expiry: h.now().Add(linkTTL).Unix()}
-	if err := h.o.States.SaveState(ctx, linkPrefix+l.ID, []byte(consent), time.Unix(l.Expiry, 0)); err != nil {
+	l := &link{ID: web.NewToken(), Tenant: tenant, Connector: r.Connector, ConnectionID: r.ConnectionID, ReturnURL: r.ReturnURL}
+	exp := time.Unix(h.now().Add(linkTTL).Unix(), 0) // the link's own, in whole seconds
+	if err := h.o.States.SaveState(ctx, linkPrefix+l.ID, []byte(consent), exp); err != nil {
 		return "", fmt.Errorf("connect: saving the OAuth link: %w", err)
 	}
-	v, err := h.encodeLink(l)
+	v, err := h.links.Sign(l, exp)
 	if err != nil {
 		return "", err
 	}
@@ -163,11 +131,8 @@ func (h *handler) openLink(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusBadRequest, messagePage{page: page{Title: "This link is not valid"}, Text: text})
 		return
 	}
-	sess, err := h.newSession(session{Tenant: l.Tenant, Connector: l.Connector, ConnectionID: l.ConnectionID, ReturnURL: l.ReturnURL, Link: l.ID})
-	if err == nil {
-		err = h.setSession(w, r, sess)
-	}
-	if err != nil {
+	sess := newSession(session{Tenant: l.Tenant, Connector: l.Connector, ConnectionID: l.ConnectionID, ReturnURL: l.ReturnURL, Link: l.ID})
+	if err := h.setSession(w, r, sess); err != nil {
 		h.unavailable(w, r, nil, err)
 		return
 	}

@@ -2,11 +2,11 @@ package connect
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -65,7 +65,7 @@ func (o *origins) check(raw string) (*url.URL, *returnURLError) {
 	if err != nil {
 		return nil, &returnURLError{Problem: "returnUrl's origin " + err.Error() + "; it must be " + example}
 	}
-	if o.allowed[origin] || (len(o.configured) == 0 && isLoopback(u.Hostname())) {
+	if o.allowed[origin] || (len(o.configured) == 0 && web.LoopbackHost(u.Hostname())) {
 		return u, nil
 	}
 	return nil, &returnURLError{Problem: fmt.Sprintf("returnUrl is on %s, which is not an allowed origin", origin), Origin: origin}
@@ -76,15 +76,6 @@ func (o *origins) list() []string {
 	out := append([]string{o.public}, o.configured...)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func isLoopback(host string) bool {
-	host = strings.ToLower(host)
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // withParams returns u with the query parameters set (an existing one of

@@ -1,13 +1,12 @@
 package connect
 
 import (
-	"bytes"
 	"embed"
-	"fmt"
-	"html/template"
+	"log/slog"
 	"net/http"
 
 	"github.com/membrane-dev/membrane/runtime/internal/schemaform"
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 )
 
 //go:embed templates/*.html
@@ -16,19 +15,9 @@ var templateFS embed.FS
 // pageNames are the pages; each is the layout with its own content.
 var pageNames = []string{"form", "message"}
 
-func parsePages() (map[string]*template.Template, error) {
-	out := map[string]*template.Template{}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err == nil {
-			_, err = t.ParseFS(schemaform.FS, schemaform.Template)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("connect: parsing the %s page: %w", name, err)
-		}
-		out[name] = t
-	}
-	return out, nil
+func parsePages(log *slog.Logger) (*web.Pages, error) {
+	return web.ParsePages("connect", web.PageFiles{FS: templateFS, Layout: []string{"templates/layout.html"}, Names: pageNames,
+		Shared: []web.Templates{{FS: schemaform.FS, Patterns: []string{schemaform.Template}}}}, log)
 }
 
 // page is what the layout needs of every page.
@@ -78,18 +67,6 @@ type messagePage struct {
 	Link, LinkText string
 }
 
-func (h *handler) render(w http.ResponseWriter, status int, name string, data any) {
-	var buf bytes.Buffer
-	if err := h.pages[name].Execute(&buf, data); err != nil {
-		h.log.Error("connect: rendering a page", "page", name, "error", err)
-		http.Error(w, "the page could not be shown", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
-}
-
 // message renders a page that says one thing.
 func (h *handler) message(w http.ResponseWriter, _ *http.Request, status int, m messagePage) {
 	m.Base = h.base
@@ -97,5 +74,5 @@ func (h *handler) message(w http.ResponseWriter, _ *http.Request, status int, m 
 		m.Heading = m.Title
 	}
 	m.page.Error = status >= 400
-	h.render(w, status, "message", m)
+	h.pages.Render(w, status, "message", m)
 }

@@ -1,16 +1,11 @@
 package connect
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 )
 
 // cookieName holds the connect session. It is scoped to the page's path.
@@ -25,9 +20,9 @@ type session struct {
 	Connector    string `json:"c"`
 	ReturnURL    string `json:"r,omitempty"`
 	ConnectionID string `json:"id,omitempty"`
-	Expiry       int64  `json:"exp"`
-	CSRF         string `json:"csrf"`
-	Link         string `json:"l,omitempty"` // the OAuth link it started from (link.go)
+	web.Expiry
+	CSRF string `json:"csrf"`
+	Link string `json:"l,omitempty"` // the OAuth link it started from (link.go)
 }
 
 var (
@@ -35,84 +30,42 @@ var (
 	errSessionExpired = errors.New("the connect session expired")
 )
 
-// sessionMAC signs a session's payload; the prefix keeps the key from
-// signing anything else with the same bytes.
-func (h *handler) sessionMAC(payload string) []byte {
-	m := hmac.New(sha256.New, h.o.SessionKey)
-	m.Write([]byte("membrane connect session v1\x00"))
-	m.Write([]byte(payload))
-	return m.Sum(nil)
+// sessionCookie is the connect page's. SameSite=Lax, not Strict as the
+// console's: the provider sends the browser back to /connect/callback from
+// its own site, a cross-site top-level GET that must carry the session the
+// flow began in (Strict would drop it, and every OAuth connection would
+// end in invalid_state). Lax still keeps it off cross-site POSTs, and
+// every form carries the session's CSRF token besides.
+func sessionCookie(key []byte, path string, secure bool, now func() time.Time) *web.Cookie {
+	return &web.Cookie{Name: cookieName, Path: path, SameSite: http.SameSiteLaxMode, Secure: secure,
+		Signer: web.NewSigner(key, "membrane connect session v1"), Now: now}
 }
 
-func (h *handler) newSession(s session) (*session, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	s.CSRF = base64.RawURLEncoding.EncodeToString(b)
-	s.Expiry = h.now().Add(h.ttl).Unix()
-	return &s, nil
-}
-
-func (h *handler) encodeSession(s *session) (string, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(h.sessionMAC(payload)), nil
+// newSession gives s its CSRF token.
+func newSession(s session) *session {
+	s.CSRF = web.NewToken()
+	return &s
 }
 
 // readSession returns the request's session. A session whose signature
 // holds but which has expired comes back with errSessionExpired, so the
 // user can still be sent back to the app.
 func (h *handler) readSession(r *http.Request) (*session, error) {
-	c, err := r.Cookie(cookieName)
-	if err != nil || c.Value == "" {
-		return nil, errNoSession
-	}
-	payload, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return nil, errNoSession
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, h.sessionMAC(payload)) {
-		return nil, errNoSession
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil, errNoSession
-	}
 	var s session
-	if err := json.Unmarshal(b, &s); err != nil || s.Tenant == "" || s.Connector == "" || s.CSRF == "" {
+	err := h.cookie.Read(r, &s)
+	if errors.Is(err, web.ErrInvalid) || s.Tenant == "" || s.Connector == "" || s.CSRF == "" {
 		return nil, errNoSession
 	}
-	if h.now().Unix() >= s.Expiry {
+	if err != nil {
 		return &s, errSessionExpired
 	}
 	return &s, nil
 }
 
-// validCSRF compares a form's token with the session's in constant time.
-func (s *session) validCSRF(token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
-}
-
-// secureCookie: over https the cookie is never sent in clear.
-func (h *handler) secureCookie(r *http.Request) bool { return h.secure || r.TLS != nil }
-
-func (h *handler) setSession(w http.ResponseWriter, r *http.Request, s *session) error {
-	v, err := h.encodeSession(s)
-	if err != nil {
-		return err
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: v, Path: h.base, MaxAge: int(h.ttl / time.Second),
-		HttpOnly: true, Secure: h.secureCookie(r), SameSite: http.SameSiteLaxMode})
-	return nil
-}
-
 // clearSession ends the session once the user leaves for good.
-func (h *handler) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: h.base, MaxAge: -1,
-		HttpOnly: true, Secure: h.secureCookie(r), SameSite: http.SameSiteLaxMode})
+func (h *handler) clearSession(w http.ResponseWriter, r *http.Request) { h.cookie.Clear(w, r) }
+
+// setSession starts the session in the browser, for the page's TTL.
+func (h *handler) setSession(w http.ResponseWriter, r *http.Request, s *session) error {
+	return h.cookie.Set(w, r, s, h.now().Add(h.ttl))
 }

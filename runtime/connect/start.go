@@ -80,11 +80,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess, err := h.newSession(s)
-	if err == nil {
-		err = h.setSession(w, r, sess)
-	}
-	if err != nil {
+	if err := h.setSession(w, r, newSession(s)); err != nil {
 		h.unavailable(w, r, nil, err)
 		return
 	}

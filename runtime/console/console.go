@@ -4,12 +4,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 )
@@ -53,12 +53,12 @@ const MinSessionKeyLen = 32
 const base = "/console"
 
 type handler struct {
-	o     Options
-	log   *slog.Logger
-	now   func() time.Time
-	key   []byte
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	o      Options
+	log    *slog.Logger
+	now    func() time.Time
+	cookie *web.Cookie
+	pages  *web.Pages
+	mux    *http.ServeMux
 }
 
 // New returns the console's handler, to mount at "/console" and
@@ -77,17 +77,19 @@ func New(o Options) (http.Handler, error) {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	pages, err := parsePages()
-	if err != nil {
-		return nil, err
-	}
-	h := &handler{o: o, log: o.Logger, now: o.Now, key: key, pages: pages, mux: http.NewServeMux()}
+	h := &handler{o: o, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.cookie = sessionCookie(key, o.Secure, h.now)
+	pages, err := parsePages(h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.pages = pages
 	m := h.mux
 	m.HandleFunc("GET /console", h.entry)
 	m.HandleFunc("GET /console/{$}", h.overview)
@@ -107,8 +109,8 @@ func New(o Options) (http.Handler, error) {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w.Header())
-	if h.o.Open && (!loopbackHost(r.Host) || !loopbackRemote(r.RemoteAddr)) {
+	securityHeaders.Set(w.Header())
+	if h.o.Open && (!web.LoopbackHost(r.Host) || !web.LoopbackAddr(r.RemoteAddr)) {
 		h.log.Warn("console: refused a request from or for a host that is not loopback", "host", r.Host, "remote", r.RemoteAddr)
 		h.message(w, r, http.StatusForbidden, "Not on this address",
 			"The development console answers on localhost only. Open it at http://localhost or http://127.0.0.1.")

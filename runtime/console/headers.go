@@ -4,27 +4,16 @@ import (
 	"embed"
 	"net/http"
 	"strings"
+
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 )
 
-// policy lets the page load its own style sheet and script, open its own
-// event stream and fetch its own pages, and nothing else: no inline script
-// or style, no framing, forms sent only to the console.
-const policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-
-// setSecurityHeaders is what every response carries: no caching (pages
-// hold a CSRF token and tenant data), no framing, and no Referer outside
-// the console's origin. Not "no-referrer": the browser would then send
+// securityHeaders are on every response. The policy lets the page load
+// its own style sheet and script, open its own event stream and fetch its
+// own pages, and nothing else. Referrer-Policy is "same-origin", not
+// "no-referrer" as on the connect page: the browser would then send
 // "Origin: null" with the console's own forms, which checkPost refuses.
-func setSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", policy)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-}
+var securityHeaders = web.Headers{CSP: web.CSP{Scripts: true, Fetch: true}, ReferrerPolicy: "same-origin"}
 
 //go:embed static/console.css static/console.js
 var staticFS embed.FS

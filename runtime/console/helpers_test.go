@@ -184,6 +184,7 @@ type envOptions struct {
 	open     bool
 	noSource bool
 	noMinter bool
+	now      func() time.Time // the console's clock; nil is time.Now
 }
 
 // newEnv composes the real server on a temporary copy of testdata/workspace
@@ -210,7 +211,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	co := console.Options{Service: srv.Service, Store: srv.Store, Open: o.open, Verifier: verifier,
-		SessionKey: []byte(strings.Repeat("s", 32)), Logger: storetest.Quiet()}
+		SessionKey: []byte(strings.Repeat("s", 32)), Logger: storetest.Quiet(), Now: o.now}
 	if !o.noSource {
 		e.source = newFakeSource(len(srv.Workspace().Spec.Files))
 		co.Diagnostics = e.source

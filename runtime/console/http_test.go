@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +143,33 @@ func TestAdminOnly(t *testing.T) {
 	}
 	if r := e.do(c, "GET", "/console/", nil); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("after signing out: %d", r.StatusCode)
+	}
+	e.noLeaks()
+}
+
+// A session lasts as long as its admin token, on the console's clock:
+// the cookie's Max-Age says the same as its signed expiry.
+func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var ahead time.Duration
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(ahead) }
+	advance := func(d time.Duration) { mu.Lock(); ahead += d; mu.Unlock() }
+	e := newEnv(t, envOptions{noSource: true, now: now})
+	tok := e.token(tenancy.Claims{Tenant: "ops", Admin: true}) // an hour, on the wall clock
+	advance(30 * time.Minute)
+	c := client()
+	r := e.do(c, "GET", "/console?token="+url.QueryEscape(tok), nil)
+	ck := r.Cookies()
+	if r.StatusCode != http.StatusSeeOther || len(ck) != 1 || ck[0].MaxAge < 1790 || ck[0].MaxAge > 1800 {
+		t.Fatalf("sign-in half an hour before the token expires: %d, cookies %+v; want Max-Age 1800", r.StatusCode, ck)
+	}
+	if r := e.do(c, "GET", "/console/", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d", r.StatusCode)
+	}
+	advance(31 * time.Minute)
+	if r := e.do(c, "GET", "/console/", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after the token's expiry: %d, want 401", r.StatusCode)
 	}
 	e.noLeaks()
 }

@@ -1,13 +1,12 @@
 package console
 
 import (
-	"bytes"
 	"embed"
-	"fmt"
-	"html/template"
+	"log/slog"
 	"net/http"
 
 	"github.com/membrane-dev/membrane/runtime/internal/schemaform"
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 )
 
 //go:embed templates/*.html
@@ -16,19 +15,10 @@ var templateFS embed.FS
 // pageNames are the pages; each is the layout with its own content.
 var pageNames = []string{"overview", "connector", "action", "event", "diagnostics", "tenants", "tenant", "runlog", "message"}
 
-func parsePages() (map[string]*template.Template, error) {
-	out := map[string]*template.Template{}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
-		if err == nil {
-			_, err = t.ParseFS(schemaform.FS, schemaform.Template)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("console: parsing the %s page: %w", name, err)
-		}
-		out[name] = t
-	}
-	return out, nil
+func parsePages(log *slog.Logger) (*web.Pages, error) {
+	return web.ParsePages("console", web.PageFiles{FS: templateFS,
+		Layout: []string{"templates/layout.html", "templates/partials.html"}, Names: pageNames,
+		Shared: []web.Templates{{FS: schemaform.FS, Patterns: []string{schemaform.Template}}}}, log)
 }
 
 // page is what the layout needs of every page.
@@ -60,15 +50,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Events = base + "/events"
 	}
 	p.Error = p.Error || status >= 400
-	var buf bytes.Buffer
-	if err := h.pages[name].Execute(&buf, data); err != nil {
-		h.log.Error("console: rendering a page", "page", name, "error", err)
-		http.Error(w, "the page could not be shown", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	h.pages.Render(w, status, name, data)
 }
 
 type messagePage struct {

@@ -2,19 +2,11 @@ package console
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
+	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 )
 
@@ -38,8 +30,8 @@ const maxForm = 256 << 10
 // the CSRF token, of no use without the cookie itself.
 type session struct {
 	Subject string `json:"sub,omitempty"`
-	Expiry  int64  `json:"exp"`
-	CSRF    string `json:"csrf"`
+	web.Expiry
+	CSRF string `json:"csrf"`
 }
 
 type sessionKey struct{}
@@ -56,59 +48,29 @@ func sessionOf(r *http.Request) *session {
 	return s
 }
 
-// mac signs a payload; the prefix keeps the key from signing anything
-// else with the same bytes.
-func (h *handler) mac(payload string) []byte {
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte("membrane console session v1\x00"))
-	m.Write([]byte(payload))
-	return m.Sum(nil)
+// sessionCookie is the console's. SameSite=Strict: the console is opened
+// by its address or with an admin token in the URL, never by another
+// site's link that needs the session, so no cross-site request carries
+// it, not even a top-level GET (unlike the connect page's, which must be
+// Lax).
+func sessionCookie(key []byte, secure bool, now func() time.Time) *web.Cookie {
+	return &web.Cookie{Name: cookieName, Path: base, SameSite: http.SameSiteStrictMode, Secure: secure,
+		Signer: web.NewSigner(key, "membrane console session v1"), Now: now}
 }
 
-func (h *handler) newSession(subject string, expiry time.Time) *session {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return &session{Subject: subject, Expiry: expiry.Unix(), CSRF: base64.RawURLEncoding.EncodeToString(b)}
+func newSession(subject string) *session {
+	return &session{Subject: subject, CSRF: web.NewToken()}
 }
 
 func (h *handler) readSession(r *http.Request) *session {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return nil
-	}
-	payload, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return nil
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, h.mac(payload)) {
-		return nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil
-	}
 	var s session
-	if json.Unmarshal(b, &s) != nil || s.CSRF == "" || h.now().Unix() >= s.Expiry {
+	if h.cookie.Read(r, &s) != nil || s.CSRF == "" {
 		return nil
 	}
 	if !h.o.Open && s.Subject == "" {
 		return nil // an Open session does not sign in to a closed console
 	}
 	return &s
-}
-
-func (h *handler) setSession(w http.ResponseWriter, r *http.Request, s *session) {
-	b, _ := json.Marshal(s)
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: payload + "." + base64.RawURLEncoding.EncodeToString(h.mac(payload)),
-		Path: base, MaxAge: int(time.Until(time.Unix(s.Expiry, 0)) / time.Second), HttpOnly: true,
-		Secure: h.o.Secure || r.TLS != nil, SameSite: http.SameSiteStrictMode})
-}
-
-func (h *handler) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: base, MaxAge: -1, HttpOnly: true,
-		Secure: h.o.Secure || r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
 // authorize returns the request's session. Open, a browser without one
@@ -118,8 +80,11 @@ func (h *handler) authorize(w http.ResponseWriter, r *http.Request) (*session, b
 		return s, true
 	}
 	if h.o.Open {
-		s := h.newSession("", h.now().Add(openSessionTTL))
-		h.setSession(w, r, s)
+		s := newSession("")
+		if err := h.cookie.Set(w, r, s, h.now().Add(openSessionTTL)); err != nil {
+			h.failed(w, r, "start a session", err)
+			return nil, false
+		}
 		return s, true
 	}
 	h.message(w, r, http.StatusUnauthorized, "Sign in to the console",
@@ -157,7 +122,10 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if !claims.ExpiresAt.IsZero() && claims.ExpiresAt.Before(exp) {
 		exp = claims.ExpiresAt
 	}
-	h.setSession(w, r, h.newSession(claims.Tenant, exp))
+	if err := h.cookie.Set(w, r, newSession(claims.Tenant), exp); err != nil {
+		h.failed(w, r, "start a session", err)
+		return
+	}
 	h.log.Info("console: signed in", "subject", claims.Tenant)
 	http.Redirect(w, r, base+"/", http.StatusSeeOther)
 }
@@ -165,21 +133,17 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 // checkPost refuses a form sent from elsewhere: a foreign Origin, or a
 // missing or wrong CSRF token.
 func (h *handler) checkPost(w http.ResponseWriter, r *http.Request, s *session) bool {
-	if o := r.Header.Get("Origin"); o != "" {
-		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			h.log.Info("console: form refused: foreign origin")
-			h.message(w, r, http.StatusForbidden, "This form was sent from elsewhere",
-				"The form was not sent from this console. Nothing was run.")
-			return false
-		}
+	if !web.SameOrigin(r) {
+		h.log.Info("console: form refused: foreign origin")
+		h.message(w, r, http.StatusForbidden, "This form was sent from elsewhere",
+			"The form was not sent from this console. Nothing was run.")
+		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
+	if err := web.ParseForm(w, r, maxForm); err != nil {
 		h.message(w, r, http.StatusBadRequest, "The form could not be read", "The form sent was too large or malformed.")
 		return false
 	}
-	tok := r.PostForm.Get("csrf")
-	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.CSRF)) != 1 {
+	if !web.ValidCSRF(r, s.CSRF) {
 		h.log.Info("console: form refused: CSRF token missing or wrong")
 		h.message(w, r, http.StatusForbidden, "This form has expired",
 			"The form was not sent from this console, or your session changed. Reload the page and send it again. Nothing was run.")
@@ -189,29 +153,6 @@ func (h *handler) checkPost(w http.ResponseWriter, r *http.Request, s *session) 
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
-	h.clearSession(w, r)
+	h.cookie.Clear(w, r)
 	h.message(w, r, http.StatusOK, "Signed out", "You are signed out of the console.")
-}
-
-// loopbackHost reports whether a Host header names this machine.
-func loopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// loopbackRemote reports whether a request comes from this machine.
-func loopbackRemote(addr string) bool {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		h = addr
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

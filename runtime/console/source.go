@@ -2,25 +2,14 @@ package console
 
 import (
 	"context"
-	"time"
 
-	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/runtime/internal/devstatus"
 )
 
-// Status is one load of the workspace by the development server. Its
-// fields are those of the reloader's status, in the same order, so one
-// converts to the other with a plain conversion.
-type Status struct {
-	// Generation counts the loads; it grows by one at every reload.
-	Generation int64
-	LoadedAt   time.Time
-	// OK is false when the last load had errors (the server then keeps
-	// serving the previous workspace).
-	OK          bool
-	Files       int
-	Diagnostics diag.List
-	Took        time.Duration
-}
+// Status is one load of the workspace by the development server: the
+// reloader's own status type (runtime/reload.Status is the same), so the
+// reloader is a Source as it is.
+type Status = devstatus.Status
 
 // Source tells the console how the workspace loads: the development
 // server's reloader. Under `membrane serve` there is none.
