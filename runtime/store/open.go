@@ -27,7 +27,7 @@ type config struct {
 	// migrateTo stops the migrations at a version (tests of upgrades).
 	migrateTo int
 	acquire   time.Duration
-	busy      time.Duration // SQLite's busy timeout (tests)
+	busy      time.Duration
 }
 
 // RetryPolicy says when an outbox entry stops being retried and goes dead:
@@ -57,6 +57,11 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithRetryPolicy replaces DefaultRetryPolicy for the outbox.
 func WithRetryPolicy(p RetryPolicy) Option { return func(c *config) { c.retry = p } }
+
+// WithBusyTimeout is how long a SQLite statement waits for another
+// process's lock on the file (10 s by default) before it fails with
+// ErrUnavailable. PostgreSQL ignores it.
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
 
 // WithAcquireTimeout bounds how long a call waits for one of
 // PostgreSQL's pooled connections (10 s by default) before it fails with
