@@ -102,6 +102,7 @@ func idempotent(fn func(a *api, w http.ResponseWriter, r *http.Request)) func(a 
 		}
 		c := &claim{keys: keys, key: key, owner: rec.Owner}
 		stop := a.renew(r.Context(), c)
+		defer stop() // also if the handler panics
 		buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 		fn(a, buf, r.WithContext(context.WithValue(r.Context(), claimKey{}, c)))
 		stop()

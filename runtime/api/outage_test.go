@@ -2,11 +2,15 @@ package api_test
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/membrane-dev/membrane/runtime/api/apitest"
 	"github.com/membrane-dev/membrane/runtime/connections"
@@ -86,5 +90,50 @@ func TestPostgresOutage(t *testing.T) {
 	wantStatus(t, c.do(withKey("POST", run, acme, "outage-run", in)), http.StatusOK)
 	if logs := c.Logs(); strings.Contains(logs, `"status":500`) {
 		t.Errorf("a request answered 500 during the outage:\n%s", logs)
+	}
+}
+
+// TestSQLiteLocked: SQLite's file held by another process past the busy
+// timeout is the same retryable 503; a store that failed for good (here,
+// closed) is a 500 without Retry-After.
+func TestSQLiteLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	open := func(opts ...store.Option) store.Store {
+		s, err := store.Open(context.Background(), "sqlite://"+path, append(opts, store.WithBusyTimeout(50*time.Millisecond))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	c := &tc{Env: apitest.New(t, open), t: t}
+	acme := c.Token("acme")
+	create := map[string]any{"connector": "crm", "parameters": map[string]any{"region": "eu"}, "credentials": map[string]any{"apiKey": apitest.GoodKey}}
+
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	wantRetry(t, "create while another process holds the file", c.post("/v1/connections", acme, create))
+	wantRetry(t, "create with a key while another process holds the file", c.do(withKey("POST", "/v1/connections", acme, "k", create)))
+	if _, err := lock.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.do(withKey("POST", "/v1/connections", acme, "k", create)), http.StatusCreated)
+
+	c.Store.Close()
+	r := c.get("/v1/connections", acme)
+	wantProblem(t, r, http.StatusInternalServerError, "internal")
+	if r.Header.Get("Retry-After") != "" {
+		t.Fatalf("a closed store says retry: %v", r.Header)
 	}
 }
