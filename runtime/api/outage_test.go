@@ -79,7 +79,9 @@ func TestPostgresOutage(t *testing.T) {
 	}
 
 	proxy.Restore()
-	wantStatus(t, c.get("/v1/connections", acme), http.StatusOK)
+	if r := c.get("/v1/connections", acme); r.Status != http.StatusOK {
+		t.Fatalf("list after the outage: %d %s\n%s", r.Status, r.Body, c.Logs())
+	}
 	ok := c.post(run, acme, in)
 	wantStatus(t, ok, http.StatusOK)
 	if id, _ := ok.object(t)["runId"].(string); !strings.HasPrefix(id, "run_") {

@@ -92,12 +92,20 @@ func TestUnauthenticatedSlowBodyAnsweredAtOnce(t *testing.T) {
 func TestSlowClientsAreCutOff(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
-	r := start(t, server.Config{Dir: workspace(t, up.srv.URL, ""), AllowPrivate: true,
-		ReadHeaderTimeout: 300 * time.Millisecond, ReadBodyTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond,
-		LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
+	// One server per timeout, the others left long: on a loaded machine a
+	// short header timeout could cut the body test's request before its
+	// handler even starts.
+	const short = 500 * time.Millisecond
+	serve := func(cfg server.Config) *running {
+		cfg.Dir, cfg.AllowPrivate = workspace(t, up.srv.URL, ""), true
+		cfg.LookupEnv = env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})
+		return start(t, cfg)
+	}
 	tok := token(t, "default", testSecret, "acme")
 
 	t.Run("body", func(t *testing.T) {
+		t.Parallel()
+		r := serve(server.Config{ReadBodyTimeout: short})
 		conn := rawRequest(t, r.URL, "POST /v1/connections HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer "+tok+
 			"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"connector\":")
 		res, body := readResponse(t, conn)
@@ -111,12 +119,16 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		}
 	})
 	t.Run("headers", func(t *testing.T) {
+		t.Parallel()
+		r := serve(server.Config{ReadHeaderTimeout: short})
 		conn := rawRequest(t, r.URL, "GET /healthz HTTP/1.1\r\nHost: m\r\n")
 		if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 			t.Fatalf("a request without the end of its headers holds the connection: %v", err)
 		}
 	})
 	t.Run("idle", func(t *testing.T) {
+		t.Parallel()
+		r := serve(server.Config{IdleTimeout: short})
 		conn := rawRequest(t, r.URL, "GET /healthz HTTP/1.1\r\nHost: m\r\n\r\n")
 		br := bufio.NewReader(conn)
 		res, err := http.ReadResponse(br, nil)

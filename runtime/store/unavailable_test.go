@@ -218,3 +218,32 @@ func TestSQLiteBusy(t *testing.T) {
 		t.Fatalf("a missing connection: %v", err)
 	}
 }
+
+// TestPostgresStalled: a server that accepts connections and never
+// answers (a dropped route) fails a call unavailable once the connect
+// timeout passes, instead of hanging it; then the store recovers.
+func TestPostgresStalled(t *testing.T) {
+	dsn := storetest.PostgresDB(t)
+	u, _ := url.Parse(dsn)
+	proxy := testkit.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	q := u.Query()
+	q.Set("connect_timeout", "1")
+	u.RawQuery = q.Encode()
+	s := open(t, u.String())
+	ctx := t.Context()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Stall()
+	// The first call meets the pooled connection the stall reset; the
+	// next ones must connect anew, and get no answer.
+	for i := range 3 {
+		_, err := s.Tenant("acme").Connections().List(ctx, store.ConnectionFilter{})
+		wantUnavailable(t, fmt.Sprintf("list %d while the server is silent", i), err)
+	}
+	proxy.Restore()
+	if _, err := s.Tenant("acme").Connections().List(ctx, store.ConnectionFilter{}); err != nil {
+		t.Fatalf("after the stall: %v", err)
+	}
+}

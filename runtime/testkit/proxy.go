@@ -11,17 +11,19 @@ import (
 // Proxy is a loopback TCP proxy in front of a real server, which a test
 // cuts and restores to stage an outage of that server: Cut stops
 // listening (new connections are refused) and resets every connection
-// through it, as a crashed or unplugged server would; Restore listens
-// again on the same address.
+// through it, as a crashed or unplugged server would; Stall resets them
+// too but keeps accepting connections it never answers, as a server
+// behind a dropped route would; Restore serves again on the same address.
 type Proxy struct {
 	t      testing.TB
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup // the accept loop and the copiers
+	mu      sync.Mutex
+	ln      net.Listener
+	stalled bool
+	conns   map[net.Conn]struct{} // passing through, or held silent
+	wg      sync.WaitGroup        // the accept loop and the copiers
 }
 
 // NewProxy starts a proxy to target (host:port) on a free loopback port.
@@ -49,18 +51,42 @@ func (p *Proxy) Cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
-	for c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0) // a reset, not a polite close
-		}
-		c.Close()
-	}
+	p.stalled = false
+	p.resetLocked()
 	p.mu.Unlock()
 	p.wg.Wait()
 }
 
-// Restore listens again on the proxy's address.
+// Stall resets the open connections and holds every new one silent:
+// connecting works, nothing comes back.
+func (p *Proxy) Stall() {
+	p.t.Helper()
+	p.mu.Lock()
+	p.stalled = true
+	p.resetLocked()
+	listening := p.ln != nil
+	p.mu.Unlock()
+	if !listening {
+		p.listen()
+	}
+}
+
+// Restore serves again: it listens on the proxy's address if it was cut,
+// and drops the connections a stall held.
 func (p *Proxy) Restore() {
+	p.t.Helper()
+	p.mu.Lock()
+	p.stalled = false
+	p.resetLocked() // only stalled ones can be open here
+	listening := p.ln != nil
+	p.mu.Unlock()
+	if !listening {
+		p.listen()
+	}
+}
+
+// listen listens on the proxy's address again.
+func (p *Proxy) listen() {
 	p.t.Helper()
 	// The port was ours a moment ago; another socket may hold it briefly.
 	deadline := time.Now().Add(10 * time.Second)
@@ -74,6 +100,17 @@ func (p *Proxy) Restore() {
 			p.t.Fatalf("proxy: listen on %s again: %v", p.addr, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// resetLocked resets every connection the proxy holds.
+func (p *Proxy) resetLocked() {
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // a reset, not a polite close
+		}
+		c.Close()
+		delete(p.conns, c)
 	}
 }
 
@@ -93,15 +130,22 @@ func (p *Proxy) serve(ln net.Listener) {
 }
 
 // pass connects c to the target and copies both ways until either side
-// closes or Cut resets them.
+// closes or Cut resets them; while stalled, it holds c silent instead.
 func (p *Proxy) pass(c net.Conn) {
+	p.mu.Lock()
+	if p.stalled {
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
 		return
 	}
 	p.mu.Lock()
-	if p.ln == nil { // cut meanwhile
+	if p.ln == nil || p.stalled { // cut or stalled meanwhile
 		p.mu.Unlock()
 		c.Close()
 		up.Close()
@@ -119,7 +163,7 @@ func (p *Proxy) pass(c net.Conn) {
 	}
 	var once sync.Once
 	copyAll := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src) // ends with either side, or with Cut
+		_, _ = io.Copy(dst, src) // ends with either side, or with a reset
 		once.Do(done)
 	}
 	p.wg.Go(func() { copyAll(up, c) })

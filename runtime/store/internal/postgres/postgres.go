@@ -156,7 +156,7 @@ func mark(err error) error {
 // transaction to resolve a conflict. A caller's own cancellation is not
 // one: it is the caller's doing.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil {
 		return false
 	}
 	var pe *pgconn.PgError
@@ -169,9 +169,18 @@ func transient(err error) bool {
 		}
 		return strings.HasPrefix(pe.Code, "08") // connection exception
 	}
+	// No connection could be made: refused, reset, or no answer within
+	// connect_timeout (a deadline of the driver's, not the caller's). A
+	// server that refused the login said so above, with a PgError.
 	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
 	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) ||
+	return errors.As(err, &ne) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
