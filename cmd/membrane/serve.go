@@ -22,7 +22,7 @@ func newServeCmd() *cobra.Command {
 		logFormat, logLevel string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve [--dir DIR] [--store DSN] [--addr :8080]",
+		Use:   "serve [--dir DIR] [--store DSN] [--addr ADDR]",
 		Short: "Serve the workspace: the REST API, the connect page and connection upkeep",
 		Long: "serve loads and validates the workspace, opens the store (SQLite under\n" +
 			"DIR/.membrane by default, or PostgreSQL for several replicas) and serves:\n\n" +
@@ -30,14 +30,16 @@ func newServeCmd() *cobra.Command {
 			"  /openapi.json  its OpenAPI 3.1 document\n" +
 			"  /connect       the page users connect their accounts on\n" +
 			"  /healthz       200 while the process is up\n" +
-			"  /readyz        200 while the store answers and the server is not stopping\n\n" +
+			"  /readyz        200 while the store answers and the server is not stopping\n" +
+			"  /              what this server is, with links to the above\n\n" +
 			"Connections in the error state are retried and OAuth2 tokens refreshed in\n" +
 			"the background. On SIGINT or SIGTERM it stops accepting requests and lets\n" +
 			"those in flight finish. Logs are JSON lines on stderr.\n\n" +
 			"Settings come from the flags, then DIR/membrane.yaml. The workspace secret\n" +
 			"is read from the variable membrane.yaml names (default\n" +
 			"MEMBRANE_WORKSPACE_SECRET); on SQLite a development one is generated when\n" +
-			"it is unset. Secrets at rest are sealed with MEMBRANE_SECRET_KEY.",
+			"it is unset, and the server then listens on 127.0.0.1 only unless --addr\n" +
+			"says otherwise. Secrets at rest are sealed with MEMBRANE_SECRET_KEY.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
@@ -65,7 +67,7 @@ func newServeCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Dir, "dir", ".", "workspace directory")
 	f.StringVar(&cfg.Store, "store", "", "store DSN: sqlite:PATH or postgres://… (default: membrane.yaml's, else DIR/.membrane/membrane.db)")
-	f.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "address to listen on")
+	f.StringVar(&cfg.Addr, "addr", "", "address to listen on (default "+server.DefaultAddr+", or "+server.DevAddr+" with a generated development secret)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users and OAuth providers reach this server at (default: membrane.yaml's publicUrl)")
 	f.BoolVar(&cfg.AllowPrivate, "allow-private", false, "let actions reach private and loopback addresses")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")

@@ -124,6 +124,11 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // noRoute answers a request no route matches: 405 with Allow when the
 // path exists under other methods, else 404.
 func (a *api) noRoute(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// The body is not read: answer at once and close, rather than
+		// let net/http read whatever the client still sends.
+		w.Header().Set("Connection", "close")
+	}
 	var allow []string
 	for _, m := range a.methods {
 		probe := r.Clone(r.Context())

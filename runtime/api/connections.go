@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/store"
 )
 
 func (a *api) listConnections(w http.ResponseWriter, r *http.Request) {
@@ -39,8 +42,23 @@ func (a *api) createConnection(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, invalidField("/connector", "is required: the key of a connector of GET /v1/connectors"))
 		return
 	}
-	c, err := a.svc.Create(r.Context(), tenantOf(r), connections.CreateRequest{Connector: req.Connector, Name: req.Name,
-		Parameters: req.Parameters, Credentials: req.Credentials})
+	cr := connections.CreateRequest{Connector: req.Connector, Name: req.Name, Parameters: req.Parameters, Credentials: req.Credentials}
+	var answer *store.IdempotentResponse
+	if cl := claimOf(r); cl != nil {
+		// The key's answer commits with the connection: a create that
+		// committed is never done again by a retry, even when its answer
+		// was lost on the way.
+		cr.OnSave = func(ctx context.Context, tx store.TenantStore, c *connections.Connection) error {
+			body, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			h := http.Header{"Content-Type": {"application/json"}, "Location": {connectionURL(c.ID)}}
+			answer, err = cl.complete(ctx, tx, http.StatusCreated, h, append(body, '\n'))
+			return err
+		}
+	}
+	c, err := a.svc.Create(r.Context(), tenantOf(r), cr)
 	if errors.Is(err, connections.ErrUnknownConnector) {
 		writeProblem(w, invalidField("/connector", err.Error()))
 		return
@@ -49,9 +67,17 @@ func (a *api) createConnection(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, "connection", err)
 		return
 	}
-	w.Header().Set("Location", "/v1/connections/"+url.PathEscape(c.ID))
+	if answer != nil {
+		claimOf(r).answer = answer
+		w.Header().Set("Location", answer.Header["Location"])
+		a.writeRaw(w, http.StatusCreated, "application/json", answer.Body)
+		return
+	}
+	w.Header().Set("Location", connectionURL(c.ID))
 	a.writeJSON(w, r, http.StatusCreated, c)
 }
+
+func connectionURL(id string) string { return "/v1/connections/" + url.PathEscape(id) }
 
 // invalidField is a 422 about one value of the body.
 func invalidField(pointer, detail string) *Problem {

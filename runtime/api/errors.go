@@ -25,6 +25,8 @@ import (
 //	engine.ErrNoTestRequest                409     no-test-request
 //	store.ErrConflict                      409     conflict (412 precondition-failed under If-Match)
 //	connections.ErrOAuthUnavailable        501     oauth-unavailable
+//	store.ErrUnavailable                   503     store-unavailable, with Retry-After
+//	*connections.RunNotRecordedError       503     store-unavailable (500 internal when not transient)
 //	*engine.Error, checking credentials    502/504 upstream-unreachable, error
 //	*engine.Error, running an action       runStatuses below, run-<type>, error and runId
 //	anything else                          500     internal (logged, never shown)
@@ -108,7 +110,18 @@ func (a *api) mapError(r *http.Request, kind string, err error) *Problem {
 		p.Error = runError(ce.Err)
 		return p
 	}
+	if nr, ok := errorAs[*connections.RunNotRecordedError](err); ok {
+		if !store.Unavailable(nr.Err) {
+			return nil // a store that failed for good: 500
+		}
+		p := storeUnavailable()
+		p.Detail = "The action ran, but its run log could not be saved: the server's store is unavailable for now, so the result was not kept. " +
+			"Check the upstream app before you retry after Retry-After seconds: a retry runs the action again."
+		return p
+	}
 	switch {
+	case store.Unavailable(err):
+		return storeUnavailable()
 	case errors.Is(err, store.ErrNotFound):
 		return problem(http.StatusNotFound, "not-found", notFound[kind])
 	case errors.Is(err, connections.ErrUnknownConnector):
@@ -142,6 +155,19 @@ func (a *api) mapError(r *http.Request, kind string, err error) *Problem {
 		return p
 	}
 	return nil
+}
+
+// storeRetryAfter is the Retry-After of a store outage, in seconds: the
+// pool reconnects on the next call, so a short wait is enough to try.
+const storeRetryAfter = 2
+
+// storeUnavailable is the problem of a transient store failure.
+func storeUnavailable() *Problem {
+	p := problem(http.StatusServiceUnavailable, "store-unavailable",
+		"The server's store (its database) is unavailable for now; retry after Retry-After seconds. "+
+			"A create or run that failed so may still have been done: send it with the same Idempotency-Key so that a retry never does it twice.")
+	p.retryAfter = storeRetryAfter
+	return p
 }
 
 // runProblem is the problem of a failed run: its status by the engine

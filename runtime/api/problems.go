@@ -33,6 +33,9 @@ type Problem struct {
 	// ConnectionState is the connection's state after an upstream auth
 	// failure: "disconnected" when a user must reconnect it.
 	ConnectionState string `json:"connectionState,omitempty"`
+
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
 // FieldError is one violation: where (Pointer into the body, or a query
@@ -67,40 +70,45 @@ func problem(status int, slug, detail string) *Problem {
 // titles are the fixed, short summaries of each problem type (RFC 9457
 // §3.1.3: the same for every occurrence). openapi.json lists the same.
 var titles = map[string]string{
-	"not-found":               "Not found",
-	"method-not-allowed":      "Method not allowed",
-	"malformed-json":          "Malformed JSON",
-	"invalid-request":         "Invalid request",
-	"invalid-query":           "Invalid query parameter",
-	"unsupported-media-type":  "Unsupported media type",
-	"body-too-large":          "Request body too large",
-	"validation":              "Validation failed",
-	"unknown-connector":       "Unknown connector",
-	"unknown-action":          "Unknown action",
-	"credentials-refused":     "Credentials refused",
-	"oauth-required":          "OAuth consent required",
-	"oauth-unavailable":       "OAuth not available",
-	"no-test-request":         "No test request",
-	"connection-disconnected": "Connection disconnected",
-	"invalid-override":        "Invalid override",
-	"precondition-failed":     "Precondition failed",
-	"conflict":                "Conflict",
-	"upstream-unreachable":    "Upstream API unreachable",
-	"internal":                "Internal server error",
-	"unavailable":             "Service unavailable",
-	"run-invalid-input":       "Invalid action input",
-	"run-not-found":           "Record not found upstream",
-	"run-conflict":            "Upstream conflict",
-	"run-rate-limited":        "Rate limited",
-	"run-auth":                "Upstream refused the credentials",
-	"run-upstream":            "Upstream API failed",
-	"run-network":             "Upstream API unreachable",
-	"run-timeout":             "Upstream API timed out",
-	"run-refused":             "Outbound address refused",
-	"run-invalid-output":      "Invalid action output",
-	"run-expression":          "Expression failed",
-	"run-canceled":            "Run canceled",
-	"run-host-not-allowed":    "Host not allowed",
+	"not-found":                 "Not found",
+	"method-not-allowed":        "Method not allowed",
+	"malformed-json":            "Malformed JSON",
+	"invalid-request":           "Invalid request",
+	"invalid-query":             "Invalid query parameter",
+	"unsupported-media-type":    "Unsupported media type",
+	"body-too-large":            "Request body too large",
+	"validation":                "Validation failed",
+	"unknown-connector":         "Unknown connector",
+	"unknown-action":            "Unknown action",
+	"credentials-refused":       "Credentials refused",
+	"oauth-required":            "OAuth consent required",
+	"oauth-unavailable":         "OAuth not available",
+	"no-test-request":           "No test request",
+	"connection-disconnected":   "Connection disconnected",
+	"invalid-override":          "Invalid override",
+	"precondition-failed":       "Precondition failed",
+	"conflict":                  "Conflict",
+	"upstream-unreachable":      "Upstream API unreachable",
+	"internal":                  "Internal server error",
+	"unavailable":               "Service unavailable",
+	"store-unavailable":         "Store temporarily unavailable",
+	"request-timeout":           "Request body too slow",
+	"json-too-deep":             "JSON nested too deeply",
+	"idempotency-key-in-flight": "Request with this idempotency key in flight",
+	"idempotency-key-reused":    "Idempotency key reused",
+	"run-invalid-input":         "Invalid action input",
+	"run-not-found":             "Record not found upstream",
+	"run-conflict":              "Upstream conflict",
+	"run-rate-limited":          "Rate limited",
+	"run-auth":                  "Upstream refused the credentials",
+	"run-upstream":              "Upstream API failed",
+	"run-network":               "Upstream API unreachable",
+	"run-timeout":               "Upstream API timed out",
+	"run-refused":               "Outbound address refused",
+	"run-invalid-output":        "Invalid action output",
+	"run-expression":            "Expression failed",
+	"run-canceled":              "Run canceled",
+	"run-host-not-allowed":      "Host not allowed",
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {
@@ -113,6 +121,9 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.retryAfter))
+	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(b)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/runtime/api"
+	"github.com/membrane-dev/membrane/runtime/api/apitest"
 )
 
 func TestProblems(t *testing.T) {
@@ -62,6 +63,21 @@ func TestProblems(t *testing.T) {
 		wantProblem(t, post(string(big), "application/json"), http.StatusRequestEntityTooLarge, "body-too-large")
 		doc := overrideDoc + "# " + strings.Repeat("x", api.MaxBodyBytes) + "\n"
 		wantProblem(t, c.do(yamlPut("/v1/connectors/crm/override", acme, doc)), http.StatusRequestEntityTooLarge, "body-too-large")
+	})
+	t.Run("too deep", func(t *testing.T) {
+		deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+		p := wantProblem(t, post(`{"connector": "crm", "parameters": {"x": `+deep(api.MaxJSONDepth)+`}}`, "application/json"), http.StatusBadRequest, "json-too-deep")
+		if d := p["detail"].(string); !strings.Contains(d, "deeper than 64 levels") || !strings.Contains(d, "byte 104 (line 1, column 104) opens level 65") {
+			t.Errorf("detail %q", d)
+		}
+		// Brackets inside strings do not count; 64 levels are fine.
+		wantProblem(t, post(`{"connector": "crm", "name": "`+strings.Repeat("[{", 100)+`\"", "parameters": {"x": `+deep(api.MaxJSONDepth-2)+`}}`, "application/json"),
+			http.StatusUnprocessableEntity, "validation")
+		conn := c.post("/v1/connections", acme, map[string]any{"connector": "crm", "parameters": map[string]any{"region": "eu"},
+			"credentials": map[string]any{"apiKey": apitest.GoodKey}}).object(t)["id"].(string)
+		r := c.do(req{method: "POST", path: "/v1/connections/" + conn + "/actions/create-contact/run", token: acme,
+			body: `{"input": {"email": "a@example.com", "x": ` + deep(9990) + `}}`, header: map[string]string{"Content-Type": "application/json"}})
+		wantProblem(t, r, http.StatusBadRequest, "json-too-deep")
 	})
 	t.Run("paging", func(t *testing.T) {
 		for _, q := range []string{"limit=0", "limit=1001", "limit=ten", "limit=-1"} {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -15,6 +17,10 @@ import (
 // MaxBodyBytes bounds every request body: a JSON request and an override
 // document alike (the store keeps overrides up to the same size).
 const MaxBodyBytes = 1 << 20
+
+// MaxJSONDepth bounds the nesting of a JSON request body: far beyond any
+// real input, far below what would cost the decoders.
+const MaxJSONDepth = 64
 
 // readBody reads the body of a request whose media type must be one of
 // types (the first is named in the problem). An empty body is allowed:
@@ -26,6 +32,13 @@ func readBody(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, 
 		if _, ok := errorAs[*http.MaxBytesError](err); ok {
 			writeProblem(w, problem(http.StatusRequestEntityTooLarge, "body-too-large",
 				fmt.Sprintf("The request body is larger than %d bytes (1 MiB), the limit of this API. Send less.", MaxBodyBytes)))
+			return nil, false
+		}
+		if isTimeout(err) {
+			// The server's body read timeout cut a client that sent too
+			// slowly; the connection is closed after this answer.
+			writeProblem(w, problem(http.StatusRequestTimeout, "request-timeout",
+				"The request body did not arrive within the server's body read timeout. Send the whole body at once."))
 			return nil, false
 		}
 		writeProblem(w, problem(http.StatusBadRequest, "invalid-request", "The request body could not be read; send it again."))
@@ -40,7 +53,52 @@ func readBody(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, 
 			"This endpoint reads "+strings.Join(types, " or ")+"; send the body with that Content-Type."))
 		return nil, false
 	}
+	if mt == "application/json" {
+		if off, deep := tooDeep(body, MaxJSONDepth); deep {
+			line, col := lineCol(body, int64(off))
+			writeProblem(w, problem(http.StatusBadRequest, "json-too-deep", fmt.Sprintf(
+				"The body nests objects and arrays deeper than %d levels, the limit of this API: the bracket at byte %d (line %d, column %d) opens level %d. Flatten it.",
+				MaxJSONDepth, off+1, line, col, MaxJSONDepth+1)))
+			return nil, false
+		}
+	}
 	return body, true
+}
+
+// tooDeep finds where JSON text nests objects and arrays deeper than
+// max: the offset of the bracket that goes one level too far. One pass
+// over the bytes, before any decoder spends work (or stack) on them.
+func tooDeep(b []byte, max int) (int, bool) {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++ // the escaped byte cannot end the string
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > max {
+				return i, true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return 0, false
+}
+
+// isTimeout reports a read that hit a deadline.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func acceptable(mt string, types []string) bool {

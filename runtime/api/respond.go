@@ -16,9 +16,13 @@ func (a *api) writeJSON(w http.ResponseWriter, r *http.Request, status int, v an
 		a.internalError(w, r, err)
 		return
 	}
-	b = append(b, '\n')
+	a.writeRaw(w, status, "application/json", append(b, '\n'))
+}
+
+// writeRaw answers a body already encoded.
+func (a *api) writeRaw(w http.ResponseWriter, status int, contentType string, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)

@@ -40,7 +40,7 @@ var routes = []route{
 	{"GET", "/v1/connectors/{connector}", tenant, (*api).getConnector},
 
 	{"GET", "/v1/connections", tenant, (*api).listConnections},
-	{"POST", "/v1/connections", tenant, (*api).createConnection},
+	{"POST", "/v1/connections", tenant, idempotent((*api).createConnection)},
 	{"GET", "/v1/connections/{id}", tenant, (*api).getConnection},
 	{"DELETE", "/v1/connections/{id}", tenant, (*api).deleteConnection},
 	{"POST", "/v1/connections/{id}/test", tenant, (*api).testConnection},
@@ -50,7 +50,7 @@ var routes = []route{
 	{"GET", "/v1/connections/{id}/actions", tenant, (*api).listActions},
 	{"GET", "/v1/connections/{id}/actions/{action}", tenant, (*api).getAction},
 	{"GET", "/v1/connections/{id}/actions/{action}/explain", tenant, (*api).explain},
-	{"POST", "/v1/connections/{id}/actions/{action}/run", tenant, (*api).run},
+	{"POST", "/v1/connections/{id}/actions/{action}/run", tenant, idempotent((*api).run)},
 
 	{"GET", "/v1/connections/{id}/override", tenant, (*api).getConnectionOverride},
 	{"PUT", "/v1/connections/{id}/override", tenant, (*api).putConnectionOverride},

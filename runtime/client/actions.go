@@ -1,6 +1,9 @@
 package client
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 // ListActions lists what a connection can run, with its schemas after
 // the connection's overrides.
@@ -33,11 +36,13 @@ func (c *Client) RunAction(ctx context.Context, connID, action string, input any
 		Input any  `json:"input"`
 		Log   bool `json:"log,omitempty"`
 	}{Input: input}
+	var header http.Header
 	if opts != nil {
 		body.Log = opts.Log
+		header = idempotencyHeader(opts.IdempotencyKey)
 	}
 	var out RunResult
-	_, err := c.call(ctx, "POST", "/v1/connections/"+esc(connID)+"/actions/"+esc(action)+"/run", nil, nil, body, &out)
+	_, err := c.call(ctx, "POST", "/v1/connections/"+esc(connID)+"/actions/"+esc(action)+"/run", nil, header, body, &out)
 	return orNil(&out, err)
 }
 

@@ -14,12 +14,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -113,6 +115,25 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	return res.Header, nil
 }
 
+// NewIdempotencyKey returns a random key (a UUID, version 4) for one
+// logical request: send it with the request and with each of its
+// retries.
+func NewIdempotencyKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// idempotencyHeader is the Idempotency-Key header of key, nil without one.
+func idempotencyHeader(key string) http.Header {
+	if key == "" {
+		return nil
+	}
+	return http.Header{"Idempotency-Key": {key}}
+}
+
 // rawBody is a request body sent as is.
 type rawBody struct {
 	data        []byte
@@ -123,12 +144,17 @@ type rawBody struct {
 // from whatever a proxy on the way answered.
 func problemOf(res *http.Response, data []byte) *Problem {
 	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	var retryAfter time.Duration
+	if n, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && n >= 0 {
+		retryAfter = time.Duration(n) * time.Second
+	}
 	if mt == "application/problem+json" || mt == "application/json" {
 		var p Problem
 		if json.Unmarshal(data, &p) == nil && p.Title != "" {
 			if p.Status == 0 {
 				p.Status = res.StatusCode
 			}
+			p.RetryAfter = retryAfter
 			return &p
 		}
 	}
@@ -136,7 +162,7 @@ func problemOf(res *http.Response, data []byte) *Problem {
 	if len(detail) > 200 {
 		detail = detail[:200] + "…"
 	}
-	return &Problem{Type: "about:blank", Title: http.StatusText(res.StatusCode), Status: res.StatusCode, Detail: detail}
+	return &Problem{Type: "about:blank", Title: http.StatusText(res.StatusCode), Status: res.StatusCode, Detail: detail, RetryAfter: retryAfter}
 }
 
 func esc(s string) string { return url.PathEscape(s) }

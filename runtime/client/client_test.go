@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/membrane-dev/membrane/runtime/api/apitest"
 	"github.com/membrane-dev/membrane/runtime/client"
@@ -246,4 +247,52 @@ func TestNonProblemErrors(t *testing.T) {
 	if p.Detail != "upstream connect error" {
 		t.Fatalf("detail %q", p.Detail)
 	}
+}
+
+// Creates and runs sent with an idempotency key are done once; a retry
+// gets the first answer, and one while the first runs is told when to
+// retry.
+func TestIdempotencyKeys(t *testing.T) {
+	env, c, ctx := setup(t)
+	key := client.NewIdempotencyKey()
+	if len(key) != 36 || key == client.NewIdempotencyKey() || key[14] != '4' {
+		t.Fatalf("key %q", key)
+	}
+	create := client.CreateConnectionRequest{Connector: "crm", Parameters: map[string]any{"region": "us"},
+		Credentials: map[string]any{"apiKey": apitest.GoodKey}, IdempotencyKey: key}
+	first := must[*client.Connection](t)(c.CreateConnection(ctx, create))
+	again := must[*client.Connection](t)(c.CreateConnection(ctx, create))
+	if again.ID != first.ID {
+		t.Fatalf("a retried create made %s besides %s", again.ID, first.ID)
+	}
+	page := must[*client.Page[client.Connection]](t)(c.ListConnections(ctx, client.ConnectionFilter{}))
+	if len(page.Items) != 1 {
+		t.Fatalf("%d connections", len(page.Items))
+	}
+
+	opts := &client.RunOptions{IdempotencyKey: client.NewIdempotencyKey()}
+	in := map[string]any{"email": "ada@example.com"}
+	arrived, release := env.Upstream.HoldNext()
+	done := make(chan *client.RunResult, 1)
+	go func() {
+		res, err := c.RunAction(ctx, first.ID, "create-contact", in, opts)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-arrived
+	_, err := c.RunAction(ctx, first.ID, "create-contact", in, opts)
+	if p := problem(t, err, 409, "idempotency-key-in-flight"); p.RetryAfter != time.Second {
+		t.Fatalf("in flight: Retry-After %v", p.RetryAfter)
+	}
+	calls := env.Upstream.Calls()
+	release()
+	res := <-done
+	retry := must[*client.RunResult](t)(c.RunAction(ctx, first.ID, "create-contact", in, opts))
+	if res == nil || retry.RunID != res.RunID || env.Upstream.Calls() != calls {
+		t.Fatalf("retried run %+v, first %+v", retry, res)
+	}
+	_, err = c.RunAction(ctx, first.ID, "create-contact", map[string]any{"email": "bob@example.com"}, opts)
+	problem(t, err, 422, "idempotency-key-reused")
 }

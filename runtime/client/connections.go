@@ -15,10 +15,11 @@ func (c *Client) ListConnections(ctx context.Context, f ConnectionFilter) (*Page
 }
 
 // CreateConnection checks the credentials with the connector's test
-// request and saves the connection.
+// request and saves the connection. With r.IdempotencyKey a retry is
+// safe.
 func (c *Client) CreateConnection(ctx context.Context, r CreateConnectionRequest) (*Connection, error) {
 	var out Connection
-	_, err := c.call(ctx, "POST", "/v1/connections", nil, nil, r, &out)
+	_, err := c.call(ctx, "POST", "/v1/connections", nil, idempotencyHeader(r.IdempotencyKey), r, &out)
 	return orNil(&out, err)
 }
 

@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Problem is an error the API answered: an RFC 9457 problem details body.
@@ -26,6 +27,10 @@ type Problem struct {
 	// ConnectionState is set after an upstream auth failure:
 	// "disconnected" when the connection must be reconnected.
 	ConnectionState string `json:"connectionState,omitempty"`
+	// RetryAfter is the answer's Retry-After: set with 503
+	// store-unavailable and 409 idempotency-key-in-flight, when retrying
+	// later is the remedy.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // FieldError is one invalid value of a request.

@@ -36,6 +36,11 @@ type CreateConnectionRequest struct {
 	Name        string         `json:"name,omitempty"`
 	Parameters  map[string]any `json:"parameters,omitempty"`
 	Credentials map[string]any `json:"credentials,omitempty"`
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header: a
+	// retry of the same request with the same key gets the first answer
+	// and creates nothing more. Make one with NewIdempotencyKey per
+	// logical request, and reuse it for its retries.
+	IdempotencyKey string `json:"-"`
 }
 
 // ConnectionFilter selects connections to list.
@@ -113,6 +118,10 @@ type ActionInfo struct {
 type RunOptions struct {
 	// Log returns the run's exchanges, redacted, in RunResult.Log.
 	Log bool
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header: a
+	// retry of the same run with the same key gets the first answer and
+	// does not run the action again.
+	IdempotencyKey string
 }
 
 // RunResult is a run's output.

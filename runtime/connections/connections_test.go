@@ -397,11 +397,14 @@ actions:
 		_, err = e.svc.Run(ctx, "acme", c.ID, "create-contcat", nil, engine.RunOptions{})
 		isErr(t, err, connections.ErrUnknownAction)
 
-		// Old run logs are pruned.
+		// Old run logs are pruned, and so are expired idempotency keys.
+		if _, _, err := e.st.Tenant("acme").IdempotencyKeys().Claim(ctx, "retry-1", "fp", time.Minute, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
 		e.clock.Advance(25 * time.Hour)
 		rep, err := e.svc.MaintainOnce(ctx)
-		if err != nil || rep.PrunedRunLogs != 2 {
-			t.Fatalf("maintain %+v %v, want 2 run logs pruned", rep, err)
+		if err != nil || rep.PrunedRunLogs != 2 || rep.PrunedIdempotencyKeys != 1 {
+			t.Fatalf("maintain %+v %v, want 2 run logs and 1 idempotency key pruned", rep, err)
 		}
 	})
 }

@@ -281,7 +281,7 @@ type env struct {
 	svc   *connections.Service
 }
 
-func newEnv(t *testing.T, open storetest.Opener) *env {
+func newEnv(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Options)) *env {
 	t.Helper()
 	api := newFakeAPI(t)
 	files := map[string]string{
@@ -316,8 +316,12 @@ func newEnv(t *testing.T, open storetest.Opener) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := connections.New(connections.Options{Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client,
-		Now: clock.Now, Logger: storetest.Quiet(), RunLogRetention: 24 * time.Hour, RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute})
+	o := connections.Options{Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client,
+		Now: clock.Now, Logger: storetest.Quiet(), RunLogRetention: 24 * time.Hour, RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute}
+	for _, tw := range tweaks {
+		tw(&o)
+	}
+	svc := connections.New(o)
 	return &env{t: t, ctx: t.Context(), api: api, clock: clock, st: st, ws: ws, m: m, svc: svc}
 }
 

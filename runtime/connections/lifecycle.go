@@ -21,6 +21,11 @@ type CreateRequest struct {
 	Name        string         `json:"name,omitempty"`
 	Parameters  map[string]any `json:"parameters,omitempty"`
 	Credentials map[string]any `json:"credentials,omitempty"`
+	// OnSave, when set, runs inside the transaction that saves the
+	// connection, given the connection as Create returns it: what answers
+	// for the creation (an idempotency key's answer) then commits with
+	// it, or neither does. An error aborts the creation.
+	OnSave func(ctx context.Context, tx store.TenantStore, c *Connection) error `json:"-"`
 }
 
 // Create checks the parameters and credentials against the connector's
@@ -80,7 +85,13 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 			return err
 		}
 		out = created
-		return enqueueEvent(ctx, tx, EventCreated, created, s.now())
+		if err := enqueueEvent(ctx, tx, EventCreated, created, s.now()); err != nil {
+			return err
+		}
+		if r.OnSave != nil {
+			return r.OnSave(ctx, tx, public(created))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

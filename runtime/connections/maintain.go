@@ -41,6 +41,9 @@ type MaintainReport struct {
 	// RefreshFailed of them did not work.
 	Refreshed, RefreshFailed    int
 	PrunedRunLogs, PrunedStates int64
+	// PrunedIdempotencyKeys are the expired keys of the REST API's
+	// Idempotency-Key header.
+	PrunedIdempotencyKeys int64
 }
 
 // Maintain runs MaintainOnce every Options.MaintainInterval until ctx
@@ -69,7 +72,8 @@ func (s *Service) Maintain(ctx context.Context) error {
 // MaintainOnce retries the connections in the error state that are due,
 // with the connector's test request (the first retry RetryBase after the
 // error, then twice as long after each failure, up to RetryMax), refreshes
-// the OAuth2 tokens due before the next pass, and prunes run logs older than RunLogRetention and expired OAuth states
+// the OAuth2 tokens due before the next pass, and prunes run logs older
+// than RunLogRetention, expired OAuth states and expired idempotency keys
 // (at most every 10 minutes).
 func (s *Service) MaintainOnce(ctx context.Context) (MaintainReport, error) {
 	var rep MaintainReport
@@ -243,8 +247,8 @@ func (s *Service) backoff(n int) time.Duration {
 	return min(d, s.o.RetryMax)
 }
 
-// prune deletes old run logs and expired OAuth states, at most every
-// pruneEvery.
+// prune deletes old run logs, expired OAuth states and expired
+// idempotency keys, at most every pruneEvery.
 func (s *Service) prune(ctx context.Context, rep *MaintainReport) error {
 	now := s.now()
 	s.pruneMu.Lock()
@@ -262,6 +266,9 @@ func (s *Service) prune(ctx context.Context, rep *MaintainReport) error {
 	}
 	n, err := s.st.PruneStates(ctx)
 	rep.PrunedStates = n
+	errs = append(errs, err)
+	n, err = s.st.PruneIdempotencyKeys(ctx)
+	rep.PrunedIdempotencyKeys = n
 	errs = append(errs, err)
 	return errors.Join(errs...)
 }

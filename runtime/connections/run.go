@@ -3,6 +3,7 @@ package connections
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime"
@@ -12,11 +13,30 @@ import (
 
 // RunResult is an action's result and the id of its run log.
 type RunResult struct {
-	// RunID names the run log (RunLogs().Get); empty when it could not
-	// be written.
+	// RunID names the run log (RunLogs().Get). A run whose log could not
+	// be written fails with *RunNotRecordedError, so a result always has
+	// one.
 	RunID string `json:"runId,omitempty"`
 	engine.Result
 }
+
+// RunNotRecordedError is a run whose log could not be saved: the store
+// failed (store.ErrUnavailable when for now). The action may have run;
+// RunErr is how it ended, nil when it worked.
+type RunNotRecordedError struct {
+	RunErr error
+	Err    error
+}
+
+func (e *RunNotRecordedError) Error() string {
+	outcome := "worked"
+	if e.RunErr != nil {
+		outcome = "failed (" + engine.TypeOf(e.RunErr) + ")"
+	}
+	return "the action ran and " + outcome + ", but its run log could not be saved: " + e.Err.Error()
+}
+
+func (e *RunNotRecordedError) Unwrap() error { return e.Err }
 
 // maxRunError bounds the error text kept in a run log.
 const maxRunError = 4000
@@ -62,26 +82,38 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 
 	bctx, cancel := detached(ctx)
 	defer cancel()
-	out := &RunResult{RunID: s.recordRun(bctx, ts, c, ec, action, res, runErr, took)}
-	if res != nil {
-		out.Result = *res
+	// The engine hid the credentials it used; every secret of the
+	// connection is hidden again from the run log and from what the
+	// caller gets: an upstream may echo one in its answer.
+	rd := runRedactor(c, ec)
+	var ee *engine.Error
+	if errors.As(runErr, &ee) {
+		ee.Message, ee.Body = rd.String(ee.Message), rd.String(ee.Body)
 	}
+	out := &RunResult{}
+	if res != nil {
+		out.Output = rd.Value(res.Output)
+		out.Log = redactLog(rd, res.Log)
+	}
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.RunLogWait)
+	defer lcancel()
+	var logErr error
+	out.RunID, logErr = s.recordRun(lctx, ts, c, rd, action, out.Log, runErr, took)
 	v := judge(ctx, runErr, false)
 	if (v == verdictOK && c.State == store.Errored) || (v == verdictRefused && ec.Auth == nil) {
 		if _, err := s.apply(bctx, ts, c, v, runErr); err != nil {
 			s.log.WarnContext(ctx, "connection state not saved after a run", "tenant", tenant, "connection", c.ID, "error", err)
 		}
 	}
+	if logErr != nil {
+		return out, &RunNotRecordedError{RunErr: runErr, Err: logErr}
+	}
 	return out, runErr
 }
 
-// recordRun appends the run log: the action, ok or the error type, the
-// duration and the exchanges. The engine redacted them already; they are
-// redacted again here with every secret of the connection, so that a
-// secret never reaches the store even through a connector whose auth the
-// engine did not know to hide. A failure to write is logged, not returned:
-// the action ran.
-func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.Connection, ec *engine.Connection, action string, res *engine.Result, runErr error, took time.Duration) string {
+// runRedactor hides every secret of a connection: its credentials, its
+// token, and what its authenticator holds.
+func runRedactor(c *store.Connection, ec *engine.Connection) *engine.Redactor {
 	secrets := engine.SecretsOf(c.Credentials, nil)
 	if t := c.Token; t != nil {
 		secrets = append(secrets, t.AccessToken, t.RefreshToken)
@@ -89,8 +121,22 @@ func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.
 	if ec.Auth != nil {
 		secrets = append(secrets, ec.Auth.Secrets()...)
 	}
-	rd := engine.NewRedactor(secrets)
-	l := store.RunLog{ConnectionID: c.ID, Action: action, Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now()}
+	return engine.NewRedactor(secrets)
+}
+
+// appendWait spaces the attempts to save a run log while the store is
+// unavailable, within Options.RunLogWait.
+const appendWait = 200 * time.Millisecond
+
+// recordRun appends the run log: the action, ok or the error type, the
+// duration and the exchanges. The engine redacted them already; they are
+// redacted again here with every secret of the connection, so that a
+// secret never reaches the store even through a connector whose auth the
+// engine did not know to hide. The action ran, so a store that is
+// unavailable for now is tried again until ctx ends; the error is
+// returned only then: a run is never answered without its log.
+func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.Connection, rd *engine.Redactor, action string, log []engine.Exchange, runErr error, took time.Duration) (string, error) {
+	l := store.RunLog{ID: newID("run"), ConnectionID: c.ID, Action: action, Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now()}
 	if runErr != nil {
 		if l.Status = engine.TypeOf(runErr); l.Status == "" {
 			l.Status = "error"
@@ -100,21 +146,47 @@ func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.
 			l.Error = l.Error[:maxRunError] + "…"
 		}
 	}
-	if res != nil && len(res.Log) > 0 {
-		b, err := json.Marshal(redactLog(rd, res.Log))
+	if len(log) > 0 {
+		b, err := json.Marshal(log)
 		if err == nil {
 			l.Entries = b
 		}
 	}
-	saved, err := ts.RunLogs().Append(ctx, l)
-	if err != nil {
-		s.log.WarnContext(ctx, "run log not saved", "tenant", ts.Key(), "connection", c.ID, "action", action, "error", err)
-		return ""
+	var last error // the store's, while it is unavailable
+	for attempt := 1; ; attempt++ {
+		saved, err := ts.RunLogs().Append(ctx, l)
+		if errors.Is(err, store.ErrConflict) {
+			// An attempt whose answer was lost committed it after all.
+			if got, gerr := ts.RunLogs().Get(ctx, l.ID); gerr == nil {
+				saved, err = got, nil
+			}
+		}
+		if err == nil {
+			return saved.ID, nil
+		}
+		if ctx.Err() != nil && last != nil {
+			err = last // the wait ran out; the store's error says why
+		}
+		if !store.Unavailable(err) || ctx.Err() != nil {
+			s.log.ErrorContext(ctx, "run log not saved", "tenant", ts.Key(), "connection", c.ID, "action", action, "run", l.ID, "error", err)
+			return "", err
+		}
+		last = err
+		if attempt == 1 {
+			s.log.WarnContext(ctx, "run log not saved yet; retrying while the store is unavailable", "tenant", ts.Key(),
+				"connection", c.ID, "action", action, "run", l.ID, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(appendWait):
+		}
 	}
-	return saved.ID
 }
 
 func redactLog(rd *engine.Redactor, log []engine.Exchange) []engine.Exchange {
+	if len(log) == 0 {
+		return log
+	}
 	out := make([]engine.Exchange, len(log))
 	for i, x := range log {
 		x.URL, x.Error = rd.String(x.URL), rd.String(x.Error)

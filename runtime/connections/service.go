@@ -75,6 +75,10 @@ type Options struct {
 	MaintainInterval time.Duration
 	// MaintainConcurrency bounds the connections retried at once; default 4.
 	MaintainConcurrency int
+	// RunLogWait is how long a run that ran keeps trying to save its run
+	// log while the store is unavailable, before it fails with
+	// *RunNotRecordedError; default 10 s.
+	RunLogWait time.Duration
 }
 
 // Connection is a connection as callers see it. Get and List return it
@@ -130,6 +134,9 @@ func New(o Options) *Service {
 	}
 	if s.o.MaintainConcurrency <= 0 {
 		s.o.MaintainConcurrency = 4
+	}
+	if s.o.RunLogWait <= 0 {
+		s.o.RunLogWait = 10 * time.Second
 	}
 	return s
 }
@@ -196,10 +203,14 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 // credentials are checked first and the engine keys a custom auth's login
 // session by connection id: an empty id would share one session between
 // every connection being created.
-func newConnectionID() string {
+func newConnectionID() string { return newID("conn") }
+
+// newID is prefix, "_" and 20 random base32 characters, as the store's
+// own ids.
+func newID(prefix string) string {
 	b := make([]byte, 13)
 	rand.Read(b)
-	return "conn_" + idEncoding.EncodeToString(b)[:20]
+	return prefix + "_" + idEncoding.EncodeToString(b)[:20]
 }
 
 // public returns a copy of c without its secrets.

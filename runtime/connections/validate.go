@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -42,9 +45,21 @@ func (s *Service) schemasOf(c *spec.Connector) *connectorSchemas {
 	return v.(*connectorSchemas)
 }
 
+// Bounds of what a connection keeps besides its secrets. Parameters are
+// small values (a subdomain, a region) that every request of the
+// connection evaluates; credentials are keys, maybe a PEM or a service
+// account document. Both are stored with the connection and read on
+// every run, so neither may grow without bound, in size or in nesting.
+const (
+	MaxParametersBytes  = 16 << 10
+	MaxCredentialsBytes = 64 << 10
+	MaxNesting          = 16
+)
+
 // params checks connection parameters against the connector's schema
 // and returns them as JSON values (what the store and the engine see),
-// with the violations placed under /parameters.
+// with the violations placed under /parameters. A connector without a
+// parameters schema takes none.
 func (s *Service) params(c *spec.Connector, params map[string]any) (map[string]any, []spec.Violation, error) {
 	cs := s.schemasOf(c)
 	if cs.err != nil {
@@ -54,12 +69,20 @@ func (s *Service) params(c *spec.Connector, params map[string]any) (map[string]a
 	if err != nil {
 		return nil, []spec.Violation{{Pointer: "/parameters", Message: err.Error()}}, nil
 	}
+	if v := bounded("/parameters", p, MaxParametersBytes); v != nil {
+		return nil, v, nil
+	}
 	var out []spec.Violation
-	if cs.params != nil {
-		if err := cs.params.Validate(orEmpty(p)); err != nil {
-			for _, v := range spec.Violations(err) {
-				out = append(out, spec.Violation{Pointer: "/parameters" + v.Pointer, Message: v.Message})
-			}
+	if cs.params == nil {
+		for _, k := range slices.Sorted(maps.Keys(p)) {
+			out = append(out, spec.Violation{Pointer: "/parameters/" + escapePointer(k),
+				Message: fmt.Sprintf("connector %q takes no parameters (its file declares no parameters schema); remove this one", c.Key)})
+		}
+		return p, out, nil
+	}
+	if err := cs.params.Validate(orEmpty(p)); err != nil {
+		for _, v := range spec.Violations(err) {
+			out = append(out, spec.Violation{Pointer: "/parameters" + v.Pointer, Message: v.Message})
 		}
 	}
 	return p, out, nil
@@ -76,6 +99,9 @@ func (s *Service) credentials(c *spec.Connector, creds map[string]any) (map[stri
 	if err != nil {
 		// Its message names a Go type, never a value.
 		return nil, []spec.Violation{{Pointer: "/credentials", Message: err.Error()}}, nil
+	}
+	if v := bounded("/credentials", cr, MaxCredentialsBytes); v != nil {
+		return nil, v, nil
 	}
 	var out []spec.Violation
 	if cs.creds != nil {
@@ -113,6 +139,63 @@ func jsonObject(m map[string]any) (map[string]any, error) {
 		return nil, errors.New("is not a JSON object")
 	}
 	return out, nil
+}
+
+// bounded refuses an object over maxBytes of JSON, or nested deeper than
+// MaxNesting, with the violation at where the limit is passed (never a
+// value: it may be a credential).
+func bounded(at string, m map[string]any, maxBytes int) []spec.Violation {
+	if m == nil {
+		return nil
+	}
+	if ptr, deep := tooDeep(m, at, 1); deep {
+		return []spec.Violation{{Pointer: ptr, Message: fmt.Sprintf("is nested deeper than %d levels, the limit; flatten it", MaxNesting)}}
+	}
+	b, _ := json.Marshal(m) // it was just decoded from JSON
+	if len(b) > maxBytes {
+		return []spec.Violation{{Pointer: at, Message: fmt.Sprintf("is %d bytes of JSON; at most %d are kept with a connection", len(b), maxBytes)}}
+	}
+	return nil
+}
+
+// tooDeep finds the first value of v nested more than MaxNesting levels
+// deep; v itself is at level depth.
+func tooDeep(v any, at string, depth int) (string, bool) {
+	var kids func(yield func(string, any) bool)
+	switch t := v.(type) {
+	case map[string]any:
+		kids = func(yield func(string, any) bool) {
+			for _, k := range slices.Sorted(maps.Keys(t)) {
+				if !yield(escapePointer(k), t[k]) {
+					return
+				}
+			}
+		}
+	case []any:
+		kids = func(yield func(string, any) bool) {
+			for i, x := range t {
+				if !yield(strconv.Itoa(i), x) {
+					return
+				}
+			}
+		}
+	default:
+		return "", false
+	}
+	if depth > MaxNesting {
+		return at, true
+	}
+	for k, x := range kids {
+		if ptr, deep := tooDeep(x, at+"/"+k, depth+1); deep {
+			return ptr, true
+		}
+	}
+	return "", false
+}
+
+// escapePointer escapes a JSON Pointer token (RFC 6901).
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
 func orEmpty(m map[string]any) map[string]any {

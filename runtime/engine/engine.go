@@ -138,7 +138,9 @@ type run struct {
 func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, opts RunOptions) (*Result, error) {
 	r := &run{engine: e, plan: p, conn: conn, opts: opts}
 	out, err := r.execute(ctx, input)
-	res := &Result{Output: out, Log: r.log}
+	// An upstream may echo a credential in its answer (an error body, a
+	// debug field): the output hides secrets as the log does.
+	res := &Result{Output: r.redact.Value(out), Log: r.log}
 	if err != nil {
 		return res, r.redactError(err)
 	}
@@ -463,7 +465,7 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 			if ok != true {
 				continue
 			}
-		} else if resp.Status < 400 {
+		} else if resp.Status < 400 && !unfollowed(resp.Status) {
 			continue // a status-only rule never fires on success
 		}
 		msg := fmt.Sprintf("the API answered %d", resp.Status)
@@ -477,6 +479,9 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 			}
 		}
 		return &Error{Type: rule.Src.Type, Status: resp.Status, Message: r.redact.String(msg), Request: b.label, Body: r.redact.Excerpt(resp.Body), Retryable: resp.Status == 429 || resp.Status >= 500}
+	}
+	if unfollowed(resp.Status) {
+		return r.redirectError(b, resp)
 	}
 	if resp.Status < 400 {
 		return nil

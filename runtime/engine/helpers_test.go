@@ -222,14 +222,15 @@ func asJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-// everything renders a run's log and error as one text, to look for a
-// secret anywhere in them. The output is left out: it is the API's data,
-// which the action's author maps as they like.
+// everything renders a run's output, log and error as one text, to look
+// for a secret anywhere in them.
 func everything(t *testing.T, res *engine.Result, err error) string {
 	t.Helper()
 	var b strings.Builder
 	if res != nil {
-		out, _ := json.Marshal(res.Log)
+		out, _ := json.Marshal(res.Output)
+		b.Write(out)
+		out, _ = json.Marshal(res.Log)
 		b.Write(out)
 		for _, x := range res.Log {
 			// Headers are also checked as Go values, in case JSON escaping

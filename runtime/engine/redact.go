@@ -131,6 +131,67 @@ func (rd *Redactor) String(s string) string {
 	return s // nothing to hide
 }
 
+// Value hides every secret in the strings of a decoded JSON value (an
+// action's output): in map keys and values, at any depth. What holds no
+// secret is returned as is, not copied; what does is copied, so a value
+// shared with others (a plan's literal) is never changed in place.
+func (rd *Redactor) Value(v any) any {
+	if rd == nil || len(rd.state.Load().secrets) == 0 {
+		return v
+	}
+	out, _ := rd.value(v)
+	return out
+}
+
+// value returns v redacted and whether anything changed.
+func (rd *Redactor) value(v any) (any, bool) {
+	switch t := v.(type) {
+	case string:
+		r := rd.String(t)
+		return r, r != t
+	case map[string]any:
+		var out map[string]any
+		for k, x := range t {
+			rk := rd.String(k)
+			rx, changed := rd.value(x)
+			if !changed && rk == k {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]any, len(t))
+				for k2, x2 := range t {
+					out[k2] = x2
+				}
+			}
+			if rk != k {
+				delete(out, k)
+			}
+			out[rk] = rx
+		}
+		if out == nil {
+			return t, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, x := range t {
+			rx, changed := rd.value(x)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = append([]any(nil), t...)
+			}
+			out[i] = rx
+		}
+		if out == nil {
+			return t, false
+		}
+		return out, true
+	}
+	return v, false
+}
+
 // Excerpt is httpx.Excerpt of a response body with every secret hidden,
 // including one the 512-byte cut would split.
 func (rd *Redactor) Excerpt(body []byte) string {

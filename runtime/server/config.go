@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,7 +32,8 @@ type Config struct {
 	// database, the development encryption key and workspace secret).
 	// Default Dir/.membrane.
 	DataDir string
-	// Addr is where to listen, default ":8080".
+	// Addr is where to listen: default ":8080", or "127.0.0.1:8080"
+	// while the workspace secret is a generated development one.
 	Addr string
 	// PublicURL is the address users and OAuth providers reach this
 	// server at (callbacks are under it). Empty takes membrane.yaml's
@@ -42,6 +45,12 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for runs in flight at shutdown;
 	// default 30 s.
 	ShutdownTimeout time.Duration
+	// ReadHeaderTimeout bounds the wait for a request's headers (default
+	// 10 s), ReadBodyTimeout the wait for its body once the handler asks
+	// for it (default 30 s), and IdleTimeout how long a kept-alive
+	// connection waits for its next request (default 2 min). A client
+	// slower than them is cut off: it cannot hold a connection open.
+	ReadHeaderTimeout, ReadBodyTimeout, IdleTimeout time.Duration
 	// LookupEnv reads the environment; nil is os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// MaintainInterval is how often connections in the error state are
@@ -62,6 +71,12 @@ type Config struct {
 // DefaultAddr is where the server listens when neither the flag nor the
 // config says.
 const DefaultAddr = ":8080"
+
+// DevAddr is where a server whose workspace secret is a generated
+// development one listens unless told otherwise: this machine only. That
+// secret is a file in the data directory, so whoever can read it can mint
+// tokens for the server.
+const DevAddr = "127.0.0.1:8080"
 
 // PublicKeysEnv holds PEM public keys (RS256, ES256) that tenant tokens may
 // be signed with, besides the workspace secret: for a backend that signs
@@ -140,43 +155,78 @@ func (c *Config) publicURL(ws *spec.WorkspaceConfig) (string, error) {
 	return strings.TrimSuffix(u, "/"), nil
 }
 
+// secretEnv names the variable that holds the workspace secret.
+func secretEnv(ws *spec.WorkspaceConfig) string {
+	if ws != nil && ws.SecretEnv != "" {
+		return ws.SecretEnv
+	}
+	return spec.DefaultSecretEnv
+}
+
+// listen picks the address to listen on: Addr, else DevAddr while the
+// secret is a generated development one (saying so, and how to serve
+// other machines), else DefaultAddr.
+func (c *Config) listen(ws *spec.WorkspaceConfig, devSecret bool, warn func(string)) {
+	env := secretEnv(ws)
+	switch {
+	case c.Addr == "" && devSecret:
+		c.Addr = DevAddr
+		warn(fmt.Sprintf("listening on %s only: the workspace secret is a generated development one. "+
+			"To serve other machines, set %s to a secret of your own (`openssl rand -base64 48`) and pass --addr :8080.", DevAddr, env))
+	case c.Addr == "":
+		c.Addr = DefaultAddr
+	case devSecret && !loopback(c.Addr):
+		warn(fmt.Sprintf("listening on %s with a generated DEVELOPMENT workspace secret: whoever reads %s can mint tokens for this server. Set %s in production.",
+			c.Addr, DevSecretPath(c.DataDir), env))
+	}
+}
+
+// loopback reports an address that only this machine reaches.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
 // keys reads what tenant tokens are verified with: the workspace secret
 // from its variable, and public keys from PublicKeysEnv. A server on the
 // embedded store with no secret configured generates one into DataDir,
-// loudly; one on PostgreSQL refuses to start, since replicas must share
-// the secret.
-func (c *Config) keys(ws *spec.WorkspaceConfig, embedded bool, warn func(string)) (tenancy.Keys, error) {
-	env := spec.DefaultSecretEnv
-	if ws != nil && ws.SecretEnv != "" {
-		env = ws.SecretEnv
-	}
-	var k tenancy.Keys
+// loudly (devSecret is then true); one on PostgreSQL refuses to start,
+// since replicas must share the secret.
+func (c *Config) keys(ws *spec.WorkspaceConfig, embedded bool, warn func(string)) (k tenancy.Keys, devSecret bool, err error) {
+	env := secretEnv(ws)
 	if pem, ok := c.lookupEnv(PublicKeysEnv); ok && pem != "" {
 		k.PublicKeysPEM = []byte(pem)
 	}
 	if v, ok := c.lookupEnv(env); ok && v != "" {
 		if len(v) < tenancy.MinSecretLen {
-			return k, fmt.Errorf("%s holds %d bytes; the workspace secret needs at least %d (make one with `openssl rand -base64 48`)", env, len(v), tenancy.MinSecretLen)
+			return k, false, fmt.Errorf("%s holds %d bytes; the workspace secret needs at least %d (make one with `openssl rand -base64 48`)", env, len(v), tenancy.MinSecretLen)
 		}
 		k.HMACSecret = []byte(v)
-		return k, nil
+		return k, false, nil
 	}
 	if len(k.PublicKeysPEM) > 0 {
-		return k, nil
+		return k, false, nil
 	}
 	if !embedded {
-		return k, fmt.Errorf("%s is not set: replicas sharing a store must share the workspace secret (make one with `openssl rand -base64 48`)", env)
+		return k, false, fmt.Errorf("%s is not set: replicas sharing a store must share the workspace secret (make one with `openssl rand -base64 48`)", env)
 	}
 	secret, created, err := DevSecret(c.DataDir)
 	if err != nil {
-		return k, err
+		return k, false, err
 	}
 	if created {
 		warn(fmt.Sprintf("%s is not set: generated a DEVELOPMENT workspace secret into %s. Tokens minted with `membrane token --dir %s` work against this server only; set %s in production.",
 			env, DevSecretPath(c.DataDir), c.Dir, env))
 	}
 	k.HMACSecret = secret
-	return k, nil
+	return k, true, nil
 }
 
 // DevSecret returns the development workspace secret kept in dataDir,
@@ -262,11 +312,17 @@ func (c *Config) defaults() {
 	if c.DataDir == "" {
 		c.DataDir = DataDir(c.Dir)
 	}
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadBodyTimeout <= 0 {
+		c.ReadBodyTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
 	}
 }
 

@@ -9,8 +9,9 @@
 //
 // Routes: /v1/… (the REST API), /openapi.json, /connect (the connect page),
 // /console (the console: an admin token under serve, open on loopback for
-// a development server), /healthz (the process is up) and /readyz (the
-// store answers and the server is not shutting down).
+// a development server), /healthz (the process is up), /readyz (the
+// store answers and the server is not shutting down) and / (what this
+// server is, with links to the others).
 package server
 
 import (
@@ -107,11 +108,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	publicURL, err := cfg.publicURL(wc)
+	keys, devSecret, err := cfg.keys(wc, embedded, func(msg string) { log.Warn(msg) })
 	if err != nil {
 		return nil, err
 	}
-	keys, err := cfg.keys(wc, embedded, func(msg string) { log.Warn(msg) })
+	cfg.listen(wc, devSecret, func(msg string) { log.Warn(msg) })
+	publicURL, err := cfg.publicURL(wc)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +202,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/console/", consolePage)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /{$}", s.root)
 	s.handler = mux
 	return s, nil
 }
@@ -224,6 +227,10 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // server.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// Addr is where ListenAndServe listens: Config.Addr, or the default New
+// chose (DevAddr while the workspace secret is a generated one).
+func (s *Server) Addr() string { return s.cfg.Addr }
+
 // ListenAndServe listens on Config.Addr and serves until ctx ends.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
@@ -240,10 +247,13 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // store; Close does.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Handler:           bodyDeadline(s.handler, s.cfg.ReadBodyTimeout),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		// No ReadTimeout or WriteTimeout: a run may take minutes, and a
+		// deadline left on the connection would cancel it. The body has
+		// its own deadline (bodyDeadline).
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		// Requests keep their context through shutdown, so a run in
 		// flight is not cancelled by it.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

@@ -1,6 +1,10 @@
 package store
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
+)
 
 // Errors to branch on with errors.Is. Returned errors wrap them with what
 // failed ("connection \"conn_…\": not found") and never carry a secret.
@@ -17,4 +21,17 @@ var (
 	// ErrUndecryptable: a sealed value cannot be opened with the keyring
 	// (a key removed before rotation, or a corrupt value).
 	ErrUndecryptable = errors.New("cannot be decrypted")
+	// ErrUnavailable: the database cannot serve for now (unreachable,
+	// restarting, out of connections, no pooled connection within the
+	// acquire timeout, SQLite's file locked by another process past the
+	// busy timeout, a serialization failure or deadlock it aborted). The
+	// same call may work later: the REST API answers 503 with
+	// Retry-After. A write that failed so may still have been committed
+	// (the connection broke after COMMIT was sent), so retry creates with
+	// an idempotency key. Any other database error is not retryable.
+	ErrUnavailable = sqldb.ErrUnavailable
 )
+
+// Unavailable reports whether err is a transient failure of the
+// database (errors.Is(err, ErrUnavailable)).
+func Unavailable(err error) bool { return errors.Is(err, ErrUnavailable) }

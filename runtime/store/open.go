@@ -24,6 +24,10 @@ type config struct {
 	log     *slog.Logger
 	now     func() time.Time
 	retry   RetryPolicy
+	// migrateTo stops the migrations at a version (tests of upgrades).
+	migrateTo int
+	acquire   time.Duration
+	busy      time.Duration
 }
 
 // RetryPolicy says when an outbox entry stops being retried and goes dead:
@@ -53,6 +57,16 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithRetryPolicy replaces DefaultRetryPolicy for the outbox.
 func WithRetryPolicy(p RetryPolicy) Option { return func(c *config) { c.retry = p } }
+
+// WithBusyTimeout is how long a SQLite statement waits for another
+// process's lock on the file (10 s by default) before it fails with
+// ErrUnavailable. PostgreSQL ignores it.
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
+
+// WithAcquireTimeout bounds how long a call waits for one of
+// PostgreSQL's pooled connections (10 s by default) before it fails with
+// ErrUnavailable. SQLite ignores it.
+func WithAcquireTimeout(d time.Duration) Option { return func(c *config) { c.acquire = d } }
 
 // Open opens a store and migrates its schema. dsn is
 // "sqlite:///path/to/file.db" (or a bare path ending in .db), or
@@ -84,9 +98,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 	var e *sqldb.Engine
 	switch engine {
 	case "sqlite":
-		e, err = sqlite.Open(ctx, path, cfg.log)
+		e, err = sqlite.Open(ctx, path, sqlite.Options{Log: cfg.log, MigrateTo: cfg.migrateTo, BusyTimeout: cfg.busy})
 	default:
-		e, err = postgres.Open(ctx, dsn, cfg.log)
+		e, err = postgres.Open(ctx, dsn, postgres.Options{Log: cfg.log, MigrateTo: cfg.migrateTo, AcquireTimeout: cfg.acquire})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)

@@ -43,6 +43,9 @@ type Store interface {
 	// PruneRunLogs deletes run logs created before olderThan.
 	PruneRunLogs(ctx context.Context, olderThan time.Time) (int64, error)
 
+	// PruneIdempotencyKeys deletes the idempotency keys past their expiry.
+	PruneIdempotencyKeys(ctx context.Context) (int64, error)
+
 	// ExpiringTokens lists connections, not disconnected, whose token
 	// expires before the given time, soonest first: the refresher's work.
 	ExpiringTokens(ctx context.Context, before time.Time, limit int) ([]ExpiringToken, error)
@@ -72,6 +75,7 @@ type TenantStore interface {
 	Overrides() Overrides
 	RunLogs() RunLogs
 	Outbox() TenantOutbox
+	IdempotencyKeys() IdempotencyKeys
 
 	// Tx runs fn in one transaction: everything done through tx commits
 	// together or not at all. Use it to write an outbox event with the
@@ -125,6 +129,32 @@ type RunLogs interface {
 	Get(ctx context.Context, id string) (*RunLog, error)
 	// List pages through run logs, newest first.
 	List(ctx context.Context, f RunLogFilter) (Page[*RunLog], error)
+}
+
+// IdempotencyKeys remember the answers of a tenant's requests sent with
+// an idempotency key, so a retried request gets the first answer instead
+// of doing the work again. A key is claimed by the request that comes
+// first, for a lease its holder renews while it runs; an answer stored
+// with Complete is kept until the key expires.
+type IdempotencyKeys interface {
+	// Claim takes key for a request with fingerprint (what identifies the
+	// request: method, path, body) for lease, to expire after ttl. When
+	// the key is new, expired, or its previous claim lapsed, it returns
+	// the new claim (its Owner is the holder's proof) and claimed true.
+	// Otherwise it returns the key as it stands, claimed false: an answer
+	// (Status set) or a request in flight (Status 0), maybe of another
+	// fingerprint; the caller decides.
+	Claim(ctx context.Context, key, fingerprint string, lease, ttl time.Duration) (rec *IdempotencyRecord, claimed bool, err error)
+	// Extend renews the lease of a claim still in flight. ErrLeaseLost
+	// when owner no longer holds it.
+	Extend(ctx context.Context, key, owner string, lease time.Duration) error
+	// Complete stores the answer of a claimed key. Inside Tx it commits
+	// with the work it answers for. ErrLeaseLost when owner no longer
+	// holds it.
+	Complete(ctx context.Context, key, owner string, r IdempotentResponse) error
+	// Release gives up a claim without an answer, so the next request
+	// with the key runs. Releasing a claim that is gone is no error.
+	Release(ctx context.Context, key, owner string) error
 }
 
 // TenantOutbox is a tenant's side of the outbox.

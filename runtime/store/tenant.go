@@ -20,7 +20,10 @@ func (t *tenantStore) Connections() Connections { return connections{t} }
 func (t *tenantStore) Overrides() Overrides     { return overrides{t} }
 func (t *tenantStore) RunLogs() RunLogs         { return runLogs{t} }
 func (t *tenantStore) Outbox() TenantOutbox     { return tenantOutbox{t} }
-func (t *tenantStore) store() *sqlStore         { return t.sc.s }
+func (t *tenantStore) IdempotencyKeys() IdempotencyKeys {
+	return idempotencyKeys{t}
+}
+func (t *tenantStore) store() *sqlStore { return t.sc.s }
 
 // write runs fn in a write transaction after creating the tenant if it is
 // new.

@@ -60,6 +60,28 @@ type Token struct {
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
+// IdempotencyRecord is an idempotency key as stored: a claim in flight
+// (Status 0) or the answer of its request.
+type IdempotencyRecord struct {
+	Key         string
+	Fingerprint string
+	// Owner is the claim's holder; compare it to the Owner Claim gave.
+	Owner string
+	IdempotentResponse
+	// LockedUntil is when a claim in flight lapses unless renewed.
+	LockedUntil time.Time
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+}
+
+// IdempotentResponse is the answer kept for an idempotency key: an HTTP
+// status, the few headers that describe the body, and the body.
+type IdempotentResponse struct {
+	Status int
+	Header map[string]string
+	Body   []byte
+}
+
 // Tenant is a customer of the workspace: a key the user chooses.
 type Tenant struct {
 	Key       string    `json:"key"`

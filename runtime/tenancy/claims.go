@@ -1,6 +1,9 @@
 package tenancy
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,4 +55,30 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 	Admin bool   `json:"isAdmin,omitempty"`
 	Name  string `json:"name,omitempty"`
+}
+
+// timeClaims are the NumericDate claims: JSON numbers (RFC 7519 §2).
+var timeClaims = []string{"exp", "nbf", "iat"}
+
+// UnmarshalJSON refuses a time claim that is not a JSON number. The
+// library reads a string of digits as a number, so "exp": "99999999999"
+// would pass as an expiry; a token that spells its claims loosely is
+// malformed, like any claim of the wrong type.
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, k := range timeClaims {
+		v, ok := raw[k]
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9') || string(v) == "null") {
+			return fmt.Errorf("the %s claim is not a number", k)
+		}
+	}
+	type plain tokenClaims // the same fields, without this method
+	return json.Unmarshal(b, (*plain)(c))
 }

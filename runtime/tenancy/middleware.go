@@ -35,7 +35,8 @@ type middleware struct {
 
 // Middleware verifies the request's bearer token and calls next with the
 // claims in the request context (see FromContext). Any failure is a 401
-// with the same problem details body and `WWW-Authenticate: Bearer`.
+// with the same problem details body and `WWW-Authenticate: Bearer`,
+// sent at once: the request's body is never read for a refused token.
 func Middleware(v *Verifier, next http.Handler, opts ...MiddlewareOption) http.Handler {
 	if v == nil || next == nil {
 		// A nil Verifier would be an open door or a crash per request;
@@ -108,7 +109,18 @@ func (m *middleware) refuse(w http.ResponseWriter, r *http.Request, reason strin
 			slog.String("path", r.URL.Path),
 			slog.String("remote", r.RemoteAddr))
 	}
+	refuseUnread(w, r)
 	writeProblem(w, http.StatusUnauthorized, unauthorizedBody)
+}
+
+// refuseUnread closes the connection after a refusal of a request whose
+// body was not read. Otherwise net/http reads the rest of the body before
+// sending the answer, to reuse the connection: a client trickling its
+// body would hold the refusal (and the connection) as long as it likes.
+func refuseUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // withoutTokenParam returns r with the token parameter removed from its
@@ -131,8 +143,10 @@ func RequireAdmin(next http.Handler) http.Handler {
 		c, ok := FromContext(r.Context())
 		switch {
 		case !ok:
+			refuseUnread(w, r)
 			writeProblem(w, http.StatusUnauthorized, unauthorizedBody)
 		case !c.Admin:
+			refuseUnread(w, r)
 			writeProblem(w, http.StatusForbidden, forbiddenBody)
 		default:
 			next.ServeHTTP(w, r)

@@ -43,6 +43,8 @@ func TestTokenMiddlewareRefusals(t *testing.T) {
 	expired["exp"] = time.Now().Add(-time.Hour).Unix()
 	other := goodClaims()
 	other["iss"] = "other-workspace"
+	stringExp := goodClaims()
+	stringExp["exp"] = "99999999999"
 
 	cases := []struct {
 		name string
@@ -56,6 +58,7 @@ func TestTokenMiddlewareRefusals(t *testing.T) {
 		{"alg none", hmac, "Bearer " + sign(t, jwt.SigningMethodNone, goodClaims(), jwt.UnsafeAllowNoneSignatureType)},
 		{"wrong key", hmac, "Bearer " + sign(t, jwt.SigningMethodHS256, goodClaims(), []byte("not-the-workspace-secret-at-all!!"))},
 		{"other issuer", hmac, "Bearer " + hs256(t, other)},
+		{"exp a string", hmac, "Bearer " + hs256(t, stringExp)},
 		{"RS256/HS256 confusion", rsaOnly, "Bearer " + sign(t, jwt.SigningMethodHS256, goodClaims(), pubPEM)},
 		{"garbage", hmac, "Bearer not.a.jwt"},
 	}

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +85,12 @@ func refusedTokens(t *testing.T) []refused {
 		{"header not JSON", b64([]byte("nope")) + "." + parts[1] + "." + parts[2], reasonMalformed},
 		{"isAdmin not a bool", with("isAdmin", "true"), reasonMalformed},
 		{"sub not a string", with("sub", 42), reasonMalformed},
+		// The library reads a string of digits as a NumericDate.
+		{"exp a string", with("exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10)), reasonMalformed},
+		{"exp a far string", with("exp", "99999999999"), reasonMalformed},
+		{"exp a bool", with("exp", true), reasonMalformed},
+		{"nbf a string", with("nbf", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)), reasonMalformed},
+		{"iat a string", with("iat", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)), reasonMalformed},
 		{"alg none", noneToken, reasonAlgorithm},
 		{"alg none, no dot", strings.TrimSuffix(noneToken, "."), reasonMalformed},
 		{"alg None", b64([]byte(`{"alg":"None","typ":"JWT"}`)) + "." + parts[1] + ".", reasonAlgorithm},

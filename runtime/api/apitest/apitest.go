@@ -63,8 +63,9 @@ type Env struct {
 	logs     *testkit.Buffer
 }
 
-// New starts an API over the store open gives.
-func New(t *testing.T, open storetest.Opener) *Env {
+// New starts an API over the store open gives; tweaks adjust the
+// connections service's options.
+func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Options)) *Env {
 	t.Helper()
 	up := newUpstream(t)
 	client := httpx.New(httpx.Config{AllowPrivate: true})
@@ -88,7 +89,11 @@ func New(t *testing.T, open storetest.Opener) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := connections.New(connections.Options{Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client, Logger: storetest.Quiet()})
+	o := connections.Options{Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client, Logger: storetest.Quiet()}
+	for _, tw := range tweaks {
+		tw(&o)
+	}
+	svc := connections.New(o)
 	v, err := tenancy.NewVerifier(Workspace, tenancy.Keys{HMACSecret: Secret})
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +155,19 @@ type Upstream struct {
 	mu    sync.Mutex
 	keys  map[string]bool
 	calls int
+	// hold, when set, holds the next POST /contacts until it is closed;
+	// arrived is closed when that request arrives.
+	hold, arrived chan struct{}
+}
+
+// HoldNext holds the next POST /contacts until release is called;
+// arrived is closed when it reaches the upstream.
+func (u *Upstream) HoldNext() (arrived <-chan struct{}, release func()) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	hold, arr := make(chan struct{}), make(chan struct{})
+	u.hold, u.arrived = hold, arr
+	return arr, sync.OnceFunc(func() { close(hold) })
 }
 
 func newUpstream(t *testing.T) *Upstream {
@@ -199,6 +217,14 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && r.URL.Path == "/me":
 		reply(w, http.StatusOK, map[string]any{"account": "acme", "region": r.Header.Get("X-Region")})
 	case r.Method == "POST" && r.URL.Path == "/contacts":
+		u.mu.Lock()
+		hold, arrived := u.hold, u.arrived
+		u.hold, u.arrived = nil, nil
+		u.mu.Unlock()
+		if hold != nil {
+			close(arrived)
+			<-hold
+		}
 		var in map[string]any
 		_ = json.Unmarshal(body, &in)
 		switch in["email"] {

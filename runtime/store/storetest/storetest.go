@@ -57,6 +57,9 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Migrations", testMigrations},
 		{"ExpiringTokens", testExpiringTokens},
 		{"ErroredConnections", testErroredConnections},
+		{"IdempotencyKeys", testIdempotencyKeys},
+		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
+		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,8 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,9 +37,37 @@ const (
 	defaultLockConns = 8
 )
 
+// Defaults of Options.
+const (
+	// DefaultAcquireTimeout bounds the wait for a pooled connection.
+	DefaultAcquireTimeout = 10 * time.Second
+	// defaultConnectTimeout bounds a new connection when the DSN sets no
+	// connect_timeout: a server that drops packets fails a request in
+	// seconds instead of hanging it.
+	defaultConnectTimeout = 5 * time.Second
+)
+
+// Options tune Open.
+type Options struct {
+	Log *slog.Logger
+	// MigrateTo stops the migrations at that version; 0 applies them all.
+	// Tests use it to make a database of an older schema.
+	MigrateTo int
+	// AcquireTimeout bounds the wait for a pooled connection, after which
+	// the call fails with sqldb.ErrUnavailable; 0 is DefaultAcquireTimeout.
+	AcquireTimeout time.Duration
+}
+
 // Open connects to PostgreSQL and brings the schema up to date under an
 // advisory lock, so replicas starting together migrate once.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqldb.Engine, error) {
+func Open(ctx context.Context, dsn string, o Options) (*sqldb.Engine, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.AcquireTimeout <= 0 {
+		o.AcquireTimeout = DefaultAcquireTimeout
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may quote the DSN, password included.
@@ -43,6 +75,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqldb.Engine, err
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
+	}
+	if !strings.Contains(dsn, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	lockCfg := cfg.Copy()
 	lockCfg.MaxConns = max(defaultLockConns, cfg.MaxConns/2)
@@ -64,16 +99,16 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqldb.Engine, err
 	}
 	e := &sqldb.Engine{
 		Name:       "postgres",
-		DB:         &db{pool},
+		DB:         &db{p: pool, acquireTimeout: o.AcquireTimeout},
 		ForUpdate:  " FOR UPDATE",
 		SkipLocked: " FOR UPDATE SKIP LOCKED",
 		XactLock:   xactLock,
 		Locks: func(ctx context.Context) (sqldb.Tx, error) {
 			t, err := locks.Begin(ctx)
 			if err != nil {
-				return nil, err
+				return nil, mark(err)
 			}
-			return tx{t}, nil
+			return &tx{t: t}, nil
 		},
 		Classify: classify,
 		Close:    closeAll,
@@ -82,6 +117,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqldb.Engine, err
 	if err != nil {
 		closeAll()
 		return nil, err
+	}
+	if o.MigrateTo > 0 && o.MigrateTo < len(ms) {
+		ms = ms[:o.MigrateTo]
 	}
 	lock := func(ctx context.Context, t sqldb.Tx) error { return xactLock(ctx, t, "membrane:migrations") }
 	if err := sqldb.Migrate(ctx, e, ms, lock, log); err != nil {
@@ -101,6 +139,51 @@ func xactLock(ctx context.Context, t sqldb.Tx, key string) error {
 	h.Write([]byte(key))
 	_, err := t.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
 	return err
+}
+
+// mark tags the errors of a server that cannot serve for now
+// sqldb.ErrUnavailable.
+func mark(err error) error {
+	if transient(err) {
+		return sqldb.Unavailable(err)
+	}
+	return err
+}
+
+// transient reports an error that says nothing of the statement and may
+// not recur: the server is unreachable, the connection broke, the server
+// is shutting down, starting or out of connections, or it aborted the
+// transaction to resolve a conflict. A caller's own cancellation is not
+// one: it is the caller's doing.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
+			"40001", "40P01", // serialization failure, deadlock detected
+			"53300": // too many connections
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08") // connection exception
+	}
+	// No connection could be made: refused, reset, or no answer within
+	// connect_timeout (a deadline of the driver's, not the caller's). A
+	// server that refused the login said so above, with a PgError.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
 func classify(err error) sqldb.Kind {

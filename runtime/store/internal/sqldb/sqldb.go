@@ -84,3 +84,24 @@ type Engine struct {
 	// Close releases everything the engine holds.
 	Close func()
 }
+
+// ErrUnavailable marks an error of a database that cannot serve for now:
+// unreachable, restarting, overloaded, or a transaction the engine chose
+// to abort (a serialization failure, a deadlock, a lock held past the busy
+// timeout). The same call may work when retried later.
+var ErrUnavailable = errors.New("the database is unavailable for now")
+
+// Unavailable marks err as ErrUnavailable, keeping its own chain, so
+// errors.Is(err, ErrUnavailable) and errors.As on the engine's error both
+// hold. A nil or already marked error is returned as is.
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return &unavailableError{err}
+}
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string   { return e.err.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{e.err, ErrUnavailable} }

@@ -74,7 +74,7 @@ func (d *db) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, erro
 		r, err = d.reader.QueryContext(ctx, q, args...)
 	}
 	if err != nil {
-		return nil, err
+		return nil, mark(err)
 	}
 	return rows{r}, nil
 }
@@ -89,7 +89,7 @@ func (d *db) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
 func (d *db) Begin(ctx context.Context) (sqldb.Tx, error) {
 	t, err := d.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, mark(err)
 	}
 	return &tx{t}, nil
 }
@@ -109,7 +109,7 @@ func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 func (t *tx) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, error) {
 	r, err := t.t.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, mark(err)
 	}
 	return rows{r}, nil
 }
@@ -118,19 +118,19 @@ func (t *tx) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
 	return row{t.t.QueryRowContext(ctx, q, args...)}
 }
 
-func (t *tx) Commit(context.Context) error { return t.t.Commit() }
+func (t *tx) Commit(context.Context) error { return mark(t.t.Commit()) }
 
 // Rollback after Commit is a no-op, so callers can always defer it.
 func (t *tx) Rollback(context.Context) error {
 	if err := t.t.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return err
+		return mark(err)
 	}
 	return nil
 }
 
 func result(res sql.Result, err error) (int64, error) {
 	if err != nil {
-		return 0, err
+		return 0, mark(err)
 	}
 	return res.RowsAffected()
 }
@@ -138,8 +138,8 @@ func result(res sql.Result, err error) (int64, error) {
 type rows struct{ r *sql.Rows }
 
 func (r rows) Next() bool             { return r.r.Next() }
-func (r rows) Scan(dest ...any) error { return r.r.Scan(dest...) }
-func (r rows) Err() error             { return r.r.Err() }
+func (r rows) Scan(dest ...any) error { return mark(r.r.Scan(dest...)) }
+func (r rows) Err() error             { return mark(r.r.Err()) }
 func (r rows) Close()                 { r.r.Close() }
 
 type row struct{ r *sql.Row }
@@ -149,7 +149,7 @@ func (r row) Scan(dest ...any) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return sqldb.ErrNoRows
 		}
-		return err
+		return mark(err)
 	}
 	return nil
 }

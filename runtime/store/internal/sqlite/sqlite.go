@@ -28,9 +28,28 @@ var migrations embed.FS
 // Migrations are the engine's schema versions, embedded in the binary.
 func Migrations() ([]sqldb.Migration, error) { return sqldb.LoadMigrations(migrations, "migrations") }
 
+// Options tune Open.
+type Options struct {
+	Log *slog.Logger
+	// MigrateTo stops the migrations at that version; 0 applies them all.
+	// Tests use it to make a database of an older schema.
+	MigrateTo int
+	// BusyTimeout is how long a statement waits for another process's
+	// lock on the file before it fails with sqldb.ErrUnavailable; 0 is
+	// DefaultBusyTimeout.
+	BusyTimeout time.Duration
+}
+
+// DefaultBusyTimeout is Options.BusyTimeout's default.
+const DefaultBusyTimeout = 10 * time.Second
+
 // Open opens (creating it if needed, mode 0600) the database file at path
 // and brings its schema up to date.
-func Open(ctx context.Context, path string, log *slog.Logger) (*sqldb.Engine, error) {
+func Open(ctx context.Context, path string, o Options) (*sqldb.Engine, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
@@ -45,14 +64,17 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqldb.Engine, er
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 
-	writer, err := sql.Open("sqlite", dsn(abs, true))
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+	}
+	writer, err := sql.Open("sqlite", dsn(abs, true, o.BusyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	writer.SetMaxOpenConns(1) // the single writer
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	reader, err := sql.Open("sqlite", dsn(abs, false))
+	reader, err := sql.Open("sqlite", dsn(abs, false, o.BusyTimeout))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
@@ -80,6 +102,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqldb.Engine, er
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if o.MigrateTo > 0 && o.MigrateTo < len(ms) {
+		ms = ms[:o.MigrateTo]
 	}
 	// BEGIN IMMEDIATE takes SQLite's write lock, which is the migration
 	// lock, also against another process opening the same file.
@@ -131,9 +156,9 @@ func touch(path string) error {
 // for the last transactions on power loss; and BEGIN IMMEDIATE on the
 // writer so a transaction holds the write lock from its start and never
 // fails to upgrade halfway.
-func dsn(path string, write bool) string {
+func dsn(path string, write bool, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
@@ -143,6 +168,20 @@ func dsn(path string, write bool) string {
 		q.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// mark tags the errors of a database that cannot serve for now
+// sqldb.ErrUnavailable: SQLITE_BUSY (another process held the file past
+// the busy timeout) and SQLITE_LOCKED.
+func mark(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return sqldb.Unavailable(err)
+		}
+	}
+	return err
 }
 
 func classify(err error) sqldb.Kind {
