@@ -62,7 +62,11 @@ func TestHalfWrittenFileIsHeld(t *testing.T) {
 		genWorkspace(t, dir, 1, 1)
 		held := make(chan struct{}, 10)
 		// The grace is long: the test completes the file within it.
-		d := startDev(t, dir, Options{Grace: time.Hour, hook: func(string) { held <- struct{}{} }})
+		d := startDev(t, dir, Options{Grace: time.Hour, hook: func(ev string) {
+			if ev == "held" {
+				held <- struct{}{}
+			}
+		}})
 		testkit.WriteFile(t, actionPath(dir, 0, 0), half)
 		waitChan(t, held, "the half-written file to be held")
 		if st := d.Status(); st.Generation != 1 || !st.OK {
