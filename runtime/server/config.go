@@ -99,8 +99,10 @@ func (c *Config) storeDSN(ws *spec.WorkspaceConfig) (dsn string, embedded bool, 
 	if dsn == "" && ws != nil {
 		dsn = ws.Store
 	}
+	inDir := true // a relative path is the workspace's
 	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(c.DataDir, "membrane.db")
+		// DataDir is already a path from the working directory (Dir/.membrane).
+		dsn, inDir = "sqlite:"+filepath.Join(c.DataDir, "membrane.db"), false
 	}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return dsn, false, nil
@@ -108,7 +110,7 @@ func (c *Config) storeDSN(ws *spec.WorkspaceConfig) (dsn string, embedded bool, 
 	// A relative SQLite path is the workspace's, whatever the working
 	// directory of the process.
 	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
-	if path != dsn && path != "" && !filepath.IsAbs(path) {
+	if inDir && path != dsn && path != "" && !filepath.IsAbs(path) {
 		dsn = "sqlite:" + filepath.Join(c.Dir, path)
 		path = filepath.Join(c.Dir, path)
 	}
