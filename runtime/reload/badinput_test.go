@@ -194,30 +194,44 @@ func writeHuge(t *testing.T, path string) {
 }
 
 // TestFileWrittenDuringLoad: a file written again while a load reads it
-// (a program writing it in parts) is not served as that load read it;
-// the load after the last write serves it.
+// (a program writing it in parts, an editor setting its mode after the
+// write) is not served as that load read it; the load after the last
+// change serves it.
 func TestFileWrittenDuringLoad(t *testing.T) {
-	dir := t.TempDir()
-	genWorkspace(t, dir, 1, 1)
-	path := actionPath(dir, 0, 0)
-	var armed atomic.Bool
-	var once sync.Once
-	d := startDev(t, dir, Options{Rescan: time.Hour, hook: func(ev string) {
-		if ev == "loaded" && armed.Load() {
-			// The load read v1: the rest of the save lands now.
-			once.Do(func() {
-				if err := os.WriteFile(path, []byte(actionText(0, 0, "v1-and-the-rest")), 0o644); err != nil {
-					t.Error(err)
+	for _, tc := range []struct {
+		name, want string
+		during     func(path string) error
+	}{
+		{"the rest of the save", "v1-and-the-rest", func(path string) error {
+			return os.WriteFile(path, []byte(actionText(0, 0, "v1-and-the-rest")), 0o644)
+		}},
+		// The content the load read is the final one: what the held load
+		// found changed must still be served.
+		{"a chmod", "v1", func(path string) error { return os.Chmod(path, 0o600) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			genWorkspace(t, dir, 1, 1)
+			path := actionPath(dir, 0, 0)
+			var armed atomic.Bool
+			var once sync.Once
+			d := startDev(t, dir, Options{Rescan: time.Hour, hook: func(ev string) {
+				if ev == "loaded" && armed.Load() {
+					once.Do(func() {
+						if err := tc.during(path); err != nil {
+							t.Error(err)
+						}
+					})
 				}
-			})
-		}
-	}})
-	armed.Store(true)
-	tmp := filepath.Join(t.TempDir(), "a0.yaml")
-	testkit.WriteFile(t, tmp, actionText(0, 0, "v1"))
-	must(t, os.Rename(tmp, path))
-	st := d.waitFor(t, "the next generation", func(st Status) bool { return st.Generation > 1 })
-	if got := d.served().Action("c0", "a0").Name; st.Generation != 2 || got != "v1-and-the-rest" {
-		t.Errorf("generation %d serves name %q, want generation 2 with v1-and-the-rest (v1 was read while the file was written)", st.Generation, got)
+			}})
+			armed.Store(true)
+			tmp := filepath.Join(t.TempDir(), "a0.yaml")
+			testkit.WriteFile(t, tmp, actionText(0, 0, "v1"))
+			must(t, os.Rename(tmp, path))
+			st := d.waitFor(t, "the next generation", func(st Status) bool { return st.Generation > 1 })
+			if got := d.served().Action("c0", "a0").Name; st.Generation != 2 || got != tc.want {
+				t.Errorf("generation %d serves name %q, want generation 2 with %s", st.Generation, got, tc.want)
+			}
+		})
 	}
 }

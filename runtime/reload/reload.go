@@ -62,6 +62,10 @@ type Reloader struct {
 	// Owned by Run's goroutine.
 	printed   diag.List // the diagnostics last printed
 	published bool
+	// heldChanged are the files that loads held back found changed: the
+	// loader counts them as read, so the next load may find them
+	// unchanged, yet what they hold was never published.
+	heldChanged []string
 }
 
 // New returns a Reloader for opts; Run starts it.
@@ -233,7 +237,14 @@ func (r *Reloader) reload(final, full bool) bool {
 	changed := r.loader.Changed()
 	r.event("loaded")
 	if !final && (len(r.loader.Unsettled()) > 0 || halfWritten(changed, diags)) {
+		r.heldChanged = append(r.heldChanged, changed...)
 		return false
+	}
+	if len(r.heldChanged) > 0 {
+		changed = append(r.heldChanged, changed...)
+		slices.Sort(changed)
+		changed = slices.Compact(changed)
+		r.heldChanged = nil
 	}
 	prev := r.Status()
 	if r.published && len(changed) == 0 && prev.OK == !diags.HasErrors() && slices.Equal(prev.Diagnostics, diags) {
