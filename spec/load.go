@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -246,13 +247,31 @@ func readSpecFile(f fileRef) (data []byte, info fs.FileInfo, pf parsedFile, ok b
 	if err == nil && info.Size() > MaxFileSize {
 		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, int(info.Size()))}}, false
 	}
-	data, err = os.ReadFile(f.path)
+	data, err = readAtMost(f.path, MaxFileSize+1)
 	if err != nil {
 		pf := parsedFile{name: f.name}
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "cannot read: %v", unwrapPathError(err))
 		return nil, info, pf, false
 	}
+	if len(data) > MaxFileSize { // it grew past the limit since the stat
+		size := len(data)
+		if now, err := os.Stat(f.path); err == nil && now.Size() > int64(size) {
+			size = int(now.Size())
+		}
+		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, size)}}, false
+	}
 	return data, info, parsedFile{}, true
+}
+
+// readAtMost reads up to limit bytes of a file: one that grows while it
+// is read (a large file being written) is never read whole.
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 func parseFile(name string, data []byte) parsedFile {

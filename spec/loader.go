@@ -30,7 +30,9 @@ type Loader struct {
 	files   map[string]*cachedFile // by cleaned path
 	dirty   map[string]bool        // invalidated paths
 	changed []string
-	parses  atomic.Int64
+	// The paths of the files the last load found changed, for Unsettled.
+	changedPaths []string
+	parses       atomic.Int64
 	// What the last walk found, for LoadInvalidated.
 	roots     []string
 	list      []fileRef
@@ -123,11 +125,12 @@ func (l *Loader) load(paths []string, files []fileRef, diags diag.List, stat boo
 	parallel(len(files), func(i int) { parsed[i], entries[i], changed[i] = l.loadFile(files[i], stat) })
 
 	next := make(map[string]*cachedFile, len(files))
-	l.changed = l.changed[:0]
+	l.changed, l.changedPaths = l.changed[:0], l.changedPaths[:0]
 	for i, f := range files {
 		next[filepath.Clean(f.path)] = entries[i]
 		if changed[i] {
 			l.changed = append(l.changed, f.name)
+			l.changedPaths = append(l.changedPaths, filepath.Clean(f.path))
 		}
 	}
 	for p, e := range l.files {
@@ -223,6 +226,22 @@ func (l *Loader) Changed() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.changed)
+}
+
+// Unsettled lists the files (as displayed in diagnostics) that the last
+// load found changed and that have changed again since it stat-ed them:
+// written while it read them, so that what it read may be the first part
+// of a save still under way. It reads no content.
+func (l *Loader) Unsettled() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, p := range l.changedPaths {
+		if e := l.files[p]; e != nil && statFile(p) != e.stamp {
+			out = append(out, e.pf.name)
+		}
+	}
+	return out
 }
 
 // Parses counts the files this Loader has parsed: a load that finds a

@@ -284,3 +284,44 @@ func TestLoadInvalidated(t *testing.T) {
 		t.Errorf("a removed file is still loaded, or not among the changed %v", l.Changed())
 	}
 }
+
+// TestLoaderUnsettled: a file written again after a load read it is named
+// as unsettled until a load reads it again; one left alone is not.
+func TestLoaderUnsettled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "u.yaml")
+	text := "kind: UniversalAction\nkey: u\ninput: {type: object}\noutput: {type: object}\ndescription: |\n  one\n"
+	writeFile(t, path, text)
+	l := NewLoader()
+	if _, diags := l.Load(dir); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if u := l.Unsettled(); len(u) != 0 {
+		t.Fatalf("unsettled %v right after a load, want none", u)
+	}
+	writeFile(t, path, text+"  two\n")
+	if u := l.Unsettled(); len(u) != 1 || !strings.HasSuffix(u[0], "u.yaml") {
+		t.Fatalf("unsettled %v after a write, want u.yaml", u)
+	}
+	if _, diags := l.Load(dir); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if u := l.Unsettled(); len(u) != 0 {
+		t.Fatalf("unsettled %v after a second load, want none", u)
+	}
+}
+
+// TestLoaderNeverReadsPastTheLimit: a file larger than MaxFileSize is
+// reported, with its size, and not parsed.
+func TestLoaderNeverReadsPastTheLimit(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "big.yaml"), "kind: UniversalAction\nkey: big\ndescription: |\n"+strings.Repeat("  x\n", MaxFileSize/4+1))
+	l := NewLoader()
+	_, diags := l.Load(dir)
+	if len(diags) != 1 || diags[0].Rule != "file-too-large" || !strings.Contains(diags[0].Message, "4.0 MiB") {
+		t.Errorf("diagnostics %v, want one file-too-large", diags)
+	}
+	if n := l.Parses(); n != 0 {
+		t.Errorf("parsed %d files, want none", n)
+	}
+}

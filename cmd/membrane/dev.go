@@ -28,7 +28,8 @@ func newDevCmd() *cobra.Command {
 		Use:   "dev [DIR] [--addr 127.0.0.1:8080] [--store DSN]",
 		Short: "Serve the workspace for development, reloading it on every save",
 		Long: "dev does what serve does, for one developer: it listens on 127.0.0.1:8080,\n" +
-			"keeps its state in SQLite under DIR/.membrane, lets actions reach private\n" +
+			"keeps its state in SQLite under DIR/.membrane (local state with development\n" +
+			"keys: keep it out of version control), lets actions reach private\n" +
 			"and loopback addresses (local mocks), and watches DIR. On every save it\n" +
 			"reloads what changed and serves the new definitions at once; a file with\n" +
 			"errors keeps the last good version serving, and the errors are printed\n" +
@@ -50,6 +51,9 @@ func newDevCmd() *cobra.Command {
 			}
 			if info, err := os.Stat(cfg.Dir); err != nil || !info.IsDir() {
 				return usageError("%s is not a directory", cfg.Dir)
+			}
+			if n := oldSchemaNote(cfg.Dir); n != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), n)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

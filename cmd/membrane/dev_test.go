@@ -114,3 +114,42 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestDevRelativeDir: `membrane dev devws`, with no membrane.yaml, keeps
+// its state in devws/.membrane, not in devws/devws/.membrane.
+func TestDevRelativeDir(t *testing.T) {
+	src, err := filepath.Abs("testdata/run/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	for _, name := range []string{"connector.yaml", "actions/get-note.yaml"} {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.WriteFile(t, filepath.Join("devws", name), string(data))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runDev(ctx, server.Config{Dir: "devws", AllowPrivate: true}, ln, storetest.Quiet(), out)
+	}()
+	waitUntil(t, "the workspace served", func() bool { return strings.Contains(out.String(), "serving http://") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("runDev: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("devws", ".membrane", "membrane.db")); err != nil {
+		t.Errorf("no store at devws/.membrane/membrane.db: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("devws", "devws")); err == nil {
+		t.Errorf("devws/devws was made: the workspace's path was joined twice")
+	}
+}

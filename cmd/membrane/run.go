@@ -375,7 +375,7 @@ func explainStored(cmd *cobra.Command, dir, dsn, tenant, connID, action string) 
 		return &exitError{code: exitFail, msg: "the workspace has errors"}
 	}
 	log, _ := newLogger(cmd.ErrOrStderr(), "text", "warn")
-	st, err := server.OpenStore(ctx, server.Config{Dir: dir, Store: dsn}, log)
+	st, err := server.OpenStoreToRead(ctx, server.Config{Dir: dir, Store: dsn}, log)
 	if err != nil {
 		return &exitError{code: exitFail, msg: err.Error()}
 	}

@@ -8,17 +8,38 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec"
 )
 
-// schemaDir is where init (and new) write the kinds' schemas, for the
-// `# yaml-language-server: $schema=` lines of the files they write.
-const schemaDir = ".membrane/schemas"
+// A workspace keeps what is committed apart from what is not:
+//
+//   - schemaDir holds the kinds' schemas that the files' `# yaml-language-server:
+//     $schema=` lines point at: committed, so every checkout has them;
+//   - server.DataDir (.membrane) holds the local state of dev and serve (the
+//     SQLite store, the development key that seals its secrets, the
+//     development workspace secret): never committed, which the .gitignore
+//     init writes says.
+//
+// Before, init wrote the schemas into .membrane/schemas, next to the state;
+// such a workspace keeps working (see oldSchemaNote).
+const (
+	schemaDir    = "schemas"
+	oldSchemaDir = ".membrane/schemas"
+)
+
+// gitignoreEntry keeps the local state out of git.
+const gitignoreEntry = "/.membrane/"
+
+const gitignoreText = "# Local state of membrane dev and serve: the development store, the key\n" +
+	"# sealing its secrets and the development workspace secret. Never commit it.\n" +
+	gitignoreEntry + "\n"
 
 var keyPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
@@ -34,24 +55,73 @@ func newInitCmd() *cobra.Command {
 		Long: "init writes a starter workspace into DIR (the current directory by\n" +
 			"default): membrane.yaml, a universal action, a connector with API key\n" +
 			"auth, an action implementing the universal one and a ConnectorTest of\n" +
-			"it, each pointing its editor at the schemas it writes into\n" +
-			".membrane/schemas. It never overwrites a file.",
+			"it, each pointing its editor at the schemas it writes into schemas/,\n" +
+			"and a .gitignore that keeps .membrane/ out of git: dev and serve keep\n" +
+			"their local state there, development keys included. Commit the rest.\n" +
+			"It never overwrites a file (an existing .gitignore gets the line added).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			key := workspaceKey(dir)
+			key := yamlString(workspaceKey(dir))
 			files := []scaffoldFile{
 				{"membrane.yaml", spec.KindWorkspace, fmt.Sprintf("kind: Workspace\nkey: %s\n# The secret that signs tenant tokens is read from this variable.\nsecretEnv: MEMBRANE_WORKSPACE_SECRET\nstore: sqlite:.membrane/membrane.db\n", key)},
 				{"universal/actions/create-contact.yaml", spec.KindUniversalAction, universalCreateContact},
 			}
 			files = append(files, connectorFiles("example")...)
 			files = append(files, actionFiles("connectors/example", "example", "create-contact", "create-contact", universalContract)...)
-			return writeScaffold(cmd, dir, files)
+			if err := writeScaffold(cmd, dir, files); err != nil {
+				return err
+			}
+			return writeGitignore(cmd, dir)
 		},
 	}
+}
+
+// writeGitignore writes dir/.gitignore keeping the local state out of
+// git, or adds the line to the one there unless it has it.
+func writeGitignore(cmd *cobra.Command, dir string) error {
+	p := filepath.Join(dir, ".gitignore")
+	b, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.WriteFile(p, []byte(gitignoreText), 0o644); err != nil {
+			return usageError("%v", err)
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "wrote", p)
+		return nil
+	case err != nil:
+		return usageError("%v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		switch strings.TrimSpace(line) {
+		case ".membrane", ".membrane/", "/.membrane", "/.membrane/", ".membrane/*", "/.membrane/*":
+			return nil
+		}
+	}
+	text := string(b)
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	if err := os.WriteFile(p, []byte(text+gitignoreText), 0o644); err != nil {
+		return usageError("%v", err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "added", gitignoreEntry, "to", p)
+	return nil
+}
+
+// oldSchemaNote is a note for a workspace laid out by an earlier init,
+// with its schemas among the local state; empty for others.
+func oldSchemaNote(dir string) string {
+	if info, err := os.Stat(filepath.Join(dir, oldSchemaDir)); err != nil || !info.IsDir() {
+		return ""
+	}
+	return fmt.Sprintf("note: %s holds editor schemas written by an earlier membrane init. .membrane/ is now for local state only\n"+
+		"(the store and development keys: keep it out of git); the state stays where it is. To move the schemas, run\n"+
+		"'membrane schema --out %s' and change the files' $schema= lines from %s/ to %s/.",
+		filepath.Join(dir, oldSchemaDir), filepath.Join(dir, schemaDir), oldSchemaDir, schemaDir)
 }
 
 func newNewCmd() *cobra.Command {
@@ -74,7 +144,11 @@ func newNewCmd() *cobra.Command {
 				if err := mustBeWorkspace(dir); err != nil {
 					return err
 				}
-				return writeScaffold(cmd, dir, connectorFiles(args[1]))
+				if err := writeScaffold(cmd, dir, connectorFiles(args[1])); err != nil {
+					return err
+				}
+				noteOldSchemas(cmd, dir)
+				return nil
 			case args[0] == "action" && len(args) == 3:
 				return newAction(cmd, dir, args[1], args[2], implements)
 			}
@@ -115,7 +189,17 @@ func newAction(cmd *cobra.Command, dir, connector, name, implements string) erro
 	if err != nil || strings.HasPrefix(rel, "..") {
 		rel = filepath.Join("connectors", connector)
 	}
-	return writeScaffold(cmd, dir, actionFiles(filepath.ToSlash(rel), connector, name, implements, contract))
+	if err := writeScaffold(cmd, dir, actionFiles(filepath.ToSlash(rel), connector, name, implements, contract)); err != nil {
+		return err
+	}
+	noteOldSchemas(cmd, dir)
+	return nil
+}
+
+func noteOldSchemas(cmd *cobra.Command, dir string) {
+	if n := oldSchemaNote(dir); n != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), n)
+	}
 }
 
 func mapsKeys[V any](m map[string]V) []string {
@@ -144,9 +228,20 @@ func workspaceKey(dir string) string {
 	return k
 }
 
+// yamlString is s as a YAML value that reads back as the string s: plain
+// when it does (acme), quoted otherwise (a directory named 2024 gives the
+// key "2024", not the number).
+func yamlString(s string) string {
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err == nil && v == s {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
 // writeScaffold writes files under dir, each after its schema line, and
-// the schemas under dir/.membrane/schemas; it writes nothing when one of
-// the files exists.
+// the schemas under dir/schemas; it writes nothing when one of the files
+// exists.
 func writeScaffold(cmd *cobra.Command, dir string, files []scaffoldFile) error {
 	var exist []string
 	for _, f := range files {

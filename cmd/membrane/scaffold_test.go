@@ -2,9 +2,14 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/membrane-dev/membrane/runtime/server"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // TestInitNew writes a workspace with init and grows it with new; at each
@@ -64,6 +69,139 @@ func TestInitNew(t *testing.T) {
 	}
 }
 
+// TestInitKeepsStateOutOfGit: what init writes is committed, schemas
+// included; what dev and serve keep in .membrane (the store, the
+// development key and workspace secret) is ignored, as git itself says.
+func TestInitKeepsStateOutOfGit(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(git, "init", "-q", dir).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	if code, _, errOut := membrane(t, "init", dir); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".membrane")); err == nil {
+		t.Errorf("init made .membrane: it is for the state dev and serve keep")
+	}
+	if _, _, err := server.DevSecret(server.DataDir(dir)); err != nil { // what dev writes first
+		t.Fatal(err)
+	}
+	for _, f := range []string{"membrane.db", "membrane-secret.key"} {
+		testkit.WriteFile(t, filepath.Join(dir, ".membrane", f), "state")
+	}
+	ignored := func(path string) bool {
+		cmd := exec.Command(git, "check-ignore", "-q", path)
+		cmd.Dir = dir
+		return cmd.Run() == nil
+	}
+	for _, p := range []string{".membrane/workspace-secret", ".membrane/membrane.db", ".membrane/membrane-secret.key"} {
+		if !ignored(p) {
+			t.Errorf("git would commit %s", p)
+		}
+	}
+	for _, p := range []string{"schemas/action.schema.json", "schemas/workspace.schema.json", "membrane.yaml", ".gitignore", "connectors/example/connector.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("init did not write %s: %v", p, err)
+		}
+		if ignored(p) {
+			t.Errorf("git would not commit %s", p)
+		}
+	}
+}
+
+// TestInitAddsToAGitignore: an existing .gitignore gets the line once,
+// its own lines kept.
+func TestInitAddsToAGitignore(t *testing.T) {
+	for _, before := range []string{"node_modules/", "node_modules/\n", "*.log\n.membrane/\n"} {
+		dir := t.TempDir()
+		testkit.WriteFile(t, filepath.Join(dir, ".gitignore"), before)
+		code, out, errOut := membrane(t, "init", dir)
+		if code != 0 {
+			t.Fatalf("init: exit %d: %s", code, errOut)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
+		got := string(b)
+		if strings.Contains(before, ".membrane/") {
+			if got != before || strings.Contains(out, ".gitignore") {
+				t.Errorf(".gitignore %q became %q (init said %q), want it as it was", before, got, out)
+			}
+			continue
+		}
+		if !strings.HasPrefix(got, strings.TrimSuffix(before, "\n")+"\n") || strings.Count(got, "/.membrane/\n") != 1 || !strings.Contains(out, "added /.membrane/ to") {
+			t.Errorf(".gitignore %q became %q (init said %q)", before, got, out)
+		}
+	}
+}
+
+// TestOldLayout: a workspace an earlier init wrote, its schemas in
+// .membrane/schemas next to the state, loses nothing: it validates, its
+// development secret is still used, and new grows it, with a note on how
+// to move the schemas.
+func TestOldLayout(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := membrane(t, "init", dir); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	// Lay it out as an earlier init did.
+	must(t, os.Remove(filepath.Join(dir, ".gitignore")))
+	must(t, os.MkdirAll(filepath.Join(dir, ".membrane"), 0o700))
+	must(t, os.Rename(filepath.Join(dir, "schemas"), filepath.Join(dir, ".membrane", "schemas")))
+	must(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		return os.WriteFile(p, []byte(strings.Replace(string(b), "schemas/", ".membrane/schemas/", 1)), 0o644)
+	}))
+	secret, _, err := server.DevSecret(server.DataDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
+	}
+	tok, err := runTokenCmd(t, "--tenant", "acme", "--dir", dir, "--secret-env", "MEMBRANE_TEST_UNSET_SECRET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := tenancy.NewVerifier(workspaceKey(dir), tenancy.Keys{HMACSecret: secret})
+	if _, err := v.Verify(strings.TrimSpace(tok)); err != nil {
+		t.Errorf("the token is not signed with the development secret in .membrane: %v", err)
+	}
+	code, _, errOut := membrane(t, "new", "connector", "crm", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("new connector: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{filepath.Join(dir, ".membrane/schemas") + " holds editor schemas written by an earlier membrane init",
+		"the state stays where it is", "'membrane schema --out " + filepath.Join(dir, "schemas") + "'", "from .membrane/schemas/ to schemas/"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("new's note lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+		t.Fatalf("validate after new: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestInitNumericDirectory: a directory named like a number gives a key
+// that stays a string, and the workspace validates.
+func TestInitNumericDirectory(t *testing.T) {
+	for _, name := range []string{"2024", "1.5", "true"} {
+		dir := filepath.Join(t.TempDir(), name)
+		if code, _, errOut := membrane(t, "init", dir); code != 0 {
+			t.Fatalf("init %s: exit %d: %s", name, code, errOut)
+		}
+		if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+			t.Errorf("init %s, then validate --strict: exit %d\n%s%s", name, code, out, errOut)
+		}
+	}
+}
+
 func TestScaffoldRefuses(t *testing.T) {
 	dir := t.TempDir()
 	if code, _, _ := membrane(t, "init", dir); code != 0 {
@@ -86,5 +224,12 @@ func TestScaffoldRefuses(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("membrane %s: exit %d, stderr %q, want 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.msg)
 		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

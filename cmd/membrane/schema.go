@@ -20,7 +20,9 @@ func newSchemaCmd() *cobra.Command {
 		Long: "schema prints the JSON Schema (draft 2020-12) of one file kind, for\n" +
 			"editors and other tools. Without a kind it lists each kind with the URL\n" +
 			"a `# yaml-language-server: $schema=` line can point at. With --out it\n" +
-			"writes them all into a directory, so the lines can point at local files.",
+			"writes them all into a directory, so the lines can point at local files:\n" +
+			"a workspace keeps them in schemas/ (membrane init writes them there),\n" +
+			"committed with the files that point at them.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out != "" {
@@ -32,15 +34,20 @@ func newSchemaCmd() *cobra.Command {
 				}
 				return nil
 			}
-			b, ok := schemas.Get(args[0])
+			kind := kindNamed(args[0])
+			b, ok := schemas.Get(kind)
 			if !ok {
-				return usageError("unknown kind %q; use one of %s", args[0], strings.Join(spec.Kinds, ", "))
+				hint := spec.Suggest(args[0], spec.Kinds)
+				if hint == "" {
+					hint = "; use one of " + strings.Join(spec.Kinds, ", ")
+				}
+				return usageError("unknown kind %q%s", args[0], hint)
 			}
 			_, err := cmd.OutOrStdout().Write(b)
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "write every kind's schema into this directory, for `# yaml-language-server: $schema=` lines to point at")
+	cmd.Flags().StringVar(&out, "out", "", "write every kind's schema into `DIR` (a workspace's schemas/), for the files' $schema= lines to point at")
 	return cmd
 }
 
@@ -58,4 +65,17 @@ func writeSchemas(cmd *cobra.Command, dir string) error {
 		fmt.Fprintln(cmd.OutOrStdout(), p)
 	}
 	return nil
+}
+
+// kindNamed is the kind a name given on the command line means: the kind
+// in any case (action), or its schema's file name with or without the
+// extension (universal-action); otherwise the name as given.
+func kindNamed(name string) string {
+	for _, k := range spec.Kinds {
+		f := schemas.FileName(k)
+		if strings.EqualFold(name, k) || name == f || name == strings.TrimSuffix(f, ".schema.json") {
+			return k
+		}
+	}
+	return name
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
+	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // A development server on SQLite generates the workspace secret when none
@@ -61,6 +63,28 @@ func TestExplainStoredConnection(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.stdout, "pinned: true") || !strings.Contains(r.stdout, "stored override notes/"+c.ID+" rev 1") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
+	// It only reads: the development key's warning is for the commands
+	// that seal secrets with it.
+	if strings.Contains(r.stderr, "INSECURE") || strings.Contains(r.stderr, "development key") {
+		t.Errorf("explain warned of the development key:\n%s", r.stderr)
+	}
 	r = runCmdLine(t, "", "explain", "create-note", "--dir", notesDir, "--store", dsn, "--tenant", "initech", "--connection", c.ID)
 	wantFailure(t, r, exitFail, `tenant "initech" has no connection`)
+}
+
+// explain on a workspace with no store says so, and creates none.
+func TestExplainCreatesNoStore(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"connector.yaml", "actions/create-note.yaml", "actions/get-note.yaml"} {
+		b, err := os.ReadFile(filepath.Join(notesDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.WriteFile(t, filepath.Join(dir, name), string(b))
+	}
+	r := runCmdLine(t, "", "explain", "create-note", "--dir", dir, "--tenant", "acme", "--connection", "conn_1")
+	wantFailure(t, r, exitFail, "no store at "+filepath.Join(dir, ".membrane", "membrane.db"), "nothing is stored for this workspace yet")
+	if _, err := os.Stat(filepath.Join(dir, ".membrane")); err == nil {
+		t.Errorf("explain made %s", filepath.Join(dir, ".membrane"))
+	}
 }

@@ -49,6 +49,14 @@ func newTokenCmd() *cobra.Command {
 			if err := fromWorkspaceConfig(cmd, dir, &workspace, &secretEnv); err != nil {
 				return err
 			}
+			// The defaults when neither the flags nor membrane.yaml say; the
+			// flags' own defaults are empty so that help shows one default.
+			if workspace == "" && !cmd.Flags().Changed("workspace") {
+				workspace = "default"
+			}
+			if secretEnv == "" && !cmd.Flags().Changed("secret-env") {
+				secretEnv = defaultSecretEnv
+			}
 			var opts []tenancy.MinterOption
 			switch strings.ToUpper(alg) {
 			case "HS256":
@@ -87,8 +95,8 @@ func newTokenCmd() *cobra.Command {
 	f.BoolVar(&admin, "admin", false, "make an admin token (isAdmin: true)")
 	f.StringVar(&name, "name", "", "display name to put in the token")
 	f.DurationVar(&ttl, "ttl", time.Hour, "lifetime of the token")
-	f.StringVar(&secretEnv, "secret-env", defaultSecretEnv, "environment variable holding the workspace secret (default: the workspace's secretEnv)")
-	f.StringVar(&workspace, "workspace", "default", "workspace key, the token's issuer (default: the key in DIR/membrane.yaml)")
+	f.StringVar(&secretEnv, "secret-env", "", "environment variable holding the workspace secret (default: DIR/membrane.yaml's secretEnv, else "+defaultSecretEnv+")")
+	f.StringVar(&workspace, "workspace", "", "workspace key, the token's issuer (default: the key in DIR/membrane.yaml, else default)")
 	f.StringVar(&dir, "dir", ".", "workspace directory whose membrane.yaml gives the key and secretEnv")
 	f.StringVar(&alg, "alg", "HS256", "signing algorithm: HS256 or HS512")
 	return cmd

@@ -176,3 +176,45 @@ func TestTokenUsesWorkspaceConfig(t *testing.T) {
 		t.Errorf("tenant = %q", claims.Tenant)
 	}
 }
+
+// TestTokenHelpDefaults: each flag states its default once.
+func TestTokenHelpDefaults(t *testing.T) {
+	_, out, _ := membrane(t, "token", "--help")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Count(line, "(default") > 1 {
+			t.Errorf("two defaults: %s", strings.TrimSpace(line))
+		}
+	}
+	for _, want := range []string{"else MEMBRANE_WORKSPACE_SECRET)", "DIR/membrane.yaml, else default)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("token --help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestTokenDefaultsFromWorkspace: without flags or membrane.yaml the token
+// is for workspace default, signed with MEMBRANE_WORKSPACE_SECRET; with a
+// membrane.yaml, for its key with its secretEnv.
+func TestTokenDefaultsFromWorkspace(t *testing.T) {
+	t.Setenv(defaultSecretEnv, tokenTestSecret)
+	t.Setenv("OTHER_SECRET", strings.Repeat("o", 40))
+	out, err := runTokenCmd(t, "--tenant", "acme", "--dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tokenVerifier(t, "default").Verify(strings.TrimSpace(out)); err != nil {
+		t.Errorf("no membrane.yaml: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "membrane.yaml"), []byte("kind: Workspace\nkey: staging\nsecretEnv: OTHER_SECRET\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runTokenCmd(t, "--tenant", "acme", "--dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := tenancy.NewVerifier("staging", tenancy.Keys{HMACSecret: []byte(strings.Repeat("o", 40))})
+	if _, err := v.Verify(strings.TrimSpace(out)); err != nil {
+		t.Errorf("membrane.yaml's key and secretEnv: %v", err)
+	}
+}

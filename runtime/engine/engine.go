@@ -107,7 +107,7 @@ type Exchange struct {
 	ResponseHeaders http.Header   `json:"responseHeaders,omitempty"`
 	ResponseBody    string        `json:"responseBody,omitempty"`
 	Attempts        int           `json:"attempts,omitempty"`
-	Duration        time.Duration `json:"duration"`
+	Duration        time.Duration `json:"-"` // durationMs in JSON; see MarshalJSON
 	Error           string        `json:"error,omitempty"`
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -150,12 +152,35 @@ func TestUnreadableFiles(t *testing.T) {
 }
 
 // TestHugeFile: a valid YAML file of 100 MB is reported as too large,
-// neither read nor parsed, and the server goes on.
+// neither read nor parsed, and the server goes on. The file is written
+// elsewhere and renamed into place, as a program writing a large file
+// should (see the package doc): written in place it would be served in
+// part if the writer paused longer than the debounce while the part
+// was still small enough to load.
 func TestHugeFile(t *testing.T) {
 	dir := t.TempDir()
 	genWorkspace(t, dir, 1, 1)
 	d := startDev(t, dir, Options{})
+	parses := d.loader.Parses()
+	tmp := filepath.Join(t.TempDir(), "huge.yaml")
+	writeHuge(t, tmp)
 	path := filepath.Join(dir, "huge.yaml")
+	must(t, os.Rename(tmp, path))
+	st := d.waitFor(t, "the huge file reported", func(st Status) bool { return !st.OK && hasDiag(st, "huge.yaml", "file-too-large") })
+	if st.Generation != 1 {
+		t.Errorf("generation %d, want 1 still served", st.Generation)
+	}
+	if n := d.loader.Parses() - parses; n != 0 {
+		t.Errorf("%d files parsed, want none", n)
+	}
+	d.responsive(t)
+	must(t, os.Remove(path))
+	d.waitFor(t, "the huge file removed", func(st Status) bool { return st.OK })
+}
+
+// writeHuge writes a valid UniversalAction of 100 MiB, 1 MiB at a time.
+func writeHuge(t *testing.T, path string) {
+	t.Helper()
 	f, err := os.Create(path)
 	must(t, err)
 	w := bufio.NewWriterSize(f, 1<<20)
@@ -166,11 +191,47 @@ func TestHugeFile(t *testing.T) {
 	}
 	must(t, w.Flush())
 	must(t, f.Close())
-	st := d.waitFor(t, "the huge file reported", func(st Status) bool { return !st.OK && hasDiag(st, "huge.yaml", "file-too-large") })
-	if st.Generation != 1 {
-		t.Errorf("generation %d, want 1 still served", st.Generation)
+}
+
+// TestFileWrittenDuringLoad: a file written again while a load reads it
+// (a program writing it in parts, an editor setting its mode after the
+// write) is not served as that load read it; the load after the last
+// change serves it.
+func TestFileWrittenDuringLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		during     func(path string) error
+	}{
+		{"the rest of the save", "v1-and-the-rest", func(path string) error {
+			return os.WriteFile(path, []byte(actionText(0, 0, "v1-and-the-rest")), 0o644)
+		}},
+		// The content the load read is the final one: what the held load
+		// found changed must still be served.
+		{"a chmod", "v1", func(path string) error { return os.Chmod(path, 0o600) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			genWorkspace(t, dir, 1, 1)
+			path := actionPath(dir, 0, 0)
+			var armed atomic.Bool
+			var once sync.Once
+			d := startDev(t, dir, Options{Rescan: time.Hour, hook: func(ev string) {
+				if ev == "loaded" && armed.Load() {
+					once.Do(func() {
+						if err := tc.during(path); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+			}})
+			armed.Store(true)
+			tmp := filepath.Join(t.TempDir(), "a0.yaml")
+			testkit.WriteFile(t, tmp, actionText(0, 0, "v1"))
+			must(t, os.Rename(tmp, path))
+			st := d.waitFor(t, "the next generation", func(st Status) bool { return st.Generation > 1 })
+			if got := d.served().Action("c0", "a0").Name; st.Generation != 2 || got != tc.want {
+				t.Errorf("generation %d serves name %q, want generation 2 with %s", st.Generation, got, tc.want)
+			}
+		})
 	}
-	d.responsive(t)
-	must(t, os.Remove(path))
-	d.waitFor(t, "the huge file removed", func(st Status) bool { return st.OK })
 }

@@ -43,7 +43,13 @@
 // Kubernetes ConfigMap volumes (a `..data` symlink swapped) are followed;
 // .membrane, hidden directories, node_modules, vendor and editor temp files
 // (*.swp, *~, 4913, .#*, *.tmp) are not. A half-written file (empty, or a
-// YAML syntax error at its end) is taken as a save under way: it is
-// reported only if it is still so a grace period later. Every Rescan the
-// tree is stat-ed in case an event was missed.
+// YAML syntax error at its end), or one written again while a load read
+// it, is taken as a save under way: it is reported only if it is still so
+// a grace period later. Every Rescan the tree is stat-ed in case an event
+// was missed.
+//
+// A program that writes a file in parts and pauses longer than Debounce
+// between them may have a valid first part loaded and served: nothing on
+// disk tells a pause from the end of a save. Such programs should write
+// elsewhere and rename the file into place, as editors do.
 package reload

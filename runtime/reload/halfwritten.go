@@ -2,6 +2,7 @@ package reload
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ func halfWritten(changed []string, diags diag.List) bool {
 		if err != nil || !info.Mode().IsRegular() || info.Size() > spec.MaxFileSize {
 			continue // gone, or reported for what it is
 		}
-		data, err := os.ReadFile(path)
+		data, err := readAtMost(path, spec.MaxFileSize)
 		if err != nil {
 			continue
 		}
@@ -38,4 +39,14 @@ func halfWritten(changed []string, diags diag.List) bool {
 		}
 	}
 	return false
+}
+
+// readAtMost reads up to limit bytes of a file, which may be growing.
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
 }

@@ -40,8 +40,9 @@ type Options struct {
 	// was missed; default 2 s.
 	Rescan time.Duration
 
-	// hook, in tests, hears of what cannot be seen from outside: "held"
-	// when a half-written file is held back.
+	// hook, in tests, hears of what cannot be seen from outside: "loaded"
+	// when a load has read the files (before it is checked for a save
+	// under way), "held" when a half-written file is held back.
 	hook func(event string)
 }
 
@@ -61,6 +62,10 @@ type Reloader struct {
 	// Owned by Run's goroutine.
 	printed   diag.List // the diagnostics last printed
 	published bool
+	// heldChanged are the files that loads held back found changed: the
+	// loader counts them as read, so the next load may find them
+	// unchanged, yet what they hold was never published.
+	heldChanged []string
 }
 
 // New returns a Reloader for opts; Run starts it.
@@ -123,6 +128,14 @@ func (r *Reloader) Run(ctx context.Context) error {
 	grace.Stop()
 	rescan := time.NewTicker(r.opts.Rescan)
 	defer rescan.Stop()
+	// try reloads, holding back a save under way for up to Grace.
+	try := func(full bool) {
+		held = !r.reload(false, full)
+		if held {
+			grace.Reset(r.opts.Grace)
+			r.event("held")
+		}
+	}
 	touch := func(paths ...string) {
 		now := time.Now()
 		if len(pending) == 0 {
@@ -161,13 +174,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 			}
 			r.loader.Invalidate(mapsKeys(pending)...)
 			clear(pending)
-			held = !r.reload(false, false)
-			if held {
-				grace.Reset(r.opts.Grace)
-				if r.opts.hook != nil {
-					r.opts.hook("held")
-				}
-			}
+			try(false)
 		case <-grace.C:
 			if held && len(pending) == 0 {
 				held = false
@@ -183,7 +190,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 			scanning = false
 			w.sync(sc.dirs)
 			if sc.stale && len(pending) == 0 && !held {
-				r.reload(true, true)
+				try(true)
 			}
 		}
 	}
@@ -205,10 +212,19 @@ func mapsValues(m map[string]time.Time) []time.Time {
 	return out
 }
 
+func (r *Reloader) event(name string) {
+	if r.opts.hook != nil {
+		r.opts.hook(name)
+	}
+}
+
 // reload loads, checks and, when clean, swaps in the workspace, then
 // publishes and prints the outcome. Unless final, a load that found a
-// half-written file is held back instead (it returns false). A full load
-// stats every file; otherwise only those the watcher named are read.
+// save under way is held back instead (it returns false): a half-written
+// file, or one written again while the load read it (a file being
+// written in parts may be valid YAML at every pause, so what the load
+// read may not be what is being saved). A full load stats every file;
+// otherwise only those the watcher named are read.
 func (r *Reloader) reload(final, full bool) bool {
 	start := time.Now()
 	load := r.loader.LoadInvalidated
@@ -219,8 +235,16 @@ func (r *Reloader) reload(final, full bool) bool {
 	diags = append(diags, layers.Check(ws)...)
 	diags.Sort()
 	changed := r.loader.Changed()
-	if !final && halfWritten(changed, diags) {
+	r.event("loaded")
+	if !final && (len(r.loader.Unsettled()) > 0 || halfWritten(changed, diags)) {
+		r.heldChanged = append(r.heldChanged, changed...)
 		return false
+	}
+	if len(r.heldChanged) > 0 {
+		changed = append(r.heldChanged, changed...)
+		slices.Sort(changed)
+		changed = slices.Compact(changed)
+		r.heldChanged = nil
 	}
 	prev := r.Status()
 	if r.published && len(changed) == 0 && prev.OK == !diags.HasErrors() && slices.Equal(prev.Diagnostics, diags) {

@@ -62,7 +62,11 @@ func TestHalfWrittenFileIsHeld(t *testing.T) {
 		genWorkspace(t, dir, 1, 1)
 		held := make(chan struct{}, 10)
 		// The grace is long: the test completes the file within it.
-		d := startDev(t, dir, Options{Grace: time.Hour, hook: func(string) { held <- struct{}{} }})
+		d := startDev(t, dir, Options{Grace: time.Hour, hook: func(ev string) {
+			if ev == "held" {
+				held <- struct{}{}
+			}
+		}})
 		testkit.WriteFile(t, actionPath(dir, 0, 0), half)
 		waitChan(t, held, "the half-written file to be held")
 		if st := d.Status(); st.Generation != 1 || !st.OK {
@@ -166,6 +170,13 @@ func TestSubscribers(t *testing.T) {
 	for v := 1; v <= 3; v++ {
 		testkit.WriteFile(t, actionPath(dir, 0, 0), actionText(0, 0, "v"+itoa(v)))
 		d.waitFor(t, "the save", func(st Status) bool { return st.Generation == int64(1+v) })
+	}
+	// The test's own subscription may hear of generation 4 before publish
+	// has reached the slow one; Status takes the lock publish holds while
+	// it offers a status to every subscriber, so once it says 4 the slow
+	// subscriber's slot holds 4 too.
+	if st := d.Status(); st.Generation != 4 {
+		t.Fatalf("the status says generation %d, want 4", st.Generation)
 	}
 	if st := <-slow; st.Generation != 4 {
 		t.Errorf("the slow subscriber got generation %d first, want the newest, 4", st.Generation)

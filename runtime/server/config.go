@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -101,38 +103,51 @@ func (c *Config) lookupEnv(name string) (string, bool) {
 	return os.LookupEnv(name)
 }
 
-// storeDSN picks the store and says whether it is the embedded one.
-func (c *Config) storeDSN(ws *spec.WorkspaceConfig) (dsn string, embedded bool, err error) {
-	dsn = c.Store
-	if dsn == "" && ws != nil && ws.StoreEnv != "" {
-		v, ok := c.lookupEnv(ws.StoreEnv)
-		if !ok || v == "" {
-			return "", false, fmt.Errorf("%s: storeEnv names %s, which is not set; export the store DSN there or pass --store", ws.File, ws.StoreEnv)
-		}
-		dsn = v
-	}
-	if dsn == "" && ws != nil {
-		dsn = ws.Store
-	}
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(c.DataDir, "membrane.db")
-	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return dsn, false, nil
-	}
-	// A relative SQLite path is the workspace's, whatever the working
-	// directory of the process.
-	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
-	if path != dsn && path != "" && !filepath.IsAbs(path) {
-		dsn = "sqlite:" + filepath.Join(c.Dir, path)
-		path = filepath.Join(c.Dir, path)
+// storeDSN picks the store, says whether it is the embedded one, and
+// makes the directory of its SQLite file.
+func (c *Config) storeDSN(ws *spec.WorkspaceConfig) (string, bool, error) {
+	dsn, path, embedded, err := c.resolveStore(ws)
+	if err != nil {
+		return "", false, err
 	}
 	if path != "" && !strings.ContainsAny(path, "?#") {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return "", false, fmt.Errorf("creating the store's directory: %w", err)
 		}
 	}
-	return dsn, true, nil
+	return dsn, embedded, nil
+}
+
+// resolveStore picks the store: its DSN, the path of its SQLite file (""
+// for PostgreSQL) and whether it is the embedded one. It creates nothing.
+func (c *Config) resolveStore(ws *spec.WorkspaceConfig) (dsn, path string, embedded bool, err error) {
+	dsn = c.Store
+	if dsn == "" && ws != nil && ws.StoreEnv != "" {
+		v, ok := c.lookupEnv(ws.StoreEnv)
+		if !ok || v == "" {
+			return "", "", false, fmt.Errorf("%s: storeEnv names %s, which is not set; export the store DSN there or pass --store", ws.File, ws.StoreEnv)
+		}
+		dsn = v
+	}
+	if dsn == "" && ws != nil {
+		dsn = ws.Store
+	}
+	inDir := true // a relative path is the workspace's
+	if dsn == "" {
+		// DataDir is already a path from the working directory (Dir/.membrane).
+		dsn, inDir = "sqlite:"+filepath.Join(c.DataDir, "membrane.db"), false
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return dsn, "", false, nil
+	}
+	// A relative SQLite path is the workspace's, whatever the working
+	// directory of the process.
+	path = strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+	if inDir && path != dsn && path != "" && !filepath.IsAbs(path) {
+		dsn = "sqlite:" + filepath.Join(c.Dir, path)
+		path = filepath.Join(c.Dir, path)
+	}
+	return dsn, path, true, nil
 }
 
 // publicURL is where users and providers reach the server.
@@ -303,6 +318,42 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, 
 		return nil, err
 	}
 	return openStore(ctx, dsn, log)
+}
+
+// OpenStoreToRead opens the store a server with cfg would use, for a
+// command that only reads it (explain): it creates no store, directory or
+// development key, and leaves the development key's warning to the
+// commands that seal secrets with it (dev, serve).
+func OpenStoreToRead(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
+	cfg.defaults()
+	wc, err := ReadWorkspaceConfig(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	dsn, path, embedded, err := cfg.resolveStore(wc)
+	if err != nil {
+		return nil, err
+	}
+	if !embedded {
+		return openStore(ctx, dsn, log) // PostgreSQL: the keys are the environment's
+	}
+	file, _, _ := strings.Cut(path, "?")
+	if _, err := os.Stat(file); err != nil {
+		return nil, fmt.Errorf("no store at %s: nothing is stored for this workspace yet (membrane dev and serve keep it there), or pass --store", file)
+	}
+	keys, err := crypt.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		if keys, err = crypt.ReadDevKeyring(filepath.Dir(file)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%s is not set and %s holds no development key: set it to the key the server seals secrets with", crypt.EnvKey, filepath.Dir(file))
+			}
+			return nil, err
+		}
+	}
+	return store.Open(ctx, dsn, store.WithKeyring(keys), store.WithLogger(log))
 }
 
 func (c *Config) defaults() {

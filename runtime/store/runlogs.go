@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
@@ -22,10 +24,46 @@ func scanRunLog(row scanner) (*RunLog, error) {
 		return nil, err
 	}
 	if entries != nil {
-		l.Entries = json.RawMessage(*entries)
+		l.Entries = upgradeEntries(json.RawMessage(*entries))
 	}
 	l.CreatedAt = fromMicros(created)
 	return &l, nil
+}
+
+// upgradeEntries gives the exchanges of a run log stored when their
+// duration was nanoseconds in "duration" the form they have now:
+// milliseconds, to the microsecond, in "durationMs". Others are returned
+// as they are.
+func upgradeEntries(raw json.RawMessage) json.RawMessage {
+	if !bytes.Contains(raw, []byte(`"duration"`)) {
+		return raw
+	}
+	var entries []map[string]json.RawMessage
+	if json.Unmarshal(raw, &entries) != nil {
+		return raw
+	}
+	changed := false
+	for _, e := range entries {
+		d, ok := e["duration"]
+		if !ok {
+			continue
+		}
+		var ns int64
+		if _, has := e["durationMs"]; has || json.Unmarshal(d, &ns) != nil {
+			continue
+		}
+		delete(e, "duration")
+		e["durationMs"] = json.RawMessage(strconv.FormatFloat(float64(time.Duration(ns).Microseconds())/1000, 'f', -1, 64))
+		changed = true
+	}
+	if !changed {
+		return raw
+	}
+	b, err := json.Marshal(entries)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 func (rl runLogs) Append(ctx context.Context, l RunLog) (*RunLog, error) {

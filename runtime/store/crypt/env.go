@@ -91,6 +91,18 @@ func DevKeyring(dir string, log *slog.Logger) (*Keyring, error) {
 	return New(k)
 }
 
+// ReadDevKeyring loads the development key kept in dir, for a command that
+// only reads the store: it never generates one (a missing key is an error
+// satisfying errors.Is(err, fs.ErrNotExist)), nor warns as DevKeyring does
+// for the servers that seal secrets with it.
+func ReadDevKeyring(dir string) (*Keyring, error) {
+	k, err := readKeyFile(filepath.Join(dir, DevKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return New(k)
+}
+
 // loadOrCreate reads the key file, or writes a new one atomically: the key
 // goes to a temporary file that is then hard-linked into place, so two
 // processes starting at once agree on one key and neither reads half a file.
