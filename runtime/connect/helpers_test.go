@@ -218,7 +218,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := storetest.SQLite(t)(t)(store.WithKeyring(keys), store.WithClock(clock.Now), store.WithLogger(storetest.Quiet()))
 	clients := func(connector string) (string, string, bool) {
 		switch connector {
-		case "oauthy", "regional":
+		case "oauthy", "regional", "tenanted":
 			return "membrane-test", "membrane-test-secret", true
 		}
 		return "", "", false

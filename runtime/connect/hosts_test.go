@@ -44,3 +44,33 @@ func TestOAuthParametersRefusedBeforeConsent(t *testing.T) {
 	}
 	e.noLeaks()
 }
+
+// The page that continues to a consent page on the account's own
+// subdomain names, in its form-action, the hosts the authorization URL's
+// host policy allows, never any origin: CSP's *. for the policy's *, with
+// the port the file writes; a pattern with a * further in widens only to
+// the domain after it.
+func TestConsentPageCSPNamesTheAllowedHosts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	page := open(t, e, c, e.link(e.token(), "tenanted", e.app.URL+"/done"))
+	if !strings.Contains(page.body, "Continue to Tenanted") {
+		t.Fatalf("the form:\n%s", page.body)
+	}
+	csp := page.Header.Get("Content-Security-Policy")
+	want := "form-action 'self' " + e.app.URL + " https://*.login.tenanted.example:8443 https://*.tenanted.example:8443;"
+	if !strings.Contains(csp, want) {
+		t.Fatalf("CSP %q, want %q", csp, want)
+	}
+	// A refused submission's page keeps the same policy.
+	r := do(t, c, http.MethodPost, e.page.URL+"/connect", url.Values{"csrf": {csrfOf(t, page.body)}, "/parameters/subdomain": {"evil.com/"}})
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Header.Get("Content-Security-Policy"), want) {
+		t.Fatalf("refused: %d, CSP %q", r.StatusCode, r.Header.Get("Content-Security-Policy"))
+	}
+	// The redirect it allows is one the policy let through.
+	r = do(t, c, http.MethodPost, e.page.URL+"/connect", url.Values{"csrf": {csrfOf(t, page.body)}, "/parameters/subdomain": {"acme"}})
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://acme.login.tenanted.example:8443/authorize?") {
+		t.Fatalf("continue: %d to %q\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+}

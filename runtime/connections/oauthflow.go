@@ -262,3 +262,24 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 	s.log.InfoContext(ctx, "connection created", "tenant", a.Tenant, "connection", c.ID, "connector", c.Connector)
 	return out, nil
 }
+
+// AuthorizationOrigins lists where the consent page of a tenant's
+// connection to an OAuth2 connector may be: the origins its authorization
+// URL's host policy allows (scheme://host[:port], a `*` standing for one
+// label), the override files for the tenant and connection applied as
+// Begin applies them. A page that sends the user there names them in its
+// Content-Security-Policy. connID is empty for a new connection.
+func (s *Service) AuthorizationOrigins(tenant, connector, connID string) ([]string, error) {
+	ws := s.ws()
+	if _, err := connectorOf(ws, connector); err != nil {
+		return nil, err
+	}
+	auth, err := s.auths.get(ws, connector, fileOverrides(ws, tenant, connector, connID))
+	if err != nil {
+		return nil, err
+	}
+	if auth == nil || auth.AuthorizationURL == nil || auth.AuthorizationURL.URL == nil {
+		return nil, fmt.Errorf("connector %q has no OAuth consent page", connector)
+	}
+	return auth.AuthorizationURL.URL.Origins(), nil
+}
