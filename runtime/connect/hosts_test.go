@@ -73,4 +73,17 @@ func TestConsentPageCSPNamesTheAllowedHosts(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://acme.login.tenanted.example:8443/authorize?") {
 		t.Fatalf("continue: %d to %q\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
 	}
+
+	// A tenant whose override file moves the consent page to a sandbox:
+	// the form may continue there, and only there.
+	c = e.client()
+	page = open(t, e, c, e.link(e.tokenOf("sandboxco"), "tenanted", e.app.URL+"/done"))
+	csp = page.Header.Get("Content-Security-Policy")
+	if want := "form-action 'self' " + e.app.URL + " http://127.0.0.1:9;"; !strings.Contains(csp, want) {
+		t.Fatalf("the sandbox tenant's CSP %q, want %q", csp, want)
+	}
+	r = do(t, c, http.MethodPost, e.page.URL+"/connect", url.Values{"csrf": {csrfOf(t, page.body)}, "/parameters/subdomain": {"acme"}})
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "http://127.0.0.1:9/authorize?") {
+		t.Fatalf("the sandbox tenant continues: %d to %q\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
 }
