@@ -130,6 +130,39 @@ func (x *Expr) EvalURL(ctx context.Context, vars map[string]any) (*url.URL, erro
 // `hosts:`, or the one its template's text gives.
 func (p *URLPolicy) Hosts() []HostPattern { return p.hosts }
 
+// Origins lists the origins the template's URLs may have, as
+// scheme://host[:port], the host being a pattern of Hosts (a `*` stands
+// for one label) or the host the file writes: for a page that must name
+// in advance where it may send a user (a Content-Security-Policy).
+func (p *URLPolicy) Origins() []string {
+	switch p.mode {
+	case urlLiteral:
+		return []string{asciiLower(p.lit.Scheme + "://" + p.lit.Host)}
+	case urlFixedHost:
+		return []string{p.scheme + "://" + p.fixed + portSuffix(p.port)}
+	}
+	scheme := p.scheme
+	if p.mode == urlDynamic {
+		scheme = "https" // evalDynamic refuses any other
+	}
+	out := make([]string, 0, len(p.hosts))
+	for _, hp := range p.hosts {
+		port := p.port // allowed checks a pattern without a port against the file's
+		if hp.port != "" {
+			port = hp.port
+		}
+		out = append(out, scheme+"://"+strings.Join(hp.labels, ".")+portSuffix(port))
+	}
+	return out
+}
+
+func portSuffix(port string) string {
+	if port == "" {
+		return ""
+	}
+	return ":" + port
+}
+
 func (p *URLPolicy) fail(pos diag.Pos, param, format string, args ...any) *URLError {
 	remedy := "Check the connection's parameters, or the connector's URL and hosts:"
 	if param != "" {

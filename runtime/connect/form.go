@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
@@ -84,13 +85,10 @@ func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, stat
 		}
 	}
 	if fp.OAuth {
-		targets = append(targets, h.providerOrigin(s.Connector))
+		targets = append(targets, h.providerOrigins(s)...)
 	}
 	policy := securityHeaders.CSP
 	policy.FormTargets = targets
-	if len(targets) > 0 && targets[len(targets)-1] == "*" {
-		policy = web.CSP{AnyFormTarget: true}
-	}
 	w.Header().Set("Content-Security-Policy", policy.String())
 	schemaform.WalkLeaves(fp.fields(), func(f *schemaform.Field) {
 		if f.Error != "" {
@@ -101,25 +99,47 @@ func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, stat
 	h.pages.Render(w, status, "form", fp)
 }
 
-// providerOrigin is the origin of a connector's consent page, or "*" when
-// it is built from the connection's parameters (or unknown).
-func (h *handler) providerOrigin(connector string) string {
-	c := h.o.Service.Workspace().Spec.Connectors[connector]
-	if c == nil || c.Auth == nil || strings.Contains(c.Auth.AuthorizationURL.Source, "${") {
-		return "*"
-	}
-	src := c.Auth.AuthorizationURL.Source
-	scheme, rest, ok := strings.Cut(src, "://")
-	if !ok {
-		return "*"
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	host, _, _ = strings.Cut(host, "?")
-	o, err := spec.ParseOrigin(scheme + "://" + host)
+// providerOrigins are the CSP sources of where a session's consent page
+// may be: the origins its authorization URL's host policy allows, which
+// are all Begin can redirect to. A pattern's `*` is one label; CSP's
+// `*.` prefix is one or more, and the only wildcard a host source may
+// have, so a pattern with a `*` further in (api.*.example.com) widens to
+// the labels after its last one (*.example.com): never beyond the domain
+// the file fixes. None when the connector cannot be resolved: the
+// submission fails before any redirect then.
+func (h *handler) providerOrigins(s *session) []string {
+	origins, err := h.o.Service.AuthorizationOrigins(s.Tenant, s.Connector, s.ConnectionID)
 	if err != nil {
-		return "*"
+		h.log.Warn("connect: the consent page's origins are not known", "connector", s.Connector, "error", err)
+		return nil
 	}
-	return o
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if src := cspSource(o); src != "" && !slices.Contains(out, src) {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// cspSource is a CSP host source for an origin pattern
+// (scheme://host[:port]), "" for one it cannot express.
+func cspSource(origin string) string {
+	scheme, rest, ok := strings.Cut(origin, "://")
+	if !ok || rest == "" {
+		return ""
+	}
+	host, port := rest, ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
+		host, port = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndex(host, "*."); i >= 0 {
+		host = host[i:]
+	}
+	if strings.Contains(host[min(1, len(host)):], "*") || host == "*" || host == "*." {
+		return ""
+	}
+	return scheme + "://" + host + port
 }
 
 // post is the form: it checks the session and its CSRF token, then

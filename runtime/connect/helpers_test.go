@@ -217,7 +217,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	clock := storetest.NewClock()
 	st := storetest.SQLite(t)(t)(store.WithKeyring(keys), store.WithClock(clock.Now), store.WithLogger(storetest.Quiet()))
 	clients := func(connector string) (string, string, bool) {
-		if connector == "oauthy" {
+		switch connector {
+		case "oauthy", "regional", "tenanted":
 			return "membrane-test", "membrane-test-secret", true
 		}
 		return "", "", false

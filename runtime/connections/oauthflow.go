@@ -16,29 +16,38 @@ import (
 )
 
 // Providers is oauth.Options.Providers for a workspace: a connector's
-// compiled OAuth2 auth with the client the operator registered for it
-// (clients). A connector without a client gets an empty client id, which
-// the manager refuses with a message naming the connector.
-func Providers(ws *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, connector string) (*oauth.Provider, error) {
+// compiled OAuth2 auth, as the workspace's override files leave it for
+// the tenant and connection (a sandbox's token URL), with the client the
+// operator registered for it (clients). A connector without a client gets
+// an empty client id, which the manager refuses with a message naming the
+// connector.
+func Providers(ws *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
 	return CurrentProviders(func() *runtime.Workspace { return ws }, clients)
 }
 
 // CurrentProviders is Providers for a workspace that may be swapped
 // (Service.SetWorkspace): each lookup reads current().
-func CurrentProviders(current func() *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, connector string) (*oauth.Provider, error) {
+//
+// Consent (Begin), the code exchange (Complete) and every refresh must
+// reach the same authorization server, so the auth is resolved here
+// exactly as for a connection's runs and refreshes (engineConnection):
+// the same override files, in the same order. The stored overrides of the
+// connection layer are left out: a stored override may not patch auth
+// (fileOnlyFields), so they change nothing of it.
+func CurrentProviders(current func() *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
 	var auths authCache
-	return func(_ context.Context, connector string) (*oauth.Provider, error) {
+	return func(_ context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
 		ws := current()
-		if ws.Spec.Connectors[connector] == nil {
+		if ws.Spec.Connectors[r.Connector] == nil {
 			return nil, nil // the manager says "no connector"
 		}
-		auth, err := auths.get(ws, connector, nil)
+		auth, err := auths.get(ws, r.Connector, fileOverrides(ws, r.Tenant, r.Connector, r.ConnectionID))
 		if err != nil {
 			return nil, err
 		}
-		p := &oauth.Provider{Connector: connector, Auth: auth}
+		p := &oauth.Provider{Connector: r.Connector, Auth: auth}
 		if clients != nil {
-			p.ClientID, p.ClientSecret, _ = clients(connector)
+			p.ClientID, p.ClientSecret, _ = clients(r.Connector)
 		}
 		return p, nil
 	}
@@ -117,9 +126,11 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 	if cn.Auth == nil || cn.Auth.Type != spec.AuthOAuth2 || cn.Auth.Grant == spec.GrantClientCredentials {
 		return "", invalidf("connector %q has no OAuth consent page; create its connections with credentials", cn.Key)
 	}
+	ws := s.ws()
+	ts := s.st.Tenant(tenant)
 	var params map[string]any
 	if r.ConnectionID != "" {
-		c, err := s.st.Tenant(tenant).Connections().Get(ctx, r.ConnectionID)
+		c, err := ts.Connections().Get(ctx, r.ConnectionID)
 		if err != nil {
 			return "", err
 		}
@@ -136,8 +147,32 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 			return "", err
 		}
 	}
-	return s.m.Begin(ctx, oauth.BeginRequest{Tenant: tenant, Connector: cn.Key, ConnectionID: r.ConnectionID,
+	// Every URL of the connector is rendered with the parameters before the
+	// user is sent anywhere, against the host policy it will be held to
+	// after consent (its token URL at the code exchange, its base URL at
+	// each run): a parameter that names a host of its own is refused now,
+	// at /parameters/<name>, not once the user has consented.
+	ovs, err := s.overridesFor(ctx, ws, ts, cn.Key, r.ConnectionID)
+	if err != nil {
+		return "", err
+	}
+	if err := invalid(cn, s.hostViolations(ctx, ws, cn.Key, tenant, ovs, params, nil)); err != nil {
+		return "", err
+	}
+	u, err := s.m.Begin(ctx, oauth.BeginRequest{Tenant: tenant, Connector: cn.Key, ConnectionID: r.ConnectionID,
 		Parameters: params, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL})
+	var ue *spec.URLError
+	if errors.As(err, &ue) {
+		// What hostViolations could not pin on one parameter (a URL that
+		// also reads the connection's id): still the connection's values,
+		// refused before anything was sent.
+		ptr := "/parameters"
+		if ue.Parameter != "" {
+			ptr += "/" + ue.Parameter
+		}
+		return "", invalid(cn, []spec.Violation{{Pointer: ptr, Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)}})
+	}
+	return u, err
 }
 
 // CompleteOAuthRequest is the provider's redirect to the callback.
@@ -226,4 +261,25 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 	out.Created = true
 	s.log.InfoContext(ctx, "connection created", "tenant", a.Tenant, "connection", c.ID, "connector", c.Connector)
 	return out, nil
+}
+
+// AuthorizationOrigins lists where the consent page of a tenant's
+// connection to an OAuth2 connector may be: the origins its authorization
+// URL's host policy allows (scheme://host[:port], a `*` standing for one
+// label), the override files for the tenant and connection applied as
+// Begin applies them. A page that sends the user there names them in its
+// Content-Security-Policy. connID is empty for a new connection.
+func (s *Service) AuthorizationOrigins(tenant, connector, connID string) ([]string, error) {
+	ws := s.ws()
+	if _, err := connectorOf(ws, connector); err != nil {
+		return nil, err
+	}
+	auth, err := s.auths.get(ws, connector, fileOverrides(ws, tenant, connector, connID))
+	if err != nil {
+		return nil, err
+	}
+	if auth == nil || auth.AuthorizationURL == nil || auth.AuthorizationURL.URL == nil {
+		return nil, fmt.Errorf("connector %q has no OAuth consent page", connector)
+	}
+	return auth.AuthorizationURL.URL.Origins(), nil
 }

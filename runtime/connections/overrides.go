@@ -319,17 +319,7 @@ func (s *Service) ListOverrides(ctx context.Context, tenant string, f store.Over
 // the ones of a connection (a connection being created).
 func (s *Service) overridesFor(ctx context.Context, ws *runtime.Workspace, ts store.TenantStore, connector, connID string) ([]*spec.ConnectionOverride, error) {
 	tenant := ts.Key()
-	var out []*spec.ConnectionOverride
-	for rank := range 3 {
-		for _, o := range ws.Spec.Overrides {
-			if o.Connector != connector || fileRank(o) != rank {
-				continue
-			}
-			if (o.Tenant == "" || o.Tenant == tenant) && (o.Connection == "" || o.Connection == connID) {
-				out = append(out, o)
-			}
-		}
-	}
+	out := fileOverrides(ws, tenant, connector, connID)
 	ids := []string{""}
 	if connID != "" {
 		ids = append(ids, connID)
@@ -349,6 +339,25 @@ func (s *Service) overridesFor(ctx context.Context, ws *runtime.Workspace, ts st
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// fileOverrides are the workspace's override files that match a
+// connection, from the widest to the narrowest: the file layer of
+// overridesFor, and all of the connection layer that may patch a
+// connector's auth (a stored override never does).
+func fileOverrides(ws *runtime.Workspace, tenant, connector, connID string) []*spec.ConnectionOverride {
+	var out []*spec.ConnectionOverride
+	for rank := range 3 {
+		for _, o := range ws.Spec.Overrides {
+			if o.Connector != connector || fileRank(o) != rank {
+				continue
+			}
+			if (o.Tenant == "" || o.Tenant == tenant) && (o.Connection == "" || o.Connection == connID) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
 }
 
 // fileRank orders override files from the widest to the narrowest.

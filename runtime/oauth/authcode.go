@@ -104,7 +104,7 @@ func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	if u, err := url.Parse(r.RedirectURI); err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", fmt.Errorf("oauth: the redirect URI %q is not an absolute http(s) URL", r.RedirectURI)
 	}
-	p, err := m.provider(ctx, r.Connector)
+	p, err := m.provider(ctx, ProviderRequest{Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID})
 	if err != nil {
 		return "", err
 	}
@@ -115,6 +115,12 @@ func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	vars := templateVars(r.Tenant, r.ConnectionID, "", r.Parameters, nil, nil, now.UTC())
 	u, err := endpoint(ctx, p.Auth.AuthorizationURL, vars, "authorization URL")
 	if err != nil {
+		return "", err
+	}
+	// The token URL is rendered now too, with the same parameters: one its
+	// host policy refuses must stop the flow here, before the user is sent
+	// to consent, not at the code exchange after they did.
+	if _, err := endpoint(ctx, p.Auth.TokenURL, vars, "token URL"); err != nil {
 		return "", err
 	}
 
@@ -191,7 +197,7 @@ func (m *Manager) Complete(ctx context.Context, r CompleteRequest) (*Authorizati
 	if r.Code == "" {
 		return a, &AuthorizationError{Code: "invalid_request", Description: "the redirect carries no code"}
 	}
-	p, err := m.provider(ctx, pd.Connector)
+	p, err := m.provider(ctx, ProviderRequest{Tenant: pd.Tenant, Connector: pd.Connector, ConnectionID: pd.ConnectionID})
 	if err != nil {
 		return a, err
 	}
@@ -220,16 +226,16 @@ func (m *Manager) Complete(ctx context.Context, r CompleteRequest) (*Authorizati
 	return a, nil
 }
 
-func (m *Manager) provider(ctx context.Context, connector string) (*Provider, error) {
+func (m *Manager) provider(ctx context.Context, r ProviderRequest) (*Provider, error) {
 	if m.o.Providers == nil {
 		return nil, errors.New("oauth: no Providers configured")
 	}
-	p, err := m.o.Providers(ctx, connector)
+	p, err := m.o.Providers(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
-		return nil, fmt.Errorf("oauth: no connector %q", connector)
+		return nil, fmt.Errorf("oauth: no connector %q", r.Connector)
 	}
 	if err := p.check(); err != nil {
 		return nil, err

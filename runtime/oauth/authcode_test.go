@@ -280,7 +280,7 @@ func TestAuthorizationURLComposition(t *testing.T) {
 `
 	store := NewMemStore()
 	p := &Provider{Connector: "mock", Auth: compileAuth(t, "", auth), ClientID: testClientID}
-	m, err := New(Options{States: store, Providers: func(context.Context, string) (*Provider, error) { return p, nil }})
+	m, err := New(Options{States: store, Providers: func(context.Context, ProviderRequest) (*Provider, error) { return p, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

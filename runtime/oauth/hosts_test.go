@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +80,7 @@ func badRegions(port string) []string {
 func newManager(t *testing.T, p *oauth.Provider, tokens *oauth.MemStore, client *httpx.Client) *oauth.Manager {
 	t.Helper()
 	m, err := oauth.New(oauth.Options{HTTP: client, Tokens: tokens, States: tokens,
-		Providers: func(_ context.Context, key string) (*oauth.Provider, error) { return p, nil }})
+		Providers: func(context.Context, oauth.ProviderRequest) (*oauth.Provider, error) { return p, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,29 +101,51 @@ func wantURLError(t *testing.T, what, value string, err error) {
 	}
 }
 
-// TestCodeExchangeStaysOnTheFilesHosts: the authorization code exchange,
-// which carries the workspace's client secret, is not sent when the
-// connection's parameter tries to choose the token URL's host.
-func TestCodeExchangeStaysOnTheFilesHosts(t *testing.T) {
+// countingStates counts the states saved: a refused Begin saves none.
+type countingStates struct {
+	*oauth.MemStore
+	saved atomic.Int64
+}
+
+func (s *countingStates) SaveState(ctx context.Context, state string, data []byte, exp time.Time) error {
+	s.saved.Add(1)
+	return s.MemStore.SaveState(ctx, state, data, exp)
+}
+
+// TestBeginStaysOnTheFilesHosts: a parameter the token URL's host policy
+// refuses stops the flow at Begin, before the user is sent to consent
+// (no consent URL, no state saved), not at the code exchange after they
+// did; the exchange, which carries the workspace's client secret, can
+// then never be sent to a host the parameter chose. A valid region
+// begins.
+func TestBeginStaysOnTheFilesHosts(t *testing.T) {
 	_, n, port := listener(t)
 	p := regionalProvider(t, "authorizationCode", port)
-	m := newManager(t, p, oauth.NewMemStore(), httpx.New(httpx.Config{AllowPrivate: true}))
+	states := &countingStates{MemStore: oauth.NewMemStore()}
+	m, err := oauth.New(oauth.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: true}), Tokens: states.MemStore, States: states,
+		Providers: func(context.Context, oauth.ProviderRequest) (*oauth.Provider, error) { return p, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, v := range badRegions(port) {
 		consent, err := m.Begin(ctx, oauth.BeginRequest{Tenant: "acme", Connector: "regional",
 			Parameters: map[string]any{"region": v}, RedirectURI: "http://localhost:3000/callback"})
-		if err != nil {
-			t.Fatalf("begin: %v", err)
+		if consent != "" {
+			t.Errorf("region %q: Begin gave a consent URL %q", v, consent)
 		}
-		u, err := url.Parse(consent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = m.Complete(ctx, oauth.CompleteRequest{State: u.Query().Get("state"), Code: "code-from-the-provider"})
-		wantURLError(t, "the code exchange", v, err)
+		wantURLError(t, "Begin", v, err)
+	}
+	if got := states.saved.Load(); got != 0 {
+		t.Errorf("%d states were saved for refused parameters", got)
 	}
 	if got := n.Load(); got != 0 {
 		t.Errorf("the listener a parameter named received %d token requests", got)
+	}
+	consent, err := m.Begin(ctx, oauth.BeginRequest{Tenant: "acme", Connector: "regional",
+		Parameters: map[string]any{"region": "EU-West"}, RedirectURI: "http://localhost:3000/callback"})
+	if err != nil || !strings.HasPrefix(consent, "https://login.example.com/authorize?") || states.saved.Load() != 1 {
+		t.Fatalf("a valid region: %q, %v (%d states saved)", consent, err, states.saved.Load())
 	}
 }
 

@@ -23,8 +23,10 @@ type Options struct {
 	// States keeps pending authorizations; required by Begin and Complete.
 	States StateStore
 	// Providers finds a connector's OAuth2 application, for Begin and
-	// Complete.
-	Providers func(ctx context.Context, connector string) (*Provider, error)
+	// Complete, as the workspace leaves it for the tenant and connection
+	// asked (an override file may move a sandbox's token URL): the same
+	// Provider that refreshes the connection's tokens later.
+	Providers func(ctx context.Context, r ProviderRequest) (*Provider, error)
 	// StateSecret signs states (HMAC-SHA256), at least 32 bytes; replicas
 	// must share it. Nil: a random one, so states die with the process.
 	StateSecret []byte

@@ -18,6 +18,15 @@ type Provider struct {
 	ClientSecret string // empty for a public client (PKCE only)
 }
 
+// ProviderRequest says whose OAuth2 application Options.Providers is to
+// find: a connector's, for one tenant's connection (ConnectionID empty
+// for a connection not made yet).
+type ProviderRequest struct {
+	Tenant       string
+	Connector    string
+	ConnectionID string
+}
+
 func (p *Provider) src() *spec.Auth {
 	if p.Auth == nil || p.Auth.Src == nil {
 		return &spec.Auth{}

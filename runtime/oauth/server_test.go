@@ -177,8 +177,8 @@ func (e *env) manager(t *testing.T, store TokenStore) *Manager {
 		Tokens:      store,
 		States:      e.store,
 		StateSecret: []byte(strings.Repeat("k", 32)),
-		Providers: func(_ context.Context, key string) (*Provider, error) {
-			if key != e.p.Connector {
+		Providers: func(_ context.Context, r ProviderRequest) (*Provider, error) {
+			if r.Connector != e.p.Connector {
 				return nil, nil
 			}
 			return e.p, nil
