@@ -21,9 +21,6 @@ type CSP struct {
 	// submission too, so each origin a form's answer may redirect to must
 	// be named.
 	FormTargets []string
-	// AnyFormTarget drops form-action, for a form whose answer redirects
-	// to an origin that cannot be known in advance.
-	AnyFormTarget bool
 }
 
 func (p CSP) String() string {
@@ -36,12 +33,10 @@ func (p CSP) String() string {
 	if p.Fetch {
 		b.WriteString("; connect-src 'self'")
 	}
-	if !p.AnyFormTarget {
-		b.WriteString("; form-action 'self'")
-		for _, o := range p.FormTargets {
-			b.WriteByte(' ')
-			b.WriteString(o)
-		}
+	b.WriteString("; form-action 'self'")
+	for _, o := range p.FormTargets {
+		b.WriteByte(' ')
+		b.WriteString(o)
 	}
 	b.WriteString("; base-uri 'none'; frame-ancestors 'none'")
 	return b.String()
