@@ -1,6 +1,9 @@
 package spec
 
-import "github.com/membrane-dev/membrane/spec/diag"
+import (
+	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/errtype"
+)
 
 // KindConnectorTest is the kind of an offline test of a connector's actions.
 const KindConnectorTest = "ConnectorTest"
@@ -100,12 +103,9 @@ type TestResponse struct {
 
 // TestError is the error a run must end with.
 type TestError struct {
-	Type string `json:"type"`
+	Type errtype.ErrorType `json:"type"` // one of errtype.All
 	// Status is the upstream status the error carries.
 	Status int `json:"status,omitempty"`
 	// Message must be part of the error's message.
 	Message string `json:"message,omitempty"`
 }
-
-// TestErrorTypes are the error types a case may expect: the engine's.
-var TestErrorTypes = []string{"auth", "not-found", "rate-limited", "invalid-input", "conflict", "upstream", "network", "timeout", "invalid-output", "expression", "refused", "canceled"}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/errtype"
 )
 
 // The file kinds. Every YAML document in a workspace names one in `kind:`.
@@ -184,18 +185,15 @@ type HTTPSettings struct {
 	MaxResponseBytes int64    `json:"maxResponseBytes,omitempty"`
 }
 
-// Error types a mapping can produce.
-var ErrorTypes = []string{"auth", "not-found", "rate-limited", "invalid-input", "conflict", "upstream", "network", "timeout"}
-
 // ErrorRule maps an upstream response to a typed error. Rules are tried in
 // order: the action's first, then the connector's, then the defaults by status.
 type ErrorRule struct {
 	// Status matches these HTTP statuses; When is a boolean expression over
 	// `response`. Both given means both must hold.
-	Status  []int    `json:"status,omitempty"`
-	When    Template `json:"when,omitzero"`
-	Type    string   `json:"type"`
-	Message Template `json:"message,omitzero"`
+	Status  []int             `json:"status,omitempty"`
+	When    Template          `json:"when,omitzero"`
+	Type    errtype.ErrorType `json:"type"` // one of errtype.RuleTypes
+	Message Template          `json:"message,omitzero"`
 }
 
 // Pagination types.

@@ -46,7 +46,7 @@ var notFound = map[string]string{
 // A record missing upstream is 422, not 404: 404 on this API always means
 // the connection or the action is not there, and a client must be able to
 // tell "the contact does not exist" from "your connection is gone".
-var runStatuses = map[string]int{
+var runStatuses = map[engine.ErrorType]int{
 	engine.ErrInvalidInput:  http.StatusUnprocessableEntity,
 	engine.ErrNotFound:      http.StatusUnprocessableEntity,
 	engine.ErrConflict:      http.StatusConflict,
@@ -65,7 +65,7 @@ var runStatuses = map[string]int{
 }
 
 // runDetails say what to do about each failed run.
-var runDetails = map[string]string{
+var runDetails = map[engine.ErrorType]string{
 	engine.ErrInvalidInput:  "The action's input was refused; fix it and run again. errors[] points at each invalid value; error.status is set when the upstream API refused it.",
 	engine.ErrNotFound:      "The upstream API has no record the input names. Check the ids in the input.",
 	engine.ErrConflict:      "The upstream API reports a conflict (the record exists, or changed meanwhile). Read it again and decide.",
@@ -150,7 +150,7 @@ func (a *api) mapError(r *http.Request, kind string, err error) *Problem {
 		if ee.Type == engine.ErrTimeout {
 			status = http.StatusGatewayTimeout
 		}
-		p := problem(status, "upstream-unreachable", "The upstream API could not check the credentials ("+ee.Type+"), so nothing was saved. Retry later.")
+		p := problem(status, "upstream-unreachable", "The upstream API could not check the credentials ("+string(ee.Type)+"), so nothing was saved. Retry later.")
 		p.Error = runError(ee)
 		return p
 	}
@@ -178,7 +178,7 @@ func runProblem(ee *engine.Error, runID string) *Problem {
 	if !ok {
 		status = http.StatusBadGateway
 	}
-	slug := "run-" + ee.Type
+	slug := runSlug(ee.Type)
 	if _, ok := titles[slug]; !ok {
 		slug = "run-upstream"
 	}
@@ -192,5 +192,8 @@ func runProblem(ee *engine.Error, runID string) *Problem {
 	}
 	return p
 }
+
+// runSlug is the problem type of a failed run of an engine error type.
+func runSlug(t engine.ErrorType) string { return "run-" + string(t) }
 
 func isInvalid(err error) bool { return errors.Is(err, store.ErrInvalid) }

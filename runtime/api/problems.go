@@ -59,7 +59,7 @@ func runError(e *engine.Error) *RunError {
 	if e == nil {
 		return nil
 	}
-	return &RunError{Type: e.Type, Status: e.Status, Message: e.Message, Retryable: e.Retryable}
+	return &RunError{Type: string(e.Type), Status: e.Status, Message: e.Message, Retryable: e.Retryable}
 }
 
 // problem builds a problem of a slug, its status and title.

@@ -42,9 +42,9 @@ type FieldError struct {
 
 // RunError is why a run or a connection test failed.
 type RunError struct {
-	// Type is auth, not-found, rate-limited, invalid-input, conflict,
-	// upstream, network, timeout, invalid-output, expression, refused or
-	// canceled.
+	// Type is one of the error types of spec/errtype: auth, not-found,
+	// rate-limited, invalid-input, conflict, upstream, network, timeout,
+	// invalid-output, expression, refused, canceled or host-not-allowed.
 	Type      string `json:"type"`
 	Status    int    `json:"status,omitempty"`
 	Message   string `json:"message"`

@@ -392,7 +392,7 @@ func lastError(err error) string {
 	var msg string
 	var ee *engine.Error
 	if errors.As(err, &ee) {
-		msg = ee.Type + ": " + ee.Message
+		msg = string(ee.Type) + ": " + ee.Message
 		if ee.Status != 0 {
 			msg += fmt.Sprintf(" (status %d)", ee.Status)
 		}

@@ -31,7 +31,7 @@ type RunNotRecordedError struct {
 func (e *RunNotRecordedError) Error() string {
 	outcome := "worked"
 	if e.RunErr != nil {
-		outcome = "failed (" + engine.TypeOf(e.RunErr) + ")"
+		outcome = "failed (" + string(engine.TypeOf(e.RunErr)) + ")"
 	}
 	return "the action ran and " + outcome + ", but its run log could not be saved: " + e.Err.Error()
 }
@@ -138,7 +138,7 @@ const appendWait = 200 * time.Millisecond
 func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.Connection, rd *engine.Redactor, action string, log []engine.Exchange, runErr error, took time.Duration) (string, error) {
 	l := store.RunLog{ID: newID("run"), ConnectionID: c.ID, Action: action, Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now()}
 	if runErr != nil {
-		if l.Status = engine.TypeOf(runErr); l.Status == "" {
+		if l.Status = string(engine.TypeOf(runErr)); l.Status == "" {
 			l.Status = "error"
 		}
 		l.Error = rd.String(runErr.Error())

@@ -250,7 +250,7 @@ func compareResult(tc *spec.TestCase, output any, runErr error) []string {
 }
 
 func describeError(e *engine.Error) string {
-	s := e.Type
+	s := string(e.Type)
 	if e.Status != 0 {
 		s += fmt.Sprintf(" (status %d)", e.Status)
 	}

@@ -1,6 +1,6 @@
 // Package engine runs actions: it turns a resolved, compiled action into
 // HTTP requests, sends them through runtime/httpx and maps the responses
-// back, following the pipeline of DESIGN.md step by step.
+// back, following the pipeline that Engine.Run lists step by step.
 package engine
 
 import (
@@ -10,26 +10,29 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/errtype"
 )
 
-// Error types. Callers branch on them; the REST API maps them to statuses.
+// ErrorType says why a run failed; spec/errtype holds the one list.
+type ErrorType = errtype.ErrorType
+
+// Error types, by their engine names (untyped, as spec/errtype's are).
+// Callers branch on them; the REST API maps them to statuses. spec/errtype
+// documents each.
 const (
-	ErrAuth          = "auth"           // credentials refused; re-authorise
-	ErrNotFound      = "not-found"      // the record does not exist upstream
-	ErrRateLimited   = "rate-limited"   // upstream or local rate limit
-	ErrInvalidInput  = "invalid-input"  // the input breaks the schema, or upstream refused it
-	ErrConflict      = "conflict"       // upstream reports a conflict
-	ErrUpstream      = "upstream"       // upstream failed or answered nonsense
-	ErrNetwork       = "network"        // no usable connection
-	ErrTimeout       = "timeout"        // a deadline passed
-	ErrInvalidOutput = "invalid-output" // the mapped output breaks the output schema
-	ErrExpression    = "expression"     // an expression failed at run time
-	ErrRefused       = "refused"        // outbound safety refused the address
-	ErrCanceled      = "canceled"       // the caller gave up
-	// ErrHostNotAllowed: a URL would go where the connector's files do
-	// not allow (a connection parameter that tries to choose the host);
-	// nothing was sent. Reconnect with valid parameters, or fix hosts:.
-	ErrHostNotAllowed = "host-not-allowed"
+	ErrAuth           = errtype.Auth
+	ErrNotFound       = errtype.NotFound
+	ErrRateLimited    = errtype.RateLimited
+	ErrInvalidInput   = errtype.InvalidInput
+	ErrConflict       = errtype.Conflict
+	ErrUpstream       = errtype.Upstream
+	ErrNetwork        = errtype.Network
+	ErrTimeout        = errtype.Timeout
+	ErrInvalidOutput  = errtype.InvalidOutput
+	ErrExpression     = errtype.Expression
+	ErrRefused        = errtype.Refused
+	ErrCanceled       = errtype.Canceled
+	ErrHostNotAllowed = errtype.HostNotAllowed
 )
 
 // Violation is one way a value breaks a JSON Schema.
@@ -37,7 +40,7 @@ type Violation = spec.Violation
 
 // Error is the one error type a run returns.
 type Error struct {
-	Type string `json:"type"`
+	Type ErrorType `json:"type"`
 	// Status is the upstream HTTP status, when a response came.
 	Status  int    `json:"status,omitempty"`
 	Message string `json:"message"`
@@ -54,7 +57,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Type)
+	b.WriteString(string(e.Type))
 	b.WriteString(": ")
 	b.WriteString(e.Message)
 	if e.Status != 0 {
@@ -85,7 +88,7 @@ func orRoot(p string) string {
 }
 
 // TypeOf returns the type of a run error, or "" for another error.
-func TypeOf(err error) string {
+func TypeOf(err error) ErrorType {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Type
@@ -99,24 +102,7 @@ func fromHTTP(err error, request string) *Error {
 	if !errors.As(err, &he) {
 		return &Error{Type: ErrNetwork, Message: err.Error(), Request: request, Err: err}
 	}
-	e := &Error{Message: he.Message, Request: request, Status: he.Status, Retryable: he.Retryable, Err: err}
-	switch he.Kind {
-	case httpx.KindTimeout:
-		e.Type = ErrTimeout
-	case httpx.KindTooLarge:
-		e.Type = ErrUpstream
-	case httpx.KindRefused:
-		e.Type = ErrRefused
-	case httpx.KindRateLimited:
-		e.Type = ErrRateLimited
-	case httpx.KindCanceled:
-		e.Type = ErrCanceled
-	case httpx.KindInvalid:
-		e.Type = ErrInvalidInput
-	default:
-		e.Type = ErrNetwork
-	}
-	return e
+	return &Error{Type: he.Kind.ErrorType(), Message: he.Message, Request: request, Status: he.Status, Retryable: he.Retryable, Err: err}
 }
 
 // fromExpr turns an expression failure into a run error naming the
@@ -149,7 +135,7 @@ func fromURL(err error) error {
 }
 
 // defaultErrorType maps a failing status when no rule matched.
-func defaultErrorType(status int) string {
+func defaultErrorType(status int) ErrorType {
 	switch {
 	case status == 401 || status == 403:
 		return ErrAuth

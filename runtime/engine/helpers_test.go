@@ -184,7 +184,7 @@ func mustType(t *testing.T, err error, typ string) *engine.Error {
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v (%T) is not an *engine.Error", err, err)
 	}
-	if e.Type != typ {
+	if string(e.Type) != typ {
 		t.Fatalf("error type = %q, want %q: %v", e.Type, typ, err)
 	}
 	return e

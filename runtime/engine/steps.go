@@ -104,7 +104,7 @@ func (r *run) runStep(ctx context.Context, st *spec.CompiledStep, vars map[strin
 	if started < len(list) {
 		// The caller gave up before every item started.
 		err := ctx.Err()
-		typ := ErrCanceled
+		var typ ErrorType = ErrCanceled
 		if errors.Is(err, context.DeadlineExceeded) {
 			typ = ErrTimeout
 		}

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/membrane-dev/membrane/spec/errtype"
 )
 
-// Kind says why a request failed. The values that also name an error type of
-// a connector's error rules (network, timeout, rate-limited) are spelled the
-// same, so the runtime can pass them through.
+// Kind says why a request failed, in the transport's terms; ErrorType maps
+// it to the error type of the run that made the request.
 type Kind string
 
 const (
@@ -39,6 +40,28 @@ const (
 	// a failure; Do itself never returns it.
 	KindStatus Kind = "status"
 )
+
+// ErrorType is the error type of a run whose request failed with kind k:
+// the one place the transport's kinds meet the error types callers see.
+// An oversized body is the upstream's fault; a redirect loop, a status
+// error and an unknown kind leave no usable connection: network.
+func (k Kind) ErrorType() errtype.ErrorType {
+	switch k {
+	case KindTimeout:
+		return errtype.Timeout
+	case KindTooLarge:
+		return errtype.Upstream
+	case KindRefused:
+		return errtype.Refused
+	case KindRateLimited:
+		return errtype.RateLimited
+	case KindCanceled:
+		return errtype.Canceled
+	case KindInvalid:
+		return errtype.InvalidInput
+	}
+	return errtype.Network
+}
 
 // excerptLimit bounds Error.BodyExcerpt: enough to read an API's error
 // message, small enough for logs.

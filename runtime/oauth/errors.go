@@ -50,22 +50,16 @@ func (e *TokenError) Error() string {
 func stateError(why string) error { return fmt.Errorf("%w (%s)", ErrInvalidState, why) }
 
 // reachError is a token request that got no usable answer (network,
-// timeout, refused address): retryable when the transport says so.
+// timeout, refused address, an oversized body): typed as the transport's
+// kind maps, retryable when the transport says so.
 func reachError(err error, what string) error {
 	var he *httpx.Error
 	e := &engine.Error{Type: engine.ErrNetwork, Message: what + ": the token endpoint could not be reached", Err: err}
 	if errors.As(err, &he) {
-		e.Retryable = he.Retryable
+		e.Type, e.Retryable = he.Kind.ErrorType(), he.Retryable
 		e.Message += ": " + he.Message
-		switch he.Kind {
-		case httpx.KindTimeout:
-			e.Type = engine.ErrTimeout
-		case httpx.KindRefused:
-			e.Type = engine.ErrRefused
-		case httpx.KindCanceled:
-			e.Type = engine.ErrCanceled
-		case httpx.KindInvalid:
-			e.Type, e.Message = engine.ErrInvalidInput, what+": the token URL is not usable: "+he.Message
+		if he.Kind == httpx.KindInvalid {
+			e.Message = what + ": the token URL is not usable: " + he.Message
 		}
 	}
 	return e
