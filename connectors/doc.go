@@ -5,9 +5,11 @@
 // `membrane validate connectors` checks it and `membrane run --dir
 // connectors` runs its actions.
 //
-// The Go package exists to ship the catalogue inside the binary (FS) and to
-// hold the catalogue's end-to-end tests, which run each connector against
-// its vendor's own API mock (Stripe's stripe-mock) where one exists.
+// The Go package embeds the catalogue (FS) for Go programs that want to
+// ship it inside their own binary (the membrane command reads it from disk
+// like any workspace), and holds the catalogue's end-to-end tests, which
+// run each connector against its vendor's own API mock (Stripe's
+// stripe-mock) where one exists.
 package connectors
 
 import "embed"
