@@ -148,7 +148,10 @@ func (rd *Redactor) value(v any) (any, bool) {
 	switch t := v.(type) {
 	case string:
 		r := rd.String(t)
-		return r, r != t
+		if r == t {
+			return v, false // v as it came: boxing t again would allocate
+		}
+		return r, true
 	case map[string]any:
 		var out map[string]any
 		for k, x := range t {
