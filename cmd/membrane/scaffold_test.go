@@ -75,7 +75,7 @@ func TestInitNew(t *testing.T) {
 func TestInitKeepsStateOutOfGit(t *testing.T) {
 	git, err := exec.LookPath("git")
 	if err != nil {
-		t.Skip("no git")
+		testkit.SkipOrFail(t, "git is not on PATH", "apt-get install git")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command(git, "init", "-q", dir).CombinedOutput(); err != nil {

@@ -56,6 +56,9 @@ type Result struct {
 	// Failures are the mismatches, one line each; none when it passed.
 	Failures []string
 	Duration time.Duration
+	// Waited is the time the case's clock skipped for retry backoff and
+	// rate limits: what a live run would have waited, and this one did not.
+	Waited time.Duration
 }
 
 // Passed reports whether the case passed.
@@ -70,7 +73,8 @@ func (r *Runner) Run(ctx context.Context, cases []Case) []Result {
 		wg.Go(func() {
 			for i := range work {
 				start := time.Now()
-				out[i] = Result{Case: cases[i], Failures: r.runCase(ctx, cases[i])}
+				failures, waited := r.runCase(ctx, cases[i])
+				out[i] = Result{Case: cases[i], Failures: failures, Waited: waited}
 				out[i].Duration = time.Since(start)
 			}
 		})
@@ -83,8 +87,9 @@ func (r *Runner) Run(ctx context.Context, cases []Case) []Result {
 	return out
 }
 
-// runCase runs one case against the fake and returns its mismatches.
-func (r *Runner) runCase(ctx context.Context, c Case) []string {
+// runCase runs one case against the fake and returns its mismatches and
+// the time its clock skipped.
+func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) {
 	tc := c.Spec()
 	now := DefaultNow
 	if tc.Now != "" {
@@ -93,7 +98,7 @@ func (r *Runner) runCase(ctx context.Context, c Case) []string {
 	conn, overrides := r.connection(c)
 	plan, err := r.rt.Plan(c.Test.Connector, c.Action(), overrides...)
 	if err != nil {
-		return []string{"cannot resolve the action: " + err.Error()}
+		return []string{"cannot resolve the action: " + err.Error()}, 0
 	}
 	x := &exchanges{responses: cannedResponses(tc.Responses)}
 	dial, release := r.up.register(x)
@@ -109,7 +114,7 @@ func (r *Runner) runCase(ctx context.Context, c Case) []string {
 	if res != nil {
 		output = res.Output
 	}
-	return compareRun(tc, x.requests(), output, runErr)
+	return compareRun(tc, x.requests(), output, runErr), clock.skipped()
 }
 
 // input is the case's input; none is an empty object.
@@ -281,8 +286,9 @@ func count(n int, word string) string {
 // virtualClock is a case's HTTP clock: a retry's backoff or a rate
 // limit's wait moves it on at once, so no case ever sleeps.
 type virtualClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu    sync.Mutex
+	t     time.Time
+	slept time.Duration
 }
 
 func (c *virtualClock) now() time.Time {
@@ -294,6 +300,14 @@ func (c *virtualClock) now() time.Time {
 func (c *virtualClock) sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
+	c.slept += d
 	c.mu.Unlock()
 	return ctx.Err()
+}
+
+// skipped is the time sleep has moved the clock on.
+func (c *virtualClock) skipped() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slept
 }

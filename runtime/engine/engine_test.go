@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -477,23 +478,23 @@ func TestLiteralsAreNotShared(t *testing.T) {
 
 func TestRateLimitPerConnection(t *testing.T) {
 	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, map[string]any{}) })
-	e := load(t, srv.URL, map[string]string{
+	// The limiter's clock stands still and the test's sleeper records the
+	// waits instead of sleeping, so the waits are exact whatever the
+	// machine's speed.
+	sl := &sleeps{}
+	still := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	client := httpx.New(httpx.Config{AllowPrivate: true, Sleep: sl.sleep, Now: func() time.Time { return still }})
+	e := loadWith(t, srv.URL, map[string]string{
 		"connector.yaml": connector("rateLimit: {requestsPerSecond: 2, burst: 1}\n"),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /x}\n",
-	})
-	// Three requests on one connection: the second waits about half a
-	// second for its slot, the third about one (the test's sleeper records
-	// the waits instead of sleeping).
+	}, client, sl)
+	// Three requests on one connection at the same instant: the second's
+	// slot is half a second on, the third's a second.
 	for range 3 {
 		e.mustRun(t, runtime.RunRequest{Action: "get", Connection: engine.Connection{ID: "a"}})
 	}
-	waits := e.sleeps.got()
-	if len(waits) != 2 {
-		t.Fatalf("waits = %v, want 2", waits)
-	}
-	if waits[0] <= 300*time.Millisecond || waits[0] > 500*time.Millisecond ||
-		waits[1] <= 800*time.Millisecond || waits[1] > time.Second {
-		t.Errorf("waits = %v, want about 500ms and 1s", waits)
+	if waits := e.sleeps.got(); !slices.Equal(waits, []time.Duration{500 * time.Millisecond, time.Second}) {
+		t.Errorf("waits = %v, want 500ms and 1s", waits)
 	}
 	// Another connection has its own bucket.
 	e.mustRun(t, runtime.RunRequest{Action: "get", Connection: engine.Connection{ID: "b"}})

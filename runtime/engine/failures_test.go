@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -312,8 +313,12 @@ func TestHugeBodyIsRefused(t *testing.T) {
 }
 
 func TestSlowTrickleTimesOut(t *testing.T) {
+	// cut hears, for each attempt, whether the client hung up before the
+	// body was complete (true) or took it all (false).
+	cut := make(chan bool, 4)
 	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		// Headers at once, then one byte every 50ms of a 1000-byte body.
+		// Headers at once, then one byte every 50ms of a 1000-byte body:
+		// 50 s in all, far past the 200ms read timeout.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", "1000")
 		w.WriteHeader(200)
@@ -322,50 +327,67 @@ func TestSlowTrickleTimesOut(t *testing.T) {
 		defer tick.Stop()
 		for range 1000 {
 			if _, err := io.WriteString(w, " "); err != nil {
+				cut <- true
 				return
 			}
 			fl.Flush()
 			select {
 			case <-tick.C:
 			case <-r.Context().Done():
+				cut <- true
 				return
 			}
 		}
+		cut <- false
 	})
 	e := load(t, srv.URL, map[string]string{
 		"connector.yaml": connector("http: {readTimeout: 200ms}\nretry: {maxAttempts: 2, initialBackoff: 1ms}\n"),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /slow}\n",
 	})
-	start := time.Now()
 	got := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrTimeout)
-	// Two attempts of 200ms each, with room for a slow machine.
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %v", d)
-	}
 	if !got.Retryable {
 		t.Errorf("a read timeout should be retryable: %+v", got)
+	}
+	if errors.Is(got, context.DeadlineExceeded) {
+		t.Errorf("the read timeout was reported as the run's deadline: %v", got)
 	}
 	if srv.n() != 2 {
 		t.Errorf("server saw %d attempts, want 2 (a timed-out GET is retried)", srv.n())
 	}
+	// The read timeout bounds the whole body, not each read: the server
+	// sees the client hang up on both attempts, mid-body.
+	for i := range 2 {
+		if !<-cut {
+			t.Errorf("attempt %d: the client read the whole trickled body", i+1)
+		}
+	}
 }
 
 func TestContextDeadlineBeatsReadTimeout(t *testing.T) {
+	hungUp := make(chan struct{}, 1)
 	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		<-r.Context().Done() // never answers
+		<-r.Context().Done() // never answers; the client hung up
+		select {
+		case hungUp <- struct{}{}:
+		default:
+		}
 	})
+	// The read timeout is an hour: only the run's deadline can end the
+	// run before the test binary's own timeout does.
 	e := load(t, srv.URL, map[string]string{
-		"connector.yaml": connector("http: {readTimeout: 30s}\n"),
+		"connector.yaml": connector("http: {readTimeout: 1h}\n"),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /hang}\n",
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err := e.ws.Run(ctx, runtime.RunRequest{Connector: "test", Action: "get", Connection: engine.Connection{ID: "c1"}})
 	mustType(t, err, engine.ErrTimeout)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("the run outlived its deadline by far: %v", d)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the timeout does not wrap the run's deadline: %v", err)
 	}
+	// The run ended because the client gave up the request, not the
+	// other way round: the server sees the connection go.
+	<-hungUp
 }
 
 func TestCanceledContext(t *testing.T) {

@@ -144,11 +144,19 @@ func loadWith(t *testing.T, base string, files map[string]string, client *httpx.
 	return &env{ws: ws, sleeps: sl, dir: dir}
 }
 
-// run runs an action with a deadline that turns a hang into a failure.
+// run runs an action with a deadline that turns a hang into a failure: a
+// little before the test binary's own (-timeout), so that the run's error
+// is reported rather than a panic, and never a wall-clock bound of its own
+// (a retry is refused when its wait would outlast the deadline, so a short
+// one would make the retry tests depend on the machine's speed).
 func (e *env) run(t *testing.T, req runtime.RunRequest) (*engine.Result, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := context.Background()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-5*time.Second))
+		defer cancel()
+	}
 	if req.Connector == "" {
 		req.Connector = "test"
 	}

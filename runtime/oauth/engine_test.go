@@ -1,7 +1,6 @@
 package oauth_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/engine"
@@ -89,8 +87,7 @@ func TestEngineRefreshesAfter401(t *testing.T) {
 	c := engine.Connection{ID: "c1", Tenant: "acme"}
 	c.Auth = m.NewAuthenticator(p, &c)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := t.Context() // a hang is left to go test's -timeout
 	// The connection has a token before the run, as it would: the engine
 	// asks for Secrets once, when the run starts, so a token first learnt
 	// during the run is hidden only in the Authorization header.

@@ -156,8 +156,7 @@ func TestBeginStaysOnTheFilesHosts(t *testing.T) {
 func TestRefreshStaysOnTheFilesHosts(t *testing.T) {
 	_, n, port := listener(t)
 	client := httpx.New(httpx.Config{AllowPrivate: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := t.Context() // a hang is left to go test's -timeout
 	for _, grant := range []string{"authorizationCode", "clientCredentials"} {
 		p := regionalProvider(t, grant, port)
 		tokens := oauth.NewMemStore()

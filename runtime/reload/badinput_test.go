@@ -16,13 +16,12 @@ import (
 	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
-// responsive fails unless the server answers at once, whatever the
-// reloader is busy with.
+// responsive fails unless the server answers, whatever the reloader is
+// busy with; TestAnswersWhileLoading proves it does not wait for a load.
 func (d *dev) responsive(t *testing.T) {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
 	for _, path := range []string{"/healthz", "/dev/diagnostics"} {
-		resp, err := c.Get(d.URL + path)
+		resp, err := http.Get(d.URL + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
@@ -33,6 +32,35 @@ func (d *dev) responsive(t *testing.T) {
 	}
 	if code := d.get(t, "/v1/connectors/c0", nil); code != 200 {
 		t.Errorf("GET /v1/connectors/c0: %d", code)
+	}
+}
+
+// TestAnswersWhileLoading: the server answers, the API and the
+// development endpoints alike, while a reload is in progress. The load is
+// held until the answers came, so a request that waited for the reloader
+// would never be answered.
+func TestAnswersWhileLoading(t *testing.T) {
+	dir := t.TempDir()
+	genWorkspace(t, dir, 2, 2)
+	var hold atomic.Bool
+	busy, resume := make(chan struct{}), make(chan struct{})
+	d := startDev(t, dir, Options{hook: func(ev string) {
+		if ev == "loading" && hold.CompareAndSwap(true, false) {
+			close(busy)
+			<-resume
+		}
+	}})
+	hold.Store(true)
+	testkit.WriteFile(t, actionPath(dir, 1, 1), actionText(1, 1, "v2"))
+	<-busy
+	d.responsive(t)
+	if st := d.Status(); st.Generation != 1 {
+		t.Errorf("generation %d while the load was held, want 1", st.Generation)
+	}
+	close(resume)
+	d.waitFor(t, "the held load served", func(st Status) bool { return st.Generation == 2 })
+	if got := d.actionName(t, 1, 1); got != "v2" {
+		t.Errorf("served name %q, want v2", got)
 	}
 }
 

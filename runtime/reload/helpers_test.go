@@ -146,7 +146,7 @@ func startDev(t testing.TB, dir string, opts Options) *dev {
 // condition on the served workspace may be checked inside too).
 func (d *dev) waitFor(t testing.TB, what string, ok func(Status) bool) Status {
 	t.Helper()
-	timeout := time.After(30 * time.Second)
+	timeout := beforeTimeout(t)
 	for {
 		select {
 		case st := <-d.statuses:
@@ -155,7 +155,7 @@ func (d *dev) waitFor(t testing.TB, what string, ok func(Status) bool) Status {
 			}
 		case <-timeout:
 			st := d.Status()
-			t.Fatalf("waited 30 s for %s; the status is generation %d, ok %v, diagnostics:\n%v\nterminal:\n%s", what, st.Generation, st.OK, st.Diagnostics, d.Out.String())
+			t.Fatalf("waited until the test's timeout for %s; the status is generation %d, ok %v, diagnostics:\n%v\nterminal:\n%s", what, st.Generation, st.OK, st.Diagnostics, d.Out.String())
 			return st
 		}
 	}
@@ -208,4 +208,17 @@ func hasDiag(st Status, file, rule string) bool {
 		}
 	}
 	return false
+}
+
+// beforeTimeout fires a little before the test binary's -timeout (never
+// without one): a wait that never ends still reports what it waited for
+// and what it saw, with no wall-clock bound of its own to trip on a busy
+// machine.
+func beforeTimeout(t testing.TB) <-chan time.Time {
+	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := tt.Deadline(); ok {
+			return time.After(time.Until(dl) - 5*time.Second)
+		}
+	}
+	return nil
 }

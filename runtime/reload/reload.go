@@ -40,9 +40,10 @@ type Options struct {
 	// was missed; default 2 s.
 	Rescan time.Duration
 
-	// hook, in tests, hears of what cannot be seen from outside: "loaded"
-	// when a load has read the files (before it is checked for a save
-	// under way), "held" when a half-written file is held back.
+	// hook, in tests, hears of what cannot be seen from outside: "loading"
+	// as a load starts (a hook that blocks holds the reloader busy),
+	// "loaded" when a load has read the files (before it is checked for a
+	// save under way), "held" when a half-written file is held back.
 	hook func(event string)
 }
 
@@ -226,6 +227,7 @@ func (r *Reloader) event(name string) {
 // read may not be what is being saved). A full load stats every file;
 // otherwise only those the watcher named are read.
 func (r *Reloader) reload(final, full bool) bool {
+	r.event("loading")
 	start := time.Now()
 	load := r.loader.LoadInvalidated
 	if full {

@@ -91,8 +91,8 @@ func waitChan(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("waited 30 s for %s", what)
+	case <-beforeTimeout(t):
+		t.Fatalf("waited until the test's timeout for %s", what)
 	}
 }
 
