@@ -2,8 +2,8 @@ package spec
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -193,7 +193,7 @@ func (p *URLPolicy) eval(ctx context.Context, x *Expr, vars map[string]any) (*ur
 			if err != nil {
 				return nil, err
 			}
-			s := urlText(v)
+			s := ScalarText(v)
 			if why := fragmentProblem(s); why != "" {
 				return nil, p.fail(pt.expr.Src.Pos, pt.param, "${ %s } is written into the host, so it must give one DNS label (letters, digits and '-'), but its value %s", exprText(pt.expr), why)
 			}
@@ -209,7 +209,7 @@ func (p *URLPolicy) eval(ctx context.Context, x *Expr, vars map[string]any) (*ur
 		if err != nil {
 			return nil, err
 		}
-		s := urlText(v)
+		s := ScalarText(v)
 		h, vport, ok := strings.Cut(s, ":")
 		if ok && p.port != "" {
 			return nil, p.fail(pt.expr.Src.Pos, pt.param, "${ %s } gives the host, and the file the port; its value holds ':'", exprText(pt.expr))
@@ -252,7 +252,7 @@ func (p *URLPolicy) eval(ctx context.Context, x *Expr, vars map[string]any) (*ur
 		if err != nil {
 			return nil, err
 		}
-		s := urlText(v)
+		s := ScalarText(v)
 		switch {
 		case pt.query:
 			b.WriteString(url.QueryEscape(s))
@@ -283,7 +283,7 @@ func (p *URLPolicy) evalDynamic(ctx context.Context, x *Expr, vars map[string]an
 	if err != nil {
 		return nil, err
 	}
-	s := urlText(v)
+	s := ScalarText(v)
 	param := p.hostParam()
 	refuse := func(format string, args ...any) (*url.URL, error) {
 		return nil, p.fail(p.src.Pos, param, "the template gives the whole URL, and its value "+format, args...)
@@ -430,8 +430,10 @@ func firstNonASCII(s string) int {
 	return len(s)
 }
 
-// urlText writes a scalar as it goes into a URL.
-func urlText(v any) string {
+// ScalarText writes a value as it goes into a URL or a header: a string
+// as is, a number in its shortest form (3, not 3.0), null as nothing, and
+// anything else as JSON.
+func ScalarText(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return ""
@@ -439,15 +441,15 @@ func urlText(v any) string {
 		return t
 	case int64:
 		return strconv.FormatInt(t, 10)
+	case int:
+		return strconv.Itoa(t)
 	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
-			return strconv.FormatInt(int64(t), 10)
-		}
 		return strconv.FormatFloat(t, 'f', -1, 64)
 	case bool:
 		return strconv.FormatBool(t)
 	}
-	return fmt.Sprint(v)
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func exprText(x *Expr) string {

@@ -257,25 +257,9 @@ func addQuery(q url.Values, name string, v any) {
 	}
 }
 
-// text writes a scalar as it goes in a URL or a header.
-func text(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return t
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case int:
-		return strconv.Itoa(t)
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(t)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
+// text writes a scalar as it goes in a URL or a header, as the host
+// policy writes it (spec.ScalarText).
+func text(v any) string { return spec.ScalarText(v) }
 
 // encodeBody writes the body in the request's encoding.
 func encodeBody(v any, encoding string) ([]byte, string, error) {
