@@ -58,8 +58,12 @@ func reachError(err error, what string) error {
 	if errors.As(err, &he) {
 		e.Type, e.Retryable = he.Kind.ErrorType(), he.Retryable
 		e.Message += ": " + he.Message
-		if he.Kind == httpx.KindInvalid {
+		switch he.Kind {
+		case httpx.KindInvalid:
 			e.Message = what + ": the token URL is not usable: " + he.Message
+		case httpx.KindTooLarge:
+			// It was reached: its answer is what is wrong.
+			e.Message = what + ": the token endpoint's answer is too large: " + he.Message
 		}
 	}
 	return e

@@ -27,7 +27,7 @@ func TestTokenResponseTooLarge(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Type != engine.ErrUpstream {
 		t.Fatalf("err = %v, want an upstream error", err)
 	}
-	if !strings.Contains(ee.Message, "token endpoint") {
-		t.Errorf("the message does not name the token endpoint: %s", ee.Message)
+	if !strings.Contains(ee.Message, "token endpoint's answer is too large") || strings.Contains(ee.Message, "could not be reached") {
+		t.Errorf("the message does not say the token endpoint's answer was too large: %s", ee.Message)
 	}
 }
