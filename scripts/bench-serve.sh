@@ -8,6 +8,9 @@
 #
 #   scripts/bench-serve.sh [ROUNDS] [BENCHTIME]     (5 rounds of 4s by default)
 set -euo pipefail
+# go.mod asks for Go 1.27.3; a machine whose go env says GOTOOLCHAIN=local
+# would refuse it rather than fetch it.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 benchtime=${2:-4s}

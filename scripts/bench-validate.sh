@@ -8,6 +8,9 @@
 #
 #   scripts/bench-validate.sh [RUNS]     (5 by default)
 set -euo pipefail
+# go.mod asks for Go 1.27.3; a machine whose go env says GOTOOLCHAIN=local
+# would refuse it rather than fetch it.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 
