@@ -252,17 +252,7 @@ func (p *URLPolicy) eval(ctx context.Context, x *Expr, vars map[string]any) (*ur
 		if err != nil {
 			return nil, err
 		}
-		s := ScalarText(v)
-		switch {
-		case pt.query:
-			b.WriteString(url.QueryEscape(s))
-		case s == ".":
-			b.WriteString("%2E")
-		case s == "..":
-			b.WriteString("%2E%2E")
-		default:
-			b.WriteString(url.PathEscape(s))
-		}
+		b.WriteString(EscapeURLValue(ScalarText(v), pt.query))
 	}
 	u, err := url.Parse(b.String())
 	// The authority was checked part by part; that the parser reads the
@@ -428,6 +418,21 @@ func firstNonASCII(s string) int {
 		}
 	}
 	return len(s)
+}
+
+// EscapeURLValue writes a value interpolated into a URL after its host so
+// that it stays one path segment (or, in the query, one value): it can add
+// no '/', '?' or '#', and no "." or ".." segment that would climb the path.
+func EscapeURLValue(s string, inQuery bool) string {
+	switch {
+	case inQuery:
+		return url.QueryEscape(s)
+	case s == ".":
+		return "%2E"
+	case s == "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(s)
 }
 
 // ScalarText writes a value as it goes into a URL or a header: a string

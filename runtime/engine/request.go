@@ -155,16 +155,7 @@ func evalPath(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any
 		if err != nil {
 			return "", fromExpr(err)
 		}
-		switch s := text(v); {
-		case inQuery:
-			b.WriteString(url.QueryEscape(s))
-		case s == ".":
-			b.WriteString("%2E")
-		case s == "..":
-			b.WriteString("%2E%2E")
-		default:
-			b.WriteString(url.PathEscape(s))
-		}
+		b.WriteString(spec.EscapeURLValue(text(v), inQuery))
 	}
 	return b.String(), nil
 }
