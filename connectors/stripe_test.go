@@ -26,9 +26,9 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/connectors"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
@@ -38,7 +38,7 @@ import (
 // TestCatalogueValid checks the shipped catalogue as `membrane validate
 // --strict connectors` does: no error, no warning.
 func TestCatalogueValid(t *testing.T) {
-	ws, diags := spec.Load(".")
+	ws, diags := layers.Load(".")
 	diags = append(diags, layers.Check(ws)...)
 	if len(diags) > 0 {
 		t.Fatalf("the catalogue has diagnostics:\n%v", diags)
@@ -62,7 +62,7 @@ func TestCatalogueValid(t *testing.T) {
 // TestEmbeddedFS checks that FS holds exactly the files a workspace load of
 // the directory reads, so the binary ships the whole catalogue.
 func TestEmbeddedFS(t *testing.T) {
-	ws, _ := spec.Load(".")
+	ws, _ := layers.Load(".")
 	var embedded []string
 	err := fs.WalkDir(connectors.FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -180,7 +180,7 @@ func startStripeMock(t *testing.T) string {
 
 // stripe is the catalogue loaded as a runtime, pointed at stripe-mock.
 type stripe struct {
-	rt      *runtime.Workspace
+	rt      *membrane.Workspace
 	baseURL string
 	base    *spec.ConnectionOverride
 }
@@ -197,9 +197,9 @@ func override(t *testing.T, name, src string) *spec.ConnectionOverride {
 
 func newStripe(t *testing.T, baseURL string) *stripe {
 	t.Helper()
-	rt, diags, err := runtime.Load(runtime.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: true})}, ".")
+	rt, diags, err := membrane.Load(membrane.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: true})}, ".")
 	if err != nil || len(diags) > 0 {
-		t.Fatalf("runtime.Load: %v\n%v", err, diags)
+		t.Fatalf("membrane.Load: %v\n%v", err, diags)
 	}
 	// The connection layer points the connector at the mock, as
 	// `membrane run --base-url` does.
@@ -216,7 +216,7 @@ func (s *stripe) run(t *testing.T, action string, input any, extra ...*spec.Conn
 
 func (s *stripe) runAs(t *testing.T, key, action string, input any, extra ...*spec.ConnectionOverride) (*engine.Result, error) {
 	t.Helper()
-	res, err := s.rt.Run(context.Background(), runtime.RunRequest{
+	res, err := s.rt.Run(context.Background(), membrane.RunRequest{
 		Connector:  "stripe",
 		Action:     action,
 		Connection: engine.Connection{ID: "e2e", Name: "stripe-mock", Tenant: "acme", Credentials: map[string]any{"apiKey": key}},

@@ -61,7 +61,7 @@ cases:
 	if err := os.WriteFile(filepath.Join(dir, "connectors/stripe/tests/formats.yaml"), []byte(cases), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := membrane(t, "test", "--run", "bad email", dir)
+	code, stdout, stderr := runCLI(t, "test", "--run", "bad email", dir)
 	want := "      error: want success, got invalid-input: the input does not match the action's input schema; nothing was sent\n" +
 		"        /email: 'not-an-email' is not valid email: missing @\n"
 	if code != exitFail || !strings.Contains(stdout, "FAIL  stripe/create-contact/a bad email is sent") || !strings.Contains(stdout, want) ||

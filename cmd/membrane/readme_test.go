@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/spec"
 )
 
 // The README's YAML examples are what new users copy first: together they
@@ -34,7 +33,7 @@ func TestReadmeExamplesValidate(t *testing.T) {
 	if n < 5 {
 		t.Fatalf("found %d YAML examples with a kind in the README, want at least 5", n)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	diags = append(diags, layers.Check(ws)...)
 	for _, d := range diags {
 		t.Errorf("README example %s", d)

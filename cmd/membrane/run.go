@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
@@ -41,7 +41,7 @@ func (f *actionFlags) register(cmd *cobra.Command) {
 
 // load reads the workspace and the overrides the flags name.
 func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.ConnectionOverride, error) {
-	ws, diags := spec.Load(f.dir)
+	ws, diags := layers.Load(f.dir)
 	if err := ioTrouble(diags); err != nil {
 		return nil, nil, err
 	}
@@ -154,13 +154,13 @@ func newRunCmd() *cobra.Command {
 			}
 			// The workspace's membrane.yaml may open private networks too.
 			allowPrivate = allowPrivate || ws.Config.AllowPrivate()
-			rt := runtime.New(runtime.Options{HTTP: httpx.New(httpx.Config{
+			rt := membrane.New(membrane.Options{HTTP: httpx.New(httpx.Config{
 				AllowPrivate:    allowPrivate,
 				AllowedNetworks: ws.Config.AllowedNetworks(),
 			})}, ws)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			res, err := rt.Run(ctx, runtime.RunRequest{
+			res, err := rt.Run(ctx, membrane.RunRequest{
 				Connector: f.connector,
 				Action:    args[0],
 				Connection: engine.Connection{
@@ -369,7 +369,7 @@ func explainStored(cmd *cobra.Command, dir, dsn, tenant, connID, action string) 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rt, diags, err := runtime.Load(runtime.Options{}, dir)
+	rt, diags, err := membrane.Load(membrane.Options{}, dir)
 	if err != nil {
 		_ = diag.Write(cmd.ErrOrStderr(), "text", diags)
 		return &exitError{code: exitFail, msg: "the workspace has errors"}

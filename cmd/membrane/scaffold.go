@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -164,7 +165,7 @@ func newAction(cmd *cobra.Command, dir, connector, name, implements string) erro
 	if !keyPattern.MatchString(name) {
 		return usageError("action name %q: use letters, digits, '_', '-' and '.', starting with a letter or digit", name)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if err := ioTrouble(diags); err != nil {
 		return err
 	}

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // TestInitNew writes a workspace with init and grows it with new; at each
@@ -19,29 +19,29 @@ func TestInitNew(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "Acme Integrations")
 	clean := func(step string) {
 		t.Helper()
-		if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+		if code, out, errOut := runCLI(t, "validate", "--strict", dir); code != 0 {
 			t.Fatalf("after %s, validate --strict: exit %d\n%s%s", step, code, out, errOut)
 		}
-		if code, out, errOut := membrane(t, "test", dir); code != 0 {
+		if code, out, errOut := runCLI(t, "test", dir); code != 0 {
 			t.Fatalf("after %s, test: exit %d\n%s%s", step, code, out, errOut)
 		}
 	}
-	if code, _, errOut := membrane(t, "init", dir); code != 0 {
+	if code, _, errOut := runCLI(t, "init", dir); code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errOut)
 	}
 	clean("init")
 	if b, _ := os.ReadFile(filepath.Join(dir, "membrane.yaml")); !strings.Contains(string(b), "key: acme-integrations\n") {
 		t.Errorf("membrane.yaml:\n%s", b)
 	}
-	if code, _, errOut := membrane(t, "new", "connector", "crm", "--dir", dir); code != 0 {
+	if code, _, errOut := runCLI(t, "new", "connector", "crm", "--dir", dir); code != 0 {
 		t.Fatalf("new connector: exit %d: %s", code, errOut)
 	}
 	clean("new connector")
-	if code, _, errOut := membrane(t, "new", "action", "crm", "add-contact", "--implements", "create-contact", "--dir", dir); code != 0 {
+	if code, _, errOut := runCLI(t, "new", "action", "crm", "add-contact", "--implements", "create-contact", "--dir", dir); code != 0 {
 		t.Fatalf("new action: exit %d: %s", code, errOut)
 	}
 	clean("new action --implements")
-	if code, _, errOut := membrane(t, "new", "action", "example", "archive", "--dir", dir); code != 0 {
+	if code, _, errOut := runCLI(t, "new", "action", "example", "archive", "--dir", dir); code != 0 {
 		t.Fatalf("new action: exit %d: %s", code, errOut)
 	}
 	clean("new action")
@@ -81,7 +81,7 @@ func TestInitKeepsStateOutOfGit(t *testing.T) {
 	if out, err := exec.Command(git, "init", "-q", dir).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)
 	}
-	if code, _, errOut := membrane(t, "init", dir); code != 0 {
+	if code, _, errOut := runCLI(t, "init", dir); code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".membrane")); err == nil {
@@ -119,7 +119,7 @@ func TestInitAddsToAGitignore(t *testing.T) {
 	for _, before := range []string{"node_modules/", "node_modules/\n", "*.log\n.membrane/\n"} {
 		dir := t.TempDir()
 		testkit.WriteFile(t, filepath.Join(dir, ".gitignore"), before)
-		code, out, errOut := membrane(t, "init", dir)
+		code, out, errOut := runCLI(t, "init", dir)
 		if code != 0 {
 			t.Fatalf("init: exit %d: %s", code, errOut)
 		}
@@ -143,7 +143,7 @@ func TestInitAddsToAGitignore(t *testing.T) {
 // to move the schemas.
 func TestOldLayout(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, errOut := membrane(t, "init", dir); code != 0 {
+	if code, _, errOut := runCLI(t, "init", dir); code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errOut)
 	}
 	// Lay it out as an earlier init did.
@@ -162,7 +162,7 @@ func TestOldLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+	if code, out, errOut := runCLI(t, "validate", "--strict", dir); code != 0 {
 		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
 	}
 	tok, err := runTokenCmd(t, "--tenant", "acme", "--dir", dir, "--secret-env", "MEMBRANE_TEST_UNSET_SECRET")
@@ -173,7 +173,7 @@ func TestOldLayout(t *testing.T) {
 	if _, err := v.Verify(strings.TrimSpace(tok)); err != nil {
 		t.Errorf("the token is not signed with the development secret in .membrane: %v", err)
 	}
-	code, _, errOut := membrane(t, "new", "connector", "crm", "--dir", dir)
+	code, _, errOut := runCLI(t, "new", "connector", "crm", "--dir", dir)
 	if code != 0 {
 		t.Fatalf("new connector: exit %d: %s", code, errOut)
 	}
@@ -183,7 +183,7 @@ func TestOldLayout(t *testing.T) {
 			t.Errorf("new's note lacks %q:\n%s", want, errOut)
 		}
 	}
-	if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+	if code, out, errOut := runCLI(t, "validate", "--strict", dir); code != 0 {
 		t.Fatalf("validate after new: exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -193,10 +193,10 @@ func TestOldLayout(t *testing.T) {
 func TestInitNumericDirectory(t *testing.T) {
 	for _, name := range []string{"2024", "1.5", "true"} {
 		dir := filepath.Join(t.TempDir(), name)
-		if code, _, errOut := membrane(t, "init", dir); code != 0 {
+		if code, _, errOut := runCLI(t, "init", dir); code != 0 {
 			t.Fatalf("init %s: exit %d: %s", name, code, errOut)
 		}
-		if code, out, errOut := membrane(t, "validate", "--strict", dir); code != 0 {
+		if code, out, errOut := runCLI(t, "validate", "--strict", dir); code != 0 {
 			t.Errorf("init %s, then validate --strict: exit %d\n%s%s", name, code, out, errOut)
 		}
 	}
@@ -204,7 +204,7 @@ func TestInitNumericDirectory(t *testing.T) {
 
 func TestScaffoldRefuses(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, _ := membrane(t, "init", dir); code != 0 {
+	if code, _, _ := runCLI(t, "init", dir); code != 0 {
 		t.Fatal("init failed")
 	}
 	for _, tc := range []struct {
@@ -220,7 +220,7 @@ func TestScaffoldRefuses(t *testing.T) {
 		{[]string{"new", "widget", "--dir", dir}, "use 'membrane new connector NAME'"},
 		{[]string{"new", "connector", "x", "--dir", filepath.Join(dir, "nope")}, "is not a directory"},
 	} {
-		code, _, stderr := membrane(t, tc.args...)
+		code, _, stderr := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("membrane %s: exit %d, stderr %q, want 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.msg)
 		}

@@ -12,13 +12,13 @@ import (
 func TestSchemaKindNames(t *testing.T) {
 	want, _ := schemas.Get("Action")
 	for _, name := range []string{"Action", "action", "ACTION", "action.schema.json"} {
-		code, out, errOut := membrane(t, "schema", name)
+		code, out, errOut := runCLI(t, "schema", name)
 		if code != 0 || out != string(want) {
 			t.Errorf("schema %s: exit %d, %d bytes (stderr %q), want Action's schema", name, code, len(out), errOut)
 		}
 	}
 	ua, _ := schemas.Get("UniversalAction")
-	if code, out, _ := membrane(t, "schema", "universal-action"); code != 0 || out != string(ua) {
+	if code, out, _ := runCLI(t, "schema", "universal-action"); code != 0 || out != string(ua) {
 		t.Errorf("schema universal-action: exit %d, not UniversalAction's schema", code)
 	}
 	for name, hint := range map[string]string{
@@ -26,7 +26,7 @@ func TestSchemaKindNames(t *testing.T) {
 		"univrsalaction": `did you mean "UniversalAction"?`,
 		"widget":         `unknown kind "widget"; use one of Connector, UniversalAction`,
 	} {
-		code, out, errOut := membrane(t, "schema", name)
+		code, out, errOut := runCLI(t, "schema", name)
 		if code != exitUsage || out != "" || !strings.Contains(errOut, hint) {
 			t.Errorf("schema %s: exit %d, stderr %q, want 2 and %q", name, code, errOut, hint)
 		}
@@ -35,7 +35,7 @@ func TestSchemaKindNames(t *testing.T) {
 
 // TestSchemaHelp: the --out flag reads as taking a directory.
 func TestSchemaHelp(t *testing.T) {
-	_, out, _ := membrane(t, "schema", "--help")
+	_, out, _ := runCLI(t, "schema", "--help")
 	if !strings.Contains(out, "--out DIR ") || strings.Contains(out, "--out #") {
 		t.Errorf("schema --help:\n%s", out)
 	}

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // A development server on SQLite generates the workspace secret when none

@@ -56,12 +56,10 @@ func newTestCmd() *cobra.Command {
 				debug.SetGCPercent(400) // a short process: collect less often
 			}
 			start := time.Now()
-			ws, diags := spec.Load(args...)
+			ws, diags := layers.Load(args...)
 			if err := ioTrouble(diags); err != nil {
 				return err
 			}
-			diags = append(diags, layers.Check(ws)...)
-			diags.Sort()
 			if diags.HasErrors() {
 				_ = diag.Write(cmd.ErrOrStderr(), "text", diags)
 				return &exitError{code: exitFail, msg: "the workspace has errors; fix them first ('membrane validate' lists them)"}

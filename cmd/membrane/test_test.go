@@ -10,7 +10,7 @@ import (
 
 func TestTestCatalogueAndQuickstart(t *testing.T) {
 	for _, dir := range []string{"../../connectors", quickstart} {
-		code, stdout, stderr := membrane(t, "test", dir)
+		code, stdout, stderr := runCLI(t, "test", dir)
 		if code != 0 || !strings.HasPrefix(stdout, "ok: ") || !strings.Contains(stdout, " 0 failed") {
 			t.Errorf("membrane test %s: exit %d\n%s%s", dir, code, stdout, stderr)
 		}
@@ -42,7 +42,7 @@ func failingWS(t *testing.T) string {
 func TestTestFailureReport(t *testing.T) {
 	dir := failingWS(t)
 	t.Chdir(dir)
-	code, stdout, _ := membrane(t, "test", "--run", "create-contact")
+	code, stdout, _ := runCLI(t, "test", "--run", "create-contact")
 	want := "FAIL  stripe/create-contact/creates a customer (connectors/stripe/tests/contacts.yaml:11:11)\n" +
 		"      request 1 body /email: want \"ada@example.org\", got \"ada@example.com\"\n"
 	if code != 1 || !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "FAIL: 1 passed, 1 failed, 2 cases in ") {
@@ -51,7 +51,7 @@ func TestTestFailureReport(t *testing.T) {
 }
 
 func TestTestJUnit(t *testing.T) {
-	code, stdout, stderr := membrane(t, "test", "--format", "junit", failingWS(t))
+	code, stdout, stderr := runCLI(t, "test", "--format", "junit", failingWS(t))
 	if code != 1 {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
@@ -93,7 +93,7 @@ func TestTestUsage(t *testing.T) {
 		{[]string{"test", empty}, 1, "no ConnectorTest files here"},
 		{[]string{"test", badWS}, 1, "the workspace has errors"},
 	} {
-		code, _, stderr := membrane(t, tc.args...)
+		code, _, stderr := runCLI(t, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("membrane %s: exit %d, stderr:\n%s\nwant exit %d and %q", strings.Join(tc.args, " "), code, stderr, tc.code, tc.msg)
 		}
@@ -107,7 +107,7 @@ func TestTestRecordNeedsCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	code, _, stderr := membrane(t, "test", "--record", "--run", "delete")
+	code, _, stderr := runCLI(t, "test", "--record", "--run", "delete")
 	want := "connectors/stripe/tests/contacts.yaml:79:11: stripe/delete-contact/deletes a customer: credential apiKey reads env:STRIPE_KEY, which is not set; export STRIPE_KEY to record"
 	if code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr:\n%s\nwant %s", code, stderr, want)

@@ -179,7 +179,7 @@ func TestTokenUsesWorkspaceConfig(t *testing.T) {
 
 // TestTokenHelpDefaults: each flag states its default once.
 func TestTokenHelpDefaults(t *testing.T) {
-	_, out, _ := membrane(t, "token", "--help")
+	_, out, _ := runCLI(t, "token", "--help")
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Count(line, "(default") > 1 {
 			t.Errorf("two defaults: %s", strings.TrimSpace(line))

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -38,9 +37,7 @@ func newValidateCmd() *cobra.Command {
 				// thousand files): collect less often, for a quarter less CPU.
 				debug.SetGCPercent(400)
 			}
-			ws, diags := spec.Load(args...)
-			diags = append(diags, layers.Check(ws)...)
-			diags.Sort()
+			ws, diags := layers.Load(args...)
 			if err := diag.Write(cmd.OutOrStdout(), format, diags); err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}

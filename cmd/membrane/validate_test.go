@@ -10,14 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime/testkit"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec"
 )
 
 // membrane runs one command line in process and returns its exit code and
 // what it printed.
-func membrane(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = execute(args, strings.NewReader(""), &out, &errOut)
@@ -55,7 +55,7 @@ func TestValidateExitCodes(t *testing.T) {
 		{"one file", []string{"validate", badWS + "/connector.yaml"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := membrane(t, tc.args...)
+			code, stdout, stderr := runCLI(t, tc.args...)
 			if code != tc.code {
 				t.Errorf("membrane %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), code, tc.code, stdout, stderr)
 			}
@@ -64,7 +64,7 @@ func TestValidateExitCodes(t *testing.T) {
 }
 
 func TestValidateText(t *testing.T) {
-	code, stdout, stderr := membrane(t, "validate", badWS)
+	code, stdout, stderr := runCLI(t, "validate", badWS)
 	if code != 1 || stdout != badText {
 		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, badText)
 	}
@@ -72,12 +72,12 @@ func TestValidateText(t *testing.T) {
 		t.Errorf("stderr = %q", stderr)
 	}
 
-	code, stdout, stderr = membrane(t, "validate", quickstart)
+	code, stdout, stderr = runCLI(t, "validate", quickstart)
 	if code != 0 || stdout != "" || !strings.HasPrefix(stderr, "0 errors, 0 warnings in ") {
 		t.Errorf("quickstart: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
-	code, stdout, stderr = membrane(t, "validate", "testdata/validate/nope")
+	code, stdout, stderr = runCLI(t, "validate", "testdata/validate/nope")
 	if want := "testdata/validate/nope: error: cannot read: no such file or directory [io]\n"; code != 2 || stdout != want {
 		t.Errorf("missing dir: exit %d, stdout %q, want %q", code, stdout, want)
 	}
@@ -85,14 +85,14 @@ func TestValidateText(t *testing.T) {
 		t.Errorf("missing dir: stderr %q", stderr)
 	}
 
-	code, _, stderr = membrane(t, "validate", "--format", "xml", quickstart)
+	code, _, stderr = runCLI(t, "validate", "--format", "xml", quickstart)
 	if want := "membrane: unknown --format \"xml\"; use one of text, json, github, sarif\n"; code != 2 || stderr != want {
 		t.Errorf("bad format: exit %d, stderr %q, want %q", code, stderr, want)
 	}
 }
 
 func TestValidateJSON(t *testing.T) {
-	code, stdout, stderr := membrane(t, "validate", "--format", "json", badWS)
+	code, stdout, stderr := runCLI(t, "validate", "--format", "json", badWS)
 	if code != 1 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -126,14 +126,14 @@ func TestValidateJSON(t *testing.T) {
 	}
 
 	// A clean workspace is an empty list, not null.
-	_, stdout, _ = membrane(t, "validate", "--format", "json", quickstart)
+	_, stdout, _ = runCLI(t, "validate", "--format", "json", quickstart)
 	if !strings.Contains(stdout, `"diagnostics": []`) {
 		t.Errorf("clean workspace:\n%s", stdout)
 	}
 }
 
 func TestValidateGitHub(t *testing.T) {
-	code, stdout, stderr := membrane(t, "validate", "--format", "github", badWS)
+	code, stdout, stderr := runCLI(t, "validate", "--format", "github", badWS)
 	if code != 1 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -153,7 +153,7 @@ func TestValidateGitHub(t *testing.T) {
 }
 
 func TestValidateSARIF(t *testing.T) {
-	code, stdout, stderr := membrane(t, "validate", "--format", "sarif", badWS)
+	code, stdout, stderr := runCLI(t, "validate", "--format", "sarif", badWS)
 	if code != 1 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -230,21 +230,21 @@ func TestValidatePaths(t *testing.T) {
 	}
 	t.Chdir(filepath.Dir(abs)) // testdata/validate
 	for _, args := range [][]string{{"validate", "bad"}, {"validate", "./bad"}, {"validate", abs}, {"validate", abs + "/"}} {
-		_, stdout, _ := membrane(t, args...)
+		_, stdout, _ := runCLI(t, args...)
 		want := strings.ReplaceAll(badText, "testdata/validate/", "")
 		if stdout != want {
 			t.Errorf("membrane %s:\n%s\nwant:\n%s", strings.Join(args, " "), stdout, want)
 		}
 	}
 	t.Chdir("bad")
-	code, stdout, _ := membrane(t, "validate")
+	code, stdout, _ := runCLI(t, "validate")
 	if want := strings.ReplaceAll(badText, "testdata/validate/bad/", ""); code != 1 || stdout != want {
 		t.Errorf("membrane validate (in the workspace): exit %d\n%s\nwant:\n%s", code, stdout, want)
 	}
 }
 
 func TestSchemaCommand(t *testing.T) {
-	code, stdout, stderr := membrane(t, "schema")
+	code, stdout, stderr := runCLI(t, "schema")
 	if code != 0 || stderr != "" {
 		t.Fatalf("membrane schema: exit %d, stderr %q", code, stderr)
 	}
@@ -257,7 +257,7 @@ func TestSchemaCommand(t *testing.T) {
 			t.Errorf("line %d = %q, want %s and its URL", i, lines[i], k)
 		}
 		t.Run(k, func(t *testing.T) {
-			code, stdout, _ := membrane(t, "schema", k)
+			code, stdout, _ := runCLI(t, "schema", k)
 			var sch map[string]any
 			if code != 0 || json.Unmarshal([]byte(stdout), &sch) != nil {
 				t.Fatalf("membrane schema %s: exit %d, not JSON:\n%.200s", k, code, stdout)
@@ -267,11 +267,11 @@ func TestSchemaCommand(t *testing.T) {
 			}
 		})
 	}
-	code, _, stderr = membrane(t, "schema", "Conector")
+	code, _, stderr = runCLI(t, "schema", "Conector")
 	if code != 2 || !strings.Contains(stderr, `unknown kind "Conector"`) {
 		t.Errorf("membrane schema Conector: exit %d, stderr %q", code, stderr)
 	}
-	code, _, _ = membrane(t, "schema", "Action", "Event")
+	code, _, _ = runCLI(t, "schema", "Action", "Event")
 	if code != 2 {
 		t.Errorf("membrane schema Action Event: exit %d, want 2", code)
 	}
@@ -365,7 +365,7 @@ func TestValidateSARIFSchema(t *testing.T) {
 	writeFiles(t, filepath.Join(root, "my specs"), sarifFiles)
 	t.Chdir(root)
 	for _, dir := range []string{"my specs", filepath.Join(root, "my specs"), "../" + filepath.Base(root) + "/my specs"} {
-		code, stdout, stderr := membrane(t, "validate", "--format", "sarif", dir)
+		code, stdout, stderr := runCLI(t, "validate", "--format", "sarif", dir)
 		if code != 1 || stderr != "" {
 			t.Fatalf("%s: exit %d, stderr %q", dir, code, stderr)
 		}
@@ -382,13 +382,13 @@ func TestValidateSARIFSchema(t *testing.T) {
 	}
 	// Above the working directory, paths are absolute: file: URIs.
 	t.Chdir(filepath.Join(root, "my specs"))
-	_, stdout, _ := membrane(t, "validate", "--format", "sarif", t.TempDir())
+	_, stdout, _ := runCLI(t, "validate", "--format", "sarif", t.TempDir())
 	if out, logged, ok := testkit.Ajv(t, stdout, "sarif.mjs"); !ok {
 		t.Errorf("an empty workspace's log breaks the SARIF 2.1.0 schema:\n%s%s", out, logged)
 	}
 	other := t.TempDir()
 	writeFiles(t, filepath.Join(other, "a b"), sarifFiles)
-	_, stdout, _ = membrane(t, "validate", "--format", "sarif", filepath.Join(other, "a b"))
+	_, stdout, _ = runCLI(t, "validate", "--format", "sarif", filepath.Join(other, "a b"))
 	if !strings.Contains(stdout, `"uri": "file:///`) || !strings.Contains(stdout, "/a%20b/connector.yaml") {
 		t.Errorf("no file: URI for a path outside the working directory:\n%s", stdout)
 	}
@@ -402,8 +402,8 @@ func TestValidateSARIFSchema(t *testing.T) {
 func TestValidateTextOneLinePerDiagnostic(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"connector.yaml": "kind: Connector\nkey: crm\nbaseUrl: https://api.crm.test\n\"head\\nline\": 1\nheaders: {\"X-A\\nB\": v}\n"})
-	code, stdout, _ := membrane(t, "validate", dir)
-	_, js, _ := membrane(t, "validate", "--format", "json", dir)
+	code, stdout, _ := runCLI(t, "validate", dir)
+	_, js, _ := runCLI(t, "validate", "--format", "json", dir)
 	var got struct{ Diagnostics []any }
 	if err := json.Unmarshal([]byte(js), &got); err != nil {
 		t.Fatal(err)
@@ -433,7 +433,7 @@ func TestValidateStrictSchemas(t *testing.T) {
 	valid := action("inputSchema:\n  type: object\n  properties:\n    phone: {type: string, pattern: \"^[+0-9 ]+$\", x-label: Phone}\n    address: {$ref: \"#/$defs/address\"}\n  $defs:\n    address: {type: object, properties: {city: {type: string}}}\n")
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"u.yaml": universal, "c.yaml": connector, "a.yaml": valid})
-	if code, stdout, stderr := membrane(t, "validate", "--strict", dir); code != 0 {
+	if code, stdout, stderr := runCLI(t, "validate", "--strict", dir); code != 0 {
 		t.Fatalf("a valid action: exit %d\n%s%s", code, stdout, stderr)
 	}
 	for _, c := range []struct{ name, schemas, want string }{
@@ -447,7 +447,7 @@ func TestValidateStrictSchemas(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, map[string]string{"u.yaml": universal, "c.yaml": connector, "a.yaml": action(c.schemas)})
 			t.Chdir(dir)
-			code, stdout, _ := membrane(t, "validate", "--strict")
+			code, stdout, _ := runCLI(t, "validate", "--strict")
 			if code != 1 || !strings.HasPrefix(stdout, c.want) || strings.Count(stdout, "\n") != 1 {
 				t.Errorf("exit %d, printed:\n%s\nwant one line starting:\n%s", code, stdout, c.want)
 			}

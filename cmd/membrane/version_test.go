@@ -36,7 +36,7 @@ func TestVersionText(t *testing.T) {
 // TestVersionCommand: `membrane version` prints this binary's; a release
 // built with -ldflags "-X main.version=…" prints that version.
 func TestVersionCommand(t *testing.T) {
-	code, out, _ := membrane(t, "version")
+	code, out, _ := runCLI(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "membrane ") || !strings.Contains(out, runtime.Version()) {
 		t.Errorf("membrane version: exit %d, %q", code, out)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/apitest"
 	"github.com/membrane-dev/membrane/runtime/api"
-	"github.com/membrane-dev/membrane/runtime/api/apitest"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime/api/apitest"
+	"github.com/membrane-dev/membrane/internal/apitest"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
 

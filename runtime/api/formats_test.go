@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime/api/apitest"
+	"github.com/membrane-dev/membrane/internal/apitest"
 )
 
 // TestRunRefusesABadFormat: a value that breaks the input schema's format

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membrane-dev/membrane/internal/apitest"
 	"github.com/membrane-dev/membrane/runtime/api"
-	"github.com/membrane-dev/membrane/runtime/api/apitest"
 )
 
 func TestProblems(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime/api/apitest"
+	"github.com/membrane-dev/membrane/internal/apitest"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime/api/apitest"
+	"github.com/membrane-dev/membrane/internal/apitest"
 	"github.com/membrane-dev/membrane/runtime/client"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )

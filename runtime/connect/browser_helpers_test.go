@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/membrane-dev/membrane/runtime/testkit"
+	"github.com/membrane-dev/membrane/internal/testkit"
 )
 
 // stepTimeout bounds one step of a click-through.

@@ -20,7 +20,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
@@ -30,7 +31,6 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 const (
@@ -206,7 +206,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	app := fakeApp(t, o.oauthURL)
 	dir := testkit.CopyWorkspace(t, filepath.Join("testdata", "workspace"), map[string]string{"{{API}}": app.URL, "{{OAUTH}}": o.oauthURL})
 	client := httpx.New(httpx.Config{AllowPrivate: true})
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -76,7 +76,7 @@ func (s *Service) Connector(key string) (*ConnectorInfo, error) {
 	return &info, nil
 }
 
-func connectorInfo(ws *runtime.Workspace, c *spec.Connector) ConnectorInfo {
+func connectorInfo(ws *membrane.Workspace, c *spec.Connector) ConnectorInfo {
 	info := ConnectorInfo{Key: c.Key, Name: c.Name, Description: c.Description, Actions: []ActionSummary{}}
 	if c.Auth != nil {
 		info.Auth = AuthInfo{Type: c.Auth.Type, Grant: c.Auth.Grant}
@@ -93,7 +93,7 @@ func connectorInfo(ws *runtime.Workspace, c *spec.Connector) ConnectorInfo {
 	return info
 }
 
-func sortedActions(ws *runtime.Workspace, connector string) []*spec.Action {
+func sortedActions(ws *membrane.Workspace, connector string) []*spec.Action {
 	acts := ws.Spec.Actions[connector]
 	keys := make([]string, 0, len(acts))
 	for k := range acts {
@@ -165,7 +165,7 @@ func (s *Service) Explain(ctx context.Context, tenant, connID, action string) (s
 
 // layered returns a connection, the workspace it is read with and the
 // overrides it runs with.
-func (s *Service) layered(ctx context.Context, tenant, connID string) (*runtime.Workspace, *store.Connection, []*spec.ConnectionOverride, error) {
+func (s *Service) layered(ctx context.Context, tenant, connID string) (*membrane.Workspace, *store.Connection, []*spec.ConnectionOverride, error) {
 	ws := s.ws()
 	ts := s.st.Tenant(tenant)
 	c, err := ts.Connections().Get(ctx, connID)
@@ -179,7 +179,7 @@ func (s *Service) layered(ctx context.Context, tenant, connID string) (*runtime.
 	return ws, c, ovs, nil
 }
 
-func (s *Service) findAction(ws *runtime.Workspace, connector, action string) (*spec.Action, error) {
+func (s *Service) findAction(ws *membrane.Workspace, connector, action string) (*spec.Action, error) {
 	if a := layers.FindAction(ws.Spec, connector, action); a != nil {
 		return a, nil
 	}
@@ -193,7 +193,7 @@ func (s *Service) findAction(ws *runtime.Workspace, connector, action string) (*
 	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, spec.Suggest(action, keys)), sentinel: ErrUnknownAction}
 }
 
-func (s *Service) actionInfo(ws *runtime.Workspace, connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {
+func (s *Service) actionInfo(ws *membrane.Workspace, connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {
 	p, err := ws.Plan(connector, a.Key, ovs...)
 	if err != nil {
 		return nil, err

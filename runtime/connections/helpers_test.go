@@ -12,14 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // forEachStore runs fn on SQLite, and on PostgreSQL when it is reachable
@@ -276,7 +276,7 @@ type env struct {
 	api   *fakeAPI
 	clock *storetest.Clock
 	st    store.Store
-	ws    *runtime.Workspace
+	ws    *membrane.Workspace
 	m     *oauth.Manager
 	svc   *connections.Service
 }
@@ -295,7 +295,7 @@ func newEnv(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Opt
 	}
 	dir := testkit.Workspace(t, files, map[string]string{"{{API}}": api.srv.URL})
 	client := httpx.New(httpx.Config{AllowPrivate: true})
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}

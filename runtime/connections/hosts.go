@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/spec"
 )
 
@@ -17,7 +17,7 @@ import (
 // "evil.com/") is refused when it is created, with a pointer, rather than
 // saved to fail every run. A refusal that no one parameter causes (a URL
 // that also reads what the connection learns later) is left to the runs.
-func (s *Service) hostViolations(ctx context.Context, ws *runtime.Workspace, connector, tenant string, ovs []*spec.ConnectionOverride, params, creds map[string]any) []spec.Violation {
+func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, connector, tenant string, ovs []*spec.ConnectionOverride, params, creds map[string]any) []spec.Violation {
 	rc, diags := layers.ResolveConnector(ws.Spec, connector, ovs...)
 	if rc == nil || diags.HasErrors() {
 		return nil // a run reports it, with its place

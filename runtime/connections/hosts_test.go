@@ -9,13 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // deskConnector takes each account's subdomain as a parameter.
@@ -47,7 +47,7 @@ func TestCreateRefusesAHostFromParameters(t *testing.T) {
 	dir := testkit.Workspace(t, map[string]string{"connector.yaml": deskConnector}, map[string]string{"{{PORT}}": port})
 	// Every name is dialed at the server: the names are what is checked.
 	client := httpx.New(httpx.Config{Dial: func(string) (net.Conn, error) { return net.Dial("tcp", srv.Listener.Addr().String()) }})
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
@@ -116,7 +116,7 @@ func needsConsent(cn *spec.Connector, creds map[string]any) bool {
 // one a client-credentials connection obtained); an error when the
 // credentials are refused (*CredentialsRefusedError) or could not be
 // checked.
-func (s *Service) trial(ctx context.Context, ws *runtime.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, error) {
+func (s *Service) trial(ctx context.Context, ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, error) {
 	m := s.m
 	var mem *oauth.MemStore
 	if a := ws.Spec.Connectors[c.Connector].Auth; a != nil && a.Type == spec.AuthOAuth2 && a.Grant == spec.GrantClientCredentials {
@@ -150,7 +150,7 @@ func (s *Service) trial(ctx context.Context, ws *runtime.Workspace, c *store.Con
 
 // runTest sends the connector's test request on c, through the
 // overrides that apply to it.
-func (s *Service) runTest(ctx context.Context, ws *runtime.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Result, error) {
+func (s *Service) runTest(ctx context.Context, ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Result, error) {
 	ec, err := s.engineConnection(ws, c, ovs, m)
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func (s *Service) runTest(ctx context.Context, ws *runtime.Workspace, c *store.C
 // with a token, or of the client credentials grant, gets m's refreshing
 // authenticator, with the connector's auth as the overrides leave it (a
 // sandbox token URL); the others the engine's built-in auth.
-func (s *Service) engineConnection(ws *runtime.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Connection, error) {
+func (s *Service) engineConnection(ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Connection, error) {
 	ec := &engine.Connection{ID: c.ID, Name: c.Name, Tenant: c.Tenant, Parameters: c.Parameters, Info: c.Info, Credentials: c.Credentials}
 	raw := ws.Spec.Connectors[c.Connector]
 	if raw == nil || raw.Auth == nil || raw.Auth.Type != spec.AuthOAuth2 || (raw.Auth.Grant != spec.GrantClientCredentials && c.Token == nil) {

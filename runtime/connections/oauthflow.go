@@ -8,8 +8,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
@@ -21,8 +21,8 @@ import (
 // operator registered for it (clients). A connector without a client gets
 // an empty client id, which the manager refuses with a message naming the
 // connector.
-func Providers(ws *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
-	return CurrentProviders(func() *runtime.Workspace { return ws }, clients)
+func Providers(ws *membrane.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
+	return CurrentProviders(func() *membrane.Workspace { return ws }, clients)
 }
 
 // CurrentProviders is Providers for a workspace that may be swapped
@@ -34,7 +34,7 @@ func Providers(ws *runtime.Workspace, clients func(connector string) (clientID, 
 // the same override files, in the same order. The stored overrides of the
 // connection layer are left out: a stored override may not patch auth
 // (fileOnlyFields), so they change nothing of it.
-func CurrentProviders(current func() *runtime.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
+func CurrentProviders(current func() *membrane.Workspace, clients func(connector string) (clientID, clientSecret string, ok bool)) func(ctx context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
 	var auths authCache
 	return func(_ context.Context, r oauth.ProviderRequest) (*oauth.Provider, error) {
 		ws := current()
@@ -59,7 +59,7 @@ type authCache struct{ m sync.Map } // *spec.Connector → *spec.CompiledAuth
 // get returns a connector's compiled auth as the overrides leave it: only
 // an override that patches the connector (a sandbox token URL) costs a
 // compilation.
-func (ac *authCache) get(ws *runtime.Workspace, connector string, ovs []*spec.ConnectionOverride) (*spec.CompiledAuth, error) {
+func (ac *authCache) get(ws *membrane.Workspace, connector string, ovs []*spec.ConnectionOverride) (*spec.CompiledAuth, error) {
 	c := ws.Spec.Connectors[connector]
 	patched := slices.ContainsFunc(ovs, func(o *spec.ConnectionOverride) bool { return o.ConnectorPatch != nil })
 	if !patched {

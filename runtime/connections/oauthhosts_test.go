@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // The client the OAuth2 server started for these tests accepts.
@@ -37,7 +37,7 @@ func newOAuthSetup(t *testing.T, files, vars map[string]string) *oauthSetup {
 	t.Helper()
 	dir := testkit.Workspace(t, files, vars)
 	client := httpx.New(httpx.Config{AllowPrivate: true}) // the OAuth2 server is on loopback
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}
@@ -50,7 +50,7 @@ func newOAuthSetup(t *testing.T, files, vars map[string]string) *oauthSetup {
 	clients := func(string) (string, string, bool) { return mockClientID, mockClientSecret, true }
 	var svc *connections.Service
 	m, err := oauth.New(oauth.Options{HTTP: client, Tokens: connections.NewTokenStore(st), States: connections.NewStateStore(st),
-		Providers: connections.CurrentProviders(func() *runtime.Workspace { return svc.Workspace() }, clients), Now: clock.Now})
+		Providers: connections.CurrentProviders(func() *membrane.Workspace { return svc.Workspace() }, clients), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

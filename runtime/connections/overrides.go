@@ -7,8 +7,8 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -317,7 +317,7 @@ func (s *Service) ListOverrides(ctx context.Context, tenant string, f store.Over
 // tenant, for its tenant, for it), then the tenant's stored override of
 // the connector, then the connection's own. An empty connID leaves out
 // the ones of a connection (a connection being created).
-func (s *Service) overridesFor(ctx context.Context, ws *runtime.Workspace, ts store.TenantStore, connector, connID string) ([]*spec.ConnectionOverride, error) {
+func (s *Service) overridesFor(ctx context.Context, ws *membrane.Workspace, ts store.TenantStore, connector, connID string) ([]*spec.ConnectionOverride, error) {
 	tenant := ts.Key()
 	out := fileOverrides(ws, tenant, connector, connID)
 	ids := []string{""}
@@ -345,7 +345,7 @@ func (s *Service) overridesFor(ctx context.Context, ws *runtime.Workspace, ts st
 // connection, from the widest to the narrowest: the file layer of
 // overridesFor, and all of the connection layer that may patch a
 // connector's auth (a stored override never does).
-func fileOverrides(ws *runtime.Workspace, tenant, connector, connID string) []*spec.ConnectionOverride {
+func fileOverrides(ws *membrane.Workspace, tenant, connector, connID string) []*spec.ConnectionOverride {
 	var out []*spec.ConnectionOverride
 	for rank := range 3 {
 		for _, o := range ws.Spec.Overrides {

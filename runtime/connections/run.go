@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/store"
 )
@@ -76,7 +76,7 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 		return nil, err
 	}
 	start := time.Now()
-	res, runErr := ws.Run(ctx, runtime.RunRequest{Connector: c.Connector, Action: action, Connection: *ec,
+	res, runErr := ws.Run(ctx, membrane.RunRequest{Connector: c.Connector, Action: action, Connection: *ec,
 		Overrides: ovs, Input: input, Options: opts})
 	took := time.Since(start)
 

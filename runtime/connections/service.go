@@ -38,7 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
@@ -48,7 +48,7 @@ import (
 // Options configure a Service.
 type Options struct {
 	Store     store.Store
-	Workspace *runtime.Workspace
+	Workspace *membrane.Workspace
 	// OAuth runs the OAuth2 flows and refreshes tokens; nil when the
 	// workspace has no OAuth2 connector (they then fail with
 	// ErrOAuthUnavailable). Build it with NewTokenStore and NewStateStore
@@ -91,7 +91,7 @@ type Connection = store.Connection
 type Service struct {
 	o   Options
 	st  store.Store
-	cur atomic.Pointer[runtime.Workspace] // see SetWorkspace
+	cur atomic.Pointer[membrane.Workspace] // see SetWorkspace
 	m   *oauth.Manager
 	now func() time.Time
 	log *slog.Logger
@@ -164,14 +164,14 @@ type EventPayload struct {
 }
 
 // Workspace is the workspace the service runs now.
-func (s *Service) Workspace() *runtime.Workspace { return s.cur.Load() }
+func (s *Service) Workspace() *membrane.Workspace { return s.cur.Load() }
 
 // SetWorkspace swaps the workspace, as a development server does when a
 // spec file changes. Calls already under way finish with the one they
 // started with; the next ones use ws. ws must share the store's meaning:
 // connections of a connector it no longer has fail with
 // ErrUnknownConnector.
-func (s *Service) SetWorkspace(ws *runtime.Workspace) {
+func (s *Service) SetWorkspace(ws *membrane.Workspace) {
 	if ws == nil {
 		panic("connections: SetWorkspace(nil)")
 	}
@@ -179,12 +179,12 @@ func (s *Service) SetWorkspace(ws *runtime.Workspace) {
 }
 
 // ws is the current workspace; a call takes it once and keeps it.
-func (s *Service) ws() *runtime.Workspace { return s.cur.Load() }
+func (s *Service) ws() *membrane.Workspace { return s.cur.Load() }
 
 // connector returns a workspace connector or ErrUnknownConnector.
 func (s *Service) connector(key string) (*spec.Connector, error) { return connectorOf(s.ws(), key) }
 
-func connectorOf(ws *runtime.Workspace, key string) (*spec.Connector, error) {
+func connectorOf(ws *membrane.Workspace, key string) (*spec.Connector, error) {
 	c := ws.Spec.Connectors[key]
 	if c == nil {
 		keys := make([]string, 0, len(ws.Spec.Connectors))

@@ -5,9 +5,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/conntest"
 	"github.com/membrane-dev/membrane/runtime/conntest/internal/testgen"
-	"github.com/membrane-dev/membrane/spec"
 )
 
 // TestWriteBenchWorkspace writes the benchmark workspace into
@@ -30,7 +30,7 @@ func TestGeneratedWorkspacePasses(t *testing.T) {
 	if err := testgen.Write(dir, cfg); err != nil {
 		t.Fatal(err)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if len(diags) > 0 {
 		t.Fatalf("the generated workspace has diagnostics:\n%v", diags)
 	}
@@ -54,7 +54,7 @@ func BenchmarkRun(b *testing.B) {
 	if err := testgen.Write(dir, testgen.Default); err != nil {
 		b.Fatal(err)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/conntest"
 	"github.com/membrane-dev/membrane/spec"
 )
@@ -59,7 +60,7 @@ func workspace(t *testing.T, tests string) (*spec.Workspace, string) {
 	if err := os.WriteFile(file, []byte(tests), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if diags.HasErrors() {
 		t.Fatalf("load: %v", diags)
 	}

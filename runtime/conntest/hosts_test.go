@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/layers"
 )
 
 // A connector test may expect host-not-allowed: a case whose connection
@@ -40,7 +40,7 @@ cases:
 			t.Fatal(err)
 		}
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if diags.HasErrors() {
 		t.Fatalf("load: %v", diags)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
@@ -41,7 +41,7 @@ func Record(ctx context.Context, ws *spec.Workspace, cases []Case, o RecordOptio
 	if o.Getenv == nil {
 		o.Getenv = os.LookupEnv
 	}
-	rt := runtime.New(runtime.Options{}, ws)
+	rt := membrane.New(membrane.Options{}, ws)
 	r := &Runner{rt: rt}
 	byFile := map[string][]splice{}
 	var files []string

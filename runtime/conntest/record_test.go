@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/layers"
 )
 
 const recordShop = `kind: Connector
@@ -108,7 +108,7 @@ func TestRecord(t *testing.T) {
 	if err := os.WriteFile(file, []byte(recordTests), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -144,7 +144,7 @@ func TestRecord(t *testing.T) {
 	}
 
 	// What was recorded passes offline.
-	ws, diags = spec.Load(dir)
+	ws, diags = layers.Load(dir)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -161,7 +161,7 @@ func TestRecordNeedsTheVariable(t *testing.T) {
 	dir := t.TempDir()
 	_ = os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(recordShop), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "tests.yaml"), []byte(recordTests), 0o644)
-	ws, _ := spec.Load(dir)
+	ws, _ := layers.Load(dir)
 	_, err := Record(context.Background(), ws, Cases(ws, nil)[:1], RecordOptions{
 		Getenv: func(string) (string, bool) { return "", false },
 		Dial:   func(string) (net.Conn, error) { t.Fatal("dialed"); return nil, nil },

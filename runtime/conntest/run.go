@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
@@ -31,7 +31,7 @@ type Options struct {
 // Runner runs cases of one workspace offline. Plans compile once per
 // action (and inline override) and are shared by every case.
 type Runner struct {
-	rt   *runtime.Workspace
+	rt   *membrane.Workspace
 	up   *upstream
 	opts Options
 }
@@ -44,7 +44,7 @@ func New(ws *spec.Workspace, o Options) *Runner {
 	if o.Timeout <= 0 {
 		o.Timeout = time.Minute
 	}
-	return &Runner{rt: runtime.New(runtime.Options{}, ws), up: newUpstream(), opts: o}
+	return &Runner{rt: membrane.New(membrane.Options{}, ws), up: newUpstream(), opts: o}
 }
 
 // Close stops the fake upstream.

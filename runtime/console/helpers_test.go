@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/runtime/testkit"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -258,7 +258,7 @@ func (e *env) addAction(name, yaml string) {
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	ws, diags := spec.Load(e.dir)
+	ws, diags := layers.Load(e.dir)
 	if diags.HasErrors() {
 		e.t.Fatalf("the edited workspace: %v", diag.ListError(diags))
 	}

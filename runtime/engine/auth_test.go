@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
@@ -58,7 +58,7 @@ func TestAPIKeyInHeader(t *testing.T) {
 		"items.yaml":     getItems,
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": key}}
-	res, err := e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestAPIKeyInHeader(t *testing.T) {
 
 	const revoked = "sk_live_RevokedKey456"
 	conn.Credentials = map[string]any{"apiKey": revoked}
-	res, err = e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err = e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	got := mustType(t, err, engine.ErrAuth)
 	if !strings.Contains(got.Body, "bad key [redacted]") {
 		t.Errorf("body excerpt = %q", got.Body)
@@ -102,7 +102,7 @@ request:
 `,
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": key}}
-	res, err := e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestBasicAuth(t *testing.T) {
 		"items.yaml":     getItems,
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"username": user, "password": pass}}
-	res, err := e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestBasicAuth(t *testing.T) {
 
 	// Wrong password: the 401 is an auth error that does not repeat it.
 	conn.Credentials = map[string]any{"username": user, "password": "wrong-password-123"}
-	res, err = e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err = e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	got := mustType(t, err, engine.ErrAuth)
 	if got.Status != 401 {
 		t.Errorf("status = %d", got.Status)
@@ -161,7 +161,7 @@ func TestBearerAuth(t *testing.T) {
 		"items.yaml":     getItems,
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": token}}
-	res, err := e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestCustomSessionLogin(t *testing.T) {
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"user": "ada", "password": sessionPassword}}
 	runItems := func() (*engine.Result, error) {
-		return e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+		return e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	}
 
 	// First run: one login, then the request with its token.
@@ -335,7 +335,7 @@ func TestCustomSessionLoginRefused(t *testing.T) {
 	})
 	const wrong = "not-the-password-42"
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"user": "ada", "password": wrong}}
-	res, err := e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	mustType(t, err, engine.ErrAuth)
 	hits := -1
 	if s.set(func(s *sessionAPI) { hits = s.itemsHit }); hits != 0 {
@@ -357,7 +357,7 @@ func TestSecretCutByTheBodyExcerptIsHidden(t *testing.T) {
 		"items.yaml":     getItems,
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": key}}
-	res, err := e.run(t, runtime.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "items", Connection: conn, Options: engine.RunOptions{Log: true}})
 	got := mustType(t, err, engine.ErrInvalidInput)
 	if !strings.Contains(got.Body, "invalid key") {
 		t.Fatalf("body excerpt = %q", got.Body)
@@ -383,7 +383,7 @@ steps:
 `,
 	})
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"user": "ada", "password": sessionPassword}}
-	res, err := e.run(t, runtime.RunRequest{Action: "fan", Connection: conn, Input: map[string]any{"ids": []any{1, 2, 3, 4, 5, 6, 7, 8}}, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "fan", Connection: conn, Input: map[string]any{"ids": []any{1, 2, 3, 4, 5, 6, 7, 8}}, Options: engine.RunOptions{Log: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestSessionRenewedBeforeItExpires(t *testing.T) {
 		"items.yaml": getItems,
 	})
 	eng := engine.New(engine.Options{HTTP: client, Now: func() time.Time { return start.Add(time.Duration(now.Load()) * time.Second) }})
-	ws, diags, err := runtime.Load(runtime.Options{Engine: eng}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{Engine: eng}, dir)
 	if err != nil {
 		t.Fatalf("%v\n%v", err, diags)
 	}
@@ -416,15 +416,15 @@ func TestSessionRenewedBeforeItExpires(t *testing.T) {
 	e := &env{ws: ws, sleeps: sl}
 	conn := engine.Connection{ID: "c1", Credentials: map[string]any{"user": "ada", "password": sessionPassword}}
 
-	e.mustRun(t, runtime.RunRequest{Action: "items", Connection: conn})
+	e.mustRun(t, membrane.RunRequest{Action: "items", Connection: conn})
 	now.Store(60) // well within the 120s
-	e.mustRun(t, runtime.RunRequest{Action: "items", Connection: conn})
+	e.mustRun(t, membrane.RunRequest{Action: "items", Connection: conn})
 	if s.loginCount() != 1 {
 		t.Fatalf("logins = %d, want the session reused", s.loginCount())
 	}
 	now.Store(100) // within 30s of expiry: renewed first, no 401
 	before := s.n()
-	e.mustRun(t, runtime.RunRequest{Action: "items", Connection: conn})
+	e.mustRun(t, membrane.RunRequest{Action: "items", Connection: conn})
 	if s.loginCount() != 2 || s.n()-before != 2 {
 		t.Errorf("logins = %d, requests = %d; want a login then the request", s.loginCount(), s.n()-before)
 	}

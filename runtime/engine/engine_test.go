@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
@@ -72,7 +72,7 @@ func TestHappyPathJSON(t *testing.T) {
 		"connector.yaml": connector("headers:\n  X-Client: membrane-tests\n  X-Tenant: ${ tenant.key }\n"),
 		"create.yaml":    createThing,
 	})
-	out := e.mustRun(t, runtime.RunRequest{
+	out := e.mustRun(t, membrane.RunRequest{
 		Action:     "create-thing",
 		Connection: engine.Connection{ID: "c1", Tenant: "acme"},
 		Input:      map[string]any{"name": "ada", "count": 3, "price": 9.5, "active": false, "tags": []any{"a", "b c"}},
@@ -131,7 +131,7 @@ func TestNoteGivenGoesToQueryAndBody(t *testing.T) {
 		writeJSON(w, 200, map[string]any{"id": "x", "created": false, "score": 1, "tags": []any{}, "none": nil})
 	})
 	e := load(t, srv.URL, map[string]string{"connector.yaml": connector(""), "create.yaml": createThing})
-	e.mustRun(t, runtime.RunRequest{Action: "create-thing", Input: map[string]any{"name": "n", "count": 1, "note": "hi", "price": 1, "active": true, "tags": []any{}}})
+	e.mustRun(t, membrane.RunRequest{Action: "create-thing", Input: map[string]any{"name": "n", "count": 1, "note": "hi", "price": 1, "active": true, "tags": []any{}}})
 	r := srv.requests()[0]
 	if got := r.Query.Get("note"); got != "hi" {
 		t.Errorf("query note = %q, want hi", got)
@@ -174,8 +174,8 @@ request:
   body: "Hello ${ input.who }, you are ${ input.age }"
 `,
 	})
-	e.mustRun(t, runtime.RunRequest{Action: "form", Input: map[string]any{"email": "a+b@x.io", "plan": "pro & co"}})
-	e.mustRun(t, runtime.RunRequest{Action: "text", Input: map[string]any{"who": "Ada", "age": 36}})
+	e.mustRun(t, membrane.RunRequest{Action: "form", Input: map[string]any{"email": "a+b@x.io", "plan": "pro & co"}})
+	e.mustRun(t, membrane.RunRequest{Action: "text", Input: map[string]any{"who": "Ada", "age": 36}})
 
 	reqs := srv.requests()
 	if len(reqs) != 2 {
@@ -213,7 +213,7 @@ request:
 func TestInvalidInputListsEveryViolationAndSendsNothing(t *testing.T) {
 	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, map[string]any{}) })
 	e := load(t, srv.URL, map[string]string{"connector.yaml": connector(""), "create.yaml": createThing})
-	err := e.runErr(t, runtime.RunRequest{
+	err := e.runErr(t, membrane.RunRequest{
 		Action: "create-thing",
 		Input:  map[string]any{"count": "three", "price": "cheap", "tags": []any{"ok", 7}},
 	}, engine.ErrInvalidInput)
@@ -263,7 +263,7 @@ request:
 `,
 	})
 
-	err := e.runErr(t, runtime.RunRequest{Action: "missing"}, engine.ErrExpression)
+	err := e.runErr(t, membrane.RunRequest{Action: "missing"}, engine.ErrExpression)
 	for _, want := range []string{"response.body.missing", "actions/missing.yaml:6:12", "missing"} {
 		if !strings.Contains(err.Message, want) {
 			t.Errorf("message %q lacks %q", err.Message, want)
@@ -271,7 +271,7 @@ request:
 	}
 
 	before := srv.n()
-	err = e.runErr(t, runtime.RunRequest{Action: "divide", Input: map[string]any{"n": 0}}, engine.ErrExpression)
+	err = e.runErr(t, membrane.RunRequest{Action: "divide", Input: map[string]any{"n": 0}}, engine.ErrExpression)
 	for _, want := range []string{"10 / input.n", "actions/divide.yaml:7:13", "division by zero"} {
 		if !strings.Contains(err.Message, want) {
 			t.Errorf("message %q lacks %q", err.Message, want)
@@ -297,7 +297,7 @@ actions:
     output:
       color: ${ response.body.custom.color }
 `)
-	err := e.runErr(t, runtime.RunRequest{Action: "get", Overrides: []*spec.ConnectionOverride{o}}, engine.ErrExpression)
+	err := e.runErr(t, membrane.RunRequest{Action: "get", Overrides: []*spec.ConnectionOverride{o}}, engine.ErrExpression)
 	for _, want := range []string{"response.body.custom.color", "acme.yaml:6:", "connection layer"} {
 		if !strings.Contains(err.Message, want) {
 			t.Errorf("message %q lacks %q", err.Message, want)
@@ -326,7 +326,7 @@ output:
   name: ${ response.body.name }
 `,
 	})
-	err := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrInvalidOutput)
+	err := e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrInvalidOutput)
 	if len(err.Violations) != 1 || err.Violations[0].Pointer != "/id" {
 		t.Errorf("violations = %+v, want one at /id", err.Violations)
 	}
@@ -339,7 +339,7 @@ func TestLoopbackRefusedWithoutAllowPrivate(t *testing.T) {
 		"connector.yaml": connector(""),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /x}\n",
 	}, httpx.New(httpx.Config{Sleep: sl.sleep}), sl)
-	e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrRefused)
+	e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrRefused)
 	if n := srv.n(); n != 0 {
 		t.Errorf("the server received %d requests", n)
 	}
@@ -380,7 +380,7 @@ actions:
         favorite_color: ${ input.?color.orValue(null) }
 `
 	o1 := loadOverride(t, "acme.yaml", text)
-	out := e.mustRun(t, runtime.RunRequest{Action: "create", Overrides: []*spec.ConnectionOverride{o1}, Input: map[string]any{"email": "a@x.io", "color": "teal"}})
+	out := e.mustRun(t, membrane.RunRequest{Action: "create", Overrides: []*spec.ConnectionOverride{o1}, Input: map[string]any{"email": "a@x.io", "color": "teal"}})
 	if asJSON(t, out) != `{"id":"new"}` {
 		t.Errorf("output = %s", asJSON(t, out))
 	}
@@ -393,7 +393,7 @@ actions:
 	}
 
 	// Without the override, the connector's own base URL and body.
-	e.mustRun(t, runtime.RunRequest{Action: "create", Input: map[string]any{"email": "b@x.io"}})
+	e.mustRun(t, membrane.RunRequest{Action: "create", Input: map[string]any{"email": "b@x.io"}})
 	if rs := old.requests(); len(rs) != 1 || rs[0].Body != `{"email":"b@x.io"}` {
 		t.Errorf("without override: %+v", rs)
 	}
@@ -440,7 +440,7 @@ func TestInputIsNotModifiedAndRunsAreConcurrent(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := e.run(t, runtime.RunRequest{Action: "create-thing", Input: input})
+			_, err := e.run(t, membrane.RunRequest{Action: "create-thing", Input: input})
 			errs <- err
 		})
 	}
@@ -467,10 +467,10 @@ func TestLiteralsAreNotShared(t *testing.T) {
 		"connector.yaml": connector(""),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /x}\noutput: {kind: fixed, list: [1, 2]}\n",
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "get"}).(map[string]any)
+	out := e.mustRun(t, membrane.RunRequest{Action: "get"}).(map[string]any)
 	out["kind"] = "changed by the caller"
 	out["list"].([]any)[0] = "changed"
-	again := e.mustRun(t, runtime.RunRequest{Action: "get"})
+	again := e.mustRun(t, membrane.RunRequest{Action: "get"})
 	if asJSON(t, again) != `{"kind":"fixed","list":[1,2]}` {
 		t.Errorf("a caller's change to one output leaked into the next run: %s", asJSON(t, again))
 	}
@@ -491,13 +491,13 @@ func TestRateLimitPerConnection(t *testing.T) {
 	// Three requests on one connection at the same instant: the second's
 	// slot is half a second on, the third's a second.
 	for range 3 {
-		e.mustRun(t, runtime.RunRequest{Action: "get", Connection: engine.Connection{ID: "a"}})
+		e.mustRun(t, membrane.RunRequest{Action: "get", Connection: engine.Connection{ID: "a"}})
 	}
 	if waits := e.sleeps.got(); !slices.Equal(waits, []time.Duration{500 * time.Millisecond, time.Second}) {
 		t.Errorf("waits = %v, want 500ms and 1s", waits)
 	}
 	// Another connection has its own bucket.
-	e.mustRun(t, runtime.RunRequest{Action: "get", Connection: engine.Connection{ID: "b"}})
+	e.mustRun(t, membrane.RunRequest{Action: "get", Connection: engine.Connection{ID: "b"}})
 	if got := e.sleeps.got(); len(got) != 2 {
 		t.Errorf("another connection waited: %v", got)
 	}
@@ -522,7 +522,7 @@ func TestInterpolatedPathSegmentsAreEscaped(t *testing.T) {
 		{"100%", "/v1/contacts/100%25/notes"},
 	} {
 		before := srv.n()
-		e.mustRun(t, runtime.RunRequest{Action: "get", Input: map[string]any{"id": tc.id}})
+		e.mustRun(t, membrane.RunRequest{Action: "get", Input: map[string]any{"id": tc.id}})
 		r := srv.requests()[before]
 		if r.RawPath != tc.raw || !reflect.DeepEqual(r.Query, url.Values{"a": {"b"}}) {
 			t.Errorf("id %q: sent %s ?%v, want %s ?a=b", tc.id, r.RawPath, r.Query, tc.raw)
@@ -530,13 +530,13 @@ func TestInterpolatedPathSegmentsAreEscaped(t *testing.T) {
 	}
 	// After a literal `?`, a value is escaped as a query value.
 	before0 := srv.n()
-	e.mustRun(t, runtime.RunRequest{Action: "search", Input: map[string]any{"kind": "a/b", "q": "x&admin=1 #y"}})
+	e.mustRun(t, membrane.RunRequest{Action: "search", Input: map[string]any{"kind": "a/b", "q": "x&admin=1 #y"}})
 	if r := srv.requests()[before0]; r.RawPath != "/v1/search/a%2Fb" || !reflect.DeepEqual(r.Query, url.Values{"q": {"x&admin=1 #y"}}) {
 		t.Errorf("search sent %s ?%v", r.RawPath, r.Query)
 	}
 	// A path that is one expression is the author's whole path.
 	before := srv.n()
-	e.mustRun(t, runtime.RunRequest{Action: "raw", Input: map[string]any{"path": "/things/1/parts"}})
+	e.mustRun(t, membrane.RunRequest{Action: "raw", Input: map[string]any{"path": "/things/1/parts"}})
 	if r := srv.requests()[before]; r.RawPath != "/v1/things/1/parts" {
 		t.Errorf("raw path sent as %s", r.RawPath)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 )
 
@@ -60,7 +60,7 @@ errors:
 `,
 	})
 	run := func(c string) (*engine.Result, error) {
-		return e.run(t, runtime.RunRequest{Action: "get", Input: map[string]any{"case": c}})
+		return e.run(t, membrane.RunRequest{Action: "get", Input: map[string]any{"case": c}})
 	}
 
 	// The action's rule comes before the connector's for the same status.
@@ -137,7 +137,7 @@ request:
 	} {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			before := srv.n()
-			res, err := e.run(t, runtime.RunRequest{Action: "get", Input: map[string]any{"status": tc.status}})
+			res, err := e.run(t, membrane.RunRequest{Action: "get", Input: map[string]any{"status": tc.status}})
 			got := mustType(t, err, tc.typ)
 			if got.Status != tc.status {
 				t.Errorf("Status = %d", got.Status)
@@ -198,7 +198,7 @@ retry: {nonIdempotent: true, initialBackoff: 1ms}
 	})
 
 	// GET: 503, then 200 on the second attempt.
-	res, err := e.run(t, runtime.RunRequest{Action: "get"})
+	res, err := e.run(t, membrane.RunRequest{Action: "get"})
 	if err != nil {
 		t.Fatalf("get: %v", err)
 	}
@@ -208,14 +208,14 @@ retry: {nonIdempotent: true, initialBackoff: 1ms}
 
 	// POST: a 503 is not retried, the server may have acted on it.
 	before := srv.n()
-	got := e.runErr(t, runtime.RunRequest{Action: "post"}, engine.ErrUpstream)
+	got := e.runErr(t, membrane.RunRequest{Action: "post"}, engine.ErrUpstream)
 	if got.Status != 503 || srv.n()-before != 1 {
 		t.Errorf("post: status %d after %d requests, want 503 after 1", got.Status, srv.n()-before)
 	}
 
 	// POST with retry.nonIdempotent: retried.
 	before = srv.n()
-	if _, err := e.run(t, runtime.RunRequest{Action: "post-retried"}); err != nil {
+	if _, err := e.run(t, membrane.RunRequest{Action: "post-retried"}); err != nil {
 		t.Fatalf("post-retried: %v", err)
 	}
 	if srv.n()-before != 2 {
@@ -225,7 +225,7 @@ retry: {nonIdempotent: true, initialBackoff: 1ms}
 	// A 429 is retried whatever the method, after the Retry-After the API
 	// asked for (the test's sleeper records it instead of waiting).
 	before = srv.n()
-	if _, err := e.run(t, runtime.RunRequest{Action: "after"}); err != nil {
+	if _, err := e.run(t, membrane.RunRequest{Action: "after"}); err != nil {
 		t.Fatalf("after: %v", err)
 	}
 	if srv.n()-before != 2 {
@@ -251,7 +251,7 @@ func TestHTMLPageIsAnUpstreamError(t *testing.T) {
 		"connector.yaml": connector(""),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /x}\noutput: {id: '${ response.body.id }'}\n",
 	})
-	got := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrUpstream)
+	got := e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrUpstream)
 	if got.Status != 200 || !strings.Contains(got.Message, "HTML") || !strings.Contains(got.Body, "Sign in") {
 		t.Errorf("error = %+v", got)
 	}
@@ -272,15 +272,15 @@ func TestEmptyBody(t *testing.T) {
 		"raw.yaml":       "kind: Action\nconnector: test\nkey: raw\nrequest: {path: /x}\n",
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /x}\noutput: {id: '${ response.body.id }'}\n",
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "del"})
+	out := e.mustRun(t, membrane.RunRequest{Action: "del"})
 	if asJSON(t, out) != `{"body":null,"deleted":true}` {
 		t.Errorf("del: output %s", asJSON(t, out))
 	}
-	if out := e.mustRun(t, runtime.RunRequest{Action: "raw"}); out != nil {
+	if out := e.mustRun(t, membrane.RunRequest{Action: "raw"}); out != nil {
 		t.Errorf("raw: output %#v, want null", out)
 	}
 	// Reading a field of no body names the expression.
-	got := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrExpression)
+	got := e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrExpression)
 	if !strings.Contains(got.Message, "response.body.id") {
 		t.Errorf("get: %v", got)
 	}
@@ -303,7 +303,7 @@ func TestHugeBodyIsRefused(t *testing.T) {
 		"connector.yaml": connector("http: {maxResponseBytes: 1048576}\n"),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /big}\n",
 	})
-	got := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrUpstream)
+	got := e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrUpstream)
 	if !strings.Contains(got.Message, "size limit") {
 		t.Errorf("error = %+v, want the size limit named", got)
 	}
@@ -344,7 +344,7 @@ func TestSlowTrickleTimesOut(t *testing.T) {
 		"connector.yaml": connector("http: {readTimeout: 200ms}\nretry: {maxAttempts: 2, initialBackoff: 1ms}\n"),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /slow}\n",
 	})
-	got := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrTimeout)
+	got := e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrTimeout)
 	if !got.Retryable {
 		t.Errorf("a read timeout should be retryable: %+v", got)
 	}
@@ -380,7 +380,7 @@ func TestContextDeadlineBeatsReadTimeout(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
-	_, err := e.ws.Run(ctx, runtime.RunRequest{Connector: "test", Action: "get", Connection: engine.Connection{ID: "c1"}})
+	_, err := e.ws.Run(ctx, membrane.RunRequest{Connector: "test", Action: "get", Connection: engine.Connection{ID: "c1"}})
 	mustType(t, err, engine.ErrTimeout)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the timeout does not wrap the run's deadline: %v", err)
@@ -407,7 +407,7 @@ func TestCanceledContext(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	_, err := e.ws.Run(ctx, runtime.RunRequest{Connector: "test", Action: "get", Connection: engine.Connection{ID: "c1"}})
+	_, err := e.ws.Run(ctx, membrane.RunRequest{Connector: "test", Action: "get", Connection: engine.Connection{ID: "c1"}})
 	mustType(t, err, engine.ErrCanceled)
 }
 
@@ -441,7 +441,7 @@ func TestConnectionReset(t *testing.T) {
 		"connector.yaml": connector(""),
 		"get.yaml":       "kind: Action\nconnector: test\nkey: get\nrequest: {path: /x}\n",
 	})
-	got := e.runErr(t, runtime.RunRequest{Action: "get"}, engine.ErrNetwork)
+	got := e.runErr(t, membrane.RunRequest{Action: "get"}, engine.ErrNetwork)
 	if !got.Retryable {
 		t.Errorf("a reset should be retryable: %+v", got)
 	}
@@ -476,15 +476,15 @@ func TestErrorStatusWithoutJSONBody(t *testing.T) {
 		"text.yaml":  "kind: Action\nconnector: test\nkey: text\nrequest: {path: /text}\n",
 	})
 	// A gateway's HTML 404 page is still a 404.
-	got := e.runErr(t, runtime.RunRequest{Action: "html"}, engine.ErrNotFound)
+	got := e.runErr(t, membrane.RunRequest{Action: "html"}, engine.ErrNotFound)
 	if got.Status != 404 || !strings.Contains(got.Body, "404 Not Found") {
 		t.Errorf("html: %+v", got)
 	}
-	got = e.runErr(t, runtime.RunRequest{Action: "empty"}, engine.ErrNotFound)
+	got = e.runErr(t, membrane.RunRequest{Action: "empty"}, engine.ErrNotFound)
 	if got.Message != "no such object" {
 		t.Errorf("empty: %+v", got)
 	}
-	got = e.runErr(t, runtime.RunRequest{Action: "text"}, engine.ErrConflict)
+	got = e.runErr(t, membrane.RunRequest{Action: "text"}, engine.ErrConflict)
 	if got.Body != "already exists" {
 		t.Errorf("text: %+v", got)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 )
 
@@ -55,7 +55,7 @@ func TestInputFormatsAsserted(t *testing.T) {
 	})
 	e := load(t, srv.URL, formatFiles)
 
-	err := e.runErr(t, runtime.RunRequest{Action: "create-contact", Input: map[string]any{
+	err := e.runErr(t, membrane.RunRequest{Action: "create-contact", Input: map[string]any{
 		"email": "not-an-email", "website": "not a url", "birthday": "1815-02-30",
 	}}, engine.ErrInvalidInput)
 	got := map[string]string{}
@@ -73,7 +73,7 @@ func TestInputFormatsAsserted(t *testing.T) {
 
 	// Valid values pass; a format the validator does not know (password)
 	// stays an annotation.
-	out := e.mustRun(t, runtime.RunRequest{Action: "create-contact", Input: map[string]any{
+	out := e.mustRun(t, membrane.RunRequest{Action: "create-contact", Input: map[string]any{
 		"email": "ada@example.com", "website": "https://ada.example", "birthday": "1815-12-10", "secret": "anything at all",
 	}})
 	if m, _ := out.(map[string]any); m["id"] != "c1" {
@@ -88,7 +88,7 @@ func TestOutputFormatsAsserted(t *testing.T) {
 		writeJSON(w, 200, map[string]any{"id": "c1", "created": "yesterday"})
 	})
 	e := load(t, srv.URL, formatFiles)
-	err := e.runErr(t, runtime.RunRequest{Action: "create-contact", Input: map[string]any{"email": "ada@example.com"}}, engine.ErrInvalidOutput)
+	err := e.runErr(t, membrane.RunRequest{Action: "create-contact", Input: map[string]any{"email": "ada@example.com"}}, engine.ErrInvalidOutput)
 	if len(err.Violations) != 1 || err.Violations[0].Pointer != "/createdAt" || !strings.Contains(err.Violations[0].Message, "date-time") {
 		t.Errorf("violations = %+v, want one at /createdAt naming date-time", err.Violations)
 	}

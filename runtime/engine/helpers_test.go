@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
@@ -120,7 +120,7 @@ func writeWorkspace(t *testing.T, base string, files map[string]string) string {
 
 // env is a loaded workspace with the HTTP client it runs on.
 type env struct {
-	ws     *runtime.Workspace
+	ws     *membrane.Workspace
 	sleeps *sleeps
 	dir    string
 }
@@ -136,7 +136,7 @@ func load(t *testing.T, base string, files map[string]string) *env {
 func loadWith(t *testing.T, base string, files map[string]string, client *httpx.Client, sl *sleeps) *env {
 	t.Helper()
 	dir := writeWorkspace(t, base, files)
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}
@@ -149,7 +149,7 @@ func loadWith(t *testing.T, base string, files map[string]string, client *httpx.
 // is reported rather than a panic, and never a wall-clock bound of its own
 // (a retry is refused when its wait would outlast the deadline, so a short
 // one would make the retry tests depend on the machine's speed).
-func (e *env) run(t *testing.T, req runtime.RunRequest) (*engine.Result, error) {
+func (e *env) run(t *testing.T, req membrane.RunRequest) (*engine.Result, error) {
 	t.Helper()
 	ctx := context.Background()
 	if dl, ok := t.Deadline(); ok {
@@ -167,7 +167,7 @@ func (e *env) run(t *testing.T, req runtime.RunRequest) (*engine.Result, error) 
 }
 
 // mustRun runs an action that must succeed and returns its output.
-func (e *env) mustRun(t *testing.T, req runtime.RunRequest) any {
+func (e *env) mustRun(t *testing.T, req membrane.RunRequest) any {
 	t.Helper()
 	res, err := e.run(t, req)
 	if err != nil {
@@ -177,7 +177,7 @@ func (e *env) mustRun(t *testing.T, req runtime.RunRequest) any {
 }
 
 // runErr runs an action that must fail with an *engine.Error of type typ.
-func (e *env) runErr(t *testing.T, req runtime.RunRequest, typ string) *engine.Error {
+func (e *env) runErr(t *testing.T, req membrane.RunRequest, typ string) *engine.Error {
 	t.Helper()
 	res, err := e.run(t, req)
 	if err == nil {

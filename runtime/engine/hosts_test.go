@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
@@ -61,7 +61,7 @@ func TestParameterCannotChooseTheHost(t *testing.T) {
 				"127.0.0.1:" + port + "#", "127.0.0.1:" + port + "/", "x@127.0.0.1:" + port + "/", "evil.com/", "a.b", "%2e",
 				"", "bücher", "\u212a", "localhost:" + port + "?",
 			} {
-				res, err := e.run(t, runtime.RunRequest{Action: "get", Connection: engine.Connection{
+				res, err := e.run(t, membrane.RunRequest{Action: "get", Connection: engine.Connection{
 					Parameters: map[string]any{"subdomain": v}, Credentials: hostCredentials()}})
 				ee := mustType(t, err, engine.ErrHostNotAllowed)
 				if !strings.Contains(ee.Message, `connector "test", baseUrl`) || !strings.Contains(ee.Message, `"subdomain" parameter`) {
@@ -98,7 +98,7 @@ func TestSubdomainParameterWorks(t *testing.T) {
 				"connector.yaml": strings.ReplaceAll(conn, "{{PORT}}", "8080"),
 				"get.yaml":       hostAction,
 			}, client, &sleeps{})
-			out := e.mustRun(t, runtime.RunRequest{Action: "get", Connection: engine.Connection{
+			out := e.mustRun(t, membrane.RunRequest{Action: "get", Connection: engine.Connection{
 				Parameters: map[string]any{"subdomain": "Acme-EU"}, Credentials: hostCredentials()}})
 			if got := out.(map[string]any)["host"]; got != "acme-eu.api.test:8080" {
 				t.Errorf("the request went to host %v, want acme-eu.api.test:8080", got)
@@ -130,7 +130,7 @@ request: {path: "${ input.url }"}
 	})
 	conn := engine.Connection{Credentials: map[string]any{"token": hostSecret}}
 	for _, u := range []string{other.URL + "/steal", strings.Replace(srv.URL, "http://", "https://", 1) + "/x", strings.Replace(srv.URL, "http://", "http://user@", 1) + "/x"} {
-		res, err := e.run(t, runtime.RunRequest{Action: "get", Connection: conn, Input: map[string]any{"url": u}})
+		res, err := e.run(t, membrane.RunRequest{Action: "get", Connection: conn, Input: map[string]any{"url": u}})
 		mustType(t, err, engine.ErrHostNotAllowed)
 		if s := everything(t, res, err); strings.Contains(s, hostSecret) {
 			t.Errorf("%s: the secret is in the run's log or error", u)
@@ -139,7 +139,7 @@ request: {path: "${ input.url }"}
 	if other.n() != 0 || srv.n() != 0 {
 		t.Errorf("requests were sent: other %d, base %d", other.n(), srv.n())
 	}
-	e.mustRun(t, runtime.RunRequest{Action: "get", Connection: conn, Input: map[string]any{"url": srv.URL + "/same"}})
+	e.mustRun(t, membrane.RunRequest{Action: "get", Connection: conn, Input: map[string]any{"url": srv.URL + "/same"}})
 	if got := srv.requests(); len(got) != 1 || got[0].Path != "/api/same" && got[0].Path != "/same" {
 		t.Errorf("requests = %+v", got)
 	}

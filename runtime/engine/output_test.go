@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 )
 
@@ -31,16 +31,16 @@ func TestOutputHidesEchoedCredential(t *testing.T) {
 		"refuse.yaml":    "kind: Action\nconnector: test\nkey: refuse\nrequest: {path: /refuse}\n",
 	})
 	conn := engine.Connection{Credentials: map[string]any{"apiKey": key}}
-	raw := asJSON(t, e.mustRun(t, runtime.RunRequest{Action: "raw", Connection: conn}))
+	raw := asJSON(t, e.mustRun(t, membrane.RunRequest{Action: "raw", Connection: conn}))
 	if strings.Contains(raw, key) || !strings.Contains(raw, `"debug":"called with [redacted]"`) || !strings.Contains(raw, `"list":["ok","[redacted]"]`) ||
 		!strings.Contains(raw, `"[redacted]":true`) || !strings.Contains(raw, `"n":7`) || !strings.Contains(raw, `"id":"c_1"`) {
 		t.Errorf("raw output %s", raw)
 	}
-	mapped := asJSON(t, e.mustRun(t, runtime.RunRequest{Action: "mapped", Connection: conn}))
+	mapped := asJSON(t, e.mustRun(t, membrane.RunRequest{Action: "mapped", Connection: conn}))
 	if mapped != `{"echo":"called with [redacted]","id":"c_1"}` {
 		t.Errorf("mapped output %s", mapped)
 	}
-	res, err := e.run(t, runtime.RunRequest{Action: "refuse", Connection: conn, Options: engine.RunOptions{Log: true}})
+	res, err := e.run(t, membrane.RunRequest{Action: "refuse", Connection: conn, Options: engine.RunOptions{Log: true}})
 	got := mustType(t, err, engine.ErrInvalidInput)
 	if all := everything(t, res, err); strings.Contains(all, key) || !strings.Contains(got.Body, "[redacted]") {
 		t.Errorf("refused run shows the key: %s", all)
@@ -80,20 +80,20 @@ func TestRedirectToAnotherOriginFails(t *testing.T) {
 			"errors:\n  - {status: [302], type: not-found, message: 'the export moved'}\n",
 	})
 	conn := engine.Connection{Credentials: map[string]any{"apiKey": "sk_live_0123456789"}}
-	got := e.runErr(t, runtime.RunRequest{Action: "moved", Connection: conn}, engine.ErrUpstream)
+	got := e.runErr(t, membrane.RunRequest{Action: "moved", Connection: conn}, engine.ErrUpstream)
 	if got.Status != 302 || !strings.Contains(got.Message, "302") || !strings.Contains(got.Message, "host "+otherHost) ||
 		strings.Contains(got.Error(), "tok_SECRET") || strings.Contains(got.Error(), "/download") {
 		t.Errorf("moved: %v", got)
 	}
-	got = e.runErr(t, runtime.RunRequest{Action: "nowhere", Connection: conn}, engine.ErrUpstream)
+	got = e.runErr(t, membrane.RunRequest{Action: "nowhere", Connection: conn}, engine.ErrUpstream)
 	if got.Status != 301 || !strings.Contains(got.Message, "without a Location header") {
 		t.Errorf("nowhere: %v", got)
 	}
-	if out := asJSON(t, e.mustRun(t, runtime.RunRequest{Action: "here", Connection: conn})); out != `{"id":"c_1"}` {
+	if out := asJSON(t, e.mustRun(t, membrane.RunRequest{Action: "here", Connection: conn})); out != `{"id":"c_1"}` {
 		t.Errorf("same-origin redirect: %s", out)
 	}
 	// An error rule for the status still decides first.
-	got = e.runErr(t, runtime.RunRequest{Action: "mapped", Connection: conn}, engine.ErrNotFound)
+	got = e.runErr(t, membrane.RunRequest{Action: "mapped", Connection: conn}, engine.ErrNotFound)
 	if got.Message != "the export moved" {
 		t.Errorf("mapped: %v", got)
 	}

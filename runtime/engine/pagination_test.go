@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 )
 
@@ -90,7 +90,7 @@ output:
   items: ${ records }
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "list", Input: map[string]any{"prefix": "p"}})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list", Input: map[string]any{"prefix": "p"}})
 	m := out.(map[string]any)
 	if m["count"] != int64(7) {
 		t.Errorf("count = %v", m["count"])
@@ -135,7 +135,7 @@ pagination:
   param: after
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "list"})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list"})
 	if asJSON(t, out) != `[{"id":1},{"id":2},{"id":3}]` {
 		t.Errorf("output = %s", asJSON(t, out))
 	}
@@ -160,7 +160,7 @@ request: {path: /rows}
 pagination: {type: offset, items: "${ response.body.rows }", param: offset, limitParam: limit, pageSize: 3}
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "list"})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list"})
 	if got := ids(t, out); len(got) != 8 || got[7] != "i8" {
 		t.Errorf("ids = %v", got)
 	}
@@ -188,7 +188,7 @@ pagination: {type: page, items: "${ response.body }", param: page, limitParam: p
 output: {total: "${ size(records) }"}
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "list"})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list"})
 	if asJSON(t, out) != `{"total":5}` {
 		t.Errorf("output = %s", asJSON(t, out))
 	}
@@ -220,7 +220,7 @@ request: {path: /items, query: {size: 2}}
 pagination: {type: link, items: "${ response.body }"}
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "list"})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list"})
 	if got := ids(t, out); !reflect.DeepEqual(got, []string{"p1-a", "p1-b", "p2-a", "p2-b", "p3-a", "p3-b"}) {
 		t.Errorf("ids = %v", got)
 	}
@@ -245,7 +245,7 @@ func TestLinkToAnotherHostIsRefused(t *testing.T) {
 		"connector.yaml": connector("auth: {type: bearer}\n"),
 		"list.yaml":      "kind: Action\nconnector: test\nkey: list\nrequest: {path: /items}\npagination: {type: link, items: '${ response.body }'}\n",
 	})
-	e.runErr(t, runtime.RunRequest{Action: "list", Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"token": "tok-not-for-others"}}}, engine.ErrHostNotAllowed)
+	e.runErr(t, membrane.RunRequest{Action: "list", Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"token": "tok-not-for-others"}}}, engine.ErrHostNotAllowed)
 	if other.n() != 0 {
 		t.Errorf("the credentials went to another host")
 	}
@@ -264,7 +264,7 @@ request: {path: /x}
 pagination: {type: cursor, items: "${ response.body.data }", hasMore: "${ response.body.more }", nextCursor: "${ response.body.next }", param: c, maxPages: 3}
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "list"})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list"})
 	if asJSON(t, out) != `[1,2,3]` {
 		t.Errorf("output = %s", asJSON(t, out))
 	}
@@ -287,7 +287,7 @@ request: {path: /x}
 pagination: {type: cursor, items: "${ response.body.data }", nextCursor: "${ response.body.next }", param: c}
 `,
 	})
-	got := e.runErr(t, runtime.RunRequest{Action: "list"}, engine.ErrUpstream)
+	got := e.runErr(t, membrane.RunRequest{Action: "list"}, engine.ErrUpstream)
 	if !strings.Contains(got.Message, `"c1"`) {
 		t.Errorf("message %q does not name the cursor", got.Message)
 	}
@@ -318,7 +318,7 @@ request:
 pagination: {type: cursor, in: body, items: "${ response.body.hits }", nextCursor: "${ response.body.next }", param: cursor, limitParam: size, pageSize: 10}
 `,
 	})
-	out := e.mustRun(t, runtime.RunRequest{Action: "search", Input: map[string]any{"q": "ada"}})
+	out := e.mustRun(t, membrane.RunRequest{Action: "search", Input: map[string]any{"q": "ada"}})
 	if asJSON(t, out) != `[1,2,3]` {
 		t.Errorf("output = %s", asJSON(t, out))
 	}
@@ -359,7 +359,7 @@ pagination: {type: cursor, in: body, items: "${ response.body.hits }", nextCurso
 	})
 	for run := range 2 {
 		before := srv.n()
-		out := e.mustRun(t, runtime.RunRequest{Action: "search"})
+		out := e.mustRun(t, membrane.RunRequest{Action: "search"})
 		if got := len(out.([]any)); got != 2 {
 			t.Errorf("run %d: %d records, want 2", run, got)
 		}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 )
 
@@ -77,7 +77,7 @@ output:
   contact: ${ steps.contact.output }
 `,
 	})
-	res, err := e.run(t, runtime.RunRequest{Action: "sync", Input: map[string]any{"ids": []any{"a", "b", "c"}, "notify": false}})
+	res, err := e.run(t, membrane.RunRequest{Action: "sync", Input: map[string]any{"ids": []any{"a", "b", "c"}, "notify": false}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ output: ${ steps.each.output }
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := e.run(t, runtime.RunRequest{Action: "fan", Input: map[string]any{"ids": []any{"1", "2", "3", "4", "5", "6"}}})
+		res, err := e.run(t, membrane.RunRequest{Action: "fan", Input: map[string]any{"ids": []any{"1", "2", "3", "4", "5", "6"}}})
 		done <- result{res, err}
 	}()
 	// Every step below is signalled; a run stuck waiting for a request
@@ -207,7 +207,7 @@ steps:
     request: {path: /after}
 `,
 	})
-	got := e.runErr(t, runtime.RunRequest{Action: "fan", Input: map[string]any{"ids": []any{"ok", "bad", "never"}}}, engine.ErrNotFound)
+	got := e.runErr(t, membrane.RunRequest{Action: "fan", Input: map[string]any{"ids": []any{"ok", "bad", "never"}}}, engine.ErrNotFound)
 	msg := got.Error()
 	for _, want := range []string{`step "fetch"`, "item 1", "no item bad"} {
 		if !strings.Contains(msg, want) {
@@ -240,7 +240,7 @@ steps:
 `,
 	})
 	// The called action's own input schema refuses a null id.
-	got := e.runErr(t, runtime.RunRequest{Action: "wrap"}, engine.ErrInvalidInput)
+	got := e.runErr(t, membrane.RunRequest{Action: "wrap"}, engine.ErrInvalidInput)
 	if !strings.Contains(got.Error(), `step "lookup"`) {
 		t.Errorf("error %q does not name the step", got.Error())
 	}
@@ -268,7 +268,7 @@ steps:
     request: {path: "/items/${ item }"}
 `,
 	})
-	res, err := e.ws.Run(ctx, runtime.RunRequest{Connector: "test", Action: "fan", Connection: engine.Connection{ID: "c1"}, Input: map[string]any{"ids": []any{"1", "2", "3"}}})
+	res, err := e.ws.Run(ctx, membrane.RunRequest{Connector: "test", Action: "fan", Connection: engine.Connection{ID: "c1"}, Input: map[string]any{"ids": []any{"1", "2", "3"}}})
 	if err == nil {
 		t.Fatalf("a canceled run succeeded with %s", asJSON(t, res.Output))
 	}

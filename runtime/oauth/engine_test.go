@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -72,7 +72,7 @@ func TestEngineRefreshesAfter401(t *testing.T) {
 		}
 	}
 	client := httpx.New(httpx.Config{AllowPrivate: true})
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}
@@ -94,7 +94,7 @@ func TestEngineRefreshesAfter401(t *testing.T) {
 	if err := c.Auth.Authorize(ctx, &httpx.Request{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := ws.Run(ctx, runtime.RunRequest{Connector: "mock", Action: "me", Connection: c, Options: engine.RunOptions{Log: true}})
+	res, err := ws.Run(ctx, membrane.RunRequest{Connector: "mock", Action: "me", Connection: c, Options: engine.RunOptions{Log: true}})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -172,7 +172,7 @@ func TestRefreshStaysOnTheFilesHosts(t *testing.T) {
 			wantURLError(t, grant, v, err)
 
 			conn.Auth = a
-			_, err = ws.Run(ctx, runtime.RunRequest{Connector: "regional", Action: "me", Connection: *conn})
+			_, err = ws.Run(ctx, membrane.RunRequest{Connector: "regional", Action: "me", Connection: *conn})
 			var ee *engine.Error
 			if !errors.As(err, &ee) || ee.Type != engine.ErrHostNotAllowed {
 				t.Errorf("%s, region %q: the run failed with %v, want a %s error", grant, v, err, engine.ErrHostNotAllowed)
@@ -184,7 +184,7 @@ func TestRefreshStaysOnTheFilesHosts(t *testing.T) {
 	}
 }
 
-func regionalWorkspace(t *testing.T, grant, port string, client *httpx.Client) *runtime.Workspace {
+func regionalWorkspace(t *testing.T, grant, port string, client *httpx.Client) *membrane.Workspace {
 	t.Helper()
 	dir := t.TempDir()
 	conn := regional(grant, port)
@@ -193,7 +193,7 @@ func regionalWorkspace(t *testing.T, grant, port string, client *httpx.Client) *
 			t.Fatal(err)
 		}
 	}
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: client}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dir)
 	if err != nil {
 		t.Fatalf("load: %v\n%v", err, diags)
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/httpx"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 	"github.com/membrane-dev/membrane/spec"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime/testkit"
+	"github.com/membrane-dev/membrane/internal/testkit"
 )
 
 // responsive fails unless the server answers, whatever the reloader is

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime/testkit"
+	"github.com/membrane-dev/membrane/internal/testkit"
 )
 
 // BenchmarkReload measures, on a 1,009-file workspace (100 connectors × 9

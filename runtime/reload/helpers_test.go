@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 	"github.com/membrane-dev/membrane/spec"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime/testkit"
+	"github.com/membrane-dev/membrane/internal/testkit"
 )
 
 // TestDiagnosticsAndEvents: /dev/diagnostics answers the status as JSON;

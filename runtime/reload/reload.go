@@ -51,7 +51,7 @@ type Options struct {
 type Reloader struct {
 	opts   Options
 	dir    string
-	loader *spec.Loader
+	loader *layers.Loader
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -97,7 +97,7 @@ func New(opts Options) *Reloader {
 	if err != nil {
 		dir = filepath.Clean(opts.Dir)
 	}
-	return &Reloader{opts: opts, dir: dir, loader: spec.NewLoader(), log: log,
+	return &Reloader{opts: opts, dir: dir, loader: layers.NewLoader(), log: log,
 		subs: map[chan Status]struct{}{}, done: make(chan struct{})}
 }
 
@@ -234,8 +234,6 @@ func (r *Reloader) reload(final, full bool) bool {
 		load = r.loader.Load
 	}
 	ws, diags := load(r.dir)
-	diags = append(diags, layers.Check(ws)...)
-	diags.Sort()
 	changed := r.loader.Changed()
 	r.event("loaded")
 	if !final && (len(r.loader.Unsettled()) > 0 || halfWritten(changed, diags)) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membrane-dev/membrane/runtime/testkit"
+	"github.com/membrane-dev/membrane/internal/testkit"
 )
 
 // TestSaveBreakFix: a save is served at once; a broken one keeps the last

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/server"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // failSafe bounds every wait below: a test that would hang fails instead.

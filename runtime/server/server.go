@@ -30,8 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime"
 	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
@@ -84,9 +84,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	loaded := cfg.Spec
 	if loaded == nil {
 		var diags diag.List
-		loaded, diags = spec.Load(cfg.Dir)
-		diags = append(diags, layers.Check(loaded)...)
-		diags.Sort()
+		loaded, diags = layers.Load(cfg.Dir)
 		if diags.HasErrors() {
 			return nil, &LoadError{Diagnostics: diags}
 		}
@@ -102,7 +100,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// One engine for every snapshot of the workspace (Swap), so login
 	// sessions and rate limits outlive a reload.
 	eng := engine.New(engine.Options{HTTP: client})
-	ws := runtime.New(runtime.Options{HTTP: client, Engine: eng}, loaded)
+	ws := membrane.New(membrane.Options{HTTP: client, Engine: eng}, loaded)
 
 	dsn, embedded, err := cfg.storeDSN(wc)
 	if err != nil {
@@ -141,7 +139,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		HTTP:        client,
 		Tokens:      connections.NewTokenStore(st),
 		States:      connections.NewStateStore(st),
-		Providers:   connections.CurrentProviders(func() *runtime.Workspace { return svc.Workspace() }, clients),
+		Providers:   connections.CurrentProviders(func() *membrane.Workspace { return svc.Workspace() }, clients),
 		StateSecret: derive(keys, "membrane oauth state"),
 		Logger:      log,
 	})
@@ -208,14 +206,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 }
 
 // Workspace is the workspace served now.
-func (s *Server) Workspace() *runtime.Workspace { return s.Service.Workspace() }
+func (s *Server) Workspace() *membrane.Workspace { return s.Service.Workspace() }
 
 // Swap serves ws from now on, as a development server does when a spec
 // file changes: every call that starts after it uses ws, calls under way
 // finish with the workspace they started with. The workspace's
 // membrane.yaml (store, secret, addresses) is read at start only.
 func (s *Server) Swap(ws *spec.Workspace) {
-	s.Service.SetWorkspace(runtime.New(runtime.Options{HTTP: s.http, Engine: s.engine}, ws))
+	s.Service.SetWorkspace(membrane.New(membrane.Options{HTTP: s.http, Engine: s.engine}, ws))
 }
 
 // Handle adds a route to the server's mux (net/http patterns), for what

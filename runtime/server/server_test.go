@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/spec"
 )
 
 // A workspace with no membrane.yaml and nothing configured serves on the
@@ -225,7 +225,7 @@ func TestSwapKeepsRunsInFlightOnTheirSnapshot(t *testing.T) {
 	if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
 	}

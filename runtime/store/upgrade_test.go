@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/internal/sqlite"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 // TestUpgradeFromPreviousSchema: a database written by the previous

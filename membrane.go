@@ -1,13 +1,13 @@
 // Package runtime is Membrane's Go API: load a workspace, resolve an action
 // through its layers, and run it on a connection.
 //
-//	ws, diags, err := runtime.Load(runtime.Options{}, "./integrations")
-//	res, err := ws.Run(ctx, runtime.RunRequest{
+//	ws, diags, err := membrane.Load(membrane.Options{}, "./integrations")
+//	res, err := ws.Run(ctx, membrane.RunRequest{
 //		Connector: "stripe", Action: "create-contact",
 //		Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": key}},
 //		Input: map[string]any{"email": "ada@example.com"},
 //	})
-package runtime
+package membrane
 
 import (
 	"context"
@@ -55,9 +55,7 @@ type planEntry struct {
 // Load reads and checks a workspace. It fails when the workspace has
 // errors; diags holds every diagnostic, warnings included.
 func Load(o Options, paths ...string) (*Workspace, diag.List, error) {
-	ws, diags := spec.Load(paths...)
-	diags = append(diags, layers.Check(ws)...)
-	diags.Sort()
+	ws, diags := layers.Load(paths...)
 	if err := diags.Err(); err != nil {
 		return nil, diags, err
 	}

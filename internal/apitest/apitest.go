@@ -19,7 +19,8 @@ import (
 	"testing"
 	"time"
 
-	mruntime "github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/api"
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
@@ -29,7 +30,6 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/runtime/testkit"
 )
 
 const (
@@ -69,7 +69,7 @@ func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Option
 	t.Helper()
 	up := newUpstream(t)
 	client := httpx.New(httpx.Config{AllowPrivate: true})
-	ws, diags, err := mruntime.Load(mruntime.Options{HTTP: client}, WorkspaceDir(), up.patchDir(t))
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, WorkspaceDir(), up.patchDir(t))
 	if err != nil {
 		t.Fatalf("load the test workspace: %v\n%v", err, diags)
 	}

@@ -1,11 +1,11 @@
-package runtime_test
+package membrane_test
 
 // Performance of one action run against hand-written clients, and memory of
 // pagination. The numbers and how to read them are in docs/perf-actions.md;
 // reproduce them with
 //
-//	go test -run=NONE -bench=BenchmarkAction -benchmem ./runtime/
-//	go test -run=TestPaginationMemoryFlat -bench=BenchmarkPaginate -benchmem ./runtime/
+//	go test -run=NONE -bench=BenchmarkAction -benchmem .
+//	go test -run=TestPaginationMemoryFlat -bench=BenchmarkPaginate -benchmem .
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/membrane-dev/membrane/runtime"
+	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
@@ -246,7 +246,7 @@ output:
 
 // loadBench writes the workspace into a temporary directory and loads it
 // through the real loader.
-func loadBench(tb testing.TB, baseURL string, cfg httpx.Config) *runtime.Workspace {
+func loadBench(tb testing.TB, baseURL string, cfg httpx.Config) *membrane.Workspace {
 	dir := tb.TempDir()
 	files := map[string]string{
 		"connector.yaml":         fmt.Sprintf(benchConnector, baseURL),
@@ -264,7 +264,7 @@ func loadBench(tb testing.TB, baseURL string, cfg httpx.Config) *runtime.Workspa
 		}
 	}
 	cfg.AllowPrivate = true // the server is on loopback
-	ws, diags, err := runtime.Load(runtime.Options{HTTP: httpx.New(cfg)}, dir)
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: httpx.New(cfg)}, dir)
 	if err != nil {
 		tb.Fatalf("load: %v\n%s", err, diags)
 	}
@@ -330,7 +330,7 @@ func benchVariants(b *testing.B, srv *benchServer) []variant {
 	ctx := context.Background()
 
 	membrane := func() func() error {
-		req := runtime.RunRequest{Connector: "bench", Action: "create-contact", Connection: benchConn, Input: benchInput()}
+		req := membrane.RunRequest{Connector: "bench", Action: "create-contact", Connection: benchConn, Input: benchInput()}
 		return func() error {
 			res, err := ws.Run(ctx, req)
 			if err != nil {
@@ -529,7 +529,7 @@ func reportLatency(b *testing.B, lat []int64) {
 func TestBenchVariantsAgree(t *testing.T) {
 	srv := startBenchServer(t)
 	ws := loadBench(t, srv.url, httpx.Config{})
-	res, err := ws.Run(context.Background(), runtime.RunRequest{Connector: "bench", Action: "create-contact", Connection: benchConn, Input: benchInput()})
+	res, err := ws.Run(context.Background(), membrane.RunRequest{Connector: "bench", Action: "create-contact", Connection: benchConn, Input: benchInput()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +556,7 @@ func TestBenchVariantsAgree(t *testing.T) {
 	go capture.Serve(ln) //nolint:errcheck
 	defer capture.Shutdown()
 	ws2 := loadBench(t, "http://"+ln.Addr().String(), httpx.Config{})
-	if _, err := ws2.Run(context.Background(), runtime.RunRequest{Connector: "bench", Action: "create-contact", Connection: benchConn, Input: benchInput()}); err != nil {
+	if _, err := ws2.Run(context.Background(), membrane.RunRequest{Connector: "bench", Action: "create-contact", Connection: benchConn, Input: benchInput()}); err != nil {
 		t.Fatal(err)
 	}
 	wantBody, _ := handBody(benchInput())
@@ -595,7 +595,7 @@ func (p *pageProbe) peak() int64 {
 
 type pagedBench struct {
 	srv   *benchServer
-	ws    *runtime.Workspace
+	ws    *membrane.Workspace
 	probe *pageProbe
 }
 
@@ -609,7 +609,7 @@ func newPagedBench(tb testing.TB) *pagedBench {
 // run runs an action over n pages, probed, and returns its output.
 func (pb *pagedBench) run(tb testing.TB, action string, n int) any {
 	pb.probe.live = make([]uint64, 0, n)
-	res, err := pb.ws.Run(context.Background(), runtime.RunRequest{
+	res, err := pb.ws.Run(context.Background(), membrane.RunRequest{
 		Connector: "bench", Action: action, Connection: benchConn, Input: map[string]any{"pages": int64(n)},
 	})
 	if err != nil {
@@ -674,7 +674,7 @@ func BenchmarkPaginate(b *testing.B) {
 		b.Run(fmt.Sprintf("pages=%d", n), func(b *testing.B) {
 			pb.run(b, "list-items", n)
 			peak := pb.probe.peak()
-			req := runtime.RunRequest{Connector: "bench", Action: "list-items", Connection: benchConn, Input: map[string]any{"pages": int64(n)}}
+			req := membrane.RunRequest{Connector: "bench", Action: "list-items", Connection: benchConn, Input: map[string]any{"pages": int64(n)}}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
