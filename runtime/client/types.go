@@ -2,7 +2,6 @@ package client
 
 import (
 	"encoding/json"
-	"math"
 	"time"
 )
 
@@ -44,13 +43,6 @@ type CreateConnectionRequest struct {
 	IdempotencyKey string `json:"-"`
 }
 
-// ConnectionFilter selects connections to list.
-type ConnectionFilter struct {
-	Connector string
-	Cursor    string
-	Limit     int
-}
-
 // TestResult is the outcome of a connection's test request.
 type TestResult struct {
 	Connection *Connection `json:"connection"`
@@ -71,31 +63,6 @@ type Exchange struct {
 	Attempts        int                 `json:"attempts,omitempty"`
 	Duration        time.Duration       `json:"-"` // durationMs in JSON
 	Error           string              `json:"error,omitempty"`
-}
-
-type exchangeFields Exchange
-
-// MarshalJSON writes the duration as the API does: durationMs, in
-// milliseconds.
-func (x Exchange) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		exchangeFields
-		DurationMs float64 `json:"durationMs"`
-	}{exchangeFields(x), float64(x.Duration.Microseconds()) / 1000})
-}
-
-// UnmarshalJSON reads durationMs, in milliseconds.
-func (x *Exchange) UnmarshalJSON(b []byte) error {
-	var v struct {
-		exchangeFields
-		DurationMs float64 `json:"durationMs"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*x = Exchange(v.exchangeFields)
-	x.Duration = time.Duration(math.Round(v.DurationMs * float64(time.Millisecond)))
-	return nil
 }
 
 // AuthorizeRequest starts an OAuth consent.
@@ -140,25 +107,12 @@ type ActionInfo struct {
 	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
 }
 
-// RunOptions tune a run.
-type RunOptions struct {
-	// Log returns the run's exchanges, redacted, in RunResult.Log.
-	Log bool
-	// IdempotencyKey, when set, is sent as the Idempotency-Key header: a
-	// retry of the same run with the same key gets the first answer and
-	// does not run the action again.
-	IdempotencyKey string
-}
-
 // RunResult is a run's output.
 type RunResult struct {
 	RunID  string          `json:"runId"`
 	Output json.RawMessage `json:"output"`
 	Log    []Exchange      `json:"log,omitempty"`
 }
-
-// Decode decodes the output into v.
-func (r *RunResult) Decode(v any) error { return json.Unmarshal(r.Output, v) }
 
 // Override is a stored connection override.
 type Override struct {
@@ -171,24 +125,6 @@ type Override struct {
 	Document string `json:"document"`
 	// Warnings are the stored document's, on a PUT.
 	Warnings []Diagnostic `json:"warnings,omitempty"`
-}
-
-// PutOverrideOptions tune storing an override.
-type PutOverrideOptions struct {
-	// IfRevision, when not 0, stores only over that revision (a
-	// *Problem of kind precondition-failed otherwise).
-	IfRevision int64
-	// ContentType is application/yaml or application/json; empty guesses
-	// from the document (JSON when it starts with '{').
-	ContentType string
-}
-
-// OverrideFilter selects overrides to list.
-type OverrideFilter struct {
-	Connector    string
-	ConnectionID string
-	Cursor       string
-	Limit        int
 }
 
 // CheckResult is the verdict on an override document.
@@ -208,16 +144,6 @@ type RunLog struct {
 	DurationMs   int64      `json:"durationMs"`
 	Entries      []Exchange `json:"entries,omitempty"`
 	CreatedAt    time.Time  `json:"createdAt"`
-}
-
-// RunLogFilter selects run logs, newest first.
-type RunLogFilter struct {
-	ConnectionID string
-	Action       string
-	// Status is ok or an error type.
-	Status string
-	Cursor string
-	Limit  int
 }
 
 // Tenant is a tenant of the workspace.
