@@ -644,3 +644,69 @@ func writeDoc(w *bytes.Buffer, indent, doc string) {
 		fmt.Fprintf(w, "%s// %s\n", indent, l)
 	}
 }
+
+// JSONField is a field of a source type as encoding/json writes it.
+type JSONField struct {
+	// Name is the JSON member's name.
+	Name string
+	// OmitEmpty says the member is left out when empty (omitempty or
+	// omitzero).
+	OmitEmpty bool
+}
+
+// Fields returns the JSON members of a source struct ("runtime/store.Connection"
+// under root, the module root), embedded structs flattened, in order. A type
+// that encodes itself gives only the members of its fields.
+func Fields(root, qname string) ([]JSONField, error) {
+	g := &generator{root: root, pkgs: map[string]*pkg{}}
+	d, err := g.lookup(qname)
+	if err != nil {
+		return nil, err
+	}
+	var out []JSONField
+	return out, g.jsonFields(d, &out)
+}
+
+func (g *generator) jsonFields(d *decl, out *[]JSONField) error {
+	st, ok := d.spec.Type.(*ast.StructType)
+	if !ok {
+		return fmt.Errorf("wiregen: %s.%s is not a struct", d.pkg.path, d.spec.Name.Name)
+	}
+	for _, f := range st.Fields.List {
+		tag := ""
+		if f.Tag != nil {
+			s, _ := strconv.Unquote(f.Tag.Value)
+			tag = reflect.StructTag(s).Get("json")
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		if len(f.Names) == 0 && name == "" {
+			q, err := g.qualified(d, f.Type)
+			if err != nil {
+				return err
+			}
+			ed, err := g.lookup(q)
+			if err != nil {
+				return err
+			}
+			if err := g.jsonFields(ed, out); err != nil {
+				return err
+			}
+			continue
+		}
+		omit := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
+		for _, n := range f.Names {
+			if !n.IsExported() {
+				continue
+			}
+			jn := name
+			if jn == "" {
+				jn = n.Name
+			}
+			*out = append(*out, JSONField{Name: jn, OmitEmpty: omit})
+		}
+	}
+	return nil
+}
