@@ -8,8 +8,8 @@ import "testing"
 // Peer is one of the OAuth2 servers the tests run against (peers).
 type Peer struct{ p peer }
 
-// Peers are the servers: npm's oauth2-mock-server where Node is
-// installed.
+// Peers are the servers: go-oauth2 in process, and npm's
+// oauth2-mock-server where Node is installed.
 func Peers() []Peer {
 	var ps []Peer
 	for _, p := range peers() {

@@ -33,10 +33,12 @@ type peer struct {
 	pkceCode, pkceSays string
 }
 
-// peers are the servers: npm's oauth2-mock-server, where Node and the
-// package are installed (skipped without them, failed when CI is set).
+// peers are the servers: go-oauth2, in process, always; npm's
+// oauth2-mock-server where Node and the package are installed (skipped
+// without them, failed when CI is set).
 func peers() []peer {
 	return []peer{
+		{name: "go-oauth2", start: startGoServer, pkceCode: "invalid_grant", pkceSays: "grant"}, // RFC 7636 §4.6
 		{name: "oauth2-mock-server", start: startNodeServer, pkceCode: "invalid_request", pkceSays: "code_verifier"},
 	}
 }
@@ -65,7 +67,7 @@ type authServer interface {
 	next(t *testing.T, o override)
 	// slow makes token requests take long enough that concurrent callers
 	// arrive while one is under way, until release is called (Node's
-	// server waits 200 ms in each).
+	// server waits 200 ms in each; go-oauth2 is held until release).
 	slow(t *testing.T) (release func())
 	// revoke invalidates every refresh token the server issued.
 	revoke(t *testing.T)
