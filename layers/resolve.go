@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
+
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -25,8 +27,8 @@ type Action struct {
 	// ConnectorDoc and Doc are the merged documents, for explain.
 	ConnectorDoc, Doc *spec.Value
 	// CompiledConnector and Compiled hold the compiled expressions.
-	CompiledConnector *spec.CompiledConnector
-	Compiled          *spec.CompiledAction
+	CompiledConnector *compile.Connector
+	Compiled          *compile.Action
 }
 
 // Connector is a connector resolved through the connection layer: what a
@@ -35,7 +37,7 @@ type Connector struct {
 	Connector *spec.Connector
 	// Doc is the merged document, for explain.
 	Doc      *spec.Value
-	Compiled *spec.CompiledConnector
+	Compiled *compile.Connector
 }
 
 // ResolveConnector applies the overrides' connector patches (a sandbox
@@ -76,7 +78,7 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 			r.Connector.Auth.Credentials.Compile(&diags)
 		}
 	}
-	r.Compiled = spec.CompileConnector(r.Connector, &diags)
+	r.Compiled = compile.NewConnector(r.Connector, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -170,7 +172,7 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	if outPatched {
 		(&spec.Schema{Value: r.Output}).Compile(&diags)
 	}
-	r.Compiled = spec.CompileAction(r.Connector, r.Action, r.Input, r.Output, &diags)
+	r.Compiled = compile.NewAction(r.Connector, r.Action, r.Input, r.Output, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}

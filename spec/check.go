@@ -9,8 +9,8 @@ import (
 )
 
 // check runs the checks that need the whole workspace: references between
-// files, contracts between universal and integration layers, and every
-// expression compiled in the place it stands.
+// files, the inline JSON Schemas, and contracts between the universal and
+// integration layers. Expressions are compiled after it, by spec/compile.
 func check(ws *Workspace, diags *diag.List) {
 	for _, key := range sortedKeys(ws.UniversalActions) {
 		ua := ws.UniversalActions[key]
@@ -67,7 +67,6 @@ func check(ws *Workspace, diags *diag.List) {
 			diags.Warnf(keyPos(ue.Source), "unused", "universal event %q has no implementation in any connector", key)
 		}
 	}
-	compileExpressions(ws, diags)
 }
 
 // fieldPos is where a document's top-level field stands (its value), or the
@@ -104,10 +103,10 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 	what := ""
 	if ua != nil {
 		what = "universal action " + quote(ua.Key)
-		if !ws.schemaBroken(ua.Input) {
+		if !ws.SchemaBroken(ua.Input) {
 			inAt = checkImplementation("inputSchema", "input", a.InputSchema, ua.Input, what, diags)
 		}
-		if !ws.schemaBroken(ua.Output) {
+		if !ws.SchemaBroken(ua.Output) {
 			outAt = checkImplementation("outputSchema", "output", a.OutputSchema, ua.Output, what, diags)
 		}
 	}
@@ -116,7 +115,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 	if ua != nil {
 		ws.checkExtended(a.InputSchema, ua.Input, diags)
 		ws.checkExtended(a.OutputSchema, ua.Output, diags)
-		if !ws.schemaBroken(ua.Output) {
+		if !ws.SchemaBroken(ua.Output) {
 			checkOutputCoversContract(a.Source, "output", a.Output, ua.Output, what, diags)
 		}
 	}
@@ -194,13 +193,13 @@ func checkEventRefs(ws *Workspace, e *Event, diags *diag.List) {
 		}
 	}
 	var at []diag.Pos
-	if ue != nil && !ws.schemaBroken(ue.Record) {
+	if ue != nil && !ws.SchemaBroken(ue.Record) {
 		at = checkImplementation("recordSchema", "record", e.RecordSchema, ue.Record, "universal event "+quote(ue.Key), diags)
 	}
 	ws.checkSchema(e.RecordSchema, at, diags)
 	if ue != nil {
 		ws.checkExtended(e.RecordSchema, ue.Record, diags)
-		if !ws.schemaBroken(ue.Record) {
+		if !ws.SchemaBroken(ue.Record) {
 			checkOutputCoversContract(e.Source, "record", e.Record, ue.Record, "universal event "+quote(ue.Key), diags)
 		}
 	}
@@ -258,14 +257,18 @@ func (w *Workspace) checkSchema(s *Schema, skip []diag.Pos, diags *diag.List) {
 	}
 }
 
-// schemaBroken reports whether a schema of the workspace has errors.
-func (w *Workspace) schemaBroken(s *Schema) bool { return !s.IsZero() && w.badSchemas[s.Value] }
+// SchemaBroken reports whether an inline schema of the workspace has
+// errors of its own, which Load reported. What the schema types or binds
+// (the expressions that read it, the contracts of its implementations) is
+// then not checked against it, so that one error is not reported again
+// through its consequences.
+func (w *Workspace) SchemaBroken(s *Schema) bool { return !s.IsZero() && w.badSchemas[s.Value] }
 
 // checkExtended compiles the schema an implementation runs under (the
 // universal one extended by its own) when both compile alone, so that
 // nothing fails first at run time.
 func (w *Workspace) checkExtended(own, universal *Schema, diags *diag.List) {
-	if own.IsZero() || universal.IsZero() || w.schemaBroken(own) || w.schemaBroken(universal) {
+	if own.IsZero() || universal.IsZero() || w.SchemaBroken(own) || w.SchemaBroken(universal) {
 		return
 	}
 	(&Schema{Value: ExtendSchema(universal.Value, own.Value)}).Compile(diags)

@@ -81,16 +81,6 @@ func (w *Workspace) RecordSchema(e *Event) *Value {
 	return extendBy(nil, e.RecordSchema)
 }
 
-// checkedSchema is extendBy for the checks of a workspace: nil (anything
-// goes) when either schema has errors of its own, which are reported; an
-// expression that reads the schema's fields is then not reported as well.
-func (w *Workspace) checkedSchema(universal, own *Schema) *Value {
-	if w.schemaBroken(universal) || w.schemaBroken(own) {
-		return nil
-	}
-	return extendBy(universal, own)
-}
-
 // ContractBroken reports whether an action's contract is unknown because
 // of errors reported elsewhere: the universal action it implements did
 // not load, or a schema it runs under has errors of its own. What depends
@@ -101,11 +91,11 @@ func (w *Workspace) ContractBroken(a *Action) bool {
 	if a.Implements != "" && w.broken[KindUniversalAction+"//"+a.Implements] {
 		return true
 	}
-	if w.schemaBroken(a.InputSchema) || w.schemaBroken(a.OutputSchema) {
+	if w.SchemaBroken(a.InputSchema) || w.SchemaBroken(a.OutputSchema) {
 		return true
 	}
 	ua := w.universalOf(a)
-	return ua != nil && (w.schemaBroken(ua.Input) || w.schemaBroken(ua.Output))
+	return ua != nil && (w.SchemaBroken(ua.Input) || w.SchemaBroken(ua.Output))
 }
 
 // universalOf returns the universal action an action implements, or nil.

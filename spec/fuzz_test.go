@@ -98,20 +98,3 @@ func FuzzParseYAML(f *testing.F) {
 		}
 	})
 }
-
-// FuzzLoadFile: no file makes loading panic or hang, through every stage a
-// workspace goes through: YAML, the kinds' schemas, decoding, references,
-// inline JSON Schemas and CEL.
-func FuzzLoadFile(f *testing.F) {
-	fuzzSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		els, diags := LoadFile("f.yaml", data)
-		checkDiagnostics(t, "f.yaml", data, diags)
-		ws := newWorkspace()
-		for _, el := range els {
-			ws.add(el, &diags)
-		}
-		check(ws, &diags)
-		checkDiagnostics(t, "f.yaml", data, diags)
-	})
-}

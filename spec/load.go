@@ -70,8 +70,11 @@ func (w *Workspace) Event(connector, key string) *Event { return w.Events[connec
 
 // Load reads every *.yaml and *.yml file under the given files and
 // directories, checks each against its kind's schema, then checks the
-// workspace as a whole and compiles every expression. It reports every
-// problem it finds; the workspace holds whatever could be read.
+// workspace as a whole: references between files, inline JSON Schemas and
+// the contracts between layers. It reports every problem it finds; the
+// workspace holds whatever could be read. Its expressions are compiled by
+// the next step, spec/compile: layers.Load runs the whole pipeline, and is
+// what every caller uses.
 func Load(paths ...string) (*Workspace, diag.List) {
 	files, diags := findFiles(paths)
 	return build(parseFiles(files), diags)

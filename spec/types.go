@@ -77,7 +77,7 @@ type Connector struct {
 	// Hosts are the hosts a URL of the connector (base, authorization,
 	// token) may render to when its host uses an expression: "*" is one
 	// DNS label, as in "*.zendesk.com". Without them, each template's own
-	// text fixes its host (see URLPolicy).
+	// text fixes its host (see compile.URLPolicy).
 	Hosts []string `json:"hosts,omitempty"`
 	// Parameters is the JSON Schema of the connection parameters a user gives
 	// when connecting (a subdomain, a region).

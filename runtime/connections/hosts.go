@@ -8,6 +8,7 @@ import (
 	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // hostViolations evaluates the URLs of a connector, as the overrides
@@ -23,12 +24,12 @@ func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, co
 		return nil // a run reports it, with its place
 	}
 	vars := map[string]any{
-		spec.VarConnection:  map[string]any{"id": "", "name": "", "parameters": orEmpty(params), "info": map[string]any{}},
-		spec.VarTenant:      map[string]any{"key": tenant},
-		spec.VarCredentials: orEmpty(creds),
-		spec.VarNow:         s.now().UTC(),
+		compile.VarConnection:  map[string]any{"id": "", "name": "", "parameters": orEmpty(params), "info": map[string]any{}},
+		compile.VarTenant:      map[string]any{"key": tenant},
+		compile.VarCredentials: orEmpty(creds),
+		compile.VarNow:         s.now().UTC(),
 	}
-	urls := []*spec.Expr{rc.Compiled.BaseURL}
+	urls := []*compile.Expr{rc.Compiled.BaseURL}
 	if a := rc.Compiled.Auth; a != nil {
 		urls = append(urls, a.AuthorizationURL, a.TokenURL)
 	}
@@ -39,7 +40,7 @@ func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, co
 			continue
 		}
 		_, err := x.EvalURL(ctx, vars)
-		var ue *spec.URLError
+		var ue *compile.URLError
 		if !errors.As(err, &ue) || ue.Parameter == "" || seen[ue.Parameter] {
 			continue
 		}

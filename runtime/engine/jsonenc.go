@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // encodeJSON writes a JSON-like value (maps of string to any, lists,
@@ -118,7 +118,7 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 // what json.Marshal of the map gives. It returns nil, with no error, when
 // encodeJSON would give up on a value or keys repeat; the caller then
 // evaluates the mapping into a map as usual.
-func encodeFields(ctx context.Context, m *spec.Mapping, keys []string, vars map[string]any) ([]byte, error) {
+func encodeFields(ctx context.Context, m *compile.Mapping, keys []string, vars map[string]any) ([]byte, error) {
 	if len(keys) > 32 {
 		return nil, nil
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/spec"
+
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
@@ -330,7 +332,7 @@ func TestEncodeFieldsMatchesMarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	var diags diag.List
-	m := spec.NewScope(nil).CompileValue(v, nil, &diags, spec.VarInput)
+	m := compile.NewScope(nil).CompileValue(v, nil, &diags, compile.VarInput)
 	if err := diags.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +346,7 @@ func TestEncodeFieldsMatchesMarshal(t *testing.T) {
 	}
 	took := 0
 	for _, in := range inputs {
-		vars := map[string]any{spec.VarInput: in}
+		vars := map[string]any{compile.VarInput: in}
 		got, gerr := encodeFields(t.Context(), m, m.Keys(), vars)
 		val, verr := m.Eval(t.Context(), vars)
 		if fmt.Sprint(gerr) != fmt.Sprint(verr) {

@@ -10,6 +10,7 @@ import (
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
@@ -19,8 +20,8 @@ import (
 // times, concurrently; nothing is parsed or compiled per run.
 type Plan struct {
 	Resolved  *layers.Action
-	connector *spec.CompiledConnector
-	action    *spec.CompiledAction
+	connector *compile.Connector
+	action    *compile.Action
 
 	input, output *jsonschema.Schema
 	inputSchema   any // the raw input schema, to type JSON numbers
@@ -33,7 +34,7 @@ type Plan struct {
 	// literal; nil when it depends on the connection.
 	baseURL *url.URL
 
-	errors   []spec.CompiledErrorRule // the action's, then the connector's
+	errors   []compile.ErrorRule // the action's, then the connector's
 	retry    httpx.RetryPolicy
 	settings httpx.Settings
 	rate     httpx.Rate
@@ -62,7 +63,7 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 		return nil, err
 	}
 	p.normalizer = expr.NewNormalizer(p.inputSchema)
-	p.errors = append(append([]spec.CompiledErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
+	p.errors = append(append([]compile.ErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
 	p.setConnector(r.Connector, r.Action.Retry)
 	return p, nil
 }
@@ -103,7 +104,7 @@ func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 // literalBaseURL is a base URL that is plain text, as the run would
 // have it; nil when it depends on the connection (or is refused: the
 // run then says why).
-func literalBaseURL(x *spec.Expr) *url.URL {
+func literalBaseURL(x *compile.Expr) *url.URL {
 	if x == nil || x.Template == nil || !x.IsLiteral() {
 		return nil
 	}
