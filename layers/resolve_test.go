@@ -11,6 +11,7 @@ import (
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The test workspace: a universal create-contact, an acme connector that
@@ -90,7 +91,7 @@ func TestResolveActionWithOverride(t *testing.T) {
 	}
 	// …and keeps the universal contract.
 	req := r.Input.Get("required")
-	if req == nil || !slices.ContainsFunc(req.Items, func(v *spec.Value) bool { return v.Str == "email" }) {
+	if req == nil || !slices.ContainsFunc(req.Items, func(v *tree.Value) bool { return v.Str == "email" }) {
 		t.Errorf("email is no longer required: %s", jsonOf(t, r.Input))
 	}
 	for _, p := range []string{"/properties/email", "/properties/firstName", "/required"} {

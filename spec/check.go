@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // check runs the checks that need the whole workspace: references between
@@ -150,7 +152,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 // stepFieldPos is where a field of an action's i-th step is written, or
 // the step itself.
 func stepFieldPos(a *Action, i int, field string) diag.Pos {
-	if steps := a.Source.Doc.Get("steps"); steps != nil && steps.Kind == List && i < len(steps.Items) {
+	if steps := a.Source.Doc.Get("steps"); steps != nil && steps.Kind == tree.List && i < len(steps.Items) {
 		if v := steps.Items[i].Get(field); v != nil {
 			return v.Pos
 		}
@@ -279,8 +281,8 @@ func (w *Workspace) checkExtended(own, universal *Schema, diags *diag.List) {
 // checked with the expressions, which know their result types. With no
 // mapping at all the raw response (or record) is the result, checked
 // against the contract at run time.
-func checkOutputCoversContract(src Source, field string, mapping *Value, contract *Schema, what string, diags *diag.List) {
-	if contract.IsZero() || mapping == nil || mapping.Kind != Map {
+func checkOutputCoversContract(src Source, field string, mapping *tree.Value, contract *Schema, what string, diags *diag.List) {
+	if contract.IsZero() || mapping == nil || mapping.Kind != tree.Map {
 		return // one expression: its type is checked when compiled
 	}
 	pos := mapping.Pos
@@ -294,14 +296,18 @@ func checkOutputCoversContract(src Source, field string, mapping *Value, contrac
 	}
 }
 
-func schemaRequired(s *Value) []string {
+func schemaRequired(s *tree.Value) []string {
 	var out []string
-	if r := s.Get("required"); r != nil && r.Kind == List {
+	if r := s.Get("required"); r != nil && r.Kind == tree.List {
 		for _, it := range r.Items {
-			if it.Kind == String {
+			if it.Kind == tree.String {
 				out = append(out, it.Str)
 			}
 		}
 	}
 	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }

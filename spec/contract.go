@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // ExtendSchema returns the contract an implementation or an override runs
@@ -12,7 +14,7 @@ import (
 // keeps base's definition, so an implementation can never loosen the
 // contract. The $defs come along so that add's properties keep what their
 // $refs point to.
-func ExtendSchema(base, add *Value) *Value {
+func ExtendSchema(base, add *tree.Value) *tree.Value {
 	switch {
 	case base == nil:
 		return add
@@ -22,14 +24,14 @@ func ExtendSchema(base, add *Value) *Value {
 	out := base.Clone()
 	addMissing(out, add, "properties")
 	addMissing(out, add, "$defs")
-	if req := add.Get("required"); req != nil && req.Kind == List {
+	if req := add.Get("required"); req != nil && req.Kind == tree.List {
 		dst := out.Get("required")
-		if dst == nil || dst.Kind != List {
-			dst = &Value{Kind: List, Pos: req.Pos, Layer: req.Layer}
+		if dst == nil || dst.Kind != tree.List {
+			dst = &tree.Value{Kind: tree.List, Pos: req.Pos, Layer: req.Layer}
 			out.Set("required", req.Pos, dst)
 		}
 		for _, it := range req.Items {
-			if it.Kind == String && !slices.ContainsFunc(dst.Items, func(v *Value) bool { return v.Str == it.Str }) {
+			if it.Kind == tree.String && !slices.ContainsFunc(dst.Items, func(v *tree.Value) bool { return v.Str == it.Str }) {
 				dst.Items = append(dst.Items, it.Clone())
 			}
 		}
@@ -39,26 +41,26 @@ func ExtendSchema(base, add *Value) *Value {
 
 // addMissing copies into out the entries of add's object keyword that out
 // does not have.
-func addMissing(out, add *Value, keyword string) {
+func addMissing(out, add *tree.Value, keyword string) {
 	from := add.Get(keyword)
-	if from == nil || from.Kind != Map {
+	if from == nil || from.Kind != tree.Map {
 		return
 	}
 	dst := out.Get(keyword)
-	if dst == nil || dst.Kind != Map {
-		dst = &Value{Kind: Map, Pos: from.Pos, Layer: from.Layer}
+	if dst == nil || dst.Kind != tree.Map {
+		dst = &tree.Value{Kind: tree.Map, Pos: from.Pos, Layer: from.Layer}
 		out.Set(keyword, from.Pos, dst)
 	}
 	for _, f := range from.Fields {
 		if dst.Get(f.Key) == nil {
-			dst.Fields = append(dst.Fields, Field{Key: f.Key, KeyPos: f.KeyPos, Value: f.Value.Clone()})
+			dst.Fields = append(dst.Fields, tree.Field{Key: f.Key, KeyPos: f.KeyPos, Value: f.Value.Clone()})
 		}
 	}
 }
 
 // InputSchema is the schema an action's input is checked against: the
 // universal input extended by the action's own, or the action's own.
-func (w *Workspace) InputSchema(a *Action) *Value {
+func (w *Workspace) InputSchema(a *Action) *tree.Value {
 	if ua := w.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
 		return extendBy(ua.Input, a.InputSchema)
 	}
@@ -66,7 +68,7 @@ func (w *Workspace) InputSchema(a *Action) *Value {
 }
 
 // OutputSchema is the schema an action's output is checked against.
-func (w *Workspace) OutputSchema(a *Action) *Value {
+func (w *Workspace) OutputSchema(a *Action) *tree.Value {
 	if ua := w.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
 		return extendBy(ua.Output, a.OutputSchema)
 	}
@@ -74,7 +76,7 @@ func (w *Workspace) OutputSchema(a *Action) *Value {
 }
 
 // RecordSchema is the schema an event's records are checked against.
-func (w *Workspace) RecordSchema(e *Event) *Value {
+func (w *Workspace) RecordSchema(e *Event) *tree.Value {
 	if ue := w.UniversalEvents[e.Implements]; ue != nil && e.Implements != "" {
 		return extendBy(ue.Record, e.RecordSchema)
 	}
@@ -106,8 +108,8 @@ func (w *Workspace) universalOf(a *Action) *UniversalAction {
 	return w.UniversalActions[a.Implements]
 }
 
-func extendBy(universal, own *Schema) *Value {
-	var base, add *Value
+func extendBy(universal, own *Schema) *tree.Value {
+	var base, add *tree.Value
 	if !universal.IsZero() {
 		base = universal.Value
 	}
@@ -124,7 +126,7 @@ func extendBy(universal, own *Schema) *Value {
 // would otherwise be dropped without a word, since the universal one
 // binds. It returns the positions it reported at.
 func checkImplementation(field, what string, own, universal *Schema, contract string, diags *diag.List) []diag.Pos {
-	if own.IsZero() || universal.IsZero() || own.Value.Kind != Map {
+	if own.IsZero() || universal.IsZero() || own.Value.Kind != tree.Map {
 		return nil
 	}
 	var at []diag.Pos
@@ -134,7 +136,7 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 	}
 	u := universal.Value
 	for _, kw := range []string{"type", "properties", "required"} {
-		if f := own.Value.Field(kw); f != nil && f.Value.Kind == Null && u.Get(kw) != nil {
+		if f := own.Value.Field(kw); f != nil && f.Value.Kind == tree.Null && u.Get(kw) != nil {
 			errorf(f.Value.Pos, "%s.%s is null, which would remove the %s of %s (at %s); an implementation may add to the contract, never remove from it",
 				field, kw, kw, contract, u.Get(kw).Pos)
 		}
@@ -144,7 +146,7 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 			field, jsonText(ot), contract, jsonText(ut), ut.Pos)
 	}
 	uprops, oprops := u.Get("properties"), own.Value.Get("properties")
-	if uprops == nil || oprops == nil || oprops.Kind != Map {
+	if uprops == nil || oprops == nil || oprops.Kind != tree.Map {
 		return at
 	}
 	for _, f := range oprops.Fields {
@@ -154,19 +156,19 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 		}
 		ov := f.Value
 		switch {
-		case ov.Kind == Null:
+		case ov.Kind == tree.Null:
 			errorf(ov.Pos, "%s field %q is null, which would remove it from %s (at %s); an implementation may add fields, never remove them",
 				what, f.Key, contract, uf.KeyPos)
-		case ov.Kind != Map:
+		case ov.Kind != tree.Map:
 			errorf(ov.Pos, "%s field %q is redefined as %s, but %s defines it (at %s); an implementation keeps the contract's fields as they are",
 				what, f.Key, jsonText(ov), contract, uf.KeyPos)
 		default:
 			ut, ot := uf.Value.Get("type"), ov.Get("type")
 			switch {
 			case ot == nil:
-			case ot.Kind != Null && !typeValue(ot):
+			case ot.Kind != tree.Null && !typeValue(ot):
 				// Not a type at all: the schema's compile says so.
-			case ut == nil || ot.Kind == Null || !sameJSON(ut, ot):
+			case ut == nil || ot.Kind == tree.Null || !sameJSON(ut, ot):
 				want := "no type"
 				if ut != nil {
 					want = "type " + jsonText(ut)
@@ -181,25 +183,25 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 
 // typeValue reports whether v is a valid value of `type`: a JSON type name
 // or a list of them.
-func typeValue(v *Value) bool {
-	names := []*Value{v}
-	if v != nil && v.Kind == List {
+func typeValue(v *tree.Value) bool {
+	names := []*tree.Value{v}
+	if v != nil && v.Kind == tree.List {
 		if len(v.Items) == 0 {
 			return false
 		}
 		names = v.Items
 	}
 	for _, n := range names {
-		if n == nil || n.Kind != String || !slices.Contains([]string{"array", "boolean", "integer", "null", "number", "object", "string"}, n.Str) {
+		if n == nil || n.Kind != tree.String || !slices.Contains([]string{"array", "boolean", "integer", "null", "number", "object", "string"}, n.Str) {
 			return false
 		}
 	}
 	return v != nil
 }
 
-func sameJSON(a, b *Value) bool { return jsonText(a) == jsonText(b) }
+func sameJSON(a, b *tree.Value) bool { return jsonText(a) == jsonText(b) }
 
-func jsonText(v *Value) string {
+func jsonText(v *tree.Value) string {
 	b, _ := v.MarshalJSON()
 	return string(b)
 }

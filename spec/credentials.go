@@ -1,10 +1,13 @@
 package spec
 
-import "github.com/membrane-dev/membrane/spec/diag"
+import (
+	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
+)
 
 // CredentialsSchema is the JSON Schema of what a user gives to connect: the
 // auth's own `credentials:`, or the default of its type.
-func CredentialsSchema(a *Auth) *Value {
+func CredentialsSchema(a *Auth) *tree.Value {
 	if a == nil {
 		return emptyObjectSchema()
 	}
@@ -36,7 +39,7 @@ func CredentialsSchema(a *Auth) *Value {
 	if required != nil {
 		schema["required"] = required
 	}
-	v, _ := FromInterface(schema, a.Test.posOrZero())
+	v, _ := tree.FromInterface(schema, a.Test.posOrZero())
 	return v
 }
 
@@ -47,7 +50,7 @@ func (r *Request) posOrZero() diag.Pos {
 	return r.Pos
 }
 
-func emptyObjectSchema() *Value {
-	v, _ := FromInterface(map[string]any{"type": "object"}, diag.Pos{})
+func emptyObjectSchema() *tree.Value {
+	v, _ := tree.FromInterface(map[string]any{"type": "object"}, diag.Pos{})
 	return v
 }

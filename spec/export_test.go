@@ -13,10 +13,3 @@ func LoadOneFile(name string, data []byte) (*Workspace, diag.List) {
 	check(ws, &diags)
 	return ws, diags
 }
-
-// Seeds and the diagnostics check of the fuzz tests, for the external
-// ones.
-var (
-	FuzzSeeds        = fuzzSeeds
-	CheckDiagnostics = checkDiagnostics
-)

@@ -9,6 +9,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Compile checks an inline JSON Schema against the draft 2020-12 metaschema
@@ -41,11 +43,11 @@ func (s *Schema) Compile(diags *diag.List) *jsonschema.Schema {
 	var verr *jsonschema.ValidationError
 	if errors.As(err, &sve) && errors.As(sve.Err, &verr) {
 		for _, leaf := range leaves(verr, nil) {
-			node := s.Value.Lookup(Pointer(leaf.InstanceLocation...))
+			node := s.Value.Lookup(tree.Pointer(leaf.InstanceLocation...))
 			if node == nil {
 				node = s.Value
 			}
-			diags.Errorf(node.Pos, "invalid-schema", "invalid JSON Schema at %q: %s", "#"+Pointer(leaf.InstanceLocation...), metaschemaMessage(leaf))
+			diags.Errorf(node.Pos, "invalid-schema", "invalid JSON Schema at %q: %s", "#"+tree.Pointer(leaf.InstanceLocation...), metaschemaMessage(leaf))
 		}
 		return nil
 	}
@@ -80,13 +82,13 @@ func (s *Schema) Compile(diags *diag.List) *jsonschema.Schema {
 }
 
 // findRef returns the first `$ref` string of the schema whose value matches.
-func (s *Schema) findRef(match func(string) bool) *Value {
-	var found *Value
-	s.Value.Walk(func(_ string, v *Value) bool {
+func (s *Schema) findRef(match func(string) bool) *tree.Value {
+	var found *tree.Value
+	s.Value.Walk(func(_ string, v *tree.Value) bool {
 		if found != nil {
 			return false
 		}
-		if r := v.Get("$ref"); r != nil && r.Kind == String && match(r.Str) {
+		if r := v.Get("$ref"); r != nil && r.Kind == tree.String && match(r.Str) {
 			found = r
 		}
 		return true
@@ -171,7 +173,7 @@ func Violations(err error) []Violation {
 	}
 	var out []Violation
 	for _, leaf := range leaves(verr, nil) {
-		out = append(out, Violation{Pointer: Pointer(leaf.InstanceLocation...), Message: leaf.ErrorKind.LocalizedString(printer)})
+		out = append(out, Violation{Pointer: tree.Pointer(leaf.InstanceLocation...), Message: leaf.ErrorKind.LocalizedString(printer)})
 	}
 	return out
 }

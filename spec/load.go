@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Workspace is every element read from a tree of spec files.
@@ -37,7 +39,7 @@ type Workspace struct {
 	brokenImplements map[string]bool
 	// badSchemas holds the inline schemas with errors (they do not compile,
 	// or use keywords JSON Schema does not define), by their root node.
-	badSchemas map[*Value]bool
+	badSchemas map[*tree.Value]bool
 }
 
 // Empty returns a workspace with no elements and the given settings (nil
@@ -58,7 +60,7 @@ func newWorkspace() *Workspace {
 		Events:           map[string]map[string]*Event{},
 		broken:           map[string]bool{},
 		brokenImplements: map[string]bool{},
-		badSchemas:       map[*Value]bool{},
+		badSchemas:       map[*tree.Value]bool{},
 	}
 }
 
@@ -247,21 +249,21 @@ func readSpecFile(f fileRef) (data []byte, info fs.FileInfo, pf parsedFile, ok b
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "not a regular file")
 		return nil, info, pf, false
 	}
-	if err == nil && info.Size() > MaxFileSize {
-		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, int(info.Size()))}}, false
+	if err == nil && info.Size() > tree.MaxFileSize {
+		return nil, info, parsedFile{name: f.name, diags: diag.List{tree.FileTooLarge(f.name, int(info.Size()))}}, false
 	}
-	data, err = readAtMost(f.path, MaxFileSize+1)
+	data, err = readAtMost(f.path, tree.MaxFileSize+1)
 	if err != nil {
 		pf := parsedFile{name: f.name}
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "cannot read: %v", unwrapPathError(err))
 		return nil, info, pf, false
 	}
-	if len(data) > MaxFileSize { // it grew past the limit since the stat
+	if len(data) > tree.MaxFileSize { // it grew past the limit since the stat
 		size := len(data)
 		if now, err := os.Stat(f.path); err == nil && now.Size() > int64(size) {
 			size = int(now.Size())
 		}
-		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, size)}}, false
+		return nil, info, parsedFile{name: f.name, diags: diag.List{tree.FileTooLarge(f.name, size)}}, false
 	}
 	return data, info, parsedFile{}, true
 }
@@ -279,7 +281,7 @@ func readAtMost(path string, limit int64) ([]byte, error) {
 
 func parseFile(name string, data []byte) parsedFile {
 	pf := parsedFile{name: name}
-	docs, diags := ParseYAML(name, data)
+	docs, diags := tree.ParseYAML(name, data)
 	pf.diags = diags
 	if diags.HasErrors() && !slices.ContainsFunc(diags, func(d diag.Diagnostic) bool { return d.Rule == "not-text" || d.Rule == "file-too-large" }) {
 		pf.elements = salvage(data)
@@ -294,9 +296,9 @@ func parseFile(name string, data []byte) parsedFile {
 
 // decodeDocument checks one document against its kind's schema and decodes
 // it. It returns nil when the document is not of a known kind or is broken.
-func decodeDocument(doc Document, diags *diag.List) any {
+func decodeDocument(doc tree.Document, diags *diag.List) any {
 	root := doc.Root
-	if root.Kind != Map {
+	if root.Kind != tree.Map {
 		diags.Errorf(root.Pos, "wrong-type", "a spec document must be a mapping with a `kind:`, not %s", root.Kind)
 		return nil
 	}
@@ -305,7 +307,7 @@ func decodeDocument(doc Document, diags *diag.List) any {
 		diags.Errorf(root.Pos, "missing-kind", "document has no `kind:`; add one of %s", strings.Join(Kinds, ", "))
 		return nil
 	}
-	if kv.Kind != String {
+	if kv.Kind != tree.String {
 		diags.Errorf(kv.Pos, "wrong-type", "`kind:` must be text, one of %s, not %s", strings.Join(Kinds, ", "), kv.Kind)
 		return nil
 	}
@@ -352,9 +354,9 @@ func decodeDocument(doc Document, diags *diag.List) any {
 // references to it do not cascade into errors of their own.
 type broken struct{ kind, key, connector, implements string }
 
-func brokenElement(kind string, root *Value) any {
+func brokenElement(kind string, root *tree.Value) any {
 	text := func(name string) string {
-		if v := root.Get(name); v != nil && v.Kind == String {
+		if v := root.Get(name); v != nil && v.Kind == tree.String {
 			return v.Str
 		}
 		return ""
@@ -477,9 +479,9 @@ func keyPos(s Source) diag.Pos {
 
 // Decode checks a document (a file's, or one merged from layers) against
 // its kind's schema and decodes it into its element type.
-func Decode(doc *Value) (any, diag.List) {
+func Decode(doc *tree.Value) (any, diag.List) {
 	var diags diag.List
-	el := decodeDocument(Document{Root: doc, Pos: doc.Pos}, &diags)
+	el := decodeDocument(tree.Document{Root: doc, Pos: doc.Pos}, &diags)
 	if _, ok := el.(broken); ok {
 		el = nil
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/internal/wsgen"
+
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // TestLoaderMatchesLoad: on every golden workspace, a Loader reports what
@@ -213,11 +215,11 @@ func TestLoaderUnsettled(t *testing.T) {
 	}
 }
 
-// TestLoaderNeverReadsPastTheLimit: a file larger than MaxFileSize is
+// TestLoaderNeverReadsPastTheLimit: a file larger than tree.MaxFileSize is
 // reported, with its size, and not parsed.
 func TestLoaderNeverReadsPastTheLimit(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "big.yaml"), "kind: UniversalAction\nkey: big\ndescription: |\n"+strings.Repeat("  x\n", MaxFileSize/4+1))
+	writeFile(t, filepath.Join(dir, "big.yaml"), "kind: UniversalAction\nkey: big\ndescription: |\n"+strings.Repeat("  x\n", tree.MaxFileSize/4+1))
 	l := NewLoader()
 	_, diags := l.Load(dir)
 	if len(diags) != 1 || diags[0].Rule != "file-too-large" || !strings.Contains(diags[0].Message, "4.0 MiB") {

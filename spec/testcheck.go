@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // checkTest checks what the ConnectorTest schema cannot: that the connector
@@ -90,7 +92,7 @@ func testActionNames(ws *Workspace, connector string) []string {
 
 // checkTestOverride checks that an inline override patches actions the
 // connector has.
-func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, node *Value, diags *diag.List) {
+func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, node *tree.Value, diags *diag.List) {
 	if conn == nil || conn.Override == nil {
 		return
 	}
@@ -104,7 +106,7 @@ func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, no
 
 // checkTestCredentials reports the credentials a connector requires that a
 // case does not give: a run without them fails at its first request.
-func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *Value, diags *diag.List) {
+func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *tree.Value, diags *diag.List) {
 	if c == nil || c.Auth == nil || c.Auth.Type == AuthNone {
 		return
 	}
@@ -124,7 +126,7 @@ func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *Va
 	}
 }
 
-func (c *TestConnection) credentials() *Value {
+func (c *TestConnection) credentials() *tree.Value {
 	if c == nil {
 		return nil
 	}
@@ -135,7 +137,7 @@ func (c *TestConnection) credentials() *Value {
 func (t *ConnectorTest) CaseAction(i int) string { return cmpOr(t.Cases[i].Action, t.Action) }
 
 // CaseNode is the document node of the i-th case, for positions.
-func (t *ConnectorTest) CaseNode(i int) *Value {
+func (t *ConnectorTest) CaseNode(i int) *tree.Value {
 	if cs := t.Source.Doc.Get("cases"); cs != nil && i < len(cs.Items) {
 		return cs.Items[i]
 	}

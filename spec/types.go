@@ -4,7 +4,9 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
 	"github.com/membrane-dev/membrane/spec/errtype"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The file kinds. Every YAML document in a workspace names one in `kind:`.
@@ -40,7 +42,7 @@ func (t Template) MarshalText() ([]byte, error) { return []byte(t.Source), nil }
 
 // Schema is a JSON Schema (draft 2020-12) written inline in a spec file.
 type Schema struct {
-	Value *Value
+	Value *tree.Value
 }
 
 // IsZero reports whether no schema was given.
@@ -61,7 +63,7 @@ type Source struct {
 	File string   `json:"-"`
 	Pos  diag.Pos `json:"-"`
 	// Doc is the document's own tree, for layers and explain.
-	Doc *Value `json:"-"`
+	Doc *tree.Value `json:"-"`
 }
 
 // Connector describes one external app: where its API lives, how to
@@ -237,7 +239,7 @@ type Request struct {
 	Query   map[string]Template `json:"query,omitempty"`
 	Headers map[string]Template `json:"headers,omitempty"`
 	// Body is any JSON tree whose strings are templates, or one template.
-	Body *Value `json:"body,omitempty"`
+	Body *tree.Value `json:"body,omitempty"`
 	// Encoding of the body: json (default), form or text.
 	Encoding string `json:"encoding,omitempty"`
 }
@@ -286,9 +288,9 @@ type Action struct {
 	Errors     []ErrorRule  `json:"errors,omitempty"`
 	// Record maps each paginated item (`record`) before it is collected into
 	// `records`.
-	Record *Value `json:"record,omitempty"`
+	Record *tree.Value `json:"record,omitempty"`
 	// Output maps the result; a JSON tree whose strings are templates.
-	Output *Value `json:"output,omitempty"`
+	Output *tree.Value `json:"output,omitempty"`
 }
 
 // Step is one step of a multi-step action. Later steps and the output see
@@ -302,12 +304,12 @@ type Step struct {
 	ForEach     Template `json:"forEach,omitzero"`
 	Concurrency int      `json:"concurrency,omitempty"`
 	// Exactly one of Request and Action.
-	Request *Request `json:"request,omitempty"`
-	Action  string   `json:"action,omitempty"`
-	Input   *Value   `json:"input,omitempty"`
+	Request *Request    `json:"request,omitempty"`
+	Action  string      `json:"action,omitempty"`
+	Input   *tree.Value `json:"input,omitempty"`
 	// Output maps the step's result; by default the response body (request)
 	// or the action's output.
-	Output *Value `json:"output,omitempty"`
+	Output *tree.Value `json:"output,omitempty"`
 }
 
 // Event detects new, updated and deleted records of a connector.
@@ -323,7 +325,7 @@ type Event struct {
 	Webhook      *Webhook `json:"webhook,omitempty"`
 	Polling      *Polling `json:"polling,omitempty"`
 	// Record maps one raw record (`record`) to the delivered record.
-	Record *Value `json:"record,omitempty"`
+	Record *tree.Value `json:"record,omitempty"`
 }
 
 // Change types of an event record.
@@ -369,8 +371,8 @@ type Signature struct {
 
 // WebhookResponse is the reply to the app's push.
 type WebhookResponse struct {
-	Status int    `json:"status,omitempty"`
-	Body   *Value `json:"body,omitempty"`
+	Status int         `json:"status,omitempty"`
+	Body   *tree.Value `json:"body,omitempty"`
 }
 
 // Polling lists records on an interval and compares with what it saw.
@@ -397,11 +399,11 @@ type ConnectionOverride struct {
 	Connector string `json:"connector"`
 	Tenant    string `json:"tenant,omitempty"`
 	// Connection narrows the override to one connection id of the tenant.
-	Connection     string            `json:"connection,omitempty"`
-	Description    string            `json:"description,omitempty"`
-	ConnectorPatch *Value            `json:"connectorPatch,omitempty"`
-	Actions        map[string]*Value `json:"actions,omitempty"`
-	Events         map[string]*Value `json:"events,omitempty"`
+	Connection     string                 `json:"connection,omitempty"`
+	Description    string                 `json:"description,omitempty"`
+	ConnectorPatch *tree.Value            `json:"connectorPatch,omitempty"`
+	Actions        map[string]*tree.Value `json:"actions,omitempty"`
+	Events         map[string]*tree.Value `json:"events,omitempty"`
 }
 
 // WorkspaceConfig is the workspace's own settings (`membrane.yaml`). It

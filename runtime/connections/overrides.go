@@ -12,6 +12,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // maxOverrideSize is the store's bound on a stored override document.
@@ -142,8 +143,8 @@ func fileOnly(o *spec.ConnectionOverride, diags *diag.List) {
 		if name == "auth" {
 			why = "it decides how, and where, the connection's credentials and the workspace's OAuth client are sent"
 		}
-		fields := []*spec.Field{f}
-		if name == "auth" && f.Value.Kind == spec.Map && len(f.Value.Fields) > 0 {
+		fields := []*tree.Field{f}
+		if name == "auth" && f.Value.Kind == tree.Map && len(f.Value.Fields) > 0 {
 			fields = fields[:0]
 			for i := range f.Value.Fields {
 				sub := f.Value.Fields[i]
@@ -157,7 +158,7 @@ func fileOnly(o *spec.ConnectionOverride, diags *diag.List) {
 	}
 }
 
-func posOf(doc *spec.Value, field string, fallback diag.Pos) diag.Pos {
+func posOf(doc *tree.Value, field string, fallback diag.Pos) diag.Pos {
 	if v := doc.Get(field); v != nil {
 		return v.Pos
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // connectorSchemas are a connector's parameters and credentials schemas,
@@ -233,7 +234,7 @@ func credentialViolations(err error, creds map[string]any) []spec.Violation {
 			}
 			msg = fmt.Sprintf("does not satisfy %s (the value is a credential, so it is not shown)", name)
 		}
-		out = append(out, spec.Violation{Pointer: "/credentials" + spec.Pointer(leaf.InstanceLocation...), Message: msg})
+		out = append(out, spec.Violation{Pointer: "/credentials" + tree.Pointer(leaf.InstanceLocation...), Message: msg})
 	}
 	return out
 }

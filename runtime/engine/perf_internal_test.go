@@ -16,10 +16,10 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/spec"
-
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // refDecode is how decodeBody decoded JSON before decodeJSON.
@@ -171,7 +171,7 @@ func TestQuickSchemaNeverContradicts(t *testing.T) {
 			t.Errorf("%s: no quick schema", src)
 			continue
 		}
-		v, _ := spec.FromInterface(doc, diag.Pos{})
+		v, _ := tree.FromInterface(doc, diag.Pos{})
 		var diags diag.List
 		full := (&spec.Schema{Value: v}).Compile(&diags)
 		if full == nil {
@@ -234,7 +234,7 @@ func compilePair(tb testing.TB, src string) *jsonschemaPair {
 	if q == nil {
 		tb.Fatalf("%s: no quick schema", src)
 	}
-	v, _ := spec.FromInterface(doc, diag.Pos{})
+	v, _ := tree.FromInterface(doc, diag.Pos{})
 	var diags diag.List
 	full := (&spec.Schema{Value: v}).Compile(&diags)
 	if full == nil {
@@ -327,7 +327,7 @@ func TestEncodeFieldsMatchesMarshal(t *testing.T) {
 		"nested": map[string]any{"x": "${ input.a }", "lit": 1.5}, "list": []any{"${ input.b }", true},
 		"lit": "plain", "num": int64(3), "text": "a ${ input.b } b",
 	}
-	v, err := spec.FromInterface(src, diag.Pos{})
+	v, err := tree.FromInterface(src, diag.Pos{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // quickSchema vouches for values of the simple JSON Schemas most actions
@@ -70,7 +71,7 @@ func formatCheck(name string) (check func(any) error, ok bool) {
 		return c.(func(any) error), true
 	}
 	var diags diag.List
-	v := &spec.Value{Kind: spec.Map, Fields: []spec.Field{{Key: "format", Value: &spec.Value{Kind: spec.String, Str: name}}}}
+	v := &tree.Value{Kind: tree.Map, Fields: []tree.Field{{Key: "format", Value: &tree.Value{Kind: tree.String, Str: name}}}}
 	sch := (&spec.Schema{Value: v}).Compile(&diags)
 	if sch == nil {
 		return nil, false

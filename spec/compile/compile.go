@@ -9,6 +9,7 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The variables each place of a spec sees.
@@ -137,11 +138,11 @@ func workspaceScope(ws *spec.Workspace, c *spec.Connector) *Scope {
 // (anything goes) when either has errors of its own, which are reported;
 // an expression that reads the schema's fields is then not reported as
 // well.
-func checkedSchema(ws *spec.Workspace, universal, own *spec.Schema) *spec.Value {
+func checkedSchema(ws *spec.Workspace, universal, own *spec.Schema) *tree.Value {
 	if ws.SchemaBroken(universal) || ws.SchemaBroken(own) {
 		return nil
 	}
-	var base, add *spec.Value
+	var base, add *tree.Value
 	if !universal.IsZero() {
 		base = universal.Value
 	}
@@ -200,12 +201,12 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 // NewAction compiles the expressions of an action whose input and
 // output are checked against the given schemas (nil: unchecked). c may be
 // nil when the connector is missing; expressions still compile.
-func NewAction(c *spec.Connector, a *spec.Action, input, output *spec.Value, diags *diag.List) *Action {
+func NewAction(c *spec.Connector, a *spec.Action, input, output *tree.Value, diags *diag.List) *Action {
 	return compileAction(NewScope(c).WithInput(input), a, output, diags)
 }
 
 // compileAction compiles an action in a scope whose `input` is typed.
-func compileAction(s *Scope, a *spec.Action, output *spec.Value, diags *diag.List) *Action {
+func compileAction(s *Scope, a *spec.Action, output *tree.Value, diags *diag.List) *Action {
 	ca := &Action{
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
@@ -248,11 +249,11 @@ func compileAction(s *Scope, a *spec.Action, output *spec.Value, diags *diag.Lis
 }
 
 // NewEvent compiles the expressions of an event.
-func NewEvent(c *spec.Connector, e *spec.Event, record *spec.Value, diags *diag.List) *Event {
+func NewEvent(c *spec.Connector, e *spec.Event, record *tree.Value, diags *diag.List) *Event {
 	return compileEvent(NewScope(c), e, record, diags)
 }
 
-func compileEvent(s *Scope, e *spec.Event, record *spec.Value, diags *diag.List) *Event {
+func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List) *Event {
 	ce := &Event{Src: e, Record: s.CompileValue(e.Record, record, diags, varsEventMapping...)}
 	if w := e.Webhook; w != nil {
 		ce.Subscribe = compileRequest(s, w.Subscribe, diags, varsSubscribe)
@@ -375,8 +376,8 @@ func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []st
 }
 
 // schemaTypeName is a schema's single `type`, or "" when it allows several.
-func schemaTypeName(schema *spec.Value) string {
-	if t := schema.Get("type"); t != nil && t.Kind == spec.String {
+func schemaTypeName(schema *tree.Value) string {
+	if t := schema.Get("type"); t != nil && t.Kind == tree.String {
 		return t.Str
 	}
 	return ""
@@ -404,15 +405,15 @@ func typeFits(t *expr.Type, want string) bool {
 	return true
 }
 
-func literalFits(v *spec.Value, want string) bool {
+func literalFits(v *tree.Value, want string) bool {
 	switch v.Kind {
-	case spec.Null:
+	case tree.Null:
 		return true
-	case spec.Bool:
+	case tree.Bool:
 		return want == "boolean"
-	case spec.Int:
+	case tree.Int:
 		return want == "integer" || want == "number"
-	case spec.Float:
+	case tree.Float:
 		return want == "number"
 	}
 	return true

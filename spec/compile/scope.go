@@ -9,6 +9,7 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Variable names expressions may use. Which ones a place sees is fixed by
@@ -71,7 +72,7 @@ type Scope struct {
 
 	mu     sync.Mutex
 	envs   map[string]envResult   // by the names of the variables declared
-	inputs map[*spec.Value]*Scope // WithInput, by schema
+	inputs map[*tree.Value]*Scope // WithInput, by schema
 }
 
 type envResult struct {
@@ -131,7 +132,7 @@ func (s *Scope) With(name string, t *expr.Type) *Scope {
 // WithInput types `input` by a JSON Schema. The scope is kept per schema:
 // the actions that implement one universal action share it, and so share
 // their compiled expressions.
-func (s *Scope) WithInput(schema *spec.Value) *Scope {
+func (s *Scope) WithInput(schema *tree.Value) *Scope {
 	if schema == nil {
 		return s
 	}
@@ -142,7 +143,7 @@ func (s *Scope) WithInput(schema *spec.Value) *Scope {
 	}
 	in := s.With(VarInput, expr.FromSchema("input", schema.Interface()))
 	if s.inputs == nil {
-		s.inputs = map[*spec.Value]*Scope{}
+		s.inputs = map[*tree.Value]*Scope{}
 	}
 	s.inputs[schema] = in
 	return in
@@ -268,13 +269,13 @@ func posAt(t spec.Template, offset int) diag.Pos {
 // CompileValue compiles a JSON tree (a body, a mapping) whose strings are
 // templates; map keys are literal text. When contract is given (a JSON
 // Schema), a field whose type is known must agree with it.
-func (s *Scope) CompileValue(v, contract *spec.Value, diags *diag.List, names ...string) *Mapping {
+func (s *Scope) CompileValue(v, contract *tree.Value, diags *diag.List, names ...string) *Mapping {
 	return s.compileValue(v, contract, "", diags, names)
 }
 
 // compileValue is CompileValue at path, the place of v in the tree
 // ("contact.tags[0]"), for messages.
-func (s *Scope) compileValue(v, contract *spec.Value, path string, diags *diag.List, names []string) *Mapping {
+func (s *Scope) compileValue(v, contract *tree.Value, path string, diags *diag.List, names []string) *Mapping {
 	if v == nil {
 		return nil
 	}
@@ -283,7 +284,7 @@ func (s *Scope) compileValue(v, contract *spec.Value, path string, diags *diag.L
 		what = quote(path)
 	}
 	switch v.Kind {
-	case spec.String:
+	case tree.String:
 		x := s.Compile(valueTemplate(v), nil, diags, names...)
 		if x == nil {
 			return &Mapping{lit: v.Str}
@@ -298,7 +299,7 @@ func (s *Scope) compileValue(v, contract *spec.Value, path string, diags *diag.L
 			}
 		}
 		return &Mapping{expr: x}
-	case spec.Map:
+	case tree.Map:
 		m := &Mapping{isMap: true, keys: make([]string, len(v.Fields)), fields: make([]*Mapping, len(v.Fields))}
 		props := contract.Get("properties")
 		for i, f := range v.Fields {
@@ -310,7 +311,7 @@ func (s *Scope) compileValue(v, contract *spec.Value, path string, diags *diag.L
 			m.fields[i] = s.compileValue(f.Value, props.Get(f.Key), sub, diags, names)
 		}
 		return m.literalIfConstant()
-	case spec.List:
+	case tree.List:
 		m := &Mapping{isList: true, items: make([]*Mapping, len(v.Items))}
 		items := contract.Get("items")
 		for i, it := range v.Items {
@@ -338,7 +339,7 @@ func (m *Mapping) literalIfConstant() *Mapping {
 	return &Mapping{lit: v}
 }
 
-func valueTemplate(v *spec.Value) spec.Template {
+func valueTemplate(v *tree.Value) spec.Template {
 	return spec.Template{Source: v.Str, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}
 }
 

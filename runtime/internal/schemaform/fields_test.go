@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
-func schemaOf(t *testing.T, v map[string]any) *spec.Value {
+func schemaOf(t *testing.T, v map[string]any) *tree.Value {
 	t.Helper()
-	s, err := spec.FromInterface(v, spec.Value{}.Pos)
+	s, err := tree.FromInterface(v, tree.Value{}.Pos)
 	if err != nil {
 		t.Fatal(err)
 	}
