@@ -10,6 +10,7 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/schema"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -55,7 +56,7 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 		if o.ConnectorPatch != nil {
 			for _, s := range []*tree.Value{o.ConnectorPatch.Get("parameters"), o.ConnectorPatch.Get("auth").Get("credentials")} {
 				if s != nil {
-					spec.CheckSchemaKeywords(s, &diags)
+					schema.CheckKeywords(s, &diags)
 					schemasPatched = true
 				}
 			}
@@ -126,8 +127,8 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	// written in, so overrides patch the contract like any other field.
 	doc := Label(a.Source.Doc, Integration)
 	if r.Universal != nil {
-		in := spec.ExtendSchema(Label(r.Universal.Input.Value, Universal), schemaOf(a.InputSchema))
-		out := spec.ExtendSchema(Label(r.Universal.Output.Value, Universal), schemaOf(a.OutputSchema))
+		in := schema.Extend(Label(r.Universal.Input.Value, Universal), schemaOf(a.InputSchema))
+		out := schema.Extend(Label(r.Universal.Output.Value, Universal), schemaOf(a.OutputSchema))
 		doc.Set("inputSchema", in.Pos, in)
 		doc.Set("outputSchema", out.Pos, out)
 	}
@@ -138,11 +139,11 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 				diags.Errorf(impl.Pos, "contract", "an override cannot change what action %q implements (%q, at %s); patch its fields instead", a.Key, a.Implements, a.Source.Pos)
 			}
 			if s := p.Get("inputSchema"); s != nil {
-				spec.CheckSchemaKeywords(s, &diags)
+				schema.CheckKeywords(s, &diags)
 				inPatched = true
 			}
 			if s := p.Get("outputSchema"); s != nil {
-				spec.CheckSchemaKeywords(s, &diags)
+				schema.CheckKeywords(s, &diags)
 				outPatched = true
 			}
 			doc = MergePatch(doc, withoutIdentity(p), Connection)

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
-
+	"github.com/membrane-dev/membrane/spec/schema"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -214,20 +214,20 @@ func checkOverrideRefs(ws *Workspace, o *ConnectionOverride, diags *diag.List) {
 	// The schemas a patch writes are checked here too, whether or not what
 	// they patch is sound (layers checks the merged ones).
 	if cp := o.ConnectorPatch; cp != nil {
-		CheckSchemaKeywords(cp.Get("parameters"), diags)
-		CheckSchemaKeywords(cp.Get("auth").Get("credentials"), diags)
+		schema.CheckKeywords(cp.Get("parameters"), diags)
+		schema.CheckKeywords(cp.Get("auth").Get("credentials"), diags)
 	}
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range sortedKeys(o.Actions) {
-		CheckSchemaKeywords(o.Actions[key].Get("inputSchema"), diags)
-		CheckSchemaKeywords(o.Actions[key].Get("outputSchema"), diags)
+		schema.CheckKeywords(o.Actions[key].Get("inputSchema"), diags)
+		schema.CheckKeywords(o.Actions[key].Get("outputSchema"), diags)
 		if ws.Action(o.Connector, key) == nil && !ws.broken[KindAction+"/"+o.Connector+"/"+key] {
 			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Actions[o.Connector]))))
 		}
 	}
 	patches = o.Source.Doc.Get("events")
 	for _, key := range sortedKeys(o.Events) {
-		CheckSchemaKeywords(o.Events[key].Get("recordSchema"), diags)
+		schema.CheckKeywords(o.Events[key].Get("recordSchema"), diags)
 		if ws.Event(o.Connector, key) == nil && !ws.broken[KindEvent+"/"+o.Connector+"/"+key] {
 			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Events[o.Connector]))))
 		}
@@ -245,7 +245,7 @@ func (w *Workspace) checkSchema(s *Schema, skip []diag.Pos, diags *diag.List) {
 		return
 	}
 	var found diag.List
-	bad := CheckSchemaKeywords(s.Value, &found)
+	bad := schema.CheckKeywords(s.Value, &found)
 	if s.Compile(&found) == nil {
 		bad = true
 	}
@@ -273,7 +273,7 @@ func (w *Workspace) checkExtended(own, universal *Schema, diags *diag.List) {
 	if own.IsZero() || universal.IsZero() || w.SchemaBroken(own) || w.SchemaBroken(universal) {
 		return
 	}
-	(&Schema{Value: ExtendSchema(universal.Value, own.Value)}).Compile(diags)
+	(&Schema{Value: schema.Extend(universal.Value, own.Value)}).Compile(diags)
 }
 
 // checkOutputCoversContract checks that a mapping written as a literal

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec/diag"
-
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 

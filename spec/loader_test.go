@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/internal/wsgen"
-
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 

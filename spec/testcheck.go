@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
-
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 

@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
-
 	"github.com/membrane-dev/membrane/spec/errtype"
+	"github.com/membrane-dev/membrane/spec/schema"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -49,6 +49,17 @@ type Schema struct {
 func (s *Schema) IsZero() bool { return s == nil || s.Value == nil }
 
 func (s *Schema) MarshalJSON() ([]byte, error) { return s.Value.MarshalJSON() }
+
+// Compile checks the schema against the draft 2020-12 metaschema and
+// compiles it for validating values, as schema.Compile does; problems are
+// reported at the offending keyword. A zero Schema, or one with problems,
+// gives nil.
+func (s *Schema) Compile(diags *diag.List) *schema.Validator {
+	if s.IsZero() {
+		return nil
+	}
+	return schema.Compile(s.Value, diags)
+}
 
 // Duration is a Go duration string such as "250ms" or "1h30m".
 type Duration struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // hostViolations evaluates the URLs of a connector, as the overrides
@@ -18,7 +19,7 @@ import (
 // "evil.com/") is refused when it is created, with a pointer, rather than
 // saved to fail every run. A refusal that no one parameter causes (a URL
 // that also reads what the connection learns later) is left to the runs.
-func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, connector, tenant string, ovs []*spec.ConnectionOverride, params, creds map[string]any) []spec.Violation {
+func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, connector, tenant string, ovs []*spec.ConnectionOverride, params, creds map[string]any) []schema.Violation {
 	rc, diags := layers.ResolveConnector(ws.Spec, connector, ovs...)
 	if rc == nil || diags.HasErrors() {
 		return nil // a run reports it, with its place
@@ -33,7 +34,7 @@ func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, co
 	if a := rc.Compiled.Auth; a != nil {
 		urls = append(urls, a.AuthorizationURL, a.TokenURL)
 	}
-	var out []spec.Violation
+	var out []schema.Violation
 	seen := map[string]bool{}
 	for _, x := range urls {
 		if x == nil {
@@ -45,7 +46,7 @@ func (s *Service) hostViolations(ctx context.Context, ws *membrane.Workspace, co
 			continue
 		}
 		seen[ue.Parameter] = true
-		out = append(out, spec.Violation{Pointer: "/parameters/" + ue.Parameter,
+		out = append(out, schema.Violation{Pointer: "/parameters/" + ue.Parameter,
 			Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)})
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Providers is oauth.Options.Providers for a workspace: a connector's
@@ -140,7 +141,7 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 		}
 		params = c.Parameters
 	} else {
-		var pv []spec.Violation
+		var pv []schema.Violation
 		if params, pv, err = s.params(cn, r.Parameters); err != nil {
 			return "", err
 		}
@@ -171,7 +172,7 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 		if ue.Parameter != "" {
 			ptr += "/" + ue.Parameter
 		}
-		return "", invalid(cn, []spec.Violation{{Pointer: ptr, Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)}})
+		return "", invalid(cn, []schema.Violation{{Pointer: ptr, Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)}})
 	}
 	return u, err
 }

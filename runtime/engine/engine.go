@@ -13,6 +13,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Engine runs plans. Make one and share it: it holds the HTTP client and
@@ -185,7 +186,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	}
 	if p.input != nil && !p.quickIn.valid(input) {
 		if err := p.input.Validate(input); err != nil {
-			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: spec.Violations(err)}
+			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: schema.Violations(err)}
 		}
 	}
 	if err := r.prepare(ctx, input); err != nil {
@@ -210,7 +211,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	}
 	if p.output != nil && !p.quickOut.valid(out) {
 		if err := p.output.Validate(out); err != nil {
-			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: spec.Violations(err)}
+			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: schema.Violations(err)}
 		}
 	}
 	return out, nil

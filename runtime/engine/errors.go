@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/errtype"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // ErrorType says why a run failed; spec/errtype holds the one list.
@@ -37,7 +37,7 @@ const (
 )
 
 // Violation is one way a value breaks a JSON Schema.
-type Violation = spec.Violation
+type Violation = schema.Violation
 
 // Error is the one error type a run returns.
 type Error struct {

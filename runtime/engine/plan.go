@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Plan is an action resolved through its layers and compiled: CEL
@@ -23,7 +22,7 @@ type Plan struct {
 	connector *compile.Connector
 	action    *compile.Action
 
-	input, output *jsonschema.Schema
+	input, output *schema.Validator
 	inputSchema   any // the raw input schema, to type JSON numbers
 	// normalizer normalizes a copy of each run's input by inputSchema.
 	normalizer *expr.Normalizer

@@ -76,9 +76,7 @@ func formatCheck(name string) (check func(any) error, ok bool) {
 	if sch == nil {
 		return nil, false
 	}
-	if sch.Format != nil {
-		check = sch.Format.Validate
-	}
+	check = sch.FormatCheck()
 	formatChecks.Store(name, check)
 	return check, true
 }

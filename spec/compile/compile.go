@@ -9,6 +9,7 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/schema"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -149,7 +150,7 @@ func checkedSchema(ws *spec.Workspace, universal, own *spec.Schema) *tree.Value 
 	if !own.IsZero() {
 		add = own.Value
 	}
-	return spec.ExtendSchema(base, add)
+	return schema.Extend(base, add)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -6,11 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/tree"
@@ -18,8 +13,6 @@ import (
 
 // The file kinds' schemas are compiled once per process.
 var kindSchemas = sync.OnceValues(schemas.Compile)
-
-var printer = message.NewPrinter(language.English)
 
 // checkShape validates a document against its kind's JSON Schema and reports
 // each violation at the key or value it concerns. The schemas package words
@@ -127,27 +120,4 @@ func fieldPath(path []string) string {
 func looksNumeric(s string) bool {
 	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	return err == nil
-}
-
-// SchemaLeaves lists the violations of a validation error a user can act
-// on, for callers that word them their own way (without echoing a secret).
-func SchemaLeaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	return leaves(e, nil)
-}
-
-// leaves flattens the error tree to the violations a user can act on. The
-// causes of anyOf/oneOf are alternatives, not problems, so those report
-// themselves.
-func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
-	switch e.ErrorKind.(type) {
-	case *kind.AnyOf, *kind.OneOf:
-		return append(out, e)
-	}
-	if len(e.Causes) == 0 {
-		return append(out, e)
-	}
-	for _, c := range e.Causes {
-		out = leaves(c, out)
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package spec
+package schema
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
-
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -41,12 +41,12 @@ var olderKeywords = map[string]string{
 	"additionalItems": "items (next to prefixItems)",
 }
 
-// CheckSchemaKeywords reports, at its key, every keyword of an inline JSON
+// CheckKeywords reports, at its key, every keyword of an inline JSON
 // Schema (or of a merge patch of one) that draft 2020-12 does not define,
 // with the keyword it most likely meant. Keywords that start with "x-" are
 // extensions and pass. A null (a merge patch removing a keyword) passes
 // too. It reports whether it found any.
-func CheckSchemaKeywords(s *tree.Value, diags *diag.List) bool {
+func CheckKeywords(s *tree.Value, diags *diag.List) bool {
 	found := false
 	checkKeywords(s, diags, &found)
 	return found
@@ -83,7 +83,7 @@ func unknownKeywordMessage(k string, v *tree.Value) string {
 		return fmt.Sprintf("%s is not a keyword of JSON Schema 2020-12, which Membrane reads; use %s", quote(k), instead)
 	}
 	msg := fmt.Sprintf("%s is not a JSON Schema keyword, so a validator would ignore it", quote(k))
-	switch c := closest(k, allSchemaKeywords); {
+	switch c := suggest.Closest(k, allSchemaKeywords); {
 	case c != "":
 		return msg + "; did you mean " + quote(c) + "?"
 	case v.Get("type") != nil || v.Get("$ref") != nil:
@@ -93,3 +93,5 @@ func unknownKeywordMessage(k string, v *tree.Value) string {
 	}
 	return msg + "; fix its spelling, or name an extension x-" + k
 }
+
+func quote(s string) string { return `"` + s + `"` }
