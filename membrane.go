@@ -1,12 +1,3 @@
-// Package runtime is Membrane's Go API: load a workspace, resolve an action
-// through its layers, and run it on a connection.
-//
-//	ws, diags, err := membrane.Load(membrane.Options{}, "./integrations")
-//	res, err := ws.Run(ctx, membrane.RunRequest{
-//		Connector: "stripe", Action: "create-contact",
-//		Connection: engine.Connection{ID: "c1", Credentials: map[string]any{"apiKey": key}},
-//		Input: map[string]any{"email": "ada@example.com"},
-//	})
 package membrane
 
 import (

@@ -6,9 +6,11 @@
 //
 //	# yaml-language-server: $schema=https://membrane.dev/schemas/action.schema.json
 //
-// Shapes shared by several kinds (request, pagination, retry policy…) are
-// repeated in the $defs of each file that needs them; a test keeps the copies
-// identical.
+// The files are generated: each from its source in src/, with the shapes
+// several kinds share (request, pagination, retry policy…) written once in
+// src/defs.json and copied into the $defs of each file that refers to them.
+// Edit src/ and run `go generate ./schemas/...`; a test fails while a file
+// is stale.
 //
 // The schemas keep error messages of github.com/santhosh-tekuri/jsonschema/v6
 // readable: discriminated unions (auth by type, pagination by type) are
@@ -17,6 +19,8 @@
 // `dependentSchemas` that forbid the other key. Issues turns a validation
 // error into flat, located messages an author can act on.
 package schemas
+
+//go:generate go run ./internal/cmd/schemagen
 
 import (
 	"bytes"

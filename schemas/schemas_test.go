@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,30 +140,6 @@ func closedBranches(v map[string]any) bool {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
-
-// TestSharedDefsInSync keeps the copies of shared $defs identical: a shape
-// such as `request` is repeated in each file that needs it.
-func TestSharedDefsInSync(t *testing.T) {
-	seen := map[string]struct {
-		kind string
-		def  any
-	}{}
-	for _, k := range Kinds() {
-		defs, _ := Raw(k)["$defs"].(map[string]any)
-		for name, def := range defs {
-			if prev, ok := seen[name]; ok {
-				if !reflect.DeepEqual(prev.def, def) {
-					t.Errorf("$defs/%s differs between %s and %s", name, FileName(prev.kind), FileName(k))
-				}
-				continue
-			}
-			seen[name] = struct {
-				kind string
-				def  any
-			}{k, def}
-		}
-	}
-}
 
 // TestValid validates every document of testdata/valid against the schema
 // of its kind.

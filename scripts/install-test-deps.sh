@@ -9,7 +9,8 @@
 #   oauth2-mock-server  an OAuth2 authorization server from npm (pinned in
 #                runtime/oauth/testdata/package-lock.json); runtime/oauth's
 #                tests run the authorization-code, refresh and
-#                client-credentials flows against it.
+#                client-credentials flows against it, and against go-oauth2
+#                in process (a Go module: nothing to install here).
 #   chromium     Debian's browser; runtime/connect's tests click through the
 #                connect page in it (scripts/install-browser.sh).
 #   ajv          third-party JSON Schema validators from npm (pinned in

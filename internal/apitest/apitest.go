@@ -118,7 +118,7 @@ func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Option
 // WorkspaceDir is runtime/api/testdata/ws, wherever the test runs from.
 func WorkspaceDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "ws")
+	return filepath.Join(filepath.Dir(file), "..", "..", "runtime", "api", "testdata", "ws")
 }
 
 // Token mints a tenant token valid for an hour.

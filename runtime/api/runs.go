@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/internal/fastjson"
 )
 
 type runRequest struct {
@@ -63,7 +64,7 @@ func (a *api) runRequest(w http.ResponseWriter, r *http.Request) (runRequest, bo
 	if !ok {
 		return req, false
 	}
-	if v, ok := engine.ParseJSON(body); ok {
+	if v, ok := fastjson.Decode(body); ok {
 		if m, ok := v.(map[string]any); ok && fastRun(m, &req) {
 			return req, true
 		}

@@ -9,7 +9,12 @@
 //
 // Every error the API answers is a *Problem. The client keeps no state
 // beyond its token and is safe for concurrent use.
+//
+// The types the API sends and takes (types.go) are generated from the
+// server's: go generate ./runtime/client/... rewrites them.
 package client
+
+//go:generate go run ./internal/cmd/wiregen
 
 import (
 	"bytes"

@@ -43,7 +43,7 @@ func (e *env) connectionsOf(tenant string) []map[string]any {
 // lastStatus is the status of the last request of the page whose URL
 // starts with prefix (the browser may ask for more, a favicon, after it).
 func (e *env) lastStatus(prefix string) int {
-	all := e.served.all()
+	all := e.served.All()
 	for i := len(all) - 1; i >= 0; i-- {
 		if strings.HasPrefix(all[i].URL, prefix) {
 			return all[i].Status

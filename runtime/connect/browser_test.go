@@ -119,7 +119,7 @@ func TestBrowserOAuth(t *testing.T) {
 	}
 
 	var callback string
-	for _, r := range e.served.all() {
+	for _, r := range e.served.All() {
 		if strings.HasPrefix(r.URL, "/connect/callback?") {
 			callback = e.page.URL + r.URL
 		}
@@ -139,7 +139,7 @@ func TestBrowserOAuth(t *testing.T) {
 	if txt := get(t, ctx, chromedp.Text(`main`)); !strings.Contains(txt, "Not connected") || !strings.Contains(txt, "invalid_state") {
 		t.Errorf("a replayed callback without a session shows %q", txt)
 	}
-	if last := e.served.all(); last[len(last)-1].Status != http.StatusBadRequest {
+	if last := e.served.All(); last[len(last)-1].Status != http.StatusBadRequest {
 		t.Errorf("a replayed callback without a session: %d, want 400", last[len(last)-1].Status)
 	}
 
@@ -149,7 +149,7 @@ func TestBrowserOAuth(t *testing.T) {
 	if txt := get(t, ctx, chromedp.Text(`main`)); !strings.Contains(txt, "https://evil.example") || !strings.Contains(txt, "returnOrigins: [https://evil.example]") {
 		t.Errorf("the refusal says %q", txt)
 	}
-	if last := e.served.all(); last[len(last)-1].Status != http.StatusBadRequest {
+	if last := e.served.All(); last[len(last)-1].Status != http.StatusBadRequest {
 		t.Errorf("a foreign returnUrl: %d, want 400", last[len(last)-1].Status)
 	}
 	e.noLeaks(c.Token.AccessToken, c.Token.RefreshToken)

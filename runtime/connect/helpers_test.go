@@ -143,40 +143,6 @@ func newReturnApp(t *testing.T) *returnApp {
 	return a
 }
 
-// served is every response of the connect page, to look for leaks in.
-type served struct {
-	mu    sync.Mutex
-	resps []recorded
-}
-
-type recorded struct {
-	Method, URL string
-	Status      int
-	Header      http.Header
-	Body        string
-}
-
-func (s *served) all() []recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]recorded(nil), s.resps...)
-}
-
-func (s *served) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		s.mu.Lock()
-		s.resps = append(s.resps, recorded{Method: r.Method, URL: r.URL.String(), Status: rec.Code, Header: rec.Header().Clone(), Body: rec.Body.String()})
-		s.mu.Unlock()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-	})
-}
-
 type env struct {
 	t      *testing.T
 	st     store.Store
@@ -184,7 +150,7 @@ type env struct {
 	minter *tenancy.Minter
 	page   *httptest.Server // the connect page; its URL is PublicURL
 	app    *returnApp
-	served *served
+	served *testkit.Served
 	clock  *storetest.Clock
 	tokens []string // every JWT minted, to look for
 }
@@ -238,7 +204,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, svc: svc, minter: minter, app: newReturnApp(t), served: &served{}, clock: clock}
+	e := &env{t: t, st: st, svc: svc, minter: minter, app: newReturnApp(t), served: &testkit.Served{}, clock: clock}
 	var h http.Handler
 	e.page = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.page.Close)
@@ -252,7 +218,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	// links lead to the page.
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.New(api.Options{Service: svc, Store: st, Verifier: verifier, OAuthLinks: inner, Logger: storetest.Quiet()}))
-	mux.Handle("/", e.served.wrap(inner))
+	mux.Handle("/", e.served.Wrap(inner, nil))
 	h = mux
 	return e
 }
@@ -373,7 +339,7 @@ func csrfOf(t *testing.T, html string) string {
 func (e *env) noLeaks(secrets ...string) {
 	e.t.Helper()
 	secrets = append(secrets, e.tokens...)
-	for _, r := range e.served.all() {
+	for _, r := range e.served.All() {
 		for _, s := range secrets {
 			if strings.Contains(r.Body, s) {
 				e.t.Errorf("%s %s answered a body holding a secret %.8s…", r.Method, r.URL, s)

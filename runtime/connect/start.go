@@ -36,12 +36,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	claims, err := h.o.Verifier.Verify(q.Get("token"))
 	if err != nil {
-		reason := "invalid token"
-		var ue *tenancy.UnauthorizedError
-		if errors.As(err, &ue) {
-			reason = ue.Reason
-		}
-		h.log.Info("connect: token refused", "reason", reason)
+		h.log.Info("connect: token refused", "reason", tenancy.RefusalReason(err))
 		h.message(w, r, http.StatusUnauthorized, messagePage{page: page{Title: "This link is not valid"},
 			Text: "The link to this page has expired or is not valid. Go back to the app you came from and start connecting again."})
 		return

@@ -44,6 +44,9 @@ func TestBrowserClickThrough(t *testing.T) {
 
 	// The tenant's connections, with their state.
 	steps(t, ctx, stepTimeout, "open the tenant", chromedp.Click(`nav a[href="/console/tenants"]`),
+		// The overview has the same form: type into the tenants page's,
+		// once it has replaced the overview.
+		chromedp.WaitVisible(`//h1[text()="Tenants"]`),
 		chromedp.SendKeys(`#open-tenant`, tenant), chromedp.Submit(`#open-tenant`), chromedp.WaitVisible(`table.connections`))
 	screenshot(t, ctx, "2-tenant")
 	if txt := get(t, ctx, chromedp.Text(`table.connections`)); !strings.Contains(txt, conn.ID) || !strings.Contains(txt, "connected") {

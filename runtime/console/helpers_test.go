@@ -129,44 +129,9 @@ func (f *fakeSource) subscribers() int {
 	return len(f.subs)
 }
 
-// served keeps every page the console answered, to look for leaks in. The
-// event stream is passed through untouched.
-type served struct {
-	mu    sync.Mutex
-	resps []recorded
-}
-
-type recorded struct {
-	Method, URL string
-	Status      int
-	Header      http.Header
-	Body        string
-}
-
-func (s *served) all() []recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]recorded(nil), s.resps...)
-}
-
-func (s *served) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/console/events" {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		s.mu.Lock()
-		s.resps = append(s.resps, recorded{Method: r.Method, URL: r.URL.String(), Status: rec.Code, Header: rec.Header().Clone(), Body: rec.Body.String()})
-		s.mu.Unlock()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-	})
-}
+// isEventStream is the console's event stream, which never ends: the
+// responses kept to look for leaks in are the pages.
+func isEventStream(r *http.Request) bool { return r.URL.Path == "/console/events" }
 
 type env struct {
 	t      *testing.T
@@ -175,7 +140,7 @@ type env struct {
 	front  http.Handler // the test's console, then the server
 	source *fakeSource
 	minter *tenancy.Minter
-	served *served
+	served *testkit.Served
 	URL    string // where the server listens, when started
 	tokens []string
 }
@@ -201,7 +166,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	e := &env{t: t, dir: dir, srv: srv, served: &served{}}
+	e := &env{t: t, dir: dir, srv: srv, served: &testkit.Served{}}
 	verifier, err := tenancy.NewVerifier(wsKey, tenancy.Keys{HMACSecret: []byte(secret)})
 	if err != nil {
 		t.Fatal(err)
@@ -226,8 +191,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	// The server mounts a console of its own; this one, configured by the
 	// test, stands in front of it.
 	front := http.NewServeMux()
-	front.Handle("/console", e.served.wrap(h))
-	front.Handle("/console/", e.served.wrap(h))
+	front.Handle("/console", e.served.Wrap(h, isEventStream))
+	front.Handle("/console/", e.served.Wrap(h, isEventStream))
 	front.Handle("/", srv.Handler())
 	e.front = front
 	return e
@@ -349,7 +314,7 @@ func (e *env) noLeaks(extra ...string) {
 	secrets := append([]string{apiKey, secret}, e.tokens...)
 	secrets = append(secrets, extra...)
 	n := 0
-	for _, r := range e.served.all() {
+	for _, r := range e.served.All() {
 		n++
 		for _, s := range secrets {
 			if s != "" && strings.Contains(r.Body, s) {

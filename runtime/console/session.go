@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -102,12 +101,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	claims, err := h.o.Verifier.Verify(r.URL.Query().Get("token"))
 	if err != nil {
-		reason := "invalid token"
-		var ue *tenancy.UnauthorizedError
-		if errors.As(err, &ue) {
-			reason = ue.Reason
-		}
-		h.log.Info("console: token refused", "reason", reason)
+		h.log.Info("console: token refused", "reason", tenancy.RefusalReason(err))
 		h.message(w, r, http.StatusUnauthorized, "This link is not valid",
 			"The token has expired or is not valid. Make a new admin token and open the console with it.")
 		return

@@ -184,7 +184,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	if input == nil {
 		input = map[string]any{}
 	}
-	if p.input != nil && !p.quickIn.valid(input) {
+	if p.input != nil && !p.quickIn.Valid(input) {
 		if err := p.input.Validate(input); err != nil {
 			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: schema.Violations(err)}
 		}
@@ -209,7 +209,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.output != nil && !p.quickOut.valid(out) {
+	if p.output != nil && !p.quickOut.Valid(out) {
 		if err := p.output.Validate(out); err != nil {
 			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: schema.Violations(err)}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/internal/quickschema"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -27,8 +28,8 @@ type Plan struct {
 	// normalizer normalizes a copy of each run's input by inputSchema.
 	normalizer *expr.Normalizer
 	// quickIn and quickOut vouch for the values of simple schemas without
-	// the general validator (see quickschema.go); nil when they cannot.
-	quickIn, quickOut *quickSchema
+	// the general validator (see runtime/internal/quickschema); nil when they cannot.
+	quickIn, quickOut *quickschema.Schema
 	// baseURL is the connector's base URL parsed once, when it is a
 	// literal; nil when it depends on the connection.
 	baseURL *url.URL
@@ -51,11 +52,11 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	if r.Input != nil {
 		p.input = (&spec.Schema{Value: r.Input}).Compile(&diags)
 		p.inputSchema = r.Input.Interface()
-		p.quickIn = compileQuick(p.inputSchema)
+		p.quickIn = quickschema.Compile(p.inputSchema)
 	}
 	if r.Output != nil {
 		p.output = (&spec.Schema{Value: r.Output}).Compile(&diags)
-		p.quickOut = compileQuick(r.Output.Interface())
+		p.quickOut = quickschema.Compile(r.Output.Interface())
 	}
 	p.baseURL = literalBaseURL(r.CompiledConnector.BaseURL)
 	if err := diags.Err(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/internal/fastjson"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
@@ -264,7 +265,7 @@ func encodeBody(v any, encoding string) ([]byte, string, error) {
 	case "text":
 		return []byte(text(v)), "text/plain; charset=utf-8", nil
 	}
-	if b, ok := encodeJSON(v); ok {
+	if b, ok := fastjson.Encode(v); ok {
 		return b, "application/json", nil
 	}
 	b, err := json.Marshal(v)
@@ -331,7 +332,7 @@ func decodeBody(resp *httpx.Response) (any, error) {
 	mt := mediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && looksLikeJSON(resp.Body)):
-		if v, ok := decodeJSON(resp.Body); ok {
+		if v, ok := fastjson.Decode(resp.Body); ok {
 			return v, nil
 		}
 		dec := json.NewDecoder(bytes.NewReader(resp.Body))

@@ -68,77 +68,81 @@ func connect(t *testing.T, e *env, connID string) *Token {
 
 func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, codeAuth)
-	authURL := begin(t, e.m, "acme")
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, codeAuth)
+		authURL := begin(t, e.m, "acme")
 
-	u, _ := url.Parse(authURL)
-	q := u.Query()
-	want := map[string]string{
-		"response_type":         "code",
-		"client_id":             testClientID,
-		"redirect_uri":          callback,
-		"scope":                 "openid,contacts.read", // scopeSeparator
-		"prompt":                "consent",              // authorizationParams
-		"code_challenge_method": "S256",
-	}
-	for k, v := range want {
-		if q.Get(k) != v {
-			t.Errorf("%s = %q, want %q", k, q.Get(k), v)
+		u, _ := url.Parse(authURL)
+		q := u.Query()
+		want := map[string]string{
+			"response_type":         "code",
+			"client_id":             testClientID,
+			"redirect_uri":          callback,
+			"scope":                 "openid,contacts.read", // scopeSeparator
+			"prompt":                "consent",              // authorizationParams
+			"code_challenge_method": "S256",
 		}
-	}
-	if s := q.Get("state"); s == "" || s == "not-this-one" {
-		t.Errorf("state = %q: authorizationParams must not set it", s)
-	}
-	if len(q.Get("code_challenge")) != 43 {
-		t.Errorf("code_challenge = %q, want 43 characters of base64url SHA-256", q.Get("code_challenge"))
-	}
+		for k, v := range want {
+			if q.Get(k) != v {
+				t.Errorf("%s = %q, want %q", k, q.Get(k), v)
+			}
+		}
+		if s := q.Get("state"); s == "" || s == "not-this-one" {
+			t.Errorf("state = %q: authorizationParams must not set it", s)
+		}
+		if len(q.Get("code_challenge")) != 43 {
+			t.Errorf("code_challenge = %q, want 43 characters of base64url SHA-256", q.Get("code_challenge"))
+		}
 
-	code, state := consent(t, authURL)
-	if state != q.Get("state") || code == "" {
-		t.Fatalf("callback: code %q, state %q", code, state)
-	}
-	a, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
-	if err != nil {
-		t.Fatalf("Complete: %v", err)
-	}
-	if a.Tenant != "acme" || a.Connector != "mock" || a.ReturnURL != "/connected" || a.Parameters["tokenPath"] != "token" {
-		t.Errorf("authorization = %+v", a)
-	}
-	tok := a.Token
-	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.TokenType != "Bearer" {
-		t.Fatalf("token = %v (type %q)", tok, tok.TokenType)
-	}
-	if want := e.clock.Now().Add(5 * time.Second); !tok.Expiry.Equal(want) {
-		t.Errorf("expiry = %v, want %v (expires_in 5)", tok.Expiry, want)
-	}
+		code, state := consent(t, authURL)
+		if state != q.Get("state") || code == "" {
+			t.Fatalf("callback: code %q, state %q", code, state)
+		}
+		a, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
+		if err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		if a.Tenant != "acme" || a.Connector != "mock" || a.ReturnURL != "/connected" || a.Parameters["tokenPath"] != "token" {
+			t.Errorf("authorization = %+v", a)
+		}
+		tok := a.Token
+		if tok.AccessToken == "" || tok.RefreshToken == "" || tok.TokenType != "Bearer" {
+			t.Fatalf("token = %v (type %q)", tok, tok.TokenType)
+		}
+		if want := e.clock.Now().Add(5 * time.Second); !tok.Expiry.Equal(want) {
+			t.Errorf("expiry = %v, want %v (expires_in 5)", tok.Expiry, want)
+		}
 
-	// The server required a code_verifier and checked it against the
-	// challenge; one request, authenticated with HTTP basic (the default).
-	st := e.srv.stats(t)
-	if st.TokenRequests != 1 || st.Grants["authorization_code"] != 1 {
-		t.Errorf("token requests = %d %v, want 1 authorization_code", st.TokenRequests, st.Grants)
-	}
-	if strings.Join(st.ClientAuth, ",") != "basic" {
-		t.Errorf("client auth = %v, want basic", st.ClientAuth)
-	}
+		// The server required a code_verifier and checked it against the
+		// challenge; one request, authenticated with HTTP basic (the default).
+		st := e.srv.stats(t)
+		if st.TokenRequests != 1 || st.Grants["authorization_code"] != 1 {
+			t.Errorf("token requests = %d %v, want 1 authorization_code", st.TokenRequests, st.Grants)
+		}
+		if strings.Join(st.ClientAuth, ",") != "basic" {
+			t.Errorf("client auth = %v, want basic", st.ClientAuth)
+		}
+	})
 }
 
 // A verifier that does not match the challenge is refused by the server:
 // the PKCE check is real.
 func TestPKCEVerifierCheckedByServer(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, codeAuth)
-	m := e.manager(t, e.store)
-	m.o.States = tamperStates{e.store}
-	code, state := consent(t, begin(t, m, "acme"))
-	_, err := m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
-	var te *TokenError
-	if !errors.As(err, &te) || te.Code != "invalid_request" || !strings.Contains(te.Description, "code_verifier") {
-		t.Fatalf("err = %v, want the server's code_verifier refusal", err)
-	}
-	if n := e.srv.tokenRequests(t); n != 1 {
-		t.Errorf("token requests = %d, want 1", n)
-	}
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, codeAuth)
+		m := e.manager(t, e.store)
+		m.o.States = tamperStates{e.store}
+		code, state := consent(t, begin(t, m, "acme"))
+		_, err := m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
+		var te *TokenError
+		if !errors.As(err, &te) || te.Code != p.pkceCode || !strings.Contains(te.Description, p.pkceSays) {
+			t.Fatalf("err = %v, want the server's code_verifier refusal", err)
+		}
+		if n := e.srv.tokenRequests(t); n != 1 {
+			t.Errorf("token requests = %d, want 1", n)
+		}
+	})
 }
 
 // tamperStates swaps the PKCE verifier for another valid one on the way out.
@@ -157,114 +161,122 @@ func (s tamperStates) TakeState(ctx context.Context, state string) ([]byte, erro
 
 func TestStateRefused(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, codeAuth)
-	ctx := context.Background()
-	complete := func(state, code, tenant, connector string) error {
-		_, err := e.m.Complete(ctx, CompleteRequest{State: state, Code: code, Tenant: tenant, Connector: connector})
-		return err
-	}
-	refused := func(t *testing.T, err error) {
-		t.Helper()
-		if !errors.Is(err, ErrInvalidState) {
-			t.Fatalf("err = %v, want ErrInvalidState", err)
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, codeAuth)
+		ctx := context.Background()
+		complete := func(state, code, tenant, connector string) error {
+			_, err := e.m.Complete(ctx, CompleteRequest{State: state, Code: code, Tenant: tenant, Connector: connector})
+			return err
 		}
-	}
-	sent := 0 // token requests the test expects the server to have seen
+		refused := func(t *testing.T, err error) {
+			t.Helper()
+			if !errors.Is(err, ErrInvalidState) {
+				t.Fatalf("err = %v, want ErrInvalidState", err)
+			}
+		}
+		sent := 0 // token requests the test expects the server to have seen
 
-	t.Run("forged signature", func(t *testing.T) {
-		code, state := consent(t, begin(t, e.m, "acme"))
-		flip := []byte(state)
-		flip[len(flip)-2] ^= 1
-		refused(t, complete(string(flip), code, "acme", "mock"))
-	})
-	t.Run("forged payload", func(t *testing.T) {
-		code, state := consent(t, begin(t, e.m, "acme"))
-		enc, sig, _ := strings.Cut(state, ".")
-		raw, _ := b64.DecodeString(enc)
-		var p statePayload
-		json.Unmarshal(raw, &p)
-		p.Tenant = "evil"
-		raw, _ = json.Marshal(p)
-		refused(t, complete(b64.EncodeToString(raw)+"."+sig, code, "", ""))
-	})
-	t.Run("another server's secret", func(t *testing.T) {
-		other, err := New(Options{States: e.store, Providers: e.m.o.Providers, Now: e.clock.Now})
-		if err != nil {
-			t.Fatal(err)
+		t.Run("forged signature", func(t *testing.T) {
+			code, state := consent(t, begin(t, e.m, "acme"))
+			flip := []byte(state)
+			flip[len(flip)-2] ^= 1
+			refused(t, complete(string(flip), code, "acme", "mock"))
+		})
+		t.Run("forged payload", func(t *testing.T) {
+			code, state := consent(t, begin(t, e.m, "acme"))
+			enc, sig, _ := strings.Cut(state, ".")
+			raw, _ := b64.DecodeString(enc)
+			var p statePayload
+			json.Unmarshal(raw, &p)
+			p.Tenant = "evil"
+			raw, _ = json.Marshal(p)
+			refused(t, complete(b64.EncodeToString(raw)+"."+sig, code, "", ""))
+		})
+		t.Run("another server's secret", func(t *testing.T) {
+			other, err := New(Options{States: e.store, Providers: e.m.o.Providers, Now: e.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, state := consent(t, begin(t, other, "acme"))
+			refused(t, complete(state, code, "acme", "mock"))
+		})
+		t.Run("garbage", func(t *testing.T) {
+			for _, s := range []string{"", "abc", "a.b", "..", strings.Repeat("x", 5000)} {
+				refused(t, complete(s, "code", "acme", "mock"))
+			}
+		})
+		t.Run("expired", func(t *testing.T) {
+			code, state := consent(t, begin(t, e.m, "acme"))
+			e.clock.Add(10*time.Minute + time.Second)
+			refused(t, complete(state, code, "acme", "mock"))
+		})
+		t.Run("replayed", func(t *testing.T) {
+			code, state := consent(t, begin(t, e.m, "acme"))
+			if err := complete(state, code, "acme", "mock"); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+			refused(t, complete(state, code, "acme", "mock"))
+		})
+		t.Run("another tenant or connector", func(t *testing.T) {
+			code, state := consent(t, begin(t, e.m, "acme"))
+			refused(t, complete(state, code, "globex", "mock"))
+			refused(t, complete(state, code, "acme", "other"))
+			// The mismatches did not use the state up: its own session still can.
+			if err := complete(state, code, "acme", "mock"); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+		})
+		if n := e.srv.tokenRequests(t); n != sent {
+			t.Errorf("token requests = %d, want %d: a refused state must send none", n, sent)
 		}
-		code, state := consent(t, begin(t, other, "acme"))
-		refused(t, complete(state, code, "acme", "mock"))
 	})
-	t.Run("garbage", func(t *testing.T) {
-		for _, s := range []string{"", "abc", "a.b", "..", strings.Repeat("x", 5000)} {
-			refused(t, complete(s, "code", "acme", "mock"))
-		}
-	})
-	t.Run("expired", func(t *testing.T) {
-		code, state := consent(t, begin(t, e.m, "acme"))
-		e.clock.Add(10*time.Minute + time.Second)
-		refused(t, complete(state, code, "acme", "mock"))
-	})
-	t.Run("replayed", func(t *testing.T) {
-		code, state := consent(t, begin(t, e.m, "acme"))
-		if err := complete(state, code, "acme", "mock"); err != nil {
-			t.Fatal(err)
-		}
-		sent++
-		refused(t, complete(state, code, "acme", "mock"))
-	})
-	t.Run("another tenant or connector", func(t *testing.T) {
-		code, state := consent(t, begin(t, e.m, "acme"))
-		refused(t, complete(state, code, "globex", "mock"))
-		refused(t, complete(state, code, "acme", "other"))
-		// The mismatches did not use the state up: its own session still can.
-		if err := complete(state, code, "acme", "mock"); err != nil {
-			t.Fatal(err)
-		}
-		sent++
-	})
-	if n := e.srv.tokenRequests(t); n != sent {
-		t.Errorf("token requests = %d, want %d: a refused state must send none", n, sent)
-	}
 }
 
 func TestConsentDenied(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, codeAuth)
-	_, state := consent(t, begin(t, e.m, "acme"))
-	a, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Error: "access_denied", Tenant: "acme", Connector: "mock"})
-	var ae *AuthorizationError
-	if !errors.As(err, &ae) || ae.Code != "access_denied" || a == nil || a.ReturnURL != "/connected" || a.Token != nil {
-		t.Fatalf("Complete = %+v, %v", a, err)
-	}
-	if n := e.srv.tokenRequests(t); n != 0 {
-		t.Errorf("token requests = %d, want 0", n)
-	}
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, codeAuth)
+		_, state := consent(t, begin(t, e.m, "acme"))
+		a, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Error: "access_denied", Tenant: "acme", Connector: "mock"})
+		var ae *AuthorizationError
+		if !errors.As(err, &ae) || ae.Code != "access_denied" || a == nil || a.ReturnURL != "/connected" || a.Token != nil {
+			t.Fatalf("Complete = %+v, %v", a, err)
+		}
+		if n := e.srv.tokenRequests(t); n != 0 {
+			t.Errorf("token requests = %d, want 0", n)
+		}
+	})
 }
 
 func TestBeginRefusesClientCredentials(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ccAuth)
-	if _, err := e.m.Begin(context.Background(), BeginRequest{Tenant: "acme", Connector: "mock", RedirectURI: callback}); err == nil {
-		t.Fatal("Begin accepted a client credentials connector")
-	}
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, ccAuth)
+		if _, err := e.m.Begin(context.Background(), BeginRequest{Tenant: "acme", Connector: "mock", RedirectURI: callback}); err == nil {
+			t.Fatal("Begin accepted a client credentials connector")
+		}
+	})
 }
 
 // A code used twice is refused by the server; it is the caller's error,
 // not a disconnection.
 func TestCodeExchangeRefused(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, codeAuth)
-	code, state := consent(t, begin(t, e.m, "acme"))
-	e.srv.next(t, map[string]any{"status": 400, "body": map[string]any{"error": "invalid_grant", "error_description": "code " + code + " expired"}})
-	_, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
-	var ee *engine.Error
-	if !errors.As(err, &ee) || ee.Type != engine.ErrAuth || errors.Is(err, ErrReauthorize) {
-		t.Fatalf("err = %v", err)
-	}
-	if strings.Contains(err.Error(), code) {
-		t.Errorf("the error shows the code: %v", err)
-	}
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, codeAuth)
+		code, state := consent(t, begin(t, e.m, "acme"))
+		e.srv.next(t, override{Status: 400, Body: map[string]any{"error": "invalid_grant", "error_description": "code " + code + " expired"}})
+		_, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
+		var ee *engine.Error
+		if !errors.As(err, &ee) || ee.Type != engine.ErrAuth || errors.Is(err, ErrReauthorize) {
+			t.Fatalf("err = %v", err)
+		}
+		if strings.Contains(err.Error(), code) {
+			t.Errorf("the error shows the code: %v", err)
+		}
+	})
 }
 
 // The connector's authorization URL keeps its own query, but not a

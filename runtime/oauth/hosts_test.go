@@ -205,35 +205,39 @@ func regionalWorkspace(t *testing.T, grant, port string, client *httpx.Client) *
 // token endpoint on that subdomain (the real OAuth2 server, dialed in
 // place of DNS).
 func TestRegionalTokenURLWorks(t *testing.T) {
-	srv := oauth.StartTestServer(t, 3600)
-	addr := strings.TrimPrefix(srv.URL(), "http://")
-	_, port, _ := net.SplitHostPort(addr)
-	var (
-		mu     sync.Mutex
-		dialed []string
-	)
-	client := httpx.New(httpx.Config{Dial: func(a string) (net.Conn, error) {
-		mu.Lock()
-		dialed = append(dialed, a)
-		mu.Unlock()
-		return net.Dial("tcp", addr)
-	}})
-	p := regionalProvider(t, "clientCredentials", port)
-	m := newManager(t, p, oauth.NewMemStore(), client)
-	a := m.NewAuthenticator(p, &engine.Connection{ID: "c1", Tenant: "acme", Parameters: map[string]any{"region": "EU-West"}})
-	req := &httpx.Request{URL: "https://api.example.com/me"}
-	if err := a.Authorize(context.Background(), req); err != nil {
-		t.Fatalf("authorize: %v", err)
-	}
-	if !strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ") {
-		t.Errorf("no bearer token: %v", req.Header)
-	}
-	if got := srv.TokenRequests(); got != 1 {
-		t.Errorf("token requests = %d, want 1", got)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(dialed) == 0 || dialed[0] != "eu-west.auth.test:"+port {
-		t.Errorf("dialed %v, want eu-west.auth.test:%s", dialed, port)
+	for _, peer := range oauth.Peers() {
+		t.Run(peer.Name(), func(t *testing.T) {
+			srv := peer.Start(t, 3600)
+			addr := strings.TrimPrefix(srv.URL(), "http://")
+			_, port, _ := net.SplitHostPort(addr)
+			var (
+				mu     sync.Mutex
+				dialed []string
+			)
+			client := httpx.New(httpx.Config{Dial: func(a string) (net.Conn, error) {
+				mu.Lock()
+				dialed = append(dialed, a)
+				mu.Unlock()
+				return net.Dial("tcp", addr)
+			}})
+			p := regionalProvider(t, "clientCredentials", port)
+			m := newManager(t, p, oauth.NewMemStore(), client)
+			a := m.NewAuthenticator(p, &engine.Connection{ID: "c1", Tenant: "acme", Parameters: map[string]any{"region": "EU-West"}})
+			req := &httpx.Request{URL: "https://api.example.com/me"}
+			if err := a.Authorize(context.Background(), req); err != nil {
+				t.Fatalf("authorize: %v", err)
+			}
+			if !strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ") {
+				t.Errorf("no bearer token: %v", req.Header)
+			}
+			if got := srv.TokenRequests(); got != 1 {
+				t.Errorf("token requests = %d, want 1", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(dialed) == 0 || dialed[0] != "eu-west.auth.test:"+port {
+				t.Errorf("dialed %v, want eu-west.auth.test:%s", dialed, port)
+			}
+		})
 	}
 }

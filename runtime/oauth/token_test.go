@@ -136,25 +136,27 @@ func TestRefreshMargin(t *testing.T) {
 // (RFC 7636 §4.2), which is 43 characters of base64url (§4.1).
 func TestPKCEChallenge(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, codeAuth)
-	rs := &recordStates{MemStore: e.store}
-	m := e.manager(t, e.store)
-	m.o.States = rs
-	u, err := url.Parse(begin(t, m, "acme"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p pending
-	if len(rs.saved) != 1 || json.Unmarshal(rs.saved[0], &p) != nil {
-		t.Fatalf("saved %d states", len(rs.saved))
-	}
-	sum := sha256.Sum256([]byte(p.Verifier))
-	if len(p.Verifier) != 43 || u.Query().Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		t.Fatalf("verifier %d characters, challenge %q", len(p.Verifier), u.Query().Get("code_challenge"))
-	}
-	if m := u.Query().Get("code_challenge_method"); m != "S256" {
-		t.Fatalf("method %q", m)
-	}
+	eachPeer(t, func(t *testing.T, p peer) {
+		e := newEnv(t, p, codeAuth)
+		rs := &recordStates{MemStore: e.store}
+		m := e.manager(t, e.store)
+		m.o.States = rs
+		u, err := url.Parse(begin(t, m, "acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pend pending
+		if len(rs.saved) != 1 || json.Unmarshal(rs.saved[0], &pend) != nil {
+			t.Fatalf("saved %d states", len(rs.saved))
+		}
+		sum := sha256.Sum256([]byte(pend.Verifier))
+		if len(pend.Verifier) != 43 || u.Query().Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) {
+			t.Fatalf("verifier %d characters, challenge %q", len(pend.Verifier), u.Query().Get("code_challenge"))
+		}
+		if m := u.Query().Get("code_challenge_method"); m != "S256" {
+			t.Fatalf("method %q", m)
+		}
+	})
 }
 
 // recordStates keeps what is saved.

@@ -39,3 +39,13 @@ const (
 )
 
 func unauthorized(reason string) error { return &UnauthorizedError{Reason: reason} }
+
+// RefusalReason says why Verify refused a token, in words safe to log
+// (never to show the caller): the UnauthorizedError's reason, or
+// the generic reason for any other error.
+func RefusalReason(err error) string {
+	if ue, ok := errors.AsType[*UnauthorizedError](err); ok {
+		return ue.Reason
+	}
+	return reasonInvalid
+}

@@ -58,11 +58,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := m.v.Verify(token)
 	if err != nil {
-		reason := reasonInvalid
-		if ue, ok := err.(*UnauthorizedError); ok {
-			reason = ue.Reason
-		}
-		m.refuse(w, r, reason)
+		m.refuse(w, r, RefusalReason(err))
 		return
 	}
 	r = r.WithContext(NewContext(r.Context(), c))

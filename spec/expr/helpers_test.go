@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// contactSchema is the input of the create-contact example in DESIGN.md,
+// contactSchema is the input of the universal create-contact action,
 // grown with the shapes a mapping meets: nested objects, lists of objects,
 // a map and a property that is not an identifier.
 const contactSchema = `{

@@ -1,27 +1,27 @@
-package engine
+package fastjson
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
-	"strings"
-
-	"github.com/membrane-dev/membrane/spec/compile"
 )
 
-// encodeJSON writes a JSON-like value (maps of string to any, lists,
+// Encode writes a JSON-like value (maps of string to any, lists,
 // strings, bools, int64, float64, nil) exactly as json.Marshal does (keys
 // sorted, HTML characters escaped, floats in its format) without its
 // reflection. For any other Go type, a NaN or an infinity, or deep
 // nesting, it gives up (ok false) and the caller uses json.Marshal.
-func encodeJSON(v any) ([]byte, bool) {
-	return appendJSON(make([]byte, 0, 256), v, 0)
+func Encode(v any) ([]byte, bool) {
+	return appendValue(make([]byte, 0, 256), v, 0)
 }
 
-func appendJSON(b []byte, v any, depth int) ([]byte, bool) {
-	if depth > maxJSONDepth {
+// Append appends v as Encode writes it, for a value nested depth levels
+// deep in what the caller writes; ok is false where Encode gives up.
+func Append(b []byte, v any, depth int) ([]byte, bool) { return appendValue(b, v, depth) }
+
+func appendValue(b []byte, v any, depth int) ([]byte, bool) {
+	if depth > maxDepth {
 		return nil, false
 	}
 	switch x := v.(type) {
@@ -30,11 +30,11 @@ func appendJSON(b []byte, v any, depth int) ([]byte, bool) {
 	case bool:
 		return strconv.AppendBool(b, x), true
 	case string:
-		return appendJSONString(b, x), true
+		return AppendString(b, x), true
 	case int64:
 		return strconv.AppendInt(b, x, 10), true
 	case float64:
-		return appendJSONFloat(b, x)
+		return appendFloat(b, x)
 	case []any:
 		if x == nil {
 			return append(b, "null"...), true
@@ -45,7 +45,7 @@ func appendJSON(b []byte, v any, depth int) ([]byte, bool) {
 				b = append(b, ',')
 			}
 			var ok bool
-			if b, ok = appendJSON(b, e, depth+1); !ok {
+			if b, ok = appendValue(b, e, depth+1); !ok {
 				return nil, false
 			}
 		}
@@ -65,10 +65,10 @@ func appendJSON(b []byte, v any, depth int) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = AppendString(b, k)
 			b = append(b, ':')
 			var ok bool
-			if b, ok = appendJSON(b, x[k], depth+1); !ok {
+			if b, ok = appendValue(b, x[k], depth+1); !ok {
 				return nil, false
 			}
 		}
@@ -77,10 +77,10 @@ func appendJSON(b []byte, v any, depth int) ([]byte, bool) {
 	return nil, false
 }
 
-// appendJSONString writes plain text as it is and leaves anything
+// AppendString writes plain text as it is and leaves anything
 // json.Marshal escapes (quotes, backslashes, control and HTML characters,
 // non-ASCII for its U+2028, U+2029 and invalid UTF-8 rules) to it.
-func appendJSONString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always marshals
@@ -92,8 +92,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendJSONFloat is encoding/json's float64 format.
-func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
+// appendFloat is encoding/json's float64 format.
+func appendFloat(b []byte, f float64) ([]byte, bool) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil, false // json.Marshal's error
 	}
@@ -110,48 +110,4 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 		}
 	}
 	return b, true
-}
-
-// encodeFields writes an object mapping as JSON without building its map:
-// the fields are evaluated in their order (so the first failing one is
-// the one reported, as with Eval), then written in key order, which is
-// what json.Marshal of the map gives. It returns nil, with no error, when
-// encodeJSON would give up on a value or keys repeat; the caller then
-// evaluates the mapping into a map as usual.
-func encodeFields(ctx context.Context, m *compile.Mapping, keys []string, vars map[string]any) ([]byte, error) {
-	if len(keys) > 32 {
-		return nil, nil
-	}
-	var (
-		vbuf  [32]any
-		order [32]int
-	)
-	vals := vbuf[:len(keys)]
-	for i := range keys {
-		v, err := m.EvalField(ctx, vars, i)
-		if err != nil {
-			return nil, err
-		}
-		vals[i] = v
-		order[i] = i
-	}
-	idx := order[:len(keys)]
-	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
-	b := make([]byte, 0, 256)
-	b = append(b, '{')
-	for n, i := range idx {
-		if n > 0 {
-			if keys[i] == keys[idx[n-1]] {
-				return nil, nil
-			}
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, keys[i])
-		b = append(b, ':')
-		var ok bool
-		if b, ok = appendJSON(b, vals[i], 1); !ok {
-			return nil, nil
-		}
-	}
-	return append(b, '}'), nil
 }

@@ -1,4 +1,9 @@
-package engine
+// Package quickschema vouches for values of the simple JSON Schemas most
+// actions declare without the general validator, which costs several
+// allocations per keyword and value. It only ever says "valid" where the
+// validator would; otherwise the caller runs the validator, which gives
+// the verdict and the violations.
+package quickschema
 
 import (
 	"math"
@@ -10,21 +15,21 @@ import (
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
-// quickSchema vouches for values of the simple JSON Schemas most actions
+// Schema vouches for values of the simple JSON Schemas most actions
 // declare (types, properties, required, items, additionalProperties,
 // string enums, lengths and formats) without the general validator, which
 // costs several allocations per keyword and value. It only ever says "valid"
 // where the JSON Schema validator would; when it cannot tell, or the value
 // is invalid, the caller runs the real validator, which gives the verdict
-// and the violations. A schema with any other keyword gets no quickSchema.
-type quickSchema struct {
+// and the violations. A schema with any other keyword gets no Schema.
+type Schema struct {
 	types     uint8 // qt* bits; 0 is any type
-	props     map[string]*quickSchema
-	propList  []quickProp // props, to walk when no other key matters
+	props     map[string]*Schema
+	propList  []prop // props, to walk when no other key matters
 	required  []string
-	addlFalse bool         // additionalProperties: false
-	addl      *quickSchema // additionalProperties: {…}
-	items     *quickSchema
+	addlFalse bool    // additionalProperties: false
+	addl      *Schema // additionalProperties: {…}
+	items     *Schema
 	enum      []string        // string values only
 	minLen    int             // -1: none
 	maxLen    int             // -1: none
@@ -32,9 +37,9 @@ type quickSchema struct {
 	never     bool            // the schema `false`
 }
 
-type quickProp struct {
+type prop struct {
 	name string
-	s    *quickSchema
+	s    *Schema
 }
 
 const (
@@ -60,7 +65,7 @@ var annotations = map[string]bool{
 // know, which stays an annotation.
 var formatChecks sync.Map
 
-// formatCheck returns the validator's own check of a format: a quickSchema
+// formatCheck returns the validator's own check of a format: a Schema
 // calls the very function the validator would, so its verdict on a format
 // is the validator's. ok is false when the format cannot be checked here.
 func formatCheck(name string) (check func(any) error, ok bool) {
@@ -81,14 +86,14 @@ func formatCheck(name string) (check func(any) error, ok bool) {
 	return check, true
 }
 
-// compileQuick returns the quickSchema of a decoded JSON Schema, or nil
+// Compile returns the Schema of a decoded JSON Schema, or nil
 // when it uses anything beyond the simple keywords.
-func compileQuick(s any) *quickSchema {
+func Compile(s any) *Schema {
 	switch v := s.(type) {
 	case bool:
-		return &quickSchema{never: !v, minLen: -1, maxLen: -1}
+		return &Schema{never: !v, minLen: -1, maxLen: -1}
 	case map[string]any:
-		q := &quickSchema{minLen: -1, maxLen: -1}
+		q := &Schema{minLen: -1, maxLen: -1}
 		for k, x := range v {
 			if annotations[k] {
 				continue
@@ -103,12 +108,12 @@ func compileQuick(s any) *quickSchema {
 				if !ok {
 					return nil
 				}
-				q.props = make(map[string]*quickSchema, len(m))
+				q.props = make(map[string]*Schema, len(m))
 				for name, ps := range m {
-					if q.props[name] = compileQuick(ps); q.props[name] == nil {
+					if q.props[name] = Compile(ps); q.props[name] == nil {
 						return nil
 					}
-					q.propList = append(q.propList, quickProp{name, q.props[name]})
+					q.propList = append(q.propList, prop{name, q.props[name]})
 				}
 			case "required":
 				var ok bool
@@ -118,11 +123,11 @@ func compileQuick(s any) *quickSchema {
 			case "additionalProperties":
 				if b, ok := x.(bool); ok {
 					q.addlFalse = !b
-				} else if q.addl = compileQuick(x); q.addl == nil {
+				} else if q.addl = Compile(x); q.addl == nil {
 					return nil
 				}
 			case "items":
-				if q.items = compileQuick(x); q.items == nil {
+				if q.items = Compile(x); q.items == nil {
 					return nil
 				}
 			case "enum":
@@ -157,7 +162,7 @@ func compileQuick(s any) *quickSchema {
 	return nil
 }
 
-func (q *quickSchema) setTypes(x any) bool {
+func (q *Schema) setTypes(x any) bool {
 	var names []any
 	switch t := x.(type) {
 	case string:
@@ -204,7 +209,7 @@ func schemaInt(x any) (int, bool) {
 
 // valid reports whether v certainly satisfies the schema. False means
 // invalid or unsure.
-func (q *quickSchema) valid(v any) bool {
+func (q *Schema) Valid(v any) bool {
 	if q == nil || q.never {
 		return false
 	}
@@ -233,7 +238,7 @@ func (q *quickSchema) valid(v any) bool {
 		t = qtArray
 		if q.items != nil {
 			for _, it := range x {
-				if !q.items.valid(it) {
+				if !q.items.Valid(it) {
 					return false
 				}
 			}
@@ -248,17 +253,17 @@ func (q *quickSchema) valid(v any) bool {
 		if !q.addlFalse && q.addl == nil {
 			// Only the declared properties are checked: look them up.
 			for _, p := range q.propList {
-				if fv, ok := x[p.name]; ok && !p.s.valid(fv) {
+				if fv, ok := x[p.name]; ok && !p.s.Valid(fv) {
 					return false
 				}
 			}
 		} else if q.props != nil || q.addlFalse || q.addl != nil {
 			for k, fv := range x {
 				if ps, ok := q.props[k]; ok {
-					if !ps.valid(fv) {
+					if !ps.Valid(fv) {
 						return false
 					}
-				} else if q.addlFalse || (q.addl != nil && !q.addl.valid(fv)) {
+				} else if q.addlFalse || (q.addl != nil && !q.addl.Valid(fv)) {
 					return false
 				}
 			}

@@ -1,4 +1,9 @@
-package engine
+// Package fastjson decodes and encodes the JSON of API bodies without
+// reflection, on the engine's and the API's hot paths. Each function
+// gives up (ok false) on anything out of the ordinary, and the caller
+// then uses encoding/json, which gives the same value, bytes or error it
+// always gave; the tests hold both to that.
+package fastjson
 
 import (
 	"encoding/json"
@@ -10,7 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// decodeJSON decodes a response body as decodeBody always has (a
+// Decode decodes a JSON body as the engine always has (a
 // json.Decoder with UseNumber, then expr.Normalize with no schema) in one
 // pass: numbers become int64 where integral and float64 otherwise as they
 // are read, with no json.Number strings, no reflection and no second walk.
@@ -18,8 +23,8 @@ import (
 // data after the value, deep nesting, a string with a surrogate escape or
 // invalid UTF-8. The caller then decodes with encoding/json, which gives
 // the same value or the same error it always gave.
-func decodeJSON(b []byte) (v any, ok bool) {
-	d := decoders.Get().(*jsonDecoder)
+func Decode(b []byte) (v any, ok bool) {
+	d := decoders.Get().(*decoder)
 	d.b, d.i = b, 0
 	defer func() {
 		clear(d.pairs[:cap(d.pairs)]) // drop references to the values
@@ -35,27 +40,27 @@ func decodeJSON(b []byte) (v any, ok bool) {
 	return v, d.i == len(d.b)
 }
 
-var decoders = sync.Pool{New: func() any { return &jsonDecoder{pairs: make([]jsonPair, 0, 64)} }}
+var decoders = sync.Pool{New: func() any { return &decoder{pairs: make([]pair, 0, 64)} }}
 
-// maxJSONDepth is where decodeJSON leaves nesting to encoding/json, which
+// maxDepth is where Decode leaves nesting to encoding/json, which
 // has its own limit and error.
-const maxJSONDepth = 512
+const maxDepth = 512
 
-type jsonDecoder struct {
+type decoder struct {
 	b []byte
 	i int
 	// pairs is a stack of the members of the objects being read: an
 	// object's map is made at its end, at its final size, instead of
 	// growing member by member.
-	pairs []jsonPair
+	pairs []pair
 }
 
-type jsonPair struct {
+type pair struct {
 	k string
 	v any
 }
 
-func (d *jsonDecoder) space() {
+func (d *decoder) space() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -66,8 +71,8 @@ func (d *jsonDecoder) space() {
 	}
 }
 
-func (d *jsonDecoder) value(depth int) (any, bool) {
-	if d.i >= len(d.b) || depth > maxJSONDepth {
+func (d *decoder) value(depth int) (any, bool) {
+	if d.i >= len(d.b) || depth > maxDepth {
 		return nil, false
 	}
 	switch c := d.b[d.i]; {
@@ -90,7 +95,7 @@ func (d *jsonDecoder) value(depth int) (any, bool) {
 	return nil, false
 }
 
-func (d *jsonDecoder) lit(s string) bool {
+func (d *decoder) lit(s string) bool {
 	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
 		return false
 	}
@@ -98,7 +103,7 @@ func (d *jsonDecoder) lit(s string) bool {
 	return true
 }
 
-func (d *jsonDecoder) object(depth int) (any, bool) {
+func (d *decoder) object(depth int) (any, bool) {
 	d.i++ // {
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
@@ -125,7 +130,7 @@ func (d *jsonDecoder) object(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		d.pairs = append(d.pairs, jsonPair{k, v})
+		d.pairs = append(d.pairs, pair{k, v})
 		d.space()
 		if d.i >= len(d.b) {
 			return nil, false
@@ -148,7 +153,7 @@ func (d *jsonDecoder) object(depth int) (any, bool) {
 	}
 }
 
-func (d *jsonDecoder) array(depth int) (any, bool) {
+func (d *decoder) array(depth int) (any, bool) {
 	d.i++ // [
 	// [] decodes to an empty list, not nil.
 	l := make([]any, 0)
@@ -183,7 +188,7 @@ func (d *jsonDecoder) array(depth int) (any, bool) {
 // str reads a string. Plain ASCII and valid UTF-8 are copied; the simple
 // escapes and \u escapes outside the surrogate range are decoded here;
 // anything else gives up.
-func (d *jsonDecoder) str() (string, bool) {
+func (d *decoder) str() (string, bool) {
 	d.i++ // "
 	start := d.i
 	ascii := true
@@ -211,7 +216,7 @@ func (d *jsonDecoder) str() (string, bool) {
 
 // key reads an object key. The keys of API responses repeat (every record
 // of a page has the same ones): short plain ones come from keyCache.
-func (d *jsonDecoder) key() (string, bool) {
+func (d *decoder) key() (string, bool) {
 	start := d.i + 1
 	for j := start; j < len(d.b) && j-start <= maxCachedKey; j++ {
 		c := d.b[j]
@@ -248,7 +253,7 @@ func cachedKey(b []byte) string {
 }
 
 // escaped finishes a string that has escapes, from its start.
-func (d *jsonDecoder) escaped(start int) (string, bool) {
+func (d *decoder) escaped(start int) (string, bool) {
 	out := make([]byte, 0, d.i-start+16)
 	out = append(out, d.b[start:d.i]...)
 	for d.i < len(d.b) {
@@ -305,7 +310,7 @@ func (d *jsonDecoder) escaped(start int) (string, bool) {
 // number reads a JSON number and converts it as expr.Normalize converts a
 // json.Number: int64 when ParseInt takes it, else the float64 of it
 // (int64 when integral and in range), else the json.Number itself.
-func (d *jsonDecoder) number() (any, bool) {
+func (d *decoder) number() (any, bool) {
 	start := d.i
 	neg := d.b[d.i] == '-'
 	if neg {
@@ -382,9 +387,3 @@ func (d *jsonDecoder) number() (any, bool) {
 }
 
 func isFloatSyntax(s string) bool { return strings.ContainsAny(s, ".eE") }
-
-// ParseJSON decodes a JSON document the fast way the engine decodes
-// response bodies: objects to map[string]any, integral numbers to int64,
-// others to float64. ok is false for anything out of the ordinary (see
-// decodeJSON); decode those with encoding/json, which says what is wrong.
-func ParseJSON(b []byte) (v any, ok bool) { return decodeJSON(b) }
