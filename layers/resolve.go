@@ -11,6 +11,7 @@ import (
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -47,7 +48,7 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 	var diags diag.List
 	c := ws.Connectors[connector]
 	if c == nil {
-		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, spec.Suggest(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
 		return nil, diags
 	}
 	r := &Connector{Connector: c, Doc: Label(c.Source.Doc, Integration)}
@@ -107,12 +108,12 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	var diags diag.List
 	c := ws.Connectors[connector]
 	if c == nil {
-		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, spec.Suggest(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
 		return nil, diags
 	}
 	a := FindAction(ws, connector, name)
 	if a == nil {
-		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no action %q%s", connector, name, spec.Suggest(name, actionNames(ws, connector)))
+		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no action %q%s", connector, name, suggest.DidYouMean(name, actionNames(ws, connector)))
 		return nil, diags
 	}
 	r := &Action{Universal: ws.UniversalActions[a.Implements]}

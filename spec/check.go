@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
 	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -87,7 +89,7 @@ func checkConnectorRef(ws *Workspace, src Source, key string, diags *diag.List) 
 	if ws.broken[KindConnector+"//"+key] {
 		return false // its own errors are reported
 	}
-	diags.Errorf(fieldPos(src, "connector"), "unknown-reference", "connector %q is not defined in the workspace%s", key, didYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
+	diags.Errorf(fieldPos(src, "connector"), "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
 	return false
 }
 
@@ -98,7 +100,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 		var ok bool
 		ua, ok = ws.UniversalActions[a.Implements]
 		if !ok && !ws.broken[KindUniversalAction+"//"+a.Implements] {
-			diags.Errorf(fieldPos(a.Source, "implements"), "unknown-reference", "universal action %q is not defined in the workspace%s", a.Implements, didYouMean(a.Implements, slices.Collect(maps.Keys(ws.UniversalActions))))
+			diags.Errorf(fieldPos(a.Source, "implements"), "unknown-reference", "universal action %q is not defined in the workspace%s", a.Implements, suggest.DidYouMean(a.Implements, slices.Collect(maps.Keys(ws.UniversalActions))))
 		}
 	}
 	var inAt, outAt []diag.Pos
@@ -136,7 +138,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 		case ws.Action(a.Connector, st.Action) == nil:
 			if !ws.broken[KindAction+"/"+a.Connector+"/"+st.Action] {
 				others := slices.DeleteFunc(slices.Collect(maps.Keys(ws.Actions[a.Connector])), func(k string) bool { return k == a.Key })
-				diags.Errorf(pos, "unknown-reference", "step %q calls action %q, which connector %q does not define%s", st.Name, st.Action, a.Connector, didYouMean(st.Action, others))
+				diags.Errorf(pos, "unknown-reference", "step %q calls action %q, which connector %q does not define%s", st.Name, st.Action, a.Connector, suggest.DidYouMean(st.Action, others))
 			}
 		case st.Action == a.Key:
 			diags.Errorf(pos, "call-cycle", "step %q calls its own action %q; an action cannot call itself", st.Name, a.Key)
@@ -191,7 +193,7 @@ func checkEventRefs(ws *Workspace, e *Event, diags *diag.List) {
 		var ok bool
 		ue, ok = ws.UniversalEvents[e.Implements]
 		if !ok && !ws.broken[KindUniversalEvent+"//"+e.Implements] {
-			diags.Errorf(fieldPos(e.Source, "implements"), "unknown-reference", "universal event %q is not defined in the workspace%s", e.Implements, didYouMean(e.Implements, slices.Collect(maps.Keys(ws.UniversalEvents))))
+			diags.Errorf(fieldPos(e.Source, "implements"), "unknown-reference", "universal event %q is not defined in the workspace%s", e.Implements, suggest.DidYouMean(e.Implements, slices.Collect(maps.Keys(ws.UniversalEvents))))
 		}
 	}
 	var at []diag.Pos
@@ -222,14 +224,14 @@ func checkOverrideRefs(ws *Workspace, o *ConnectionOverride, diags *diag.List) {
 		schema.CheckKeywords(o.Actions[key].Get("inputSchema"), diags)
 		schema.CheckKeywords(o.Actions[key].Get("outputSchema"), diags)
 		if ws.Action(o.Connector, key) == nil && !ws.broken[KindAction+"/"+o.Connector+"/"+key] {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Actions[o.Connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", o.Connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Actions[o.Connector]))))
 		}
 	}
 	patches = o.Source.Doc.Get("events")
 	for _, key := range sortedKeys(o.Events) {
 		schema.CheckKeywords(o.Events[key].Get("recordSchema"), diags)
 		if ws.Event(o.Connector, key) == nil && !ws.broken[KindEvent+"/"+o.Connector+"/"+key] {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Events[o.Connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", o.Connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Events[o.Connector]))))
 		}
 	}
 }
@@ -311,3 +313,5 @@ func schemaRequired(s *tree.Value) []string {
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+func quote(s string) string { return `"` + s + `"` }

@@ -36,15 +36,6 @@ func TestFileTooLarge(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
-	if got := Suggest("Conector", Kinds); got != `; did you mean "Connector"?` {
-		t.Errorf("Suggest = %q", got)
-	}
-	if got := Suggest("zzz", Kinds); got != "" {
-		t.Errorf("Suggest(zzz) = %q, want none", got)
-	}
-}
-
 // TestLoadFileBroken: LoadFile gives only usable elements; a document with
 // errors gives its diagnostics and no element.
 func TestLoadFileBroken(t *testing.T) {

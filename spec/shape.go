@@ -8,6 +8,7 @@ import (
 
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -49,7 +50,7 @@ func reportIssue(doc *tree.Value, is schemas.Issue, diags *diag.List) {
 		}
 		if is.Suggestion == "" && strings.Contains(msg, "; allowed: ") {
 			// The schemas package counts a swap of two letters as two edits.
-			if c := closest(name, is.Allowed); c != "" {
+			if c := suggest.Closest(name, is.Allowed); c != "" {
 				msg = msg[:strings.Index(msg, "; allowed: ")] + "; did you mean '" + c + "'?"
 			}
 		}

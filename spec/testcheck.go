@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -51,7 +53,7 @@ func checkTest(ws *Workspace, t *ConnectorTest, diags *diag.List) {
 			if c.Action != "" {
 				pos = node.Get("action").Pos
 			}
-			diags.Errorf(pos, "unknown-reference", "connector %q has no action %q (nor one implementing it)%s", t.Connector, action, didYouMean(action, testActionNames(ws, t.Connector)))
+			diags.Errorf(pos, "unknown-reference", "connector %q has no action %q (nor one implementing it)%s", t.Connector, action, suggest.DidYouMean(action, testActionNames(ws, t.Connector)))
 		}
 		checkTestCredentials(ws.Connectors[t.Connector], t, c, node, diags)
 	}
@@ -98,7 +100,7 @@ func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, no
 	patches := node.Get("override").Get("actions")
 	for _, key := range sortedKeys(conn.Override.Actions) {
 		if ws.Action(connector, key) == nil && !ws.broken[KindAction+"/"+connector+"/"+key] {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -91,7 +92,7 @@ func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.Connectio
 // or the keys the workspace has.
 func connectorHint(ws *spec.Workspace, key, dir string) string {
 	keys := slices.Sorted(maps.Keys(ws.Connectors))
-	if s := spec.Suggest(key, keys); s != "" {
+	if s := suggest.DidYouMean(key, keys); s != "" {
 		return s
 	}
 	if len(keys) == 0 {

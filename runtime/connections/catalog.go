@@ -9,6 +9,7 @@ import (
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -191,7 +192,7 @@ func (s *Service) findAction(ws *membrane.Workspace, connector, action string) (
 			keys = append(keys, a.Implements)
 		}
 	}
-	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, spec.Suggest(action, keys)), sentinel: ErrUnknownAction}
+	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, suggest.DidYouMean(action, keys)), sentinel: ErrUnknownAction}
 }
 
 func (s *Service) actionInfo(ws *membrane.Workspace, connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {

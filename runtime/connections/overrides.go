@@ -12,6 +12,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -201,7 +202,7 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range slices.Sorted(maps.Keys(o.Actions)) {
 		if ws.Action(connector, key) == nil {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, spec.Suggest(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
 			continue
 		}
 		actions = append(actions, key)
@@ -209,7 +210,7 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	patches = o.Source.Doc.Get("events")
 	for _, key := range slices.Sorted(maps.Keys(o.Events)) {
 		if ws.Event(connector, key) == nil {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", connector, key, spec.Suggest(key, slices.Collect(maps.Keys(ws.Events[connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Events[connector]))))
 		}
 	}
 	if len(actions) == 0 && o.ConnectorPatch != nil {
