@@ -32,7 +32,7 @@ func SkipOrFail(t testing.TB, why, install string) {
 // oauthDir is runtime/oauth/testdata, where install.sh puts the server.
 func oauthDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "oauth", "testdata")
+	return filepath.Join(filepath.Dir(file), "..", "..", "runtime", "oauth", "testdata")
 }
 
 // OAuthServer starts oauth2-mock-server (runtime/oauth/testdata/
