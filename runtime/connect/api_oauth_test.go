@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/store"
 )
 
@@ -52,22 +53,6 @@ func (e *env) lastStatus(prefix string) int {
 	return 0
 }
 
-// tokenRequests is how many requests reached the OAuth2 server's token
-// endpoint.
-func tokenRequests(t *testing.T, oauthURL string) int {
-	t.Helper()
-	resp, err := http.Get(oauthURL + "/__control/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st struct{ TokenRequests int }
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st.TokenRequests
-}
-
 // An app's backend connects an OAuth2 account through the REST API: it
 // asks POST /v1/oauth/authorize for a link and sends the user's browser
 // there; the user continues to the real OAuth2 server, which sends them
@@ -77,8 +62,8 @@ func tokenRequests(t *testing.T, oauthURL string) int {
 func TestBrowserOAuthThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	oauthURL := startAuthServer(t)
-	e := newEnv(t, envOptions{oauthURL: oauthURL})
+	srv := startAuthServer(t)
+	e := newEnv(t, envOptions{oauthURL: srv.URL()})
 	ret := e.app.URL + "/integrations/done"
 	link := e.authorize(tenant, "oauthy", ret)
 
@@ -112,10 +97,10 @@ func TestBrowserOAuthThroughTheAPI(t *testing.T) {
 	code := e.call(http.MethodPost, "/v1/connections/"+id+"/actions/whoami/run", e.token(), map[string]any{"input": map[string]any{}}, &run)
 	// The app answers with the subject of a token the OAuth2 server
 	// signed; it refuses anything else.
-	if code != http.StatusOK || run.RunID == "" || run.Output["account"] != "oauth:johndoe" {
+	if code != http.StatusOK || run.RunID == "" || run.Output["account"] != "oauth:"+testkit.OAuthSubject {
 		t.Fatalf("run: %d %+v", code, run)
 	}
-	if n := tokenRequests(t, oauthURL); n != 1 {
+	if n := srv.TokenRequests(t); n != 1 {
 		t.Errorf("token requests = %d, want 1 (the code exchange)", n)
 	}
 	e.noLeaks(c.Token.AccessToken, c.Token.RefreshToken)
@@ -132,7 +117,8 @@ func TestBrowserOAuthThroughTheAPI(t *testing.T) {
 func TestBrowserOAuthLinkIsBound(t *testing.T) {
 	t.Parallel()
 	victim := newBrowser(t)
-	oauthURL := startAuthServer(t)
+	srv := startAuthServer(t)
+	oauthURL := srv.URL()
 	e := newEnv(t, envOptions{oauthURL: oauthURL})
 	attackerReturn := e.app.URL + "/mallory"
 
@@ -180,7 +166,7 @@ func TestBrowserOAuthLinkIsBound(t *testing.T) {
 	if n := len(e.connectionsOf(tenant)) + len(e.connectionsOf("mallory")); n != 0 {
 		t.Fatalf("%d connections were made", n)
 	}
-	if n := tokenRequests(t, oauthURL); n != 0 {
+	if n := srv.TokenRequests(t); n != 0 {
 		t.Fatalf("token requests = %d, want 0: no code may be exchanged", n)
 	}
 

@@ -29,9 +29,13 @@ func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 
 func screenshot(t *testing.T, ctx context.Context, name string) { testkit.Screenshot(t, ctx, name) }
 
-// startAuthServer starts runtime/oauth's OAuth2 server with the client
-// the test workspace's connector uses.
-func startAuthServer(t *testing.T) string {
+// startAuthServer starts the OAuth2 server the browser tests consent at:
+// go-oauth2, in process, with the client the test workspace's connectors
+// use. Not also npm's oauth2-mock-server, as runtime/oauth's tests are:
+// through these tests it reaches none of Membrane's code that go-oauth2
+// does not (their coverage profiles differ only in the HTTP client's
+// table of header names), and each run of them starts a browser.
+func startAuthServer(t *testing.T) testkit.OAuthServer {
 	t.Helper()
-	return testkit.OAuthServer(t, 3600, "membrane-test", "membrane-test-secret")
+	return testkit.GoOAuth2.Start(t, 3600)
 }

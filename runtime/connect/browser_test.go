@@ -97,7 +97,7 @@ func TestBrowserAPIKey(t *testing.T) {
 func TestBrowserOAuth(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	e := newEnv(t, envOptions{oauthURL: startAuthServer(t)})
+	e := newEnv(t, envOptions{oauthURL: startAuthServer(t).URL()})
 	ret := e.app.URL + "/done"
 	steps(t, ctx, "open the link", chromedp.Navigate(e.link(e.token(), "oauthy", ret)), chromedp.WaitVisible(`button[type=submit]`))
 	if txt := get(t, ctx, chromedp.Text(`button[type=submit]`)); txt != "Continue to OAuthy" {

@@ -185,7 +185,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	clients := func(connector string) (string, string, bool) {
 		switch connector {
 		case "oauthy", "regional", "tenanted":
-			return "membrane-test", "membrane-test-secret", true
+			return testkit.OAuthClientID, testkit.OAuthClientSecret, true
 		}
 		return "", "", false
 	}

@@ -1,7 +1,6 @@
 package connections_test
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -17,12 +16,6 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
-)
-
-// The client the OAuth2 server started for these tests accepts.
-const (
-	mockClientID     = "membrane-sandbox"
-	mockClientSecret = "membrane-sandbox-secret"
 )
 
 // oauthSetup is a Service on a workspace of files, wired as the server
@@ -47,7 +40,7 @@ func newOAuthSetup(t *testing.T, files, vars map[string]string) *oauthSetup {
 	}
 	clock := storetest.NewClock()
 	st := storetest.SQLite(t)(t)(store.WithKeyring(keys), store.WithClock(clock.Now), store.WithLogger(storetest.Quiet()))
-	clients := func(string) (string, string, bool) { return mockClientID, mockClientSecret, true }
+	clients := func(string) (string, string, bool) { return testkit.OAuthClientID, testkit.OAuthClientSecret, true }
 	var svc *connections.Service
 	m, err := oauth.New(oauth.Options{HTTP: client, Tokens: connections.NewTokenStore(st), States: connections.NewStateStore(st),
 		Providers: connections.CurrentProviders(func() *membrane.Workspace { return svc.Workspace() }, clients), Now: clock.Now})
@@ -119,11 +112,17 @@ connectorPatch:
 
 // TestOAuthFollowsOverrideFiles: consent, the code exchange and the
 // refreshes of a connection all go to the authorization server an
-// override file of the workspace names for its tenant (a sandbox), the
-// real OAuth2 server here; another tenant keeps the connector's own.
+// override file of the workspace names for its tenant (a sandbox), here
+// each of the OAuth2 test servers; another tenant keeps the connector's
+// own.
 func TestOAuthFollowsOverrideFiles(t *testing.T) {
 	t.Parallel()
-	oauthURL := testkit.OAuthServer(t, 3600, mockClientID, mockClientSecret)
+	testkit.EachOAuthPeer(t, testOAuthFollowsOverrideFiles)
+}
+
+func testOAuthFollowsOverrideFiles(t *testing.T, p testkit.OAuthPeer) {
+	srv := p.Start(t, 3600)
+	oauthURL := srv.URL()
 	s := newOAuthSetup(t, map[string]string{
 		"connectors/sandboxed/connector.yaml": sandboxedConnector,
 		"connections/sandbox.yaml":            sandboxOverride,
@@ -160,7 +159,7 @@ func TestOAuthFollowsOverrideFiles(t *testing.T) {
 	if err != nil || second.Token == nil || second.Token.AccessToken == first.Token.AccessToken {
 		t.Fatalf("the token was not refreshed: %+v, %v", second, err)
 	}
-	grants := mockGrants(t, oauthURL)
+	grants := srv.Stats(t).Grants
 	if grants["authorization_code"] != 1 || grants["refresh_token"] != 1 {
 		t.Errorf("the OAuth2 server saw grants %v, want one code exchange and one refresh", grants)
 	}
@@ -182,22 +181,4 @@ func consentAt(t *testing.T, consentURL, callback string) (code, state string) {
 		t.Fatalf("consent: status %d, redirected to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return loc.Query().Get("code"), loc.Query().Get("state")
-}
-
-// mockGrants is how many token requests of each grant the OAuth2 server
-// received.
-func mockGrants(t *testing.T, oauthURL string) map[string]int {
-	t.Helper()
-	resp, err := http.Get(oauthURL + "/__control/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Grants map[string]int `json:"grants"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Grants
 }

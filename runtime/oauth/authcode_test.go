@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/engine"
 )
 
@@ -68,7 +69,7 @@ func connect(t *testing.T, e *env, connID string) *Token {
 
 func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		authURL := begin(t, e.m, "acme")
 
@@ -76,7 +77,7 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 		q := u.Query()
 		want := map[string]string{
 			"response_type":         "code",
-			"client_id":             testClientID,
+			"client_id":             testkit.OAuthClientID,
 			"redirect_uri":          callback,
 			"scope":                 "openid,contacts.read", // scopeSeparator
 			"prompt":                "consent",              // authorizationParams
@@ -115,7 +116,7 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 
 		// The server required a code_verifier and checked it against the
 		// challenge; one request, authenticated with HTTP basic (the default).
-		st := e.srv.stats(t)
+		st := e.srv.Stats(t)
 		if st.TokenRequests != 1 || st.Grants["authorization_code"] != 1 {
 			t.Errorf("token requests = %d %v, want 1 authorization_code", st.TokenRequests, st.Grants)
 		}
@@ -129,17 +130,17 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 // the PKCE check is real.
 func TestPKCEVerifierCheckedByServer(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		m := e.manager(t, e.store)
 		m.o.States = tamperStates{e.store}
 		code, state := consent(t, begin(t, m, "acme"))
 		_, err := m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
 		var te *TokenError
-		if !errors.As(err, &te) || te.Code != p.pkceCode || !strings.Contains(te.Description, p.pkceSays) {
+		if !errors.As(err, &te) || te.Code != p.PKCEError || !strings.Contains(te.Description, p.PKCESays) {
 			t.Fatalf("err = %v, want the server's code_verifier refusal", err)
 		}
-		if n := e.srv.tokenRequests(t); n != 1 {
+		if n := e.srv.TokenRequests(t); n != 1 {
 			t.Errorf("token requests = %d, want 1", n)
 		}
 	})
@@ -161,7 +162,7 @@ func (s tamperStates) TakeState(ctx context.Context, state string) ([]byte, erro
 
 func TestStateRefused(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		ctx := context.Background()
 		complete := func(state, code, tenant, connector string) error {
@@ -228,7 +229,7 @@ func TestStateRefused(t *testing.T) {
 			}
 			sent++
 		})
-		if n := e.srv.tokenRequests(t); n != sent {
+		if n := e.srv.TokenRequests(t); n != sent {
 			t.Errorf("token requests = %d, want %d: a refused state must send none", n, sent)
 		}
 	})
@@ -236,7 +237,7 @@ func TestStateRefused(t *testing.T) {
 
 func TestConsentDenied(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		_, state := consent(t, begin(t, e.m, "acme"))
 		a, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Error: "access_denied", Tenant: "acme", Connector: "mock"})
@@ -244,7 +245,7 @@ func TestConsentDenied(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != "access_denied" || a == nil || a.ReturnURL != "/connected" || a.Token != nil {
 			t.Fatalf("Complete = %+v, %v", a, err)
 		}
-		if n := e.srv.tokenRequests(t); n != 0 {
+		if n := e.srv.TokenRequests(t); n != 0 {
 			t.Errorf("token requests = %d, want 0", n)
 		}
 	})
@@ -252,7 +253,7 @@ func TestConsentDenied(t *testing.T) {
 
 func TestBeginRefusesClientCredentials(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, ccAuth)
 		if _, err := e.m.Begin(context.Background(), BeginRequest{Tenant: "acme", Connector: "mock", RedirectURI: callback}); err == nil {
 			t.Fatal("Begin accepted a client credentials connector")
@@ -264,10 +265,10 @@ func TestBeginRefusesClientCredentials(t *testing.T) {
 // not a disconnection.
 func TestCodeExchangeRefused(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		code, state := consent(t, begin(t, e.m, "acme"))
-		e.srv.next(t, override{Status: 400, Body: map[string]any{"error": "invalid_grant", "error_description": "code " + code + " expired"}})
+		e.srv.Next(t, testkit.OAuthOverride{Status: 400, Body: map[string]any{"error": "invalid_grant", "error_description": "code " + code + " expired"}})
 		_, err := e.m.Complete(context.Background(), CompleteRequest{State: state, Code: code, Tenant: "acme", Connector: "mock"})
 		var ee *engine.Error
 		if !errors.As(err, &ee) || ee.Type != engine.ErrAuth || errors.Is(err, ErrReauthorize) {
@@ -291,7 +292,7 @@ func TestAuthorizationURLComposition(t *testing.T) {
   authorizationParams: {prompt: consent}
 `
 	store := NewMemStore()
-	p := &Provider{Connector: "mock", Auth: compileAuth(t, "", auth), ClientID: testClientID}
+	p := &Provider{Connector: "mock", Auth: compileAuth(t, "", auth), ClientID: testkit.OAuthClientID}
 	m, err := New(Options{States: store, Providers: func(context.Context, ProviderRequest) (*Provider, error) { return p, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +310,7 @@ func TestAuthorizationURLComposition(t *testing.T) {
 		t.Errorf("URL %s", raw)
 	}
 	for k, want := range map[string][]string{
-		"audience": {"api"}, "client_id": {testClientID}, "prompt": {"consent"},
+		"audience": {"api"}, "client_id": {testkit.OAuthClientID}, "prompt": {"consent"},
 		"response_type": {"code"}, "redirect_uri": {callback}, "code_challenge_method": {"S256"},
 	} {
 		if got := q[k]; strings.Join(got, "|") != strings.Join(want, "|") {

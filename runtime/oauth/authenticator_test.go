@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
@@ -64,11 +65,11 @@ func stored(t *testing.T, s TokenStore, connID string) *Token {
 
 func TestClientCredentials(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, ccAuth)
 		a := e.auth("cc-1")
 		tok := authorize(t, a)
-		st := e.srv.stats(t)
+		st := e.srv.Stats(t)
 		if st.TokenRequests != 1 || st.Grants["client_credentials"] != 1 || strings.Join(st.ClientAuth, ",") != "body" {
 			t.Fatalf("server saw %+v, want one client_credentials request authenticated in the body", st)
 		}
@@ -83,20 +84,20 @@ func TestClientCredentials(t *testing.T) {
 		if authorize(t, other.NewAuthenticator(e.p, &engine.Connection{ID: "cc-1"})) != tok {
 			t.Fatal("another replica did not reuse the stored token")
 		}
-		if n := e.srv.tokenRequests(t); n != 1 {
+		if n := e.srv.TokenRequests(t); n != 1 {
 			t.Fatalf("token requests = %d, want 1", n)
 		}
 		// Near expiry (5 s lifetime, 0.5 s margin): a new one.
 		e.clock.Add(4600 * time.Millisecond)
 		tok2 := authorize(t, a)
-		if tok2 == tok || e.srv.tokenRequests(t) != 2 {
-			t.Fatalf("no new token near expiry (%d requests)", e.srv.tokenRequests(t))
+		if tok2 == tok || e.srv.TokenRequests(t) != 2 {
+			t.Fatalf("no new token near expiry (%d requests)", e.srv.TokenRequests(t))
 		}
 		// After a 401: one more.
 		if ok, err := a.Refresh(context.Background()); !ok || err != nil {
 			t.Fatalf("Refresh = %v, %v", ok, err)
 		}
-		if authorize(t, a) == tok2 || e.srv.tokenRequests(t) != 3 {
+		if authorize(t, a) == tok2 || e.srv.TokenRequests(t) != 3 {
 			t.Fatal("Refresh did not get a new token")
 		}
 	})
@@ -106,13 +107,13 @@ func TestClientCredentials(t *testing.T) {
 // a wrong secret is refused, and that is not a disconnection.
 func TestClientCredentialsOfTheConnection(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, ccAuth)
 		e.p.ClientSecret = "not-the-one"
-		a := e.m.NewAuthenticator(e.p, &engine.Connection{ID: "cc-2", Credentials: map[string]any{"clientId": testClientID, "clientSecret": testClientSecret}})
+		a := e.m.NewAuthenticator(e.p, &engine.Connection{ID: "cc-2", Credentials: map[string]any{"clientId": testkit.OAuthClientID, "clientSecret": testkit.OAuthClientSecret}})
 		authorize(t, a)
 
-		bad := e.m.NewAuthenticator(e.p, &engine.Connection{ID: "cc-3", Credentials: map[string]any{"clientId": testClientID, "clientSecret": "wrong-secret"}})
+		bad := e.m.NewAuthenticator(e.p, &engine.Connection{ID: "cc-3", Credentials: map[string]any{"clientId": testkit.OAuthClientID, "clientSecret": "wrong-secret"}})
 		_, err := tryAuthorize(bad)
 		var ee *engine.Error
 		var te *TokenError
@@ -127,7 +128,7 @@ func TestClientCredentialsOfTheConnection(t *testing.T) {
 		}
 		// The refused request was not sent again with the secret the other
 		// way (x/oauth2's auto-detection): the client authentication is fixed.
-		if st := e.srv.stats(t); strings.Join(st.ClientAuth, ",") != "body,bad" {
+		if st := e.srv.Stats(t); strings.Join(st.ClientAuth, ",") != "body,bad" {
 			t.Errorf("client auth of the requests = %v, want body then one refused", st.ClientAuth)
 		}
 	})
@@ -138,7 +139,7 @@ func TestClientCredentialsOfTheConnection(t *testing.T) {
 // anything is sent.
 func TestTokenRequestsAreGuarded(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, ccAuth)
 		m, err := New(Options{HTTP: httpx.New(httpx.Config{}), Tokens: NewMemStore()})
 		if err != nil {
@@ -149,7 +150,7 @@ func TestTokenRequestsAreGuarded(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Type != engine.ErrRefused || ee.Retryable {
 			t.Fatalf("err = %v, want the outbound guard's refusal", err)
 		}
-		if n := e.srv.tokenRequests(t); n != 0 {
+		if n := e.srv.TokenRequests(t); n != 0 {
 			t.Fatalf("token requests = %d, want 0", n)
 		}
 	})
@@ -157,7 +158,7 @@ func TestTokenRequestsAreGuarded(t *testing.T) {
 
 func TestRefreshBeforeExpiry(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		first := connect(t, e, "c1")
 		a := e.auth("c1")
@@ -167,12 +168,12 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 		// Lifetime 5 s: refreshed from 0.5 s before expiry (10%), not before.
 		// The refresh authenticates the client as the code exchange did.
 		e.clock.Add(4400 * time.Millisecond)
-		if authorize(t, a) != first.AccessToken || e.srv.tokenRequests(t) != 1 {
+		if authorize(t, a) != first.AccessToken || e.srv.TokenRequests(t) != 1 {
 			t.Fatal("refreshed too early")
 		}
 		e.clock.Add(200 * time.Millisecond)
 		tok := authorize(t, a)
-		st := e.srv.stats(t)
+		st := e.srv.Stats(t)
 		if tok == first.AccessToken || st.TokenRequests != 2 || st.Grants["refresh_token"] != 1 {
 			t.Fatalf("no refresh near expiry: %+v", st)
 		}
@@ -189,7 +190,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 		}
 		e.clock.Add(5 * time.Second)
 		authorize(t, a) // works with the stored rotated refresh token
-		if n := e.srv.tokenRequests(t); n != 3 {
+		if n := e.srv.TokenRequests(t); n != 3 {
 			t.Errorf("token requests = %d, want 3", n)
 		}
 	})
@@ -200,12 +201,12 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 // 50 concurrent Refresh calls after a 401 on the new token, one more.
 func TestConcurrentRefreshSendsOneRequest(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		old := connect(t, e, "c1")
 		replicas := []*Manager{e.m, e.manager(t, e.store)}
 		e.clock.Add(6 * time.Second)
-		before := e.srv.tokenRequests(t)
+		before := e.srv.TokenRequests(t)
 
 		const n = 50
 		auths := make([]engine.Authenticator, n)
@@ -217,7 +218,7 @@ func TestConcurrentRefreshSendsOneRequest(t *testing.T) {
 		run := func(f func(i int) (string, error)) []string {
 			got := make([]string, n)
 			errs := make([]error, n)
-			release := e.srv.slow(t)
+			release := e.srv.Slow(t)
 			start := make(chan struct{})
 			var started, wg sync.WaitGroup
 			started.Add(n)
@@ -246,7 +247,7 @@ func TestConcurrentRefreshSendsOneRequest(t *testing.T) {
 				t.Fatal("the calls did not all get the one new token")
 			}
 		}
-		if got := e.srv.tokenRequests(t) - before; got != 1 {
+		if got := e.srv.TokenRequests(t) - before; got != 1 {
 			t.Fatalf("token requests = %d, want exactly 1", got)
 		}
 
@@ -257,7 +258,7 @@ func TestConcurrentRefreshSendsOneRequest(t *testing.T) {
 			}
 			return "", err
 		})
-		if got := e.srv.tokenRequests(t) - before; got != 2 {
+		if got := e.srv.TokenRequests(t) - before; got != 2 {
 			t.Fatalf("token requests = %d, want exactly 2", got)
 		}
 		if s := stored(t, e.store, "c1"); s.AccessToken == tokens[0] {
@@ -270,7 +271,7 @@ func TestConcurrentRefreshSendsOneRequest(t *testing.T) {
 // one, without a token request.
 func TestRefreshAfter401SkipsWhenAlreadyRefreshed(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		first := connect(t, e, "c1")
 		a1, a2 := e.auth("c1"), e.auth("c1")
@@ -281,7 +282,7 @@ func TestRefreshAfter401SkipsWhenAlreadyRefreshed(t *testing.T) {
 				t.Fatalf("Refresh = %v, %v", ok, err)
 			}
 		}
-		if n := e.srv.tokenRequests(t); n != 2 { // the code, one refresh
+		if n := e.srv.TokenRequests(t); n != 2 { // the code, one refresh
 			t.Fatalf("token requests = %d, want 2", n)
 		}
 		if tok := authorize(t, a2); tok == first.AccessToken || tok != stored(t, e.store, "c1").AccessToken {
@@ -319,7 +320,7 @@ func (s *orderStore) SaveToken(ctx context.Context, connID string, t *Token) err
 
 func TestRotatedRefreshTokenPersistedBeforeUse(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		first := connect(t, e, "c1")
 		os := &orderStore{MemStore: e.store}
@@ -361,11 +362,11 @@ func TestRotatedRefreshTokenPersistedBeforeUse(t *testing.T) {
 
 func TestInvalidGrantDisconnects(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		first := connect(t, e, "c1")
 		a := e.auth("c1")
-		e.srv.revoke(t) // the user revoked the app at the provider
+		e.srv.Revoke(t) // the user revoked the app at the provider
 		e.clock.Add(6 * time.Second)
 
 		_, err := tryAuthorize(a)
@@ -382,14 +383,14 @@ func TestInvalidGrantDisconnects(t *testing.T) {
 		if !ok || !strings.Contains(reason, "invalid_grant") {
 			t.Fatalf("disconnected = %v %q", ok, reason)
 		}
-		if n := e.srv.tokenRequests(t); n != 2 {
+		if n := e.srv.TokenRequests(t); n != 2 {
 			t.Fatalf("token requests = %d, want 2", n)
 		}
 		// The refused refresh token is not sent again.
 		if _, err := tryAuthorize(e.auth("c1")); !errors.Is(err, ErrReauthorize) {
 			t.Fatalf("err = %v", err)
 		}
-		if n := e.srv.tokenRequests(t); n != 2 {
+		if n := e.srv.TokenRequests(t); n != 2 {
 			t.Fatalf("token requests = %d, want still 2", n)
 		}
 		// Reconnecting brings it back.
@@ -403,23 +404,23 @@ func TestInvalidGrantDisconnects(t *testing.T) {
 
 func TestTransientFailureKeepsConnection(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		first := connect(t, e, "c1")
 		a := e.auth("c1")
 		// Due for refresh but not expired: the failed refresh does not stop
 		// the token from being used.
-		e.srv.next(t, override{Status: 503, Body: map[string]any{"error": "temporarily_unavailable"}})
+		e.srv.Next(t, testkit.OAuthOverride{Status: 503, Body: map[string]any{"error": "temporarily_unavailable"}})
 		e.clock.Add(4800 * time.Millisecond)
 		if authorize(t, a) != first.AccessToken {
 			t.Fatal("the still valid token was not used")
 		}
 		authorize(t, a) // not retried at once
-		if n := e.srv.tokenRequests(t); n != 2 {
+		if n := e.srv.TokenRequests(t); n != 2 {
 			t.Fatalf("token requests = %d, want 2", n)
 		}
 		// Expired: the failure is the caller's, and retryable.
-		e.srv.next(t, override{Status: 503, Body: map[string]any{"error": "temporarily_unavailable"}})
+		e.srv.Next(t, testkit.OAuthOverride{Status: 503, Body: map[string]any{"error": "temporarily_unavailable"}})
 		e.clock.Add(time.Second)
 
 		_, err := tryAuthorize(a)
@@ -431,11 +432,11 @@ func TestTransientFailureKeepsConnection(t *testing.T) {
 			t.Fatal("a 503 disconnected the connection")
 		}
 		// A POST with a refresh token is not resent blindly: one request each.
-		if n := e.srv.tokenRequests(t); n != 3 {
+		if n := e.srv.TokenRequests(t); n != 3 {
 			t.Fatalf("token requests = %d, want 3", n)
 		}
 		authorize(t, a) // the refresh token is still good
-		if n := e.srv.tokenRequests(t); n != 4 {
+		if n := e.srv.TokenRequests(t); n != 4 {
 			t.Fatalf("token requests = %d, want 4", n)
 		}
 	})
@@ -459,7 +460,7 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 
 func TestMalformedTokenResponses(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, ccAuth)
 		for name, body := range map[string]any{
 			"no access_token":     map[string]any{"token_type": "Bearer", "expires_in": 60},
@@ -469,7 +470,7 @@ func TestMalformedTokenResponses(t *testing.T) {
 			"refresh_token list":  map[string]any{"access_token": "SECRET-AT-0123456789", "refresh_token": []any{"x"}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				e.srv.next(t, override{Status: 200, Body: body})
+				e.srv.Next(t, testkit.OAuthOverride{Status: 200, Body: body})
 				_, err := tryAuthorize(e.auth("cc-" + name))
 				var ee *engine.Error
 				if !errors.Is(err, ErrMalformedResponse) || !errors.As(err, &ee) || ee.Type != engine.ErrUpstream {
@@ -487,9 +488,9 @@ func TestMalformedTokenResponses(t *testing.T) {
 // refreshed once.
 func TestNoExpiresIn(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
-		e.srv.next(t, override{Omit: []string{"expires_in"}})
+		e.srv.Next(t, testkit.OAuthOverride{Omit: []string{"expires_in"}})
 		first := connect(t, e, "c1")
 		if !first.Expiry.IsZero() {
 			t.Fatalf("expiry = %v, want none", first.Expiry)
@@ -497,13 +498,13 @@ func TestNoExpiresIn(t *testing.T) {
 		a := e.auth("c1")
 		authorize(t, a)
 		e.clock.Add(365 * 24 * time.Hour)
-		if authorize(t, a) != first.AccessToken || e.srv.tokenRequests(t) != 1 {
+		if authorize(t, a) != first.AccessToken || e.srv.TokenRequests(t) != 1 {
 			t.Fatal("a token without expiry was refreshed before a 401")
 		}
 		if ok, err := a.Refresh(context.Background()); !ok || err != nil {
 			t.Fatalf("Refresh after 401 = %v, %v", ok, err)
 		}
-		if authorize(t, a) == first.AccessToken || e.srv.tokenRequests(t) != 2 {
+		if authorize(t, a) == first.AccessToken || e.srv.TokenRequests(t) != 2 {
 			t.Fatal("Refresh did not renew the token once")
 		}
 	})
@@ -513,9 +514,9 @@ func TestNoExpiresIn(t *testing.T) {
 // there is nothing to renew.
 func TestNoRefreshToken(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
-		e.srv.next(t, override{Omit: []string{"refresh_token"}})
+		e.srv.Next(t, testkit.OAuthOverride{Omit: []string{"refresh_token"}})
 		connect(t, e, "c1")
 		a := e.auth("c1")
 		e.clock.Add(time.Hour)
@@ -523,7 +524,7 @@ func TestNoRefreshToken(t *testing.T) {
 		if ok, err := a.Refresh(context.Background()); ok || err != nil {
 			t.Fatalf("Refresh = %v, %v; want false, nil", ok, err)
 		}
-		if n := e.srv.tokenRequests(t); n != 1 {
+		if n := e.srv.TokenRequests(t); n != 1 {
 			t.Fatalf("token requests = %d, want 1", n)
 		}
 	})
@@ -531,11 +532,11 @@ func TestNoRefreshToken(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		tok := connect(t, e, "c1")
 		s := strings.Join(e.auth("c1").Secrets(), "\n")
-		for _, want := range []string{tok.AccessToken, tok.RefreshToken, testClientSecret} {
+		for _, want := range []string{tok.AccessToken, tok.RefreshToken, testkit.OAuthClientSecret} {
 			if !strings.Contains(s, want) {
 				t.Errorf("Secrets misses a value")
 			}
@@ -550,13 +551,13 @@ func TestSecrets(t *testing.T) {
 
 func TestNotConnected(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		_, err := tryAuthorize(e.auth("nobody"))
 		if !errors.Is(err, ErrNoToken) {
 			t.Fatalf("err = %v, want ErrNoToken", err)
 		}
-		if n := e.srv.tokenRequests(t); n != 0 {
+		if n := e.srv.TokenRequests(t); n != 0 {
 			t.Fatalf("token requests = %d", n)
 		}
 	})

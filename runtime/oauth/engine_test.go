@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -39,8 +40,8 @@ output:
 // API refuses it (401); the engine calls Refresh once and retries with the
 // new token; the run log shows neither token.
 func TestEngineRefreshesAfter401(t *testing.T) {
-	for _, peer := range oauth.Peers() {
-		t.Run(peer.Name(), func(t *testing.T) {
+	for _, peer := range testkit.OAuthPeers() {
+		t.Run(peer.Name, func(t *testing.T) {
 			srv := peer.Start(t, 3600)
 			var (
 				mu      sync.Mutex
@@ -86,7 +87,7 @@ func TestEngineRefreshesAfter401(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := &oauth.Provider{Connector: "mock", Auth: cc.Auth, ClientID: oauth.TestClientID, ClientSecret: oauth.TestClientSecret}
+			p := &oauth.Provider{Connector: "mock", Auth: cc.Auth, ClientID: testkit.OAuthClientID, ClientSecret: testkit.OAuthClientSecret}
 			c := engine.Connection{ID: "c1", Tenant: "acme"}
 			c.Auth = m.NewAuthenticator(p, &c)
 
@@ -107,7 +108,7 @@ func TestEngineRefreshesAfter401(t *testing.T) {
 			if len(seen) != 2 || seen[0] == seen[1] {
 				t.Fatalf("the API saw %d requests; want the refused token, then a new one", len(seen))
 			}
-			if n := srv.TokenRequests(); n != 2 {
+			if n := srv.TokenRequests(t); n != 2 {
 				t.Fatalf("token requests = %d, want 2 (the first token, one refresh)", n)
 			}
 			// The API echoed the refused token in its 401 body.

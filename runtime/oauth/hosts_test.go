@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -70,7 +71,7 @@ func regionalProvider(t *testing.T, grant, port string) *oauth.Provider {
 	if diags.HasErrors() {
 		t.Fatalf("connector: %v", diags)
 	}
-	return &oauth.Provider{Connector: "regional", Auth: cc.Auth, ClientID: oauth.TestClientID, ClientSecret: oauth.TestClientSecret}
+	return &oauth.Provider{Connector: "regional", Auth: cc.Auth, ClientID: testkit.OAuthClientID, ClientSecret: testkit.OAuthClientSecret}
 }
 
 // badRegions each try to move the token request to the listener on port.
@@ -97,7 +98,7 @@ func wantURLError(t *testing.T, what, value string, err error) {
 	if ue.Connector != "regional" || ue.Field != compile.FieldTokenURL || ue.Parameter != "region" {
 		t.Errorf("%s with region %q: the error names %q, %q, %q", what, value, ue.Connector, ue.Field, ue.Parameter)
 	}
-	if strings.Contains(err.Error(), oauth.TestClientSecret) {
+	if strings.Contains(err.Error(), testkit.OAuthClientSecret) {
 		t.Errorf("%s: the error holds the client secret: %v", what, err)
 	}
 }
@@ -205,8 +206,8 @@ func regionalWorkspace(t *testing.T, grant, port string, client *httpx.Client) *
 // token endpoint on that subdomain (the real OAuth2 server, dialed in
 // place of DNS).
 func TestRegionalTokenURLWorks(t *testing.T) {
-	for _, peer := range oauth.Peers() {
-		t.Run(peer.Name(), func(t *testing.T) {
+	for _, peer := range testkit.OAuthPeers() {
+		t.Run(peer.Name, func(t *testing.T) {
 			srv := peer.Start(t, 3600)
 			addr := strings.TrimPrefix(srv.URL(), "http://")
 			_, port, _ := net.SplitHostPort(addr)
@@ -230,7 +231,7 @@ func TestRegionalTokenURLWorks(t *testing.T) {
 			if !strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ") {
 				t.Errorf("no bearer token: %v", req.Header)
 			}
-			if got := srv.TokenRequests(); got != 1 {
+			if got := srv.TokenRequests(t); got != 1 {
 				t.Errorf("token requests = %d, want 1", got)
 			}
 			mu.Lock()

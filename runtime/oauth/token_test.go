@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 )
@@ -73,7 +74,7 @@ func TestTokenResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{Connector: "mock", Auth: compileAuth(t, srv.URL, codeAuth), ClientID: testClientID, ClientSecret: testClientSecret}
+	p := &Provider{Connector: "mock", Auth: compileAuth(t, srv.URL, codeAuth), ClientID: testkit.OAuthClientID, ClientSecret: testkit.OAuthClientSecret}
 
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -136,7 +137,7 @@ func TestRefreshMargin(t *testing.T) {
 // (RFC 7636 §4.2), which is 43 characters of base64url (§4.1).
 func TestPKCEChallenge(t *testing.T) {
 	t.Parallel()
-	eachPeer(t, func(t *testing.T, p peer) {
+	testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 		e := newEnv(t, p, codeAuth)
 		rs := &recordStates{MemStore: e.store}
 		m := e.manager(t, e.store)
