@@ -7,14 +7,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Explain renders a merged document as YAML with each field's layer and
 // source beside it, e.g. `email: ${ input.email } # integration actions/x.yaml:9`.
 // A comment is written where the layer or file changes from the parent's,
 // and on every scalar, so each value can be traced.
-func Explain(doc *spec.Value) string {
+func Explain(doc *tree.Value) string {
 	root := toNode(doc, nil)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -26,7 +26,7 @@ func Explain(doc *spec.Value) string {
 	return buf.String()
 }
 
-func provenance(v *spec.Value) string {
+func provenance(v *tree.Value) string {
 	layer := v.Layer
 	if layer == "" {
 		layer = Integration
@@ -34,15 +34,15 @@ func provenance(v *spec.Value) string {
 	return fmt.Sprintf("%s %s", layer, v.Pos)
 }
 
-func toNode(v, parent *spec.Value) *yaml.Node {
+func toNode(v, parent *tree.Value) *yaml.Node {
 	n := &yaml.Node{}
 	switch v.Kind {
-	case spec.Map:
+	case tree.Map:
 		n.Kind, n.Tag = yaml.MappingNode, "!!map"
 		for _, f := range v.Fields {
 			k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.Key}
 			val := toNode(f.Value, v)
-			if f.Value.Kind == spec.Map || f.Value.Kind == spec.List {
+			if f.Value.Kind == tree.Map || f.Value.Kind == tree.List {
 				if changed(f.Value, v) {
 					k.LineComment = provenance(f.Value)
 				}
@@ -51,11 +51,11 @@ func toNode(v, parent *spec.Value) *yaml.Node {
 			}
 			n.Content = append(n.Content, k, val)
 		}
-	case spec.List:
+	case tree.List:
 		n.Kind, n.Tag = yaml.SequenceNode, "!!seq"
 		for _, it := range v.Items {
 			c := toNode(it, v)
-			if it.Kind != spec.Map && it.Kind != spec.List {
+			if it.Kind != tree.Map && it.Kind != tree.List {
 				c.LineComment = provenance(it)
 			}
 			n.Content = append(n.Content, c)
@@ -63,13 +63,13 @@ func toNode(v, parent *spec.Value) *yaml.Node {
 	default:
 		n.Kind = yaml.ScalarNode
 		switch v.Kind {
-		case spec.Null:
+		case tree.Null:
 			n.Tag, n.Value = "!!null", "null"
-		case spec.Bool:
+		case tree.Bool:
 			n.Tag, n.Value = "!!bool", strconv.FormatBool(v.Bool)
-		case spec.Int:
+		case tree.Int:
 			n.Tag, n.Value = "!!int", strconv.FormatInt(v.Int, 10)
-		case spec.Float:
+		case tree.Float:
 			n.Tag, n.Value = "!!float", strconv.FormatFloat(v.Float, 'g', -1, 64)
 		default:
 			n.Tag, n.Value = "!!str", v.Str
@@ -81,6 +81,6 @@ func toNode(v, parent *spec.Value) *yaml.Node {
 	return n
 }
 
-func changed(v, parent *spec.Value) bool {
+func changed(v, parent *tree.Value) bool {
 	return v.Layer != parent.Layer || v.Pos.File != parent.Pos.File
 }

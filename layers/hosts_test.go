@@ -10,6 +10,7 @@ import (
 
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 const hostsConnector = `kind: Connector
@@ -27,7 +28,7 @@ func hostsWorkspace(t *testing.T, override string) (*spec.Workspace, string) {
 			t.Fatal(err)
 		}
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := loadUnchecked(dir)
 	if len(diags) > 0 {
 		t.Fatalf("load: %v", diags)
 	}
@@ -62,9 +63,9 @@ func TestOverrideFileBaseURL(t *testing.T) {
 		t.Fatalf("a subdomain: %v", d)
 	}
 	rc, _ = layers.ResolveConnector(ws, "desk", ws.Overrides...)
-	vars := map[string]any{spec.VarConnection: map[string]any{"parameters": map[string]any{"sandbox": "evil.com/"}}}
+	vars := map[string]any{compile.VarConnection: map[string]any{"parameters": map[string]any{"sandbox": "evil.com/"}}}
 	_, err := rc.Compiled.BaseURL.EvalURL(context.Background(), vars)
-	var ue *spec.URLError
+	var ue *compile.URLError
 	if !errors.As(err, &ue) || ue.Layer != layers.Connection || !strings.Contains(ue.Pos.File, "sandbox.yaml") {
 		t.Errorf("a parameter naming a host through an override file: %v", err)
 	}

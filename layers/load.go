@@ -2,15 +2,17 @@ package layers
 
 import (
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
 // Load reads a workspace and checks it whole: every file against its
-// kind's schema, references between files and compiled expressions
-// (spec.Load), then every override resolved through its layers (Check).
-// It is the one way the CLI, the servers and the Go API load a
-// workspace, so a check added here is made everywhere. The diagnostics
-// come sorted; the workspace holds whatever could be read.
+// kind's schema and the references between files (spec.Load), every
+// expression compiled in the place it stands (compile.Check), then every
+// override resolved through its layers (Check). It is the one way the
+// CLI, the servers and the Go API load a workspace, so a check added here
+// is made everywhere. The diagnostics come sorted; the workspace holds
+// whatever could be read.
 func Load(paths ...string) (*spec.Workspace, diag.List) {
 	ws, diags := spec.Load(paths...)
 	return ws, checked(ws, diags)
@@ -18,6 +20,8 @@ func Load(paths ...string) (*spec.Workspace, diag.List) {
 
 // Loader loads a workspace again and again as Load does, re-reading only
 // the files that changed (see spec.Loader, whose other methods it keeps).
+// Expressions compile through spec/expr's cache, so those of unchanged
+// files are not compiled again.
 type Loader struct {
 	*spec.Loader
 }
@@ -39,6 +43,7 @@ func (l *Loader) LoadInvalidated(paths ...string) (*spec.Workspace, diag.List) {
 }
 
 func checked(ws *spec.Workspace, diags diag.List) diag.List {
+	diags = append(diags, compile.Check(ws)...)
 	diags = append(diags, Check(ws)...)
 	diags.Sort()
 	return diags

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -46,6 +48,13 @@ func TestLoadChecksLayers(t *testing.T) {
 	if _, diags := layers.Load(wsDir); len(diags) > 0 {
 		t.Errorf("a valid workspace: %v", diags)
 	}
+}
+
+// loadUnchecked loads a workspace as Load does but for Check, which a
+// test then runs itself: what spec.Load and compile.Check report.
+func loadUnchecked(paths ...string) (*spec.Workspace, diag.List) {
+	ws, diags := spec.Load(paths...)
+	return ws, append(diags, compile.Check(ws)...)
 }
 
 func errorStrings(diags diag.List) []string {

@@ -5,7 +5,7 @@
 package layers
 
 import (
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Layer names.
@@ -19,22 +19,22 @@ const (
 // returns the result; neither input is modified. Nodes taken from the patch
 // are labelled with layer and keep the patch's positions, so the result
 // tells, node by node, which layer gave it.
-func MergePatch(target, patch *spec.Value, layer string) *spec.Value {
+func MergePatch(target, patch *tree.Value, layer string) *tree.Value {
 	if patch == nil {
 		return target.Clone()
 	}
-	if patch.Kind != spec.Map {
+	if patch.Kind != tree.Map {
 		return label(patch.Clone(), layer)
 	}
-	var out *spec.Value
-	if target != nil && target.Kind == spec.Map {
+	var out *tree.Value
+	if target != nil && target.Kind == tree.Map {
 		out = target.Clone()
 	} else {
 		// Patching a non-object replaces it with an object built from the patch.
-		out = &spec.Value{Kind: spec.Map, Pos: patch.Pos, Layer: layer}
+		out = &tree.Value{Kind: tree.Map, Pos: patch.Pos, Layer: layer}
 	}
 	for _, f := range patch.Fields {
-		if f.Value.Kind == spec.Null {
+		if f.Value.Kind == tree.Null {
 			out.Delete(f.Key)
 			continue
 		}
@@ -42,15 +42,15 @@ func MergePatch(target, patch *spec.Value, layer string) *spec.Value {
 		if existing := out.Field(f.Key); existing != nil {
 			existing.Value = merged
 		} else {
-			out.Fields = append(out.Fields, spec.Field{Key: f.Key, KeyPos: f.KeyPos, Value: merged})
+			out.Fields = append(out.Fields, tree.Field{Key: f.Key, KeyPos: f.KeyPos, Value: merged})
 		}
 	}
 	return out
 }
 
 // label marks every node of v as coming from layer.
-func label(v *spec.Value, layer string) *spec.Value {
-	v.Walk(func(_ string, n *spec.Value) bool {
+func label(v *tree.Value, layer string) *tree.Value {
+	v.Walk(func(_ string, n *tree.Value) bool {
 		n.Layer = layer
 		return true
 	})
@@ -58,6 +58,6 @@ func label(v *spec.Value, layer string) *spec.Value {
 }
 
 // Label returns a copy of v with every node marked as coming from layer.
-func Label(v *spec.Value, layer string) *spec.Value {
+func Label(v *tree.Value, layer string) *tree.Value {
 	return label(v.Clone(), layer)
 }

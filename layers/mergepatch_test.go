@@ -7,18 +7,18 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // parse reads one YAML (or JSON) document, keeping positions in file.
-func parse(t *testing.T, file, src string) *spec.Value {
+func parse(t *testing.T, file, src string) *tree.Value {
 	t.Helper()
 	if src == "null" {
 		// ParseYAML leaves empty (null) documents out.
-		return &spec.Value{Kind: spec.Null, Pos: diag.Pos{File: file, Line: 1, Col: 1}}
+		return &tree.Value{Kind: tree.Null, Pos: diag.Pos{File: file, Line: 1, Col: 1}}
 	}
-	docs, diags := spec.ParseYAML(file, []byte(src))
+	docs, diags := tree.ParseYAML(file, []byte(src))
 	if len(diags) > 0 {
 		t.Fatalf("parse %s: %v", file, diags)
 	}
@@ -39,7 +39,7 @@ func canonical(t *testing.T, b []byte) any {
 	return v
 }
 
-func jsonOf(t *testing.T, v *spec.Value) string {
+func jsonOf(t *testing.T, v *tree.Value) string {
 	t.Helper()
 	b, err := v.MarshalJSON()
 	if err != nil {
@@ -81,7 +81,7 @@ func TestMergePatchRFC7386(t *testing.T) {
 			}
 			// The result keeps the target's key order and appends new keys
 			// in the patch's order, so explain reads like the files.
-			if got.Kind == spec.Map && jsonOf(t, got) != compact(t, v.result) {
+			if got.Kind == tree.Map && jsonOf(t, got) != compact(t, v.result) {
 				t.Errorf("key order: got %s, want %s", jsonOf(t, got), compact(t, v.result))
 			}
 			if jsonOf(t, target) != targetBefore || jsonOf(t, patch) != patchBefore {
@@ -103,7 +103,7 @@ func TestMergePatchNilPatchCopiesTarget(t *testing.T) {
 	if jsonOf(t, got) != `{"a":{"b":"c"}}` {
 		t.Fatalf("got %s", jsonOf(t, got))
 	}
-	got.Get("a").Set("b", got.Pos, &spec.Value{Kind: spec.String, Str: "changed"})
+	got.Get("a").Set("b", got.Pos, &tree.Value{Kind: tree.String, Str: "changed"})
 	if jsonOf(t, target) != `{"a":{"b":"c"}}` {
 		t.Errorf("the result shares nodes with the target: target is now %s", jsonOf(t, target))
 	}
@@ -178,7 +178,7 @@ func TestMergePatchProvenance(t *testing.T) {
 		t.Errorf("color: key position %+v, want connections/acme.yaml:4:5", f)
 	}
 	// Invariant: a node's layer and file agree everywhere.
-	got.Walk(func(ptr string, n *spec.Value) bool {
+	got.Walk(func(ptr string, n *tree.Value) bool {
 		switch n.Pos.File {
 		case "actions/create-contact.yaml":
 			if n.Layer != layers.Integration {
@@ -194,7 +194,7 @@ func TestMergePatchProvenance(t *testing.T) {
 		return true
 	})
 	// The patch itself is left unlabelled.
-	patch.Walk(func(ptr string, n *spec.Value) bool {
+	patch.Walk(func(ptr string, n *tree.Value) bool {
 		if n.Layer != "" {
 			t.Errorf("patch %s was labelled %q", ptr, n.Layer)
 		}
@@ -220,13 +220,13 @@ func TestMergePatchOntoScalar(t *testing.T) {
 func TestLabel(t *testing.T) {
 	v := parse(t, "u.yaml", "a: [1, {b: c}]\n")
 	l := layers.Label(v, layers.Universal)
-	l.Walk(func(ptr string, n *spec.Value) bool {
+	l.Walk(func(ptr string, n *tree.Value) bool {
 		if n.Layer != layers.Universal {
 			t.Errorf("%s: layer %q", ptr, n.Layer)
 		}
 		return true
 	})
-	v.Walk(func(ptr string, n *spec.Value) bool {
+	v.Walk(func(ptr string, n *tree.Value) bool {
 		if n.Layer != "" {
 			t.Errorf("Label modified its input at %s", ptr)
 		}

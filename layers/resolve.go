@@ -8,7 +8,11 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Action is an action resolved through its layers, ready to compile into a
@@ -21,12 +25,12 @@ type Action struct {
 	Universal *spec.UniversalAction
 	// Input and Output are the effective schemas: the universal contract
 	// extended by the integration and connection layers.
-	Input, Output *spec.Value
+	Input, Output *tree.Value
 	// ConnectorDoc and Doc are the merged documents, for explain.
-	ConnectorDoc, Doc *spec.Value
+	ConnectorDoc, Doc *tree.Value
 	// CompiledConnector and Compiled hold the compiled expressions.
-	CompiledConnector *spec.CompiledConnector
-	Compiled          *spec.CompiledAction
+	CompiledConnector *compile.Connector
+	Compiled          *compile.Action
 }
 
 // Connector is a connector resolved through the connection layer: what a
@@ -34,8 +38,8 @@ type Action struct {
 type Connector struct {
 	Connector *spec.Connector
 	// Doc is the merged document, for explain.
-	Doc      *spec.Value
-	Compiled *spec.CompiledConnector
+	Doc      *tree.Value
+	Compiled *compile.Connector
 }
 
 // ResolveConnector applies the overrides' connector patches (a sandbox
@@ -44,16 +48,16 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 	var diags diag.List
 	c := ws.Connectors[connector]
 	if c == nil {
-		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, spec.Suggest(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
 		return nil, diags
 	}
 	r := &Connector{Connector: c, Doc: Label(c.Source.Doc, Integration)}
 	patched, schemasPatched := false, false
 	for _, o := range overrides {
 		if o.ConnectorPatch != nil {
-			for _, s := range []*spec.Value{o.ConnectorPatch.Get("parameters"), o.ConnectorPatch.Get("auth").Get("credentials")} {
+			for _, s := range []*tree.Value{o.ConnectorPatch.Get("parameters"), o.ConnectorPatch.Get("auth").Get("credentials")} {
 				if s != nil {
-					spec.CheckSchemaKeywords(s, &diags)
+					schema.CheckKeywords(s, &diags)
 					schemasPatched = true
 				}
 			}
@@ -76,7 +80,7 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 			r.Connector.Auth.Credentials.Compile(&diags)
 		}
 	}
-	r.Compiled = spec.CompileConnector(r.Connector, &diags)
+	r.Compiled = compile.NewConnector(r.Connector, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -104,12 +108,12 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	var diags diag.List
 	c := ws.Connectors[connector]
 	if c == nil {
-		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, spec.Suggest(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
 		return nil, diags
 	}
 	a := FindAction(ws, connector, name)
 	if a == nil {
-		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no action %q%s", connector, name, spec.Suggest(name, actionNames(ws, connector)))
+		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no action %q%s", connector, name, suggest.DidYouMean(name, actionNames(ws, connector)))
 		return nil, diags
 	}
 	r := &Action{Universal: ws.UniversalActions[a.Implements]}
@@ -124,23 +128,23 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	// written in, so overrides patch the contract like any other field.
 	doc := Label(a.Source.Doc, Integration)
 	if r.Universal != nil {
-		in := spec.ExtendSchema(Label(r.Universal.Input.Value, Universal), schemaOf(a.InputSchema))
-		out := spec.ExtendSchema(Label(r.Universal.Output.Value, Universal), schemaOf(a.OutputSchema))
+		in := schema.Extend(Label(r.Universal.Input.Value, Universal), schemaOf(a.InputSchema))
+		out := schema.Extend(Label(r.Universal.Output.Value, Universal), schemaOf(a.OutputSchema))
 		doc.Set("inputSchema", in.Pos, in)
 		doc.Set("outputSchema", out.Pos, out)
 	}
 	inPatched, outPatched := false, false
 	for _, o := range overrides {
 		if p := o.Actions[a.Key]; p != nil {
-			if impl := p.Get("implements"); impl != nil && (impl.Kind != spec.String || impl.Str != a.Implements) {
+			if impl := p.Get("implements"); impl != nil && (impl.Kind != tree.String || impl.Str != a.Implements) {
 				diags.Errorf(impl.Pos, "contract", "an override cannot change what action %q implements (%q, at %s); patch its fields instead", a.Key, a.Implements, a.Source.Pos)
 			}
 			if s := p.Get("inputSchema"); s != nil {
-				spec.CheckSchemaKeywords(s, &diags)
+				schema.CheckKeywords(s, &diags)
 				inPatched = true
 			}
 			if s := p.Get("outputSchema"); s != nil {
-				spec.CheckSchemaKeywords(s, &diags)
+				schema.CheckKeywords(s, &diags)
 				outPatched = true
 			}
 			doc = MergePatch(doc, withoutIdentity(p), Connection)
@@ -156,7 +160,7 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	r.Input = schemaOf(r.Action.InputSchema)
 	r.Output = schemaOf(r.Action.OutputSchema)
 	if r.Universal != nil {
-		removed := func(path ...string) *spec.Value { return removedBy(overrides, a.Key, path) }
+		removed := func(path ...string) *tree.Value { return removedBy(overrides, a.Key, path) }
 		keepsContract(r.Universal.Input.Value, r.Input, "input", "inputSchema", removed, &diags)
 		keepsContract(r.Universal.Output.Value, r.Output, "output", "outputSchema", removed, &diags)
 		keepsMapping(r.Universal.Output.Value, a.Source.Doc.Get("output"), doc.Get("output"), removed, &diags)
@@ -170,7 +174,7 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	if outPatched {
 		(&spec.Schema{Value: r.Output}).Compile(&diags)
 	}
-	r.Compiled = spec.CompileAction(r.Connector, r.Action, r.Input, r.Output, &diags)
+	r.Compiled = compile.NewAction(r.Connector, r.Action, r.Input, r.Output, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -179,7 +183,7 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 
 // withoutIdentity drops the fields that say which element a patch is for:
 // a patch may not rename what it patches.
-func withoutIdentity(p *spec.Value) *spec.Value {
+func withoutIdentity(p *tree.Value) *tree.Value {
 	if p.Get("kind") == nil && p.Get("key") == nil && p.Get("connector") == nil {
 		return p
 	}
@@ -190,7 +194,7 @@ func withoutIdentity(p *spec.Value) *spec.Value {
 	return p
 }
 
-func schemaOf(s *spec.Schema) *spec.Value {
+func schemaOf(s *spec.Schema) *tree.Value {
 	if s.IsZero() {
 		return nil
 	}
@@ -202,7 +206,7 @@ func schemaOf(s *spec.Schema) *spec.Value {
 // every universal required field is still required. It names the layer of
 // the node that broke it; for a node a patch removed (a `null`), the
 // override's null, so the error points at the line to fix.
-func keepsContract(universal, merged *spec.Value, what, field string, removed func(...string) *spec.Value, diags *diag.List) {
+func keepsContract(universal, merged *tree.Value, what, field string, removed func(...string) *tree.Value, diags *diag.List) {
 	if universal == nil {
 		return
 	}
@@ -242,7 +246,7 @@ func keepsContract(universal, merged *spec.Value, what, field string, removed fu
 	if ureq := universal.Get("required"); ureq != nil {
 		mreq := merged.Get("required")
 		for _, it := range ureq.Items {
-			if mreq == nil || !slices.ContainsFunc(mreq.Items, func(v *spec.Value) bool { return v.Str == it.Str }) {
+			if mreq == nil || !slices.ContainsFunc(mreq.Items, func(v *tree.Value) bool { return v.Str == it.Str }) {
 				pos, by := mergedPos(mreq, merged), where(mreq)
 				if mreq == nil {
 					if n := removed(field, "required"); n != nil {
@@ -258,7 +262,7 @@ func keepsContract(universal, merged *spec.Value, what, field string, removed fu
 // keepsMapping checks that the connection layer left the output mapping
 // giving every field the universal output requires. A mapping that lacked
 // one before any override is reported by spec, with the integration file.
-func keepsMapping(universal, before, after *spec.Value, removed func(...string) *spec.Value, diags *diag.List) {
+func keepsMapping(universal, before, after *tree.Value, removed func(...string) *tree.Value, diags *diag.List) {
 	required := requiredOf(universal)
 	if len(required) == 0 {
 		return
@@ -269,11 +273,11 @@ func keepsMapping(universal, before, after *spec.Value, removed func(...string) 
 		}
 		return
 	}
-	if after.Kind != spec.Map {
+	if after.Kind != tree.Map {
 		return // one expression: its type is checked when compiled
 	}
 	for _, key := range required {
-		if after.Get(key) != nil || (before != nil && before.Kind == spec.Map && before.Get(key) == nil) {
+		if after.Get(key) != nil || (before != nil && before.Kind == tree.Map && before.Get(key) == nil) {
 			continue
 		}
 		pos, by := after.Pos, where(after)
@@ -288,14 +292,14 @@ func keepsMapping(universal, before, after *spec.Value, removed func(...string) 
 // removed the node at path of the action document (or one of its
 // ancestors). The overrides are searched last to first: the last removal
 // is the one that stands.
-func removedBy(overrides []*spec.ConnectionOverride, key string, path []string) *spec.Value {
+func removedBy(overrides []*spec.ConnectionOverride, key string, path []string) *tree.Value {
 	for i := len(overrides) - 1; i >= 0; i-- {
 		n := overrides[i].Actions[key]
 		for _, tok := range path {
 			if n = n.Get(tok); n == nil {
 				break
 			}
-			if n.Kind == spec.Null {
+			if n.Kind == tree.Null {
 				return n
 			}
 		}
@@ -304,7 +308,7 @@ func removedBy(overrides []*spec.ConnectionOverride, key string, path []string) 
 }
 
 // where names the layer and place a merged node came from.
-func where(n *spec.Value) string {
+func where(n *tree.Value) string {
 	if n == nil || n.Layer == "" {
 		return ""
 	}
@@ -312,15 +316,15 @@ func where(n *spec.Value) string {
 }
 
 // removal names the override `null` that removed a node.
-func removal(n *spec.Value) string {
+func removal(n *tree.Value) string {
 	return fmt.Sprintf(" (the %s layer at %s sets it to null)", Connection, n.Pos)
 }
 
-func requiredOf(schema *spec.Value) []string {
+func requiredOf(schema *tree.Value) []string {
 	var out []string
-	if r := schema.Get("required"); r != nil && r.Kind == spec.List {
+	if r := schema.Get("required"); r != nil && r.Kind == tree.List {
 		for _, it := range r.Items {
-			if it.Kind == spec.String {
+			if it.Kind == tree.String {
 				out = append(out, it.Str)
 			}
 		}
@@ -336,14 +340,14 @@ func quoteList(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-func mergedPos(n, fallback *spec.Value) diag.Pos {
+func mergedPos(n, fallback *tree.Value) diag.Pos {
 	if n != nil {
 		return n.Pos
 	}
 	return fallback.Pos
 }
 
-func mustJSON(v *spec.Value) []byte {
+func mustJSON(v *tree.Value) []byte {
 	b, _ := v.MarshalJSON()
 	return b
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/internal/wsgen"
 )
 
@@ -17,8 +16,7 @@ func TestGeneratedWorkspace(t *testing.T) {
 	if err := wsgen.Write(dir, cfg); err != nil {
 		t.Fatal(err)
 	}
-	ws, diags := spec.Load(dir)
-	diags = append(diags, layers.Check(ws)...)
+	ws, diags := layers.Load(dir)
 	if len(diags) > 0 {
 		t.Fatalf("the generated workspace has problems:\n%s", render(dir, diags))
 	}
@@ -51,8 +49,7 @@ func BenchmarkLoad1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		ws, diags := spec.Load(dir)
-		diags = append(diags, layers.Check(ws)...)
+		_, diags := layers.Load(dir)
 		if len(diags) > 0 {
 			b.Fatalf("%d diagnostics, the first: %v", len(diags), diags[0])
 		}

@@ -6,11 +6,15 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // check runs the checks that need the whole workspace: references between
-// files, contracts between universal and integration layers, and every
-// expression compiled in the place it stands.
+// files, the inline JSON Schemas, and contracts between the universal and
+// integration layers. Expressions are compiled after it, by spec/compile.
 func check(ws *Workspace, diags *diag.List) {
 	for _, key := range sortedKeys(ws.UniversalActions) {
 		ua := ws.UniversalActions[key]
@@ -67,7 +71,6 @@ func check(ws *Workspace, diags *diag.List) {
 			diags.Warnf(keyPos(ue.Source), "unused", "universal event %q has no implementation in any connector", key)
 		}
 	}
-	compileExpressions(ws, diags)
 }
 
 // fieldPos is where a document's top-level field stands (its value), or the
@@ -86,7 +89,7 @@ func checkConnectorRef(ws *Workspace, src Source, key string, diags *diag.List) 
 	if ws.broken[KindConnector+"//"+key] {
 		return false // its own errors are reported
 	}
-	diags.Errorf(fieldPos(src, "connector"), "unknown-reference", "connector %q is not defined in the workspace%s", key, didYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
+	diags.Errorf(fieldPos(src, "connector"), "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
 	return false
 }
 
@@ -97,17 +100,17 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 		var ok bool
 		ua, ok = ws.UniversalActions[a.Implements]
 		if !ok && !ws.broken[KindUniversalAction+"//"+a.Implements] {
-			diags.Errorf(fieldPos(a.Source, "implements"), "unknown-reference", "universal action %q is not defined in the workspace%s", a.Implements, didYouMean(a.Implements, slices.Collect(maps.Keys(ws.UniversalActions))))
+			diags.Errorf(fieldPos(a.Source, "implements"), "unknown-reference", "universal action %q is not defined in the workspace%s", a.Implements, suggest.DidYouMean(a.Implements, slices.Collect(maps.Keys(ws.UniversalActions))))
 		}
 	}
 	var inAt, outAt []diag.Pos
 	what := ""
 	if ua != nil {
 		what = "universal action " + quote(ua.Key)
-		if !ws.schemaBroken(ua.Input) {
+		if !ws.SchemaBroken(ua.Input) {
 			inAt = checkImplementation("inputSchema", "input", a.InputSchema, ua.Input, what, diags)
 		}
-		if !ws.schemaBroken(ua.Output) {
+		if !ws.SchemaBroken(ua.Output) {
 			outAt = checkImplementation("outputSchema", "output", a.OutputSchema, ua.Output, what, diags)
 		}
 	}
@@ -116,7 +119,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 	if ua != nil {
 		ws.checkExtended(a.InputSchema, ua.Input, diags)
 		ws.checkExtended(a.OutputSchema, ua.Output, diags)
-		if !ws.schemaBroken(ua.Output) {
+		if !ws.SchemaBroken(ua.Output) {
 			checkOutputCoversContract(a.Source, "output", a.Output, ua.Output, what, diags)
 		}
 	}
@@ -135,7 +138,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 		case ws.Action(a.Connector, st.Action) == nil:
 			if !ws.broken[KindAction+"/"+a.Connector+"/"+st.Action] {
 				others := slices.DeleteFunc(slices.Collect(maps.Keys(ws.Actions[a.Connector])), func(k string) bool { return k == a.Key })
-				diags.Errorf(pos, "unknown-reference", "step %q calls action %q, which connector %q does not define%s", st.Name, st.Action, a.Connector, didYouMean(st.Action, others))
+				diags.Errorf(pos, "unknown-reference", "step %q calls action %q, which connector %q does not define%s", st.Name, st.Action, a.Connector, suggest.DidYouMean(st.Action, others))
 			}
 		case st.Action == a.Key:
 			diags.Errorf(pos, "call-cycle", "step %q calls its own action %q; an action cannot call itself", st.Name, a.Key)
@@ -151,7 +154,7 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 // stepFieldPos is where a field of an action's i-th step is written, or
 // the step itself.
 func stepFieldPos(a *Action, i int, field string) diag.Pos {
-	if steps := a.Source.Doc.Get("steps"); steps != nil && steps.Kind == List && i < len(steps.Items) {
+	if steps := a.Source.Doc.Get("steps"); steps != nil && steps.Kind == tree.List && i < len(steps.Items) {
 		if v := steps.Items[i].Get(field); v != nil {
 			return v.Pos
 		}
@@ -190,17 +193,17 @@ func checkEventRefs(ws *Workspace, e *Event, diags *diag.List) {
 		var ok bool
 		ue, ok = ws.UniversalEvents[e.Implements]
 		if !ok && !ws.broken[KindUniversalEvent+"//"+e.Implements] {
-			diags.Errorf(fieldPos(e.Source, "implements"), "unknown-reference", "universal event %q is not defined in the workspace%s", e.Implements, didYouMean(e.Implements, slices.Collect(maps.Keys(ws.UniversalEvents))))
+			diags.Errorf(fieldPos(e.Source, "implements"), "unknown-reference", "universal event %q is not defined in the workspace%s", e.Implements, suggest.DidYouMean(e.Implements, slices.Collect(maps.Keys(ws.UniversalEvents))))
 		}
 	}
 	var at []diag.Pos
-	if ue != nil && !ws.schemaBroken(ue.Record) {
+	if ue != nil && !ws.SchemaBroken(ue.Record) {
 		at = checkImplementation("recordSchema", "record", e.RecordSchema, ue.Record, "universal event "+quote(ue.Key), diags)
 	}
 	ws.checkSchema(e.RecordSchema, at, diags)
 	if ue != nil {
 		ws.checkExtended(e.RecordSchema, ue.Record, diags)
-		if !ws.schemaBroken(ue.Record) {
+		if !ws.SchemaBroken(ue.Record) {
 			checkOutputCoversContract(e.Source, "record", e.Record, ue.Record, "universal event "+quote(ue.Key), diags)
 		}
 	}
@@ -213,22 +216,22 @@ func checkOverrideRefs(ws *Workspace, o *ConnectionOverride, diags *diag.List) {
 	// The schemas a patch writes are checked here too, whether or not what
 	// they patch is sound (layers checks the merged ones).
 	if cp := o.ConnectorPatch; cp != nil {
-		CheckSchemaKeywords(cp.Get("parameters"), diags)
-		CheckSchemaKeywords(cp.Get("auth").Get("credentials"), diags)
+		schema.CheckKeywords(cp.Get("parameters"), diags)
+		schema.CheckKeywords(cp.Get("auth").Get("credentials"), diags)
 	}
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range sortedKeys(o.Actions) {
-		CheckSchemaKeywords(o.Actions[key].Get("inputSchema"), diags)
-		CheckSchemaKeywords(o.Actions[key].Get("outputSchema"), diags)
+		schema.CheckKeywords(o.Actions[key].Get("inputSchema"), diags)
+		schema.CheckKeywords(o.Actions[key].Get("outputSchema"), diags)
 		if ws.Action(o.Connector, key) == nil && !ws.broken[KindAction+"/"+o.Connector+"/"+key] {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Actions[o.Connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", o.Connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Actions[o.Connector]))))
 		}
 	}
 	patches = o.Source.Doc.Get("events")
 	for _, key := range sortedKeys(o.Events) {
-		CheckSchemaKeywords(o.Events[key].Get("recordSchema"), diags)
+		schema.CheckKeywords(o.Events[key].Get("recordSchema"), diags)
 		if ws.Event(o.Connector, key) == nil && !ws.broken[KindEvent+"/"+o.Connector+"/"+key] {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", o.Connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Events[o.Connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", o.Connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Events[o.Connector]))))
 		}
 	}
 }
@@ -244,7 +247,7 @@ func (w *Workspace) checkSchema(s *Schema, skip []diag.Pos, diags *diag.List) {
 		return
 	}
 	var found diag.List
-	bad := CheckSchemaKeywords(s.Value, &found)
+	bad := schema.CheckKeywords(s.Value, &found)
 	if s.Compile(&found) == nil {
 		bad = true
 	}
@@ -258,17 +261,21 @@ func (w *Workspace) checkSchema(s *Schema, skip []diag.Pos, diags *diag.List) {
 	}
 }
 
-// schemaBroken reports whether a schema of the workspace has errors.
-func (w *Workspace) schemaBroken(s *Schema) bool { return !s.IsZero() && w.badSchemas[s.Value] }
+// SchemaBroken reports whether an inline schema of the workspace has
+// errors of its own, which Load reported. What the schema types or binds
+// (the expressions that read it, the contracts of its implementations) is
+// then not checked against it, so that one error is not reported again
+// through its consequences.
+func (w *Workspace) SchemaBroken(s *Schema) bool { return !s.IsZero() && w.badSchemas[s.Value] }
 
 // checkExtended compiles the schema an implementation runs under (the
 // universal one extended by its own) when both compile alone, so that
 // nothing fails first at run time.
 func (w *Workspace) checkExtended(own, universal *Schema, diags *diag.List) {
-	if own.IsZero() || universal.IsZero() || w.schemaBroken(own) || w.schemaBroken(universal) {
+	if own.IsZero() || universal.IsZero() || w.SchemaBroken(own) || w.SchemaBroken(universal) {
 		return
 	}
-	(&Schema{Value: ExtendSchema(universal.Value, own.Value)}).Compile(diags)
+	(&Schema{Value: schema.Extend(universal.Value, own.Value)}).Compile(diags)
 }
 
 // checkOutputCoversContract checks that a mapping written as a literal
@@ -276,8 +283,8 @@ func (w *Workspace) checkExtended(own, universal *Schema, diags *diag.List) {
 // checked with the expressions, which know their result types. With no
 // mapping at all the raw response (or record) is the result, checked
 // against the contract at run time.
-func checkOutputCoversContract(src Source, field string, mapping *Value, contract *Schema, what string, diags *diag.List) {
-	if contract.IsZero() || mapping == nil || mapping.Kind != Map {
+func checkOutputCoversContract(src Source, field string, mapping *tree.Value, contract *Schema, what string, diags *diag.List) {
+	if contract.IsZero() || mapping == nil || mapping.Kind != tree.Map {
 		return // one expression: its type is checked when compiled
 	}
 	pos := mapping.Pos
@@ -291,14 +298,20 @@ func checkOutputCoversContract(src Source, field string, mapping *Value, contrac
 	}
 }
 
-func schemaRequired(s *Value) []string {
+func schemaRequired(s *tree.Value) []string {
 	var out []string
-	if r := s.Get("required"); r != nil && r.Kind == List {
+	if r := s.Get("required"); r != nil && r.Kind == tree.List {
 		for _, it := range r.Items {
-			if it.Kind == String {
+			if it.Kind == tree.String {
 				out = append(out, it.Str)
 			}
 		}
 	}
 	return out
 }
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func quote(s string) string { return `"` + s + `"` }

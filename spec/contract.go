@@ -4,61 +4,13 @@ import (
 	"slices"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
-
-// ExtendSchema returns the contract an implementation or an override runs
-// under: base (the universal contract) with add's properties, required
-// fields and $defs added. add may only add: a property base already has
-// keeps base's definition, so an implementation can never loosen the
-// contract. The $defs come along so that add's properties keep what their
-// $refs point to.
-func ExtendSchema(base, add *Value) *Value {
-	switch {
-	case base == nil:
-		return add
-	case add == nil:
-		return base
-	}
-	out := base.Clone()
-	addMissing(out, add, "properties")
-	addMissing(out, add, "$defs")
-	if req := add.Get("required"); req != nil && req.Kind == List {
-		dst := out.Get("required")
-		if dst == nil || dst.Kind != List {
-			dst = &Value{Kind: List, Pos: req.Pos, Layer: req.Layer}
-			out.Set("required", req.Pos, dst)
-		}
-		for _, it := range req.Items {
-			if it.Kind == String && !slices.ContainsFunc(dst.Items, func(v *Value) bool { return v.Str == it.Str }) {
-				dst.Items = append(dst.Items, it.Clone())
-			}
-		}
-	}
-	return out
-}
-
-// addMissing copies into out the entries of add's object keyword that out
-// does not have.
-func addMissing(out, add *Value, keyword string) {
-	from := add.Get(keyword)
-	if from == nil || from.Kind != Map {
-		return
-	}
-	dst := out.Get(keyword)
-	if dst == nil || dst.Kind != Map {
-		dst = &Value{Kind: Map, Pos: from.Pos, Layer: from.Layer}
-		out.Set(keyword, from.Pos, dst)
-	}
-	for _, f := range from.Fields {
-		if dst.Get(f.Key) == nil {
-			dst.Fields = append(dst.Fields, Field{Key: f.Key, KeyPos: f.KeyPos, Value: f.Value.Clone()})
-		}
-	}
-}
 
 // InputSchema is the schema an action's input is checked against: the
 // universal input extended by the action's own, or the action's own.
-func (w *Workspace) InputSchema(a *Action) *Value {
+func (w *Workspace) InputSchema(a *Action) *tree.Value {
 	if ua := w.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
 		return extendBy(ua.Input, a.InputSchema)
 	}
@@ -66,7 +18,7 @@ func (w *Workspace) InputSchema(a *Action) *Value {
 }
 
 // OutputSchema is the schema an action's output is checked against.
-func (w *Workspace) OutputSchema(a *Action) *Value {
+func (w *Workspace) OutputSchema(a *Action) *tree.Value {
 	if ua := w.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
 		return extendBy(ua.Output, a.OutputSchema)
 	}
@@ -74,21 +26,11 @@ func (w *Workspace) OutputSchema(a *Action) *Value {
 }
 
 // RecordSchema is the schema an event's records are checked against.
-func (w *Workspace) RecordSchema(e *Event) *Value {
+func (w *Workspace) RecordSchema(e *Event) *tree.Value {
 	if ue := w.UniversalEvents[e.Implements]; ue != nil && e.Implements != "" {
 		return extendBy(ue.Record, e.RecordSchema)
 	}
 	return extendBy(nil, e.RecordSchema)
-}
-
-// checkedSchema is extendBy for the checks of a workspace: nil (anything
-// goes) when either schema has errors of its own, which are reported; an
-// expression that reads the schema's fields is then not reported as well.
-func (w *Workspace) checkedSchema(universal, own *Schema) *Value {
-	if w.schemaBroken(universal) || w.schemaBroken(own) {
-		return nil
-	}
-	return extendBy(universal, own)
 }
 
 // ContractBroken reports whether an action's contract is unknown because
@@ -101,11 +43,11 @@ func (w *Workspace) ContractBroken(a *Action) bool {
 	if a.Implements != "" && w.broken[KindUniversalAction+"//"+a.Implements] {
 		return true
 	}
-	if w.schemaBroken(a.InputSchema) || w.schemaBroken(a.OutputSchema) {
+	if w.SchemaBroken(a.InputSchema) || w.SchemaBroken(a.OutputSchema) {
 		return true
 	}
 	ua := w.universalOf(a)
-	return ua != nil && (w.schemaBroken(ua.Input) || w.schemaBroken(ua.Output))
+	return ua != nil && (w.SchemaBroken(ua.Input) || w.SchemaBroken(ua.Output))
 }
 
 // universalOf returns the universal action an action implements, or nil.
@@ -116,15 +58,15 @@ func (w *Workspace) universalOf(a *Action) *UniversalAction {
 	return w.UniversalActions[a.Implements]
 }
 
-func extendBy(universal, own *Schema) *Value {
-	var base, add *Value
+func extendBy(universal, own *Schema) *tree.Value {
+	var base, add *tree.Value
 	if !universal.IsZero() {
 		base = universal.Value
 	}
 	if !own.IsZero() {
 		add = own.Value
 	}
-	return ExtendSchema(base, add)
+	return schema.Extend(base, add)
 }
 
 // checkImplementation holds an implementation's own schema (an Action's
@@ -134,7 +76,7 @@ func extendBy(universal, own *Schema) *Value {
 // would otherwise be dropped without a word, since the universal one
 // binds. It returns the positions it reported at.
 func checkImplementation(field, what string, own, universal *Schema, contract string, diags *diag.List) []diag.Pos {
-	if own.IsZero() || universal.IsZero() || own.Value.Kind != Map {
+	if own.IsZero() || universal.IsZero() || own.Value.Kind != tree.Map {
 		return nil
 	}
 	var at []diag.Pos
@@ -144,7 +86,7 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 	}
 	u := universal.Value
 	for _, kw := range []string{"type", "properties", "required"} {
-		if f := own.Value.Field(kw); f != nil && f.Value.Kind == Null && u.Get(kw) != nil {
+		if f := own.Value.Field(kw); f != nil && f.Value.Kind == tree.Null && u.Get(kw) != nil {
 			errorf(f.Value.Pos, "%s.%s is null, which would remove the %s of %s (at %s); an implementation may add to the contract, never remove from it",
 				field, kw, kw, contract, u.Get(kw).Pos)
 		}
@@ -154,7 +96,7 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 			field, jsonText(ot), contract, jsonText(ut), ut.Pos)
 	}
 	uprops, oprops := u.Get("properties"), own.Value.Get("properties")
-	if uprops == nil || oprops == nil || oprops.Kind != Map {
+	if uprops == nil || oprops == nil || oprops.Kind != tree.Map {
 		return at
 	}
 	for _, f := range oprops.Fields {
@@ -164,19 +106,19 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 		}
 		ov := f.Value
 		switch {
-		case ov.Kind == Null:
+		case ov.Kind == tree.Null:
 			errorf(ov.Pos, "%s field %q is null, which would remove it from %s (at %s); an implementation may add fields, never remove them",
 				what, f.Key, contract, uf.KeyPos)
-		case ov.Kind != Map:
+		case ov.Kind != tree.Map:
 			errorf(ov.Pos, "%s field %q is redefined as %s, but %s defines it (at %s); an implementation keeps the contract's fields as they are",
 				what, f.Key, jsonText(ov), contract, uf.KeyPos)
 		default:
 			ut, ot := uf.Value.Get("type"), ov.Get("type")
 			switch {
 			case ot == nil:
-			case ot.Kind != Null && !typeValue(ot):
+			case ot.Kind != tree.Null && !typeValue(ot):
 				// Not a type at all: the schema's compile says so.
-			case ut == nil || ot.Kind == Null || !sameJSON(ut, ot):
+			case ut == nil || ot.Kind == tree.Null || !sameJSON(ut, ot):
 				want := "no type"
 				if ut != nil {
 					want = "type " + jsonText(ut)
@@ -191,25 +133,25 @@ func checkImplementation(field, what string, own, universal *Schema, contract st
 
 // typeValue reports whether v is a valid value of `type`: a JSON type name
 // or a list of them.
-func typeValue(v *Value) bool {
-	names := []*Value{v}
-	if v != nil && v.Kind == List {
+func typeValue(v *tree.Value) bool {
+	names := []*tree.Value{v}
+	if v != nil && v.Kind == tree.List {
 		if len(v.Items) == 0 {
 			return false
 		}
 		names = v.Items
 	}
 	for _, n := range names {
-		if n == nil || n.Kind != String || !slices.Contains([]string{"array", "boolean", "integer", "null", "number", "object", "string"}, n.Str) {
+		if n == nil || n.Kind != tree.String || !slices.Contains([]string{"array", "boolean", "integer", "null", "number", "object", "string"}, n.Str) {
 			return false
 		}
 	}
 	return v != nil
 }
 
-func sameJSON(a, b *Value) bool { return jsonText(a) == jsonText(b) }
+func sameJSON(a, b *tree.Value) bool { return jsonText(a) == jsonText(b) }
 
-func jsonText(v *Value) string {
+func jsonText(v *tree.Value) string {
 	b, _ := v.MarshalJSON()
 	return string(b)
 }

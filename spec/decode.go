@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // decode fills the struct out points at from v, by the fields' json names.
 // The file kind's JSON Schema has already checked the shape, so a mismatch
 // here is reported but not expected; unknown keys are the schema's to report.
-func decode(v *Value, out any, diags *diag.List) {
+func decode(v *tree.Value, out any, diags *diag.List) {
 	d := decoder{diags: diags}
 	d.value(v, reflect.ValueOf(out).Elem())
 }
@@ -22,17 +23,17 @@ type decoder struct{ diags *diag.List }
 
 var (
 	typeTemplate = reflect.TypeFor[Template]()
-	typeValuePtr = reflect.TypeFor[*Value]()
+	typeValuePtr = reflect.TypeFor[*tree.Value]()
 	typeSchema   = reflect.TypeFor[Schema]()
 	typeDuration = reflect.TypeFor[Duration]()
 	typePos      = reflect.TypeFor[diag.Pos]()
 )
 
-func (d *decoder) mismatch(v *Value, want string) {
+func (d *decoder) mismatch(v *tree.Value, want string) {
 	d.diags.Errorf(v.Pos, "wrong-type", "expected %s, got %s", want, v.Kind)
 }
 
-func (d *decoder) value(v *Value, out reflect.Value) {
+func (d *decoder) value(v *tree.Value, out reflect.Value) {
 	if v == nil {
 		return
 	}
@@ -44,11 +45,11 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 	case typeTemplate:
 		var src string
 		switch v.Kind {
-		case String:
+		case tree.String:
 			src = v.Str
-		case Int, Float, Bool:
+		case tree.Int, tree.Float, tree.Bool:
 			src = scalarText(v)
-		case Null:
+		case tree.Null:
 			return
 		default:
 			d.mismatch(v, "a string")
@@ -60,7 +61,7 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 		out.Set(reflect.ValueOf(Schema{Value: v}))
 		return
 	case typeDuration:
-		if v.Kind != String {
+		if v.Kind != tree.String {
 			d.mismatch(v, `a duration such as "30s"`)
 			return
 		}
@@ -74,41 +75,41 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		if v.Kind == Null {
+		if v.Kind == tree.Null {
 			return
 		}
 		p := reflect.New(t.Elem())
 		d.value(v, p.Elem())
 		out.Set(p)
 	case reflect.String:
-		if v.Kind != String {
+		if v.Kind != tree.String {
 			d.mismatch(v, "a string")
 			return
 		}
 		out.SetString(v.Str)
 	case reflect.Bool:
-		if v.Kind != Bool {
+		if v.Kind != tree.Bool {
 			d.mismatch(v, "true or false")
 			return
 		}
 		out.SetBool(v.Bool)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		if v.Kind != Int {
+		if v.Kind != tree.Int {
 			d.mismatch(v, "an integer")
 			return
 		}
 		out.SetInt(v.Int)
 	case reflect.Float64:
 		switch v.Kind {
-		case Int:
+		case tree.Int:
 			out.SetFloat(float64(v.Int))
-		case Float:
+		case tree.Float:
 			out.SetFloat(v.Float)
 		default:
 			d.mismatch(v, "a number")
 		}
 	case reflect.Slice:
-		if v.Kind != List {
+		if v.Kind != tree.List {
 			d.mismatch(v, "a list")
 			return
 		}
@@ -118,7 +119,7 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 		}
 		out.Set(s)
 	case reflect.Map:
-		if v.Kind != Map {
+		if v.Kind != tree.Map {
 			d.mismatch(v, "a mapping")
 			return
 		}
@@ -130,7 +131,7 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 		}
 		out.Set(m)
 	case reflect.Struct:
-		if v.Kind != Map {
+		if v.Kind != tree.Map {
 			d.mismatch(v, "a mapping")
 			return
 		}
@@ -148,13 +149,13 @@ func (d *decoder) value(v *Value, out reflect.Value) {
 	}
 }
 
-func scalarText(v *Value) string {
+func scalarText(v *tree.Value) string {
 	switch v.Kind {
-	case Int:
+	case tree.Int:
 		return strconv.FormatInt(v.Int, 10)
-	case Float:
+	case tree.Float:
 		return strconv.FormatFloat(v.Float, 'g', -1, 64)
-	case Bool:
+	case tree.Bool:
 		return strconv.FormatBool(v.Bool)
 	}
 	return v.Str

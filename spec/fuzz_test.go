@@ -1,117 +1,21 @@
-package spec
+package spec_test
 
 import (
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/internal/specfuzz"
 )
-
-// fuzzSeeds are the spec files of the golden tests and the quickstart, and
-// inputs that have broken YAML loaders before. Without -fuzz they run as a
-// normal test.
-func fuzzSeeds(f *testing.F) {
-	for _, root := range []string{"testdata", "../examples/quickstart"} {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !isSpecFile(p) {
-				return err
-			}
-			data, err := os.ReadFile(p)
-			if err == nil {
-				f.Add(data)
-			}
-			return err
-		})
-		if err != nil {
-			f.Fatal(err)
-		}
-	}
-	for _, s := range []string{
-		"",
-		"\xef\xbb\xbfkind: Connector\nkey: bom\nbaseUrl: https://x.test\n",
-		"kind: Connector\r\nkey: crlf\r\nbaseUrl: https://x.test\r\n",
-		"a: &a [*a]\n",
-		"a: &a {b: *a}\n",
-		"<<: &a {<<: *a}\n",
-		"a: &a [1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n",
-		strings.Repeat("- ", 300) + "x\n",
-		strings.Repeat("[", 300) + strings.Repeat("]", 300),
-		strings.Repeat("{a: ", 300) + "1" + strings.Repeat("}", 300),
-		"? - a\n  - b\n: c\n",
-		"!!binary aGVsbG8=\n",
-		"a: !!float NaN\nb: !!int 0x_\nc: 1e999\nd: -.inf\n",
-		"a: 123456789012345678901234567890\n",
-		"kind: Action\nconnector: x\nkey: y\nrequest: {path: \"${\"}\n",
-		"kind: Action\nconnector: x\nkey: y\nrequest: {path: \"${ input.`a}b` }\"}\n",
-		"kind: Action\nconnector: x\nkey: y\nrequest: {path: /x}\nsteps: [{name: a, action: y}]\n",
-		"kind: Action\nconnector: x\nkey: y\nsteps: [{name: a, action: y}, {name: a, action: z}]\n",
-		"kind: UniversalAction\nkey: u\ninput: {$ref: '#/$defs/a', $defs: {a: {$ref: '#/$defs/a'}}}\noutput: true\n",
-		"kind: UniversalAction\nkey: u\ninput: {type: object, properties: {a: {pattern: '(((((('}}}\noutput: false\n",
-		"kind: Connector\nkey: k\nbaseUrl: ${ connection.parameters.x }\nparameters: {type: object, properties: {x: {type: [string, integer]}}}\n",
-		"kind: ConnectionOverride\nconnector: c\nactions: {a: {request: null}}\n",
-		"a: 'unterminated\n",
-		"a: \"\\ud800\"\n",
-		"%TAG ! tag:x,2000:\n--- !foo\na: 1\n",
-		"a:\n\t- b\n",
-		"kind: \x00\n",
-		"---\n---\n---\n" + strings.Repeat("- a\n", 100),
-	} {
-		f.Add([]byte(s))
-	}
-}
-
-// checkDiagnostics fails when a diagnostic is not placed in the file it is
-// about, at a real line and column, with a rule and a message.
-func checkDiagnostics(t *testing.T, name string, data []byte, diags diag.List) {
-	t.Helper()
-	lines := strings.Count(string(data), "\n") + 1
-	for _, d := range diags {
-		switch {
-		case d.Pos.File != name:
-			t.Fatalf("%v: not in %s", d, name)
-		case d.Rule == "" || d.Message == "" || !utf8.ValidString(d.Message):
-			t.Fatalf("%v: no rule or message", d)
-		case d.Pos.Line < 1 || d.Pos.Line > lines || d.Pos.Col < 1:
-			t.Fatalf("%v: position outside the file's %d lines", d, lines)
-		}
-	}
-}
-
-// FuzzParseYAML: no input makes the YAML reader panic, hang or report a
-// problem nowhere.
-func FuzzParseYAML(f *testing.F) {
-	fuzzSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		docs, diags := ParseYAML("f.yaml", data)
-		checkDiagnostics(t, "f.yaml", data, diags)
-		for _, d := range docs {
-			if d.Root == nil || d.Pos.File != "f.yaml" {
-				t.Fatalf("document without a root or a file: %+v", d)
-			}
-			if _, err := d.Root.MarshalJSON(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}
 
 // FuzzLoadFile: no file makes loading panic or hang, through every stage a
 // workspace goes through: YAML, the kinds' schemas, decoding, references,
 // inline JSON Schemas and CEL.
 func FuzzLoadFile(f *testing.F) {
-	fuzzSeeds(f)
+	specfuzz.Seeds(f, "testdata", "../examples/quickstart")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		els, diags := LoadFile("f.yaml", data)
-		checkDiagnostics(t, "f.yaml", data, diags)
-		ws := newWorkspace()
-		for _, el := range els {
-			ws.add(el, &diags)
-		}
-		check(ws, &diags)
-		checkDiagnostics(t, "f.yaml", data, diags)
+		ws, diags := spec.LoadOneFile("f.yaml", data)
+		specfuzz.CheckDiagnostics(t, "f.yaml", data, diags)
+		specfuzz.CheckDiagnostics(t, "f.yaml", data, compile.Check(ws))
 	})
 }

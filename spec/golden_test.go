@@ -8,11 +8,10 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected.txt files of testdata/bad from what Load reports")
+var update = flag.Bool("update", false, "rewrite the expected.txt files of testdata/bad from what layers.Load reports")
 
 // render writes diagnostics one a line, as `membrane validate` prints them,
 // with every path made relative to dir (so the expected files do not depend
@@ -32,8 +31,7 @@ func render(dir string, l diag.List) string {
 func TestGood(t *testing.T) {
 	for _, dir := range []string{"../examples/quickstart", "testdata/good"} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			ws, diags := spec.Load(dir)
-			diags = append(diags, layers.Check(ws)...)
+			ws, diags := layers.Load(dir)
 			if len(diags) > 0 {
 				t.Errorf("Load(%s) reported:\n%s", dir, render(dir, diags))
 			}
@@ -44,8 +42,9 @@ func TestGood(t *testing.T) {
 	}
 }
 
-// TestBad loads each workspace under testdata/bad and compares what Load
-// and layers.Check report (what `membrane validate` prints) with the
+// TestBad loads each workspace under testdata/bad through the whole
+// pipeline, layers.Load (spec.Load, compile.Check, layers.Check), and
+// compares what it reports (what `membrane validate` prints) with the
 // expected.txt next to it, exactly: the position (line and
 // column of the offending key or value), the severity, the message and the
 // rule. `go test ./spec -run TestBad -update` rewrites the expected files;
@@ -61,9 +60,7 @@ func TestBad(t *testing.T) {
 	for _, dir := range cases {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			ws, diags := spec.Load(dir)
-			diags = append(diags, layers.Check(ws)...)
-			diags.Sort()
+			_, diags := layers.Load(dir)
 			got := render(dir, diags)
 			golden := filepath.Join(dir, "expected.txt")
 			if *update {

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -13,8 +12,6 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func diagText(l diag.List) string {
 	var b strings.Builder

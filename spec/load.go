@@ -13,65 +13,18 @@ import (
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
-
-// Workspace is every element read from a tree of spec files.
-type Workspace struct {
-	Connectors       map[string]*Connector
-	UniversalActions map[string]*UniversalAction
-	UniversalEvents  map[string]*UniversalEvent
-	// Actions and Events are keyed by connector, then by key.
-	Actions   map[string]map[string]*Action
-	Events    map[string]map[string]*Event
-	Overrides []*ConnectionOverride
-	// Tests are the ConnectorTest documents, in file order.
-	Tests []*ConnectorTest
-	// Config is the workspace's membrane.yaml, or nil.
-	Config *WorkspaceConfig
-	// Files lists every spec file read, as displayed in diagnostics.
-	Files []string
-	// broken holds the keys of documents that failed their schema, by
-	// kind/connector/key, so references to them are not reported again;
-	// brokenImplements the universal keys they implement, by kind/key.
-	broken           map[string]bool
-	brokenImplements map[string]bool
-	// badSchemas holds the inline schemas with errors (they do not compile,
-	// or use keywords JSON Schema does not define), by their root node.
-	badSchemas map[*Value]bool
-}
-
-// Empty returns a workspace with no elements and the given settings (nil
-// for none): what a development server serves until the files first load
-// without errors.
-func Empty(config *WorkspaceConfig) *Workspace {
-	w := newWorkspace()
-	w.Config = config
-	return w
-}
-
-func newWorkspace() *Workspace {
-	return &Workspace{
-		Connectors:       map[string]*Connector{},
-		UniversalActions: map[string]*UniversalAction{},
-		UniversalEvents:  map[string]*UniversalEvent{},
-		Actions:          map[string]map[string]*Action{},
-		Events:           map[string]map[string]*Event{},
-		broken:           map[string]bool{},
-		brokenImplements: map[string]bool{},
-		badSchemas:       map[*Value]bool{},
-	}
-}
-
-// Action returns a connector's action by key, or nil.
-func (w *Workspace) Action(connector, key string) *Action { return w.Actions[connector][key] }
-
-// Event returns a connector's event by key, or nil.
-func (w *Workspace) Event(connector, key string) *Event { return w.Events[connector][key] }
 
 // Load reads every *.yaml and *.yml file under the given files and
 // directories, checks each against its kind's schema, then checks the
-// workspace as a whole and compiles every expression. It reports every
-// problem it finds; the workspace holds whatever could be read.
+// workspace as a whole: references between files, inline JSON Schemas and
+// the contracts between layers. It reports every problem it finds; the
+// workspace holds whatever could be read. Its expressions are compiled by
+// the next step, spec/compile: layers.Load runs the whole pipeline, and is
+// what every caller uses.
 func Load(paths ...string) (*Workspace, diag.List) {
 	files, diags := findFiles(paths)
 	return build(parseFiles(files), diags)
@@ -244,21 +197,21 @@ func readSpecFile(f fileRef) (data []byte, info fs.FileInfo, pf parsedFile, ok b
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "not a regular file")
 		return nil, info, pf, false
 	}
-	if err == nil && info.Size() > MaxFileSize {
-		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, int(info.Size()))}}, false
+	if err == nil && info.Size() > tree.MaxFileSize {
+		return nil, info, parsedFile{name: f.name, diags: diag.List{tree.FileTooLarge(f.name, int(info.Size()))}}, false
 	}
-	data, err = readAtMost(f.path, MaxFileSize+1)
+	data, err = readAtMost(f.path, tree.MaxFileSize+1)
 	if err != nil {
 		pf := parsedFile{name: f.name}
 		pf.diags.Errorf(diag.Pos{File: f.name}, "io", "cannot read: %v", unwrapPathError(err))
 		return nil, info, pf, false
 	}
-	if len(data) > MaxFileSize { // it grew past the limit since the stat
+	if len(data) > tree.MaxFileSize { // it grew past the limit since the stat
 		size := len(data)
 		if now, err := os.Stat(f.path); err == nil && now.Size() > int64(size) {
 			size = int(now.Size())
 		}
-		return nil, info, parsedFile{name: f.name, diags: diag.List{fileTooLarge(f.name, size)}}, false
+		return nil, info, parsedFile{name: f.name, diags: diag.List{tree.FileTooLarge(f.name, size)}}, false
 	}
 	return data, info, parsedFile{}, true
 }
@@ -276,7 +229,7 @@ func readAtMost(path string, limit int64) ([]byte, error) {
 
 func parseFile(name string, data []byte) parsedFile {
 	pf := parsedFile{name: name}
-	docs, diags := ParseYAML(name, data)
+	docs, diags := tree.ParseYAML(name, data)
 	pf.diags = diags
 	if diags.HasErrors() && !slices.ContainsFunc(diags, func(d diag.Diagnostic) bool { return d.Rule == "not-text" || d.Rule == "file-too-large" }) {
 		pf.elements = salvage(data)
@@ -291,9 +244,9 @@ func parseFile(name string, data []byte) parsedFile {
 
 // decodeDocument checks one document against its kind's schema and decodes
 // it. It returns nil when the document is not of a known kind or is broken.
-func decodeDocument(doc Document, diags *diag.List) any {
+func decodeDocument(doc tree.Document, diags *diag.List) any {
 	root := doc.Root
-	if root.Kind != Map {
+	if root.Kind != tree.Map {
 		diags.Errorf(root.Pos, "wrong-type", "a spec document must be a mapping with a `kind:`, not %s", root.Kind)
 		return nil
 	}
@@ -302,13 +255,13 @@ func decodeDocument(doc Document, diags *diag.List) any {
 		diags.Errorf(root.Pos, "missing-kind", "document has no `kind:`; add one of %s", strings.Join(Kinds, ", "))
 		return nil
 	}
-	if kv.Kind != String {
+	if kv.Kind != tree.String {
 		diags.Errorf(kv.Pos, "wrong-type", "`kind:` must be text, one of %s, not %s", strings.Join(Kinds, ", "), kv.Kind)
 		return nil
 	}
 	if !slices.Contains(Kinds, kv.Str) {
-		diags.Errorf(kv.Pos, "unknown-kind", "unknown kind %s; use one of %s%s", quote(kv.Str), strings.Join(Kinds, ", "), didYouMean(kv.Str, Kinds))
-		if k := closest(kv.Str, Kinds); k != "" {
+		diags.Errorf(kv.Pos, "unknown-kind", "unknown kind %s; use one of %s%s", quote(kv.Str), strings.Join(Kinds, ", "), suggest.DidYouMean(kv.Str, Kinds))
+		if k := suggest.Closest(kv.Str, Kinds); k != "" {
 			return brokenElement(k, root) // a typo: what refers to it is not wrong
 		}
 		return nil
@@ -349,9 +302,9 @@ func decodeDocument(doc Document, diags *diag.List) any {
 // references to it do not cascade into errors of their own.
 type broken struct{ kind, key, connector, implements string }
 
-func brokenElement(kind string, root *Value) any {
+func brokenElement(kind string, root *tree.Value) any {
 	text := func(name string) string {
-		if v := root.Get(name); v != nil && v.Kind == String {
+		if v := root.Get(name); v != nil && v.Kind == tree.String {
 			return v.Str
 		}
 		return ""
@@ -397,86 +350,11 @@ func salvage(data []byte) []any {
 	return out
 }
 
-// add indexes an element, reporting a second definition of the same key.
-func (w *Workspace) add(el any, diags *diag.List) {
-	dup := func(what, key string, first, again Source) {
-		diags.Errorf(keyPos(again), "duplicate-definition", "%s %q is already defined at %s; rename one", what, key, keyPos(first))
-	}
-	switch e := el.(type) {
-	case broken:
-		if e.kind == KindConnector || e.kind == KindUniversalAction || e.kind == KindUniversalEvent {
-			e.connector = ""
-		}
-		w.broken[e.kind+"/"+e.connector+"/"+e.key] = true
-		if e.implements != "" {
-			w.brokenImplements[e.kind+"/"+e.implements] = true
-		}
-	case *Connector:
-		if prev, ok := w.Connectors[e.Key]; ok {
-			dup("connector", e.Key, prev.Source, e.Source)
-			return
-		}
-		w.Connectors[e.Key] = e
-	case *UniversalAction:
-		if prev, ok := w.UniversalActions[e.Key]; ok {
-			dup("universal action", e.Key, prev.Source, e.Source)
-			return
-		}
-		w.UniversalActions[e.Key] = e
-	case *UniversalEvent:
-		if prev, ok := w.UniversalEvents[e.Key]; ok {
-			dup("universal event", e.Key, prev.Source, e.Source)
-			return
-		}
-		w.UniversalEvents[e.Key] = e
-	case *Action:
-		m := w.Actions[e.Connector]
-		if m == nil {
-			m = map[string]*Action{}
-			w.Actions[e.Connector] = m
-		}
-		if prev, ok := m[e.Key]; ok {
-			dup("action", e.Connector+"/"+e.Key, prev.Source, e.Source)
-			return
-		}
-		m[e.Key] = e
-	case *Event:
-		m := w.Events[e.Connector]
-		if m == nil {
-			m = map[string]*Event{}
-			w.Events[e.Connector] = m
-		}
-		if prev, ok := m[e.Key]; ok {
-			dup("event", e.Connector+"/"+e.Key, prev.Source, e.Source)
-			return
-		}
-		m[e.Key] = e
-	case *ConnectionOverride:
-		w.Overrides = append(w.Overrides, e)
-	case *ConnectorTest:
-		w.Tests = append(w.Tests, e)
-	case *WorkspaceConfig:
-		if w.Config != nil {
-			diags.Errorf(e.Source.Pos, "duplicate-definition", "a second Workspace document; the workspace's settings are already at %s, and there is one per workspace", w.Config.Source.Pos)
-			return
-		}
-		w.Config = e
-	}
-}
-
-// keyPos is where a document's `key:` value stands, or the document itself.
-func keyPos(s Source) diag.Pos {
-	if v := s.Doc.Get("key"); v != nil {
-		return v.Pos
-	}
-	return s.Pos
-}
-
 // Decode checks a document (a file's, or one merged from layers) against
 // its kind's schema and decodes it into its element type.
-func Decode(doc *Value) (any, diag.List) {
+func Decode(doc *tree.Value) (any, diag.List) {
 	var diags diag.List
-	el := decodeDocument(Document{Root: doc, Pos: doc.Pos}, &diags)
+	el := decodeDocument(tree.Document{Root: doc, Pos: doc.Pos}, &diags)
 	if _, ok := el.(broken); ok {
 		el = nil
 	}

@@ -3,6 +3,7 @@ package spec
 import (
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/errtype"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // KindConnectorTest is the kind of an offline test of a connector's actions.
@@ -35,10 +36,10 @@ type ConnectorTest struct {
 type TestConnection struct {
 	Tenant string `json:"tenant,omitempty"`
 	// Parameters are the connection parameters (a subdomain).
-	Parameters *Value `json:"parameters,omitempty"`
+	Parameters *tree.Value `json:"parameters,omitempty"`
 	// Credentials are sent as written; a value written `env:NAME` is the
 	// text itself offline and the variable's value under --record.
-	Credentials *Value `json:"credentials,omitempty"`
+	Credentials *tree.Value `json:"credentials,omitempty"`
 	// Override is the connection layer: merge patches of the connector
 	// and of its actions, as a ConnectionOverride gives.
 	Override *TestOverride `json:"override,omitempty"`
@@ -46,8 +47,8 @@ type TestConnection struct {
 
 // TestOverride is an inline connection override.
 type TestOverride struct {
-	ConnectorPatch *Value            `json:"connectorPatch,omitempty"`
-	Actions        map[string]*Value `json:"actions,omitempty"`
+	ConnectorPatch *tree.Value            `json:"connectorPatch,omitempty"`
+	Actions        map[string]*tree.Value `json:"actions,omitempty"`
 }
 
 // TestCase is one run of an action and what it must do.
@@ -59,8 +60,8 @@ type TestCase struct {
 	// Connection replaces the fields of the file's connection it gives.
 	Connection *TestConnection `json:"connection,omitempty"`
 	// Now is the clock of `now`, RFC 3339; 2024-01-01T00:00:00Z by default.
-	Now   string `json:"now,omitempty"`
-	Input *Value `json:"input,omitempty"`
+	Now   string      `json:"now,omitempty"`
+	Input *tree.Value `json:"input,omitempty"`
 	// Requests are the requests the action must send, in order; without
 	// them requests are not checked, only counted against Responses.
 	Requests []TestRequest `json:"requests,omitempty"`
@@ -68,9 +69,9 @@ type TestCase struct {
 	Responses []TestResponse `json:"responses,omitempty"`
 	// Output is the output the run must give; OutputMatch says whether it
 	// must be equal (exact, the default) or contain it (partial).
-	Output      *Value     `json:"output,omitempty"`
-	OutputMatch string     `json:"outputMatch,omitempty"`
-	Error       *TestError `json:"error,omitempty"`
+	Output      *tree.Value `json:"output,omitempty"`
+	OutputMatch string      `json:"outputMatch,omitempty"`
+	Error       *TestError  `json:"error,omitempty"`
 }
 
 // TestRequest is what one outgoing request must be. Method, path and the
@@ -83,22 +84,22 @@ type TestRequest struct {
 	Path string `json:"path,omitempty"`
 	// Query values are text, a list for a repeated parameter, or null for
 	// one that must be absent.
-	Query map[string]*Value `json:"query,omitempty"`
+	Query map[string]*tree.Value `json:"query,omitempty"`
 	// Headers are matched by name whatever the case; null means absent.
-	Headers map[string]*Value `json:"headers,omitempty"`
+	Headers map[string]*tree.Value `json:"headers,omitempty"`
 	// Body is matched against the JSON, form or text body sent.
-	Body  *Value `json:"body,omitempty"`
-	Match string `json:"match,omitempty"`
+	Body  *tree.Value `json:"body,omitempty"`
+	Match string      `json:"match,omitempty"`
 }
 
 // TestResponse is a canned response.
 type TestResponse struct {
 	Pos diag.Pos `json:"-"`
 	// Status is 200 by default.
-	Status  int               `json:"status,omitempty"`
-	Headers map[string]*Value `json:"headers,omitempty"`
+	Status  int                    `json:"status,omitempty"`
+	Headers map[string]*tree.Value `json:"headers,omitempty"`
 	// Body is sent as JSON, or as it is when it is text.
-	Body *Value `json:"body,omitempty"`
+	Body *tree.Value `json:"body,omitempty"`
 }
 
 // TestError is the error a run must end with.

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // checkTest checks what the ConnectorTest schema cannot: that the connector
@@ -50,7 +53,7 @@ func checkTest(ws *Workspace, t *ConnectorTest, diags *diag.List) {
 			if c.Action != "" {
 				pos = node.Get("action").Pos
 			}
-			diags.Errorf(pos, "unknown-reference", "connector %q has no action %q (nor one implementing it)%s", t.Connector, action, didYouMean(action, testActionNames(ws, t.Connector)))
+			diags.Errorf(pos, "unknown-reference", "connector %q has no action %q (nor one implementing it)%s", t.Connector, action, suggest.DidYouMean(action, testActionNames(ws, t.Connector)))
 		}
 		checkTestCredentials(ws.Connectors[t.Connector], t, c, node, diags)
 	}
@@ -90,21 +93,21 @@ func testActionNames(ws *Workspace, connector string) []string {
 
 // checkTestOverride checks that an inline override patches actions the
 // connector has.
-func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, node *Value, diags *diag.List) {
+func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, node *tree.Value, diags *diag.List) {
 	if conn == nil || conn.Override == nil {
 		return
 	}
 	patches := node.Get("override").Get("actions")
 	for _, key := range sortedKeys(conn.Override.Actions) {
 		if ws.Action(connector, key) == nil && !ws.broken[KindAction+"/"+connector+"/"+key] {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, didYouMean(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
 		}
 	}
 }
 
 // checkTestCredentials reports the credentials a connector requires that a
 // case does not give: a run without them fails at its first request.
-func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *Value, diags *diag.List) {
+func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *tree.Value, diags *diag.List) {
 	if c == nil || c.Auth == nil || c.Auth.Type == AuthNone {
 		return
 	}
@@ -124,7 +127,7 @@ func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *Va
 	}
 }
 
-func (c *TestConnection) credentials() *Value {
+func (c *TestConnection) credentials() *tree.Value {
 	if c == nil {
 		return nil
 	}
@@ -135,7 +138,7 @@ func (c *TestConnection) credentials() *Value {
 func (t *ConnectorTest) CaseAction(i int) string { return cmpOr(t.Cases[i].Action, t.Action) }
 
 // CaseNode is the document node of the i-th case, for positions.
-func (t *ConnectorTest) CaseNode(i int) *Value {
+func (t *ConnectorTest) CaseNode(i int) *tree.Value {
 	if cs := t.Source.Doc.Get("cases"); cs != nil && i < len(cs.Items) {
 		return cs.Items[i]
 	}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/errtype"
+	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The file kinds. Every YAML document in a workspace names one in `kind:`.
@@ -40,13 +42,24 @@ func (t Template) MarshalText() ([]byte, error) { return []byte(t.Source), nil }
 
 // Schema is a JSON Schema (draft 2020-12) written inline in a spec file.
 type Schema struct {
-	Value *Value
+	Value *tree.Value
 }
 
 // IsZero reports whether no schema was given.
 func (s *Schema) IsZero() bool { return s == nil || s.Value == nil }
 
 func (s *Schema) MarshalJSON() ([]byte, error) { return s.Value.MarshalJSON() }
+
+// Compile checks the schema against the draft 2020-12 metaschema and
+// compiles it for validating values, as schema.Compile does; problems are
+// reported at the offending keyword. A zero Schema, or one with problems,
+// gives nil.
+func (s *Schema) Compile(diags *diag.List) *schema.Validator {
+	if s.IsZero() {
+		return nil
+	}
+	return schema.Compile(s.Value, diags)
+}
 
 // Duration is a Go duration string such as "250ms" or "1h30m".
 type Duration struct {
@@ -61,7 +74,7 @@ type Source struct {
 	File string   `json:"-"`
 	Pos  diag.Pos `json:"-"`
 	// Doc is the document's own tree, for layers and explain.
-	Doc *Value `json:"-"`
+	Doc *tree.Value `json:"-"`
 }
 
 // Connector describes one external app: where its API lives, how to
@@ -77,7 +90,7 @@ type Connector struct {
 	// Hosts are the hosts a URL of the connector (base, authorization,
 	// token) may render to when its host uses an expression: "*" is one
 	// DNS label, as in "*.zendesk.com". Without them, each template's own
-	// text fixes its host (see URLPolicy).
+	// text fixes its host (see compile.URLPolicy).
 	Hosts []string `json:"hosts,omitempty"`
 	// Parameters is the JSON Schema of the connection parameters a user gives
 	// when connecting (a subdomain, a region).
@@ -237,7 +250,7 @@ type Request struct {
 	Query   map[string]Template `json:"query,omitempty"`
 	Headers map[string]Template `json:"headers,omitempty"`
 	// Body is any JSON tree whose strings are templates, or one template.
-	Body *Value `json:"body,omitempty"`
+	Body *tree.Value `json:"body,omitempty"`
 	// Encoding of the body: json (default), form or text.
 	Encoding string `json:"encoding,omitempty"`
 }
@@ -286,9 +299,9 @@ type Action struct {
 	Errors     []ErrorRule  `json:"errors,omitempty"`
 	// Record maps each paginated item (`record`) before it is collected into
 	// `records`.
-	Record *Value `json:"record,omitempty"`
+	Record *tree.Value `json:"record,omitempty"`
 	// Output maps the result; a JSON tree whose strings are templates.
-	Output *Value `json:"output,omitempty"`
+	Output *tree.Value `json:"output,omitempty"`
 }
 
 // Step is one step of a multi-step action. Later steps and the output see
@@ -302,12 +315,12 @@ type Step struct {
 	ForEach     Template `json:"forEach,omitzero"`
 	Concurrency int      `json:"concurrency,omitempty"`
 	// Exactly one of Request and Action.
-	Request *Request `json:"request,omitempty"`
-	Action  string   `json:"action,omitempty"`
-	Input   *Value   `json:"input,omitempty"`
+	Request *Request    `json:"request,omitempty"`
+	Action  string      `json:"action,omitempty"`
+	Input   *tree.Value `json:"input,omitempty"`
 	// Output maps the step's result; by default the response body (request)
 	// or the action's output.
-	Output *Value `json:"output,omitempty"`
+	Output *tree.Value `json:"output,omitempty"`
 }
 
 // Event detects new, updated and deleted records of a connector.
@@ -323,7 +336,7 @@ type Event struct {
 	Webhook      *Webhook `json:"webhook,omitempty"`
 	Polling      *Polling `json:"polling,omitempty"`
 	// Record maps one raw record (`record`) to the delivered record.
-	Record *Value `json:"record,omitempty"`
+	Record *tree.Value `json:"record,omitempty"`
 }
 
 // Change types of an event record.
@@ -369,8 +382,8 @@ type Signature struct {
 
 // WebhookResponse is the reply to the app's push.
 type WebhookResponse struct {
-	Status int    `json:"status,omitempty"`
-	Body   *Value `json:"body,omitempty"`
+	Status int         `json:"status,omitempty"`
+	Body   *tree.Value `json:"body,omitempty"`
 }
 
 // Polling lists records on an interval and compares with what it saw.
@@ -397,11 +410,11 @@ type ConnectionOverride struct {
 	Connector string `json:"connector"`
 	Tenant    string `json:"tenant,omitempty"`
 	// Connection narrows the override to one connection id of the tenant.
-	Connection     string            `json:"connection,omitempty"`
-	Description    string            `json:"description,omitempty"`
-	ConnectorPatch *Value            `json:"connectorPatch,omitempty"`
-	Actions        map[string]*Value `json:"actions,omitempty"`
-	Events         map[string]*Value `json:"events,omitempty"`
+	Connection     string                 `json:"connection,omitempty"`
+	Description    string                 `json:"description,omitempty"`
+	ConnectorPatch *tree.Value            `json:"connectorPatch,omitempty"`
+	Actions        map[string]*tree.Value `json:"actions,omitempty"`
+	Events         map[string]*tree.Value `json:"events,omitempty"`
 }
 
 // WorkspaceConfig is the workspace's own settings (`membrane.yaml`). It

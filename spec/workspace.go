@@ -1,79 +1,134 @@
 package spec
 
 import (
-	"maps"
-	"net/netip"
-	"net/url"
-	"slices"
-	"strings"
-
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
-// checkWorkspaceConfig checks what the Workspace schema cannot: that OAuth
-// clients are for oauth2 connectors, that networks and return origins
-// parse, and that no password is written in the store DSN.
-func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
-	doc := c.Source.Doc
-	if c.Store != "" {
-		if u, err := url.Parse(c.Store); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				diags.Errorf(doc.Get("store").Pos, "secret-in-file", "the store DSN carries a password; move the DSN to an environment variable and name it in storeEnv")
-			}
-		}
-		if c.StoreEnv != "" {
-			diags.Errorf(doc.Get("storeEnv").Pos, "invalid-value", "give store or storeEnv, not both")
-		}
-	}
-	clients := doc.Get("oauthClients")
-	for _, key := range sortedKeys(c.OAuthClients) {
-		pos := clients.Field(key).KeyPos
-		conn, ok := ws.Connectors[key]
-		switch {
-		case !ok && !ws.broken[KindConnector+"//"+key]:
-			diags.Errorf(pos, "unknown-reference", "connector %q is not defined in the workspace%s", key, didYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
-		case ok && (conn.Auth == nil || conn.Auth.Type != AuthOAuth2):
-			diags.Errorf(pos, "invalid-value", "connector %q does not use oauth2 auth, so it has no OAuth client", key)
-		}
-	}
-	if c.Outbound != nil {
-		nets := doc.Get("outbound").Get("allowedNetworks")
-		for i, n := range c.Outbound.AllowedNetworks {
-			if _, err := netip.ParsePrefix(n); err != nil {
-				diags.Errorf(nets.Items[i].Pos, "invalid-value", "%q is not a network in CIDR form such as 10.20.0.0/16", n)
-			}
-		}
-	}
-	if c.Connect != nil {
-		origins := doc.Get("connect").Get("returnOrigins")
-		for i, o := range c.Connect.ReturnOrigins {
-			lower := strings.ToLower(o)
-			if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-				continue // the schema's pattern said so already
-			}
-			if _, err := ParseOrigin(o); err != nil {
-				diags.Errorf(origins.Items[i].Pos, "invalid-value", "%q is not an origin: it %v (an origin is scheme://host[:port], e.g. https://app.example.com)", o, err)
-			}
-		}
+// Workspace is every element read from a tree of spec files.
+type Workspace struct {
+	Connectors       map[string]*Connector
+	UniversalActions map[string]*UniversalAction
+	UniversalEvents  map[string]*UniversalEvent
+	// Actions and Events are keyed by connector, then by key.
+	Actions   map[string]map[string]*Action
+	Events    map[string]map[string]*Event
+	Overrides []*ConnectionOverride
+	// Tests are the ConnectorTest documents, in file order.
+	Tests []*ConnectorTest
+	// Config is the workspace's membrane.yaml, or nil.
+	Config *WorkspaceConfig
+	// Files lists every spec file read, as displayed in diagnostics.
+	Files []string
+	// broken holds the keys of documents that failed their schema, by
+	// kind/connector/key, so references to them are not reported again;
+	// brokenImplements the universal keys they implement, by kind/key.
+	broken           map[string]bool
+	brokenImplements map[string]bool
+	// badSchemas holds the inline schemas with errors (they do not compile,
+	// or use keywords JSON Schema does not define), by their root node.
+	badSchemas map[*tree.Value]bool
+}
+
+// Empty returns a workspace with no elements and the given settings (nil
+// for none): what a development server serves until the files first load
+// without errors.
+func Empty(config *WorkspaceConfig) *Workspace {
+	w := newWorkspace()
+	w.Config = config
+	return w
+}
+
+func newWorkspace() *Workspace {
+	return &Workspace{
+		Connectors:       map[string]*Connector{},
+		UniversalActions: map[string]*UniversalAction{},
+		UniversalEvents:  map[string]*UniversalEvent{},
+		Actions:          map[string]map[string]*Action{},
+		Events:           map[string]map[string]*Event{},
+		broken:           map[string]bool{},
+		brokenImplements: map[string]bool{},
+		badSchemas:       map[*tree.Value]bool{},
 	}
 }
 
-// AllowedNetworks returns the networks the workspace opens to outbound
-// requests; the loader has checked they parse.
-func (c *WorkspaceConfig) AllowedNetworks() []netip.Prefix {
-	if c == nil || c.Outbound == nil {
-		return nil
+// Action returns a connector's action by key, or nil.
+func (w *Workspace) Action(connector, key string) *Action { return w.Actions[connector][key] }
+
+// Event returns a connector's event by key, or nil.
+func (w *Workspace) Event(connector, key string) *Event { return w.Events[connector][key] }
+
+// add indexes an element, reporting a second definition of the same key.
+func (w *Workspace) add(el any, diags *diag.List) {
+	dup := func(what, key string, first, again Source) {
+		diags.Errorf(keyPos(again), "duplicate-definition", "%s %q is already defined at %s; rename one", what, key, keyPos(first))
 	}
-	var out []netip.Prefix
-	for _, n := range c.Outbound.AllowedNetworks {
-		if p, err := netip.ParsePrefix(n); err == nil {
-			out = append(out, p)
+	switch e := el.(type) {
+	case broken:
+		if e.kind == KindConnector || e.kind == KindUniversalAction || e.kind == KindUniversalEvent {
+			e.connector = ""
 		}
+		w.broken[e.kind+"/"+e.connector+"/"+e.key] = true
+		if e.implements != "" {
+			w.brokenImplements[e.kind+"/"+e.implements] = true
+		}
+	case *Connector:
+		if prev, ok := w.Connectors[e.Key]; ok {
+			dup("connector", e.Key, prev.Source, e.Source)
+			return
+		}
+		w.Connectors[e.Key] = e
+	case *UniversalAction:
+		if prev, ok := w.UniversalActions[e.Key]; ok {
+			dup("universal action", e.Key, prev.Source, e.Source)
+			return
+		}
+		w.UniversalActions[e.Key] = e
+	case *UniversalEvent:
+		if prev, ok := w.UniversalEvents[e.Key]; ok {
+			dup("universal event", e.Key, prev.Source, e.Source)
+			return
+		}
+		w.UniversalEvents[e.Key] = e
+	case *Action:
+		m := w.Actions[e.Connector]
+		if m == nil {
+			m = map[string]*Action{}
+			w.Actions[e.Connector] = m
+		}
+		if prev, ok := m[e.Key]; ok {
+			dup("action", e.Connector+"/"+e.Key, prev.Source, e.Source)
+			return
+		}
+		m[e.Key] = e
+	case *Event:
+		m := w.Events[e.Connector]
+		if m == nil {
+			m = map[string]*Event{}
+			w.Events[e.Connector] = m
+		}
+		if prev, ok := m[e.Key]; ok {
+			dup("event", e.Connector+"/"+e.Key, prev.Source, e.Source)
+			return
+		}
+		m[e.Key] = e
+	case *ConnectionOverride:
+		w.Overrides = append(w.Overrides, e)
+	case *ConnectorTest:
+		w.Tests = append(w.Tests, e)
+	case *WorkspaceConfig:
+		if w.Config != nil {
+			diags.Errorf(e.Source.Pos, "duplicate-definition", "a second Workspace document; the workspace's settings are already at %s, and there is one per workspace", w.Config.Source.Pos)
+			return
+		}
+		w.Config = e
 	}
-	return out
 }
 
-// AllowPrivate reports whether the workspace opens private addresses.
-func (c *WorkspaceConfig) AllowPrivate() bool {
-	return c != nil && c.Outbound != nil && c.Outbound.AllowPrivate
+// keyPos is where a document's `key:` value stands, or the document itself.
+func keyPos(s Source) diag.Pos {
+	if v := s.Doc.Get("key"); v != nil {
+		return v.Pos
+	}
+	return s.Pos
 }

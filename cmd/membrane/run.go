@@ -22,6 +22,8 @@ import (
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // actionFlags are shared by run and explain.
@@ -70,8 +72,8 @@ func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.Connectio
 		}
 	}
 	if f.baseURL != "" {
-		patch := &spec.Value{Kind: spec.Map}
-		patch.Set("baseUrl", diag.Pos{File: "--base-url"}, &spec.Value{Kind: spec.String, Str: f.baseURL, Pos: diag.Pos{File: "--base-url"}})
+		patch := &tree.Value{Kind: tree.Map}
+		patch.Set("baseUrl", diag.Pos{File: "--base-url"}, &tree.Value{Kind: tree.String, Str: f.baseURL, Pos: diag.Pos{File: "--base-url"}})
 		overrides = append(overrides, &spec.ConnectionOverride{
 			Source:         spec.Source{File: "--base-url", Pos: diag.Pos{File: "--base-url"}},
 			Kind:           spec.KindConnectionOverride,
@@ -90,7 +92,7 @@ func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.Connectio
 // or the keys the workspace has.
 func connectorHint(ws *spec.Workspace, key, dir string) string {
 	keys := slices.Sorted(maps.Keys(ws.Connectors))
-	if s := spec.Suggest(key, keys); s != "" {
+	if s := suggest.DidYouMean(key, keys); s != "" {
 		return s
 	}
 	if len(keys) == 0 {
@@ -220,11 +222,11 @@ func missingFlags(c *spec.Connector, params, creds map[string]any) error {
 	return nil
 }
 
-func requiredNames(schema *spec.Value) []string {
+func requiredNames(schema *tree.Value) []string {
 	var names []string
-	if r := schema.Get("required"); r != nil && r.Kind == spec.List {
+	if r := schema.Get("required"); r != nil && r.Kind == tree.List {
 		for _, it := range r.Items {
-			if it.Kind == spec.String {
+			if it.Kind == tree.String {
 				names = append(names, it.Str)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/suggest"
 )
 
 // A workspace keeps what is committed apart from what is not:
@@ -182,7 +183,7 @@ func newAction(cmd *cobra.Command, dir, connector, name, implements string) erro
 		if ua == nil {
 			keys := mapsKeys(ws.UniversalActions)
 			slices.Sort(keys)
-			return usageError("unknown universal action %q%s", implements, spec.Suggest(implements, keys))
+			return usageError("unknown universal action %q%s", implements, suggest.DidYouMean(implements, keys))
 		}
 		contract = contractOf(ua)
 	}

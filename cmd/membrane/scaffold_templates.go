@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 const universalCreateContact = `kind: UniversalAction
@@ -46,7 +47,7 @@ var pingContract = contract{
 // schemas: each required top-level field, with a value of its type.
 func contractOf(ua *spec.UniversalAction) contract {
 	var c contract
-	sample := func(schema *spec.Value) [][2]string {
+	sample := func(schema *tree.Value) [][2]string {
 		var out [][2]string
 		props := schema.Get("properties")
 		for _, r := range requiredNames(schema) {
@@ -63,13 +64,13 @@ func contractOf(ua *spec.UniversalAction) contract {
 	return c
 }
 
-func sampleValue(name string, s *spec.Value) string {
+func sampleValue(name string, s *tree.Value) string {
 	t := s.Get("type")
-	if t != nil && t.Kind == spec.List && len(t.Items) > 0 {
+	if t != nil && t.Kind == tree.List && len(t.Items) > 0 {
 		t = t.Items[0]
 	}
 	typ := ""
-	if t != nil && t.Kind == spec.String {
+	if t != nil && t.Kind == tree.String {
 		typ = t.Str
 	}
 	switch typ {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/suggest"
 )
 
 func newSchemaCmd() *cobra.Command {
@@ -37,7 +38,7 @@ func newSchemaCmd() *cobra.Command {
 			kind := kindNamed(args[0])
 			b, ok := schemas.Get(kind)
 			if !ok {
-				hint := spec.Suggest(args[0], spec.Kinds)
+				hint := suggest.DidYouMean(args[0], spec.Kinds)
 				if hint == "" {
 					hint = "; use one of " + strings.Join(spec.Kinds, ", ")
 				}

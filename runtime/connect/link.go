@@ -12,7 +12,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/internal/web"
 	"github.com/membrane-dev/membrane/runtime/oauth"
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // OAuth links: how POST /v1/oauth/authorize connects an account.
@@ -97,7 +97,7 @@ func (p *Page) OAuthLink(ctx context.Context, tenant string, r connections.Begin
 				msg += fmt.Sprintf("; if %s is your app, add it to connect.returnOrigins in the workspace's membrane.yaml (allowed now: %s)", rerr.Origin, strings.Join(h.origins.list(), ", "))
 			}
 			return "", &connections.ValidationError{Message: "returnUrl is not allowed",
-				Violations: []spec.Violation{{Pointer: "/returnUrl", Message: msg}}}
+				Violations: []schema.Violation{{Pointer: "/returnUrl", Message: msg}}}
 		}
 		r.ReturnURL = u.String()
 	}

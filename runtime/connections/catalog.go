@@ -9,6 +9,8 @@ import (
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // ConnectorInfo is a connector as the catalogue shows it: what a user
@@ -20,8 +22,8 @@ type ConnectorInfo struct {
 	Auth        AuthInfo `json:"auth"`
 	// ParametersSchema and CredentialsSchema are JSON Schemas of what a
 	// connect form asks for; absent when nothing is asked.
-	ParametersSchema  *spec.Value     `json:"parametersSchema,omitempty"`
-	CredentialsSchema *spec.Value     `json:"credentialsSchema,omitempty"`
+	ParametersSchema  *tree.Value     `json:"parametersSchema,omitempty"`
+	CredentialsSchema *tree.Value     `json:"credentialsSchema,omitempty"`
 	Actions           []ActionSummary `json:"actions"`
 }
 
@@ -45,8 +47,8 @@ type ActionSummary struct {
 // are applied.
 type ActionInfo struct {
 	ActionSummary
-	InputSchema  *spec.Value `json:"inputSchema,omitempty"`
-	OutputSchema *spec.Value `json:"outputSchema,omitempty"`
+	InputSchema  *tree.Value `json:"inputSchema,omitempty"`
+	OutputSchema *tree.Value `json:"outputSchema,omitempty"`
 }
 
 // Connectors lists the workspace's connectors by key.
@@ -190,7 +192,7 @@ func (s *Service) findAction(ws *membrane.Workspace, connector, action string) (
 			keys = append(keys, a.Implements)
 		}
 	}
-	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, spec.Suggest(action, keys)), sentinel: ErrUnknownAction}
+	return nil, &unknownError{msg: fmt.Sprintf("connector %q has no action %q%s", connector, action, suggest.DidYouMean(action, keys)), sentinel: ErrUnknownAction}
 }
 
 func (s *Service) actionInfo(ws *membrane.Workspace, connector string, a *spec.Action, ovs []*spec.ConnectionOverride) (*ActionInfo, error) {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/store"
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Errors to branch on with errors.Is. The REST API maps them to statuses.
@@ -41,8 +41,8 @@ var (
 // ("/parameters/region", "/credentials/apiKey"). A credential's value is
 // never in a message.
 type ValidationError struct {
-	Message    string           `json:"message"`
-	Violations []spec.Violation `json:"violations"`
+	Message    string             `json:"message"`
+	Violations []schema.Violation `json:"violations"`
 }
 
 func (e *ValidationError) Error() string {

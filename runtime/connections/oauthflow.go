@@ -13,6 +13,8 @@ import (
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Providers is oauth.Options.Providers for a workspace: a connector's
@@ -54,17 +56,17 @@ func CurrentProviders(current func() *membrane.Workspace, clients func(connector
 }
 
 // authCache keeps the compiled auth of connectors, compiled once each.
-type authCache struct{ m sync.Map } // *spec.Connector → *spec.CompiledAuth
+type authCache struct{ m sync.Map } // *spec.Connector → *compile.Auth
 
 // get returns a connector's compiled auth as the overrides leave it: only
 // an override that patches the connector (a sandbox token URL) costs a
 // compilation.
-func (ac *authCache) get(ws *membrane.Workspace, connector string, ovs []*spec.ConnectionOverride) (*spec.CompiledAuth, error) {
+func (ac *authCache) get(ws *membrane.Workspace, connector string, ovs []*spec.ConnectionOverride) (*compile.Auth, error) {
 	c := ws.Spec.Connectors[connector]
 	patched := slices.ContainsFunc(ovs, func(o *spec.ConnectionOverride) bool { return o.ConnectorPatch != nil })
 	if !patched {
 		if a, ok := ac.m.Load(c); ok {
-			return a.(*spec.CompiledAuth), nil
+			return a.(*compile.Auth), nil
 		}
 	}
 	rc, diags := layers.ResolveConnector(ws.Spec, connector, ovs...)
@@ -82,7 +84,7 @@ func (ac *authCache) get(ws *membrane.Workspace, connector string, ovs []*spec.C
 // clientId and clientSecret when the operator registered none. Without
 // either it is ErrOAuthUnavailable: the server's configuration, not the
 // connection, is at fault, so its state must not change.
-func (s *Service) provider(connector string, auth *spec.CompiledAuth, creds map[string]any) (*oauth.Provider, error) {
+func (s *Service) provider(connector string, auth *compile.Auth, creds map[string]any) (*oauth.Provider, error) {
 	p := &oauth.Provider{Connector: connector, Auth: auth}
 	if s.o.OAuthClients != nil {
 		p.ClientID, p.ClientSecret, _ = s.o.OAuthClients(connector)
@@ -139,7 +141,7 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 		}
 		params = c.Parameters
 	} else {
-		var pv []spec.Violation
+		var pv []schema.Violation
 		if params, pv, err = s.params(cn, r.Parameters); err != nil {
 			return "", err
 		}
@@ -161,7 +163,7 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 	}
 	u, err := s.m.Begin(ctx, oauth.BeginRequest{Tenant: tenant, Connector: cn.Key, ConnectionID: r.ConnectionID,
 		Parameters: params, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL})
-	var ue *spec.URLError
+	var ue *compile.URLError
 	if errors.As(err, &ue) {
 		// What hostViolations could not pin on one parameter (a URL that
 		// also reads the connection's id): still the connection's values,
@@ -170,7 +172,7 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 		if ue.Parameter != "" {
 			ptr += "/" + ue.Parameter
 		}
-		return "", invalid(cn, []spec.Violation{{Pointer: ptr, Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)}})
+		return "", invalid(cn, []schema.Violation{{Pointer: ptr, Message: fmt.Sprintf("%s (the connector's %s, at %s)", ue.Reason, ue.Field, ue.Pos)}})
 	}
 	return u, err
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // maxOverrideSize is the store's bound on a stored override document.
@@ -142,8 +144,8 @@ func fileOnly(o *spec.ConnectionOverride, diags *diag.List) {
 		if name == "auth" {
 			why = "it decides how, and where, the connection's credentials and the workspace's OAuth client are sent"
 		}
-		fields := []*spec.Field{f}
-		if name == "auth" && f.Value.Kind == spec.Map && len(f.Value.Fields) > 0 {
+		fields := []*tree.Field{f}
+		if name == "auth" && f.Value.Kind == tree.Map && len(f.Value.Fields) > 0 {
 			fields = fields[:0]
 			for i := range f.Value.Fields {
 				sub := f.Value.Fields[i]
@@ -157,7 +159,7 @@ func fileOnly(o *spec.ConnectionOverride, diags *diag.List) {
 	}
 }
 
-func posOf(doc *spec.Value, field string, fallback diag.Pos) diag.Pos {
+func posOf(doc *tree.Value, field string, fallback diag.Pos) diag.Pos {
 	if v := doc.Get(field); v != nil {
 		return v.Pos
 	}
@@ -200,7 +202,7 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range slices.Sorted(maps.Keys(o.Actions)) {
 		if ws.Action(connector, key) == nil {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, spec.Suggest(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no action %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Actions[connector]))))
 			continue
 		}
 		actions = append(actions, key)
@@ -208,7 +210,7 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	patches = o.Source.Doc.Get("events")
 	for _, key := range slices.Sorted(maps.Keys(o.Events)) {
 		if ws.Event(connector, key) == nil {
-			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", connector, key, spec.Suggest(key, slices.Collect(maps.Keys(ws.Events[connector]))))
+			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Events[connector]))))
 		}
 	}
 	if len(actions) == 0 && o.ConnectorPatch != nil {

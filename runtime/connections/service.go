@@ -43,6 +43,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/suggest"
 )
 
 // Options configure a Service.
@@ -191,7 +192,7 @@ func connectorOf(ws *membrane.Workspace, key string) (*spec.Connector, error) {
 		for k := range ws.Spec.Connectors {
 			keys = append(keys, k)
 		}
-		return nil, &unknownError{msg: fmt.Sprintf("unknown connector %q%s", key, spec.Suggest(key, keys)), sentinel: ErrUnknownConnector}
+		return nil, &unknownError{msg: fmt.Sprintf("unknown connector %q%s", key, suggest.DidYouMean(key, keys)), sentinel: ErrUnknownConnector}
 	}
 	return c, nil
 }

@@ -10,21 +10,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // connectorSchemas are a connector's parameters and credentials schemas,
 // compiled once.
 type connectorSchemas struct {
-	params, creds *jsonschema.Schema
+	params, creds *schema.Validator
 	err           error
 }
 
@@ -60,29 +56,29 @@ const (
 // and returns them as JSON values (what the store and the engine see),
 // with the violations placed under /parameters. A connector without a
 // parameters schema takes none.
-func (s *Service) params(c *spec.Connector, params map[string]any) (map[string]any, []spec.Violation, error) {
+func (s *Service) params(c *spec.Connector, params map[string]any) (map[string]any, []schema.Violation, error) {
 	cs := s.schemasOf(c)
 	if cs.err != nil {
 		return nil, nil, cs.err
 	}
 	p, err := jsonObject(params)
 	if err != nil {
-		return nil, []spec.Violation{{Pointer: "/parameters", Message: err.Error()}}, nil
+		return nil, []schema.Violation{{Pointer: "/parameters", Message: err.Error()}}, nil
 	}
 	if v := bounded("/parameters", p, MaxParametersBytes); v != nil {
 		return nil, v, nil
 	}
-	var out []spec.Violation
+	var out []schema.Violation
 	if cs.params == nil {
 		for _, k := range slices.Sorted(maps.Keys(p)) {
-			out = append(out, spec.Violation{Pointer: "/parameters/" + escapePointer(k),
+			out = append(out, schema.Violation{Pointer: "/parameters/" + escapePointer(k),
 				Message: fmt.Sprintf("connector %q takes no parameters (its file declares no parameters schema); remove this one", c.Key)})
 		}
 		return p, out, nil
 	}
 	if err := cs.params.Validate(orEmpty(p)); err != nil {
-		for _, v := range spec.Violations(err) {
-			out = append(out, spec.Violation{Pointer: "/parameters" + v.Pointer, Message: v.Message})
+		for _, v := range schema.Violations(err) {
+			out = append(out, schema.Violation{Pointer: "/parameters" + v.Pointer, Message: v.Message})
 		}
 	}
 	return p, out, nil
@@ -90,7 +86,7 @@ func (s *Service) params(c *spec.Connector, params map[string]any) (map[string]a
 
 // credentials checks credentials against spec.CredentialsSchema of the
 // connector's auth, as params does; no message holds a credential.
-func (s *Service) credentials(c *spec.Connector, creds map[string]any) (map[string]any, []spec.Violation, error) {
+func (s *Service) credentials(c *spec.Connector, creds map[string]any) (map[string]any, []schema.Violation, error) {
 	cs := s.schemasOf(c)
 	if cs.err != nil {
 		return nil, nil, cs.err
@@ -98,12 +94,12 @@ func (s *Service) credentials(c *spec.Connector, creds map[string]any) (map[stri
 	cr, err := jsonObject(creds)
 	if err != nil {
 		// Its message names a Go type, never a value.
-		return nil, []spec.Violation{{Pointer: "/credentials", Message: err.Error()}}, nil
+		return nil, []schema.Violation{{Pointer: "/credentials", Message: err.Error()}}, nil
 	}
 	if v := bounded("/credentials", cr, MaxCredentialsBytes); v != nil {
 		return nil, v, nil
 	}
-	var out []spec.Violation
+	var out []schema.Violation
 	if cs.creds != nil {
 		if err := cs.creds.Validate(orEmpty(cr)); err != nil {
 			out = credentialViolations(err, cr)
@@ -113,7 +109,7 @@ func (s *Service) credentials(c *spec.Connector, creds map[string]any) (map[stri
 }
 
 // invalid is the error of a request with violations, nil without any.
-func invalid(c *spec.Connector, violations []spec.Violation) error {
+func invalid(c *spec.Connector, violations []schema.Violation) error {
 	if len(violations) == 0 {
 		return nil
 	}
@@ -144,16 +140,16 @@ func jsonObject(m map[string]any) (map[string]any, error) {
 // bounded refuses an object over maxBytes of JSON, or nested deeper than
 // MaxNesting, with the violation at where the limit is passed (never a
 // value: it may be a credential).
-func bounded(at string, m map[string]any, maxBytes int) []spec.Violation {
+func bounded(at string, m map[string]any, maxBytes int) []schema.Violation {
 	if m == nil {
 		return nil
 	}
 	if ptr, deep := tooDeep(m, at, 1); deep {
-		return []spec.Violation{{Pointer: ptr, Message: fmt.Sprintf("is nested deeper than %d levels, the limit; flatten it", MaxNesting)}}
+		return []schema.Violation{{Pointer: ptr, Message: fmt.Sprintf("is nested deeper than %d levels, the limit; flatten it", MaxNesting)}}
 	}
 	b, _ := json.Marshal(m) // it was just decoded from JSON
 	if len(b) > maxBytes {
-		return []spec.Violation{{Pointer: at, Message: fmt.Sprintf("is %d bytes of JSON; at most %d are kept with a connection", len(b), maxBytes)}}
+		return []schema.Violation{{Pointer: at, Message: fmt.Sprintf("is %d bytes of JSON; at most %d are kept with a connection", len(b), maxBytes)}}
 	}
 	return nil
 }
@@ -205,35 +201,30 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-var printer = message.NewPrinter(language.English)
-
 // credentialViolations words the violations of the credentials schema
 // without their values: a key that fails a pattern is still a key. Only
 // the keywords whose messages name no value (required, type, lengths,
 // unknown properties) keep the library's message.
-func credentialViolations(err error, creds map[string]any) []spec.Violation {
-	var verr *jsonschema.ValidationError
-	if !errors.As(err, &verr) {
-		return []spec.Violation{{Pointer: "/credentials", Message: "the credentials are not valid"}}
+func credentialViolations(err error, creds map[string]any) []schema.Violation {
+	leaves := schema.Leaves(err)
+	if leaves == nil {
+		return []schema.Violation{{Pointer: "/credentials", Message: "the credentials are not valid"}}
 	}
 	secrets := engine.SecretsOf(creds, nil)
-	var out []spec.Violation
-	for _, leaf := range spec.SchemaLeaves(verr) {
+	var out []schema.Violation
+	for _, leaf := range leaves {
 		msg := ""
-		switch leaf.ErrorKind.(type) {
-		case *kind.Required, *kind.Type, *kind.MinLength, *kind.MaxLength, *kind.AdditionalProperties,
-			*kind.MinProperties, *kind.MaxProperties, *kind.DependentRequired, *kind.FalseSchema:
-			msg = leaf.ErrorKind.LocalizedString(printer)
+		if leaf.ValueFree {
+			msg = leaf.Message
 		}
 		if msg == "" || containsAny(msg, secrets) {
-			kw := leaf.ErrorKind.KeywordPath()
 			name := "the schema"
-			if len(kw) > 0 {
-				name = fmt.Sprintf("%q", kw[len(kw)-1])
+			if leaf.Keyword != "" {
+				name = fmt.Sprintf("%q", leaf.Keyword)
 			}
 			msg = fmt.Sprintf("does not satisfy %s (the value is a credential, so it is not shown)", name)
 		}
-		out = append(out, spec.Violation{Pointer: "/credentials" + spec.Pointer(leaf.InstanceLocation...), Message: msg})
+		out = append(out, schema.Violation{Pointer: "/credentials" + leaf.Pointer, Message: msg})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // sentRequest is one request the fake received, as it came on the wire.
@@ -85,8 +86,8 @@ func cannedResponses(rs []spec.TestResponse) []canned {
 			c.headers = append(c.headers, [2]string{name, scalarText(v)})
 		}
 		switch {
-		case r.Body == nil || r.Body.Kind == spec.Null:
-		case r.Body.Kind == spec.String:
+		case r.Body == nil || r.Body.Kind == tree.Null:
+		case r.Body.Kind == tree.String:
 			c.body = []byte(r.Body.Str)
 			if !hasType {
 				c.headers = append(c.headers, [2]string{"Content-Type", "text/plain; charset=utf-8"})
@@ -104,17 +105,17 @@ func cannedResponses(rs []spec.TestResponse) []canned {
 
 // scalarText is the text of a scalar written in YAML (a header value, a
 // query parameter, a form field).
-func scalarText(v *spec.Value) string {
+func scalarText(v *tree.Value) string {
 	switch v.Kind {
-	case spec.String:
+	case tree.String:
 		return v.Str
-	case spec.Int:
+	case tree.Int:
 		return strconv.FormatInt(v.Int, 10)
-	case spec.Float:
+	case tree.Float:
 		return strconv.FormatFloat(v.Float, 'g', -1, 64)
-	case spec.Bool:
+	case tree.Bool:
 		return strconv.FormatBool(v.Bool)
-	case spec.Null:
+	case tree.Null:
 		return ""
 	}
 	b, _ := json.Marshal(v)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // checkRequest compares the n-th request sent (1-based) with what the
@@ -30,9 +31,9 @@ func checkRequest(n int, want *spec.TestRequest, got sentRequest) []string {
 		w := want.Headers[name]
 		vals := got.Header.Values(name)
 		switch {
-		case w.Kind == spec.Null && len(vals) > 0:
+		case w.Kind == tree.Null && len(vals) > 0:
 			d.add("header "+name, "want %s, got %q", absent, strings.Join(vals, ", "))
-		case w.Kind == spec.Null:
+		case w.Kind == tree.Null:
 		case len(vals) == 0:
 			d.add("header "+name, "want %q, got %s", scalarText(w), absent)
 		case strings.Join(vals, ", ") != scalarText(w):
@@ -95,23 +96,23 @@ func formTree(q url.Values) map[string]any {
 // it travels: `limit: 100` matches limit=100. Null stays null (absent).
 func textTree(x any) any {
 	switch v := x.(type) {
-	case map[string]*spec.Value:
+	case map[string]*tree.Value:
 		m := make(map[string]any, len(v))
 		for k, it := range v {
 			m[k] = textTree(it)
 		}
 		return m
-	case *spec.Value:
+	case *tree.Value:
 		switch v.Kind {
-		case spec.Null:
+		case tree.Null:
 			return nil
-		case spec.Map:
+		case tree.Map:
 			m := make(map[string]any, len(v.Fields))
 			for _, f := range v.Fields {
 				m[f.Key] = textTree(f.Value)
 			}
 			return m
-		case spec.List:
+		case tree.List:
 			l := make([]any, len(v.Items))
 			for i, it := range v.Items {
 				l[i] = textTree(it)

@@ -13,6 +13,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // DefaultNow is the time `now` reads in a case that sets none, so that
@@ -183,7 +184,7 @@ func (r *Runner) connection(c Case) (engine.Connection, []*spec.ConnectionOverri
 	return conn, overrides
 }
 
-func objectOf(v *spec.Value) map[string]any {
+func objectOf(v *tree.Value) map[string]any {
 	if m, ok := v.Interface().(map[string]any); ok {
 		return m
 	}

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // splice is the recorded responses of one case, to write into its file.
@@ -69,7 +70,7 @@ func writeSplices(file string, sps []splice) (int, error) {
 // spliceCase writes one case's responses into lines (each with its "\n").
 func spliceCase(lines []string, sp splice) ([]string, error) {
 	node := sp.c.Test.CaseNode(sp.c.Index)
-	if node.Kind != spec.Map || len(node.Fields) == 0 {
+	if node.Kind != tree.Map || len(node.Fields) == 0 {
 		return nil, fmt.Errorf("%s: case %q is not a mapping", sp.c.Pos, sp.c.Spec().Name)
 	}
 	first := node.Fields[0].KeyPos

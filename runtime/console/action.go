@@ -13,7 +13,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/internal/schemaform"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 type actionPage struct {
@@ -171,9 +171,9 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	res, runErr := h.o.Service.Run(r.Context(), p.Tenant, connID, p.Action.Key, input, engine.RunOptions{Log: true})
 	p.Result = h.result(r.Context(), p.Tenant, res, runErr)
 	if rerr := p.Result.Error; rerr != nil && rerr.Type == engine.ErrInvalidInput {
-		vs := make([]spec.Violation, len(rerr.Violations))
+		vs := make([]schema.Violation, len(rerr.Violations))
 		for i, v := range rerr.Violations {
-			vs[i] = spec.Violation{Pointer: "/input" + v.Pointer, Message: v.Message}
+			vs[i] = schema.Violation{Pointer: "/input" + v.Pointer, Message: v.Message}
 		}
 		p.FormErrors = schemaform.PlaceViolations(p.Fields, vs, values)
 	}

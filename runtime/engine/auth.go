@@ -14,6 +14,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // Authenticator adds a connection's credentials to its requests. The
@@ -33,7 +34,7 @@ type Authenticator interface {
 // builtinAuth implements the auth types a connector declares.
 type builtinAuth struct {
 	r    *run
-	auth *spec.CompiledAuth
+	auth *compile.Auth
 	vars map[string]any // credentials, connection, tenant, now
 	key  string         // of the login session; see sessionKey
 }
@@ -60,16 +61,16 @@ func (r *run) authenticator() Authenticator {
 		return nil
 	}
 	vars := map[string]any{
-		spec.VarCredentials: r.conn.credentials(),
-		spec.VarConnection:  r.vars[spec.VarConnection],
-		spec.VarTenant:      r.vars[spec.VarTenant],
-		spec.VarNow:         r.vars[spec.VarNow],
+		compile.VarCredentials: r.conn.credentials(),
+		compile.VarConnection:  r.vars[compile.VarConnection],
+		compile.VarTenant:      r.vars[compile.VarTenant],
+		compile.VarNow:         r.vars[compile.VarNow],
 	}
 	return &builtinAuth{r: r, auth: ca, vars: vars}
 }
 
 func (a *builtinAuth) Secrets() []string {
-	s := SecretsOf(a.vars[spec.VarCredentials], nil)
+	s := SecretsOf(a.vars[compile.VarCredentials], nil)
 	if sess := a.r.engine.session(a.sessionKey(), false); sess != nil {
 		if tok := sess.current(); tok != "" {
 			s = append(s, tok)
@@ -79,7 +80,7 @@ func (a *builtinAuth) Secrets() []string {
 }
 
 // value evaluates an auth template, or takes a credential by its default name.
-func (a *builtinAuth) value(ctx context.Context, x *spec.Expr, credential string) (string, error) {
+func (a *builtinAuth) value(ctx context.Context, x *compile.Expr, credential string) (string, error) {
 	if x != nil {
 		v, err := x.Eval(ctx, a.vars)
 		if err != nil {
@@ -87,7 +88,7 @@ func (a *builtinAuth) value(ctx context.Context, x *spec.Expr, credential string
 		}
 		return text(v), nil
 	}
-	creds, _ := a.vars[spec.VarCredentials].(map[string]any)
+	creds, _ := a.vars[compile.VarCredentials].(map[string]any)
 	v, ok := creds[credential]
 	if !ok || v == nil {
 		return "", &Error{Type: ErrAuth, Message: fmt.Sprintf("the connection has no credential %q; reconnect with it", credential)}
@@ -151,7 +152,7 @@ func (a *builtinAuth) authorizeSession(ctx context.Context, req *httpx.Request) 
 		if err != nil {
 			return err
 		}
-		vars = withVar(a.vars, spec.VarSession, map[string]any{"token": tok})
+		vars = withVar(a.vars, compile.VarSession, map[string]any{"token": tok})
 		a.r.hideSecret(tok)
 	}
 	for _, nv := range a.auth.Headers {
@@ -226,7 +227,7 @@ func (s *session) get(ctx context.Context, a *builtinAuth, force bool) (string, 
 	if err != nil {
 		return "", err
 	}
-	vars := withVar(a.vars, spec.VarResponse, responseVar(resp, body))
+	vars := withVar(a.vars, compile.VarResponse, responseVar(resp, body))
 	if resp.Status >= 400 {
 		return "", &Error{Type: ErrAuth, Status: resp.Status, Message: "the login request was refused; check the credentials", Request: b.label, Body: a.r.redact.Excerpt(resp.Body)}
 	}

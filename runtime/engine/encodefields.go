@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/runtime/internal/fastjson"
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // encodeFields writes an object mapping as JSON without building its map:
@@ -15,7 +15,7 @@ import (
 // what json.Marshal of the map gives. It returns nil, with no error, when
 // fastjson.Encode would give up on a value or keys repeat; the caller then
 // evaluates the mapping into a map as usual.
-func encodeFields(ctx context.Context, m *spec.Mapping, keys []string, vars map[string]any) ([]byte, error) {
+func encodeFields(ctx context.Context, m *compile.Mapping, keys []string, vars map[string]any) ([]byte, error) {
 	if len(keys) > 32 {
 		return nil, nil
 	}

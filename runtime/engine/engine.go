@@ -12,6 +12,8 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Engine runs plans. Make one and share it: it holds the HTTP client and
@@ -184,7 +186,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	}
 	if p.input != nil && !p.quickIn.Valid(input) {
 		if err := p.input.Validate(input); err != nil {
-			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: spec.Violations(err)}
+			return nil, &Error{Type: ErrInvalidInput, Message: "the input does not match the action's input schema; nothing was sent", Violations: schema.Violations(err)}
 		}
 	}
 	if err := r.prepare(ctx, input); err != nil {
@@ -209,7 +211,7 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 	}
 	if p.output != nil && !p.quickOut.Valid(out) {
 		if err := p.output.Validate(out); err != nil {
-			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: spec.Violations(err)}
+			return out, &Error{Type: ErrInvalidOutput, Message: "the mapped output does not match the action's output schema", Violations: schema.Violations(err)}
 		}
 	}
 	return out, nil
@@ -220,15 +222,15 @@ func (r *run) execute(ctx context.Context, input any) (any, error) {
 func (r *run) prepare(ctx context.Context, input any) error {
 	p := r.plan
 	r.vars = map[string]any{
-		spec.VarInput: input,
-		spec.VarConnection: map[string]any{
+		compile.VarInput: input,
+		compile.VarConnection: map[string]any{
 			"id":         r.conn.ID,
 			"name":       r.conn.Name,
 			"parameters": orEmpty(r.conn.Parameters),
 			"info":       orEmpty(r.conn.Info),
 		},
-		spec.VarTenant: map[string]any{"key": r.conn.Tenant},
-		spec.VarNow:    r.engine.now().UTC(),
+		compile.VarTenant: map[string]any{"key": r.conn.Tenant},
+		compile.VarNow:    r.engine.now().UTC(),
 	}
 	if r.base = p.baseURL; r.base == nil {
 		// The connector's host policy decides where the requests, and
@@ -307,7 +309,7 @@ func (r *run) runSingle(ctx context.Context) (any, error) {
 	}
 	// The run's variables gain `response` in place: nothing else reads
 	// them from here on.
-	r.vars[spec.VarResponse] = resp
+	r.vars[compile.VarResponse] = resp
 	out, err := ca.Output.Eval(ctx, r.vars)
 	if err != nil {
 		return nil, fromExpr(err)
@@ -317,7 +319,7 @@ func (r *run) runSingle(ctx context.Context) (any, error) {
 
 // call builds, sends and checks one request; it returns the `response`
 // variable of a successful exchange.
-func (r *run) call(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any, page *pageParams) (map[string]any, error) {
+func (r *run) call(ctx context.Context, cr *compile.Request, vars map[string]any, page *pageParams) (map[string]any, error) {
 	var extra map[string]any
 	in := ""
 	if page != nil {
@@ -347,7 +349,7 @@ func (r *run) call(ctx context.Context, cr *spec.CompiledRequest, vars map[strin
 	rv := responseVar(resp, body)
 	var evars map[string]any // only error rules read it
 	if len(r.plan.errors) > 0 {
-		evars = withVar(vars, spec.VarResponse, rv)
+		evars = withVar(vars, compile.VarResponse, rv)
 	}
 	if err := r.mapError(ctx, b, resp, evars); err != nil {
 		return nil, err

@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/errtype"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // ErrorType says why a run failed; spec/errtype holds the one list.
@@ -36,7 +37,7 @@ const (
 )
 
 // Violation is one way a value breaks a JSON Schema.
-type Violation = spec.Violation
+type Violation = schema.Violation
 
 // Error is the one error type a run returns.
 type Error struct {
@@ -108,7 +109,7 @@ func fromHTTP(err error, request string) *Error {
 // fromExpr turns an expression failure into a run error naming the
 // expression, its file:line and layer.
 func fromExpr(err error) error {
-	var xe *spec.ExprError
+	var xe *compile.ExprError
 	if errors.As(err, &xe) {
 		return &Error{Type: ErrExpression, Message: xe.Error(), Err: err}
 	}
@@ -119,11 +120,11 @@ func fromExpr(err error) error {
 	return &Error{Type: ErrExpression, Message: err.Error(), Err: err}
 }
 
-// fromURL turns a URL that its host policy refused (*spec.URLError,
+// fromURL turns a URL that its host policy refused (*compile.URLError,
 // wherever it is in err's chain: an OAuth2 authenticator wraps it) into
 // a host-not-allowed run error; any other error is returned as it is.
 func fromURL(err error) error {
-	var ue *spec.URLError
+	var ue *compile.URLError
 	if !errors.As(err, &ue) {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
+
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // DefaultMaxPages stops a pagination that never ends.
@@ -33,14 +35,14 @@ func (r *run) runPaginated(ctx context.Context) (any, error) {
 	if ca.Output == nil {
 		return records, nil
 	}
-	out, err := ca.Output.Eval(ctx, withVar(r.vars, spec.VarRecords, records))
+	out, err := ca.Output.Eval(ctx, withVar(r.vars, compile.VarRecords, records))
 	if err != nil {
 		return nil, fromExpr(err)
 	}
 	return out, nil
 }
 
-func (r *run) paginate(ctx context.Context, cr *spec.CompiledRequest, pg *spec.CompiledPagination, record *spec.Mapping, vars map[string]any) ([]any, error) {
+func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pagination, record *compile.Mapping, vars map[string]any) ([]any, error) {
 	src := pg.Src
 	maxPages := src.MaxPages
 	if maxPages <= 0 {
@@ -75,12 +77,12 @@ func (r *run) paginate(ctx context.Context, cr *spec.CompiledRequest, pg *spec.C
 			pp.url = nextURL
 		}
 		page := map[string]any{"number": number, "offset": offset, "size": int64(src.PageSize), "cursor": cursor}
-		pvars := withVar(vars, spec.VarPage, page)
+		pvars := withVar(vars, compile.VarPage, page)
 		resp, err := r.call(ctx, cr, pvars, pp)
 		if err != nil {
 			return nil, err
 		}
-		rvars := withVar(pvars, spec.VarResponse, resp)
+		rvars := withVar(pvars, compile.VarResponse, resp)
 		itemsV, err := pg.Items.Eval(ctx, rvars)
 		if err != nil {
 			return nil, fromExpr(err)
@@ -93,11 +95,11 @@ func (r *run) paginate(ctx context.Context, cr *spec.CompiledRequest, pg *spec.C
 		// in turn: an evaluation keeps nothing of the map it is given.
 		var recVars map[string]any
 		if record != nil && len(items) > 0 {
-			recVars = withVar(vars, spec.VarRecord, nil)
+			recVars = withVar(vars, compile.VarRecord, nil)
 		}
 		for _, it := range items {
 			if record != nil {
-				recVars[spec.VarRecord] = it
+				recVars[compile.VarRecord] = it
 				m, err := record.Eval(ctx, recVars)
 				if err != nil {
 					return nil, fromExpr(err)

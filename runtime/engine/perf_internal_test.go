@@ -15,8 +15,9 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/runtime/internal/fastjson/jsongen"
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 func TestPlainPathMatchesURLParse(t *testing.T) {
@@ -72,12 +73,12 @@ func TestEncodeFieldsMatchesMarshal(t *testing.T) {
 		"nested": map[string]any{"x": "${ input.a }", "lit": 1.5}, "list": []any{"${ input.b }", true},
 		"lit": "plain", "num": int64(3), "text": "a ${ input.b } b",
 	}
-	v, err := spec.FromInterface(src, diag.Pos{})
+	v, err := tree.FromInterface(src, diag.Pos{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var diags diag.List
-	m := spec.NewScope(nil).CompileValue(v, nil, &diags, spec.VarInput)
+	m := compile.NewScope(nil).CompileValue(v, nil, &diags, compile.VarInput)
 	if err := diags.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestEncodeFieldsMatchesMarshal(t *testing.T) {
 	}
 	took := 0
 	for _, in := range inputs {
-		vars := map[string]any{spec.VarInput: in}
+		vars := map[string]any{compile.VarInput: in}
 		got, gerr := encodeFields(t.Context(), m, m.Keys(), vars)
 		val, verr := m.Eval(t.Context(), vars)
 		if fmt.Sprint(gerr) != fmt.Sprint(verr) {

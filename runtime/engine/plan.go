@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/internal/quickschema"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Plan is an action resolved through its layers and compiled: CEL
@@ -20,10 +20,10 @@ import (
 // times, concurrently; nothing is parsed or compiled per run.
 type Plan struct {
 	Resolved  *layers.Action
-	connector *spec.CompiledConnector
-	action    *spec.CompiledAction
+	connector *compile.Connector
+	action    *compile.Action
 
-	input, output *jsonschema.Schema
+	input, output *schema.Validator
 	inputSchema   any // the raw input schema, to type JSON numbers
 	// normalizer normalizes a copy of each run's input by inputSchema.
 	normalizer *expr.Normalizer
@@ -34,7 +34,7 @@ type Plan struct {
 	// literal; nil when it depends on the connection.
 	baseURL *url.URL
 
-	errors   []spec.CompiledErrorRule // the action's, then the connector's
+	errors   []compile.ErrorRule // the action's, then the connector's
 	retry    httpx.RetryPolicy
 	settings httpx.Settings
 	rate     httpx.Rate
@@ -63,7 +63,7 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 		return nil, err
 	}
 	p.normalizer = expr.NewNormalizer(p.inputSchema)
-	p.errors = append(append([]spec.CompiledErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
+	p.errors = append(append([]compile.ErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
 	p.setConnector(r.Connector, r.Action.Retry)
 	return p, nil
 }
@@ -104,7 +104,7 @@ func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 // literalBaseURL is a base URL that is plain text, as the run would
 // have it; nil when it depends on the connection (or is refused: the
 // run then says why).
-func literalBaseURL(x *spec.Expr) *url.URL {
+func literalBaseURL(x *compile.Expr) *url.URL {
 	if x == nil || x.Template == nil || !x.IsLiteral() {
 		return nil
 	}

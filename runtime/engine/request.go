@@ -15,7 +15,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/internal/fastjson"
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
 
@@ -27,7 +27,7 @@ type built struct {
 
 // buildRequest evaluates a compiled request. extra adds parameters the
 // engine sets (a page cursor), in the query or the body.
-func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
+func (r *run) buildRequest(ctx context.Context, cr *compile.Request, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
 	path, err := evalPath(ctx, cr, vars)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 
 	hs := newHeaders(len(r.plan.connector.Headers) + len(cr.Headers) + 2)
 	h := hs.h
-	for _, list := range [][]spec.Named{r.plan.connector.Headers, cr.Headers} {
+	for _, list := range [][]compile.Named{r.plan.connector.Headers, cr.Headers} {
 		for _, nv := range list {
 			v, err := nv.Expr.Eval(ctx, vars)
 			if err != nil {
@@ -136,7 +136,7 @@ func (r *run) buildRequest(ctx context.Context, cr *spec.CompiledRequest, vars m
 // evalPath evaluates a request's path. A value interpolated into the path
 // is escaped as one segment (after a literal `?`, as a query value), so
 // input cannot reshape the URL; a path that is one expression is whole.
-func evalPath(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any) (string, error) {
+func evalPath(ctx context.Context, cr *compile.Request, vars map[string]any) (string, error) {
 	if cr.PathParts == nil {
 		v, err := cr.Path.Eval(ctx, vars)
 		if err != nil {
@@ -156,7 +156,7 @@ func evalPath(ctx context.Context, cr *spec.CompiledRequest, vars map[string]any
 		if err != nil {
 			return "", fromExpr(err)
 		}
-		b.WriteString(spec.EscapeURLValue(text(v), inQuery))
+		b.WriteString(compile.EscapeURLValue(text(v), inQuery))
 	}
 	return b.String(), nil
 }
@@ -250,8 +250,8 @@ func addQuery(q url.Values, name string, v any) {
 }
 
 // text writes a scalar as it goes in a URL or a header, as the host
-// policy writes it (spec.ScalarText).
-func text(v any) string { return spec.ScalarText(v) }
+// policy writes it (compile.ScalarText).
+func text(v any) string { return compile.ScalarText(v) }
 
 // encodeBody writes the body in the request's encoding.
 func encodeBody(v any, encoding string) ([]byte, string, error) {

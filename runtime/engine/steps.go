@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // runSteps runs a multi-step action: each step sees the outputs of the ones
@@ -14,7 +14,7 @@ import (
 func (r *run) runSteps(ctx context.Context) (any, error) {
 	ca := r.plan.action
 	steps := map[string]any{}
-	vars := withVar(r.vars, spec.VarSteps, steps)
+	vars := withVar(r.vars, compile.VarSteps, steps)
 	var last any
 	for i := range ca.Steps {
 		st := &ca.Steps[i]
@@ -38,7 +38,7 @@ func (r *run) runSteps(ctx context.Context) (any, error) {
 // DefaultStepConcurrency bounds a forEach step without a concurrency.
 const DefaultStepConcurrency = 4
 
-func (r *run) runStep(ctx context.Context, st *spec.CompiledStep, vars map[string]any) (any, error) {
+func (r *run) runStep(ctx context.Context, st *compile.Step, vars map[string]any) (any, error) {
 	if st.When != nil {
 		ok, err := st.When.Eval(ctx, vars)
 		if err != nil {
@@ -82,8 +82,8 @@ func (r *run) runStep(ctx context.Context, st *spec.CompiledStep, vars map[strin
 		started++
 		wg.Go(func() {
 			defer func() { <-sem }()
-			iv := withVar(vars, spec.VarItem, item)
-			iv[spec.VarIndex] = int64(i)
+			iv := withVar(vars, compile.VarItem, item)
+			iv[compile.VarIndex] = int64(i)
 			out, err := r.stepOnce(ctx, st, iv)
 			if err != nil {
 				failMu.Lock()
@@ -113,7 +113,7 @@ func (r *run) runStep(ctx context.Context, st *spec.CompiledStep, vars map[strin
 	return outs, nil
 }
 
-func (r *run) stepOnce(ctx context.Context, st *spec.CompiledStep, vars map[string]any) (any, error) {
+func (r *run) stepOnce(ctx context.Context, st *compile.Step, vars map[string]any) (any, error) {
 	if st.Request != nil {
 		resp, err := r.call(ctx, st.Request, vars, nil)
 		if err != nil {
@@ -122,7 +122,7 @@ func (r *run) stepOnce(ctx context.Context, st *spec.CompiledStep, vars map[stri
 		if st.Output == nil {
 			return resp["body"], nil
 		}
-		out, err := st.Output.Eval(ctx, withVar(vars, spec.VarResponse, resp))
+		out, err := st.Output.Eval(ctx, withVar(vars, compile.VarResponse, resp))
 		if err != nil {
 			return nil, fromExpr(err)
 		}
@@ -150,7 +150,7 @@ func (r *run) stepOnce(ctx context.Context, st *spec.CompiledStep, vars map[stri
 	if st.Output == nil {
 		return out, nil
 	}
-	res, err := st.Output.Eval(ctx, withVar(vars, spec.VarResult, out))
+	res, err := st.Output.Eval(ctx, withVar(vars, compile.VarResult, out))
 	if err != nil {
 		return nil, fromExpr(err)
 	}

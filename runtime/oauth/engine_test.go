@@ -16,6 +16,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 const connectorYAML = `kind: Connector
@@ -81,7 +82,7 @@ func TestEngineRefreshesAfter401(t *testing.T) {
 			}
 
 			els, _ := spec.LoadFile("connector.yaml", []byte(conn))
-			cc := spec.CompileConnector(els[0].(*spec.Connector), &diags)
+			cc := compile.NewConnector(els[0].(*spec.Connector), &diags)
 			m, err := oauth.New(oauth.Options{HTTP: client, Tokens: oauth.NewMemStore()})
 			if err != nil {
 				t.Fatal(err)

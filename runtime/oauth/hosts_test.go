@@ -20,6 +20,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // regionalConnector has a token URL on a subdomain a connection
@@ -66,7 +67,7 @@ func regionalProvider(t *testing.T, grant, port string) *oauth.Provider {
 	if diags.HasErrors() {
 		t.Fatalf("connector: %v", diags)
 	}
-	cc := spec.CompileConnector(els[0].(*spec.Connector), &diags)
+	cc := compile.NewConnector(els[0].(*spec.Connector), &diags)
 	if diags.HasErrors() {
 		t.Fatalf("connector: %v", diags)
 	}
@@ -90,11 +91,11 @@ func newManager(t *testing.T, p *oauth.Provider, tokens *oauth.MemStore, client 
 
 func wantURLError(t *testing.T, what, value string, err error) {
 	t.Helper()
-	var ue *spec.URLError
+	var ue *compile.URLError
 	if !errors.As(err, &ue) {
-		t.Fatalf("%s with region %q: got %v, want a *spec.URLError", what, value, err)
+		t.Fatalf("%s with region %q: got %v, want a *compile.URLError", what, value, err)
 	}
-	if ue.Connector != "regional" || ue.Field != spec.FieldTokenURL || ue.Parameter != "region" {
+	if ue.Connector != "regional" || ue.Field != compile.FieldTokenURL || ue.Parameter != "region" {
 		t.Errorf("%s with region %q: the error names %q, %q, %q", what, value, ue.Connector, ue.Field, ue.Parameter)
 	}
 	if strings.Contains(err.Error(), testkit.OAuthClientSecret) {

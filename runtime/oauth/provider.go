@@ -7,13 +7,15 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
+
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // Provider is one connector's OAuth2 application: what the connector
 // declares and the client the operator registered with the provider.
 type Provider struct {
 	Connector    string // the connector's key
-	Auth         *spec.CompiledAuth
+	Auth         *compile.Auth
 	ClientID     string
 	ClientSecret string // empty for a public client (PKCE only)
 }
@@ -68,15 +70,15 @@ func (p *Provider) scope() string {
 // templateVars are the variables an auth template may use (spec varsAuth).
 func templateVars(tenant, connID, name string, params, info, creds map[string]any, now any) map[string]any {
 	return map[string]any{
-		spec.VarCredentials: orEmpty(creds),
-		spec.VarConnection: map[string]any{
+		compile.VarCredentials: orEmpty(creds),
+		compile.VarConnection: map[string]any{
 			"id":         connID,
 			"name":       name,
 			"parameters": orEmpty(params),
 			"info":       orEmpty(info),
 		},
-		spec.VarTenant: map[string]any{"key": tenant},
-		spec.VarNow:    now,
+		compile.VarTenant: map[string]any{"key": tenant},
+		compile.VarNow:    now,
 	}
 }
 
@@ -90,8 +92,8 @@ func orEmpty(m map[string]any) map[string]any {
 // endpoint evaluates a URL template; what names it in errors. The
 // template's host policy, compiled with its connector, decides where the
 // client secret, codes and tokens may go: a URL it refuses is a
-// *spec.URLError in the chain, and nothing is sent.
-func endpoint(ctx context.Context, x *spec.Expr, vars map[string]any, what string) (*url.URL, error) {
+// *compile.URLError in the chain, and nothing is sent.
+func endpoint(ctx context.Context, x *compile.Expr, vars map[string]any, what string) (*url.URL, error) {
 	if x == nil {
 		return nil, fmt.Errorf("oauth: the connector has no %s", what)
 	}

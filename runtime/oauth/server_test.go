@@ -10,6 +10,7 @@ import (
 	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // clock is a test clock that only moves when told.
@@ -34,7 +35,7 @@ func (c *clock) Add(d time.Duration) {
 
 // compileAuth compiles the auth block of a connector whose YAML is given
 // (auth only, indented by two spaces), with {{URL}} replaced by url.
-func compileAuth(t *testing.T, url, auth string) *spec.CompiledAuth {
+func compileAuth(t *testing.T, url, auth string) *compile.Auth {
 	t.Helper()
 	src := "kind: Connector\nkey: mock\nbaseUrl: https://api.example.com\n" +
 		"parameters: {type: object, properties: {tokenPath: {type: string}}}\n" +
@@ -47,7 +48,7 @@ func compileAuth(t *testing.T, url, auth string) *spec.CompiledAuth {
 	if !ok {
 		t.Fatalf("connector: got %T", els[0])
 	}
-	cc := spec.CompileConnector(c, &diags)
+	cc := compile.NewConnector(c, &diags)
 	if diags.HasErrors() {
 		t.Fatalf("connector: %v", diags)
 	}

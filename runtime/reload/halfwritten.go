@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // halfWritten reports whether a file that just changed looks like a save
@@ -21,10 +21,10 @@ func halfWritten(changed []string, diags diag.List) bool {
 			path, _ = filepath.Abs(filepath.FromSlash(name)) // displayed relative to the working directory
 		}
 		info, err := os.Stat(path)
-		if err != nil || !info.Mode().IsRegular() || info.Size() > spec.MaxFileSize {
+		if err != nil || !info.Mode().IsRegular() || info.Size() > tree.MaxFileSize {
 			continue // gone, or reported for what it is
 		}
-		data, err := readAtMost(path, spec.MaxFileSize)
+		data, err := readAtMost(path, tree.MaxFileSize)
 		if err != nil {
 			continue
 		}

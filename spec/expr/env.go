@@ -179,9 +179,6 @@ func (e *Env) collect(t *Type, fieldSet map[string]bool) error {
 // Vars returns the declared variables and their types.
 func (e *Env) Vars() map[string]*Type { return maps.Clone(e.vars) }
 
-// CEL returns the underlying CEL environment, for tools.
-func (e *Env) CEL() *cel.Env { return e.cel }
-
 // onceMap is a concurrent cache that computes each value once, so that
 // callers racing on one key all get the same result (and the same pointer).
 type onceMap[V any] struct {

@@ -155,18 +155,18 @@ func TestBoundedExpressionsStayBounded(t *testing.T) {
 		"input.email.matches('^[a-z]+@')":                    false,
 		"input.tags.exists(t, t == 'math') && input.age > 1": false,
 	} {
-		ast, iss := env.CEL().Compile(src)
+		ast, iss := env.cel.Compile(src)
 		if iss.Err() != nil {
 			t.Fatalf("%s: %v", src, iss.Err())
 		}
-		if got := bounded(env.CEL(), ast); got != want {
+		if got := bounded(env.cel, ast); got != want {
 			t.Errorf("%s: bounded %v, want %v", src, got, want)
 		}
 		if !want {
 			continue
 		}
-		est, _ := env.CEL().EstimateCost(ast, nil)
-		prog, err := env.CEL().Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
+		est, _ := env.cel.EstimateCost(ast, nil)
+		prog, err := env.cel.Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -154,9 +154,6 @@ func (t *Type) Field(name string) (*Type, bool) {
 // FieldNames returns an object's field names, sorted.
 func (t *Type) FieldNames() []string { return t.names }
 
-// CEL returns the CEL type.
-func (t *Type) CEL() *types.Type { return t.cel }
-
 // Equal reports whether two types have the same structure.
 func (t *Type) Equal(o *Type) bool { return t == o || (t != nil && o != nil && t.fp == o.fp) }
 

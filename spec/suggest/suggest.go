@@ -55,3 +55,12 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// DidYouMean ends a message with the candidate nearest to word ("; did you
+// mean "x"?"), or returns "" when none is close.
+func DidYouMean(word string, candidates []string) string {
+	if c := Closest(word, candidates); c != "" {
+		return `; did you mean "` + c + `"?`
+	}
+	return ""
+}

@@ -33,3 +33,13 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+func TestDidYouMean(t *testing.T) {
+	kinds := []string{"Connector", "UniversalAction", "Action"}
+	if got := DidYouMean("Conector", kinds); got != `; did you mean "Connector"?` {
+		t.Errorf("DidYouMean = %q", got)
+	}
+	if got := DidYouMean("zzz", kinds); got != "" {
+		t.Errorf("DidYouMean(zzz) = %q, want none", got)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Schema vouches for values of the simple JSON Schemas most actions
@@ -75,14 +76,12 @@ func formatCheck(name string) (check func(any) error, ok bool) {
 		return c.(func(any) error), true
 	}
 	var diags diag.List
-	v := &spec.Value{Kind: spec.Map, Fields: []spec.Field{{Key: "format", Value: &spec.Value{Kind: spec.String, Str: name}}}}
+	v := &tree.Value{Kind: tree.Map, Fields: []tree.Field{{Key: "format", Value: &tree.Value{Kind: tree.String, Str: name}}}}
 	sch := (&spec.Schema{Value: v}).Compile(&diags)
 	if sch == nil {
 		return nil, false
 	}
-	if sch.Format != nil {
-		check = sch.Format.Validate
-	}
+	check = sch.FormatCheck()
 	formatChecks.Store(name, check)
 	return check, true
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // a quick schema never calls valid what the JSON Schema validator refuses.
@@ -63,7 +64,7 @@ func TestQuickSchemaNeverContradicts(t *testing.T) {
 			t.Errorf("%s: no quick schema", src)
 			continue
 		}
-		v, _ := spec.FromInterface(doc, diag.Pos{})
+		v, _ := tree.FromInterface(doc, diag.Pos{})
 		var diags diag.List
 		full := (&spec.Schema{Value: v}).Compile(&diags)
 		if full == nil {
@@ -126,7 +127,7 @@ func compilePair(tb testing.TB, src string) *jsonschemaPair {
 	if q == nil {
 		tb.Fatalf("%s: no quick schema", src)
 	}
-	v, _ := spec.FromInterface(doc, diag.Pos{})
+	v, _ := tree.FromInterface(doc, diag.Pos{})
 	var diags diag.List
 	full := (&spec.Schema{Value: v}).Compile(&diags)
 	if full == nil {

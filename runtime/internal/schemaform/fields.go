@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Field is one control of the form, made from a property of a JSON Schema.
@@ -58,9 +58,9 @@ type Builder struct{ n int }
 
 // Fields makes the controls of an object schema's properties, in the
 // schema's order, under the pointer prefix.
-func (b *Builder) Fields(schema *spec.Value, prefix string) []*Field {
+func (b *Builder) Fields(schema *tree.Value, prefix string) []*Field {
 	props := schema.Get("properties")
-	if props == nil || props.Kind != spec.Map {
+	if props == nil || props.Kind != tree.Map {
 		return nil
 	}
 	required := map[string]bool{}
@@ -71,15 +71,15 @@ func (b *Builder) Fields(schema *spec.Value, prefix string) []*Field {
 	}
 	var out []*Field
 	for _, p := range props.Fields {
-		if p.Value == nil || p.Value.Kind != spec.Map {
+		if p.Value == nil || p.Value.Kind != tree.Map {
 			continue
 		}
-		out = append(out, b.field(p.Key, p.Value, prefix+spec.Pointer(p.Key), required[p.Key]))
+		out = append(out, b.field(p.Key, p.Value, prefix+tree.Pointer(p.Key), required[p.Key]))
 	}
 	return out
 }
 
-func (b *Builder) field(key string, s *spec.Value, ptr string, required bool) *Field {
+func (b *Builder) field(key string, s *tree.Value, ptr string, required bool) *Field {
 	b.n++
 	f := &Field{ID: "f" + strconv.Itoa(b.n), Name: ptr, Required: required, Label: str(s, "title"), Hint: str(s, "description")}
 	if f.Label == "" {
@@ -88,7 +88,7 @@ func (b *Builder) field(key string, s *spec.Value, ptr string, required bool) *F
 	typ := schemaType(s)
 	format := str(s, "format")
 	f.Secret = boolean(s, "writeOnly") || format == "password"
-	if en := s.Get("enum"); en != nil && en.Kind == spec.List && len(en.Items) > 0 {
+	if en := s.Get("enum"); en != nil && en.Kind == tree.List && len(en.Items) > 0 {
 		f.kind, f.Control = "enum", "select"
 		for i, it := range en.Items {
 			v := it.Interface()
@@ -148,13 +148,13 @@ func (b *Builder) field(key string, s *spec.Value, ptr string, required bool) *F
 
 // setDefault shows the schema's default in a control the user has not
 // filled in yet; a secret's default is never shown.
-func (f *Field) setDefault(d *spec.Value) {
+func (f *Field) setDefault(d *tree.Value) {
 	if d == nil || f.Secret {
 		return
 	}
 	switch f.kind {
 	case "boolean":
-		f.Checked = d.Kind == spec.Bool && d.Bool
+		f.Checked = d.Kind == tree.Bool && d.Bool
 	case "enum":
 		f.selectValue(d.Interface())
 	case "string", "number", "integer":
@@ -169,12 +169,12 @@ func (f *Field) selectValue(v any) {
 }
 
 // schemaType is a schema's type, the first that is not null of a list.
-func schemaType(s *spec.Value) string {
+func schemaType(s *tree.Value) string {
 	t := s.Get("type")
 	if t == nil {
 		return ""
 	}
-	if t.Kind == spec.List {
+	if t.Kind == tree.List {
 		for _, it := range t.Items {
 			if it.Str != "null" {
 				return it.Str
@@ -185,16 +185,16 @@ func schemaType(s *spec.Value) string {
 	return t.Str
 }
 
-func str(s *spec.Value, key string) string {
-	if v := s.Get(key); v != nil && v.Kind == spec.String {
+func str(s *tree.Value, key string) string {
+	if v := s.Get(key); v != nil && v.Kind == tree.String {
 		return strings.TrimSpace(v.Str)
 	}
 	return ""
 }
 
-func boolean(s *spec.Value, key string) bool {
+func boolean(s *tree.Value, key string) bool {
 	v := s.Get(key)
-	return v != nil && v.Kind == spec.Bool && v.Bool
+	return v != nil && v.Kind == tree.Bool && v.Bool
 }
 
 func display(v any) string {

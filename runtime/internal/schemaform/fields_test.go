@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
-func schemaOf(t *testing.T, v map[string]any) *spec.Value {
+func schemaOf(t *testing.T, v map[string]any) *tree.Value {
 	t.Helper()
-	s, err := spec.FromInterface(v, spec.Value{}.Pos)
+	s, err := tree.FromInterface(v, tree.Value{}.Pos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestFieldsFromSchema(t *testing.T) {
 	if byName["/credentials/port"].Error != "Enter a number." {
 		t.Errorf("port error %q", byName["/credentials/port"].Error)
 	}
-	rest := PlaceViolations(fs, []spec.Violation{
+	rest := PlaceViolations(fs, []schema.Violation{
 		{Pointer: "/credentials", Message: "missing property 'subdomain'"},
 		{Pointer: "/credentials/port", Message: "got string, want integer"},
 		{Pointer: "/credentials/auth/user", Message: "'nope' is not valid email"},

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/schema"
 )
 
 // Read fills the fields from a submitted form (secrets excepted) and
@@ -142,7 +142,7 @@ func tokens(ptr string) []string {
 // missing required property, which the schema reports on its object, goes
 // on the property's own field. What has no field is returned, for the top
 // of the form. An error the form found first is kept.
-func PlaceViolations(fields []*Field, vs []spec.Violation, submitted map[string]map[string]any) []string {
+func PlaceViolations(fields []*Field, vs []schema.Violation, submitted map[string]map[string]any) []string {
 	byName := map[string]*Field{}
 	var index func([]*Field)
 	index = func(fs []*Field) {

@@ -73,8 +73,8 @@ var table = []Type{
 // mapped gives the client's type for a source type that is not copied:
 // one that encodes itself.
 var mapped = map[string]string{
-	// A spec.Value encodes as the JSON it holds.
-	"spec.Value": "json.RawMessage",
+	// A tree.Value encodes as the JSON it holds.
+	"spec/tree.Value": "json.RawMessage",
 	// A severity encodes as its name ("error", "warning").
 	"spec/diag.Severity": "string",
 }

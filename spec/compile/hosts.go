@@ -1,4 +1,4 @@
-package spec
+package compile
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -166,7 +167,7 @@ func asciiLower(s string) string {
 }
 
 // compileHosts reads a connector's `hosts:`, each problem at its entry.
-func compileHosts(c *Connector, diags *diag.List) []HostPattern {
+func compileHosts(c *spec.Connector, diags *diag.List) []HostPattern {
 	if len(c.Hosts) == 0 {
 		return nil
 	}

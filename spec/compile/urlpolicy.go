@@ -1,4 +1,4 @@
-package spec
+package compile
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
@@ -47,7 +48,7 @@ type URLPolicy struct {
 	Connector string
 	Field     string // FieldBaseURL, FieldTokenURL, FieldAuthorizationURL
 
-	src    Template
+	src    spec.Template
 	mode   urlMode
 	scheme string    // lower case; "" in urlDynamic
 	host   []urlPart // urlLabels, urlWholeHost
@@ -117,7 +118,7 @@ func (e *URLError) Error() string {
 // policy (not a connector URL) is refused: a URL goes nowhere unchecked.
 func (x *Expr) EvalURL(ctx context.Context, vars map[string]any) (*url.URL, error) {
 	if x == nil || x.Template == nil || x.URL == nil {
-		src := Template{}
+		src := spec.Template{}
 		if x != nil {
 			src = x.Src
 		}
@@ -521,7 +522,7 @@ func compileURL(s *Scope, x *Expr, connector, field string, hosts []HostPattern,
 		if !pt.Expr {
 			continue
 		}
-		sub := Template{Source: "${" + pt.Text + "}", Pos: t.issuePos(pt.Offset - 2), Layer: t.Layer}
+		sub := spec.Template{Source: "${" + pt.Text + "}", Pos: posAt(t, pt.Offset-2), Layer: t.Layer}
 		sx := s.Compile(sub, expr.Scalar, &ignored, vars...)
 		if sx == nil {
 			return // reported when x compiled
@@ -602,7 +603,7 @@ func compileURL(s *Scope, x *Expr, connector, field string, hosts []HostPattern,
 		if offs[i] < 0 {
 			return exprs[-offs[i]-1].Src.Pos
 		}
-		return t.issuePos(offs[i])
+		return posAt(t, offs[i])
 	}
 	exprAt := func(i int) *Expr { return exprs[-offs[i]-1] }
 

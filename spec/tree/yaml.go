@@ -1,4 +1,4 @@
-package spec
+package tree
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ type Document struct {
 func ParseYAML(file string, data []byte) ([]Document, diag.List) {
 	var diags diag.List
 	if len(data) > MaxFileSize {
-		return nil, diag.List{fileTooLarge(file, len(data))}
+		return nil, diag.List{FileTooLarge(file, len(data))}
 	}
 	if p, ok := binaryAt(data); ok {
 		pos := diag.Pos{File: file, Line: p.line, Col: p.col}
@@ -452,7 +452,10 @@ func binaryAt(data []byte) (offsetPos, bool) {
 	return offsetPos{}, false
 }
 
-func fileTooLarge(file string, size int) diag.Diagnostic {
+// FileTooLarge is the diagnostic of a file of size bytes, more than
+// MaxFileSize: a reader that stats a file first refuses it with this one,
+// before reading it.
+func FileTooLarge(file string, size int) diag.Diagnostic {
 	return diag.Diagnostic{Pos: diag.Pos{File: file, Line: 1, Col: 1}, Severity: diag.Error, Rule: "file-too-large",
 		Message: fmt.Sprintf("file is %s, larger than the %s a spec file may be; split it, or move data out of the workspace", byteSize(size), byteSize(MaxFileSize))}
 }

@@ -1,4 +1,4 @@
-package spec_test
+package compile_test
 
 import (
 	"context"
@@ -7,17 +7,18 @@ import (
 	"testing"
 
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
 )
 
 // compileConnector compiles one Connector document and fails on any
 // diagnostic.
-func compileConnector(t *testing.T, src string) *spec.CompiledConnector {
+func compileConnector(t *testing.T, src string) *compile.Connector {
 	t.Helper()
 	els, diags := spec.LoadFile("connector.yaml", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("load: %v", diags)
 	}
-	cc := spec.CompileConnector(els[0].(*spec.Connector), &diags)
+	cc := compile.NewConnector(els[0].(*spec.Connector), &diags)
 	if len(diags) > 0 {
 		t.Fatalf("compile: %v", diags)
 	}
@@ -26,9 +27,9 @@ func compileConnector(t *testing.T, src string) *spec.CompiledConnector {
 
 func paramVars(params map[string]any) map[string]any {
 	return map[string]any{
-		spec.VarConnection:  map[string]any{"id": "c1", "name": "n", "parameters": params, "info": map[string]any{}},
-		spec.VarTenant:      map[string]any{"key": "acme"},
-		spec.VarCredentials: map[string]any{"apiKey": "sk_live_secret"},
+		compile.VarConnection:  map[string]any{"id": "c1", "name": "n", "parameters": params, "info": map[string]any{}},
+		compile.VarTenant:      map[string]any{"key": "acme"},
+		compile.VarCredentials: map[string]any{"apiKey": "sk_live_secret"},
 	}
 }
 
@@ -43,15 +44,15 @@ type urlCase struct {
 // runURLCases evaluates x with each value as the parameter param. A
 // refusal never quotes the value, except a whole host (echo), which is
 // named so that the operator sees where the URL would have gone.
-func runURLCases(t *testing.T, x *spec.Expr, param string, echo bool, cases []urlCase) {
+func runURLCases(t *testing.T, x *compile.Expr, param string, echo bool, cases []urlCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			u, err := x.EvalURL(context.Background(), paramVars(map[string]any{param: c.value}))
 			if c.want == "" {
-				var ue *spec.URLError
+				var ue *compile.URLError
 				if !errors.As(err, &ue) {
-					t.Fatalf("got %v, %v; want a *spec.URLError", u, err)
+					t.Fatalf("got %v, %v; want a *compile.URLError", u, err)
 				}
 				if ue.Parameter != param {
 					t.Errorf("Parameter = %q, want %q (%v)", ue.Parameter, param, err)
@@ -220,12 +221,12 @@ auth:
   tokenUrl: https://${ credentials.apiKey }.example.com/token
 `)
 	vars := paramVars(nil)
-	vars[spec.VarCredentials] = map[string]any{"apiKey": "sk-live-secret"}
+	vars[compile.VarCredentials] = map[string]any{"apiKey": "sk-live-secret"}
 	_, err := cc.Auth.TokenURL.EvalURL(context.Background(), vars)
 	if err != nil {
 		t.Fatalf("a label of letters, digits and '-' is a label: %v", err)
 	}
-	vars[spec.VarCredentials] = map[string]any{"apiKey": "sk_live/secret"}
+	vars[compile.VarCredentials] = map[string]any{"apiKey": "sk_live/secret"}
 	_, err = cc.Auth.TokenURL.EvalURL(context.Background(), vars)
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("got %v; want a refusal that does not quote the value", err)
@@ -266,12 +267,12 @@ func TestNoPolicyNoURL(t *testing.T) {
 
 func TestParseHostPattern(t *testing.T) {
 	for _, s := range []string{"api.example.com", "*.zendesk.com", "API.Example.com", "api.*.example.com", "jira.example.com:8443", "*.acme.co.uk", "10.0.0.5", "localhost"} {
-		if _, err := spec.ParseHostPattern(s); err != nil {
+		if _, err := compile.ParseHostPattern(s); err != nil {
 			t.Errorf("ParseHostPattern(%q): %v", s, err)
 		}
 	}
 	for _, s := range []string{"*", "*.com", "*.co.uk", "*.github.io", "https://x.com", "x.com/", "u@x.com", "x.com:0", "x.com:65536", "x..com", "-x.com", "bücher.de", "\u212a.example.com", "*.localhost"} {
-		if _, err := spec.ParseHostPattern(s); err == nil {
+		if _, err := compile.ParseHostPattern(s); err == nil {
 			t.Errorf("ParseHostPattern(%q) was accepted", s)
 		}
 	}

@@ -1,9 +1,9 @@
-package spec_test
+package compile_test
 
 // The cost of mapping records with CEL against hand-written Go. The numbers
 // are in docs/perf-actions.md; reproduce them with
 //
-//	go test -run=NONE -bench=BenchmarkMapping -benchmem ./spec/
+//	go test -run=NONE -bench=BenchmarkMapping -benchmem ./spec/compile/
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
@@ -150,7 +151,7 @@ func handMixed(r map[string]any) map[string]any {
 
 // loadMappings loads both actions through the real loader and compiles
 // their record mappings.
-func loadMappings(tb testing.TB) map[string]*spec.Mapping {
+func loadMappings(tb testing.TB) map[string]*compile.Mapping {
 	dir := tb.TempDir()
 	files := map[string]string{
 		"connector.yaml":      mappingConnector,
@@ -166,14 +167,14 @@ func loadMappings(tb testing.TB) map[string]*spec.Mapping {
 			tb.Fatal(err)
 		}
 	}
-	ws, diags := spec.Load(dir)
+	ws, diags := layers.Load(dir)
 	if err := diags.Err(); err != nil {
 		tb.Fatalf("%v\n%s", err, diags)
 	}
-	out := map[string]*spec.Mapping{}
+	out := map[string]*compile.Mapping{}
 	for _, key := range []string{"select", "mixed"} {
 		var diags diag.List
-		ca := spec.CompileAction(ws.Connectors["bench"], ws.Actions["bench"][key], nil, nil, &diags)
+		ca := compile.NewAction(ws.Connectors["bench"], ws.Actions["bench"][key], nil, nil, &diags)
 		if err := diags.Err(); err != nil {
 			tb.Fatalf("%v\n%s", err, diags)
 		}
@@ -192,12 +193,12 @@ func mappingInput() []any {
 
 // evalAll maps every record as the engine does: one variables map for the
 // page, `record` set to each item in turn.
-func evalAll(m *spec.Mapping, recs []any) ([]any, error) {
+func evalAll(m *compile.Mapping, recs []any) ([]any, error) {
 	ctx := context.Background()
-	vars := map[string]any{spec.VarRecord: nil}
+	vars := map[string]any{compile.VarRecord: nil}
 	out := make([]any, 0, len(recs))
 	for _, r := range recs {
-		vars[spec.VarRecord] = r
+		vars[compile.VarRecord] = r
 		v, err := m.Eval(ctx, vars)
 		if err != nil {
 			return nil, err
@@ -234,7 +235,7 @@ func TestMappingBenchAgrees(t *testing.T) {
 }
 
 // BenchmarkMapping maps 1,000 records of 20 fields: one op is the whole
-// batch. "cel" is a record mapping loaded from YAML (spec.Mapping.Eval),
+// batch. "cel" is a record mapping loaded from YAML (compile.Mapping.Eval),
 // "go" a hand-written function building the same maps.
 func BenchmarkMapping(b *testing.B) {
 	ms := loadMappings(b)

@@ -1,4 +1,4 @@
-package spec
+package compile
 
 import (
 	"context"
@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // Variable names expressions may use. Which ones a place sees is fixed by
@@ -69,8 +71,8 @@ type Scope struct {
 	types map[string]*expr.Type
 
 	mu     sync.Mutex
-	envs   map[string]envResult // by the names of the variables declared
-	inputs map[*Value]*Scope    // WithInput, by schema
+	envs   map[string]envResult   // by the names of the variables declared
+	inputs map[*tree.Value]*Scope // WithInput, by schema
 }
 
 type envResult struct {
@@ -80,7 +82,7 @@ type envResult struct {
 
 // NewScope builds the scope of a connector's expressions: `connection` is
 // typed from its parameters schema and `credentials` from its auth.
-func NewScope(c *Connector) *Scope {
+func NewScope(c *spec.Connector) *Scope {
 	params := anyMap
 	if c != nil && !c.Parameters.IsZero() {
 		params = expr.FromSchema("connection.parameters", c.Parameters.Value.Interface())
@@ -110,7 +112,7 @@ func NewScope(c *Connector) *Scope {
 		VarSteps:        expr.Object("steps", nil),
 	}}
 	if c != nil && c.Auth != nil {
-		s.types[VarCredentials] = expr.FromSchema("credentials", CredentialsSchema(c.Auth).Interface())
+		s.types[VarCredentials] = expr.FromSchema("credentials", spec.CredentialsSchema(c.Auth).Interface())
 	} else {
 		s.types[VarCredentials] = anyMap
 	}
@@ -130,7 +132,7 @@ func (s *Scope) With(name string, t *expr.Type) *Scope {
 // WithInput types `input` by a JSON Schema. The scope is kept per schema:
 // the actions that implement one universal action share it, and so share
 // their compiled expressions.
-func (s *Scope) WithInput(schema *Value) *Scope {
+func (s *Scope) WithInput(schema *tree.Value) *Scope {
 	if schema == nil {
 		return s
 	}
@@ -141,7 +143,7 @@ func (s *Scope) WithInput(schema *Value) *Scope {
 	}
 	in := s.With(VarInput, expr.FromSchema("input", schema.Interface()))
 	if s.inputs == nil {
-		s.inputs = map[*Value]*Scope{}
+		s.inputs = map[*tree.Value]*Scope{}
 	}
 	s.inputs[schema] = in
 	return in
@@ -194,7 +196,7 @@ func (s *Scope) Env(names ...string) (*expr.Env, error) {
 // action, whatever their inputs, and compiles once. When that fails, it
 // compiles again with every variable of the place, so that the messages are
 // those of the place ("variables here: …").
-func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...string) *Expr {
+func (s *Scope) Compile(t spec.Template, want *expr.Type, diags *diag.List, names ...string) *Expr {
 	if t.IsZero() {
 		return nil
 	}
@@ -211,7 +213,7 @@ func (s *Scope) Compile(t Template, want *expr.Type, diags *diag.List, names ...
 		}
 	}
 	for _, is := range issues {
-		diags.Errorf(t.issuePos(is.Offset), "expression", "%s", is.Message)
+		diags.Errorf(posAt(t, is.Offset), "expression", "%s", is.Message)
 	}
 	if tmpl == nil {
 		return nil
@@ -250,9 +252,9 @@ func isIdentChar(c byte) bool {
 	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
-// issuePos finds the file position of a byte offset in the template's
-// source: exact for text on one line, the template's start otherwise.
-func (t Template) issuePos(offset int) diag.Pos {
+// posAt finds the file position of a byte offset in a template's source:
+// exact for text on one line, the template's start otherwise.
+func posAt(t spec.Template, offset int) diag.Pos {
 	p := t.Pos
 	if p.Line == 0 || strings.ContainsAny(t.Source, "\n\\") || offset < 0 || offset > len(t.Source) {
 		return p
@@ -267,13 +269,13 @@ func (t Template) issuePos(offset int) diag.Pos {
 // CompileValue compiles a JSON tree (a body, a mapping) whose strings are
 // templates; map keys are literal text. When contract is given (a JSON
 // Schema), a field whose type is known must agree with it.
-func (s *Scope) CompileValue(v, contract *Value, diags *diag.List, names ...string) *Mapping {
+func (s *Scope) CompileValue(v, contract *tree.Value, diags *diag.List, names ...string) *Mapping {
 	return s.compileValue(v, contract, "", diags, names)
 }
 
 // compileValue is CompileValue at path, the place of v in the tree
 // ("contact.tags[0]"), for messages.
-func (s *Scope) compileValue(v, contract *Value, path string, diags *diag.List, names []string) *Mapping {
+func (s *Scope) compileValue(v, contract *tree.Value, path string, diags *diag.List, names []string) *Mapping {
 	if v == nil {
 		return nil
 	}
@@ -282,7 +284,7 @@ func (s *Scope) compileValue(v, contract *Value, path string, diags *diag.List, 
 		what = quote(path)
 	}
 	switch v.Kind {
-	case String:
+	case tree.String:
 		x := s.Compile(valueTemplate(v), nil, diags, names...)
 		if x == nil {
 			return &Mapping{lit: v.Str}
@@ -297,7 +299,7 @@ func (s *Scope) compileValue(v, contract *Value, path string, diags *diag.List, 
 			}
 		}
 		return &Mapping{expr: x}
-	case Map:
+	case tree.Map:
 		m := &Mapping{isMap: true, keys: make([]string, len(v.Fields)), fields: make([]*Mapping, len(v.Fields))}
 		props := contract.Get("properties")
 		for i, f := range v.Fields {
@@ -309,7 +311,7 @@ func (s *Scope) compileValue(v, contract *Value, path string, diags *diag.List, 
 			m.fields[i] = s.compileValue(f.Value, props.Get(f.Key), sub, diags, names)
 		}
 		return m.literalIfConstant()
-	case List:
+	case tree.List:
 		m := &Mapping{isList: true, items: make([]*Mapping, len(v.Items))}
 		items := contract.Get("items")
 		for i, it := range v.Items {
@@ -337,56 +339,8 @@ func (m *Mapping) literalIfConstant() *Mapping {
 	return &Mapping{lit: v}
 }
 
-func valueTemplate(v *Value) Template {
-	return Template{Source: v.Str, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}
+func valueTemplate(v *tree.Value) spec.Template {
+	return spec.Template{Source: v.Str, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}
 }
 
-// CredentialsSchema is the JSON Schema of what a user gives to connect: the
-// auth's own `credentials:`, or the default of its type.
-func CredentialsSchema(a *Auth) *Value {
-	if a == nil {
-		return emptyObjectSchema()
-	}
-	if !a.Credentials.IsZero() {
-		return a.Credentials.Value
-	}
-	props := map[string]any{}
-	var required []any
-	str := func(name, title string, secret bool) {
-		p := map[string]any{"type": "string", "title": title, "minLength": 1}
-		if secret {
-			p["writeOnly"] = true
-		}
-		props[name] = p
-		required = append(required, name)
-	}
-	switch a.Type {
-	case AuthAPIKey:
-		str("apiKey", "API key", true)
-	case AuthBasic:
-		str("username", "Username", false)
-		str("password", "Password", true)
-	case AuthBearer:
-		str("token", "Access token", true)
-	case AuthOAuth2:
-		props["accessToken"] = map[string]any{"type": "string"}
-	}
-	schema := map[string]any{"type": "object", "properties": props}
-	if required != nil {
-		schema["required"] = required
-	}
-	v, _ := FromInterface(schema, a.Test.posOrZero())
-	return v
-}
-
-func (r *Request) posOrZero() diag.Pos {
-	if r == nil {
-		return diag.Pos{}
-	}
-	return r.Pos
-}
-
-func emptyObjectSchema() *Value {
-	v, _ := FromInterface(map[string]any{"type": "object"}, diag.Pos{})
-	return v
-}
+func quote(s string) string { return `"` + s + `"` }

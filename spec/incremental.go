@@ -19,8 +19,7 @@ import (
 // by path and content hash: a reload re-reads only the files whose size,
 // modification time or mode changed (or that Invalidate names), re-parses
 // only those whose content changed, then rebuilds the workspace and runs
-// the cross-file checks again. Expressions compile through spec/expr's
-// cache, so those of unchanged files are not compiled again.
+// the cross-file checks again. (layers.Loader adds the steps after.)
 //
 // The elements of an unchanged file are shared by the workspaces of
 // successive loads; like every loaded element they are read-only.

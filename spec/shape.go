@@ -6,25 +6,20 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-
 	"github.com/membrane-dev/membrane/schemas"
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The file kinds' schemas are compiled once per process.
 var kindSchemas = sync.OnceValues(schemas.Compile)
 
-var printer = message.NewPrinter(language.English)
-
 // checkShape validates a document against its kind's JSON Schema and reports
 // each violation at the key or value it concerns. The schemas package words
 // the violations (with the condition under which a field is allowed, and the
 // schema's own messages for patterns); this places them and names the rule.
-func checkShape(kindName string, doc *Value, diags *diag.List) {
+func checkShape(kindName string, doc *tree.Value, diags *diag.List) {
 	all, err := kindSchemas()
 	if err != nil {
 		diags.Errorf(doc.Pos, "internal", "the %s schema does not compile: %v", kindName, err)
@@ -39,12 +34,12 @@ func checkShape(kindName string, doc *Value, diags *diag.List) {
 	}
 }
 
-func reportIssue(doc *Value, is schemas.Issue, diags *diag.List) {
+func reportIssue(doc *tree.Value, is schemas.Issue, diags *diag.List) {
 	rule := issueRule(is)
 	msg := is.Message
 	var pos diag.Pos
 	if is.Key && len(is.Path) > 0 {
-		parent := doc.Lookup(Pointer(is.Path[:len(is.Path)-1]...))
+		parent := doc.Lookup(tree.Pointer(is.Path[:len(is.Path)-1]...))
 		name := is.Path[len(is.Path)-1]
 		pos = doc.Pos
 		if parent != nil {
@@ -55,14 +50,14 @@ func reportIssue(doc *Value, is schemas.Issue, diags *diag.List) {
 		}
 		if is.Suggestion == "" && strings.Contains(msg, "; allowed: ") {
 			// The schemas package counts a swap of two letters as two edits.
-			if c := closest(name, is.Allowed); c != "" {
+			if c := suggest.Closest(name, is.Allowed); c != "" {
 				msg = msg[:strings.Index(msg, "; allowed: ")] + "; did you mean '" + c + "'?"
 			}
 		}
 	} else {
 		pos = valuePos(doc, is.Path)
-		node := doc.Lookup(Pointer(is.Path...))
-		if rule == "wrong-type" && node != nil && node.Kind == String && node.Quoted && looksNumeric(node.Str) {
+		node := doc.Lookup(tree.Pointer(is.Path...))
+		if rule == "wrong-type" && node != nil && node.Kind == tree.String && node.Quoted && looksNumeric(node.Str) {
 			msg += "; remove the quotes"
 		}
 		if len(is.Path) > 0 {
@@ -93,13 +88,13 @@ func issueRule(is schemas.Issue) string {
 // valuePos is where to report a problem of the value at path: the value
 // itself, or its key when the value starts on a later line (a block mapping
 // or list, whose first line is one of its children).
-func valuePos(doc *Value, path []string) diag.Pos {
-	node := doc.Lookup(Pointer(path...))
+func valuePos(doc *tree.Value, path []string) diag.Pos {
+	node := doc.Lookup(tree.Pointer(path...))
 	if node == nil {
 		return doc.Pos
 	}
 	if len(path) > 0 {
-		parent := doc.Lookup(Pointer(path[:len(path)-1]...))
+		parent := doc.Lookup(tree.Pointer(path[:len(path)-1]...))
 		if f := parent.Field(path[len(path)-1]); f != nil && f.KeyPos.Line < node.Pos.Line {
 			return f.KeyPos
 		}
@@ -126,27 +121,4 @@ func fieldPath(path []string) string {
 func looksNumeric(s string) bool {
 	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	return err == nil
-}
-
-// SchemaLeaves lists the violations of a validation error a user can act
-// on, for callers that word them their own way (without echoing a secret).
-func SchemaLeaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	return leaves(e, nil)
-}
-
-// leaves flattens the error tree to the violations a user can act on. The
-// causes of anyOf/oneOf are alternatives, not problems, so those report
-// themselves.
-func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
-	switch e.ErrorKind.(type) {
-	case *kind.AnyOf, *kind.OneOf:
-		return append(out, e)
-	}
-	if len(e.Causes) == 0 {
-		return append(out, e)
-	}
-	for _, c := range e.Causes {
-		out = leaves(c, out)
-	}
-	return out
 }

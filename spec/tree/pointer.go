@@ -1,8 +1,6 @@
-package spec
+package tree
 
 import (
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -49,8 +47,4 @@ func (v *Value) Lookup(ptr string) *Value {
 		}
 	}
 	return cur
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }

@@ -1,9 +1,11 @@
-package spec
+package tree
 
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -186,7 +188,7 @@ func FromInterface(x any, pos diag.Pos) (*Value, error) {
 		v.Kind, v.Str = String, t
 	case map[string]any:
 		v.Kind = Map
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			c, err := FromInterface(t[k], pos)
 			if err != nil {
 				return nil, err

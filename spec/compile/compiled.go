@@ -1,10 +1,11 @@
-package spec
+package compile
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
@@ -13,7 +14,7 @@ import (
 // a failure at run time names its file, line and layer.
 type Expr struct {
 	*expr.Template
-	Src Template
+	Src spec.Template
 	// URL is the host policy of a connector URL template (see EvalURL);
 	// nil for any other template.
 	URL *URLPolicy
@@ -47,7 +48,7 @@ func (x *Expr) Eval(ctx context.Context, vars map[string]any) (any, error) {
 	if err != nil {
 		var ee *expr.EvalError
 		if errors.As(err, &ee) {
-			return nil, &ExprError{Pos: x.Src.issuePos(ee.Offset), Layer: x.Src.Layer, Expr: ee.Expr, Msg: ee.Message, Err: err}
+			return nil, &ExprError{Pos: posAt(x.Src, ee.Offset), Layer: x.Src.Layer, Expr: ee.Expr, Msg: ee.Message, Err: err}
 		}
 		return nil, &ExprError{Pos: x.Src.Pos, Layer: x.Src.Layer, Expr: x.Src.Source, Msg: err.Error(), Err: err}
 	}
@@ -144,9 +145,9 @@ func copyLiteral(v any) any {
 	return v
 }
 
-// CompiledRequest is a request ready to build.
-type CompiledRequest struct {
-	Src    *Request
+// Request is a request ready to build.
+type Request struct {
+	Src    *spec.Request
 	Method string
 	Path   *Expr
 	// PathParts splits a path that mixes text and expressions, such as
@@ -167,33 +168,33 @@ type PathPart struct {
 	Expr *Expr
 }
 
-// CompiledPagination is a pagination ready to walk.
-type CompiledPagination struct {
-	Src        *Pagination
+// Pagination is a pagination ready to walk.
+type Pagination struct {
+	Src        *spec.Pagination
 	Items      *Expr
 	NextCursor *Expr
 	HasMore    *Expr
 }
 
-// CompiledErrorRule is an error mapping rule ready to match.
-type CompiledErrorRule struct {
-	Src     *ErrorRule
+// ErrorRule is an error mapping rule ready to match.
+type ErrorRule struct {
+	Src     *spec.ErrorRule
 	When    *Expr
 	Message *Expr
 }
 
-// CompiledConnector holds a connector's compiled expressions.
-type CompiledConnector struct {
-	Src     *Connector
+// Connector holds a connector's compiled expressions.
+type Connector struct {
+	Src     *spec.Connector
 	BaseURL *Expr
 	Headers []Named
-	Errors  []CompiledErrorRule
-	Auth    *CompiledAuth
+	Errors  []ErrorRule
+	Auth    *Auth
 }
 
-// CompiledAuth holds an auth's compiled expressions.
-type CompiledAuth struct {
-	Src              *Auth
+// Auth holds an auth's compiled expressions.
+type Auth struct {
+	Src              *spec.Auth
 	AuthorizationURL *Expr
 	TokenURL         *Expr
 	Value            *Expr
@@ -202,41 +203,41 @@ type CompiledAuth struct {
 	Token            *Expr
 	Headers          []Named
 	Query            []Named
-	Login            *CompiledRequest
+	Login            *Request
 	LoginToken       *Expr
 	LoginExpiresIn   *Expr
-	Test             *CompiledRequest
+	Test             *Request
 }
 
-// CompiledStep is one step of a multi-step action.
-type CompiledStep struct {
-	Src     *Step
+// Step is one step of a multi-step action.
+type Step struct {
+	Src     *spec.Step
 	When    *Expr
 	ForEach *Expr
-	Request *CompiledRequest
+	Request *Request
 	Input   *Mapping
 	Output  *Mapping
 }
 
-// CompiledAction holds an action's compiled expressions.
-type CompiledAction struct {
-	Src        *Action
-	Request    *CompiledRequest
-	Errors     []CompiledErrorRule
-	Pagination *CompiledPagination
+// Action holds an action's compiled expressions.
+type Action struct {
+	Src        *spec.Action
+	Request    *Request
+	Errors     []ErrorRule
+	Pagination *Pagination
 	Record     *Mapping
-	Steps      []CompiledStep
+	Steps      []Step
 	Output     *Mapping
 }
 
-// CompiledEvent holds an event's compiled expressions.
-type CompiledEvent struct {
-	Src    *Event
+// Event holds an event's compiled expressions.
+type Event struct {
+	Src    *spec.Event
 	Record *Mapping
 
-	Subscribe        *CompiledRequest
+	Subscribe        *Request
 	SubscriptionID   *Expr
-	Unsubscribe      *CompiledRequest
+	Unsubscribe      *Request
 	SignatureSecret  *Expr
 	SignaturePayload *Expr
 	ConnectionKey    *Expr
@@ -247,8 +248,8 @@ type CompiledEvent struct {
 	UpdatedAt        *Expr
 	ResponseBody     *Mapping
 
-	PollRequest    *CompiledRequest
-	PollPagination *CompiledPagination
+	PollRequest    *Request
+	PollPagination *Pagination
 	PollItems      *Expr
 	PollID         *Expr
 	PollUpdatedAt  *Expr

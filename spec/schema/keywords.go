@@ -1,4 +1,4 @@
-package spec
+package schema
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec/diag"
+	"github.com/membrane-dev/membrane/spec/suggest"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The keywords of JSON Schema draft 2020-12 (every vocabulary of its
@@ -39,19 +41,19 @@ var olderKeywords = map[string]string{
 	"additionalItems": "items (next to prefixItems)",
 }
 
-// CheckSchemaKeywords reports, at its key, every keyword of an inline JSON
+// CheckKeywords reports, at its key, every keyword of an inline JSON
 // Schema (or of a merge patch of one) that draft 2020-12 does not define,
 // with the keyword it most likely meant. Keywords that start with "x-" are
 // extensions and pass. A null (a merge patch removing a keyword) passes
 // too. It reports whether it found any.
-func CheckSchemaKeywords(s *Value, diags *diag.List) bool {
+func CheckKeywords(s *tree.Value, diags *diag.List) bool {
 	found := false
 	checkKeywords(s, diags, &found)
 	return found
 }
 
-func checkKeywords(s *Value, diags *diag.List, found *bool) {
-	if s == nil || s.Kind != Map {
+func checkKeywords(s *tree.Value, diags *diag.List, found *bool) {
+	if s == nil || s.Kind != tree.Map {
 		return // true, false, null or not a schema at all (the metaschema says so)
 	}
 	for _, f := range s.Fields {
@@ -59,7 +61,7 @@ func checkKeywords(s *Value, diags *diag.List, found *bool) {
 		case slices.Contains(schemaKeywords, k):
 			checkKeywords(f.Value, diags, found)
 		case slices.Contains(schemaMapKeywords, k):
-			if f.Value.Kind == Map {
+			if f.Value.Kind == tree.Map {
 				for _, sub := range f.Value.Fields {
 					checkKeywords(sub.Value, diags, found)
 				}
@@ -76,12 +78,12 @@ func checkKeywords(s *Value, diags *diag.List, found *bool) {
 	}
 }
 
-func unknownKeywordMessage(k string, v *Value) string {
+func unknownKeywordMessage(k string, v *tree.Value) string {
 	if instead, ok := olderKeywords[k]; ok {
 		return fmt.Sprintf("%s is not a keyword of JSON Schema 2020-12, which Membrane reads; use %s", quote(k), instead)
 	}
 	msg := fmt.Sprintf("%s is not a JSON Schema keyword, so a validator would ignore it", quote(k))
-	switch c := closest(k, allSchemaKeywords); {
+	switch c := suggest.Closest(k, allSchemaKeywords); {
 	case c != "":
 		return msg + "; did you mean " + quote(c) + "?"
 	case v.Get("type") != nil || v.Get("$ref") != nil:
@@ -91,3 +93,5 @@ func unknownKeywordMessage(k string, v *Value) string {
 	}
 	return msg + "; fix its spelling, or name an extension x-" + k
 }
+
+func quote(s string) string { return `"` + s + `"` }

@@ -1,12 +1,16 @@
-package spec
+package compile
 
 import (
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
 
+	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/schema"
+	"github.com/membrane-dev/membrane/spec/tree"
 )
 
 // The variables each place of a spec sees.
@@ -43,16 +47,19 @@ var (
 	listOrDyn = expr.ListOf(expr.Dyn)
 )
 
-// compileExpressions compiles every expression of the workspace in the
-// place it stands. Elements compile in parallel; each distinct expression
-// compiles once per environment (expr caches by source), and the elements
-// of a connector share its scope, so that environments are built once too.
-func compileExpressions(ws *Workspace, diags *diag.List) {
+// Check compiles every expression of a loaded workspace in the place it
+// stands, and reports what does not compile or does not fit its contract.
+// It is the step after spec.Load (see layers.Load, which runs both).
+// Elements compile in parallel; each distinct expression compiles once per
+// environment (spec/expr caches by source, for the life of the process, so
+// a reload compiles only what changed), and the elements of a connector
+// share its scope, so that environments are built once too.
+func Check(ws *spec.Workspace) diag.List {
 	scopes := map[string]*Scope{}
 	scope := func(conn string) *Scope {
 		s, ok := scopes[conn]
 		if !ok {
-			s = ws.newScope(ws.Connectors[conn])
+			s = workspaceScope(ws, ws.Connectors[conn])
 			scopes[conn] = s
 		}
 		return s
@@ -66,11 +73,11 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 		s := scope(conn)
 		for _, key := range sortedKeys(ws.Actions[conn]) {
 			a := ws.Actions[conn][key]
-			var uin, uout *Schema
-			if ua := ws.universalOf(a); ua != nil {
+			var uin, uout *spec.Schema
+			if ua := ws.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
 				uin, uout = ua.Input, ua.Output
 			}
-			in, out := ws.checkedSchema(uin, a.InputSchema), ws.checkedSchema(uout, a.OutputSchema)
+			in, out := checkedSchema(ws, uin, a.InputSchema), checkedSchema(ws, uout, a.OutputSchema)
 			jobs = append(jobs, func(d *diag.List) { compileAction(s.WithInput(in), a, out, d) })
 		}
 	}
@@ -78,11 +85,11 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 		s := scope(conn)
 		for _, key := range sortedKeys(ws.Events[conn]) {
 			e := ws.Events[conn][key]
-			var urec *Schema
+			var urec *spec.Schema
 			if ue := ws.UniversalEvents[e.Implements]; ue != nil && e.Implements != "" {
 				urec = ue.Record
 			}
-			rec := ws.checkedSchema(urec, e.RecordSchema)
+			rec := checkedSchema(ws, urec, e.RecordSchema)
 			jobs = append(jobs, func(d *diag.List) { compileEvent(s, e, rec, d) })
 		}
 	}
@@ -101,37 +108,62 @@ func compileExpressions(ws *Workspace, diags *diag.List) {
 	}
 	close(work)
 	wg.Wait()
+	var diags diag.List
 	for _, r := range results {
-		*diags = append(*diags, r...)
+		diags = append(diags, r...)
 	}
+	return diags
 }
 
-// newScope is NewScope for the checks of a workspace: a parameters or
-// credentials schema with errors of its own types its variable as any
+// workspaceScope is NewScope for the checks of a workspace: a parameters
+// or credentials schema with errors of its own types its variable as any
 // object, so that the expressions reading it are not reported as well.
-func (w *Workspace) newScope(c *Connector) *Scope {
+func workspaceScope(ws *spec.Workspace, c *spec.Connector) *Scope {
 	if c == nil {
 		return NewScope(nil)
 	}
-	if w.schemaBroken(c.Parameters) {
+	if ws.SchemaBroken(c.Parameters) {
 		cc := *c
 		cc.Parameters = nil
 		c = &cc
 	}
 	s := NewScope(c)
-	if c.Auth != nil && w.schemaBroken(c.Auth.Credentials) {
+	if c.Auth != nil && ws.SchemaBroken(c.Auth.Credentials) {
 		s.types[VarCredentials] = anyMap
 	}
 	return s
 }
 
-// CompileConnector compiles the expressions of a connector.
-func CompileConnector(c *Connector, diags *diag.List) *CompiledConnector {
+// checkedSchema is the contract a workspace's expressions are checked
+// against: the universal schema extended by the element's own, or nil
+// (anything goes) when either has errors of its own, which are reported;
+// an expression that reads the schema's fields is then not reported as
+// well.
+func checkedSchema(ws *spec.Workspace, universal, own *spec.Schema) *tree.Value {
+	if ws.SchemaBroken(universal) || ws.SchemaBroken(own) {
+		return nil
+	}
+	var base, add *tree.Value
+	if !universal.IsZero() {
+		base = universal.Value
+	}
+	if !own.IsZero() {
+		add = own.Value
+	}
+	return schema.Extend(base, add)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// NewConnector compiles the expressions of a connector.
+func NewConnector(c *spec.Connector, diags *diag.List) *Connector {
 	return compileConnector(NewScope(c), c, diags)
 }
 
-func compileConnector(s *Scope, c *Connector, diags *diag.List) *CompiledConnector {
-	cc := &CompiledConnector{
+func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector {
+	cc := &Connector{
 		Src:     c,
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
 		Headers: compileNamed(s, c.Headers, diags, varsConnector),
@@ -144,7 +176,7 @@ func compileConnector(s *Scope, c *Connector, diags *diag.List) *CompiledConnect
 	if a == nil {
 		return cc
 	}
-	ca := &CompiledAuth{
+	ca := &Auth{
 		Src:              a,
 		AuthorizationURL: s.Compile(a.AuthorizationURL, expr.Scalar, diags, varsAuth...),
 		TokenURL:         s.Compile(a.TokenURL, expr.Scalar, diags, varsAuth...),
@@ -167,16 +199,16 @@ func compileConnector(s *Scope, c *Connector, diags *diag.List) *CompiledConnect
 	return cc
 }
 
-// CompileAction compiles the expressions of an action whose input and
+// NewAction compiles the expressions of an action whose input and
 // output are checked against the given schemas (nil: unchecked). c may be
 // nil when the connector is missing; expressions still compile.
-func CompileAction(c *Connector, a *Action, input, output *Value, diags *diag.List) *CompiledAction {
+func NewAction(c *spec.Connector, a *spec.Action, input, output *tree.Value, diags *diag.List) *Action {
 	return compileAction(NewScope(c).WithInput(input), a, output, diags)
 }
 
 // compileAction compiles an action in a scope whose `input` is typed.
-func compileAction(s *Scope, a *Action, output *Value, diags *diag.List) *CompiledAction {
-	ca := &CompiledAction{
+func compileAction(s *Scope, a *spec.Action, output *tree.Value, diags *diag.List) *Action {
+	ca := &Action{
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
 		Errors:  compileErrors(s, a.Errors, diags, varsError),
@@ -193,7 +225,7 @@ func compileAction(s *Scope, a *Action, output *Value, diags *diag.List) *Compil
 		if st.Action != "" {
 			outVars = slices.Concat(varsStep, []string{VarResult})
 		}
-		ca.Steps = append(ca.Steps, CompiledStep{
+		ca.Steps = append(ca.Steps, Step{
 			Src:     st,
 			When:    ss.Compile(st.When, expr.Bool, diags, varsStepCond...),
 			ForEach: ss.Compile(st.ForEach, listOrDyn, diags, varsStepCond...),
@@ -217,13 +249,13 @@ func compileAction(s *Scope, a *Action, output *Value, diags *diag.List) *Compil
 	return ca
 }
 
-// CompileEvent compiles the expressions of an event.
-func CompileEvent(c *Connector, e *Event, record *Value, diags *diag.List) *CompiledEvent {
+// NewEvent compiles the expressions of an event.
+func NewEvent(c *spec.Connector, e *spec.Event, record *tree.Value, diags *diag.List) *Event {
 	return compileEvent(NewScope(c), e, record, diags)
 }
 
-func compileEvent(s *Scope, e *Event, record *Value, diags *diag.List) *CompiledEvent {
-	ce := &CompiledEvent{Src: e, Record: s.CompileValue(e.Record, record, diags, varsEventMapping...)}
+func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List) *Event {
+	ce := &Event{Src: e, Record: s.CompileValue(e.Record, record, diags, varsEventMapping...)}
 	if w := e.Webhook; w != nil {
 		ce.Subscribe = compileRequest(s, w.Subscribe, diags, varsSubscribe)
 		ce.SubscriptionID = s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
@@ -256,7 +288,7 @@ func compileEvent(s *Scope, e *Event, record *Value, diags *diag.List) *Compiled
 	return ce
 }
 
-func compileNamed(s *Scope, m map[string]Template, diags *diag.List, vars []string) []Named {
+func compileNamed(s *Scope, m map[string]spec.Template, diags *diag.List, vars []string) []Named {
 	var out []Named
 	for _, k := range sortedKeys(m) {
 		if x := s.Compile(m[k], expr.Scalar, diags, vars...); x != nil {
@@ -266,11 +298,11 @@ func compileNamed(s *Scope, m map[string]Template, diags *diag.List, vars []stri
 	return out
 }
 
-func compileRequest(s *Scope, r *Request, diags *diag.List, vars []string) *CompiledRequest {
+func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) *Request {
 	if r == nil {
 		return nil
 	}
-	cr := &CompiledRequest{
+	cr := &Request{
 		Src:      r,
 		Method:   r.Method,
 		Path:     s.Compile(r.Path, expr.Scalar, diags, vars...),
@@ -297,9 +329,9 @@ func compileRequest(s *Scope, r *Request, diags *diag.List, vars []string) *Comp
 }
 
 // compilePathParts compiles each expression of a path that mixes text and
-// expressions on its own (see CompiledRequest.PathParts). The whole path
+// expressions on its own (see Request.PathParts). The whole path
 // compiled already, so its parts do too; their issues were reported.
-func compilePathParts(s *Scope, t Template, vars []string) []PathPart {
+func compilePathParts(s *Scope, t spec.Template, vars []string) []PathPart {
 	p, err := expr.Parse(t.Source)
 	if err != nil || p.IsLiteral() || p.IsSingle() {
 		return nil
@@ -312,7 +344,7 @@ func compilePathParts(s *Scope, t Template, vars []string) []PathPart {
 			continue
 		}
 		// The part's own template starts at its `${`, two bytes earlier.
-		sub := Template{Source: "${" + pt.Text + "}", Pos: t.issuePos(pt.Offset - 2), Layer: t.Layer}
+		sub := spec.Template{Source: "${" + pt.Text + "}", Pos: posAt(t, pt.Offset-2), Layer: t.Layer}
 		x := s.Compile(sub, expr.Scalar, &ignored, vars...)
 		if x == nil {
 			return nil
@@ -322,11 +354,11 @@ func compilePathParts(s *Scope, t Template, vars []string) []PathPart {
 	return parts
 }
 
-func compileErrors(s *Scope, rules []ErrorRule, diags *diag.List, vars []string) []CompiledErrorRule {
-	out := make([]CompiledErrorRule, 0, len(rules))
+func compileErrors(s *Scope, rules []spec.ErrorRule, diags *diag.List, vars []string) []ErrorRule {
+	out := make([]ErrorRule, 0, len(rules))
 	for i := range rules {
 		r := &rules[i]
-		out = append(out, CompiledErrorRule{
+		out = append(out, ErrorRule{
 			Src:     r,
 			When:    s.Compile(r.When, expr.Bool, diags, vars...),
 			Message: s.Compile(r.Message, expr.Scalar, diags, vars...),
@@ -335,8 +367,8 @@ func compileErrors(s *Scope, rules []ErrorRule, diags *diag.List, vars []string)
 	return out
 }
 
-func compilePagination(s *Scope, p *Pagination, diags *diag.List, vars []string) *CompiledPagination {
-	return &CompiledPagination{
+func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
+	return &Pagination{
 		Src:        p,
 		Items:      s.Compile(p.Items, listOrDyn, diags, vars...),
 		NextCursor: s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
@@ -345,8 +377,8 @@ func compilePagination(s *Scope, p *Pagination, diags *diag.List, vars []string)
 }
 
 // schemaTypeName is a schema's single `type`, or "" when it allows several.
-func schemaTypeName(schema *Value) string {
-	if t := schema.Get("type"); t != nil && t.Kind == String {
+func schemaTypeName(schema *tree.Value) string {
+	if t := schema.Get("type"); t != nil && t.Kind == tree.String {
 		return t.Str
 	}
 	return ""
@@ -374,15 +406,15 @@ func typeFits(t *expr.Type, want string) bool {
 	return true
 }
 
-func literalFits(v *Value, want string) bool {
+func literalFits(v *tree.Value, want string) bool {
 	switch v.Kind {
-	case Null:
+	case tree.Null:
 		return true
-	case Bool:
+	case tree.Bool:
 		return want == "boolean"
-	case Int:
+	case tree.Int:
 		return want == "integer" || want == "number"
-	case Float:
+	case tree.Float:
 		return want == "number"
 	}
 	return true

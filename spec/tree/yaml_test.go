@@ -1,8 +1,7 @@
-package spec
+package tree
 
 import (
-	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,7 +80,7 @@ func TestMergeKeys(t *testing.T) {
 		t.Fatalf("ParseYAML: %v", diags)
 	}
 	m := docs[0].Root.Get("m")
-	if got := string(must(m.MarshalJSON())); got != `{"y":3,"x":1}` {
+	if got := string(mustJSON(t, m)); got != `{"y":3,"x":1}` {
 		t.Errorf("m = %s", got)
 	}
 	if p := m.Get("y").Pos; p.Line != 4 || p.Col != 6 {
@@ -96,7 +95,7 @@ func TestLargeMapping(t *testing.T) {
 	for i := range 20_000 {
 		b.WriteString("k")
 		b.WriteString(strings.Repeat("x", i%7))
-		b.WriteString(itoa(i))
+		b.WriteString(strconv.Itoa(i))
 		b.WriteString(": 1\n")
 	}
 	b.WriteString("k0: 2\n")
@@ -106,57 +105,11 @@ func TestLargeMapping(t *testing.T) {
 	}
 }
 
-// TestFileTooLarge: a file over MaxFileSize is refused before it is read.
-func TestFileTooLarge(t *testing.T) {
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "big.yaml"))
+func mustJSON(t *testing.T, v *Value) []byte {
+	t.Helper()
+	b, err := v.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := "# " + strings.Repeat("x", 1021) + "\n" // 1 KiB
-	for range 10 << 10 {
-		f.WriteString(line)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Load(dir)
-	got := strings.ReplaceAll(diagText(diags), filepath.ToSlash(dir)+"/", "")
-	want := "big.yaml:1:1: error: file is 10.0 MiB, larger than the 4.0 MiB a spec file may be; split it, or move data out of the workspace [file-too-large]\n"
-	if got != want {
-		t.Errorf("got  %swant %s", got, want)
-	}
-	// The same limit holds for bytes given directly.
-	_, diags = ParseYAML("f.yaml", make([]byte, MaxFileSize+1))
-	if len(diags) != 1 || diags[0].Rule != "file-too-large" {
-		t.Errorf("ParseYAML of %d bytes: %v", MaxFileSize+1, diags)
-	}
-}
-
-func TestSuggest(t *testing.T) {
-	if got := Suggest("Conector", Kinds); got != `; did you mean "Connector"?` {
-		t.Errorf("Suggest = %q", got)
-	}
-	if got := Suggest("zzz", Kinds); got != "" {
-		t.Errorf("Suggest(zzz) = %q, want none", got)
-	}
-}
-
-// TestLoadFileBroken: LoadFile gives only usable elements; a document with
-// errors gives its diagnostics and no element.
-func TestLoadFileBroken(t *testing.T) {
-	for _, src := range []string{
-		"kind: ConnectionOverride\nconnector: stripe\nactionz: {}\n",
-		"kind: ConnectionOverride\nconnector: stripe\nactions: {a: [\n",
-		"kind: ConectionOverride\nconnector: stripe\n",
-	} {
-		els, diags := LoadFile("o.yaml", []byte(src))
-		if len(els) != 0 || !diags.HasErrors() {
-			t.Errorf("LoadFile(%q) = %v, %v; want no element and an error", src, els, diags)
-		}
-	}
-	els, diags := LoadFile("o.yaml", []byte("kind: ConnectionOverride\nconnector: stripe\n"))
-	if _, ok := els[0].(*ConnectionOverride); len(els) != 1 || !ok || len(diags) > 0 {
-		t.Errorf("LoadFile of a good override = %v, %v", els, diags)
-	}
+	return b
 }
