@@ -145,8 +145,11 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	r.Action = dec.(*spec.Action)
 	r.Input = schemaOf(r.Action.InputSchema)
 	r.Output = schemaOf(r.Action.OutputSchema)
-	el.keep(overrides, r.Doc, []*tree.Value{r.Input, r.Output}, &diags)
-	r.Compiled = compile.NewAction(r.Connector, r.Action, r.Input, r.Output, &diags)
+	in, out := r.Input, r.Output
+	if el.keep(overrides, r.Doc, []*tree.Value{in, out}, &diags) {
+		in, out = nil, nil
+	}
+	r.Compiled = compile.NewAction(r.Connector, r.Action, in, out, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -213,8 +216,12 @@ func (el *element) merge(overrides []*spec.ConnectionOverride, diags *diag.List)
 
 // keep checks that the merged document still keeps the universal
 // contract, and compiles the schemas an override patched. effective holds
-// the decoded element's schemas, in the order of el.schemas.
-func (el *element) keep(overrides []*spec.ConnectionOverride, doc *tree.Value, effective []*tree.Value, diags *diag.List) {
+// the decoded element's schemas, in the order of el.schemas. It reports
+// whether the contract was broken: the merged schemas are then not the
+// ones to type expressions by, or the one error would come back as the
+// expressions' that no longer fit them.
+func (el *element) keep(overrides []*spec.ConnectionOverride, doc *tree.Value, effective []*tree.Value, diags *diag.List) (broken bool) {
+	before := len(*diags)
 	removed := func(path ...string) *tree.Value { return removedBy(overrides, el.patchOf, path) }
 	for i, s := range el.schemas {
 		if s.universal != nil {
@@ -232,6 +239,7 @@ func (el *element) keep(overrides []*spec.ConnectionOverride, doc *tree.Value, e
 			(&spec.Schema{Value: effective[i]}).Compile(diags)
 		}
 	}
+	return (*diags)[before:].HasErrors()
 }
 
 // withoutIdentity drops the fields that say which element a patch is for:
