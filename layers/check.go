@@ -8,9 +8,10 @@ import (
 	"github.com/membrane-dev/membrane/spec/diag"
 )
 
-// Check resolves every action an override file of the workspace patches,
-// so that an override that breaks a contract or a schema is reported when
-// the workspace is validated, not when a connection first runs it.
+// Check resolves every action and every event an override file of the
+// workspace patches, so that an override that breaks a contract or a
+// schema is reported when the workspace is validated, not when a
+// connection first runs it.
 func Check(ws *spec.Workspace) diag.List {
 	var diags diag.List
 	for _, o := range ws.Overrides {
@@ -28,7 +29,19 @@ func Check(ws *spec.Workspace) diag.List {
 			_, d := ResolveAction(ws, o.Connector, k, o)
 			diags = append(diags, d...)
 		}
-		if len(keys) == 0 && o.ConnectorPatch != nil {
+		events := make([]string, 0, len(o.Events))
+		for k := range o.Events {
+			// An unknown event is reported by spec.
+			if e := ws.Event(o.Connector, k); e != nil && !eventContractBroken(ws, e) {
+				events = append(events, k)
+			}
+		}
+		slices.Sort(events)
+		for _, k := range events {
+			_, d := ResolveEvent(ws, o.Connector, k, o)
+			diags = append(diags, d...)
+		}
+		if len(keys) == 0 && len(events) == 0 && o.ConnectorPatch != nil {
 			// A connector-only patch still has to give a valid connector
 			// (its URLs within the host policy too), actions or not.
 			if a := anyAction(ws, o.Connector); a != "" {

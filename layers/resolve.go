@@ -124,61 +124,122 @@ func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spe
 	}
 	r.Connector, r.ConnectorDoc, r.CompiledConnector = rc.Connector, rc.Doc, rc.Compiled
 
-	// The action: the integration document with its effective contract
-	// written in, so overrides patch the contract like any other field.
-	doc := Label(a.Source.Doc, Integration)
-	if r.Universal != nil {
-		in := schema.Extend(Label(r.Universal.Input.Value, Universal), schemaOf(a.InputSchema))
-		out := schema.Extend(Label(r.Universal.Output.Value, Universal), schemaOf(a.OutputSchema))
-		doc.Set("inputSchema", in.Pos, in)
-		doc.Set("outputSchema", out.Pos, out)
+	el := &element{
+		kind: "action", key: a.Key, implements: a.Implements, doc: a.Source.Doc, pos: a.Source.Pos, mapping: "output",
+		patchOf: func(o *spec.ConnectionOverride) *tree.Value { return o.Actions[a.Key] },
 	}
-	inPatched, outPatched := false, false
-	for _, o := range overrides {
-		if p := o.Actions[a.Key]; p != nil {
-			if impl := p.Get("implements"); impl != nil && (impl.Kind != tree.String || impl.Str != a.Implements) {
-				diags.Errorf(impl.Pos, "contract", "an override cannot change what action %q implements (%q, at %s); patch its fields instead", a.Key, a.Implements, a.Source.Pos)
-			}
-			if s := p.Get("inputSchema"); s != nil {
-				schema.CheckKeywords(s, &diags)
-				inPatched = true
-			}
-			if s := p.Get("outputSchema"); s != nil {
-				schema.CheckKeywords(s, &diags)
-				outPatched = true
-			}
-			doc = MergePatch(doc, withoutIdentity(p), Connection)
-		}
+	el.schemas = []*contractSchema{
+		{field: "inputSchema", what: "input", own: a.InputSchema},
+		{field: "outputSchema", what: "output", own: a.OutputSchema},
 	}
-	r.Doc = doc
-	el, d := spec.Decode(doc)
+	if u := r.Universal; u != nil {
+		el.schemas[0].universal, el.schemas[1].universal = schemaOf(u.Input), schemaOf(u.Output)
+		el.mapped = schemaOf(u.Output)
+	}
+	r.Doc = el.merge(overrides, &diags)
+	dec, d := spec.Decode(r.Doc)
 	diags = append(diags, d...)
-	if el == nil {
+	if dec == nil {
 		return nil, diags
 	}
-	r.Action = el.(*spec.Action)
+	r.Action = dec.(*spec.Action)
 	r.Input = schemaOf(r.Action.InputSchema)
 	r.Output = schemaOf(r.Action.OutputSchema)
-	if r.Universal != nil {
-		removed := func(path ...string) *tree.Value { return removedBy(overrides, a.Key, path) }
-		keepsContract(r.Universal.Input.Value, r.Input, "input", "inputSchema", removed, &diags)
-		keepsContract(r.Universal.Output.Value, r.Output, "output", "outputSchema", removed, &diags)
-		keepsMapping(r.Universal.Output.Value, a.Source.Doc.Get("output"), doc.Get("output"), removed, &diags)
+	in, out := r.Input, r.Output
+	if el.keep(overrides, r.Doc, []*tree.Value{in, out}, &diags) {
+		in, out = nil, nil
 	}
-	// A patched schema is compiled here, where its merge is known, so that
-	// it fails when the override is checked rather than when a run first
-	// needs it.
-	if inPatched {
-		(&spec.Schema{Value: r.Input}).Compile(&diags)
-	}
-	if outPatched {
-		(&spec.Schema{Value: r.Output}).Compile(&diags)
-	}
-	r.Compiled = compile.NewAction(r.Connector, r.Action, r.Input, r.Output, &diags)
+	r.Compiled = compile.NewAction(r.Connector, r.Action, in, out, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return r, diags
+}
+
+// element is an action or an event on its way through the layers: what
+// resolving either one has in common.
+type element struct {
+	kind, key, implements string
+	// doc is the integration layer's document, from the file at pos.
+	doc *tree.Value
+	pos diag.Pos
+	// schemas are the element's schemas, each with the universal one that
+	// binds it (nil when the element implements none).
+	schemas []*contractSchema
+	// mapping is the field that maps to the contract ("output", "record"),
+	// and mapped the universal schema whose required fields it must give.
+	mapping string
+	mapped  *tree.Value
+	// patchOf returns an override's patch of the element, or nil.
+	patchOf func(*spec.ConnectionOverride) *tree.Value
+}
+
+// contractSchema is one schema of an element and its universal contract.
+type contractSchema struct {
+	field, what string // "inputSchema", "input"
+	universal   *tree.Value
+	own         *spec.Schema
+	// patched says an override wrote to the schema.
+	patched bool
+}
+
+// merge returns the element's document through its layers: the
+// integration document with its effective contract written in (so that
+// overrides patch the contract like any other field), then each
+// override's patch in order.
+func (el *element) merge(overrides []*spec.ConnectionOverride, diags *diag.List) *tree.Value {
+	doc := Label(el.doc, Integration)
+	for _, s := range el.schemas {
+		if s.universal != nil {
+			m := schema.Extend(Label(s.universal, Universal), schemaOf(s.own))
+			doc.Set(s.field, m.Pos, m)
+		}
+	}
+	for _, o := range overrides {
+		p := el.patchOf(o)
+		if p == nil {
+			continue
+		}
+		if impl := p.Get("implements"); impl != nil && (impl.Kind != tree.String || impl.Str != el.implements) {
+			diags.Errorf(impl.Pos, "contract", "an override cannot change what %s %q implements (%q, at %s); patch its fields instead", el.kind, el.key, el.implements, el.pos)
+		}
+		for _, s := range el.schemas {
+			if v := p.Get(s.field); v != nil {
+				schema.CheckKeywords(v, diags)
+				s.patched = true
+			}
+		}
+		doc = MergePatch(doc, withoutIdentity(p), Connection)
+	}
+	return doc
+}
+
+// keep checks that the merged document still keeps the universal
+// contract, and compiles the schemas an override patched. effective holds
+// the decoded element's schemas, in the order of el.schemas. It reports
+// whether the contract was broken: the merged schemas are then not the
+// ones to type expressions by, or the one error would come back as the
+// expressions' that no longer fit them.
+func (el *element) keep(overrides []*spec.ConnectionOverride, doc *tree.Value, effective []*tree.Value, diags *diag.List) (broken bool) {
+	before := len(*diags)
+	removed := func(path ...string) *tree.Value { return removedBy(overrides, el.patchOf, path) }
+	for i, s := range el.schemas {
+		if s.universal != nil {
+			keepsContract(s.universal, effective[i], s.what, s.field, removed, diags)
+		}
+	}
+	if el.mapped != nil {
+		keepsMapping(el.mapped, el.mapping, el.doc.Get(el.mapping), doc.Get(el.mapping), removed, diags)
+	}
+	// A patched schema is compiled here, where its merge is known, so that
+	// it fails when the override is checked rather than when a run first
+	// needs it.
+	for i, s := range el.schemas {
+		if s.patched && effective[i] != nil {
+			(&spec.Schema{Value: effective[i]}).Compile(diags)
+		}
+	}
+	return (*diags)[before:].HasErrors()
 }
 
 // withoutIdentity drops the fields that say which element a patch is for:
@@ -259,17 +320,18 @@ func keepsContract(universal, merged *tree.Value, what, field string, removed fu
 	}
 }
 
-// keepsMapping checks that the connection layer left the output mapping
-// giving every field the universal output requires. A mapping that lacked
-// one before any override is reported by spec, with the integration file.
-func keepsMapping(universal, before, after *tree.Value, removed func(...string) *tree.Value, diags *diag.List) {
+// keepsMapping checks that the connection layer left the mapping (an
+// action's output, an event's record) giving every field the universal
+// schema requires. A mapping that lacked one before any override is
+// reported by spec, with the integration file.
+func keepsMapping(universal *tree.Value, field string, before, after *tree.Value, removed func(...string) *tree.Value, diags *diag.List) {
 	required := requiredOf(universal)
 	if len(required) == 0 {
 		return
 	}
 	if after == nil {
-		if n := removed("output"); n != nil && before != nil {
-			diags.Errorf(n.Pos, "contract", "the output mapping was removed%s, but the universal contract requires %s; an override may add fields, never remove them", removal(n), quoteList(required))
+		if n := removed(field); n != nil && before != nil {
+			diags.Errorf(n.Pos, "contract", "the %s mapping was removed%s, but the universal contract requires %s; an override may add fields, never remove them", field, removal(n), quoteList(required))
 		}
 		return
 	}
@@ -281,20 +343,20 @@ func keepsMapping(universal, before, after *tree.Value, removed func(...string) 
 			continue
 		}
 		pos, by := after.Pos, where(after)
-		if n := removed("output", key); n != nil {
+		if n := removed(field, key); n != nil {
 			pos, by = n.Pos, removal(n)
 		}
-		diags.Errorf(pos, "contract", "output field %q of the universal contract is no longer mapped%s; an override may add fields, never remove them", key, by)
+		diags.Errorf(pos, "contract", "%s field %q of the universal contract is no longer mapped%s; an override may add fields, never remove them", field, key, by)
 	}
 }
 
-// removedBy finds the `null` by which an override's patch of action key
-// removed the node at path of the action document (or one of its
+// removedBy finds the `null` by which an override's patch (patchOf)
+// removed the node at path of the element's document (or one of its
 // ancestors). The overrides are searched last to first: the last removal
 // is the one that stands.
-func removedBy(overrides []*spec.ConnectionOverride, key string, path []string) *tree.Value {
+func removedBy(overrides []*spec.ConnectionOverride, patchOf func(*spec.ConnectionOverride) *tree.Value, path []string) *tree.Value {
 	for i := len(overrides) - 1; i >= 0; i-- {
-		n := overrides[i].Actions[key]
+		n := patchOf(overrides[i])
 		for _, tok := range path {
 			if n = n.Get(tok); n == nil {
 				break

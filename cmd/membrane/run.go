@@ -319,20 +319,35 @@ func newExplainCmd() *cobra.Command {
 	var (
 		f                     actionFlags
 		tenant, connID, store string
+		event                 string
 	)
 	cmd := &cobra.Command{
-		Use:   "explain ACTION --connector KEY [--override FILE]... | explain ACTION --tenant KEY --connection ID",
-		Short: "Print an action merged through its layers, with each field's source",
+		Use:   "explain ACTION --connector KEY [--override FILE]... | explain --event KEY --connector KEY [--override FILE]... | explain ACTION --tenant KEY --connection ID",
+		Short: "Print an action or an event merged through its layers, with each field's source",
 		Long: "explain resolves an action through the universal, integration and\n" +
 			"connection layers and prints the merged definition as YAML, each field\n" +
 			"annotated with the layer and file:line it came from.\n\n" +
+			"With --event KEY (the event's key, or the universal event it implements)\n" +
+			"it explains that event instead: its record schema from the universal\n" +
+			"layer, the connector's Event file, then the overrides' events patches.\n\n" +
 			"With --tenant and --connection it explains the action as that stored\n" +
 			"connection runs it: the workspace's override files, then the overrides\n" +
 			"stored through the API (named \"stored override CONNECTOR/ID rev N\"),\n" +
 			"read from the workspace's store (or --store).",
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if event != "" {
+				if len(args) > 0 {
+					return fmt.Errorf("--event names what to explain; drop the argument %q", args[0])
+				}
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if connID != "" || tenant != "" {
+				if event != "" {
+					return usageError("--event explains through override files (--override), not a stored connection's overrides")
+				}
 				return explainStored(cmd, f.dir, store, tenant, connID, args[0])
 			}
 			if f.connector == "" {
@@ -342,21 +357,36 @@ func newExplainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, diags := layers.ResolveAction(ws, f.connector, args[0], overrides...)
+			var connectorDoc, doc *tree.Value
+			var diags diag.List
+			if event != "" {
+				r, d := layers.ResolveEvent(ws, f.connector, event, overrides...)
+				if r != nil {
+					connectorDoc, doc = r.ConnectorDoc, r.Doc
+				}
+				diags = d
+			} else {
+				r, d := layers.ResolveAction(ws, f.connector, args[0], overrides...)
+				if r != nil {
+					connectorDoc, doc = r.ConnectorDoc, r.Doc
+				}
+				diags = d
+			}
 			if diags.HasErrors() {
 				_ = diag.Write(cmd.ErrOrStderr(), "text", diags)
 				return &exitError{code: exitFail}
 			}
 			out := cmd.OutOrStdout()
 			if len(overrides) > 0 && slicesContainPatch(overrides) {
-				fmt.Fprint(out, layers.Explain(r.ConnectorDoc))
+				fmt.Fprint(out, layers.Explain(connectorDoc))
 				fmt.Fprintln(out, "---")
 			}
-			fmt.Fprint(out, layers.Explain(r.Doc))
+			fmt.Fprint(out, layers.Explain(doc))
 			return nil
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&event, "event", "", "explain this event (its key or the universal event it implements) instead of an action")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of the stored connection to explain the action for")
 	cmd.Flags().StringVar(&connID, "connection", "", "id of the stored connection to explain the action for")
 	cmd.Flags().StringVar(&store, "store", "", "store DSN (default: membrane.yaml's, else DIR/.membrane/membrane.db)")

@@ -413,6 +413,70 @@ func TestExplain(t *testing.T) {
 	})
 }
 
+// explain --event shows an event through its layers: the universal
+// record schema, the connector's Event file and the overrides' patches.
+func TestExplainEvent(t *testing.T) {
+	const quickstart = "../../examples/quickstart"
+	t.Run("by universal key", func(t *testing.T) {
+		r := runCmdLine(t, "", "explain", "--event", "contact-changed", "--connector", "stripe", "--dir", quickstart)
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		for _, want := range []string{
+			"# integration ../../examples/quickstart/connectors/stripe/events/contact-changed.yaml:",
+			"  interval: 5m # integration ../../examples/quickstart/connectors/stripe/events/contact-changed.yaml:22:13\n",
+			"recordSchema: # universal ../../examples/quickstart/universal/events/contact-changed.yaml:",
+			"    - id # universal ../../examples/quickstart/universal/events/contact-changed.yaml:",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("explain lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "connection") || strings.Contains(r.stdout, "---") {
+			t.Errorf("no override given, but:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("override", func(t *testing.T) {
+		r := runCmdLine(t, "", "explain", "--event", "contact-changed", "--connector", "stripe", "--dir", quickstart, "--override", "testdata/run/stripe-event.yaml")
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		for _, want := range []string{
+			"  interval: 1m # connection testdata/run/stripe-event.yaml:7:17\n",
+			"  phone: ${ record.?phone.orValue(null) } # connection testdata/run/stripe-event.yaml:12:14\n",
+			"  email: ${ record.email } # integration ../../examples/quickstart/connectors/stripe/events/contact-changed.yaml:25:10\n",
+			"    phone: # connection testdata/run/stripe-event.yaml:10:16\n",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("explain lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "---") {
+			t.Errorf("a connector document without a connector patch:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("override breaks the contract", func(t *testing.T) {
+		r := runCmdLine(t, "", "explain", "--event", "contact-changed", "--connector", "stripe", "--dir", quickstart, "--override", "testdata/run/stripe-event-unrequire.yaml")
+		wantFailure(t, r, exitFail, "testdata/run/stripe-event-unrequire.yaml:7:17: error:", `record field "id" must stay required`, "(the connection layer at testdata/run/stripe-event-unrequire.yaml:7:17)", "[contract]")
+	})
+
+	t.Run("unknown event", func(t *testing.T) {
+		r := runCmdLine(t, "", "explain", "--event", "contact-chnged", "--connector", "stripe", "--dir", quickstart)
+		wantFailure(t, r, exitFail, `has no event "contact-chnged"`, `did you mean "contact-changed"`)
+		// An action is not an event.
+		r = runCmdLine(t, "", "explain", "--event", "create-contact", "--connector", "stripe", "--dir", quickstart)
+		wantFailure(t, r, exitFail, `has no event "create-contact"`)
+	})
+
+	t.Run("bad usage", func(t *testing.T) {
+		wantFailure(t, runCmdLine(t, "", "explain", "create-contact", "--event", "contact-changed", "--connector", "stripe", "--dir", quickstart), exitUsage, `--event names what to explain; drop the argument "create-contact"`)
+		wantFailure(t, runCmdLine(t, "", "explain", "--event", "contact-changed", "--dir", quickstart), exitUsage, "--connector is required")
+		wantFailure(t, runCmdLine(t, "", "explain", "--event", "contact-changed", "--dir", quickstart, "--tenant", "acme", "--connection", "conn_1"), exitUsage, "--event explains through override files")
+	})
+}
+
 // --credential name=env:VAR reads the secret from the environment, so it
 // need not be typed where shell history keeps it.
 func TestRunCredentialFromEnvironment(t *testing.T) {
