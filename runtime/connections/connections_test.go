@@ -429,6 +429,11 @@ func TestInvalidStoredOverride(t *testing.T) {
 			{"kind: ConnectionOverride\ntenant: globex\nconnector: keyed\n", name + ":2:", "invalid-value", `tenant "globex"`},
 			{"kind: ConnectionOverride\nconnector: keyed\nactions: [\n", name, "", ""},
 			{"kind: Action\nconnector: keyed\nkey: x\nrequest: {path: /x}\n", name, "wrong-kind", "ConnectionOverride"},
+			// Events go through their layers as actions do.
+			{"kind: ConnectionOverride\nconnector: keyed\nevents:\n  contact-snyc:\n    polling: {interval: 1m}\n",
+				name + ":4:3", "unknown-reference", `did you mean "contact-sync"`},
+			{"kind: ConnectionOverride\nconnector: keyed\nevents:\n  contact-sync:\n    record:\n      email: ${ input.email }\n",
+				name + ":6:", "expression", "input"},
 		}
 		for i, tc := range cases {
 			_, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c.ID, []byte(tc.doc), 0)

@@ -193,6 +193,20 @@ headers:
 retry: {maxAttempts: 1}
 `
 
+// keyedEvent polls the fake API's contacts; stored overrides may patch it.
+const keyedEvent = `kind: Event
+connector: keyed
+key: contact-sync
+polling:
+  request: {path: /contacts}
+  items: ${ response.body.items }
+  id: ${ string(record.id) }
+  interval: 5m
+record:
+  id: ${ string(record.id) }
+  email: ${ record.email }
+`
+
 const keyedAction = `kind: Action
 connector: keyed
 key: create-contact
@@ -287,6 +301,7 @@ func newEnv(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Opt
 	files := map[string]string{
 		"connectors/keyed/connector.yaml":              keyedConnector,
 		"connectors/keyed/actions/create-contact.yaml": keyedAction,
+		"connectors/keyed/events/contact-sync.yaml":    keyedEvent,
 		"connectors/oauthy/connector.yaml":             oauthConnector,
 		"connectors/oauthy/actions/whoami.yaml":        oauthAction,
 		"connectors/machine/connector.yaml":            machineConnector,

@@ -182,9 +182,9 @@ func kindOf(el any) string {
 
 // checkOverride validates a document exactly as an override file is
 // validated: read with spec.LoadFile, every action and event it patches
-// must exist, and layers.ResolveAction of each patched action (or of one
-// action, for a connector-only patch) must give no error, as
-// layers.Check does for the workspace's files.
+// must exist, and resolving each patched action and event through its
+// layers (or one action, for a connector-only patch) must give no error,
+// as layers.Check does for the workspace's files.
 func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc []byte) (*spec.ConnectionOverride, diag.List) {
 	name := OverrideName(connector, connID, rev)
 	if len(doc) == 0 {
@@ -207,13 +207,16 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 		}
 		actions = append(actions, key)
 	}
+	var events []string
 	patches = o.Source.Doc.Get("events")
 	for _, key := range slices.Sorted(maps.Keys(o.Events)) {
 		if ws.Event(connector, key) == nil {
 			diags.Errorf(patches.Field(key).KeyPos, "unknown-reference", "connector %q has no event %q to override%s", connector, key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Events[connector]))))
+			continue
 		}
+		events = append(events, key)
 	}
-	if len(actions) == 0 && o.ConnectorPatch != nil {
+	if len(actions) == 0 && len(events) == 0 && o.ConnectorPatch != nil {
 		if keys := slices.Sorted(maps.Keys(ws.Actions[connector])); len(keys) > 0 {
 			actions = keys[:1] // a connector-only patch must still give a valid connector
 		} else {
@@ -223,6 +226,10 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	}
 	for _, key := range actions {
 		_, d := layers.ResolveAction(ws, connector, key, o)
+		diags = append(diags, d...)
+	}
+	for _, key := range events {
+		_, d := layers.ResolveEvent(ws, connector, key, o)
 		diags = append(diags, d...)
 	}
 	diags.Sort()
