@@ -32,15 +32,7 @@ type Event struct {
 // FindEvent returns a connector's event by its own key, or the one that
 // implements the universal event of that key.
 func FindEvent(ws *spec.Workspace, connector, name string) *spec.Event {
-	if e := ws.Event(connector, name); e != nil {
-		return e
-	}
-	for _, key := range slices.Sorted(maps.Keys(ws.Events[connector])) {
-		if e := ws.Events[connector][key]; e.Implements == name {
-			return e
-		}
-	}
-	return nil
+	return find(ws.Events[connector], name, func(e *spec.Event) string { return e.Implements })
 }
 
 // ResolveEvent merges a connector's event with the universal contract it

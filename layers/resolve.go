@@ -90,12 +90,18 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 // FindAction returns a connector's action by its own key, or the one that
 // implements the universal action of that key.
 func FindAction(ws *spec.Workspace, connector, name string) *spec.Action {
-	if a := ws.Action(connector, name); a != nil {
-		return a
+	return find(ws.Actions[connector], name, func(a *spec.Action) string { return a.Implements })
+}
+
+// find returns the element of key name, or else the first, by key, that
+// implements the universal element of that key.
+func find[E any](byKey map[string]*E, name string, implements func(*E) string) *E {
+	if e := byKey[name]; e != nil {
+		return e
 	}
-	for _, key := range slices.Sorted(maps.Keys(ws.Actions[connector])) {
-		if a := ws.Actions[connector][key]; a.Implements == name {
-			return a
+	for _, key := range slices.Sorted(maps.Keys(byKey)) {
+		if e := byKey[key]; implements(e) == name {
+			return e
 		}
 	}
 	return nil
