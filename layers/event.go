@@ -1,13 +1,9 @@
 package layers
 
 import (
-	"maps"
-	"slices"
-
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
-	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -32,23 +28,18 @@ type Event struct {
 // FindEvent returns a connector's event by its own key, or the one that
 // implements the universal event of that key.
 func FindEvent(ws *spec.Workspace, connector, name string) *spec.Event {
-	return find(ws.Events[connector], name, func(e *spec.Event) string { return e.Implements })
+	return find(ws.Events[connector], name, eventImplements)
 }
+
+func eventImplements(e *spec.Event) string { return e.Implements }
 
 // ResolveEvent merges a connector's event with the universal contract it
 // implements and the connection overrides given (their `events` patches,
 // applied in order), checks that the result still keeps the contract, and
 // compiles its expressions.
 func ResolveEvent(ws *spec.Workspace, connector, name string, overrides ...*spec.ConnectionOverride) (*Event, diag.List) {
-	var diags diag.List
-	c := ws.Connectors[connector]
-	if c == nil {
-		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
-		return nil, diags
-	}
-	e := FindEvent(ws, connector, name)
+	e, diags := lookup(ws, connector, "event", name, ws.Events[connector], eventImplements)
 	if e == nil {
-		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no event %q%s", connector, name, suggest.DidYouMean(name, eventNames(ws, connector)))
 		return nil, diags
 	}
 	r := &Event{}
@@ -103,15 +94,4 @@ func eventContractBroken(ws *spec.Workspace, e *spec.Event) bool {
 	}
 	ue := ws.UniversalEvents[e.Implements]
 	return ue == nil || ws.SchemaBroken(ue.Record)
-}
-
-func eventNames(ws *spec.Workspace, connector string) []string {
-	var names []string
-	for k, e := range ws.Events[connector] {
-		names = append(names, k)
-		if e.Implements != "" {
-			names = append(names, e.Implements)
-		}
-	}
-	return names
 }

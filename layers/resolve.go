@@ -90,7 +90,33 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 // FindAction returns a connector's action by its own key, or the one that
 // implements the universal action of that key.
 func FindAction(ws *spec.Workspace, connector, name string) *spec.Action {
-	return find(ws.Actions[connector], name, func(a *spec.Action) string { return a.Implements })
+	return find(ws.Actions[connector], name, actionImplements)
+}
+
+func actionImplements(a *spec.Action) string { return a.Implements }
+
+// lookup finds a connector's element of a kind (an action, an event) as
+// find does, or reports the connector or the element missing, with the
+// nearest key.
+func lookup[E any](ws *spec.Workspace, connector, kind, name string, byKey map[string]*E, implements func(*E) string) (*E, diag.List) {
+	var diags diag.List
+	c := ws.Connectors[connector]
+	if c == nil {
+		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
+		return nil, diags
+	}
+	e := find(byKey, name, implements)
+	if e == nil {
+		var names []string
+		for k, e := range byKey {
+			names = append(names, k)
+			if u := implements(e); u != "" {
+				names = append(names, u)
+			}
+		}
+		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no %s %q%s", connector, kind, name, suggest.DidYouMean(name, names))
+	}
+	return e, diags
 }
 
 // find returns the element of key name, or else the first, by key, that
@@ -111,15 +137,8 @@ func find[E any](byKey map[string]*E, name string, implements func(*E) string) *
 // implements and the connection overrides given (applied in order), checks
 // that the result still keeps the contract, and compiles its expressions.
 func ResolveAction(ws *spec.Workspace, connector, name string, overrides ...*spec.ConnectionOverride) (*Action, diag.List) {
-	var diags diag.List
-	c := ws.Connectors[connector]
-	if c == nil {
-		diags.Errorf(diag.Pos{}, "unknown-reference", "connector %q is not defined in the workspace%s", connector, suggest.DidYouMean(connector, slices.Collect(maps.Keys(ws.Connectors))))
-		return nil, diags
-	}
-	a := FindAction(ws, connector, name)
+	a, diags := lookup(ws, connector, "action", name, ws.Actions[connector], actionImplements)
 	if a == nil {
-		diags.Errorf(c.Source.Pos, "unknown-reference", "connector %q has no action %q%s", connector, name, suggest.DidYouMean(name, actionNames(ws, connector)))
 		return nil, diags
 	}
 	r := &Action{Universal: ws.UniversalActions[a.Implements]}
@@ -418,15 +437,4 @@ func mergedPos(n, fallback *tree.Value) diag.Pos {
 func mustJSON(v *tree.Value) []byte {
 	b, _ := v.MarshalJSON()
 	return b
-}
-
-func actionNames(ws *spec.Workspace, connector string) []string {
-	var names []string
-	for k, a := range ws.Actions[connector] {
-		names = append(names, k)
-		if a.Implements != "" {
-			names = append(names, a.Implements)
-		}
-	}
-	return names
 }
