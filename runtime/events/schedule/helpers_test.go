@@ -168,7 +168,7 @@ func (e *env) get(id string) *store.Subscription {
 // scheduler makes a scheduler on the env's store and clock.
 func (e *env) scheduler(p schedule.Poller, mod ...func(*schedule.Options)) *schedule.Scheduler {
 	o := schedule.Options{
-		Store: e.st, Poller: p, Clock: e.clock, Worker: "w1", Workers: 4, Lease: 3 * time.Minute,
+		Store: e.st, Record: true, Poller: p, Clock: e.clock, Worker: "w1", Workers: 4, Lease: 3 * time.Minute,
 		Rand: mathrand.New(mathrand.NewPCG(1, 2)), Logger: storetest.Quiet(),
 	}
 	for _, m := range mod {

@@ -81,11 +81,12 @@ const (
 type Options struct {
 	// Polls are the store's claims: Store.Polls() when nil.
 	Polls store.Polls
-	// Store records a poll's failures on its subscription (Failures,
-	// LastError) so backoff survives a restart and shows in the API. Nil:
-	// failures are not recorded and backoff starts from what the claimed
-	// subscription carries.
+	// Store is where Polls and Record go.
 	Store store.Store
+	// Record keeps a poll's outcome on its subscription (Failures,
+	// LastError), so backoff survives a restart and shows in the API: for
+	// a Poller that does not keep them itself. It needs Store.
+	Record bool
 	// Poller runs one poll. Required.
 	Poller Poller
 	// Worker names this scheduler in leases; default host-pid-random.
@@ -171,6 +172,9 @@ func New(o Options) *Scheduler {
 			panic("schedule: Options.Polls and Options.Store are nil")
 		}
 		o.Polls = o.Store.Polls()
+	}
+	if o.Record && o.Store == nil {
+		panic("schedule: Options.Record without Options.Store")
 	}
 	if o.Worker == "" {
 		o.Worker = defaultWorker()
@@ -369,6 +373,9 @@ func (s *Scheduler) run(sub *store.Subscription) {
 			cancel(errLeaseLost)
 		}
 	}()
+	// The Poller may update sub in place: backoff counts from before.
+	before := sub.Failures
+	lastErr := sub.LastError
 	err := s.poll(ctx, sub)
 	cancel(nil)
 	<-keeping
@@ -387,13 +394,15 @@ func (s *Scheduler) run(sub *store.Subscription) {
 	failures := 0
 	if err != nil {
 		s.stats.failed.Add(1)
-		failures = sub.Failures + 1
+		failures = before + 1
 		s.log.Warn("poll failed", "subscription", sub.ID, "connection", sub.ConnectionID,
 			"tenant", sub.Tenant, "event", sub.Event, "failures", failures, "error", err)
 	} else {
 		s.stats.polled.Add(1)
 	}
-	s.record(sub, failures, err)
+	if s.o.Record && (failures > 0 || before > 0 || lastErr != "") {
+		s.record(sub, failures, err)
+	}
 	s.release(sub, started.Add(s.delay(sub, failures)))
 }
 
@@ -445,9 +454,6 @@ func (s *Scheduler) keep(ctx context.Context, sub *store.Subscription) (lost boo
 // record keeps a poll's failures on its subscription: a failure counts,
 // a poll that works clears them.
 func (s *Scheduler) record(sub *store.Subscription, failures int, pollErr error) {
-	if s.o.Store == nil || (failures == 0 && sub.Failures == 0 && sub.LastError == "") {
-		return
-	}
 	msg := ""
 	if pollErr != nil {
 		msg = pollErr.Error()

@@ -157,6 +157,41 @@ func TestBackoff(t *testing.T) {
 	})
 }
 
+// A Poller that keeps Failures itself and updates the subscription in
+// place (as the connection service's does) is not counted twice.
+func TestBackoffPollerKeepsFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite(t)(t))
+	sub := e.subscribe(e.connection(), "contact-changed", e.clock.Now(), func(s *store.Subscription) {
+		s.Interval = time.Minute
+	})
+	r := &recorder{fn: func(ctx context.Context, s *store.Subscription) error {
+		got, err := e.st.Tenant("acme").Subscriptions().Update(ctx, s.ID, func(cur *store.Subscription) error {
+			cur.Failures++
+			cur.LastError = "upstream answered 500"
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		*s = *got
+		return errUpstream
+	}}
+	s := e.scheduler(r, func(o *schedule.Options) { o.Record = false })
+	for i, want := range []time.Duration{2, 4, 8} {
+		start := e.clock.Now()
+		if n := s.RunDue(e.ctx); n != 1 {
+			t.Fatalf("ran %d", n)
+		}
+		got := e.get(sub.ID)
+		if got.Failures != i+1 {
+			t.Fatalf("failure %d: failures %d", i+1, got.Failures)
+		}
+		within(t, "backoff", got.NextRunAt.Sub(start), want*time.Minute, schedule.Jitter)
+		e.clock.Advance(got.NextRunAt.Sub(start))
+	}
+}
+
 func TestBackoffFormula(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
