@@ -26,7 +26,7 @@ type upstream struct {
 	// enough closes once every one of want subscriptions was polled
 	// rounds times.
 	want, rounds, reached int
-	enough              chan struct{}
+	enough                chan struct{}
 }
 
 func newUpstream(t *testing.T) *upstream {
