@@ -52,7 +52,7 @@ func TestServePolls(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	dir := testkit.Workspace(t, map[string]string{
-		"connectors/crm/connector.yaml":               connectorYAML,
+		"connectors/crm/connector.yaml":              connectorYAML,
 		"connectors/crm/events/contact-changed.yaml": pollingEventYAML,
 	}, map[string]string{"{{API}}": up.URL})
 	r := start(t, server.Config{Dir: dir, AllowPrivate: true, PollWorkers: 2, PollLease: time.Minute,
