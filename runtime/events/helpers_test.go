@@ -53,7 +53,7 @@ type app struct {
 	clock    time.Time
 	// hook, when set, runs before a page is answered (page from 1); it may
 	// answer itself and return true.
-	hook     func(w http.ResponseWriter, r *http.Request, page int) bool
+	hook func(w http.ResponseWriter, r *http.Request, page int) bool
 	// next, when set, replaces the next cursor of a page.
 	next     map[int]string
 	requests int
