@@ -60,6 +60,14 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
+		{"Subscriptions", testSubscriptions},
+		{"SubscriptionIsolation", testSubscriptionIsolation},
+		{"SubscriptionCascade", testSubscriptionCascade},
+		{"RecordHashes", testRecordHashes},
+		{"Polls", testPolls},
+		{"PollsConcurrent", testPollsConcurrent},
+		{"Inbox", testInbox},
+		{"InboxConcurrent", testInboxConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
