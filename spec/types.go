@@ -399,7 +399,52 @@ type Polling struct {
 	// Cursor computes the next `state.cursor` from the run's `records`.
 	Cursor   Template `json:"cursor,omitzero"`
 	Interval Duration `json:"interval,omitzero"`
+	// Mode is PollIncremental or PollFullScan; empty: incremental when
+	// Cursor is given, else a full scan (see EffectiveMode).
+	Mode string `json:"mode,omitempty"`
+	// Created, over `record`, tells a created record from an updated one
+	// by the app's fields; without it a record is created when first seen.
+	Created Template `json:"created,omitzero"`
+	// Baseline (default true): the first poll records what it sees and
+	// emits nothing.
+	Baseline *bool `json:"baseline,omitempty"`
 }
+
+// Polling modes.
+const (
+	// PollIncremental lists the records changed since `state.cursor`.
+	PollIncremental = "incremental"
+	// PollFullScan lists every record each time and compares each with
+	// the hash kept of it: created, updated and deleted records.
+	PollFullScan = "fullScan"
+)
+
+// DefaultPollInterval is how often an event polls when it does not say.
+const DefaultPollInterval = 5 * time.Minute
+
+// EffectiveMode is Mode, or its default: incremental with a cursor, else
+// a full scan.
+func (p *Polling) EffectiveMode() string {
+	switch {
+	case p.Mode != "":
+		return p.Mode
+	case !p.Cursor.IsZero():
+		return PollIncremental
+	}
+	return PollFullScan
+}
+
+// EffectiveInterval is Interval, or DefaultPollInterval.
+func (p *Polling) EffectiveInterval() time.Duration {
+	if p.Interval.Duration > 0 {
+		return p.Interval.Duration
+	}
+	return DefaultPollInterval
+}
+
+// TakesBaseline reports whether the first poll only records (Baseline,
+// true by default).
+func (p *Polling) TakesBaseline() bool { return p.Baseline == nil || *p.Baseline }
 
 // ConnectionOverride adapts one connection (or every connection of a
 // tenant to a connector) as an RFC 7386 JSON Merge Patch of the connector,

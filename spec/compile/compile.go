@@ -284,6 +284,8 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.PollUpdatedAt = s.Compile(p.UpdatedAt, expr.Scalar, diags, varsPollRecord...)
 		ce.PollDeleted = s.Compile(p.Deleted, expr.Bool, diags, varsPollRecord...)
 		ce.PollCursor = s.Compile(p.Cursor, expr.Scalar, diags, varsPollCursor...)
+		ce.PollCreated = s.Compile(p.Created, expr.Bool, diags, varsPollRecord...)
+		checkPollMode(e, diags)
 	}
 	return ce
 }

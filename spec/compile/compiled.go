@@ -255,4 +255,5 @@ type Event struct {
 	PollUpdatedAt  *Expr
 	PollDeleted    *Expr
 	PollCursor     *Expr
+	PollCreated    *Expr
 }
