@@ -363,3 +363,37 @@ func TestStripe(t *testing.T) {
 	}
 	wantErr(t, "a third secret", verify.Verify(ctx, sig, rolled.request(), secretVars(secret), now), verify.ErrBadSignature)
 }
+
+// TestDocsShowTheTestedBlocks: docs/webhook-signatures.md shows each
+// vendor's block as the tests run it, line for line.
+func TestDocsShowTheTestedBlocks(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/webhook-signatures.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("testdata/workspace/*.yaml")
+	if err != nil || len(files) != 8 {
+		t.Fatalf("testdata/workspace: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		start := strings.Index(text, "\n  signature:\n")
+		if start < 0 {
+			continue // the connector
+		}
+		end := strings.Index(text, "\n  records:")
+		var block []string
+		for _, l := range strings.Split(text[start+1:end], "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				block = append(block, l)
+			}
+		}
+		if want := strings.Join(block, "\n") + "\n```"; !strings.Contains(string(doc), want) {
+			t.Errorf("docs/webhook-signatures.md does not show the block of %s:\n%s", f, want)
+		}
+	}
+}
