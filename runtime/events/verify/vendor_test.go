@@ -351,6 +351,10 @@ func TestStripe(t *testing.T) {
 	forged := send("t=" + strconv.FormatInt(now.Unix(), 10) + h[strings.Index(h, ","):])
 	wantErr(t, "a stale signature with a fresh t=", verify.Verify(ctx, sig, forged.request(), secretVars(secret), now), verify.ErrBadSignature)
 
+	// No t= at all: nothing to check the signature against.
+	noT := send(h[strings.Index(h, ",")+1:])
+	wantErr(t, "no t=", verify.Verify(ctx, sig, noT.request(), secretVars(secret), now), verify.ErrMalformed)
+
 	oldSecret, newSecret := "whsec_old_0123456789", "whsec_new_9876543210"
 	rolled := send(stripeHeader(t, payload, now, oldSecret, newSecret))
 	if n := strings.Count(rolled.headers["Stripe-Signature"], "v1="); n != 2 {
