@@ -378,6 +378,24 @@ type Signature struct {
 	Secret Template `json:"secret"`
 	// Payload is what is signed, over `request`; the raw body by default.
 	Payload Template `json:"payload,omitzero"`
+	// Signatures lists the candidate signatures, over `request`, for a
+	// header that carries more than one signature (Stripe's t=…,v1=…,
+	// Standard Webhooks' space-separated v1,…); each is compared after
+	// Prefix is stripped, and one without Prefix is skipped. The header's
+	// value by default.
+	Signatures Template `json:"signatures,omitzero"`
+	// Timestamp is when the app signed, over `request`, in Unix seconds;
+	// a payload signed further than Tolerance from now is refused.
+	Timestamp Template `json:"timestamp,omitzero"`
+	// Tolerance is how far Timestamp may be from now either way; 5m by
+	// default.
+	Tolerance Duration `json:"tolerance,omitzero"`
+	// SecretEncoding says how the secret's text gives the HMAC key: raw
+	// (default: its bytes) or base64.
+	SecretEncoding string `json:"secretEncoding,omitempty"`
+	// SecretPrefix is stripped from the secret before it is decoded, e.g.
+	// "whsec_".
+	SecretPrefix string `json:"secretPrefix,omitempty"`
 }
 
 // WebhookResponse is the reply to the app's push.

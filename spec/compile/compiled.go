@@ -240,6 +240,7 @@ type Event struct {
 	Unsubscribe      *Request
 	SignatureSecret  *Expr
 	SignaturePayload *Expr
+	Signature        *Signature
 	ConnectionKey    *Expr
 	Match            *Expr
 	Records          *Expr
