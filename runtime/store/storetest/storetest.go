@@ -61,6 +61,13 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"Subscriptions", testSubscriptions},
+		{"SubscriptionIsolation", testSubscriptionIsolation},
+		{"SubscriptionCascade", testSubscriptionCascade},
+		{"RecordHashes", testRecordHashes},
+		{"Polls", testPolls},
+		{"PollsConcurrent", testPollsConcurrent},
+		{"Inbox", testInbox},
+		{"InboxConcurrent", testInboxConcurrent},
 		{"OutboxRecent", testOutboxRecent},
 	}
 	for _, tc := range tests {
