@@ -45,6 +45,10 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"TestRequest":        {"ConnectorTest", "/$defs/testRequest"},
 	"TestResponse":       {"ConnectorTest", "/$defs/testResponse"},
 	"TestError":          {"ConnectorTest", "/$defs/testError"},
+	"TestPoll":           {"ConnectorTest", "/$defs/testPoll"},
+	"TestWebhook":        {"ConnectorTest", "/$defs/testWebhook"},
+	"TestIncoming":       {"ConnectorTest", "/$defs/testIncoming"},
+	"TestChange":         {"ConnectorTest", "/$defs/testChange"},
 }
 
 // specTypeFiles hold the Go types of the file kinds.
