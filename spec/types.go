@@ -420,6 +420,24 @@ type Signature struct {
 	Secret Template `json:"secret"`
 	// Payload is what is signed, over `request`; the raw body by default.
 	Payload Template `json:"payload,omitzero"`
+	// Signatures lists the candidate signatures, over `request`, for a
+	// header that carries more than one signature (Stripe's t=…,v1=…,
+	// Standard Webhooks' space-separated v1,…); each is compared after
+	// Prefix is stripped, and one without Prefix is skipped. The header's
+	// value by default.
+	Signatures Template `json:"signatures,omitzero"`
+	// Timestamp is when the app signed, over `request`, in Unix seconds;
+	// a payload signed further than Tolerance from now is refused.
+	Timestamp Template `json:"timestamp,omitzero"`
+	// Tolerance is how far Timestamp may be from now either way; 5m by
+	// default.
+	Tolerance Duration `json:"tolerance,omitzero"`
+	// SecretEncoding says how the secret's text gives the HMAC key: raw
+	// (default: its bytes) or base64.
+	SecretEncoding string `json:"secretEncoding,omitempty"`
+	// SecretPrefix is stripped from the secret before it is decoded, e.g.
+	// "whsec_".
+	SecretPrefix string `json:"secretPrefix,omitempty"`
 }
 
 // WebhookResponse is the reply to the app's push.
@@ -441,7 +459,52 @@ type Polling struct {
 	// Cursor computes the next `state.cursor` from the run's `records`.
 	Cursor   Template `json:"cursor,omitzero"`
 	Interval Duration `json:"interval,omitzero"`
+	// Mode is PollIncremental or PollFullScan; empty: incremental when
+	// Cursor is given, else a full scan (see EffectiveMode).
+	Mode string `json:"mode,omitempty"`
+	// Created, over `record`, tells a created record from an updated one
+	// by the app's fields; without it a record is created when first seen.
+	Created Template `json:"created,omitzero"`
+	// Baseline (default true): the first poll records what it sees and
+	// emits nothing.
+	Baseline *bool `json:"baseline,omitempty"`
 }
+
+// Polling modes.
+const (
+	// PollIncremental lists the records changed since `state.cursor`.
+	PollIncremental = "incremental"
+	// PollFullScan lists every record each time and compares each with
+	// the hash kept of it: created, updated and deleted records.
+	PollFullScan = "fullScan"
+)
+
+// DefaultPollInterval is how often an event polls when it does not say.
+const DefaultPollInterval = 5 * time.Minute
+
+// EffectiveMode is Mode, or its default: incremental with a cursor, else
+// a full scan.
+func (p *Polling) EffectiveMode() string {
+	switch {
+	case p.Mode != "":
+		return p.Mode
+	case !p.Cursor.IsZero():
+		return PollIncremental
+	}
+	return PollFullScan
+}
+
+// EffectiveInterval is Interval, or DefaultPollInterval.
+func (p *Polling) EffectiveInterval() time.Duration {
+	if p.Interval.Duration > 0 {
+		return p.Interval.Duration
+	}
+	return DefaultPollInterval
+}
+
+// TakesBaseline reports whether the first poll only records (Baseline,
+// true by default).
+func (p *Polling) TakesBaseline() bool { return p.Baseline == nil || *p.Baseline }
 
 // ConnectionOverride adapts one connection (or every connection of a
 // tenant to a connector) as an RFC 7386 JSON Merge Patch of the connector,

@@ -263,8 +263,8 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.SubscriptionID = s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
 		ce.Unsubscribe = compileRequest(s, w.Unsubscribe, diags, varsUnsubscribe)
 		if w.Signature != nil {
-			ce.SignatureSecret = s.Compile(w.Signature.Secret, expr.Scalar, diags, varsSecret...)
-			ce.SignaturePayload = s.Compile(w.Signature.Payload, expr.Scalar, diags, varsIncoming...)
+			ce.Signature = compileSignature(s, w.Signature, diags)
+			ce.SignatureSecret, ce.SignaturePayload = ce.Signature.Secret, ce.Signature.Payload
 		}
 		ce.ConnectionKey = s.Compile(w.ConnectionKey, expr.Scalar, diags, varsIncoming...)
 		ce.Match = s.Compile(w.Match, expr.Scalar, diags, varsMatch...)
@@ -297,6 +297,8 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.PollUpdatedAt = s.Compile(p.UpdatedAt, expr.Scalar, diags, varsPollRecord...)
 		ce.PollDeleted = s.Compile(p.Deleted, expr.Bool, diags, varsPollRecord...)
 		ce.PollCursor = s.Compile(p.Cursor, expr.Scalar, diags, varsPollCursor...)
+		ce.PollCreated = s.Compile(p.Created, expr.Bool, diags, varsPollRecord...)
+		checkPollMode(e, diags)
 	}
 	return ce
 }

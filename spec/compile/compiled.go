@@ -240,6 +240,7 @@ type Event struct {
 	Unsubscribe      *Request
 	SignatureSecret  *Expr
 	SignaturePayload *Expr
+	Signature        *Signature
 	ConnectionKey    *Expr
 	Match            *Expr
 	Records          *Expr
@@ -264,4 +265,5 @@ type Event struct {
 	PollUpdatedAt  *Expr
 	PollDeleted    *Expr
 	PollCursor     *Expr
+	PollCreated    *Expr
 }
