@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -634,11 +633,4 @@ func withVar(vars map[string]any, name string, v any) map[string]any {
 	}
 	out[name] = v
 	return out
-}
-
-// IsRecordError reports whether err is about the records a poll saw
-// rather than the API or the store.
-func IsRecordError(err error) bool {
-	var cb *CursorBackwardsError
-	return errors.As(err, &cb)
 }
