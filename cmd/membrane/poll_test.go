@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,5 +171,28 @@ func TestPollRefuses(t *testing.T) {
 		if r.code != c.code || !strings.Contains(r.stderr, c.says) || r.stdout != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d saying %q", c.name, r.code, r.stdout, r.stderr, c.code, c.says)
 		}
+	}
+}
+
+// The README's ConnectorTest example passes against the README's own
+// connector and events.
+func TestReadmeTestCasesPass(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n := 0
+	for _, b := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		if strings.Contains(b[1], "kind:") {
+			n++
+			if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(n)+".yaml"), []byte(b[1]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := runCmdLine(t, "", "test", "-v", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "stripe/contact-changed/") {
+		t.Errorf("membrane test of the README's examples: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
