@@ -61,6 +61,13 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"Subscriptions", testSubscriptions},
+		{"SubscriptionIsolation", testSubscriptionIsolation},
+		{"SubscriptionCascade", testSubscriptionCascade},
+		{"RecordHashes", testRecordHashes},
+		{"Polls", testPolls},
+		{"PollsConcurrent", testPollsConcurrent},
+		{"Inbox", testInbox},
+		{"InboxConcurrent", testInboxConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
