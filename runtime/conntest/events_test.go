@@ -35,11 +35,32 @@ webhook:
     header: X-Shop-Signature
     prefix: "sha256="
     secret: ${ credentials.apiKey }
+  handshake:
+    when: ${ request.body.?challenge.hasValue() }
+    body: {challenge: "${ request.body.challenge }"}
   records: ${ request.body.orders }
   id: ${ record.id }
   type: ${ record.change }
 record:
   id: ${ record.id }
+---
+kind: Action
+connector: shop
+key: get-order
+request: {path: "/orders/${ input.id }"}
+output: {id: "${ response.body.id }", total: "${ response.body.total }"}
+---
+kind: Event
+connector: shop
+key: order-fetched
+webhook:
+  records: ${ request.body.ids }
+  id: ${ record }
+  type: updated
+  enrich: {action: get-order, input: {id: "${ record }"}}
+record:
+  id: ${ record.id }
+  total: ${ record.total }
 `
 
 func eventWorkspace(t *testing.T, tests string) *spec.Workspace {
