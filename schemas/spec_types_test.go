@@ -31,6 +31,8 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"Webhook":            {"Event", "/$defs/webhook"},
 	"Signature":          {"Event", "/$defs/signature"},
 	"WebhookResponse":    {"Event", "/$defs/webhookResponse"},
+	"WebhookHandshake":   {"Event", "/$defs/webhookHandshake"},
+	"WebhookEnrich":      {"Event", "/$defs/webhookEnrich"},
 	"Polling":            {"Event", "/$defs/polling"},
 	"ConnectionOverride": {"ConnectionOverride", ""},
 	"WorkspaceConfig":    {"Workspace", ""},
@@ -45,6 +47,10 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"TestRequest":        {"ConnectorTest", "/$defs/testRequest"},
 	"TestResponse":       {"ConnectorTest", "/$defs/testResponse"},
 	"TestError":          {"ConnectorTest", "/$defs/testError"},
+	"TestPoll":           {"ConnectorTest", "/$defs/testPoll"},
+	"TestWebhook":        {"ConnectorTest", "/$defs/testWebhook"},
+	"TestIncoming":       {"ConnectorTest", "/$defs/testIncoming"},
+	"TestChange":         {"ConnectorTest", "/$defs/testChange"},
 }
 
 // specTypeFiles hold the Go types of the file kinds.

@@ -27,6 +27,10 @@ type ConnectorTest struct {
 	// Action is the default action of the cases: the connector's action
 	// key or a universal action key it implements.
 	Action string `json:"action,omitempty"`
+	// Event is the default event of the cases that poll or receive a
+	// webhook: the connector's event key or a universal event key it
+	// implements.
+	Event string `json:"event,omitempty"`
 	// Connection is the default connection of the cases.
 	Connection *TestConnection `json:"connection,omitempty"`
 	Cases      []TestCase      `json:"cases"`
@@ -72,6 +76,91 @@ type TestCase struct {
 	Output      *tree.Value `json:"output,omitempty"`
 	OutputMatch string      `json:"outputMatch,omitempty"`
 	Error       *TestError  `json:"error,omitempty"`
+	// Event replaces the file's default event in a case that polls or
+	// receives a webhook.
+	Event string `json:"event,omitempty"`
+	// Polls run the event's polling one after another on one subscription
+	// (its state and record memory carry over), each against its own
+	// canned responses, and list the changes each must detect.
+	Polls []TestPoll `json:"polls,omitempty"`
+	// Baseline replaces the event's `baseline` for the first poll: false
+	// emits every record the first poll sees.
+	Baseline *bool `json:"baseline,omitempty"`
+	// Webhook is one incoming webhook request and what must come of it.
+	Webhook *TestWebhook `json:"webhook,omitempty"`
+}
+
+// TestPoll is one poll of an event case: the requests it must send, the
+// canned responses, and the changes it must detect, in order.
+type TestPoll struct {
+	Pos diag.Pos `json:"-"`
+	// Now is the clock of this poll, RFC 3339; the case's by default.
+	Now       string         `json:"now,omitempty"`
+	Requests  []TestRequest  `json:"requests,omitempty"`
+	Responses []TestResponse `json:"responses,omitempty"`
+	// Changes are the changes the poll must detect, in order; none when
+	// empty (a baseline, or nothing new).
+	Changes []TestChange `json:"changes,omitempty"`
+	// State, when given, is what the subscription's state must be after
+	// the poll (e.g. `{cursor: 1700000000}`), compared exactly.
+	State *tree.Value `json:"state,omitempty"`
+	// Error is the error the poll must end with; the subscription keeps its
+	// state and the next poll starts from it.
+	Error *TestError `json:"error,omitempty"`
+}
+
+// TestWebhook is an incoming webhook request, the signing secret it is
+// checked with, and its outcome: verified with the changes it carries, or
+// refused.
+type TestWebhook struct {
+	Pos     diag.Pos      `json:"-"`
+	Request *TestIncoming `json:"request"`
+	// Secret is the signing secret the signature is checked with, in place
+	// of what the event's `signature.secret` computes.
+	Secret string `json:"secret,omitempty"`
+	// Subscription is what subscribing at the app kept (its id, a signing
+	// secret), as `subscription` reads it.
+	Subscription *tree.Value `json:"subscription,omitempty"`
+	// Verified says whether the signature must be accepted (true, the
+	// default) or refused.
+	Verified *bool `json:"verified,omitempty"`
+	// Response, when given, is the status (and body) the app must get back,
+	// e.g. a handshake's echoed challenge.
+	Response *TestResponse `json:"response,omitempty"`
+	// Requests and Responses are the calls the event makes to enrich a
+	// payload that carries only ids, and their canned answers.
+	Requests  []TestRequest  `json:"requests,omitempty"`
+	Responses []TestResponse `json:"responses,omitempty"`
+	// Changes are the changes the payload must give, in order.
+	Changes []TestChange `json:"changes,omitempty"`
+}
+
+// TestIncoming is a request the app sends to Membrane.
+type TestIncoming struct {
+	Pos diag.Pos `json:"-"`
+	// Method is POST by default.
+	Method string `json:"method,omitempty"`
+	// Path is the path of the webhook URL; /webhooks/test by default.
+	Path  string                 `json:"path,omitempty"`
+	Query map[string]*tree.Value `json:"query,omitempty"`
+	// Headers are sent as written, e.g. `{Stripe-Signature: "t=…,v1=…"}`.
+	Headers map[string]*tree.Value `json:"headers,omitempty"`
+	// Body is sent as it is when it is text (what a signature covers), as
+	// JSON otherwise.
+	Body *tree.Value `json:"body,omitempty"`
+}
+
+// TestChange is one change an event case must detect.
+type TestChange struct {
+	Pos diag.Pos `json:"-"`
+	// Type is created, updated or deleted.
+	Type string `json:"type"`
+	// ID is the record's id.
+	ID string `json:"id"`
+	// Record is the delivered (mapped) record; not checked when absent.
+	Record *tree.Value `json:"record,omitempty"`
+	// RecordMatch is exact (the default) or partial.
+	RecordMatch string `json:"recordMatch,omitempty"`
 }
 
 // TestRequest is what one outgoing request must be. Method, path and the

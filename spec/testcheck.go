@@ -39,10 +39,22 @@ func checkTest(ws *Workspace, t *ConnectorTest, diags *diag.List) {
 				diags.Errorf(node.Get("now").Pos, "invalid-value", "now: %q is not an RFC 3339 time; write one such as \"2024-01-01T00:00:00Z\"", c.Now)
 			}
 		}
+		if c.IsEvent() {
+			checkEventCaseShape(c, node, diags)
+		}
 		if !known {
 			continue
 		}
 		checkTestOverride(ws, t.Connector, c.Connection, node.Get("connection"), diags)
+		if c.IsEvent() {
+			checkEventCase(ws, t, c, node, diags)
+			checkTestCredentials(ws.Connectors[t.Connector], t, c, node, diags)
+			continue
+		}
+		if c.Event != "" {
+			diags.Errorf(node.Get("event").Pos, "missing-field", "case %q names event %q but neither polls nor receives a webhook; add `polls:` or `webhook:`, or remove `event:`", c.Name, c.Event)
+			continue
+		}
 		action := cmpOr(c.Action, t.Action)
 		if action == "" {
 			diags.Errorf(node.Get("name").Pos, "missing-field", "case %q names no action; set `action:` on the case or on the file", c.Name)
@@ -143,4 +155,102 @@ func (t *ConnectorTest) CaseNode(i int) *tree.Value {
 		return cs.Items[i]
 	}
 	return t.Source.Doc
+}
+
+// IsEvent reports whether a case runs an event (polls or a webhook)
+// rather than an action.
+func (c *TestCase) IsEvent() bool { return c.Polls != nil || c.Webhook != nil }
+
+// CaseEvent is the event a case runs: its own, else the file's.
+func (t *ConnectorTest) CaseEvent(i int) string { return cmpOr(t.Cases[i].Event, t.Event) }
+
+// checkEventCaseShape checks an event case for what only action cases
+// have, and for what polls and a webhook cannot share.
+func checkEventCaseShape(c *TestCase, node *tree.Value, diags *diag.List) {
+	if c.Polls != nil && c.Webhook != nil {
+		diags.Errorf(node.Field("webhook").KeyPos, "invalid-value", "case %q both polls and receives a webhook; write two cases", c.Name)
+	}
+	what := "polls an event"
+	if c.Polls == nil {
+		what = "receives a webhook"
+	}
+	for _, f := range []string{"action", "input", "requests", "responses", "output", "outputMatch", "error"} {
+		if fl := node.Field(f); fl != nil {
+			hint := "remove it"
+			switch f {
+			case "requests", "responses":
+				hint = "give them inside each poll (or under webhook:)"
+			case "output", "outputMatch":
+				hint = "list the expected changes under changes:"
+			case "error":
+				hint = "give the error inside the poll that must fail"
+			}
+			diags.Errorf(fl.KeyPos, "invalid-value", "case %q %s, so `%s` does not apply; %s", c.Name, what, f, hint)
+		}
+	}
+	if c.Baseline != nil && c.Polls == nil {
+		diags.Errorf(node.Field("baseline").KeyPos, "invalid-value", "case %q receives a webhook; `baseline` applies to polls only", c.Name)
+	}
+	polls := node.Get("polls")
+	for i := range c.Polls {
+		p := &c.Polls[i]
+		if p.Now == "" {
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339, p.Now); err != nil {
+			diags.Errorf(polls.Items[i].Get("now").Pos, "invalid-value", "now: %q is not an RFC 3339 time; write one such as \"2024-01-01T00:05:00Z\"", p.Now)
+		}
+	}
+}
+
+// checkEventCase checks that an event case's event exists and detects
+// changes the way the case drives it (polling or webhook).
+func checkEventCase(ws *Workspace, t *ConnectorTest, c *TestCase, node *tree.Value, diags *diag.List) {
+	name := cmpOr(c.Event, t.Event)
+	if name == "" {
+		diags.Errorf(node.Get("name").Pos, "missing-field", "case %q names no event; set `event:` on the case or on the file", c.Name)
+		return
+	}
+	pos := fieldPos(t.Source, "event")
+	if c.Event != "" {
+		pos = node.Get("event").Pos
+	}
+	e := FindTestEvent(ws, t.Connector, name)
+	if e == nil {
+		if !ws.broken[KindEvent+"/"+t.Connector+"/"+name] && !ws.brokenImplements[KindEvent+"/"+name] {
+			diags.Errorf(pos, "unknown-reference", "connector %q has no event %q (nor one implementing it)%s", t.Connector, name, suggest.DidYouMean(name, testEventNames(ws, t.Connector)))
+		}
+		return
+	}
+	if c.Polls != nil && e.Polling == nil {
+		diags.Errorf(node.Field("polls").KeyPos, "invalid-value", "event %q of connector %q does not poll (it has no `polling:`, at %s); test it with `webhook:`", e.Key, t.Connector, e.Source.Pos)
+	}
+	if c.Webhook != nil && e.Webhook == nil {
+		diags.Errorf(node.Field("webhook").KeyPos, "invalid-value", "event %q of connector %q receives no webhook (it has no `webhook:`, at %s); test it with `polls:`", e.Key, t.Connector, e.Source.Pos)
+	}
+}
+
+// FindTestEvent finds a connector's event by its key or by the universal
+// event it implements, as a subscription does.
+func FindTestEvent(ws *Workspace, connector, name string) *Event {
+	if e := ws.Event(connector, name); e != nil {
+		return e
+	}
+	for _, key := range sortedKeys(ws.Events[connector]) {
+		if e := ws.Events[connector][key]; e.Implements == name {
+			return e
+		}
+	}
+	return nil
+}
+
+func testEventNames(ws *Workspace, connector string) []string {
+	var names []string
+	for key, e := range ws.Events[connector] {
+		names = append(names, key)
+		if e.Implements != "" {
+			names = append(names, e.Implements)
+		}
+	}
+	return names
 }

@@ -363,6 +363,48 @@ type Webhook struct {
 	UpdatedAt Template `json:"updatedAt,omitzero"`
 	// Response is what the app expects back (status 200 by default).
 	Response *WebhookResponse `json:"response,omitempty"`
+	// Keep maps the subscribe (or renew) `response` to what is kept of the
+	// app's subscription besides SubscriptionID (a signing secret): sealed
+	// at rest, and seen as `subscription` by unsubscribe, renew and the
+	// signature's secret.
+	Keep *tree.Value `json:"keep,omitempty"`
+	// Renew registers the webhook again before ExpiresAt; it sees
+	// `subscription` and `webhook`. Without it, subscribe runs again.
+	Renew *Request `json:"renew,omitempty"`
+	// ExpiresAt, over the subscribe or renew `response`, is when the app's
+	// subscription lapses: RFC 3339 text or Unix seconds.
+	ExpiresAt Template `json:"expiresAt,omitzero"`
+	// RenewBefore is how long before ExpiresAt to renew; 1h by default.
+	RenewBefore Duration `json:"renewBefore,omitzero"`
+	// Filter, over `record` and `request`, keeps the records of this event
+	// when one URL carries the records of several.
+	Filter Template `json:"filter,omitzero"`
+	// Handshake answers the app's verification requests (a challenge to
+	// echo); they are answered, never stored.
+	Handshake *WebhookHandshake `json:"handshake,omitempty"`
+	// Enrich fetches the record of a payload that carries only its id by
+	// running an action of the connector.
+	Enrich *WebhookEnrich `json:"enrich,omitempty"`
+	// ContentTypes are the media types a push may have; JSON and form by
+	// default.
+	ContentTypes []string `json:"contentTypes,omitempty"`
+}
+
+// WebhookHandshake is a verification request of the app and its answer.
+type WebhookHandshake struct {
+	// When, over `request`, tells a verification request from a push.
+	When   Template `json:"when"`
+	Status int      `json:"status,omitempty"`
+	// Body, over `request`: a JSON tree, or a string sent as text/plain.
+	Body *tree.Value `json:"body,omitempty"`
+}
+
+// WebhookEnrich names the action that fetches a pushed record and its
+// input, over `record` and `request`. Its output replaces the record
+// before the event's `record` mapping; deletions are not fetched.
+type WebhookEnrich struct {
+	Action string      `json:"action"`
+	Input  *tree.Value `json:"input,omitempty"`
 }
 
 // Signature checks that a webhook payload came from the app.

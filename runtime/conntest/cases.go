@@ -18,7 +18,8 @@ import (
 type Case struct {
 	Test  *spec.ConnectorTest
 	Index int // in Test.Cases
-	// Name is CONNECTOR/ACTION/CASE, what --run matches.
+	// Name is CONNECTOR/ACTION/CASE (CONNECTOR/EVENT/CASE for a case that
+	// polls or receives a webhook), what --run matches.
 	Name string
 	// Pos is where the case's name is written.
 	Pos diag.Pos
@@ -27,8 +28,13 @@ type Case struct {
 // Spec is the case as written.
 func (c Case) Spec() *spec.TestCase { return &c.Test.Cases[c.Index] }
 
-// Action is the action the case runs.
-func (c Case) Action() string { return c.Test.CaseAction(c.Index) }
+// Action is the action the case runs, or the event of an event case.
+func (c Case) Action() string {
+	if c.Spec().IsEvent() {
+		return c.Test.CaseEvent(c.Index)
+	}
+	return c.Test.CaseAction(c.Index)
+}
 
 // Cases lists the cases of a workspace whose name matches run (every case
 // when run is nil), in file order.

@@ -71,6 +71,9 @@ func Record(ctx context.Context, ws *spec.Workspace, cases []Case, o RecordOptio
 }
 
 func recordCase(ctx context.Context, r *Runner, c Case, ws *spec.Workspace, o RecordOptions) (splice, error) {
+	if c.Spec().IsEvent() {
+		return splice{}, fmt.Errorf("%s: %s: --record records action cases only; write an event case's responses by hand (or record the list action it polls like) and run it without --record", c.Pos, c.Name)
+	}
 	if data, err := os.ReadFile(c.Test.Source.File); err != nil {
 		return splice{}, fmt.Errorf("%s: cannot read: %v", c.Test.Source.File, err)
 	} else if flowStyle(strings.SplitAfter(string(data), "\n"), c) {

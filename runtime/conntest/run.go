@@ -32,9 +32,10 @@ type Options struct {
 // Runner runs cases of one workspace offline. Plans compile once per
 // action (and inline override) and are shared by every case.
 type Runner struct {
-	rt   *membrane.Workspace
-	up   *upstream
-	opts Options
+	rt     *membrane.Workspace
+	up     *upstream
+	opts   Options
+	events eventStore
 }
 
 // New makes a Runner of a loaded workspace without errors. Close it.
@@ -48,8 +49,13 @@ func New(ws *spec.Workspace, o Options) *Runner {
 	return &Runner{rt: membrane.New(membrane.Options{}, ws), up: newUpstream(), opts: o}
 }
 
-// Close stops the fake upstream.
-func (r *Runner) Close() { r.up.Close() }
+// Close stops the fake upstream and removes the event cases' store.
+func (r *Runner) Close() {
+	r.up.Close()
+	if r.events.st != nil {
+		_ = r.events.st.Close()
+	}
+}
 
 // Result is the outcome of one case.
 type Result struct {
@@ -95,6 +101,11 @@ func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) 
 	now := DefaultNow
 	if tc.Now != "" {
 		now, _ = time.Parse(time.RFC3339, tc.Now) // checked when loaded
+	}
+	if tc.IsEvent() {
+		ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+		defer cancel()
+		return r.runEventCase(ctx, c, now)
 	}
 	conn, overrides := r.connection(c)
 	plan, err := r.rt.Plan(c.Test.Connector, c.Action(), overrides...)
@@ -193,32 +204,38 @@ func objectOf(v *tree.Value) map[string]any {
 
 // compareRun lists how a run differs from its case.
 func compareRun(tc *spec.TestCase, sent []sentRequest, output any, runErr error) []string {
-	var lines []string
-	unexpected := false
-	for i, s := range sent {
-		n := i + 1
-		if i < len(tc.Requests) {
-			lines = append(lines, checkRequest(n, &tc.Requests[i], s)...)
-		}
-		if i >= len(tc.Responses) {
-			unexpected = true
-			if i < len(tc.Requests) {
-				lines = append(lines, fmt.Sprintf("request %d has no response: %s; add one under responses: (or run membrane test --record)", n, s.Line()))
-			} else {
-				lines = append(lines, fmt.Sprintf("request %d was not expected: %s; the case gives %s, add a response (and a request to check it) or fix the action", n, s.Line(), count(len(tc.Responses), "response")))
-			}
-		}
-	}
-	for i := len(sent); i < len(tc.Requests); i++ {
-		lines = append(lines, fmt.Sprintf("request %d was never sent: want %s; the action sent %s", i+1, describe(&tc.Requests[i]), count(len(sent), "request")))
-	}
-	for i := max(len(sent), len(tc.Requests)); i < len(tc.Responses); i++ {
-		lines = append(lines, fmt.Sprintf("response %d was never requested: the action sent %s; remove it or fix the action", i+1, count(len(sent), "request")))
-	}
+	lines, unexpected := compareExchanges(tc.Requests, tc.Responses, sent, "the action")
 	if unexpected {
 		return lines // what follows is the 501's doing
 	}
 	return append(lines, compareResult(tc, output, runErr)...)
+}
+
+// compareExchanges lists how the requests sent differ from those wanted
+// and the responses given; unexpected is set when a request found no
+// response (the fake answered 501).
+func compareExchanges(want []spec.TestRequest, responses []spec.TestResponse, sent []sentRequest, who string) (lines []string, unexpected bool) {
+	for i, s := range sent {
+		n := i + 1
+		if i < len(want) {
+			lines = append(lines, checkRequest(n, &want[i], s)...)
+		}
+		if i >= len(responses) {
+			unexpected = true
+			if i < len(want) {
+				lines = append(lines, fmt.Sprintf("request %d has no response: %s; add one under responses: (or run membrane test --record)", n, s.Line()))
+			} else {
+				lines = append(lines, fmt.Sprintf("request %d was not expected: %s; the case gives %s, add a response (and a request to check it) or fix %s", n, s.Line(), count(len(responses), "response"), who))
+			}
+		}
+	}
+	for i := len(sent); i < len(want); i++ {
+		lines = append(lines, fmt.Sprintf("request %d was never sent: want %s; %s sent %s", i+1, describe(&want[i]), who, count(len(sent), "request")))
+	}
+	for i := max(len(sent), len(want)); i < len(responses); i++ {
+		lines = append(lines, fmt.Sprintf("response %d was never requested: %s sent %s; remove it or fix %s", i+1, who, count(len(sent), "request"), who))
+	}
+	return lines, unexpected
 }
 
 // compareResult compares the output or the error of a run with the case's.

@@ -248,6 +248,15 @@ type Event struct {
 	Type             *Expr
 	UpdatedAt        *Expr
 	ResponseBody     *Mapping
+	// Keep, Renew and ExpiresAt keep the app's subscription alive;
+	// Filter, Handshake and Enrich shape what a push carries.
+	Keep          *Mapping
+	Renew         *Request
+	ExpiresAt     *Expr
+	Filter        *Expr
+	HandshakeWhen *Expr
+	HandshakeBody *Mapping
+	EnrichInput   *Mapping
 
 	PollRequest    *Request
 	PollPagination *Pagination
