@@ -25,6 +25,9 @@ const maxParsed = 10000
 // parsedOverride is a stored override parsed at one revision.
 type parsedOverride struct {
 	rev int64
+	// ws is the workspace the override was checked against: its files
+	// give the limits a stored override may not raise.
+	ws  *membrane.Workspace
 	o   *spec.ConnectionOverride
 	err error
 }
@@ -45,16 +48,19 @@ func OverrideName(connector, connID string, rev int64) string {
 
 // parseStored returns a stored override parsed, once per revision: a
 // revision never repeats, so it names the content.
-func (s *Service) parseStored(tenant string, so *store.Override) (*spec.ConnectionOverride, error) {
+func (s *Service) parseStored(ws *membrane.Workspace, tenant string, so *store.Override) (*spec.ConnectionOverride, error) {
 	key := overrideKey(tenant, so.Connector, so.ConnectionID)
 	s.ovMu.Lock()
 	e, ok := s.parsed[key]
 	s.ovMu.Unlock()
-	if ok && e.rev == so.Revision {
+	if ok && e.rev == so.Revision && e.ws == ws {
 		return e.o, e.err
 	}
 	o, diags := parseOverride(tenant, so.Connector, so.ConnectionID, so.Revision, so.Doc)
-	e = parsedOverride{rev: so.Revision, o: o}
+	if o != nil {
+		checkLimits(ws.Spec, so.Connector, fileOverrides(ws, tenant, so.Connector, so.ConnectionID), o, &diags)
+	}
+	e = parsedOverride{rev: so.Revision, ws: ws, o: o}
 	if diags.HasErrors() {
 		e.o, e.err = nil, &OverrideError{Name: OverrideName(so.Connector, so.ConnectionID, so.Revision), Diagnostics: diags}
 	}
@@ -197,7 +203,9 @@ func (s *Service) checkOverride(tenant, connector, connID string, rev int64, doc
 	if o == nil {
 		return nil, diags
 	}
-	ws := s.ws().Spec
+	cur := s.ws()
+	ws := cur.Spec
+	checkLimits(ws, connector, fileOverrides(cur, tenant, connector, connID), o, &diags)
 	var actions []string
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range slices.Sorted(maps.Keys(o.Actions)) {
@@ -295,7 +303,8 @@ func (s *Service) PutOverride(ctx context.Context, tenant, connector, connID str
 		return nil, diags, err
 	}
 	if stored.Revision == rev {
-		// Parsed already, under the name it is stored with.
+		// Parsed already, under the name it is stored with. The first run
+		// checks its limits again against the workspace it runs on.
 		s.remember(overrideKey(tenant, connector, connID), parsedOverride{rev: rev, o: o})
 	}
 	return stored, diags, nil
@@ -341,7 +350,7 @@ func (s *Service) overridesFor(ctx context.Context, ws *membrane.Workspace, ts s
 		if err != nil {
 			return nil, err
 		}
-		o, err := s.parseStored(tenant, so)
+		o, err := s.parseStored(ws, tenant, so)
 		if err != nil {
 			return nil, err
 		}
