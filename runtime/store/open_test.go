@@ -167,6 +167,7 @@ func TestSQLiteQueryPlans(t *testing.T) {
 			AND NOT EXISTS (SELECT 1 FROM poll_leases l WHERE l.connection_id = s.connection_id AND l.lease_until > $2) ORDER BY next_run_at, id LIMIT 10`: "subscriptions_due",
 		`SELECT id FROM subscriptions WHERE connector = $1 AND event = $2 AND route_key = $3 AND status = 'active'`:    "subscriptions_by_route",
 		`SELECT record_id FROM record_hashes WHERE subscription_id = $1 AND generation < $2 LIMIT 10`:                  "record_hashes_by_generation",
+		`SELECT id FROM outbox WHERE tenant = $1 ORDER BY created_at DESC, id DESC LIMIT $2`:                           "outbox_recent",
 		`SELECT id FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id`: "webhook_inbox_due",
 	} {
 		rows, err := db.Query(t.Context(), "EXPLAIN QUERY PLAN "+q, "a", int64(1), "b")

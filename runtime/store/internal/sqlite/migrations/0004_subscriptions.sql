@@ -90,3 +90,6 @@ CREATE TABLE webhook_inbox (
 CREATE INDEX webhook_inbox_due ON webhook_inbox (next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX webhook_inbox_dead ON webhook_inbox (received_at, id) WHERE status = 'dead';
 CREATE INDEX webhook_inbox_by_tenant ON webhook_inbox (tenant) WHERE tenant <> '';
+
+-- A tenant's latest outbox entries, newest first (the console).
+CREATE INDEX outbox_recent ON outbox (tenant, created_at, id);
