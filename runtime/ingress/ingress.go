@@ -344,7 +344,12 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request, req *verify.Requ
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.Counters.Failed.Add(1)
-	h.log.WarnContext(r.Context(), "webhook not taken: "+what, "path", r.URL.Path, "error", err)
+	// The path of a subscription's URL is its credential: never logged.
+	route := r.URL.Path
+	if strings.HasPrefix(route, "/webhooks/s/") {
+		route = "/webhooks/s/…"
+	}
+	h.log.WarnContext(r.Context(), "webhook not taken: "+what, "route", route, "error", err)
 	status := http.StatusInternalServerError
 	if store.Unavailable(err) {
 		status = http.StatusServiceUnavailable
