@@ -31,6 +31,8 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"Webhook":            {"Event", "/$defs/webhook"},
 	"Signature":          {"Event", "/$defs/signature"},
 	"WebhookResponse":    {"Event", "/$defs/webhookResponse"},
+	"WebhookHandshake":   {"Event", "/$defs/webhookHandshake"},
+	"WebhookEnrich":      {"Event", "/$defs/webhookEnrich"},
 	"Polling":            {"Event", "/$defs/polling"},
 	"ConnectionOverride": {"ConnectionOverride", ""},
 	"WorkspaceConfig":    {"Workspace", ""},

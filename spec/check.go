@@ -188,6 +188,7 @@ func callPath(ws *Workspace, conn, from, to string, seen map[string]bool) []stri
 
 func checkEventRefs(ws *Workspace, e *Event, diags *diag.List) {
 	checkConnectorRef(ws, e.Source, e.Connector, diags)
+	checkWebhookRefs(ws, e, diags)
 	var ue *UniversalEvent
 	if e.Implements != "" {
 		var ok bool

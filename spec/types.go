@@ -363,6 +363,48 @@ type Webhook struct {
 	UpdatedAt Template `json:"updatedAt,omitzero"`
 	// Response is what the app expects back (status 200 by default).
 	Response *WebhookResponse `json:"response,omitempty"`
+	// Keep maps the subscribe (or renew) `response` to what is kept of the
+	// app's subscription besides SubscriptionID (a signing secret): sealed
+	// at rest, and seen as `subscription` by unsubscribe, renew and the
+	// signature's secret.
+	Keep *tree.Value `json:"keep,omitempty"`
+	// Renew registers the webhook again before ExpiresAt; it sees
+	// `subscription` and `webhook`. Without it, subscribe runs again.
+	Renew *Request `json:"renew,omitempty"`
+	// ExpiresAt, over the subscribe or renew `response`, is when the app's
+	// subscription lapses: RFC 3339 text or Unix seconds.
+	ExpiresAt Template `json:"expiresAt,omitzero"`
+	// RenewBefore is how long before ExpiresAt to renew; 1h by default.
+	RenewBefore Duration `json:"renewBefore,omitzero"`
+	// Filter, over `record` and `request`, keeps the records of this event
+	// when one URL carries the records of several.
+	Filter Template `json:"filter,omitzero"`
+	// Handshake answers the app's verification requests (a challenge to
+	// echo); they are answered, never stored.
+	Handshake *WebhookHandshake `json:"handshake,omitempty"`
+	// Enrich fetches the record of a payload that carries only its id by
+	// running an action of the connector.
+	Enrich *WebhookEnrich `json:"enrich,omitempty"`
+	// ContentTypes are the media types a push may have; JSON and form by
+	// default.
+	ContentTypes []string `json:"contentTypes,omitempty"`
+}
+
+// WebhookHandshake is a verification request of the app and its answer.
+type WebhookHandshake struct {
+	// When, over `request`, tells a verification request from a push.
+	When   Template `json:"when"`
+	Status int      `json:"status,omitempty"`
+	// Body, over `request`: a JSON tree, or a string sent as text/plain.
+	Body *tree.Value `json:"body,omitempty"`
+}
+
+// WebhookEnrich names the action that fetches a pushed record and its
+// input, over `record` and `request`. Its output replaces the record
+// before the event's `record` mapping; deletions are not fetched.
+type WebhookEnrich struct {
+	Action string      `json:"action"`
+	Input  *tree.Value `json:"input,omitempty"`
 }
 
 // Signature checks that a webhook payload came from the app.
@@ -378,6 +420,24 @@ type Signature struct {
 	Secret Template `json:"secret"`
 	// Payload is what is signed, over `request`; the raw body by default.
 	Payload Template `json:"payload,omitzero"`
+	// Signatures lists the candidate signatures, over `request`, for a
+	// header that carries more than one signature (Stripe's t=…,v1=…,
+	// Standard Webhooks' space-separated v1,…); each is compared after
+	// Prefix is stripped, and one without Prefix is skipped. The header's
+	// value by default.
+	Signatures Template `json:"signatures,omitzero"`
+	// Timestamp is when the app signed, over `request`, in Unix seconds;
+	// a payload signed further than Tolerance from now is refused.
+	Timestamp Template `json:"timestamp,omitzero"`
+	// Tolerance is how far Timestamp may be from now either way; 5m by
+	// default.
+	Tolerance Duration `json:"tolerance,omitzero"`
+	// SecretEncoding says how the secret's text gives the HMAC key: raw
+	// (default: its bytes) or base64.
+	SecretEncoding string `json:"secretEncoding,omitempty"`
+	// SecretPrefix is stripped from the secret before it is decoded, e.g.
+	// "whsec_".
+	SecretPrefix string `json:"secretPrefix,omitempty"`
 }
 
 // WebhookResponse is the reply to the app's push.
@@ -399,7 +459,52 @@ type Polling struct {
 	// Cursor computes the next `state.cursor` from the run's `records`.
 	Cursor   Template `json:"cursor,omitzero"`
 	Interval Duration `json:"interval,omitzero"`
+	// Mode is PollIncremental or PollFullScan; empty: incremental when
+	// Cursor is given, else a full scan (see EffectiveMode).
+	Mode string `json:"mode,omitempty"`
+	// Created, over `record`, tells a created record from an updated one
+	// by the app's fields; without it a record is created when first seen.
+	Created Template `json:"created,omitzero"`
+	// Baseline (default true): the first poll records what it sees and
+	// emits nothing.
+	Baseline *bool `json:"baseline,omitempty"`
 }
+
+// Polling modes.
+const (
+	// PollIncremental lists the records changed since `state.cursor`.
+	PollIncremental = "incremental"
+	// PollFullScan lists every record each time and compares each with
+	// the hash kept of it: created, updated and deleted records.
+	PollFullScan = "fullScan"
+)
+
+// DefaultPollInterval is how often an event polls when it does not say.
+const DefaultPollInterval = 5 * time.Minute
+
+// EffectiveMode is Mode, or its default: incremental with a cursor, else
+// a full scan.
+func (p *Polling) EffectiveMode() string {
+	switch {
+	case p.Mode != "":
+		return p.Mode
+	case !p.Cursor.IsZero():
+		return PollIncremental
+	}
+	return PollFullScan
+}
+
+// EffectiveInterval is Interval, or DefaultPollInterval.
+func (p *Polling) EffectiveInterval() time.Duration {
+	if p.Interval.Duration > 0 {
+		return p.Interval.Duration
+	}
+	return DefaultPollInterval
+}
+
+// TakesBaseline reports whether the first poll only records (Baseline,
+// true by default).
+func (p *Polling) TakesBaseline() bool { return p.Baseline == nil || *p.Baseline }
 
 // ConnectionOverride adapts one connection (or every connection of a
 // tenant to a connector) as an RFC 7386 JSON Merge Patch of the connector,

@@ -83,3 +83,39 @@ func (s *sqlStore) open(v, aad []byte, what string) ([]byte, error) {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+func subAAD(id, column string) []byte { return []byte("membrane/subscriptions/" + id + "/" + column) }
+
+// sealSubscription seals the webhook token and the remote with the
+// current key.
+func (s *sqlStore) sealSubscription(sub *Subscription) (token, remote []byte, err error) {
+	token = s.keys.Seal([]byte(sub.WebhookToken), subAAD(sub.ID, "webhook_token"))
+	if len(sub.Remote) > 0 {
+		b, err := json.Marshal(sub.Remote)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: remote of subscription %q is not JSON-encodable: %v", ErrInvalid, sub.ID, err)
+		}
+		remote = s.keys.Seal(b, subAAD(sub.ID, "remote"))
+	}
+	return token, remote, nil
+}
+
+// openSubscription fills the webhook token and the remote from their
+// sealed form.
+func (s *sqlStore) openSubscription(sub *Subscription, token, remote []byte) error {
+	b, err := s.open(token, subAAD(sub.ID, "webhook_token"), "webhook token of subscription "+quote(sub.ID))
+	if err != nil {
+		return err
+	}
+	sub.WebhookToken = string(b)
+	if remote != nil {
+		b, err := s.open(remote, subAAD(sub.ID, "remote"), "remote of subscription "+quote(sub.ID))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &sub.Remote); err != nil {
+			return fmt.Errorf("remote of subscription %q %w: not JSON once decrypted", sub.ID, ErrUndecryptable)
+		}
+	}
+	return nil
+}

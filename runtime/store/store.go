@@ -56,6 +56,19 @@ type Store interface {
 	// Outbox is the delivery workers' side of the outbox.
 	Outbox() Outbox
 
+	// Polls are the scheduler's side of the subscriptions: due polls and
+	// their leases, across tenants.
+	Polls() Polls
+	// Inbox keeps webhook requests from their receipt to their processing.
+	Inbox() Inbox
+	// SubscriptionByToken finds the subscription of a per-subscription
+	// webhook URL, across tenants. ErrNotFound when no subscription has
+	// that token.
+	SubscriptionByToken(ctx context.Context, token string) (*Subscription, error)
+	// SubscriptionsByRoute lists the active subscriptions of (connector,
+	// event key) with RouteKey routeKey, across tenants, oldest first.
+	SubscriptionsByRoute(ctx context.Context, connector, event, routeKey string) ([]*Subscription, error)
+
 	// RotateKeys re-seals every sealed value with the keyring's current
 	// key, in batches. Old keys must still be in the keyring. Safe to run
 	// twice, and alongside normal traffic.
@@ -76,6 +89,7 @@ type TenantStore interface {
 	RunLogs() RunLogs
 	Outbox() TenantOutbox
 	IdempotencyKeys() IdempotencyKeys
+	Subscriptions() Subscriptions
 
 	// Tx runs fn in one transaction: everything done through tx commits
 	// together or not at all. Use it to write an outbox event with the
@@ -189,4 +203,86 @@ type Outbox interface {
 	Replay(ctx context.Context, id string) error
 	// PruneDelivered deletes entries delivered before olderThan.
 	PruneDelivered(ctx context.Context, olderThan time.Time) (int64, error)
+}
+
+// Subscriptions are a tenant's subscriptions of connections to events.
+type Subscriptions interface {
+	// Create stores a subscription with Version 1. ErrConflict when the
+	// connection already has one for the event, ErrNotFound when the
+	// tenant has no such connection. An empty ID gets "sub_…", an empty
+	// WebhookToken a random one, an empty Status active; Connector is the
+	// connection's.
+	Create(ctx context.Context, s Subscription) (*Subscription, error)
+	Get(ctx context.Context, id string) (*Subscription, error)
+	// List pages through the subscriptions, oldest first.
+	List(ctx context.Context, f SubscriptionFilter) (Page[*Subscription], error)
+	// Update runs fn with the row locked and stores the result (Version+1).
+	// fn may change Status, State, Generation, Baselined, Interval,
+	// NextRunAt, LastRunAt, LastError, Failures, RouteKey, Remote and
+	// RemoteExpiresAt; the other fields are kept. When fn returns an error
+	// nothing changes and that error is returned. Inside Tx it commits
+	// with the rest (the outbox entries of the changes it detected).
+	Update(ctx context.Context, id string, fn func(s *Subscription) error) (*Subscription, error)
+	// Delete removes a subscription and its record hashes.
+	Delete(ctx context.Context, id string) error
+	// Records is the per-record memory of one subscription (full-scan
+	// diff and first-sight detection). It does not touch the database.
+	Records(subscriptionID string) RecordHashes
+}
+
+// RecordHashes remember, per subscription, the hash of each record a poll
+// saw and the generation (full scan) it was last seen in. Every method
+// fails with ErrNotFound when the tenant has no such subscription.
+type RecordHashes interface {
+	// Mark stores each record's hash with generation gen and returns what
+	// was stored before, in the same order (an id given twice sees the
+	// hash given before it). A few statements per thousand records. Call
+	// it inside Tx with the outbox entries of the changes it reveals.
+	Mark(ctx context.Context, gen int64, recs []RecordHash) ([]RecordSeen, error)
+	// Sweep deletes up to limit records last seen in a generation before
+	// gen and returns them with their last hash: the records a complete
+	// full scan no longer lists, i.e. deleted upstream. Call it until it
+	// returns fewer than limit.
+	Sweep(ctx context.Context, gen int64, limit int) ([]RecordHash, error)
+	// Forget deletes the given ids (records the app itself flagged
+	// deleted). Ids never seen are no error.
+	Forget(ctx context.Context, ids ...string) error
+}
+
+// Polls are the scheduler's side of the subscriptions: it spans tenants.
+type Polls interface {
+	// ClaimDue leases up to n active subscriptions due at now (NextRunAt
+	// not zero and not after now) to worker for lease, oldest due first,
+	// at most one per connection: a connection with a live lease on any
+	// of its subscriptions is skipped. Concurrent claimers, in this
+	// process or another replica, get disjoint subscriptions of distinct
+	// connections. A lease that runs out frees the connection, and its
+	// subscription, still due, is claimed again.
+	ClaimDue(ctx context.Context, worker string, now time.Time, n int, lease time.Duration) ([]*Subscription, error)
+	// Extend renews a lease worker still holds. ErrLeaseLost otherwise
+	// (it ran out and another worker took the connection, or it was
+	// released).
+	Extend(ctx context.Context, worker, id string, lease time.Duration) error
+	// Release frees the lease worker holds on a subscription and sets its
+	// next due time (zero: not polled again). ErrLeaseLost when not held.
+	Release(ctx context.Context, worker, id string, next time.Time) error
+}
+
+// Inbox keeps webhook requests durably from their receipt to their
+// processing: it spans tenants.
+type Inbox interface {
+	// Append stores a request durably before returning and returns its id.
+	// Concurrent Appends share one commit (group commit).
+	Append(ctx context.Context, e *InboxEntry) (string, error)
+	// Claim leases up to n entries due for processing (new, failed and
+	// due again, or whose lease lapsed), oldest first, counting an attempt
+	// on each. Concurrent claimers get disjoint entries.
+	Claim(ctx context.Context, worker string, n int, lease time.Duration) ([]*InboxEntry, error)
+	// Done deletes a processed entry. ErrLeaseLost when worker no longer
+	// holds it.
+	Done(ctx context.Context, worker, id string) error
+	// Fail records a failed attempt and when to try again. Past the retry
+	// policy's MaxAttempts the entry is kept as dead (never claimed again)
+	// and dead is true. ErrLeaseLost when worker no longer holds it.
+	Fail(ctx context.Context, worker, id string, next time.Time, errText string) (dead bool, err error)
 }

@@ -23,7 +23,8 @@ func (t *tenantStore) Outbox() TenantOutbox     { return tenantOutbox{t} }
 func (t *tenantStore) IdempotencyKeys() IdempotencyKeys {
 	return idempotencyKeys{t}
 }
-func (t *tenantStore) store() *sqlStore { return t.sc.s }
+func (t *tenantStore) Subscriptions() Subscriptions { return subscriptions{t} }
+func (t *tenantStore) store() *sqlStore             { return t.sc.s }
 
 // write runs fn in a write transaction after creating the tenant if it is
 // new.

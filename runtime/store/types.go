@@ -219,6 +219,103 @@ type ConnectionRef struct {
 
 // RotateResult counts what RotateKeys re-sealed.
 type RotateResult struct {
-	Connections int `json:"connections"`
-	States      int `json:"states"`
+	Connections   int `json:"connections"`
+	States        int `json:"states"`
+	Subscriptions int `json:"subscriptions"`
+}
+
+// SubscriptionStatus says whether a subscription runs.
+type SubscriptionStatus string
+
+// Subscription statuses.
+const (
+	SubscriptionActive SubscriptionStatus = "active"
+	SubscriptionPaused SubscriptionStatus = "paused"
+)
+
+func (s SubscriptionStatus) valid() bool { return s == SubscriptionActive || s == SubscriptionPaused }
+
+// Subscription is (tenant, connection, event) with its detection state.
+type Subscription struct {
+	// ID is assigned by Create ("sub_" and 20 base32 characters) unless
+	// the caller sets one.
+	ID           string `json:"id"`
+	Tenant       string `json:"tenant"`
+	ConnectionID string `json:"connectionId"`
+	// Connector is the connection's; Create fills it in.
+	Connector string `json:"connector"`
+	// Event is the key asked for: a connector event key or a universal key.
+	Event  string             `json:"event"`
+	Status SubscriptionStatus `json:"status"`
+	// State is the event's `state` (cursor…) as JSON; opaque to the store.
+	State json.RawMessage `json:"state,omitempty"`
+	// Generation counts completed full scans (record hashes carry the
+	// generation they were last seen in).
+	Generation int64 `json:"generation"`
+	// Baselined: the first poll took its baseline.
+	Baselined bool `json:"baselined"`
+	// Interval between polls; 0 is the event's default.
+	Interval time.Duration `json:"interval"`
+	// NextRunAt is when the next poll is due; zero for webhook-only
+	// subscriptions, which Polls never claims.
+	NextRunAt time.Time `json:"nextRunAt,omitzero"`
+	LastRunAt time.Time `json:"lastRunAt,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+	// Failures counts consecutive failed polls (backoff).
+	Failures int `json:"failures"`
+	// WebhookToken is the unguessable token of the subscription's own
+	// webhook URL. Sealed at rest; found by SubscriptionByToken.
+	WebhookToken string `json:"-"`
+	// RouteKey is what a connector-wide webhook URL routes by (e.g. a
+	// portal id), computed at subscribe time.
+	RouteKey string `json:"-"`
+	// Remote is what the app answered to subscribe (its id, a signing
+	// secret): sealed at rest like credentials.
+	Remote map[string]any `json:"-"`
+	// RemoteExpiresAt is when the app's subscription must be renewed.
+	RemoteExpiresAt time.Time `json:"remoteExpiresAt,omitzero"`
+	// Version counts the changes of the subscription, starting at 1.
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// SubscriptionFilter selects a tenant's subscriptions, oldest first.
+type SubscriptionFilter struct {
+	ConnectionID string
+	Cursor       string
+	Limit        int
+}
+
+// RecordHash is a record's id and the hash of its content.
+type RecordHash struct {
+	ID   string
+	Hash string
+}
+
+// RecordSeen is what the store knew of a record before Mark.
+type RecordSeen struct {
+	ID string
+	// Previous is the hash stored before, "" when the record was never seen.
+	Previous string
+}
+
+// InboxEntry is a webhook request as received, kept until processed.
+type InboxEntry struct {
+	// ID is assigned by Append ("whk_" and 20 base32 characters).
+	ID         string
+	ReceivedAt time.Time
+	Connector  string
+	// Event is "" for a connector-wide URL: every webhook event of the
+	// connector looks at it.
+	Event string
+	// SubscriptionID and Tenant are set for a per-subscription URL.
+	SubscriptionID string
+	Tenant         string
+	Method, URL    string
+	Headers        map[string][]string
+	Body           []byte
+	// Attempts counts the claims of the entry, this one included.
+	Attempts  int
+	LastError string
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 )
 
 // TestUpgradeFromPreviousSchema: a database written by the previous
-// schema version, with data in it, is migrated forward once when the
+// schema version (0003, the last released), with data in it, is migrated forward once when the
 // current binary opens it, and keeps every record (sealed ones included).
 func TestUpgradeFromPreviousSchema(t *testing.T) {
 	ms, err := sqlite.Migrations()
@@ -22,12 +23,15 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	latest := ms[len(ms)-1]
+	// The schema of the last release: a database it left must migrate
+	// forward keeping everything.
+	const released = 3
 	for name, newDB := range map[string]func(*testing.T) storetest.NewDB{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
 		t.Run(name, func(t *testing.T) {
 			open := newDB(t)(t)
 			keys := testKeys(t)
 			ctx := t.Context()
-			old := open(store.WithKeyring(keys), store.WithLogger(storetest.Quiet()), store.WithMigrationsUpTo(latest.Version-1))
+			old := open(store.WithKeyring(keys), store.WithLogger(storetest.Quiet()), store.WithMigrationsUpTo(released))
 			acme := old.Tenant("acme")
 			c, err := acme.Connections().Create(ctx, store.Connection{Connector: "crm", Parameters: map[string]any{"region": "eu"},
 				Credentials: map[string]any{"apiKey": "key_0123456789abcdef"}, Token: &store.Token{AccessToken: "at_0123456789", Expiry: time.Now().Add(time.Hour)}})
@@ -47,16 +51,23 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if err := old.SaveState(ctx, "state-0123456789abcdef", []byte("pkce"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			// The older schema has no idempotency keys.
-			if _, _, err := acme.IdempotencyKeys().Claim(ctx, "k", "fp", time.Minute, time.Hour); err == nil {
-				t.Fatal("the previous schema already has the idempotency keys")
+			claim, claimed, err := acme.IdempotencyKeys().Claim(ctx, "k", "fp", time.Minute, time.Hour)
+			if err != nil || !claimed {
+				t.Fatalf("idempotency key on the previous schema: %v %v", claimed, err)
+			}
+			if err := acme.IdempotencyKeys().Complete(ctx, "k", claim.Owner, store.IdempotentResponse{Status: 201, Body: []byte(`{"ok":true}`)}); err != nil {
+				t.Fatal(err)
+			}
+			// The previous schema (0003, the last released) has no subscriptions.
+			if _, err := acme.Subscriptions().Create(ctx, store.Subscription{ConnectionID: c.ID, Event: "contact-changed"}); err == nil {
+				t.Fatal("the previous schema already has the subscriptions")
 			}
 			old.Close()
 
 			var log testkit.Buffer
 			cur := open(store.WithKeyring(keys), store.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
-			if n := strings.Count(log.String(), "applied migration"); n != 1 || !strings.Contains(log.String(), latest.Name) {
-				t.Fatalf("want %s applied once, log:\n%s", latest.Name, log.String())
+			if n := strings.Count(log.String(), "applied migration"); n != latest.Version-released || !strings.Contains(log.String(), latest.Name) {
+				t.Fatalf("want the migrations after %d up to %s applied once each, log:\n%s", released, latest.Name, log.String())
 			}
 			acme = cur.Tenant("acme")
 			got, err := acme.Connections().Get(ctx, c.ID)
@@ -76,8 +87,19 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if err != nil || len(batch) != 1 {
 				t.Fatalf("outbox after the upgrade: %d %v", len(batch), err)
 			}
-			if _, claimed, err := acme.IdempotencyKeys().Claim(ctx, "k", "fp", time.Minute, time.Hour); err != nil || !claimed {
-				t.Fatalf("idempotency keys after the upgrade: %v %v", claimed, err)
+			if rec, claimed, err := acme.IdempotencyKeys().Claim(ctx, "k", "fp", time.Minute, time.Hour); err != nil || claimed || rec.Status != 201 || string(rec.Body) != `{"ok":true}` {
+				t.Fatalf("idempotency key after the upgrade: %+v %v %v", rec, claimed, err)
+			}
+			// The new tables work on the migrated data.
+			sub, err := acme.Subscriptions().Create(ctx, store.Subscription{ConnectionID: c.ID, Event: "contact-changed", NextRunAt: time.Now().Add(-time.Second)})
+			if err != nil {
+				t.Fatalf("subscribe after the upgrade: %v", err)
+			}
+			if err := acme.Connections().Delete(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := acme.Subscriptions().Get(ctx, sub.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the subscription of a deleted connection: %v", err)
 			}
 			cur.Close()
 

@@ -41,6 +41,8 @@ var (
 	varsPollCursor    = []string{VarRecords, VarState, VarConnection, VarTenant, VarNow}
 	varsEventMapping  = []string{VarRecord, VarConnection, VarTenant, VarNow}
 	varsWebhookAnswer = []string{VarRequest}
+	varsKept          = []string{VarResponse, VarWebhook, VarSubscription, VarConnection, VarTenant, VarNow}
+	varsRenew         = []string{VarWebhook, VarSubscription, VarConnection, VarTenant, VarNow}
 )
 
 var (
@@ -261,8 +263,8 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.SubscriptionID = s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
 		ce.Unsubscribe = compileRequest(s, w.Unsubscribe, diags, varsUnsubscribe)
 		if w.Signature != nil {
-			ce.SignatureSecret = s.Compile(w.Signature.Secret, expr.Scalar, diags, varsSecret...)
-			ce.SignaturePayload = s.Compile(w.Signature.Payload, expr.Scalar, diags, varsIncoming...)
+			ce.Signature = compileSignature(s, w.Signature, diags)
+			ce.SignatureSecret, ce.SignaturePayload = ce.Signature.Secret, ce.Signature.Payload
 		}
 		ce.ConnectionKey = s.Compile(w.ConnectionKey, expr.Scalar, diags, varsIncoming...)
 		ce.Match = s.Compile(w.Match, expr.Scalar, diags, varsMatch...)
@@ -272,6 +274,17 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.UpdatedAt = s.Compile(w.UpdatedAt, expr.Scalar, diags, varsIncomingRec...)
 		if w.Response != nil {
 			ce.ResponseBody = s.CompileValue(w.Response.Body, nil, diags, varsWebhookAnswer...)
+		}
+		ce.Keep = s.CompileValue(w.Keep, nil, diags, varsKept...)
+		ce.Renew = compileRequest(s, w.Renew, diags, varsRenew)
+		ce.ExpiresAt = s.Compile(w.ExpiresAt, expr.Scalar, diags, varsKept...)
+		ce.Filter = s.Compile(w.Filter, expr.Bool, diags, varsIncomingRec...)
+		if h := w.Handshake; h != nil {
+			ce.HandshakeWhen = s.Compile(h.When, expr.Bool, diags, varsIncoming...)
+			ce.HandshakeBody = s.CompileValue(h.Body, nil, diags, varsWebhookAnswer...)
+		}
+		if en := w.Enrich; en != nil {
+			ce.EnrichInput = s.CompileValue(en.Input, nil, diags, varsIncomingRec...)
 		}
 	}
 	if p := e.Polling; p != nil {
@@ -284,6 +297,8 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.PollUpdatedAt = s.Compile(p.UpdatedAt, expr.Scalar, diags, varsPollRecord...)
 		ce.PollDeleted = s.Compile(p.Deleted, expr.Bool, diags, varsPollRecord...)
 		ce.PollCursor = s.Compile(p.Cursor, expr.Scalar, diags, varsPollCursor...)
+		ce.PollCreated = s.Compile(p.Created, expr.Bool, diags, varsPollRecord...)
+		checkPollMode(e, diags)
 	}
 	return ce
 }

@@ -240,6 +240,7 @@ type Event struct {
 	Unsubscribe      *Request
 	SignatureSecret  *Expr
 	SignaturePayload *Expr
+	Signature        *Signature
 	ConnectionKey    *Expr
 	Match            *Expr
 	Records          *Expr
@@ -247,6 +248,15 @@ type Event struct {
 	Type             *Expr
 	UpdatedAt        *Expr
 	ResponseBody     *Mapping
+	// Keep, Renew and ExpiresAt keep the app's subscription alive;
+	// Filter, Handshake and Enrich shape what a push carries.
+	Keep          *Mapping
+	Renew         *Request
+	ExpiresAt     *Expr
+	Filter        *Expr
+	HandshakeWhen *Expr
+	HandshakeBody *Mapping
+	EnrichInput   *Mapping
 
 	PollRequest    *Request
 	PollPagination *Pagination
@@ -255,4 +265,5 @@ type Event struct {
 	PollUpdatedAt  *Expr
 	PollDeleted    *Expr
 	PollCursor     *Expr
+	PollCreated    *Expr
 }

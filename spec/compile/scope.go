@@ -46,9 +46,11 @@ var (
 	})
 	RequestType = expr.Object("request", map[string]*expr.Type{
 		"method":  expr.String,
+		"url":     expr.String,
 		"path":    expr.String,
 		"headers": expr.MapOf(expr.String, expr.String),
 		"query":   expr.MapOf(expr.String, expr.String),
+		"form":    expr.MapOf(expr.String, expr.String),
 		"body":    expr.Dyn,
 		"rawBody": expr.String,
 	})

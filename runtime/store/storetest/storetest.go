@@ -60,6 +60,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
+		{"Subscriptions", testSubscriptions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
