@@ -38,6 +38,7 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 			diags.Errorf(pos, "invalid-value", "connector %q does not use oauth2 auth, so it has no OAuth client", key)
 		}
 	}
+	checkAutoSubscriptions(ws, c, diags)
 	if c.Outbound != nil {
 		nets := doc.Get("outbound").Get("allowedNetworks")
 		for i, n := range c.Outbound.AllowedNetworks {
@@ -58,6 +59,62 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 			}
 		}
 	}
+}
+
+// checkAutoSubscriptions checks that each connector of `subscriptions`
+// exists and has each event listed, by its key or by the universal key it
+// implements.
+func checkAutoSubscriptions(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
+	subs := c.Source.Doc.Get("subscriptions")
+	for _, key := range sortedKeys(c.Subscriptions) {
+		field := subs.Field(key)
+		if _, ok := ws.Connectors[key]; !ok {
+			if !ws.broken[KindConnector+"//"+key] {
+				diags.Errorf(field.KeyPos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
+			}
+			continue
+		}
+		var names []string
+		for k, e := range ws.Events[key] {
+			names = append(names, k)
+			if e.Implements != "" {
+				names = append(names, e.Implements)
+			}
+		}
+		for i, name := range c.Subscriptions[key] {
+			if hasEvent(ws, key, name) || ws.broken[KindEvent+"/"+key+"/"+name] {
+				continue
+			}
+			pos := field.KeyPos
+			if field.Value != nil && i < len(field.Value.Items) {
+				pos = field.Value.Items[i].Pos
+			}
+			if len(names) == 0 {
+				diags.Errorf(pos, "unknown-reference", "connector %q has no events, so it cannot subscribe to %q; define the event (kind: Event, connector: %s) or remove it from the list", key, name, key)
+				continue
+			}
+			hint := suggest.DidYouMean(name, names)
+			if hint == "" {
+				slices.Sort(names)
+				hint = "; its events are " + strings.Join(slices.Compact(names), ", ")
+			}
+			diags.Errorf(pos, "unknown-reference", "connector %q has no event %q, by key or by the universal event it implements%s", key, name, hint)
+		}
+	}
+}
+
+// hasEvent reports whether a connector has an event of key name, or one
+// implementing the universal event name.
+func hasEvent(ws *Workspace, connector, name string) bool {
+	if ws.Events[connector][name] != nil {
+		return true
+	}
+	for _, e := range ws.Events[connector] {
+		if e.Implements == name {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowedNetworks returns the networks the workspace opens to outbound

@@ -542,6 +542,10 @@ type WorkspaceConfig struct {
 	Outbound     *Outbound              `json:"outbound,omitempty"`
 	RunLogs      *RunLogSettings        `json:"runLogs,omitempty"`
 	Connect      *ConnectSettings       `json:"connect,omitempty"`
+	// Subscriptions lists, by connector key, the events every new
+	// connection of that connector is subscribed to (event keys or the
+	// universal keys they implement).
+	Subscriptions map[string][]string `json:"subscriptions,omitempty"`
 }
 
 // DefaultSecretEnv holds the workspace secret when secretEnv is not set.
