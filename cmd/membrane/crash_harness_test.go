@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/membrane-dev/membrane/internal/testkit"
+	"github.com/membrane-dev/membrane/runtime/server"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/storetest"
+	"github.com/membrane-dev/membrane/runtime/tenancy"
+)
+
+// The reliability tests run the real binary, as an operator does, so that
+// SIGKILL ends it the way a crash or an OOM kill does: no deferred code,
+// no graceful shutdown, the store left mid-transaction.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// membraneBinary builds this command once per test binary; under -race
+// the server is built with the race detector too.
+func membraneBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "membrane-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "membrane")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// crashWorkspaceSecret is the workspace secret the servers of these tests
+// verify tenant tokens with.
+const crashWorkspaceSecret = "crash-test-workspace-secret-0123456789abcdef0123456789"
+
+// node is one `membrane serve` process of a test; restarts keep the
+// workspace, the store and the address.
+type node struct {
+	t     *testing.T
+	bin   string
+	dir   string // workspace
+	dsn   string
+	addr  string // 127.0.0.1:port, the same across restarts
+	extra []string
+
+	mu     sync.Mutex
+	proc   *exec.Cmd
+	exited chan struct{}
+	logs   *testkit.Buffer // stderr of every run, in order
+	runs   int
+}
+
+// newNode writes nothing: dir is a workspace written by the test. The
+// store is SQLite in its own temporary directory.
+func newNode(t *testing.T, dir string, extra ...string) *node {
+	t.Helper()
+	n := &node{t: t, bin: membraneBinary(t), dir: dir, dsn: "sqlite:" + filepath.Join(t.TempDir(), "membrane.db"),
+		logs: &testkit.Buffer{}, extra: extra}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.addr = ln.Addr().String()
+	ln.Close()
+	t.Cleanup(func() {
+		if n.running() {
+			n.kill()
+		}
+		if t.Failed() {
+			t.Logf("server logs:\n%s", tail(n.logs.String(), 60))
+		}
+	})
+	return n
+}
+
+func (n *node) url() string { return "http://" + n.addr }
+
+func (n *node) running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// start runs `membrane serve` and returns once it serves (its /readyz
+// answers 200).
+func (n *node) start() {
+	t := n.t
+	t.Helper()
+	n.mu.Lock()
+	n.runs++
+	fmt.Fprintf(n.logs, "--- run %d\n", n.runs)
+	args := append([]string{"serve", "--dir", n.dir, "--store", n.dsn, "--addr", n.addr,
+		"--public-url", n.url(), "--allow-private", "--log-format", "json", "--log-level", "info"}, n.extra...)
+	cmd := exec.Command(n.bin, args...)
+	cmd.Env = append(os.Environ(), "MEMBRANE_WORKSPACE_SECRET="+crashWorkspaceSecret)
+	cmd.Stdout = n.logs
+	cmd.Stderr = n.logs
+	if err := cmd.Start(); err != nil {
+		n.mu.Unlock()
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	n.proc, n.exited = cmd, exited
+	n.mu.Unlock()
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	ready := func() bool {
+		resp, err := http.Get(n.url() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	waitUntil(t, "the server to serve", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("membrane serve exited (%v) before serving:\n%s", cmd.ProcessState, tail(n.logs.String(), 40))
+		default:
+		}
+		return ready()
+	})
+}
+
+// kill ends the server with SIGKILL and waits for the process to be gone.
+func (n *node) kill() {
+	n.mu.Lock()
+	cmd, exited := n.proc, n.exited
+	n.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// stop ends the server with SIGTERM (a graceful stop) and checks it
+// exited cleanly.
+func (n *node) stop() {
+	t := n.t
+	t.Helper()
+	n.mu.Lock()
+	cmd, exited := n.proc, n.exited
+	n.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-exited
+	if !cmd.ProcessState.Success() {
+		t.Errorf("membrane serve stopped with %v:\n%s", cmd.ProcessState, tail(n.logs.String(), 40))
+	}
+}
+
+// openStore opens the node's store in the test, the server stopped.
+func (n *node) openStore() store.Store {
+	t := n.t
+	t.Helper()
+	if n.running() {
+		t.Fatal("openStore while the server runs")
+	}
+	st, err := server.OpenStore(context.Background(), server.Config{Dir: n.dir, Store: n.dsn}, storetest.Quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// outbox is every outbox entry whose type starts with one of prefixes,
+// read through the store: claimed with a long lease, so each comes once.
+func (n *node) outbox(prefixes ...string) []store.Delivery {
+	t := n.t
+	t.Helper()
+	st := n.openStore()
+	ctx := context.Background()
+	var out []store.Delivery
+	for {
+		batch, err := st.Outbox().ClaimBatch(ctx, "crash-test-reader", 100, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, d := range batch {
+			for _, p := range prefixes {
+				if strings.HasPrefix(d.Type, p) {
+					out = append(out, *d)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// logLines are the JSON log lines of every run that have all of attrs.
+func (n *node) logLines(attrs map[string]string) []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(n.logs.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+lines:
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		for k, v := range attrs {
+			if fmt.Sprint(m[k]) != v {
+				continue lines
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// tenantToken mints a token the node's server accepts for tenant.
+func tenantToken(t *testing.T, workspace, tenant string) string {
+	t.Helper()
+	m, err := tenancy.NewMinter(workspace, []byte(crashWorkspaceSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := m.Mint(tenancy.Claims{Tenant: tenant}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// call sends a JSON request to the node's API and decodes a JSON answer
+// into out (when not nil); it returns the status.
+func (n *node) call(token, method, path string, in, out any) int {
+	t := n.t
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, n.url()+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil && resp.StatusCode < 300 {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	if resp.StatusCode >= 300 && out == nil {
+		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode
+}
+
+// mustCall is call that fails the test unless the status is want.
+func (n *node) mustCall(token, method, path string, in any, want int) map[string]any {
+	n.t.Helper()
+	var out map[string]any
+	if got := n.call(token, method, path, in, &out); got != want {
+		n.t.Fatalf("%s %s: status %d, want %d: %v", method, path, got, want, out)
+	}
+	return out
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
