@@ -152,3 +152,7 @@ func planKey(connector, action string, overrides []*spec.ConnectionOverride) str
 // ForgetConnection drops what the engine keeps of a connection (its
 // custom login sessions), once it is deleted or given new credentials.
 func (w *Workspace) ForgetConnection(id string) { w.engine.ForgetSessions(id) }
+
+// Engine is the engine that runs the workspace's plans: event polls share
+// it (and its HTTP client, rate limits and sessions) with actions.
+func (w *Workspace) Engine() *engine.Engine { return w.engine }

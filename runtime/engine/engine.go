@@ -117,6 +117,8 @@ type Exchange struct {
 type Result struct {
 	Output any        `json:"output"`
 	Log    []Exchange `json:"log"`
+	// Dropped counts the exchanges left out of Log past its cap (polls).
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // run is the state of one action run.
@@ -132,6 +134,8 @@ type run struct {
 
 	mu  sync.Mutex
 	log []Exchange
+	// maxLog caps log (0: no cap); dropped counts what the cap left out.
+	maxLog, dropped int
 }
 
 // Run executes a plan on a connection with an input, following the
@@ -426,7 +430,11 @@ func (r *run) record(req *httpx.Request, resp *httpx.Response, err error, d time
 		}
 	}
 	r.mu.Lock()
-	r.log = append(r.log, x)
+	if r.maxLog > 0 && len(r.log) >= r.maxLog {
+		r.dropped++
+	} else {
+		r.log = append(r.log, x)
+	}
 	r.mu.Unlock()
 }
 

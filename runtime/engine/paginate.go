@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,11 +44,53 @@ func (r *run) runPaginated(ctx context.Context) (any, error) {
 }
 
 func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pagination, record *compile.Mapping, vars map[string]any) ([]any, error) {
-	src := pg.Src
-	maxPages := src.MaxPages
+	maxPages := pg.Src.MaxPages
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
 	}
+	records := []any{}
+	err := r.walkPages(ctx, cr, pg, vars, walkLimit{pages: maxPages}, func(items []any, _ map[string]any) error {
+		// One variables map serves the page's records, `record` set to each
+		// in turn: an evaluation keeps nothing of the map it is given.
+		var recVars map[string]any
+		if record != nil && len(items) > 0 {
+			recVars = withVar(vars, compile.VarRecord, nil)
+		}
+		for _, it := range items {
+			if record != nil {
+				recVars[compile.VarRecord] = it
+				m, err := record.Eval(ctx, recVars)
+				if err != nil {
+					return fromExpr(err)
+				}
+				it = m
+			}
+			records = append(records, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return records, nil
+}
+
+// walkLimit is where a walk stops: after pages pages, quietly (an action
+// returns what it has) or, with fail, with an error naming the limit (a
+// poll must not take a partial list for the whole).
+type walkLimit struct {
+	pages int
+	fail  bool
+	// what names the setting that raises the limit, for the error.
+	what string
+}
+
+// walkPages walks the pages of a list request and hands each page's items
+// (and the page's variables, `response` included) to fn, which keeps what
+// it needs: the walk itself holds one page at a time and, against loops,
+// one hash per cursor or link it followed.
+func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pagination, vars map[string]any, limit walkLimit, fn func(items []any, rvars map[string]any) error) error {
+	src := pg.Src
 	number := int64(1)
 	if src.StartPage != nil {
 		number = int64(*src.StartPage)
@@ -56,10 +99,28 @@ func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pag
 		offset  int64
 		cursor  any
 		nextURL string
-		records = []any{}
-		seen    = map[string]bool{}
+		seed    = maphash.MakeSeed()
+		seen    = map[uint64]struct{}{}
 	)
-	for pageNo := 0; pageNo < maxPages; pageNo++ {
+	// visit reports whether a cursor or link was followed before.
+	visit := func(key string) bool {
+		h := maphash.String(seed, key)
+		if _, ok := seen[h]; ok {
+			return true
+		}
+		seen[h] = struct{}{}
+		return false
+	}
+	for pageNo := 0; ; pageNo++ {
+		if pageNo >= limit.pages {
+			if !limit.fail {
+				return nil
+			}
+			return &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination did not end after %d pages (%s): the API keeps giving a next page; check the pagination's hasMore and nextCursor, or raise the limit", limit.pages, limit.what)}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		pp := &pageParams{params: map[string]any{}, in: src.In}
 		if src.LimitParam != "" && src.PageSize > 0 {
 			pp.params[src.LimitParam] = int64(src.PageSize)
@@ -80,62 +141,47 @@ func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pag
 		pvars := withVar(vars, compile.VarPage, page)
 		resp, err := r.call(ctx, cr, pvars, pp)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rvars := withVar(pvars, compile.VarResponse, resp)
 		itemsV, err := pg.Items.Eval(ctx, rvars)
 		if err != nil {
-			return nil, fromExpr(err)
+			return fromExpr(err)
 		}
 		items, ok := itemsV.([]any)
 		if !ok && itemsV != nil {
-			return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("%s: pagination items gave %T, not a list", src.Items.Pos, itemsV)}
+			return &Error{Type: ErrUpstream, Message: fmt.Sprintf("%s: pagination items gave %T, not a list", src.Items.Pos, itemsV)}
 		}
-		// One variables map serves the page's records, `record` set to each
-		// in turn: an evaluation keeps nothing of the map it is given.
-		var recVars map[string]any
-		if record != nil && len(items) > 0 {
-			recVars = withVar(vars, compile.VarRecord, nil)
-		}
-		for _, it := range items {
-			if record != nil {
-				recVars[compile.VarRecord] = it
-				m, err := record.Eval(ctx, recVars)
-				if err != nil {
-					return nil, fromExpr(err)
-				}
-				it = m
-			}
-			records = append(records, it)
+		if err := fn(items, rvars); err != nil {
+			return err
 		}
 		if len(items) == 0 {
-			break
+			return nil
 		}
 		if pg.HasMore != nil {
 			more, err := pg.HasMore.Eval(ctx, rvars)
 			if err != nil {
-				return nil, fromExpr(err)
+				return fromExpr(err)
 			}
 			if more != true {
-				break
+				return nil
 			}
 		} else if src.PageSize > 0 && len(items) < src.PageSize && src.Type != spec.PageCursor && src.Type != spec.PageLink {
-			break // a short page is the last
+			return nil // a short page is the last
 		}
 		switch src.Type {
 		case spec.PageCursor:
 			next, err := pg.NextCursor.Eval(ctx, rvars)
 			if err != nil {
-				return nil, fromExpr(err)
+				return fromExpr(err)
 			}
 			if next == nil || text(next) == "" {
-				return records, nil
+				return nil
 			}
 			key := text(next)
-			if seen[key] {
-				return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination loops: the API gave cursor %q twice", r.redact.String(key))}
+			if visit(key) {
+				return &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination loops: the API gave cursor %q twice", r.redact.String(key))}
 			}
-			seen[key] = true
 			cursor = next
 		case spec.PageOffset:
 			offset += int64(len(items))
@@ -146,34 +192,32 @@ func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pag
 			if pg.NextCursor != nil {
 				v, err := pg.NextCursor.Eval(ctx, rvars)
 				if err != nil {
-					return nil, fromExpr(err)
+					return fromExpr(err)
 				}
 				next = text(v)
 			} else {
 				next = nextLink(resp)
 			}
 			if next == "" {
-				return records, nil
+				return nil
 			}
 			// A link is a URI reference, relative to the page it came with
 			// (RFC 8288 §3.2), not to the base URL.
 			ref, err := url.Parse(next)
 			if err != nil {
-				return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("the next-page link %q is not a URL: %v", r.redact.String(next), err)}
+				return &Error{Type: ErrUpstream, Message: fmt.Sprintf("the next-page link %q is not a URL: %v", r.redact.String(next), err)}
 			}
 			cur, err := url.Parse(pp.sent)
 			if err != nil {
-				return nil, &Error{Type: ErrUpstream, Message: err.Error()}
+				return &Error{Type: ErrUpstream, Message: err.Error()}
 			}
 			u := cur.ResolveReference(ref)
-			if seen[u.String()] {
-				return nil, &Error{Type: ErrUpstream, Message: "pagination loops: the API linked the same page twice"}
+			if visit(u.String()) {
+				return &Error{Type: ErrUpstream, Message: "pagination loops: the API linked the same page twice"}
 			}
-			seen[u.String()] = true
 			nextURL = u.String()
 		}
 	}
-	return records, nil
 }
 
 // nextLink finds rel="next" in an RFC 8288 Link header.

@@ -22,6 +22,8 @@ type Plan struct {
 	Resolved  *layers.Action
 	connector *compile.Connector
 	action    *compile.Action
+	// event is set instead of action in the plan of an event's poll.
+	event *compile.Event
 
 	input, output *schema.Validator
 	inputSchema   any // the raw input schema, to type JSON numbers
