@@ -17,6 +17,10 @@
 #                schemas/testdata/ajv/package-lock.json): the editor schemas
 #                must compile in ajv's strict mode, and `validate --format
 #                sarif` must pass the SARIF 2.1.0 schema.
+#   webhook signers  the vendors' own webhook signing and verifying code from
+#                npm (pinned in runtime/events/verify/testdata/package-lock.json):
+#                GitHub's, Standard Webhooks', Twilio's, HubSpot's and Slack's;
+#                runtime/events/verify's tests check Membrane against them.
 set -euo pipefail
 # go.mod asks for Go 1.27.3; a machine whose go env says GOTOOLCHAIN=local
 # would refuse it rather than fetch it.
@@ -40,4 +44,5 @@ fi
 
 "$(dirname "$0")/../runtime/oauth/testdata/install.sh"
 "$(dirname "$0")/../schemas/testdata/ajv/install.sh"
+"$(dirname "$0")/../runtime/events/verify/testdata/install.sh"
 "$(dirname "$0")/install-browser.sh"

@@ -100,6 +100,8 @@ type Service struct {
 	schemas sync.Map // *spec.Connector → *connectorSchemas
 	auths   authCache
 
+	events eventCache // see ResolveEvent
+
 	ovMu   sync.Mutex
 	parsed map[string]parsedOverride // tenant/connector/connection → last parsed revision
 

@@ -7,7 +7,8 @@
 //	defer s.Close()
 //	err = s.ListenAndServe(ctx) // until ctx ends; runs in flight finish
 //
-// Routes: /v1/… (the REST API), /openapi.json, /connect (the connect page),
+// Routes: /v1/… (the REST API), /webhooks/… (the public webhook ingress,
+// see package ingress), /openapi.json, /connect (the connect page),
 // /console (the console: an admin token under serve, open on loopback for
 // a development server), /healthz (the process is up), /readyz (the
 // store answers and the server is not shutting down) and / (what this
@@ -37,7 +38,9 @@ import (
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/events"
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/ingress"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
@@ -55,6 +58,12 @@ type Server struct {
 	PublicURL string
 	http      *httpx.Client
 	engine    *engine.Engine
+	// Webhooks is the public webhook ingress (/webhooks/…) and its
+	// counters; Inbox processes what it stores; Lifecycle subscribes,
+	// unsubscribes and renews webhooks at the apps.
+	Webhooks  *ingress.Handler
+	Inbox     *events.InboxWorker
+	Lifecycle *events.Lifecycle
 
 	handler  http.Handler
 	mux      *http.ServeMux
@@ -198,6 +207,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/connect/", connectPage)
 	mux.Handle("/console", consolePage)
 	mux.Handle("/console/", consolePage)
+	wh := &events.Webhooks{Store: st, Conns: svc}
+	s.Inbox = &events.InboxWorker{Webhooks: wh, Log: log}
+	s.Lifecycle = &events.Lifecycle{Store: st, Conns: svc, PublicURL: publicURL, Log: log}
+	s.Webhooks = ingress.New(ingress.Options{Store: st, Webhooks: wh, PublicURL: publicURL, Stored: s.Inbox.Wake, Logger: log})
+	mux.Handle("/webhooks/", s.Webhooks)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.root)
@@ -259,6 +273,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	maintainCtx, stopMaintain := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.Service.Maintain(maintainCtx) })
+	wg.Go(func() { _ = s.Inbox.Run(maintainCtx) })
+	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

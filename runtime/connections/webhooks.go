@@ -1,0 +1,191 @@
+package connections
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/events"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/diag"
+)
+
+// ResolvedEvent is an event resolved through the layers that apply to one
+// connection, with its record schema compiled.
+type ResolvedEvent = events.ResolvedEvent
+
+var _ events.WebhookConnections = (*Service)(nil)
+
+// maxResolvedEvents bounds the resolved events kept; past it the cache
+// starts over.
+const maxResolvedEvents = 4096
+
+// eventCache keeps resolved events by workspace, event and the content
+// of the overrides that apply (parsed overrides are kept per revision, so
+// an unchanged override is the same pointer).
+type eventCache struct {
+	mu sync.Mutex
+	m  map[string]*ResolvedEvent
+}
+
+// ResolveEvent returns an event of a connection's connector resolved
+// through the connection's overrides, and the connection with its
+// secrets (for a signature's `credentials`). Resolutions are cached.
+// ErrNotFound when the tenant has no such connection; an error naming the
+// event when the connector has none of that key.
+func (s *Service) ResolveEvent(ctx context.Context, tenant, connID, event string) (*ResolvedEvent, *store.Connection, error) {
+	ws := s.ws()
+	ts := s.st.Tenant(tenant)
+	c, err := ts.Connections().Get(ctx, connID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := s.resolveEvent(ws, c.Connector, event, ovs)
+	return ev, c, err
+}
+
+func (s *Service) resolveEvent(ws *membrane.Workspace, connector, event string, ovs []*spec.ConnectionOverride) (*ResolvedEvent, error) {
+	var key strings.Builder
+	fmt.Fprintf(&key, "%p\x00%s\x00%s", ws, connector, event)
+	for _, o := range ovs {
+		fmt.Fprintf(&key, "\x00%p", o)
+	}
+	cache := &s.events
+	cache.mu.Lock()
+	r, ok := cache.m[key.String()]
+	cache.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	le, diags := layers.ResolveEvent(ws.Spec, connector, event, ovs...)
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	if le == nil {
+		return nil, fmt.Errorf("connector %q has no event %q", connector, event)
+	}
+	r = &ResolvedEvent{Layers: le, Spec: le.Event, Compiled: le.Compiled}
+	if le.Record != nil {
+		var sd diag.List
+		r.RecordSchema = (&spec.Schema{Value: le.Record}).Compile(&sd)
+		if err := sd.Err(); err != nil {
+			return nil, err
+		}
+	}
+	cache.mu.Lock()
+	if cache.m == nil || len(cache.m) >= maxResolvedEvents {
+		cache.m = map[string]*ResolvedEvent{}
+	}
+	cache.m[key.String()] = r
+	cache.mu.Unlock()
+	return r, nil
+}
+
+// SendEventRequest sends one request of an event's webhook (what:
+// "subscribe", "renew" or "unsubscribe") on a connection, as Run sends an
+// action's: through its overrides, auth and token refresh, rate limit and
+// retries, with a redacted run log named "<event>/<what>". A disconnected
+// connection is not used: *DisconnectedError. vars are the request's own
+// variables (`webhook`, `subscription`). It returns the `response`
+// variable.
+func (s *Service) SendEventRequest(ctx context.Context, tenant, connID, event, what string, vars map[string]any) (map[string]any, error) {
+	ws := s.ws()
+	ts := s.st.Tenant(tenant)
+	c, err := ts.Connections().Get(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == store.Disconnected {
+		return nil, &DisconnectedError{ConnectionID: c.ID, Reason: c.LastError}
+	}
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.resolveEvent(ws, c.Connector, event, ovs)
+	if err != nil {
+		return nil, err
+	}
+	var req *compile.Request
+	switch what {
+	case "subscribe":
+		req = ev.Compiled.Subscribe
+	case "renew":
+		req = ev.Compiled.Renew
+	case "unsubscribe":
+		req = ev.Compiled.Unsubscribe
+	}
+	if req == nil {
+		return nil, fmt.Errorf("event %q of connector %q has no webhook.%s request", event, c.Connector, what)
+	}
+	ec, err := s.engineConnection(ws, c, ovs, s.m)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	resp, res, runErr := ws.SendEventRequest(ctx, ev.Layers, req, *ec, vars, engine.RunOptions{})
+	took := time.Since(start)
+	rd := runRedactor(c, ec)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.RunLogWait)
+	defer cancel()
+	var log []engine.Exchange
+	if res != nil {
+		log = redactLog(rd, res.Log)
+	}
+	if _, err := s.recordRun(lctx, ts, c, rd, event+"/"+what, log, runErr, took); err != nil && runErr == nil {
+		s.log.WarnContext(ctx, "webhook request ran but its run log was not saved", "tenant", tenant, "connection", connID, "event", event, "request", what, "error", err)
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+	return resp, nil
+}
+
+// ConnectorEvents implements events.WebhookConnections: the connector's
+// webhook events as the workspace defines them, without overrides.
+func (s *Service) ConnectorEvents(connector string) []*ResolvedEvent {
+	ws := s.ws()
+	var out []*ResolvedEvent
+	for _, key := range sortedEventKeys(ws.Spec.Events[connector]) {
+		if ws.Spec.Events[connector][key].Webhook == nil {
+			continue
+		}
+		ev, err := s.resolveEvent(ws, connector, key, nil)
+		if err != nil {
+			s.log.Warn("webhook event does not resolve", "connector", connector, "event", key, "error", err)
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func sortedEventKeys(m map[string]*spec.Event) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// RunAction implements events.WebhookConnections: Run, giving the output.
+func (s *Service) RunAction(ctx context.Context, tenant, connID, action string, input any) (any, error) {
+	res, err := s.Run(ctx, tenant, connID, action, input, engine.RunOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Output, nil
+}

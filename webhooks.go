@@ -1,0 +1,16 @@
+package membrane
+
+import (
+	"context"
+
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/spec/compile"
+)
+
+// SendEventRequest sends one request of a resolved event's webhook
+// (subscribe, renew, unsubscribe) on a connection through the workspace's
+// engine (see engine.Engine.SendEventRequest).
+func (w *Workspace) SendEventRequest(ctx context.Context, ev *layers.Event, req *compile.Request, conn engine.Connection, vars map[string]any, opts engine.RunOptions) (map[string]any, *engine.Result, error) {
+	return w.engine.SendEventRequest(ctx, ev, req, &conn, vars, opts)
+}
