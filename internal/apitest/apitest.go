@@ -67,9 +67,26 @@ type Env struct {
 // connections service's options.
 func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Options)) *Env {
 	t.Helper()
+	return NewWithFiles(t, open, nil, tweaks...)
+}
+
+// NewWithFiles is New with more workspace files, by name (a membrane.yaml
+// with the workspace's settings, say).
+func NewWithFiles(t *testing.T, open storetest.Opener, files map[string]string, tweaks ...func(*connections.Options)) *Env {
+	t.Helper()
 	up := newUpstream(t)
 	client := httpx.New(httpx.Config{AllowPrivate: true})
-	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, WorkspaceDir(), up.patchDir(t))
+	dirs := []string{WorkspaceDir(), up.patchDir(t)}
+	if len(files) > 0 {
+		dir := t.TempDir()
+		for name, doc := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dirs = append(dirs, dir)
+	}
+	ws, diags, err := membrane.Load(membrane.Options{HTTP: client}, dirs...)
 	if err != nil {
 		t.Fatalf("load the test workspace: %v\n%v", err, diags)
 	}
@@ -108,7 +125,7 @@ func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Option
 		t.Fatal(err)
 	}
 	logs := &testkit.Buffer{}
-	h := api.New(api.Options{Service: svc, Store: st, Verifier: v, OAuthLinks: page,
+	h := api.New(api.Options{Service: svc, Store: st, Verifier: v, OAuthLinks: page, PublicURL: PublicURL,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

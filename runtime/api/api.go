@@ -35,6 +35,9 @@ type Options struct {
 	// the flow before it goes to the provider. Nil turns the route off
 	// (501).
 	OAuthLinks OAuthLinks
+	// PublicURL is where the server is reached from the outside: a
+	// subscription's webhook URL is under it.
+	PublicURL string
 }
 
 // OAuthLinks begins connecting an account of tenant through the
@@ -49,6 +52,7 @@ type api struct {
 	st        store.Store
 	log       *slog.Logger
 	oauthLink OAuthLinks
+	publicURL string
 	mux       *http.ServeMux
 	methods   []string // every method a route uses, for Allow
 }
@@ -59,7 +63,8 @@ func New(o Options) http.Handler {
 	if o.Service == nil || o.Store == nil || o.Verifier == nil {
 		panic("api: New needs a Service, a Store and a Verifier")
 	}
-	a := &api{svc: o.Service, st: o.Store, log: o.Logger, oauthLink: o.OAuthLinks, mux: http.NewServeMux()}
+	a := &api{svc: o.Service, st: o.Store, log: o.Logger, oauthLink: o.OAuthLinks, mux: http.NewServeMux(),
+		publicURL: strings.TrimSuffix(o.PublicURL, "/")}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

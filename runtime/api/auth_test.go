@@ -42,9 +42,10 @@ func claims(tenant, issuer string, exp time.Time) map[string]any {
 }
 
 // fixture is tenant acme's data for the route-driven tests: a
-// connection, its override, a tenant-wide override and a run log.
+// connection, its override, a tenant-wide override, a run log and a
+// subscription.
 type fixture struct {
-	conn, runID string
+	conn, runID, sub string
 }
 
 func newFixture(t *testing.T, c *tc) fixture {
@@ -61,7 +62,9 @@ func newFixture(t *testing.T, c *tc) fixture {
 		r = c.do(req{method: "PUT", path: p, token: acme, body: overrideDoc, header: map[string]string{"Content-Type": "application/yaml"}})
 		wantStatus(t, r, http.StatusOK)
 	}
-	return fixture{conn: conn, runID: runID}
+	r = c.post("/v1/connections/"+conn+"/subscriptions", acme, map[string]any{"event": "contact-changed"})
+	wantStatus(t, r, http.StatusCreated)
+	return fixture{conn: conn, runID: runID, sub: r.object(t)["id"].(string)}
 }
 
 const overrideDoc = `kind: ConnectionOverride
@@ -76,8 +79,10 @@ actions:
 // sample builds each route's request on one connection id and run log id,
 // with a body that passes validation, so that only the token or the
 // tenant decides the answer.
-func sample(route, conn, runID string) req {
+func sample(route string, f fixture) req {
+	conn, runID := f.conn, f.runID
 	method, path, _ := strings.Cut(route, " ")
+	path = strings.Replace(path, "{subId}", f.sub, 1)
 	path = strings.NewReplacer("{tenant}", "initech", "{connector}", "crm", "{action}", "create-contact").Replace(path)
 	if strings.HasPrefix(path, "/v1/run-logs/") {
 		path = strings.Replace(path, "{id}", runID, 1)
@@ -87,6 +92,8 @@ func sample(route, conn, runID string) req {
 	switch {
 	case strings.HasSuffix(path, "/run"):
 		r.body = map[string]any{"input": map[string]any{"email": "ada@example.com"}}
+	case strings.HasSuffix(path, "/subscriptions") && method == "POST":
+		r.body = map[string]any{"event": "deal-pushed"}
 	case strings.HasSuffix(path, "/reconnect"):
 		r.body = map[string]any{"credentials": map[string]any{"apiKey": apitest.NewKey}}
 	case path == "/v1/connections":
@@ -132,7 +139,7 @@ func TestAuthEveryRoute(t *testing.T) {
 			continue
 		}
 		for name, tok := range bad {
-			r := sample(route, f.conn, f.runID)
+			r := sample(route, f)
 			r.token = tok
 			res := c.do(r)
 			if res.Status != http.StatusUnauthorized {
@@ -165,7 +172,7 @@ func TestAdminRoutesRefuseTenants(t *testing.T) {
 			continue
 		}
 		n++
-		r := sample(route, "", "")
+		r := sample(route, fixture{})
 		r.token = c.Token("acme")
 		res := c.do(r)
 		wantStatus(t, res, http.StatusForbidden)
@@ -189,10 +196,10 @@ func TestOtherTenantIsNotFound(t *testing.T) {
 				continue
 			}
 			checked++
-			theirs := sample(route, f.conn, f.runID)
+			theirs := sample(route, f)
 			theirs.token = globex
 			got := c.do(theirs)
-			missing := sample(route, "conn_doesnotexist0000000", "run_doesnotexist")
+			missing := sample(route, fixture{conn: "conn_doesnotexist0000000", runID: "run_doesnotexist", sub: "sub_doesnotexist0000000"})
 			missing.token = globex
 			want := c.do(missing)
 			wantProblem(t, want, http.StatusNotFound, "not-found")

@@ -109,6 +109,9 @@ var titles = map[string]string{
 	"run-expression":            "Expression failed",
 	"run-canceled":              "Run canceled",
 	"run-host-not-allowed":      "Host not allowed",
+	"already-subscribed":        "Already subscribed",
+	"subscribe-failed":          "Subscribing at the app failed",
+	"unsubscribe-failed":        "Unsubscribing at the app failed",
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {

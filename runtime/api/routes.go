@@ -61,6 +61,13 @@ var routes = []route{
 	{"DELETE", "/v1/connectors/{connector}/override", tenant, (*api).deleteConnectorOverride},
 	{"GET", "/v1/overrides", tenant, (*api).listOverrides},
 
+	{"GET", "/v1/connections/{id}/subscriptions", tenant, (*api).listSubscriptions},
+	{"POST", "/v1/connections/{id}/subscriptions", tenant, (*api).createSubscription},
+	{"GET", "/v1/connections/{id}/subscriptions/{subId}", tenant, (*api).getSubscription},
+	{"DELETE", "/v1/connections/{id}/subscriptions/{subId}", tenant, (*api).deleteSubscription},
+	{"POST", "/v1/connections/{id}/subscriptions/{subId}/pause", tenant, (*api).pauseSubscription},
+	{"POST", "/v1/connections/{id}/subscriptions/{subId}/resume", tenant, (*api).resumeSubscription},
+
 	{"GET", "/v1/run-logs", tenant, (*api).listRunLogs},
 	{"GET", "/v1/run-logs/{id}", tenant, (*api).getRunLog},
 }

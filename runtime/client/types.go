@@ -143,6 +143,43 @@ type CheckResult struct {
 	Diagnostics []Diagnostic `json:"diagnostics"`
 }
 
+// Subscription is a connection's subscription to one event of its
+// connector. WebhookURL is secret: it is the subscription's own.
+type Subscription struct {
+	ID           string `json:"id"`
+	ConnectionID string `json:"connectionId"`
+	Connector    string `json:"connector"`
+	Event        string `json:"event"`
+	// Status is active or paused.
+	Status string `json:"status"`
+	// Polled: the event is polled, every Interval ("5m").
+	Polled bool `json:"polled"`
+	// Interval is the time between polls of a polled event, such as "5m".
+	Interval string `json:"interval,omitempty"`
+	// Webhook: the app pushes the event's changes, to WebhookURL (the
+	// subscription's own, secret URL).
+	Webhook    bool   `json:"webhook"`
+	WebhookURL string `json:"webhookUrl,omitempty"`
+	// Baselined: the first poll took its baseline.
+	Baselined bool      `json:"baselined"`
+	NextRunAt time.Time `json:"nextRunAt,omitzero"`
+	LastRunAt time.Time `json:"lastRunAt,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+	// Failures counts consecutive failed polls.
+	Failures  int       `json:"failures"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// SubscribeRequest subscribes a connection to an event.
+type SubscribeRequest struct {
+	Event string `json:"event"`
+	// Interval between polls, a duration from "1m" to "24h"; the
+	// event's own when empty.
+	Interval string `json:"interval,omitempty"`
+}
+
 // RunLog is the record of one run.
 type RunLog struct {
 	ID           string     `json:"id"`

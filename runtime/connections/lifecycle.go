@@ -79,6 +79,7 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 	}
 	c.Token = tok
 	var out *store.Connection
+	var subs []*store.Subscription
 	err = ts.Tx(ctx, func(tx store.TenantStore) error {
 		created, err := tx.Connections().Create(ctx, *c)
 		if err != nil {
@@ -86,6 +87,9 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 		}
 		out = created
 		if err := enqueueEvent(ctx, tx, EventCreated, created, s.now()); err != nil {
+			return err
+		}
+		if subs, err = s.autoSubscribe(ctx, ws, tx, created); err != nil {
 			return err
 		}
 		if r.OnSave != nil {
@@ -97,6 +101,7 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "connection created", "tenant", tenant, "connection", out.ID, "connector", out.Connector)
+	s.registerAutoSubscriptions(ctx, ws, tenant, subs)
 	return public(out), nil
 }
 
@@ -209,12 +214,21 @@ func (s *Service) List(ctx context.Context, tenant string, r ListRequest) (store
 	return s.st.Tenant(tenant).Connections().List(ctx, store.ConnectionFilter{Connector: r.Connector, Cursor: r.Cursor, Limit: r.Limit})
 }
 
-// Delete deletes a connection and its stored overrides, with its
-// connection.deleted event, and forgets what the OAuth manager remembers
-// of it.
+// Delete deletes a connection, its stored overrides and its
+// subscriptions, with its connection.deleted event, and forgets what the
+// OAuth manager remembers of it. Each subscription's webhook is removed at
+// the app first; a refusal is logged as a warning and the connection
+// deleted all the same.
 func (s *Service) Delete(ctx context.Context, tenant, id string) error {
+	ts := s.st.Tenant(tenant)
+	if _, err := ts.Connections().Get(ctx, id); err != nil {
+		return err
+	}
+	if err := s.unsubscribeConnection(ctx, ts, id); err != nil {
+		return err
+	}
 	var deleted *store.Connection
-	err := s.st.Tenant(tenant).Tx(ctx, func(tx store.TenantStore) error {
+	err := ts.Tx(ctx, func(tx store.TenantStore) error {
 		c, err := tx.Connections().Get(ctx, id)
 		if err != nil {
 			return err

@@ -248,13 +248,19 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 	}
 	c := store.Connection{ID: newConnectionID(), Connector: a.Connector, Name: name, State: store.Connected,
 		Parameters: a.Parameters, Token: toStoreToken(a.Token, nil)}
+	ws := s.ws()
+	var subs []*store.Subscription
 	err = ts.Tx(bctx, func(tx store.TenantStore) error {
 		created, err := tx.Connections().Create(bctx, c)
 		if err != nil {
 			return err
 		}
 		out.Connection = public(created)
-		return enqueueEvent(bctx, tx, EventCreated, created, s.now())
+		if err := enqueueEvent(bctx, tx, EventCreated, created, s.now()); err != nil {
+			return err
+		}
+		subs, err = s.autoSubscribe(bctx, ws, tx, created)
+		return err
 	})
 	if err != nil {
 		out.Connection = nil
@@ -262,6 +268,7 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 	}
 	out.Created = true
 	s.log.InfoContext(ctx, "connection created", "tenant", a.Tenant, "connection", c.ID, "connector", c.Connector)
+	s.registerAutoSubscriptions(bctx, ws, a.Tenant, subs)
 	return out, nil
 }
 

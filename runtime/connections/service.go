@@ -80,6 +80,9 @@ type Options struct {
 	// log while the store is unavailable, before it fails with
 	// *RunNotRecordedError; default 10 s.
 	RunLogWait time.Duration
+	// Subscriber registers subscriptions' webhooks at the apps (see
+	// SetSubscriber); nil stores them without registering.
+	Subscriber Subscriber
 }
 
 // Connection is a connection as callers see it. Get and List return it
@@ -109,6 +112,8 @@ type Service struct {
 	retries   map[string]*retryState // token key → backoff of an errored connection
 	pruneMu   sync.Mutex
 	lastPrune time.Time
+
+	subscriber atomic.Pointer[subscriberBox] // see SetSubscriber
 }
 
 // New returns a Service.

@@ -52,11 +52,11 @@ func (s *Service) ResolveEvent(ctx context.Context, tenant, connID, event string
 	if err != nil {
 		return nil, nil, err
 	}
-	ev, err := s.resolveEvent(ws, c.Connector, event, ovs)
+	ev, err := s.resolveEventCached(ws, c.Connector, event, ovs)
 	return ev, c, err
 }
 
-func (s *Service) resolveEvent(ws *membrane.Workspace, connector, event string, ovs []*spec.ConnectionOverride) (*ResolvedEvent, error) {
+func (s *Service) resolveEventCached(ws *membrane.Workspace, connector, event string, ovs []*spec.ConnectionOverride) (*ResolvedEvent, error) {
 	var key strings.Builder
 	fmt.Fprintf(&key, "%p\x00%s\x00%s", ws, connector, event)
 	for _, o := range ovs {
@@ -114,7 +114,7 @@ func (s *Service) SendEventRequest(ctx context.Context, tenant, connID, event, w
 	if err != nil {
 		return nil, err
 	}
-	ev, err := s.resolveEvent(ws, c.Connector, event, ovs)
+	ev, err := s.resolveEventCached(ws, c.Connector, event, ovs)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (s *Service) ConnectorEvents(connector string) []*ResolvedEvent {
 		if ws.Spec.Events[connector][key].Webhook == nil {
 			continue
 		}
-		ev, err := s.resolveEvent(ws, connector, key, nil)
+		ev, err := s.resolveEventCached(ws, connector, key, nil)
 		if err != nil {
 			s.log.Warn("webhook event does not resolve", "connector", connector, "event", key, "error", err)
 			continue

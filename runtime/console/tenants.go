@@ -58,6 +58,12 @@ type tenantPage struct {
 	CanMint     bool
 	Runs        []runView
 	NextRuns    string
+	// Subscriptions and Changes change as polls run: the development
+	// console refetches them every Refresh seconds.
+	Subscriptions []subView
+	NextSubs      string
+	Changes       []changeView
+	Refresh       int
 }
 
 type connView struct {
@@ -122,6 +128,15 @@ func (h *handler) tenant(w http.ResponseWriter, r *http.Request) {
 	if runs.Next != "" {
 		p.NextRuns = tenantHref(t) + "?runs=" + url.QueryEscape(runs.Next)
 	}
+	if p.Subscriptions, p.NextSubs, err = h.subscriptionsOf(ctx, t, q.Get("subscriptions")); err != nil {
+		h.failed(w, r, "list the subscriptions", err)
+		return
+	}
+	if p.Changes, err = h.changesOf(ctx, t); err != nil {
+		h.failed(w, r, "list the recent changes", err)
+		return
+	}
+	p.Refresh = refreshSeconds
 	h.render(w, r, http.StatusOK, "tenant", p)
 }
 

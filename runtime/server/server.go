@@ -178,7 +178,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, OAuthLinks: connectPage})
+	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, OAuthLinks: connectPage,
+		PublicURL: publicURL})
 	var minter *tenancy.Minter
 	if len(keys.HMACSecret) > 0 {
 		// The console's links to the connect page carry a short-lived

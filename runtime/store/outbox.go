@@ -87,6 +87,29 @@ func (o tenantOutbox) ListDead(ctx context.Context, f DeadFilter) (Page[*Deliver
 	return listDead(ctx, o.t.sc, f)
 }
 
+func (o tenantOutbox) Recent(ctx context.Context, limit int) ([]*Delivery, error) {
+	if o.t.err != nil {
+		return nil, o.t.err
+	}
+	if limit < 1 || limit > maxLimit {
+		return nil, fmt.Errorf("%w: %d recent outbox entries: want 1..%d", ErrInvalid, limit, maxLimit)
+	}
+	rows, err := o.t.sc.read().Query(ctx, `SELECT `+deliveryColumns+` FROM outbox WHERE tenant = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, o.t.key, limit)
+	if err != nil {
+		return nil, wrap("list recent outbox entries", err)
+	}
+	defer rows.Close()
+	var out []*Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, wrap("list recent outbox entries", err)
+		}
+		out = append(out, d)
+	}
+	return out, wrap("list recent outbox entries", rows.Err())
+}
+
 func (o tenantOutbox) Replay(ctx context.Context, id string) error {
 	if o.t.err != nil {
 		return o.t.err

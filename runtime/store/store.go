@@ -177,6 +177,9 @@ type TenantOutbox interface {
 	Enqueue(ctx context.Context, events ...Event) error
 	// ListDead lists the tenant's dead-lettered deliveries.
 	ListDead(ctx context.Context, f DeadFilter) (Page[*Delivery], error)
+	// Recent lists the tenant's latest entries, newest first, whatever
+	// their status (delivered ones until pruned): limit 1 to 1000.
+	Recent(ctx context.Context, limit int) ([]*Delivery, error)
 	// Replay makes a dead or delivered entry pending again, due now, with
 	// its attempts reset.
 	Replay(ctx context.Context, id string) error

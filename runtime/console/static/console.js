@@ -36,6 +36,24 @@
       .catch(function () { /* the next event tries again */ });
   }
 
+  // Regions marked data-refresh="<seconds>" show state that changes
+  // without a reload (subscriptions as polls run, detected changes): they
+  // are refetched that often while the page is visible.
+  var every = 0;
+  document.querySelectorAll("[data-live][data-refresh]").forEach(function (el) {
+    var n = parseInt(el.getAttribute("data-refresh"), 10);
+    if (n > 0 && (every === 0 || n < every)) {
+      every = n;
+    }
+  });
+  if (every > 0) {
+    setInterval(function () {
+      if (!document.hidden) {
+        refresh(shown);
+      }
+    }, every * 1000);
+  }
+
   var source = new EventSource(url);
   source.addEventListener("status", function (e) {
     var s;

@@ -332,3 +332,32 @@ func testNestedTx(t *testing.T, e *env) {
 		t.Fatalf("claimed %v", ids(got))
 	}
 }
+
+// testOutboxRecent: a tenant's latest entries, newest first, of every
+// status, never another tenant's.
+func testOutboxRecent(t *testing.T, e *env) {
+	s := e.store()
+	ctx := e.ctx
+	acme := s.Tenant("acme").Outbox()
+	for _, id := range []string{"evt_r1", "evt_r2", "evt_r3"} {
+		noErr(t, acme.Enqueue(ctx, event(id)))
+		e.clock.Advance(time.Second)
+	}
+	noErr(t, s.Tenant("globex").Outbox().Enqueue(ctx, event("evt_g1")))
+	claimed := try(s.Outbox().ClaimBatch(ctx, "w1", 1, time.Minute)).ok(t)
+	noErr(t, s.Outbox().MarkDelivered(ctx, claimed[0].ID))
+
+	got := try(acme.Recent(ctx, 2)).ok(t)
+	if len(got) != 2 || got[0].ID != "evt_r3" || got[1].ID != "evt_r2" || got[0].Tenant != "acme" {
+		t.Fatalf("recent %v", ids(got))
+	}
+	got = try(acme.Recent(ctx, 10)).ok(t)
+	if len(got) != 3 || got[2].ID != "evt_r1" || got[2].Status != store.Delivered {
+		t.Fatalf("recent %v (the oldest %+v)", ids(got), got[len(got)-1])
+	}
+	if got := try(s.Tenant("initech").Outbox().Recent(ctx, 10)).ok(t); len(got) != 0 {
+		t.Fatalf("another tenant's entries: %v", ids(got))
+	}
+	_, err := acme.Recent(ctx, 0)
+	isErr(t, err, store.ErrInvalid)
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"Subscriptions", testSubscriptions},
+		{"OutboxRecent", testOutboxRecent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,6 +38,8 @@ var openAPISchemas = []struct {
 	{"Override", "runtime/api.overrideBody", false, nil},
 	{"PutOverrideResult", "runtime/api.putOverrideBody", false, nil},
 	{"CheckResult", "runtime/api.checkBody", false, nil},
+	{"Subscription", "runtime/api.subscriptionBody", false, nil},
+	{"SubscribeRequest", "runtime/api.subscribeRequest", true, nil},
 	{"RunLog", "runtime/store.RunLog", false, nil},
 	{"Tenant", "runtime/store.Tenant", false, nil},
 }

@@ -48,6 +48,16 @@ var table = []Type{
 		}},
 	{Name: "CheckResult", From: "runtime/api.checkBody",
 		Doc: "CheckResult is the verdict on an override document."},
+	{Name: "Subscription", From: "runtime/api.subscriptionBody",
+		Doc: "Subscription is a connection's subscription to one event of its\nconnector. WebhookURL is secret: it is the subscription's own.",
+		Fields: map[string]Field{
+			"Interval": {Doc: "Interval is the time between polls of a polled event, such as \"5m\"."},
+		}},
+	{Name: "SubscribeRequest", From: "runtime/api.subscribeRequest",
+		Doc: "SubscribeRequest subscribes a connection to an event.",
+		Fields: map[string]Field{
+			"Interval": {Tag: "interval,omitempty", Doc: "Interval between polls, a duration from \"1m\" to \"24h\"; the\nevent's own when empty."},
+		}},
 	{Name: "RunLog", From: "runtime/store.RunLog",
 		Doc:    "RunLog is the record of one run.",
 		Fields: map[string]Field{"Entries": {Type: "[]Exchange"}}},
