@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/server"
@@ -86,8 +89,11 @@ type node struct {
 	mu     sync.Mutex
 	proc   *exec.Cmd
 	exited chan struct{}
-	logs   *testkit.Buffer // stderr of every run, in order
-	runs   int
+	// up is closed once the server serves; kill replaces it before the
+	// signal, so whoever saw the server die waits on the next one.
+	up   chan struct{}
+	logs *testkit.Buffer // stderr of every run, in order
+	runs int
 }
 
 // newNode writes nothing: dir is a workspace written by the test. The
@@ -95,7 +101,7 @@ type node struct {
 func newNode(t *testing.T, dir string, extra ...string) *node {
 	t.Helper()
 	n := &node{t: t, bin: membraneBinary(t), dir: dir, dsn: "sqlite:" + filepath.Join(t.TempDir(), "membrane.db"),
-		logs: &testkit.Buffer{}, extra: extra}
+		logs: &testkit.Buffer{}, extra: extra, up: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -170,12 +176,24 @@ func (n *node) start() {
 		}
 		return ready()
 	})
+	n.mu.Lock()
+	close(n.up)
+	n.mu.Unlock()
+}
+
+// serving is a channel closed while the server serves: a client that saw
+// it die waits on it for the restart.
+func (n *node) serving() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.up
 }
 
 // kill ends the server with SIGKILL and waits for the process to be gone.
 func (n *node) kill() {
 	n.mu.Lock()
 	cmd, exited := n.proc, n.exited
+	n.up = make(chan struct{})
 	n.mu.Unlock()
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
@@ -188,6 +206,7 @@ func (n *node) stop() {
 	t.Helper()
 	n.mu.Lock()
 	cmd, exited := n.proc, n.exited
+	n.up = make(chan struct{})
 	n.mu.Unlock()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	<-exited
@@ -328,4 +347,21 @@ func tail(s string, lines int) string {
 		parts = parts[len(parts)-lines:]
 	}
 	return strings.Join(parts, "\n")
+}
+
+// pendingInbox counts the webhook payloads stored and not yet processed,
+// read from the SQLite file while the server runs (a second reader of a
+// WAL database).
+func (n *node) pendingInbox() int {
+	n.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(n.dsn, "sqlite:")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer db.Close()
+	var k int
+	if err := db.QueryRow(`SELECT count(*) FROM webhook_inbox WHERE status = 'pending'`).Scan(&k); err != nil {
+		n.t.Fatalf("counting the webhook inbox: %v", err)
+	}
+	return k
 }
