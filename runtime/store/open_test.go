@@ -162,6 +162,12 @@ func TestSQLiteQueryPlans(t *testing.T) {
 		`SELECT id FROM connections WHERE tenant = $1 AND connector = $2 ORDER BY created_at, id LIMIT 51`:                  "connections_by_connector",
 		`SELECT id FROM run_logs WHERE tenant = $1 ORDER BY created_at DESC, id DESC LIMIT 51`:                              "run_logs_by_tenant",
 		`SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, created_at, id`: "outbox_due",
+		`SELECT id FROM subscriptions WHERE tenant = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT 51`:   "subscriptions_by_tenant",
+		`SELECT id FROM subscriptions s WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= $1
+			AND NOT EXISTS (SELECT 1 FROM poll_leases l WHERE l.connection_id = s.connection_id AND l.lease_until > $2) ORDER BY next_run_at, id LIMIT 10`: "subscriptions_due",
+		`SELECT id FROM subscriptions WHERE connector = $1 AND event = $2 AND route_key = $3 AND status = 'active'`:    "subscriptions_by_route",
+		`SELECT record_id FROM record_hashes WHERE subscription_id = $1 AND generation < $2 LIMIT 10`:                  "record_hashes_by_generation",
+		`SELECT id FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id`: "webhook_inbox_due",
 	} {
 		rows, err := db.Query(t.Context(), "EXPLAIN QUERY PLAN "+q, "a", int64(1), "b")
 		if err != nil {

@@ -47,7 +47,19 @@ func (s *sqlStore) RotateKeys(ctx context.Context) (RotateResult, error) {
 		}
 		after = last
 	}
-	s.log.Info("secrets re-sealed with the current key", "key_id", cur, "connections", res.Connections, "oauth_states", res.States, "failed", len(failed))
+	for after := ""; ; {
+		n, last, err := s.rotateSubscriptions(ctx, cur, after, &failed)
+		res.Subscriptions += n
+		if err != nil {
+			return res, wrap("rotate keys", err)
+		}
+		if last == "" {
+			break
+		}
+		after = last
+	}
+	s.log.Info("secrets re-sealed with the current key", "key_id", cur, "connections", res.Connections, "oauth_states", res.States,
+		"subscriptions", res.Subscriptions, "failed", len(failed))
 	if len(failed) > 0 {
 		shown := failed[:min(len(failed), 5)]
 		return res, fmt.Errorf("store: rotate keys: %d values could not be re-sealed: %w", len(failed), errors.Join(shown...))
@@ -154,4 +166,57 @@ func (s *sqlStore) rotateStates(ctx context.Context, cur, after string, failed *
 		return 0, "", err
 	}
 	return n, batch[len(batch)-1].hash, nil
+}
+
+// rotateSubscriptions re-seals the webhook tokens and remotes, as
+// rotateConnections does the credentials: a row that changed since it was
+// read (version or key id) is left to the change, which sealed it anew.
+func (s *sqlStore) rotateSubscriptions(ctx context.Context, cur, after string, failed *[]error) (n int, last string, err error) {
+	rows, err := s.e.DB.Query(ctx, `SELECT id, secret_kid, webhook_token, remote, version FROM subscriptions
+		WHERE id > $1 AND secret_kid <> $2 ORDER BY id LIMIT $3`, after, cur, rotateBatch)
+	if err != nil {
+		return 0, "", err
+	}
+	var batch []staleConn // token in creds, remote in token
+	for rows.Next() {
+		var r staleConn
+		if err := rows.Scan(&r.id, &r.kid, &r.creds, &r.token, &r.version); err != nil {
+			rows.Close()
+			return 0, "", err
+		}
+		batch = append(batch, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(batch) == 0 {
+		return 0, "", err
+	}
+	err = s.root().write(ctx, func(tx sqldb.Tx) error {
+	rows:
+		for _, r := range batch {
+			sealed := map[string][]byte{"webhook_token": r.creds, "remote": r.token}
+			for col, v := range sealed {
+				if v == nil {
+					continue
+				}
+				pt, err := s.open(v, subAAD(r.id, col), col+" of subscription "+quote(r.id))
+				if err != nil {
+					*failed = append(*failed, err)
+					continue rows
+				}
+				sealed[col] = s.keys.Seal(pt, subAAD(r.id, col))
+			}
+			m, err := tx.Exec(ctx, `UPDATE subscriptions SET webhook_token = $1, remote = $2, secret_kid = $3
+				WHERE id = $4 AND version = $5 AND secret_kid = $6`,
+				sealed["webhook_token"], sealed["remote"], cur, r.id, r.version, r.kid)
+			if err != nil {
+				return fmt.Errorf("subscription %q: %w", r.id, err)
+			}
+			n += int(m)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return n, batch[len(batch)-1].id, nil
 }

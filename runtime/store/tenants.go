@@ -48,13 +48,21 @@ func scanTenant(row scanner) (Tenant, error) {
 }
 
 // DeleteTenant relies on the foreign keys' ON DELETE CASCADE to remove
-// connections, overrides, run logs and outbox entries with the tenant.
+// connections, overrides, run logs, outbox entries, subscriptions, their
+// record hashes and poll leases with the tenant.
 func (s *sqlStore) DeleteTenant(ctx context.Context, key string) error {
 	err := s.root().write(ctx, func(tx sqldb.Tx) error {
 		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE key = $1`, key)
 		if err == nil && n == 0 {
 			err = fmt.Errorf("tenant %q: %w", key, ErrNotFound)
 		}
+		if err != nil {
+			return err
+		}
+		// Webhooks received for the tenant's subscriptions, not yet
+		// processed, hold its data too (no foreign key: a webhook is
+		// stored whatever becomes of its subscription).
+		_, err = tx.Exec(ctx, `DELETE FROM webhook_inbox WHERE tenant = $1`, key)
 		return err
 	})
 	return wrap(fmt.Sprintf("delete tenant %q", key), err)

@@ -95,6 +95,15 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if err != nil {
 				t.Fatalf("subscribe after the upgrade: %v", err)
 			}
+			if due, err := cur.Polls().ClaimDue(ctx, "w", time.Now(), 10, time.Minute); err != nil || len(due) != 1 || due[0].ID != sub.ID {
+				t.Fatalf("claim after the upgrade: %d %v", len(due), err)
+			}
+			if seen, err := acme.Subscriptions().Records(sub.ID).Mark(ctx, 1, []store.RecordHash{{ID: "r1", Hash: "h"}}); err != nil || seen[0].Previous != "" {
+				t.Fatalf("record hashes after the upgrade: %v", err)
+			}
+			if _, err := cur.Inbox().Append(ctx, &store.InboxEntry{Connector: "crm", Method: "POST", URL: "/w", Body: []byte("{}")}); err != nil {
+				t.Fatalf("inbox after the upgrade: %v", err)
+			}
 			if err := acme.Connections().Delete(ctx, c.ID); err != nil {
 				t.Fatal(err)
 			}

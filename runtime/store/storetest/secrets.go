@@ -112,15 +112,18 @@ func testRotation(t *testing.T, e *env) {
 	noErr(t, err)
 	state := "state-0123456789abcdef"
 	noErr(t, sA.SaveState(ctx, state, []byte(`{"verifier":"pkce-SECRET"}`), e.clock.Now().Add(time.Hour)))
+	subRemote := try(sA.Tenant("acme").Subscriptions().Create(ctx, store.Subscription{ConnectionID: ids[0], Event: "contact-changed",
+		Remote: map[string]any{"secret": "whsec_SECRET"}})).ok(t)
+	subPlain := try(sA.Tenant("acme").Subscriptions().Create(ctx, store.Subscription{ConnectionID: ids[1], Event: "contact-changed"})).ok(t)
 
 	// B current, A still known: rotate, twice.
 	ringBA := try(crypt.New(keyB, e.keyA)).ok(t)
 	sBA := e.store(store.WithKeyring(ringBA))
 	res := try(sBA.RotateKeys(ctx)).ok(t)
-	if res.Connections != 230 || res.States != 1 {
-		t.Fatalf("rotated %+v, want 230 connections and 1 state", res)
+	if res.Connections != 230 || res.States != 1 || res.Subscriptions != 2 {
+		t.Fatalf("rotated %+v, want 230 connections, 1 state and 2 subscriptions", res)
 	}
-	if res := try(sBA.RotateKeys(ctx)).ok(t); res.Connections != 0 || res.States != 0 {
+	if res := try(sBA.RotateKeys(ctx)).ok(t); res.Connections != 0 || res.States != 0 || res.Subscriptions != 0 {
 		t.Fatalf("second rotation did %+v", res)
 	}
 	_, _, kid := rawSecrets(t, sBA, ids[0])
@@ -135,6 +138,12 @@ func testRotation(t *testing.T, e *env) {
 		if c.Token != nil && c.Token.AccessToken != secretValues[1] {
 			t.Fatalf("token after rotation: %+v", c.Token)
 		}
+	}
+	if sub := try(sB.Tenant("acme").Subscriptions().Get(ctx, subRemote.ID)).ok(t); sub.Remote["secret"] != "whsec_SECRET" || sub.WebhookToken != subRemote.WebhookToken {
+		t.Fatalf("subscription after rotation: %+v", sub)
+	}
+	if sub := try(sB.SubscriptionByToken(ctx, subPlain.WebhookToken)).ok(t); sub.ID != subPlain.ID || sub.Remote != nil {
+		t.Fatalf("subscription by token after rotation: %+v", sub)
 	}
 	data := try(sB.TakeState(ctx, state)).ok(t)
 	if string(data) != `{"verifier":"pkce-SECRET"}` {

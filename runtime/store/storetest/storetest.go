@@ -62,6 +62,13 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"Subscriptions", testSubscriptions},
 		{"OutboxRecent", testOutboxRecent},
+		{"SubscriptionIsolation", testSubscriptionIsolation},
+		{"SubscriptionCascade", testSubscriptionCascade},
+		{"RecordHashes", testRecordHashes},
+		{"Polls", testPolls},
+		{"PollsConcurrent", testPollsConcurrent},
+		{"Inbox", testInbox},
+		{"InboxConcurrent", testInboxConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
