@@ -34,7 +34,9 @@ type InboxWorker struct {
 	// Backoff is the wait before the attempt-th retry; default 5 s
 	// doubling up to 1 h.
 	Backoff func(attempt int) time.Duration
-	Log     *slog.Logger
+	// Now is the clock of retries, the store's; nil is time.Now.
+	Now func() time.Time
+	Log *slog.Logger
 
 	once  sync.Once
 	wake  chan struct{}
@@ -79,6 +81,9 @@ func (w *InboxWorker) setDefaults() {
 	}
 	if w.Log == nil {
 		w.Log = slog.New(slog.DiscardHandler)
+	}
+	if w.Now == nil {
+		w.Now = time.Now
 	}
 	w.wake = make(chan struct{}, 1)
 }
@@ -144,7 +149,7 @@ func (w *InboxWorker) ProcessOnce(ctx context.Context) (int, error) {
 			return len(entries), nil
 		}
 		w.Stats.Failed.Add(1)
-		dead, err := inbox.Fail(ctx, w.ID, e.ID, time.Now().Add(w.Backoff(e.Attempts)), perr.Error())
+		dead, err := inbox.Fail(ctx, w.ID, e.ID, w.Now().Add(w.Backoff(e.Attempts)), perr.Error())
 		if err != nil && !errors.Is(err, store.ErrLeaseLost) {
 			w.Log.WarnContext(ctx, "webhook inbox: failure not recorded", "entry", e.ID, "error", err)
 		}

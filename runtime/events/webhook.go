@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/events/verify"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
@@ -76,6 +77,12 @@ type Webhooks struct {
 	// Now is the clock of signature timestamps and detected changes; nil
 	// is time.Now.
 	Now func() time.Time
+	// Routes, when set, keeps RouteConnector's lookups for its TTL (the
+	// ingress's; the inbox worker's Webhooks should have none).
+	Routes *TTLCache[[]*store.Subscription]
+	// Targets, when set, keeps TargetOf's resolutions within
+	// RouteConnector, by subscription id.
+	Targets *TTLCache[*Target]
 }
 
 func (w *Webhooks) now() time.Time {
@@ -117,7 +124,9 @@ func (w *Webhooks) RouteConnector(ctx context.Context, connector string, req *ve
 		if key == "" {
 			continue
 		}
-		subs, err := w.Store.SubscriptionsByRoute(ctx, connector, ev.Spec.Key, key)
+		subs, err := w.Routes.Get(connector+"\x00"+ev.Spec.Key+"\x00"+key, func() ([]*store.Subscription, error) {
+			return w.Store.SubscriptionsByRoute(ctx, connector, ev.Spec.Key, key)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +134,7 @@ func (w *Webhooks) RouteConnector(ctx context.Context, connector string, req *ve
 			if len(out) == maxRouteTargets {
 				break
 			}
-			t, err := w.TargetOf(ctx, s)
+			t, err := w.Targets.Get(s.ID, func() (*Target, error) { return w.TargetOf(ctx, s) })
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrUnknownRoute) {
 				continue
 			}
@@ -340,6 +349,10 @@ func (w *Webhooks) change(ctx context.Context, t *Target, vars map[string]any, r
 			input = map[string]any{}
 		}
 		out, err := w.Conns.RunAction(ctx, t.Sub.Tenant, t.Sub.ConnectionID, en.Action, input)
+		if engine.TypeOf(err) == engine.ErrNotFound {
+			// Gone already: its deletion is a push of its own.
+			return c, false, fmt.Sprintf("action %q finds no record %q", en.Action, c.RecordID), nil
+		}
 		if err != nil {
 			return c, false, "", fmt.Errorf("enriching record %q with action %q: %w", c.RecordID, en.Action, err)
 		}

@@ -130,18 +130,23 @@ func (l *Lifecycle) kept(ctx context.Context, ev *ResolvedEvent, resp, webhook m
 	if remote == nil {
 		remote = map[string]any{}
 	}
+	// A renewal's answer may leave out what subscribe gave (the id, the
+	// secret): what was kept stays then.
+	renewing := prev != nil
 	if ce.SubscriptionID != nil {
 		v, err := ce.SubscriptionID.Eval(ctx, vars)
-		if err != nil {
+		if err != nil && !renewing {
 			return nil, time.Time{}, fmt.Errorf("webhook.subscriptionId of event %q: %w", ev.Spec.Key, err)
 		}
-		if v != nil {
+		if err == nil && v != nil {
 			remote["id"] = v
 		}
 	}
 	if ce.Keep != nil {
 		v, err := ce.Keep.Eval(ctx, vars)
-		if err != nil {
+		if err != nil && renewing {
+			v = map[string]any{}
+		} else if err != nil {
 			return nil, time.Time{}, fmt.Errorf("webhook.keep of event %q: %w", ev.Spec.Key, err)
 		}
 		m, ok := v.(map[string]any)

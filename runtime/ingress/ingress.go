@@ -45,7 +45,13 @@ type Options struct {
 	MaxBody int64
 	// Stored is called after each Append (e.g. InboxWorker.Wake).
 	Stored func()
-	Logger *slog.Logger
+	// CacheTTL is how long the routes of the ingress (a token's
+	// subscription, its event and connection) are kept between lookups:
+	// a pause or new credentials may take that long to show here (the
+	// inbox worker looks again before processing). Default 1 s; negative
+	// caches nothing.
+	CacheTTL time.Duration
+	Logger   *slog.Logger
 }
 
 // Counters count the requests of the ingress by outcome.
@@ -74,9 +80,11 @@ func (c *Counters) Snapshot() map[string]int64 {
 
 // Handler serves the webhook routes.
 type Handler struct {
-	o   Options
-	mux *http.ServeMux
-	log *slog.Logger
+	o       Options
+	mux     *http.ServeMux
+	log     *slog.Logger
+	targets *events.TTLCache[*events.Target]
+	wh      *events.Webhooks // Options.Webhooks with a route cache
 	// Counters of every request served.
 	Counters Counters
 }
@@ -86,7 +94,17 @@ func New(o Options) *Handler {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
-	h := &Handler{o: o, mux: http.NewServeMux(), log: o.Logger}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = time.Second
+	}
+	notFound := func(err error) bool {
+		return errors.Is(err, store.ErrNotFound) || errors.Is(err, events.ErrUnknownRoute)
+	}
+	wh := *o.Webhooks
+	wh.Routes = &events.TTLCache[[]*store.Subscription]{TTL: o.CacheTTL}
+	wh.Targets = &events.TTLCache[*events.Target]{TTL: o.CacheTTL, KeepErr: notFound}
+	h := &Handler{o: o, mux: http.NewServeMux(), log: o.Logger, wh: &wh,
+		targets: &events.TTLCache[*events.Target]{TTL: o.CacheTTL, KeepErr: notFound}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -173,8 +191,17 @@ func (h *Handler) signatureRefusal(err error) *refusal {
 func (h *Handler) perSubscription(w http.ResponseWriter, r *http.Request) {
 	h.Counters.Received.Add(1)
 	ctx := r.Context()
-	sub, err := h.o.Store.SubscriptionByToken(ctx, r.PathValue("token"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.Status != store.SubscriptionActive) {
+	t, err := h.targets.Get(r.PathValue("token"), func() (*events.Target, error) {
+		sub, err := h.o.Store.SubscriptionByToken(ctx, r.PathValue("token"))
+		if err != nil {
+			return nil, err
+		}
+		if sub.Status != store.SubscriptionActive {
+			return nil, events.ErrUnknownRoute
+		}
+		return h.wh.TargetOf(ctx, sub)
+	})
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, events.ErrUnknownRoute) {
 		h.refuse(w, unknownRoute(h))
 		return
 	}
@@ -182,18 +209,10 @@ func (h *Handler) perSubscription(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "looking the subscription up", err)
 		return
 	}
+	sub := t.Sub
 	body, f := h.readBody(w, r)
 	if f != nil {
 		h.refuse(w, f)
-		return
-	}
-	t, err := h.o.Webhooks.TargetOf(ctx, sub)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, events.ErrUnknownRoute) {
-		h.refuse(w, unknownRoute(h))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, "resolving the subscription's event", err)
 		return
 	}
 	if !contentTypeOK(r.Header.Get("Content-Type"), t.Event) {
@@ -201,7 +220,7 @@ func (h *Handler) perSubscription(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := verify.NewRequest(r, body, h.o.PublicURL)
-	if err := h.o.Webhooks.Verify(ctx, t, req); err != nil {
+	if err := h.wh.Verify(ctx, t, req); err != nil {
 		h.refuse(w, h.signatureRefusal(err))
 		return
 	}
@@ -219,7 +238,7 @@ func (h *Handler) connectorWide(w http.ResponseWriter, r *http.Request) {
 	h.Counters.Received.Add(1)
 	ctx := r.Context()
 	connector := r.PathValue("connector")
-	evs := h.o.Webhooks.Conns.ConnectorEvents(connector)
+	evs := h.wh.Conns.ConnectorEvents(connector)
 	evs = slices.DeleteFunc(evs, func(ev *events.ResolvedEvent) bool { return ev.Compiled.ConnectionKey == nil })
 	if len(evs) == 0 {
 		h.refuse(w, unknownRoute(h))
@@ -235,14 +254,14 @@ func (h *Handler) connectorWide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := verify.NewRequest(r, body, h.o.PublicURL)
-	targets, err := h.o.Webhooks.RouteConnector(ctx, connector, req)
+	targets, err := h.wh.RouteConnector(ctx, connector, req)
 	if errors.Is(err, events.ErrUnknownRoute) {
 		// A verification request may carry no connection key: answered
 		// when its event needs no connection to check its signature.
 		for _, ev := range evs {
 			if ok, _, _, _, _ := events.Handshake(ctx, ev, req); ok {
 				vt := &events.Target{Sub: &store.Subscription{}, Event: ev, Conn: &store.Connection{}}
-				if err := h.o.Webhooks.Verify(ctx, vt, req); err != nil {
+				if err := h.wh.Verify(ctx, vt, req); err != nil {
 					h.refuse(w, h.signatureRefusal(err))
 					return
 				}
@@ -260,7 +279,7 @@ func (h *Handler) connectorWide(w http.ResponseWriter, r *http.Request) {
 	var verified *events.Target
 	var firstErr error
 	for _, t := range targets {
-		err := h.o.Webhooks.Verify(ctx, t, req)
+		err := h.wh.Verify(ctx, t, req)
 		if err == nil {
 			verified = t
 			break
@@ -306,7 +325,6 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request, req *verify.Requ
 		h.fail(w, r, "building the reply", err)
 		return
 	}
-	e.ReceivedAt = time.Now()
 	e.Method, e.URL, e.Body = r.Method, req.URL, body
 	e.Headers = map[string][]string(r.Header.Clone())
 	// The durable write outlives a caller who hangs up: once it is
