@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/reload"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec"
@@ -73,6 +74,8 @@ func newDevCmd() *cobra.Command {
 	f.StringVar(&cfg.Store, "store", "", "store DSN: sqlite:PATH or postgres://… (default: membrane.yaml's, else DIR/.membrane/membrane.db)")
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users and OAuth providers reach this server at (default: membrane.yaml's publicUrl)")
+	f.IntVar(&cfg.PollWorkers, "poll-workers", schedule.DefaultWorkers, "how many polls of subscriptions run at once")
+	f.DurationVar(&cfg.PollLease, "poll-lease", schedule.DefaultLease, "how long a poll holds its connection before another replica may take over (renewed while it runs)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	return cmd

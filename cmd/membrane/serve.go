@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec/diag"
 )
@@ -70,6 +71,8 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.Addr, "addr", "", "address to listen on (default "+server.DefaultAddr+", or "+server.DevAddr+" with a generated development secret)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users and OAuth providers reach this server at (default: membrane.yaml's publicUrl)")
 	f.BoolVar(&cfg.AllowPrivate, "allow-private", false, "let actions reach private and loopback addresses")
+	f.IntVar(&cfg.PollWorkers, "poll-workers", schedule.DefaultWorkers, "how many polls of subscriptions run at once")
+	f.DurationVar(&cfg.PollLease, "poll-lease", schedule.DefaultLease, "how long a poll holds its connection before another replica may take over (renewed while it runs)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/console"
+	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
@@ -68,6 +69,15 @@ type Config struct {
 	// Diagnostics feeds the console the development server's reloads;
 	// nil under serve.
 	Diagnostics console.Source
+	// PollWorkers is how many polls of subscriptions run at once on this
+	// server (default 16); PollLease how long a poll holds its
+	// subscription's connection before another replica may take it over
+	// (default 2 min; renewed while the poll runs, so it bounds how long a
+	// dead replica's polls wait, not how long a poll may take).
+	PollWorkers int
+	PollLease   time.Duration
+	// Poller runs the polls; nil is the connection service's.
+	Poller schedule.Poller
 }
 
 // DefaultAddr is where the server listens when neither the flag nor the

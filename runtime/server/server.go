@@ -39,6 +39,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/console"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/events"
+	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/ingress"
 	"github.com/membrane-dev/membrane/runtime/oauth"
@@ -64,6 +65,10 @@ type Server struct {
 	Webhooks  *ingress.Handler
 	Inbox     *events.InboxWorker
 	Lifecycle *events.Lifecycle
+
+	// Scheduler runs the polls of subscriptions while the server serves;
+	// Kick it when a subscription is created or resumed.
+	Scheduler *schedule.Scheduler
 
 	handler  http.Handler
 	mux      *http.ServeMux
@@ -200,6 +205,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
+	s.Scheduler = newScheduler(cfg, st, svc, log)
 	mux := http.NewServeMux()
 	s.mux = mux
 	mux.Handle("/v1/", apiHandler)
@@ -256,7 +262,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
 // turns 503 at once, no new connection is accepted, and requests in
 // flight (runs, OAuth callbacks) finish within ShutdownTimeout. The
-// connection maintenance loop runs alongside. Serve does not close the
+// connection maintenance loop and the poll scheduler run alongside; polls
+// in flight at shutdown get ShutdownTimeout too. Serve does not close the
 // store; Close does.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
@@ -276,6 +283,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.Service.Maintain(maintainCtx) })
 	wg.Go(func() { _ = s.Inbox.Run(maintainCtx) })
 	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
+	wg.Go(func() { _ = s.Scheduler.Run(maintainCtx) })
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
