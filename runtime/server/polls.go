@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
@@ -21,6 +21,9 @@ func newScheduler(cfg Config, st store.Store, svc *connections.Service, log *slo
 	return schedule.New(schedule.Options{
 		Store: st, Poller: poller, Workers: cfg.PollWorkers, Lease: cfg.PollLease,
 		StopGrace: cfg.ShutdownTimeout, Logger: log.With("component", "poll-scheduler"),
+		// A subscription without an interval of its own polls at its
+		// event's (as the workspace now says), not at a fixed default.
+		IntervalOf: func(sub *store.Subscription) time.Duration { return svc.Delivery(sub).Interval },
 	})
 }
 
@@ -28,7 +31,6 @@ func newScheduler(cfg Config, st store.Store, svc *connections.Service, log *slo
 type servicePoller struct{ svc *connections.Service }
 
 func (p servicePoller) Poll(ctx context.Context, sub *store.Subscription) error {
-	return errPollUnsupported
+	_, err := p.svc.Poll(ctx, sub)
+	return err
 }
-
-var errPollUnsupported = errors.New("this server cannot poll subscriptions yet")
