@@ -144,7 +144,9 @@ func (n *node) start() {
 	n.runs++
 	fmt.Fprintf(n.logs, "--- run %d\n", n.runs)
 	args := append([]string{"serve", "--dir", n.dir, "--store", n.dsn, "--addr", n.addr,
-		"--public-url", n.url(), "--allow-private", "--log-format", "json", "--log-level", "info"}, n.extra...)
+		"--public-url", n.url(), "--allow-private", "--log-format", "json", "--log-level", "info",
+		// A poll of a killed server frees its connection within 2 s.
+		"--poll-lease", "2s"}, n.extra...)
 	cmd := exec.Command(n.bin, args...)
 	cmd.Env = append(os.Environ(), "MEMBRANE_WORKSPACE_SECRET="+crashWorkspaceSecret)
 	cmd.Stdout = n.logs

@@ -155,7 +155,18 @@ func checkFeed(t *testing.T, feed []upChange, got []outboxChange) {
 		switch cs := seen[keyOf(c.ID, c.Type, c.Version)]; len(cs) {
 		case 0:
 			if missing++; missing <= 10 {
-				t.Errorf("lost: %s %s v%d (feed #%d)", c.Type, c.ID, c.Version, c.Seq)
+				var app, out []string
+				for _, o := range feed {
+					if o.ID == c.ID {
+						app = append(app, fmt.Sprintf("#%d %s v%d", o.Seq, o.Type, o.Version))
+					}
+				}
+				for _, o := range got {
+					if o.RecordID == c.ID {
+						out = append(out, o.String())
+					}
+				}
+				t.Errorf("lost: %s %s v%d (feed #%d); the app: %v; the outbox: %v", c.Type, c.ID, c.Version, c.Seq, app, out)
 			}
 		case 1:
 		default:
