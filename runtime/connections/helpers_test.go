@@ -55,6 +55,10 @@ type fakeAPI struct {
 	hold          string
 	held, release chan struct{}
 	lastToken     string // the bearer token of the last OAuth API call
+	// listed is what GET /contacts lists (polls); listStatus, when set,
+	// is its forced status.
+	listed     []map[string]any
+	listStatus int
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -147,6 +151,14 @@ func (a *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 200, map[string]any{"account": "acme", "region": r.Header.Get("X-Region")})
 	case "/contacts":
+		if r.Method == http.MethodGet {
+			if a.listStatus != 0 {
+				writeJSON(w, a.listStatus, map[string]any{"error": "unavailable"})
+				return
+			}
+			writeJSON(w, 200, map[string]any{"items": a.listed})
+			return
+		}
 		var m map[string]any
 		json.Unmarshal(body, &m)
 		a.bodies = append(a.bodies, m)
