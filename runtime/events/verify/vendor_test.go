@@ -351,6 +351,10 @@ func TestStripe(t *testing.T) {
 	forged := send("t=" + strconv.FormatInt(now.Unix(), 10) + h[strings.Index(h, ","):])
 	wantErr(t, "a stale signature with a fresh t=", verify.Verify(ctx, sig, forged.request(), secretVars(secret), now), verify.ErrBadSignature)
 
+	// No t= at all: nothing to check the signature against.
+	noT := send(h[strings.Index(h, ",")+1:])
+	wantErr(t, "no t=", verify.Verify(ctx, sig, noT.request(), secretVars(secret), now), verify.ErrMalformed)
+
 	oldSecret, newSecret := "whsec_old_0123456789", "whsec_new_9876543210"
 	rolled := send(stripeHeader(t, payload, now, oldSecret, newSecret))
 	if n := strings.Count(rolled.headers["Stripe-Signature"], "v1="); n != 2 {
@@ -362,4 +366,38 @@ func TestStripe(t *testing.T) {
 		}
 	}
 	wantErr(t, "a third secret", verify.Verify(ctx, sig, rolled.request(), secretVars(secret), now), verify.ErrBadSignature)
+}
+
+// TestDocsShowTheTestedBlocks: docs/webhook-signatures.md shows each
+// vendor's block as the tests run it, line for line.
+func TestDocsShowTheTestedBlocks(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/webhook-signatures.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("testdata/workspace/*.yaml")
+	if err != nil || len(files) != 8 {
+		t.Fatalf("testdata/workspace: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		start := strings.Index(text, "\n  signature:\n")
+		if start < 0 {
+			continue // the connector
+		}
+		end := strings.Index(text, "\n  records:")
+		var block []string
+		for _, l := range strings.Split(text[start+1:end], "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				block = append(block, l)
+			}
+		}
+		if want := strings.Join(block, "\n") + "\n```"; !strings.Contains(string(doc), want) {
+			t.Errorf("docs/webhook-signatures.md does not show the block of %s:\n%s", f, want)
+		}
+	}
 }

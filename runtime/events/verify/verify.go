@@ -93,15 +93,19 @@ func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, sec
 	if sig == nil {
 		return nil
 	}
+	header := headerName(sig)
 	fail := func(kind error, format string, args ...any) error {
-		return &Error{Kind: kind, Header: sig.Src.Header, Detail: fmt.Sprintf(format, args...)}
+		return &Error{Kind: kind, Header: header, Detail: fmt.Sprintf(format, args...)}
 	}
 	key, err := decodeSecret(sig, secret)
 	if err != nil {
 		return fail(ErrNoSecret, "%v", err)
 	}
+	if req == nil {
+		req = &Request{}
+	}
 	if req.Headers[sig.Header] == "" {
-		return fail(ErrMissingSignature, "the request has no %s header; was it sent by the app, to the URL the app was given?", sig.Src.Header)
+		return fail(ErrMissingSignature, "the request has no %s header; was it sent by the app, to the URL the app was given?", header)
 	}
 	vars := map[string]any{compile.VarRequest: req.Var()}
 	candidates, err := evalCandidates(ctx, sig, req, vars)
@@ -137,9 +141,9 @@ func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, sec
 	}
 	switch {
 	case considered == 0 && sig.Prefix != "":
-		return fail(ErrBadSignature, "no %s signature starting with %q in the %s header", sig.Encoding, sig.Prefix, sig.Src.Header)
+		return fail(ErrBadSignature, "no %s signature starting with %q in the %s header", sig.Encoding, sig.Prefix, header)
 	case considered == 0:
-		return fail(ErrBadSignature, "the %s header holds no %s signature", sig.Src.Header, sig.Encoding)
+		return fail(ErrBadSignature, "the %s header holds no %s signature", header, sig.Encoding)
 	case !matched:
 		return fail(ErrBadSignature, "the signature does not match the payload (%s of %d bytes); check the signing secret, and that nothing between the app and Membrane rewrites the body", sig.Algorithm, len(payload))
 	}
@@ -167,11 +171,19 @@ func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, sec
 	return nil
 }
 
+// headerName is the signature header as the file writes it.
+func headerName(sig *compile.Signature) string {
+	if sig.Src != nil && sig.Src.Header != "" {
+		return sig.Src.Header
+	}
+	return sig.Header
+}
+
 // evalSecret evaluates the secret expression. Its error names where the
 // expression is written, never what it gave or failed on.
 func evalSecret(ctx context.Context, sig *compile.Signature, vars map[string]any) (string, error) {
 	fail := func(detail string) error {
-		return &Error{Kind: ErrNoSecret, Header: sig.Src.Header, Detail: detail}
+		return &Error{Kind: ErrNoSecret, Header: headerName(sig), Detail: detail}
 	}
 	if sig.Secret == nil {
 		return "", fail("the signature has no secret")
@@ -294,7 +306,8 @@ func decodeBase64(s string) ([]byte, bool) {
 }
 
 // unixTime reads a signed timestamp: Unix seconds as a number or a
-// string of digits (a fraction allowed), or a timestamp.
+// string of digits (a fraction allowed), or an RFC 3339 time (a CEL
+// timestamp).
 func unixTime(v any) (time.Time, error) {
 	var secs float64
 	switch t := v.(type) {
@@ -319,7 +332,11 @@ func unixTime(v any) (time.Time, error) {
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("is not Unix seconds (%d characters that are not a number)", len(s))
+			// A CEL timestamp reaches Go as RFC 3339 text.
+			if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return tm, nil
+			}
+			return time.Time{}, fmt.Errorf("is neither Unix seconds nor an RFC 3339 time (%d characters)", len(s))
 		}
 		secs = f
 	case nil:

@@ -10,11 +10,17 @@
 // accept what was signed, so a test cannot pass on a signer used wrongly.
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { sign as githubSign, verify as githubVerify } from "@octokit/webhooks-methods";
-import { Webhook } from "standardwebhooks";
-import twilio from "twilio";
-import hubspot from "@hubspot/api-client";
-import bolt from "@slack/bolt";
+
+// Each vendor's package is loaded when a job needs it: twilio and Bolt take
+// seconds to load.
+const githubMethods = () => import("@octokit/webhooks-methods");
+const standardWebhooks = () => import("standardwebhooks");
+// twilio's webhooks module is what its top-level validateRequest and
+// getExpectedTwilioSignature are, without its REST client.
+const twilioPkg = async () => (await import("twilio/lib/webhooks/webhooks.js")).default;
+const hubspotPkg = async () => (await import("@hubspot/api-client")).default;
+// Bolt's verify-request module is what @slack/bolt exports as verifySlackRequest.
+const boltPkg = async () => (await import("@slack/bolt/dist/receivers/verify-request.js")).default;
 
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 
@@ -26,12 +32,14 @@ async function signOne(j) {
   const [secret] = j.secrets;
   switch (j.scheme) {
     case "github": {
+      const { sign: githubSign, verify: githubVerify } = await githubMethods();
       // @octokit/webhooks-methods is GitHub's own: "sha256=" + hex HMAC-SHA256 of the body.
       const sig = await githubSign(secret, j.body);
       if (j.check) must(await githubVerify(secret, j.body, sig), "github");
       return { "X-Hub-Signature-256": sig };
     }
     case "standardwebhooks": {
+      const { Webhook } = await standardWebhooks();
       // One signature per secret, space-separated, as a sender rotating its secret sends them.
       const date = new Date(j.timestamp * 1000);
       const sigs = j.secrets.map((s) => new Webhook(s).sign(j.id, date, j.body));
@@ -42,6 +50,7 @@ async function signOne(j) {
       return headers;
     }
     case "twilio": {
+      const twilio = await twilioPkg();
       const sig = twilio.getExpectedTwilioSignature(secret, j.url, j.params);
       if (j.check) must(twilio.validateRequest(secret, sig, j.url, j.params), "twilio");
       return { "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded" };
@@ -49,6 +58,7 @@ async function signOne(j) {
     case "hubspot": {
       // The v3 signature of HubSpot's own client: base64 HMAC-SHA256 of
       // method + URI + body + timestamp (milliseconds).
+      const hubspot = await hubspotPkg();
       const ms = j.timestamp * 1000;
       const opts = { clientSecret: secret, requestBody: j.body, url: j.url, method: j.method, timestamp: ms, signatureVersion: "v3" };
       const sig = hubspot.Signature.getSignature(j.method, "v3", opts);
@@ -63,6 +73,7 @@ async function signOne(j) {
       const sig = "v0=" + createHmac("sha256", secret).update(`v0:${ts}:${j.body}`).digest("hex");
       const headers = { "X-Slack-Signature": sig, "X-Slack-Request-Timestamp": ts };
       if (j.check) {
+        const bolt = await boltPkg();
         bolt.verifySlackRequest({
           signingSecret: secret,
           body: j.body,
