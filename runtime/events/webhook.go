@@ -219,22 +219,22 @@ func replyBody(v any) (string, []byte, error) {
 	return "application/json", b, err
 }
 
-// PayloadRecordError is a record of a payload that cannot become a change (no
+// SkippedRecord is a record of a payload that cannot become a change (no
 // id, a type that is no change type, a mapped record its schema refuses):
 // it is skipped and counted, the rest of the payload is processed.
-type PayloadRecordError struct {
+type SkippedRecord struct {
 	Index int
 	Msg   string
 }
 
-func (e *PayloadRecordError) Error() string {
+func (e *SkippedRecord) Error() string {
 	return fmt.Sprintf("record %d of the payload: %s", e.Index, e.Msg)
 }
 
 // Changes evaluates a request's records for a target: `records`, then per
 // record `filter`, `id`, `type`, `updatedAt`, the enrichment action, the
 // `record` mapping and the record schema. Records that cannot become a
-// change are returned as *PayloadRecordError, beside the changes; err is a
+// change are returned as *SkippedRecord, beside the changes; err is a
 // failure worth retrying (the enrichment action failed) or a payload that
 // cannot be read at all.
 func (w *Webhooks) Changes(ctx context.Context, t *Target, req *verify.Request) (changes []Change, skipped []error, err error) {
@@ -265,7 +265,7 @@ func (w *Webhooks) Changes(ctx context.Context, t *Target, req *verify.Request) 
 			return nil, nil, terr
 		}
 		if rerr != "" {
-			skipped = append(skipped, &PayloadRecordError{Index: i, Msg: rerr})
+			skipped = append(skipped, &SkippedRecord{Index: i, Msg: rerr})
 			continue
 		}
 		if ok {

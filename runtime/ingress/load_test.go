@@ -35,11 +35,13 @@ type loadResult struct {
 	errors   int64
 	rps      float64
 	p50, p99 time.Duration
+	// cpu is the process's CPU time per request, the clients' included.
+	cpu time.Duration
 }
 
 func (r loadResult) String() string {
-	return fmt.Sprintf("%7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)",
-		r.rps, ms(r.p50), ms(r.p99), r.n, r.errors)
+	return fmt.Sprintf("%7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  CPU %5.0f µs/req  (%d requests, %d errors)",
+		r.rps, ms(r.p50), ms(r.p99), float64(r.cpu.Nanoseconds())/1000, r.n, r.errors)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -71,7 +73,7 @@ func hammer(t *testing.T, url, secret string, clients int, d time.Duration, want
 		}
 	}
 	deadline := time.Now().Add(d)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for c := range clients {
 		wg.Go(func() {
 			own := make([]time.Duration, 0, 4096)
@@ -99,7 +101,7 @@ func hammer(t *testing.T, url, secret string, clients int, d time.Duration, want
 		})
 	}
 	wg.Wait()
-	took := time.Since(start)
+	took, cpu := time.Since(start), processCPU()-cpu0
 	slices.Sort(lats)
 	pct := func(p float64) time.Duration {
 		if len(lats) == 0 {
@@ -107,7 +109,8 @@ func hammer(t *testing.T, url, secret string, clients int, d time.Duration, want
 		}
 		return lats[min(len(lats)-1, int(float64(len(lats))*p))]
 	}
-	return loadResult{n: n.Load(), errors: errs.Load(), rps: float64(n.Load()) / took.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+	return loadResult{n: n.Load(), errors: errs.Load(), rps: float64(n.Load()) / took.Seconds(), p50: pct(0.50), p99: pct(0.99),
+		cpu: cpu / time.Duration(max(1, n.Load()))}
 }
 
 // TestIngressLoad measures verified webhook requests stored durably on
@@ -143,6 +146,12 @@ func TestIngressLoad(t *testing.T) {
 	t.Logf("bare handler (ceiling):         %s", b)
 	t.Logf("ingress, verified + stored:     %s", m)
 	t.Logf("ratio ingress/bare: %.2f; stored %d of %d; clients %d; GOMAXPROCS %d", m.rps/b.rps, stored, m.n, *loadClients, runtimeProcs())
+	if m.cpu > 0 {
+		// What the process can do per core-second when it has the cores
+		// to itself: CPU per request bounds the rate whatever else runs.
+		t.Logf("CPU-bound rate on %d cores: bare %.0f req/s, ingress %.0f req/s (ratio %.2f)", runtimeProcs(),
+			float64(runtimeProcs())*float64(time.Second)/float64(b.cpu), float64(runtimeProcs())*float64(time.Second)/float64(m.cpu), float64(b.cpu)/float64(m.cpu))
+	}
 	if m.errors > 0 || stored != m.n-m.errors {
 		t.Errorf("%d requests failed; %d of %d stored", m.errors, stored, m.n)
 	}
