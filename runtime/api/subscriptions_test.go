@@ -407,6 +407,16 @@ func TestSubscriptionsAtTheApp(t *testing.T) {
 		if !strings.Contains(logs.String(), "the connection is deleted anyway") || !strings.Contains(logs.String(), id4) {
 			t.Fatalf("no warning of the refused unsubscribe:\n%s", logs)
 		}
+		// A tenant's deletion unsubscribes each of its webhook subscriptions.
+		hooks.set(false, false)
+		conn3 := c.newConnection(acme)
+		r = c.post("/v1/connections/"+conn3+"/subscriptions", acme, map[string]any{"event": "deal-pushed"})
+		wantStatus(t, r, http.StatusCreated)
+		id5 := r.object(t)["id"].(string)
+		wantStatus(t, c.do(req{method: "DELETE", path: "/v1/tenants/acme", token: c.AdminToken("root")}), http.StatusNoContent)
+		if _, unsubscribed := hooks.calls(); !slices.Contains(unsubscribed, id5) {
+			t.Fatalf("the deleted tenant's subscription was not unsubscribed: %v", unsubscribed)
+		}
 		c.neverShown("whsec_never_shown_0123456789")
 		if strings.Contains(logs.String(), "whsec_never_shown_0123456789") {
 			t.Fatal("the service's log shows what the app answered")

@@ -37,6 +37,11 @@ func (a *api) putTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) deleteTenant(w http.ResponseWriter, r *http.Request) {
+	// The apps stop pushing to the tenant's subscriptions first.
+	if err := a.svc.UnsubscribeTenant(r.Context(), r.PathValue("tenant")); err != nil {
+		a.fail(w, r, "tenant", err)
+		return
+	}
 	if err := a.st.DeleteTenant(r.Context(), r.PathValue("tenant")); err != nil {
 		a.fail(w, r, "tenant", err)
 		return

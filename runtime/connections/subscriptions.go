@@ -467,11 +467,16 @@ func (s *Service) unsubscribeAtApp(ctx context.Context, sub *store.Subscription)
 }
 
 // unsubscribeConnection removes the app's webhooks of every subscription
-// of a connection about to be deleted. A refusal is logged as a warning
-// and does not stop the deletion.
+// of a connection about to be deleted (of every connection of the tenant
+// when connID is empty). A refusal is logged as a warning and does not
+// stop the deletion.
 func (s *Service) unsubscribeConnection(ctx context.Context, ts store.TenantStore, connID string) error {
 	if s.currentSubscriber() == nil {
 		return nil
+	}
+	what := "the connection"
+	if connID == "" {
+		what = "the tenant"
 	}
 	cursor := ""
 	for {
@@ -481,8 +486,8 @@ func (s *Service) unsubscribeConnection(ctx context.Context, ts store.TenantStor
 		}
 		for _, sub := range page.Items {
 			if err := s.unsubscribeAtApp(ctx, sub); err != nil {
-				s.log.WarnContext(ctx, "the app refused to remove a subscription's webhook; the connection is deleted anyway, so the app may keep sending to a URL that no longer exists",
-					"tenant", ts.Key(), "connection", connID, "subscription", sub.ID, "connector", sub.Connector, "event", sub.Event, "error", err)
+				s.log.WarnContext(ctx, "the app refused to remove a subscription's webhook; "+what+" is deleted anyway, so the app may keep sending to a URL that no longer exists",
+					"tenant", ts.Key(), "connection", sub.ConnectionID, "subscription", sub.ID, "connector", sub.Connector, "event", sub.Event, "error", err)
 			}
 		}
 		if page.Next == "" {
@@ -490,6 +495,13 @@ func (s *Service) unsubscribeConnection(ctx context.Context, ts store.TenantStor
 		}
 		cursor = page.Next
 	}
+}
+
+// UnsubscribeTenant removes at the apps the webhooks of every
+// subscription of a tenant about to be deleted; a refusal is logged as a
+// warning. The store deletes the subscriptions with the tenant.
+func (s *Service) UnsubscribeTenant(ctx context.Context, tenant string) error {
+	return s.unsubscribeConnection(ctx, s.st.Tenant(tenant), "")
 }
 
 // autoSubscribe creates, inside the transaction that creates connection c,

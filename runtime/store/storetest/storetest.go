@@ -61,7 +61,6 @@ func Run(t *testing.T, newDB NewDB) {
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"Subscriptions", testSubscriptions},
-		{"OutboxRecent", testOutboxRecent},
 		{"SubscriptionIsolation", testSubscriptionIsolation},
 		{"SubscriptionCascade", testSubscriptionCascade},
 		{"RecordHashes", testRecordHashes},
@@ -69,6 +68,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"PollsConcurrent", testPollsConcurrent},
 		{"Inbox", testInbox},
 		{"InboxConcurrent", testInboxConcurrent},
+		{"OutboxRecent", testOutboxRecent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
