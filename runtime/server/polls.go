@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/store"
@@ -21,13 +22,25 @@ func newScheduler(cfg Config, st store.Store, svc *connections.Service, log *slo
 	return schedule.New(schedule.Options{
 		Store: st, Poller: poller, Workers: cfg.PollWorkers, Lease: cfg.PollLease,
 		StopGrace: cfg.ShutdownTimeout, Logger: log.With("component", "poll-scheduler"),
-		// A subscription without an interval of its own polls at its
-		// event's (as the workspace now says), not at a fixed default.
-		IntervalOf: func(sub *store.Subscription) time.Duration { return svc.Delivery(sub).Interval },
+		IntervalOf: func(sub *store.Subscription) time.Duration { return eventInterval(svc, sub) },
 	})
 }
 
-// servicePoller polls through the connection service.
+// eventInterval is the interval a subscription polls at when it sets
+// none: its event's, from the workspace served now.
+func eventInterval(svc *connections.Service, sub *store.Subscription) time.Duration {
+	if sub.Interval > 0 {
+		return sub.Interval
+	}
+	if e := layers.FindEvent(svc.Workspace().Spec, sub.Connector, sub.Event); e != nil && e.Polling != nil {
+		return e.Polling.EffectiveInterval()
+	}
+	return 0 // the scheduler's default
+}
+
+// servicePoller polls through the connection service: overrides, auth
+// and token refresh, rate limit and connection state as runs have, and
+// the subscription's Failures and LastError kept by it.
 type servicePoller struct{ svc *connections.Service }
 
 func (p servicePoller) Poll(ctx context.Context, sub *store.Subscription) error {

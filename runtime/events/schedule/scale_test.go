@@ -163,7 +163,7 @@ func BenchmarkPollingScale(b *testing.B) {
 		})
 		s := schedule.New(schedule.Options{Store: st, Poller: poller, Clock: clock, Workers: workers, Logger: storetest.Quiet()})
 
-		clock.offset = t0.Sub(time.Now())
+		clock.offset = time.Until(t0)
 		cpu0, wall0 := processCPU(), time.Now()
 		rctx, cancel := context.WithCancel(ctx)
 		ran := make(chan struct{})
