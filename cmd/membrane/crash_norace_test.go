@@ -1,7 +1,0 @@
-//go:build !race
-
-package main
-
-// raceEnabled: the test binary runs under the race detector, and so do
-// the servers it starts.
-const raceEnabled = false
