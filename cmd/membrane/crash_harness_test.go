@@ -32,44 +32,28 @@ import (
 // SIGKILL ends it the way a crash or an OOM kill does: no deferred code,
 // no graceful shutdown, the store left mid-transaction.
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
+// asMembraneEnv makes the test binary run as the membrane command: its
+// TestMain calls main's run with the arguments, as main does. The tests
+// start it as a process of its own, with no build step, compiled as the
+// test is (with the race detector under -race).
+const asMembraneEnv = "MEMBRANE_TEST_RUN_AS_MEMBRANE"
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
+	if os.Getenv(asMembraneEnv) == "1" {
+		os.Exit(run(os.Args[1:]))
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-// membraneBinary builds this command once per test binary; under -race
-// the server is built with the race detector too.
+// membraneBinary is the executable that runs as `membrane` when
+// asMembraneEnv is set: this test binary.
 func membraneBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "membrane-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "membrane")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return bin
 }
 
 // crashWorkspaceSecret is the workspace secret the servers of these tests
@@ -148,7 +132,7 @@ func (n *node) start() {
 		// A poll of a killed server frees its connection within 2 s.
 		"--poll-lease", "2s"}, n.extra...)
 	cmd := exec.Command(n.bin, args...)
-	cmd.Env = append(os.Environ(), "MEMBRANE_WORKSPACE_SECRET="+crashWorkspaceSecret)
+	cmd.Env = append(os.Environ(), asMembraneEnv+"=1", "MEMBRANE_WORKSPACE_SECRET="+crashWorkspaceSecret)
 	cmd.Stdout = n.logs
 	cmd.Stderr = n.logs
 	if err := cmd.Start(); err != nil {
