@@ -45,12 +45,12 @@ func TestBadInputEndToEnd(t *testing.T) {
 		return func(r upRequest) bool { return r.Path == "/changes" && r.Account == account }
 	}
 	for _, account := range []string{"html", "flaky", "noid"} {
-		waitChan(t, "a poll of "+account, up.next(polledBy(account)))
+		waitServed(t, n, "a poll of "+account, up.next(polledBy(account)))
 	}
 	// The healthy subscription keeps being polled, and sees new changes.
 	for range 3 {
 		up.change("")
-		waitChan(t, "the healthy subscription polled", up.next(polledBy("good")))
+		waitServed(t, n, "the healthy subscription polled", up.next(polledBy("good")))
 	}
 	wantErr := map[string]string{"html": "html", "flaky": "500", "noid": "id"}
 	for account, word := range wantErr {
@@ -133,7 +133,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 	feed := up.feed()
 	last := fmt.Sprint(feed[len(feed)-1].Seq)
 	for _, account := range []string{"good", "flaky"} {
-		waitChan(t, account+"'s cursor past the last change", up.next(func(r upRequest) bool {
+		waitServed(t, n, account+"'s cursor past the last change", up.next(func(r upRequest) bool {
 			return r.Path == "/changes" && r.Account == account && r.Query.Get("since") == last
 		}))
 	}

@@ -97,7 +97,10 @@ func newNode(t *testing.T, dir string, extra ...string) *node {
 			n.kill()
 		}
 		if t.Failed() {
-			t.Logf("server logs:\n%s", tail(n.logs.String(), 60))
+			t.Logf("server logs (the last lines; MEMBRANE_CRASH_LOGS=DIR keeps them all):\n%s", tail(n.logs.String(), 80))
+		}
+		if dir := os.Getenv("MEMBRANE_CRASH_LOGS"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, t.Name()+".log"), []byte(n.logs.String()), 0o644)
 		}
 	})
 	return n
@@ -129,8 +132,9 @@ func (n *node) start() {
 	fmt.Fprintf(n.logs, "--- run %d\n", n.runs)
 	args := append([]string{"serve", "--dir", n.dir, "--store", n.dsn, "--addr", n.addr,
 		"--public-url", n.url(), "--allow-private", "--log-format", "json", "--log-level", "info",
-		// A poll of a killed server frees its connection within 2 s.
-		"--poll-lease", "2s"}, n.extra...)
+		// What a killed server held (a poll's connection, webhooks being
+		// processed) is taken over within 2 s.
+		"--poll-lease", "2s", "--inbox-lease", "2s"}, n.extra...)
 	cmd := exec.Command(n.bin, args...)
 	cmd.Env = append(os.Environ(), asMembraneEnv+"=1", "MEMBRANE_WORKSPACE_SECRET="+crashWorkspaceSecret)
 	cmd.Stdout = n.logs
@@ -183,6 +187,21 @@ func (n *node) kill() {
 	n.mu.Unlock()
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
+}
+
+// quit sends the server SIGQUIT: it prints its goroutines and exits.
+func (n *node) quit() {
+	n.mu.Lock()
+	cmd, exited := n.proc, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+	}
 }
 
 // stop ends the server with SIGTERM (a graceful stop) and checks it

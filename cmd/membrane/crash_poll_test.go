@@ -21,10 +21,21 @@ const crashWait = 45 * time.Second
 // waitChan waits for a value on ch, failing the test after crashWait.
 func waitChan[T any](t *testing.T, what string, ch <-chan T) T {
 	t.Helper()
+	return waitServed(t, nil, what, ch)
+}
+
+// waitServed is waitChan for what server n should bring about: when it
+// does not, the server is sent SIGQUIT first, so that its goroutines are
+// in the logs the test prints.
+func waitServed[T any](t *testing.T, n *node, what string, ch <-chan T) T {
+	t.Helper()
 	select {
 	case v := <-ch:
 		return v
 	case <-time.After(crashWait):
+		if n != nil {
+			n.quit()
+		}
 		t.Fatalf("waited %v for %s", crashWait, what)
 	}
 	var zero T
@@ -288,7 +299,7 @@ func TestPollingSurvivesKill9(t *testing.T) {
 		h := up.hold(after, func(r upRequest) bool {
 			return r.Path == path && r.Query.Has("after") == laterPage
 		})
-		req := waitChan(t, fmt.Sprintf("a poll of %s (kill %d)", path, i+1), h.arrived)
+		req := waitServed(t, n, fmt.Sprintf("a poll of %s (kill %d)", path, i+1), h.arrived)
 		n.kill()
 		close(h.release)
 		t.Logf("kill %d: %s, request #%d %s?%s", i+1, map[bool]string{true: "after", false: "during"}[after], req.N, req.Path, req.Query.Encode())
@@ -300,11 +311,11 @@ func TestPollingSurvivesKill9(t *testing.T) {
 	up.setMutate(false, 0)
 	feed := up.feed()
 	last := fmt.Sprint(feed[len(feed)-1].Seq)
-	waitChan(t, "the feed's cursor past the last change", up.next(func(r upRequest) bool {
+	waitServed(t, n, "the feed's cursor past the last change", up.next(func(r upRequest) bool {
 		return r.Path == "/changes" && r.Query.Get("since") == last
 	}))
 	for i := range 3 { // the third scan starts only when the second has ended
-		waitChan(t, fmt.Sprintf("full scan %d after the last change", i+1), up.next(func(r upRequest) bool {
+		waitServed(t, n, fmt.Sprintf("full scan %d after the last change", i+1), up.next(func(r upRequest) bool {
 			return r.Path == "/records" && !r.Query.Has("after")
 		}))
 	}

@@ -20,7 +20,7 @@ type webhookSender struct {
 	ctx      context.Context // ends with the test
 	n        *node
 	client   *http.Client
-	answered chan struct{} // one per push that got a 2xx
+	answered chan struct{} // one per push answered: a 2xx, or a refusal (refused says)
 	retries  atomic.Int64
 	mu       sync.Mutex
 	refused  []string
@@ -41,11 +41,13 @@ func (s *webhookSender) send(target string, body []byte) {
 			s.mu.Lock()
 			s.refused = append(s.refused, fmt.Sprintf("%s: %d", target, status))
 			s.mu.Unlock()
+			s.answered <- struct{}{}
 			return
 		case attempt == 50:
 			s.mu.Lock()
 			s.refused = append(s.refused, fmt.Sprintf("%s: no 2xx after %d attempts: %d %v", target, attempt, status, err))
 			s.mu.Unlock()
+			s.answered <- struct{}{}
 			return
 		}
 		s.retries.Add(1)
@@ -133,14 +135,14 @@ func TestWebhookIngressSurvivesKill9(t *testing.T) {
 	for k := range 3 {
 		at := (k+1)*len(pushes)/4 - rng.IntN(len(pushes)/8)
 		for ; got < at; got++ {
-			waitChan(t, "a push answered", s.answered)
+			waitServed(t, n, "a push answered", s.answered)
 		}
 		n.kill()
 		t.Logf("kill %d after %d answered pushes", k+1, got)
 		n.start()
 	}
 	for ; got < len(pushes); got++ {
-		waitChan(t, "a push answered", s.answered)
+		waitServed(t, n, "a push answered", s.answered)
 	}
 	wg.Wait()
 	for _, r := range s.refused {
