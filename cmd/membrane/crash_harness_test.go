@@ -370,3 +370,17 @@ func (n *node) pendingInbox() int {
 	}
 	return k
 }
+
+// waitInbox waits until the webhook inbox holds nothing to process,
+// failing after crashWait.
+func (n *node) waitInbox() {
+	n.t.Helper()
+	deadline := time.Now().Add(crashWait)
+	for n.pendingInbox() > 0 {
+		if time.Now().After(deadline) {
+			n.quit()
+			n.t.Fatalf("waited %v for the webhook inbox to be processed", crashWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -148,7 +148,7 @@ func TestWebhookIngressSurvivesKill9(t *testing.T) {
 	for _, r := range s.refused {
 		t.Errorf("push refused: %s", r)
 	}
-	waitUntil(t, "the inbox processed", func() bool { return n.pendingInbox() == 0 })
+	n.waitInbox()
 	n.stop()
 
 	var feed []upChange
