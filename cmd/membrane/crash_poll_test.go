@@ -18,14 +18,8 @@ import (
 // take well under a second: a failure, not a slow machine, reaches it.
 const crashWait = 45 * time.Second
 
-// waitChan waits for a value on ch, failing the test after crashWait.
-func waitChan[T any](t *testing.T, what string, ch <-chan T) T {
-	t.Helper()
-	return waitServed(t, nil, what, ch)
-}
-
-// waitServed is waitChan for what server n should bring about: when it
-// does not, the server is sent SIGQUIT first, so that its goroutines are
+// waitServed waits for a value on ch, which server n should bring
+// about, failing the test after crashWait; when it does not come, the server is sent SIGQUIT first, so that its goroutines are
 // in the logs the test prints.
 func waitServed[T any](t *testing.T, n *node, what string, ch <-chan T) T {
 	t.Helper()
