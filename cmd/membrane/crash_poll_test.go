@@ -19,8 +19,8 @@ import (
 const crashWait = 45 * time.Second
 
 // waitServed waits for a value on ch, which server n should bring
-// about, failing the test after crashWait; when it does not come, the server is sent SIGQUIT first, so that its goroutines are
-// in the logs the test prints.
+// about, failing the test after crashWait; when none comes, the server
+// is sent SIGQUIT first, so that its goroutines are in the logs.
 func waitServed[T any](t *testing.T, n *node, what string, ch <-chan T) T {
 	t.Helper()
 	select {

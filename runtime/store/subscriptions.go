@@ -185,6 +185,10 @@ func (ss subscriptions) Create(ctx context.Context, sub Subscription) (*Subscrip
 			sub.ID, sub.Tenant, sub.ConnectionID, sub.Connector, sub.Event, string(sub.Status), v.state, sub.Generation, v.baselined,
 			v.interval, v.next, v.last, sub.LastError, sub.Failures, token, sub.RouteKey, v.remote, v.remoteEx,
 			micros(sub.CreatedAt), micros(sub.UpdatedAt), sub.Version, tokenHash(sub.WebhookToken), s.keys.CurrentID())
+		if err != nil && t.sc.kind(err) == sqldb.ForeignKey {
+			// Deleted since the check above (PostgreSQL reads committed).
+			return fmt.Errorf("connection %q: %w", sub.ConnectionID, ErrNotFound)
+		}
 		if err != nil && t.sc.kind(err) == sqldb.Unique {
 			// The (connection, event) pair was checked above under the
 			// write lock; on PostgreSQL a concurrent Create may still win.
