@@ -16,6 +16,9 @@ import (
 // PollResult is what one poll saw and did, and the id of its run log.
 type PollResult struct {
 	RunID string `json:"runId,omitempty"`
+	// Interval is the event's polling interval as this connection's
+	// overrides resolve it; zero when the poll failed before resolving.
+	Interval time.Duration `json:"-"`
 	events.PollResult
 }
 
@@ -66,6 +69,9 @@ func (s *Service) PollWith(ctx context.Context, sub *store.Subscription, o PollO
 	plan, ec, err := s.pollPlan(ctx, ws, ts, c, sub.Event)
 	if err != nil {
 		return out, s.pollFailed(ctx, ts, sub, err)
+	}
+	if pl := plan.Resolved.Event.Polling; pl != nil {
+		out.Interval = pl.EffectiveInterval()
 	}
 	poller := &events.Poller{Engine: ws.Engine(), Now: s.now, MaxPages: o.MaxPages}
 	start := time.Now()

@@ -32,6 +32,17 @@ record:
 // after a Kick, not at the next tick.
 func TestServePolls(t *testing.T) {
 	t.Parallel()
+	testServePolls(t, "", 7*time.Minute)
+}
+
+// TestServePollsAtTheOverriddenInterval: a tenant's override of the
+// event's polling.interval decides when its subscriptions poll next.
+func TestServePollsAtTheOverriddenInterval(t *testing.T) {
+	t.Parallel()
+	testServePolls(t, "kind: ConnectionOverride\nconnector: crm\nevents:\n  contact-changed:\n    polling: {interval: 20m}\n", 20*time.Minute)
+}
+
+func testServePolls(t *testing.T, override string, interval time.Duration) {
 	var once sync.Once
 	polled := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +75,11 @@ func TestServePolls(t *testing.T) {
 		map[string]any{"connector": "crm", "credentials": map[string]any{"apiKey": apiKey}}, &conn); code != http.StatusCreated {
 		t.Fatalf("create: %d", code)
 	}
+	if override != "" {
+		if _, err := r.Store.Tenant("acme").Overrides().Put(t.Context(), store.Override{Connector: "crm", Doc: []byte(override)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	subs := r.Store.Tenant("acme").Subscriptions()
 	sub, err := subs.Create(t.Context(), store.Subscription{ConnectionID: conn.ID, Event: "contact-changed", NextRunAt: time.Now()})
 	if err != nil {
@@ -87,9 +103,9 @@ func TestServePolls(t *testing.T) {
 	if got.LastRunAt.IsZero() || got.Failures != 0 || got.LastError != "" {
 		t.Fatalf("after the poll: last run %s, failures %d, %q", got.LastRunAt, got.Failures, got.LastError)
 	}
-	// The event's 7 minutes, ±10%.
-	if d := time.Until(got.NextRunAt); d < 6*time.Minute || d > 8*time.Minute {
-		t.Fatalf("next poll in %s, want about 7 min", d)
+	// The event's interval, ±10%.
+	if d := time.Until(got.NextRunAt); d < interval*85/100 || d > interval*11/10 {
+		t.Fatalf("next poll in %s, want about %s", d, interval)
 	}
 	if st := r.Scheduler.Stats(); st.Polled != 1 || st.Failed != 0 {
 		t.Fatalf("scheduler stats %+v", st)
