@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +74,7 @@ func newServeCmd() *cobra.Command {
 	f.BoolVar(&cfg.AllowPrivate, "allow-private", false, "let actions reach private and loopback addresses")
 	f.IntVar(&cfg.PollWorkers, "poll-workers", schedule.DefaultWorkers, "how many polls of subscriptions run at once")
 	f.DurationVar(&cfg.PollLease, "poll-lease", schedule.DefaultLease, "how long a poll holds its connection before another replica may take over (renewed while it runs)")
+	f.DurationVar(&cfg.InboxLease, "inbox-lease", time.Minute, "how long processing webhooks holds them before another replica, or this server restarted, may take them over")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

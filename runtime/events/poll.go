@@ -216,7 +216,6 @@ func (st *pollState) page(ctx context.Context, pg engine.PollPage) error {
 	st.res.Records += len(pg.Records)
 	vars := withVar(st.vars, compile.VarRecord, nil)
 	recs := make([]seen, 0, len(pg.Records))
-	at := map[string]int{} // id → index in recs: the last listing of an id in a page wins
 	for i, raw := range pg.Records {
 		vars[compile.VarRecord] = raw
 		s := seen{index: i, raw: raw}
@@ -254,11 +253,11 @@ func (st *pollState) page(ctx context.Context, pg engine.PollPage) error {
 			}
 			s.deleted = d == true
 		}
-		if j, dup := at[s.id]; dup {
-			recs[j] = s
-			continue
-		}
-		at[s.id] = len(recs)
+		// A record listed twice in a page stays twice, in order: a change
+		// feed lists each change of a record (created, then updated or
+		// deleted), and each is a change of its own. The record hashes
+		// compare each listing with the one before it, so a listing that
+		// repeats the same version is no change.
 		recs = append(recs, s)
 	}
 	if ce.PollCursor != nil {

@@ -76,6 +76,10 @@ type Config struct {
 	// dead replica's polls wait, not how long a poll may take).
 	PollWorkers int
 	PollLease   time.Duration
+	// InboxLease is how long the webhook inbox worker holds the payloads
+	// it claimed (default 1 min): after a crash, what it held waits this
+	// long before it is processed again.
+	InboxLease time.Duration
 	// Poller runs the polls; nil is the connection service's.
 	Poller schedule.Poller
 }

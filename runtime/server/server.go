@@ -215,8 +215,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/console", consolePage)
 	mux.Handle("/console/", consolePage)
 	wh := &events.Webhooks{Store: st, Conns: svc}
-	s.Inbox = &events.InboxWorker{Webhooks: wh, Log: log}
+	s.Inbox = &events.InboxWorker{Webhooks: wh, Log: log, Lease: cfg.InboxLease}
 	s.Lifecycle = &events.Lifecycle{Store: st, Conns: svc, PublicURL: publicURL, Log: log}
+	// Subscribing registers the webhook at the app and keeps the route key
+	// a connector-wide URL finds the subscription by.
+	svc.SetSubscriber(s.Lifecycle)
 	s.Webhooks = ingress.New(ingress.Options{Store: st, Webhooks: wh, PublicURL: publicURL, Stored: s.Inbox.Wake, Logger: log})
 	mux.Handle("/webhooks/", s.Webhooks)
 	mux.HandleFunc("GET /healthz", s.healthz)
