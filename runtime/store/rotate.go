@@ -67,22 +67,47 @@ func (s *sqlStore) RotateKeys(ctx context.Context) (RotateResult, error) {
 	return res, nil
 }
 
-type staleConn struct {
-	id, kid      string
-	creds, token []byte
-	version      int64
+type staleRow struct {
+	id, kid string
+	sealed  [2][]byte
+	version int64
 }
 
+// sealedTable is a table whose rows hold two sealed columns and a
+// version, re-sealed by rotateSealed.
+type sealedTable struct {
+	table, what string // "connections", "connection"
+	cols        [2]string
+	// where narrows the rows that hold sealed values at all.
+	where string
+	aad   func(id, col string) []byte
+}
+
+var (
+	connectionsSealed = sealedTable{table: "connections", what: "connection", cols: [2]string{"credentials", "token"},
+		where: "AND secret_kid <> ''", aad: connAAD}
+	subscriptionsSealed = sealedTable{table: "subscriptions", what: "subscription", cols: [2]string{"webhook_token", "remote"},
+		aad: subAAD}
+)
+
 func (s *sqlStore) rotateConnections(ctx context.Context, cur, after string, failed *[]error) (n int, last string, err error) {
-	rows, err := s.e.DB.Query(ctx, `SELECT id, secret_kid, credentials, token, version FROM connections
-		WHERE id > $1 AND secret_kid <> '' AND secret_kid <> $2 ORDER BY id LIMIT $3`, after, cur, rotateBatch)
+	return s.rotateSealed(ctx, connectionsSealed, cur, after, failed)
+}
+
+// rotateSealed re-seals a batch of a table's rows sealed with another key
+// than cur. A row that changed since it was read (version or key id) is
+// left to the change, which sealed it anew; a value that cannot be
+// opened is reported in failed and its row left as it is.
+func (s *sqlStore) rotateSealed(ctx context.Context, t sealedTable, cur, after string, failed *[]error) (n int, last string, err error) {
+	rows, err := s.e.DB.Query(ctx, `SELECT id, secret_kid, `+t.cols[0]+`, `+t.cols[1]+`, version FROM `+t.table+`
+		WHERE id > $1 `+t.where+` AND secret_kid <> $2 ORDER BY id LIMIT $3`, after, cur, rotateBatch)
 	if err != nil {
 		return 0, "", err
 	}
-	var batch []staleConn
+	var batch []staleRow
 	for rows.Next() {
-		var r staleConn
-		if err := rows.Scan(&r.id, &r.kid, &r.creds, &r.token, &r.version); err != nil {
+		var r staleRow
+		if err := rows.Scan(&r.id, &r.kid, &r.sealed[0], &r.sealed[1], &r.version); err != nil {
 			rows.Close()
 			return 0, "", err
 		}
@@ -95,23 +120,23 @@ func (s *sqlStore) rotateConnections(ctx context.Context, cur, after string, fai
 	err = s.root().write(ctx, func(tx sqldb.Tx) error {
 	rows:
 		for _, r := range batch {
-			sealed := map[string][]byte{"credentials": r.creds, "token": r.token}
-			for col, v := range sealed {
-				if v == nil {
+			sealed := r.sealed
+			for i, col := range t.cols {
+				if sealed[i] == nil {
 					continue
 				}
-				pt, err := s.open(v, connAAD(r.id, col), col+" of connection "+quote(r.id))
+				pt, err := s.open(sealed[i], t.aad(r.id, col), col+" of "+t.what+" "+quote(r.id))
 				if err != nil {
 					*failed = append(*failed, err)
 					continue rows
 				}
-				sealed[col] = s.keys.Seal(pt, connAAD(r.id, col))
+				sealed[i] = s.keys.Seal(pt, t.aad(r.id, col))
 			}
-			m, err := tx.Exec(ctx, `UPDATE connections SET credentials = $1, token = $2, secret_kid = $3
+			m, err := tx.Exec(ctx, `UPDATE `+t.table+` SET `+t.cols[0]+` = $1, `+t.cols[1]+` = $2, secret_kid = $3
 				WHERE id = $4 AND version = $5 AND secret_kid = $6`,
-				sealed["credentials"], sealed["token"], cur, r.id, r.version, r.kid)
+				sealed[0], sealed[1], cur, r.id, r.version, r.kid)
 			if err != nil {
-				return fmt.Errorf("connection %q: %w", r.id, err)
+				return fmt.Errorf("%s %q: %w", t.what, r.id, err)
 			}
 			n += int(m)
 		}
@@ -169,54 +194,7 @@ func (s *sqlStore) rotateStates(ctx context.Context, cur, after string, failed *
 }
 
 // rotateSubscriptions re-seals the webhook tokens and remotes, as
-// rotateConnections does the credentials: a row that changed since it was
-// read (version or key id) is left to the change, which sealed it anew.
+// rotateConnections does the credentials.
 func (s *sqlStore) rotateSubscriptions(ctx context.Context, cur, after string, failed *[]error) (n int, last string, err error) {
-	rows, err := s.e.DB.Query(ctx, `SELECT id, secret_kid, webhook_token, remote, version FROM subscriptions
-		WHERE id > $1 AND secret_kid <> $2 ORDER BY id LIMIT $3`, after, cur, rotateBatch)
-	if err != nil {
-		return 0, "", err
-	}
-	var batch []staleConn // token in creds, remote in token
-	for rows.Next() {
-		var r staleConn
-		if err := rows.Scan(&r.id, &r.kid, &r.creds, &r.token, &r.version); err != nil {
-			rows.Close()
-			return 0, "", err
-		}
-		batch = append(batch, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(batch) == 0 {
-		return 0, "", err
-	}
-	err = s.root().write(ctx, func(tx sqldb.Tx) error {
-	rows:
-		for _, r := range batch {
-			sealed := map[string][]byte{"webhook_token": r.creds, "remote": r.token}
-			for col, v := range sealed {
-				if v == nil {
-					continue
-				}
-				pt, err := s.open(v, subAAD(r.id, col), col+" of subscription "+quote(r.id))
-				if err != nil {
-					*failed = append(*failed, err)
-					continue rows
-				}
-				sealed[col] = s.keys.Seal(pt, subAAD(r.id, col))
-			}
-			m, err := tx.Exec(ctx, `UPDATE subscriptions SET webhook_token = $1, remote = $2, secret_kid = $3
-				WHERE id = $4 AND version = $5 AND secret_kid = $6`,
-				sealed["webhook_token"], sealed["remote"], cur, r.id, r.version, r.kid)
-			if err != nil {
-				return fmt.Errorf("subscription %q: %w", r.id, err)
-			}
-			n += int(m)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, "", err
-	}
-	return n, batch[len(batch)-1].id, nil
+	return s.rotateSealed(ctx, subscriptionsSealed, cur, after, failed)
 }
