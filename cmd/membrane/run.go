@@ -322,7 +322,7 @@ func newExplainCmd() *cobra.Command {
 		event                 string
 	)
 	cmd := &cobra.Command{
-		Use:   "explain ACTION --connector KEY [--override FILE]... | explain --event KEY --connector KEY [--override FILE]... | explain ACTION --tenant KEY --connection ID",
+		Use:   "explain ACTION --connector KEY [--override FILE]... | explain --event KEY --connector KEY [--override FILE]... | explain ACTION|--event KEY --tenant KEY --connection ID",
 		Short: "Print an action or an event merged through its layers, with each field's source",
 		Long: "explain resolves an action through the universal, integration and\n" +
 			"connection layers and prints the merged definition as YAML, each field\n" +
@@ -330,7 +330,7 @@ func newExplainCmd() *cobra.Command {
 			"With --event KEY (the event's key, or the universal event it implements)\n" +
 			"it explains that event instead: its record schema from the universal\n" +
 			"layer, the connector's Event file, then the overrides' events patches.\n\n" +
-			"With --tenant and --connection it explains the action as that stored\n" +
+			"With --tenant and --connection it explains the action (or the event) as that stored\n" +
 			"connection runs it: the workspace's override files, then the overrides\n" +
 			"stored through the API (named \"stored override CONNECTOR/ID rev N\"),\n" +
 			"read from the workspace's store (or --store).",
@@ -345,10 +345,11 @@ func newExplainCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if connID != "" || tenant != "" {
-				if event != "" {
-					return usageError("--event explains through override files (--override), not a stored connection's overrides")
+				name := event
+				if name == "" {
+					name = args[0]
 				}
-				return explainStored(cmd, f.dir, store, tenant, connID, args[0])
+				return explainStored(cmd, f.dir, store, tenant, connID, name, event != "")
 			}
 			if f.connector == "" {
 				return usageError("--connector is required (or --tenant and --connection for a stored connection)")
@@ -395,7 +396,7 @@ func newExplainCmd() *cobra.Command {
 
 // explainStored explains an action as a stored connection runs it, with
 // the overrides stored through the API.
-func explainStored(cmd *cobra.Command, dir, dsn, tenant, connID, action string) error {
+func explainStored(cmd *cobra.Command, dir, dsn, tenant, connID, name string, isEvent bool) error {
 	if tenant == "" || connID == "" {
 		return usageError("--tenant and --connection go together")
 	}
@@ -413,7 +414,11 @@ func explainStored(cmd *cobra.Command, dir, dsn, tenant, connID, action string) 
 	}
 	defer st.Close()
 	svc := connections.New(connections.Options{Store: st, Workspace: rt, Logger: log})
-	text, err := svc.Explain(ctx, tenant, connID, action)
+	explain := svc.Explain
+	if isEvent {
+		explain = svc.ExplainEvent
+	}
+	text, err := explain(ctx, tenant, connID, name)
 	if err != nil {
 		if errors.Is(err, connections.ErrNotFound) {
 			err = fmt.Errorf("tenant %q has no connection %q in this store", tenant, connID)

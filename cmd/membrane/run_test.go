@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/membrane-dev/membrane/runtime/server"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
 
 // cliResult is what one command line gave.
@@ -473,7 +478,41 @@ func TestExplainEvent(t *testing.T) {
 	t.Run("bad usage", func(t *testing.T) {
 		wantFailure(t, runCmdLine(t, "", "explain", "create-contact", "--event", "contact-changed", "--connector", "stripe", "--dir", quickstart), exitUsage, `--event names what to explain; drop the argument "create-contact"`)
 		wantFailure(t, runCmdLine(t, "", "explain", "--event", "contact-changed", "--dir", quickstart), exitUsage, "--connector is required")
-		wantFailure(t, runCmdLine(t, "", "explain", "--event", "contact-changed", "--dir", quickstart, "--tenant", "acme", "--connection", "conn_1"), exitUsage, "--event explains through override files")
+	})
+
+	t.Run("stored connection", func(t *testing.T) {
+		dsn := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+		ctx := context.Background()
+		st, err := server.OpenStore(ctx, server.Config{Dir: quickstart, Store: dsn}, storetest.Quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := st.Tenant("acme").Connections().Create(ctx, store.Connection{Connector: "stripe", Credentials: map[string]any{"apiKey": "sk_test_1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := os.ReadFile("testdata/run/stripe-event.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Tenant("acme").Overrides().Put(ctx, store.Override{Connector: "stripe", ConnectionID: c.ID, Doc: doc}); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		r := runCmdLine(t, "", "explain", "--event", "contact-changed", "--dir", quickstart, "--store", dsn, "--tenant", "acme", "--connection", c.ID)
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		for _, want := range []string{
+			"  interval: 1m # connection stored override stripe/" + c.ID + " rev 1:7:17\n",
+			"  email: ${ record.email } # integration ../../examples/quickstart/connectors/stripe/events/contact-changed.yaml:25:10\n",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("explain lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		r = runCmdLine(t, "", "explain", "--event", "contact-chnged", "--dir", quickstart, "--store", dsn, "--tenant", "acme", "--connection", c.ID)
+		wantFailure(t, r, exitFail, `has no event "contact-chnged"`, `did you mean "contact-changed"`)
 	})
 }
 

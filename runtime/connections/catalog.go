@@ -165,6 +165,21 @@ func (s *Service) Explain(ctx context.Context, tenant, connID, action string) (s
 	return layers.Explain(r.Doc), nil
 }
 
+// ExplainEvent is Explain for an event (its key or the universal event
+// it implements): the event as the connection's subscriptions poll or
+// receive it, with the overrides' events patches.
+func (s *Service) ExplainEvent(ctx context.Context, tenant, connID, event string) (string, error) {
+	ws, c, ovs, err := s.layered(ctx, tenant, connID)
+	if err != nil {
+		return "", err
+	}
+	r, err := s.resolveEvent(ws, c, event, ovs)
+	if err != nil {
+		return "", err
+	}
+	return layers.Explain(r.Doc), nil
+}
+
 // layered returns a connection, the workspace it is read with and the
 // overrides it runs with.
 func (s *Service) layered(ctx context.Context, tenant, connID string) (*membrane.Workspace, *store.Connection, []*spec.ConnectionOverride, error) {
