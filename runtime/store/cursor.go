@@ -66,26 +66,34 @@ func pageRequest(limit int, cursorText string) (n int, cur cursor, after bool, e
 // scanner is a row to scan: a single Row or the current row of Rows.
 type scanner interface{ Scan(dest ...any) error }
 
+// queryAll runs a query and scans every row it returns.
+func queryAll[T any](ctx context.Context, q sqldb.Querier, scan func(scanner) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+	}
+	return out, rows.Err()
+}
+
 // queryPage runs a keyset-paginated query that asks for limit+1 rows: the
 // extra row only says a next page exists, whose cursor next derives from
 // the last item kept.
 func queryPage[T any](ctx context.Context, q sqldb.Querier, what string, limit int, scan func(scanner) (T, error), next func(T) cursor, sql string, args ...any) (Page[T], error) {
 	var page Page[T]
-	rows, err := q.Query(ctx, sql, args...)
+	items, err := queryAll(ctx, q, scan, sql, args...)
 	if err != nil {
 		return page, wrap(what, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
-			return page, wrap(what, err)
-		}
-		page.Items = append(page.Items, item)
-	}
-	if err := rows.Err(); err != nil {
-		return page, wrap(what, err)
-	}
+	page.Items = items
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		page.Next = next(page.Items[limit-1]).String()

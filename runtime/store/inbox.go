@@ -103,23 +103,12 @@ func (i inbox) Claim(ctx context.Context, worker string, n int, lease time.Durat
 	s := i.s
 	now := s.clock()
 	var out []*InboxEntry
-	err := s.root().write(ctx, func(tx sqldb.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE webhook_inbox SET lease_owner = $1, next_attempt_at = $2, attempts = attempts + 1
+	err := s.root().write(ctx, func(tx sqldb.Tx) (err error) {
+		out, err = queryAll(ctx, tx, scanInbox, `UPDATE webhook_inbox SET lease_owner = $1, next_attempt_at = $2, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $3
 				ORDER BY next_attempt_at, id LIMIT $4`+s.e.SkipLocked+`)
 			RETURNING `+inboxColumns, worker, micros(now.Add(lease)), micros(now), n)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanInbox(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, wrap("claim webhooks", err)

@@ -135,25 +135,14 @@ func (o outbox) ClaimBatch(ctx context.Context, worker string, n int, lease time
 	s := o.s
 	now := s.clock()
 	var out []*Delivery
-	err := s.root().write(ctx, func(tx sqldb.Tx) error {
+	err := s.root().write(ctx, func(tx sqldb.Tx) (err error) {
 		// On PostgreSQL SKIP LOCKED hands concurrent claimers disjoint
 		// rows; on SQLite the single writer serialises claims.
-		rows, err := tx.Query(ctx, `UPDATE outbox SET lease_owner = $1, next_attempt_at = $2, attempts = attempts + 1
+		out, err = queryAll(ctx, tx, scanDelivery, `UPDATE outbox SET lease_owner = $1, next_attempt_at = $2, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3
 				ORDER BY next_attempt_at, created_at, id LIMIT $4`+s.e.SkipLocked+`)
 			RETURNING `+deliveryColumns, worker, micros(now.Add(lease)), micros(now), n)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, wrap("claim outbox entries", err)
