@@ -125,11 +125,20 @@ type Event struct {
 	// ID of another tenant's event is ErrConflict. Derive stable ids from
 	// the tenant, the connection and the source event. Empty gets a random
 	// "evt_" id.
-	ID        string          `json:"id"`
-	Tenant    string          `json:"tenant"`
-	Type      string          `json:"type"`
-	Payload   json.RawMessage `json:"payload"`
-	CreatedAt time.Time       `json:"createdAt"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	Type   string `json:"type"`
+	// Connector and ConnectionID name where the event comes from, when it
+	// concerns a connection: destinations filter on them and the delivered
+	// envelope carries them.
+	Connector    string          `json:"connector,omitempty"`
+	ConnectionID string          `json:"connectionId,omitempty"`
+	Payload      json.RawMessage `json:"payload"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	// Seq is the event's place in the delivery log, increasing in commit
+	// order across replicas: the cursor of the pull API and of the stream.
+	// Zero until the event is routed.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // DeliveryStatus is where an outbox entry stands.
