@@ -54,3 +54,19 @@ func TestFailedWorkflowProblemCarriesPartialOutput(t *testing.T) {
 		c.neverShown(apitest.GoodKey)
 	})
 }
+
+// A stored override cannot raise the attempts of a step's requests above
+// what the files give the action: steps are requests too.
+func TestOverrideCannotRaiseStepRetries(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newDB storetest.NewDB) {
+		c := &tc{Env: apitest.NewWithFiles(t, newDB(t), map[string]string{"bulk.yaml": bulkImport}), t: t}
+		acme := c.Token("acme")
+		id := c.newConnection(acme)
+		path := "/v1/connections/" + id + "/override"
+		doc := "kind: ConnectionOverride\nconnector: crm\nactions:\n  bulk-import:\n    steps:\n      - name: me\n        request: {path: /me}\n        onError:\n          steps:\n            - name: again\n              retry: {maxAttempts: 50}\n              request: {path: /me}\n"
+		p := wantProblem(t, c.do(yamlPut(path, acme, doc)), http.StatusUnprocessableEntity, "invalid-override")
+		wantLimitRaised(t, p, "actions.bulk-import.steps[0].onError.steps[0].retry.maxAttempts", "50 attempts", "1 attempt", 11, 23)
+		// Lowering is the tenant's to choose.
+		wantStatus(t, c.do(yamlPut(path, acme, strings.Replace(doc, "maxAttempts: 50", "maxAttempts: 1", 1))), http.StatusOK)
+	})
+}
