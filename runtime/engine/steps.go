@@ -484,7 +484,7 @@ func (r *run) catch(ctx context.Context, oe *compile.OnError, vars map[string]an
 			return nil, false, &Error{
 				Type:    ErrCompensationFailed,
 				Status:  ce.Status,
-				Message: fmt.Sprintf("compensating step %q failed while handling the failure%s: %s; the failure it handled: %s", st.Src.Name, where, ce.Message, e.Message),
+				Message: fmt.Sprintf("compensating %s failed while handling the failure%s: %s; the failure it handled: %s", fmt.Sprintf("step %q", st.Src.Name), where, strings.TrimPrefix(ce.Message, fmt.Sprintf("step %q: ", st.Src.Name)), e.Message),
 				Request: ce.Request,
 				Body:    ce.Body,
 				Step:    st.Src.Name,
@@ -567,7 +567,11 @@ func (r *run) stepOnce(ctx context.Context, st *compile.Step, vars map[string]an
 	r.log = append(r.log, sub.log...)
 	r.mu.Unlock()
 	if err != nil {
-		return nil, err
+		// The partial output a caller reports is of its own steps; the
+		// called action's are named by its step names, not the caller's.
+		e := asRunError(err)
+		e.Partial = nil
+		return nil, e
 	}
 	if st.Output == nil {
 		return out, nil

@@ -588,3 +588,42 @@ steps:
 		t.Errorf("error = %s", asJSON(t, got))
 	}
 }
+
+// A failure inside a called action is the calling step's: error.step and
+// the partial output are the caller's, and its compensation sees them.
+func TestFailureInACalledActionIsTheCallersStep(t *testing.T) {
+	c := newCRM(t, true, false)
+	e := load(t, c.URL, map[string]string{"connector.yaml": connector("retry: {maxAttempts: 1}\n"), "inner.yaml": `kind: Action
+connector: test
+key: inner
+steps:
+  - name: first
+    request: {path: /inner-first}
+  - name: link
+    request: {method: PUT, path: /deals/d-1/contacts/1}
+`, "outer.yaml": `kind: Action
+connector: test
+key: outer
+steps:
+  - name: deal
+    request: {method: POST, path: /deals}
+    output: {id: "${ response.body.id }"}
+  - name: call
+    action: inner
+    onError:
+      steps:
+        - name: undo
+          when: ${ error.step == 'call' && error.item == null }
+          request: {method: DELETE, path: "/deals/${ steps.deal.output.id }"}
+`})
+	got := e.runErr(t, membrane.RunRequest{Action: "outer"}, engine.ErrUpstream)
+	if got.Step != "call" || asJSON(t, got.Partial) != `{"deal":{"id":"d-1"}}` {
+		t.Errorf("error = step %q, partial %s; want the caller's step and outputs", got.Step, asJSON(t, got.Partial))
+	}
+	if !strings.Contains(got.Message, `step "call": step "link"`) {
+		t.Errorf("message %q does not name the chain of steps", got.Message)
+	}
+	if !reflect.DeepEqual(c.deleted, []string{"/deals/d-1"}) {
+		t.Errorf("deleted = %v, want the deal undone", c.deleted)
+	}
+}
