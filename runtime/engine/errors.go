@@ -34,6 +34,9 @@ const (
 	ErrRefused        = errtype.Refused
 	ErrCanceled       = errtype.Canceled
 	ErrHostNotAllowed = errtype.HostNotAllowed
+
+	ErrCompensationFailed = errtype.CompensationFailed
+	ErrCallDepth          = errtype.CallDepth
 )
 
 // Violation is one way a value breaks a JSON Schema.
@@ -52,8 +55,19 @@ type Error struct {
 	Body       string      `json:"body,omitempty"`
 	Violations []Violation `json:"violations,omitempty"`
 	// Retryable says the same call may succeed later.
-	Retryable bool  `json:"retryable,omitempty"`
-	Err       error `json:"-"`
+	Retryable bool `json:"retryable,omitempty"`
+	// Step names the step of a multi-step action that failed, and Item
+	// the index of its forEach item, when it failed in one.
+	Step string `json:"step,omitempty"`
+	Item *int   `json:"item,omitempty"`
+	// Partial is what the run had done when it failed: the outputs of the
+	// steps that finished, by name, and a failing forEach step's results
+	// so far.
+	Partial map[string]any `json:"partial,omitempty"`
+	// Cause is the failure a failed compensation was handling
+	// (compensation-failed).
+	Cause *Error `json:"cause,omitempty"`
+	Err   error  `json:"-"`
 }
 
 func (e *Error) Error() string {
