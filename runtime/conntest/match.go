@@ -2,6 +2,7 @@ package conntest
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 // and the closest exchanges.
 type exchanges struct {
 	want      []spec.TestRequest
+	keys      []wantKey // per listed request, what matching compares
 	responses []canned
 	// arrive, when set, sees each request before it is matched, and done
 	// once it is answered: tests use it to choose the order of arrival.
@@ -42,7 +44,110 @@ type exchanges struct {
 }
 
 func newExchanges(want []spec.TestRequest, responses []spec.TestResponse) *exchanges {
-	return &exchanges{want: want, responses: cannedResponses(responses)}
+	x := &exchanges{want: want, responses: cannedResponses(responses), keys: make([]wantKey, len(want))}
+	for i := range want {
+		w := &want[i]
+		k := &x.keys[i]
+		k.partial = w.Match == spec.MatchPartial
+		if w.Query != nil {
+			k.query = textTree(w.Query)
+		}
+		if w.Body != nil {
+			k.body = plain(w.Body.Interface())
+			k.formBody = textTree(w.Body)
+		}
+	}
+	return x
+}
+
+// wantKey is a listed request's query and body as matching compares
+// them, computed once.
+type wantKey struct {
+	partial        bool
+	query          any // nil: not checked
+	body, formBody any // nil: not checked; formBody for a form sent
+}
+
+// incoming is a request sent, its query and body decoded once for
+// matching.
+type incoming struct {
+	sentRequest
+	query any
+	body  any
+	form  bool
+}
+
+func decode(r sentRequest) *incoming {
+	in := &incoming{sentRequest: r}
+	q, _ := url.ParseQuery(r.Query)
+	in.query = formTree(q)
+	in.body, in.form = decodeBody(r)
+	return in
+}
+
+// matchesKey reports whether the i-th listed request has the method,
+// path, query and body of a request sent, as checkRequest's partKey
+// would find no difference, without writing any.
+func (x *exchanges) matchesKey(i int, in *incoming) bool {
+	w, k := &x.want[i], &x.keys[i]
+	if w.Method != "" && !strings.EqualFold(w.Method, in.Method) || w.Path != "" && w.Path != in.Path {
+		return false
+	}
+	if w.Query != nil && !same(k.query, in.query, k.partial) {
+		return false
+	}
+	if w.Body != nil {
+		want := k.body
+		if in.form {
+			want = k.formBody
+		}
+		if !same(want, in.body, k.partial) {
+			return false
+		}
+	}
+	return true
+}
+
+// same is differ.compare's verdict: whether got equals want (exact) or
+// contains it (partial).
+func same(want, got any, partial bool) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			gv, has := g[k]
+			switch {
+			case !has && wv == nil && partial:
+			case !has:
+				return false
+			case !same(wv, gv, partial):
+				return false
+			}
+		}
+		if !partial {
+			for k := range g {
+				if _, has := w[k]; !has {
+					return false
+				}
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !same(w[i], g[i], partial) {
+				return false
+			}
+		}
+		return true
+	}
+	return want == got
 }
 
 // size is the number of exchanges: a listed request without a response
@@ -63,7 +168,7 @@ func (x *exchanges) answer(r sentRequest) (*canned, int) {
 	for len(x.used) < x.size() {
 		x.used = append(x.used, false)
 	}
-	i := x.pick(r)
+	i := x.pick(decode(r))
 	x.sent = append(x.sent, r)
 	x.took = append(x.took, i)
 	if i < 0 {
@@ -77,7 +182,7 @@ func (x *exchanges) answer(r sentRequest) (*canned, int) {
 }
 
 // pick chooses the exchange a request takes; x.mu is held.
-func (x *exchanges) pick(r sentRequest) int {
+func (x *exchanges) pick(in *incoming) int {
 	loose := -1 // the first whose method, path, query and body match
 	for i := range x.size() {
 		if x.used[i] {
@@ -91,10 +196,10 @@ func (x *exchanges) pick(r sentRequest) int {
 			}
 			break
 		}
-		if len(checkRequest(i+1, &x.want[i], r, partKey)) > 0 {
+		if !x.matchesKey(i, in) {
 			continue
 		}
-		if len(checkRequest(i+1, &x.want[i], r, partHeaders)) == 0 {
+		if len(checkRequest(i+1, &x.want[i], in.sentRequest, partHeaders)) == 0 {
 			return i
 		}
 		if loose < 0 {
@@ -104,7 +209,7 @@ func (x *exchanges) pick(r sentRequest) int {
 	if loose >= 0 {
 		return loose
 	}
-	if best := x.closest(r); len(best) == 1 {
+	if best := x.closest(in.sentRequest); len(best) == 1 {
 		return best[0].i
 	}
 	return -1

@@ -2,6 +2,7 @@ package conntest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -272,6 +273,72 @@ cases:
 	for i, res := range r.Run(context.Background(), Cases(ws, nil)) {
 		if !slices.Equal(res.Failures, want[i]) {
 			t.Errorf("%s:\n%s\nwant:\n%s", res.Case.Name, strings.Join(res.Failures, "\n"), strings.Join(want[i], "\n"))
+		}
+	}
+}
+
+// bigFanOut is a case of n posts told apart by their bodies, listed in
+// the reverse of the items' order.
+func bigFanOut(n int) string {
+	var b strings.Builder
+	b.WriteString("kind: ConnectorTest\nconnector: crm\ncases:\n  - name: many posts\n    action: tag-many\n    input: {ids: [")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "i%d", i)
+	}
+	b.WriteString("]}\n    requests:\n")
+	for i := n - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "      - {method: POST, path: /tags, body: {contact: i%d, tag: vip}}\n", i)
+	}
+	b.WriteString("    responses:\n")
+	for i := n - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "      - {status: 201, body: {id: t%d}}\n", i)
+	}
+	b.WriteString("    output: {tags: [")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "t%d", i)
+	}
+	b.WriteString("]}\n")
+	return b.String()
+}
+
+// BenchmarkMatchMany runs a case of 1,000 concurrent posts matched by
+// body: the cost of matching by request.
+func BenchmarkMatchMany(b *testing.B) {
+	ws := loadFanOut(b, bigFanOut(1000))
+	r := New(ws, Options{})
+	defer r.Close()
+	cases := Cases(ws, nil)
+	for b.Loop() {
+		if res := r.Run(context.Background(), cases); !res[0].Passed() {
+			b.Fatal(res[0].Failures)
+		}
+	}
+}
+
+// TestSameAgreesWithDiffer holds matching's quick verdict to the report's
+// diff: same finds two values equal exactly when compare finds nothing.
+func TestSameAgreesWithDiffer(t *testing.T) {
+	vals := []any{
+		nil, "a", "1", 1.0, true,
+		map[string]any{}, map[string]any{"a": "x"}, map[string]any{"a": nil}, map[string]any{"a": "x", "b": 2.0},
+		map[string]any{"a": map[string]any{"c": []any{1.0, "x"}}}, map[string]any{"a": map[string]any{"c": []any{1.0}}},
+		[]any{}, []any{"x"}, []any{map[string]any{"a": "x"}}, []any{map[string]any{"a": "x", "b": 2.0}},
+	}
+	for _, partial := range []bool{false, true} {
+		for _, w := range vals {
+			for _, g := range vals {
+				d := &differ{partial: partial}
+				d.compare("", w, g)
+				if got := same(w, g, partial); got != (len(d.lines) == 0) {
+					t.Errorf("partial %v: same(%s, %s) = %v, compare says %q", partial, show(w), show(g), got, d.lines)
+				}
+			}
 		}
 	}
 }
