@@ -36,8 +36,8 @@ type Plan struct {
 	// literal; nil when it depends on the connection.
 	baseURL *url.URL
 
-	errors   []compile.ErrorRule // the action's, then the connector's
-	retry    httpx.RetryPolicy
+	errors []compile.ErrorRule // the action's, then the connector's
+	retry  httpx.RetryPolicy
 	// ownRetry says the action sets its retry: the actions it calls use it.
 	ownRetry bool
 	settings httpx.Settings

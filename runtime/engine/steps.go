@@ -483,6 +483,7 @@ func (r *run) catch(ctx context.Context, oe *compile.OnError, vars map[string]an
 				Status:  ce.Status,
 				Message: fmt.Sprintf("compensating step %q failed while handling the failure%s: %s; the failure it handled: %s", st.Src.Name, where, ce.Message, e.Message),
 				Request: ce.Request,
+				Body:    ce.Body,
 				Step:    st.Src.Name,
 				Item:    ce.Item,
 				Cause:   &cause,
