@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -90,8 +91,28 @@ func (e *Error) Error() string {
 		b.WriteString("\n  response: ")
 		b.WriteString(e.Body)
 	}
+	if e.Cause != nil {
+		b.WriteString("\n  while handling: ")
+		b.WriteString(strings.ReplaceAll(e.Cause.Error(), "\n", "\n  "))
+	}
+	if len(e.Partial) > 0 {
+		// What had been done, so that a run log says what was written.
+		if p, err := json.Marshal(e.Partial); err == nil {
+			b.WriteString("\n  done before the failure: ")
+			if len(p) > maxPartialText {
+				b.Write(p[:maxPartialText])
+				b.WriteString("…")
+			} else {
+				b.Write(p)
+			}
+		}
+	}
 	return b.String()
 }
+
+// maxPartialText bounds the partial output an error's text shows; the
+// error's Partial field keeps all of it.
+const maxPartialText = 2000
 
 func (e *Error) Unwrap() error { return e.Err }
 

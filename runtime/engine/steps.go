@@ -193,6 +193,9 @@ func (r *run) runStep(ctx context.Context, st *compile.Step, vars map[string]any
 		}
 	}
 	if st.Return != nil {
+		if err := r.evalLets(ctx, st, vars, vars[compile.VarVars].(map[string]any)); err != nil {
+			return stepResult{}, inStep(st.Src.Name, -1, err)
+		}
 		out, err := st.Return.Eval(ctx, vars)
 		if err != nil {
 			return stepResult{}, inStep(st.Src.Name, -1, fromExpr(err))
