@@ -16,13 +16,18 @@ import (
 // sqlStore is the one implementation of Store; sqldb.Engine carries what
 // differs between SQLite and PostgreSQL.
 type sqlStore struct {
-	e     *sqldb.Engine
-	keys  *crypt.Keyring
-	now   func() time.Time
-	log   *slog.Logger
-	retry RetryPolicy
-	locks *keyedMutex
-	group *groupCommit // of run logs
+	e       *sqldb.Engine
+	keys    *crypt.Keyring
+	now     func() time.Time
+	log     *slog.Logger
+	retry   RetryPolicy
+	locks   *keyedMutex
+	group   *groupCommit // of run logs and inbox entries
+	records *recordQueue // of delivery attempts
+
+	// enqueuedSig fires after a commit that enqueued events, routedSig
+	// after a Route that routed some.
+	enqueuedSig, routedSig signal
 
 	closeOnce sync.Once
 }
@@ -30,6 +35,7 @@ type sqlStore struct {
 func newSQLStore(e *sqldb.Engine, cfg config) *sqlStore {
 	s := &sqlStore{e: e, keys: cfg.keys, now: cfg.now, log: cfg.log, retry: cfg.retry, locks: localLocks(e.LockScope)}
 	s.group = newGroupCommit(s)
+	s.records = newRecordQueue(s)
 	return s
 }
 
@@ -49,6 +55,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() {
+		s.records.close()
 		s.group.close()
 		s.e.Close()
 	})
@@ -68,6 +75,17 @@ type scope struct {
 	s  *sqlStore
 	tx sqldb.Tx
 	sp *int // savepoint counter of tx
+	// enq is set when tx enqueued events: its commit fires enqueuedSig.
+	enq *bool
+}
+
+// enqueued says events were enqueued: now, or when tx commits.
+func (sc *scope) enqueued() {
+	if sc.tx != nil {
+		*sc.enq = true
+		return
+	}
+	sc.s.enqueuedSig.fire()
 }
 
 func (sc *scope) tenant(key string) *tenantStore {
