@@ -247,6 +247,11 @@ func (d *Deliverer) route(ctx context.Context) {
 	for ctx.Err() == nil {
 		enqueued := d.st.Deliveries().Enqueued()
 		n, err := d.routeOnce(ctx)
+		if errors.Is(err, store.ErrInvalid) {
+			// A destination deleted between the list and the route: once
+			// more at once, with the list read again.
+			n, err = d.routeOnce(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -318,20 +323,27 @@ func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
 	}
 	byID := make(map[string]*store.Destination, len(ds))
 	var skip []string
+	free := 0
 	lease := d.cfg.Lease
 	d.mu.Lock()
 	for _, dst := range ds {
 		byID[dst.ID] = dst
-		if d.inflight[dst.ID]+len(d.queued[dst.ID]) >= concurrency(dst) {
+		busy := d.inflight[dst.ID] + len(d.queued[dst.ID])
+		if busy >= concurrency(dst) || dst.Status == store.DestinationDisabled {
 			skip = append(skip, dst.ID)
+		} else {
+			free += concurrency(dst) - busy
 		}
 		lease = max(lease, 2*timeout(dst))
 	}
 	d.mu.Unlock()
-	if len(skip) == len(ds) {
+	if free == 0 {
 		return false, nil
 	}
-	tasks, err := d.st.Deliveries().Claim(ctx, d.cfg.Worker, d.cfg.Batch, lease, skip)
+	// No more than the free slots: what one destination gets beyond its
+	// own waits for them, bounded by the others' free slots.
+	n := min(d.cfg.Batch, free)
+	tasks, err := d.st.Deliveries().Claim(ctx, d.cfg.Worker, n, lease, skip)
 	if err != nil {
 		return false, err
 	}
@@ -345,7 +357,7 @@ func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
 		}
 		d.dispatch(ctx, &claimedTask{task: t, dest: dst, claimed: now}, lease)
 	}
-	return len(tasks) == d.cfg.Batch, nil
+	return len(tasks) == n, nil
 }
 
 func concurrency(d *store.Destination) int {

@@ -534,3 +534,36 @@ func TestReplicasShareTheWork(t *testing.T) {
 		}
 	}
 }
+
+// Stopping waits for the attempts in flight: what was sent is recorded.
+func TestStopRecordsAttemptsInFlight(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+	}))
+	defer srv.Close()
+	dst := e.dest(store.Destination{Name: "slow", URL: srv.URL})
+	st := e.store()
+	d, err := New(Config{Store: st, Clock: e.clock.Now, Logger: storetest.Quiet(),
+		AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	id := e.enqueue("acme", "contact.created", 1)[0]
+	<-entered
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if s := e.state(id, dst.ID); s.Status != store.Delivered {
+		t.Fatalf("after the stop: %+v", s)
+	}
+}
