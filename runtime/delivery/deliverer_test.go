@@ -580,3 +580,30 @@ func TestStopRecordsAttemptsInFlight(t *testing.T) {
 		t.Fatalf("after the stop: %+v", s)
 	}
 }
+
+// A delivery claimed by a replica that died is delivered by another once
+// the lease runs out.
+func TestLeaseOfADeadReplicaRunsOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Postgres(t))
+	rcv := goReceiver(t, "whsec_"+strings.Repeat("QUJD", 8))
+	dst := e.dest(store.Destination{Name: "backend", URL: rcv.URL, Secret: "whsec_" + strings.Repeat("QUJD", 8)})
+	id := e.enqueue("acme", "contact.created", 1)[0]
+	// The dead replica routed and claimed it, and was never heard of again.
+	if _, err := e.st.Deliveries().Route(e.ctx, 10, func(*store.Event) []string { return []string{dst.ID} }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.st.Deliveries().Claim(e.ctx, "dead-replica", 10, time.Minute, nil); err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
+	}
+	d, rec := e.start(e.store(), nil)
+	e.clock.Advance(2 * time.Minute)
+	d.Kick()
+	r := next(t, rec)
+	if !r.o.Delivered || r.a.EventID != id || r.a.Attempt != 2 {
+		t.Fatalf("after the lease: %+v", r)
+	}
+	if got := <-rcv.Got; !got.OK || got.ID != id {
+		t.Fatalf("received %+v", got)
+	}
+}
