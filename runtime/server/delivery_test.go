@@ -63,7 +63,7 @@ func deliveryWorkspace(t *testing.T, api, hooks string) string {
 	return testkit.Workspace(t, map[string]string{
 		"connectors/crm/connector.yaml":              connectorYAML,
 		"connectors/crm/actions/create-contact.yaml": actionYAML,
-		"membrane.yaml": deliveryYAML,
+		"membrane.yaml":                              deliveryYAML,
 	}, map[string]string{"{{API}}": api, "{{HOOKS}}": hooks})
 }
 
@@ -178,7 +178,7 @@ func TestServePrunesTheDeliveryLog(t *testing.T) {
 	dir := testkit.Workspace(t, map[string]string{
 		"connectors/crm/connector.yaml":              connectorYAML,
 		"connectors/crm/actions/create-contact.yaml": actionYAML,
-		"membrane.yaml": "kind: Workspace\nkey: servertest\ndelivery: {logRetention: 1ms}\n",
+		"membrane.yaml":                              "kind: Workspace\nkey: servertest\ndelivery: {logRetention: 1ms}\n",
 	}, map[string]string{"{{API}}": up.srv.URL})
 	r := start(t, server.Config{Dir: dir, DeliveryPruneInterval: time.Millisecond,
 		LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret})})
