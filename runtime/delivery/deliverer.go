@@ -453,6 +453,14 @@ func (d *Deliverer) attempt(ctx context.Context, t *claimedTask) {
 		}
 		return
 	}
+	switch {
+	case o.Dead:
+		d.log.Warn("delivery dead: no more attempts; replay it once the destination works",
+			"event", task.ID, "destination", dst.ID, "attempt", task.Attempts, "status", r.Status, "err", errText)
+	case r.Err != nil:
+		d.log.Debug("delivery attempt failed; retrying", "event", task.ID, "destination", dst.ID,
+			"attempt", task.Attempts, "status", r.Status, "err", errText, "next", o.Next)
+	}
 	if d.observe != nil {
 		defer d.observe(a, o)
 	}
