@@ -37,6 +37,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/console"
+	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/events"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
@@ -69,6 +70,15 @@ type Server struct {
 	// Scheduler runs the polls of subscriptions while the server serves;
 	// Kick it when a subscription is created or resumed.
 	Scheduler *schedule.Scheduler
+	// Deliverer routes the outbox to the destinations and delivers it
+	// while the server serves.
+	Deliverer *delivery.Deliverer
+
+	// secrets gives the deliverer the signing secrets of destinations;
+	// logRetention is how long delivery attempts and the routed log are
+	// kept.
+	secrets      *deliverySecrets
+	logRetention time.Duration
 
 	handler  http.Handler
 	mux      *http.ServeMux
@@ -138,8 +148,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("tenant token keys: %w", err)
 	}
 
+	if err := cfg.checkDeliverySecrets(wc); err != nil {
+		return nil, err
+	}
+
 	st, err := openStore(ctx, dsn, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := syncDestinations(ctx, st, wc); err != nil {
+		st.Close()
 		return nil, err
 	}
 
@@ -205,6 +223,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
+	s.secrets = &deliverySecrets{cfg: &s.cfg, now: time.Now}
+	s.secrets.set(wc)
+	s.logRetention = DefaultLogRetention
+	if wc != nil && wc.Delivery != nil && wc.Delivery.LogRetention.Duration > 0 {
+		s.logRetention = wc.Delivery.LogRetention.Duration
+	}
+	if s.Deliverer, err = newDeliverer(cfg, st, wc, s.secrets.secrets, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.Scheduler = newScheduler(cfg, st, svc, log)
 	mux := http.NewServeMux()
 	s.mux = mux
@@ -234,10 +262,23 @@ func (s *Server) Workspace() *membrane.Workspace { return s.Service.Workspace() 
 
 // Swap serves ws from now on, as a development server does when a spec
 // file changes: every call that starts after it uses ws, calls under way
-// finish with the workspace they started with. The workspace's
-// membrane.yaml (store, secret, addresses) is read at start only.
+// finish with the workspace they started with. Of the workspace's
+// membrane.yaml, the delivery destinations follow (the store's file:NAME
+// destinations become the new file's); the rest (store, secret,
+// addresses, retry schedule) is read at start only.
 func (s *Server) Swap(ws *spec.Workspace) {
 	s.Service.SetWorkspace(membrane.New(membrane.Options{HTTP: s.http, Engine: s.engine}, ws))
+	if err := s.cfg.checkDeliverySecrets(ws.Config); err != nil {
+		// Their deliveries fail, with this error, until the server is
+		// restarted with the variable set.
+		s.log.Warn("membrane.yaml's delivery destinations", "error", err.Error())
+	}
+	s.secrets.set(ws.Config)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := syncDestinations(ctx, s.Store, ws.Config); err != nil {
+		s.log.Error("reloading membrane.yaml's delivery destinations; the previous ones stay", "error", err)
+	}
 }
 
 // Handle adds a route to the server's mux (net/http patterns), for what
@@ -265,8 +306,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
 // turns 503 at once, no new connection is accepted, and requests in
 // flight (runs, OAuth callbacks) finish within ShutdownTimeout. The
-// connection maintenance loop and the poll scheduler run alongside; polls
-// in flight at shutdown get ShutdownTimeout too. Serve does not close the
+// connection maintenance loop, the poll scheduler and the deliverer run
+// alongside; polls in flight at shutdown get ShutdownTimeout too. Serve does not close the
 // store; Close does.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
@@ -286,7 +327,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.Service.Maintain(maintainCtx) })
 	wg.Go(func() { _ = s.Scheduler.Run(maintainCtx) })
 	wg.Go(func() { _ = s.Inbox.Run(maintainCtx) })
+	wg.Go(func() { _ = s.Deliverer.Run(maintainCtx) })
 	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
+	wg.Go(func() {
+		pruneDeliveries(maintainCtx, s.Store, s.logRetention, s.cfg.DeliveryPruneInterval, time.Now, s.log.With("component", "delivery"))
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
