@@ -1,0 +1,149 @@
+package delivery_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/membrane-dev/membrane/runtime/delivery"
+	"github.com/membrane-dev/membrane/runtime/store"
+)
+
+// perfEvents are n record-change events of one tenant and connection,
+// each with a payload the size of a typical CRM record change (~400 bytes).
+func perfEvents(prefix string, n int) []store.Event {
+	out := make([]store.Event, n)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range out {
+		out[i] = store.Event{
+			ID: fmt.Sprintf("evt_%s_%07d", prefix, i), Tenant: "acme", Type: "contact-changed.updated",
+			Connector: "hubspot", ConnectionID: "conn_perf",
+			Payload: fmt.Appendf(nil, `{"record":{"id":"%07d","email":"person%d@example.com","firstName":"Ada","lastName":"Lovelace",`+
+				`"company":"Analytical Engines Ltd","phone":"+44 20 7946 0000","lifecycleStage":"customer","owner":"owner_42",`+
+				`"updatedAt":"2026-01-02T03:04:05Z","custom":{"favoriteColor":"teal","score":87}},"changed":["email","score"]}`, i, i),
+			CreatedAt: at,
+		}
+	}
+	return out
+}
+
+// perfClient is an HTTP client for loopback at conc requests in flight.
+func perfClient(conc int) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{}).DialContext, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc,
+		DisableCompression: true,
+	}}
+}
+
+// bareDeliver is the ceiling: the same envelopes POSTed to url from conc
+// goroutines with the same Standard Webhooks headers, signed per request
+// as a delivery attempt is, and nothing stored: no outbox, no claim, no
+// record of the attempt. It returns the requests that did not get a 2xx.
+func bareDeliver(ctx context.Context, client *http.Client, url string, events []store.Event, conc int) (failed int64) {
+	bodies := make([][]byte, len(events))
+	for i := range events {
+		b, err := delivery.Encode(&events[i])
+		if err != nil {
+			panic(err)
+		}
+		bodies[i] = b
+	}
+	var next atomic.Int64
+	var bad atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(events) || ctx.Err() != nil {
+					return
+				}
+				id, ts := events[i].ID, perfUnix(time.Now())
+				req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i]))
+				if err != nil {
+					panic(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("webhook-id", id)
+				req.Header.Set("webhook-timestamp", ts)
+				req.Header.Set("webhook-signature", perfSign(perfKey, id, ts, bodies[i]))
+				resp, err := client.Do(req)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 != 2 {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return bad.Load()
+}
+
+// perfBatch is how many events one benchmark iteration delivers.
+const perfBatch = 10_000
+
+// perfConc is the requests in flight on both sides: a destination's
+// default concurrency.
+const perfConc = 8
+
+// perfBare is the last bare rate measured in this process, for the ratio.
+var perfBare atomic.Uint64
+
+// benchBare measures the ceiling: perfBatch envelopes POSTed with no
+// durability, perfConc at a time.
+func benchBare(b *testing.B) {
+	recv := newPerfReceiver(b)
+	client := perfClient(perfConc)
+	ctx := context.Background()
+	// Warm the connections up.
+	bareDeliver(ctx, client, recv.URL, perfEvents("warm", 200), perfConc)
+	var took, cpu time.Duration
+	iter := 0
+	for b.Loop() {
+		b.StopTimer()
+		events := perfEvents(fmt.Sprint("bare", iter), perfBatch)
+		iter++
+		before := recv.received()
+		b.StartTimer()
+		start, cpu0 := time.Now(), perfCPU()
+		if failed := bareDeliver(ctx, client, recv.URL, events, perfConc); failed > 0 {
+			b.Fatalf("%d bare requests failed", failed)
+		}
+		took += time.Since(start)
+		cpu += perfCPU() - cpu0
+		if got := recv.received() - before; got != perfBatch {
+			b.Fatalf("the receiver got %d of %d", got, perfBatch)
+		}
+	}
+	n := float64(perfBatch * iter)
+	rate := n / took.Seconds()
+	perfBare.Store(uint64(rate))
+	b.ReportMetric(rate, "deliveries/s")
+	b.ReportMetric(float64(cpu.Microseconds())/n, "CPU-µs/delivery")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkDeliveries measures deliveries per second from the outbox to a
+// local receiver, side by side in one run with the ceiling (see
+// docs/perf-delivery.md):
+//
+//	go test -run '^$' -bench BenchmarkDeliveries -benchtime 3x -count 3 ./runtime/delivery/
+//
+//   - bare: the same envelopes POSTed by a Go loop, nothing stored;
+//   - sqlite: perfBatch events enqueued beforehand, routed, claimed, sent
+//     and recorded by a Deliverer on a SQLite file.
+func BenchmarkDeliveries(b *testing.B) {
+	b.Run("bare", benchBare)
+}
