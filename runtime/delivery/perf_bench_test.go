@@ -139,11 +139,11 @@ func benchBare(b *testing.B) {
 // local receiver, side by side in one run with the ceiling (see
 // docs/perf-delivery.md):
 //
-//	go test -run '^$' -bench BenchmarkDeliveries -benchtime 3x -count 3 ./runtime/delivery/
+//		go test -run '^$' -bench BenchmarkDeliveries -benchtime 3x -count 3 ./runtime/delivery/
 //
-//   - bare: the same envelopes POSTed by a Go loop, nothing stored;
-//   - sqlite: perfBatch events enqueued beforehand, routed, claimed, sent
-//     and recorded by a Deliverer on a SQLite file.
+//	  - bare: the same envelopes POSTed by a Go loop, nothing stored;
+//	  - sqlite: perfBatch events enqueued beforehand, routed, claimed, sent
+//	    and recorded by a Deliverer on a SQLite file.
 func BenchmarkDeliveries(b *testing.B) {
 	b.Run("bare", benchBare)
 }
