@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/store"
 )
@@ -42,11 +44,58 @@ func perfClient(conc int) *http.Client {
 	}}
 }
 
+// perfPoster sends one signed request and reports whether it got a 2xx.
+type perfPoster func(ctx context.Context, url string, headers [3][2]string, body []byte) bool
+
+// netHTTPPoster posts with net/http.
+func netHTTPPoster(conc int) perfPoster {
+	client := perfClient(conc)
+	return func(ctx context.Context, url string, headers [3][2]string, body []byte) bool {
+		req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+		if err != nil {
+			panic(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for _, h := range headers {
+			req.Header.Set(h[0], h[1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode/100 == 2
+	}
+}
+
+// fastHTTPPoster posts with fasthttp, the client the Deliverer's webhook
+// sender uses.
+func fastHTTPPoster(conc int) perfPoster {
+	client := &fasthttp.Client{MaxConnsPerHost: conc, MaxIdemponentCallAttempts: 1}
+	return func(ctx context.Context, url string, headers [3][2]string, body []byte) bool {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI(url)
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.Header.SetContentType("application/json")
+		for _, h := range headers {
+			req.Header.Set(h[0], h[1])
+		}
+		req.SetBodyRaw(body)
+		if err := client.DoTimeout(req, resp, 10*time.Second); err != nil {
+			return false
+		}
+		return resp.StatusCode()/100 == 2
+	}
+}
+
 // bareDeliver is the ceiling: the same envelopes POSTed to url from conc
 // goroutines with the same Standard Webhooks headers, signed per request
 // as a delivery attempt is, and nothing stored: no outbox, no claim, no
 // record of the attempt. It returns the requests that did not get a 2xx.
-func bareDeliver(ctx context.Context, client *http.Client, url string, events []store.Event, conc int) (failed int64) {
+func bareDeliver(ctx context.Context, post perfPoster, url string, events []store.Event, conc int) (failed int64) {
 	bodies := make([][]byte, len(events))
 	for i := range events {
 		b, err := delivery.Encode(&events[i])
@@ -66,22 +115,8 @@ func bareDeliver(ctx context.Context, client *http.Client, url string, events []
 					return
 				}
 				id, ts := events[i].ID, perfUnix(time.Now())
-				req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i]))
-				if err != nil {
-					panic(err)
-				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("webhook-id", id)
-				req.Header.Set("webhook-timestamp", ts)
-				req.Header.Set("webhook-signature", perfSign(perfKey, id, ts, bodies[i]))
-				resp, err := client.Do(req)
-				if err != nil {
-					bad.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
+				headers := [3][2]string{{"webhook-id", id}, {"webhook-timestamp", ts}, {"webhook-signature", perfSign(perfKey, id, ts, bodies[i])}}
+				if !post(ctx, url, headers, bodies[i]) {
 					bad.Add(1)
 				}
 			}
@@ -103,9 +138,8 @@ var perfBare atomic.Uint64
 
 // benchBare measures the ceiling: perfBatch envelopes POSTed with no
 // durability, perfConc at a time.
-func benchBare(b *testing.B) {
+func benchBare(b *testing.B, client perfPoster) {
 	recv := newPerfReceiver(b)
-	client := perfClient(perfConc)
 	ctx := context.Background()
 	// Warm the connections up.
 	bareDeliver(ctx, client, recv.URL, perfEvents("warm", 200), perfConc)
@@ -145,5 +179,6 @@ func benchBare(b *testing.B) {
 //	  - sqlite: perfBatch events enqueued beforehand, routed, claimed, sent
 //	    and recorded by a Deliverer on a SQLite file.
 func BenchmarkDeliveries(b *testing.B) {
-	b.Run("bare", benchBare)
+	b.Run("bare-fasthttp", func(b *testing.B) { benchBare(b, fastHTTPPoster(perfConc)) })
+	b.Run("bare-nethttp", func(b *testing.B) { benchBare(b, netHTTPPoster(perfConc)) })
 }
