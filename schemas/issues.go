@@ -226,6 +226,12 @@ func leaf(e *jsonschema.ValidationError, out *[]Issue) {
 		base.Message = fmt.Sprintf("%s is too small: it must be greater than %s", num(k.Got), num(k.Want))
 	case *kind.ExclusiveMaximum:
 		base.Message = fmt.Sprintf("%s is too large: it must be less than %s", num(k.Got), num(k.Want))
+	case *kind.MinItems:
+		if k.Got == 0 {
+			base.Message = fmt.Sprintf("the list is empty; give at least %d item(s), or remove the key for the default", k.Want)
+		} else {
+			base.Message = fmt.Sprintf("the list has %d item(s); give at least %d", k.Got, k.Want)
+		}
 	case *kind.Type:
 		base.Message = fmt.Sprintf("expected %s, got %s", strings.Join(k.Want, " or "), k.Got)
 	case *kind.Enum:
@@ -261,6 +267,13 @@ var patternMessages = map[string]string{
 	`^[a-zA-Z_][a-zA-Z0-9_]*$`:                         "a step name is a CEL identifier (a letter or '_', then letters, digits or '_'), e.g. findContact, so that steps.findContact.output works",
 	`^/`:                                               "a path starts with '/', e.g. /v1/customers",
 	`^https?://`:                                       "an origin starts with https:// or http://, e.g. https://app.example.com",
+	`^[A-Z_][A-Z0-9_]*$`:                               "an environment variable name uses upper-case letters, digits and '_', e.g. BACKEND_WEBHOOK_SECRET",
+	`^[a-z0-9][a-z0-9-]*$`:                             "a destination name uses lower-case letters, digits and '-', e.g. backend",
+	`^[0-9a-fA-F:.]+/[0-9]{1,3}$`:                      "a network is written in CIDR form, e.g. 10.20.0.0/16 or 127.0.0.0/8",
+	`^https?://[^\s/]+(/\S*)?$`:                        "an absolute http:// or https:// URL with no spaces, e.g. https://api.example.com/hooks",
+	`^(\*|[a-zA-Z0-9][a-zA-Z0-9_.-]*\.([a-zA-Z0-9_-]+|\*))$`: "an event pattern is an exact type (contact-changed.created), a prefix and .* (connection.*), or *",
+	`^(nats|tls)://[^\s/]+$`:                                 "a NATS server URL is nats://host:port or tls://host:port, e.g. nats://127.0.0.1:4222",
+	`^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$`:                    "a NATS subject is tokens of letters, digits, '_' and '-' joined by '.', with no wildcard, e.g. membrane.events",
 }
 
 // namesMessage says what the property names of an object whose names

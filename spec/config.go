@@ -39,6 +39,7 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 		}
 	}
 	checkAutoSubscriptions(ws, c, diags)
+	checkDelivery(ws, c, diags)
 	if c.Outbound != nil {
 		nets := doc.Get("outbound").Get("allowedNetworks")
 		for i, n := range c.Outbound.AllowedNetworks {

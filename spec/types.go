@@ -546,6 +546,46 @@ type WorkspaceConfig struct {
 	// connection of that connector is subscribed to (event keys or the
 	// universal keys they implement).
 	Subscriptions map[string][]string `json:"subscriptions,omitempty"`
+	// Delivery says where the workspace's events are delivered: the
+	// user's backend (signed webhooks) or a NATS JetStream subject.
+	Delivery *DeliverySettings `json:"delivery,omitempty"`
+}
+
+// DeliverySettings configure the delivery of events to the user's
+// backend.
+type DeliverySettings struct {
+	Destinations []DeliveryDestination `json:"destinations,omitempty"`
+	// AllowPrivateNetworks are the networks (CIDR) a webhook destination
+	// may resolve into although they are private or loopback.
+	AllowPrivateNetworks []string `json:"allowPrivateNetworks,omitempty"`
+	// Retry is the wait before each attempt: attempt n waits Retry[n-1]
+	// after attempt n-1 (the first after the event); after the last the
+	// delivery is dead. Empty is the runtime's default.
+	Retry        []Duration `json:"retry,omitempty"`
+	DisableAfter Duration   `json:"disableAfter,omitzero"`
+	LogRetention Duration   `json:"logRetention,omitzero"`
+}
+
+// DeliveryDestination is one destination of membrane.yaml: a webhook URL
+// (with the variable holding its signing secret) or a NATS subject.
+type DeliveryDestination struct {
+	Pos         diag.Pos
+	Name        string       `json:"name"`
+	URL         string       `json:"url,omitempty"`
+	NATS        *NATSSubject `json:"nats,omitempty"`
+	SecretEnv   string       `json:"secretEnv,omitempty"`
+	Events      []string     `json:"events,omitempty"`
+	Connectors  []string     `json:"connectors,omitempty"`
+	Tenants     []string     `json:"tenants,omitempty"`
+	Concurrency int          `json:"concurrency,omitempty"`
+	Timeout     Duration     `json:"timeout,omitzero"`
+}
+
+// NATSSubject is a NATS JetStream server and the subject events are
+// published on.
+type NATSSubject struct {
+	URL     string `json:"url"`
+	Subject string `json:"subject"`
 }
 
 // DefaultSecretEnv holds the workspace secret when secretEnv is not set.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/reload"
 	"github.com/membrane-dev/membrane/runtime/server"
@@ -24,9 +25,10 @@ func newDevCmd() *cobra.Command {
 	var (
 		cfg                 server.Config
 		logFormat, logLevel string
+		forwardTo, fwSecret string
 	)
 	cmd := &cobra.Command{
-		Use:   "dev [DIR] [--addr 127.0.0.1:8080] [--store DSN]",
+		Use:   "dev [DIR] [--addr 127.0.0.1:8080] [--store DSN] [--forward-to URL]",
 		Short: "Serve the workspace for development, reloading it on every save",
 		Long: "dev does what serve does, for one developer: it listens on 127.0.0.1:8080,\n" +
 			"keeps its state in SQLite under DIR/.membrane (local state with development\n" +
@@ -40,7 +42,14 @@ func newDevCmd() *cobra.Command {
 			"  /dev/diagnostics  the latest load's status and diagnostics (JSON)\n" +
 			"  /dev/events       the same, streamed on every change (Server-Sent Events)\n\n" +
 			"While the files have errors from the start, only the diagnostics and\n" +
-			"the console are served; the connectors appear once they load clean.",
+			"the console are served; the connectors appear once they load clean.\n\n" +
+			"Each event is printed as it is routed to the delivery log (time, type,\n" +
+			"tenant, id). --forward-to URL also posts each one to URL, signed as a\n" +
+			"destination's webhooks are (Standard Webhooks), like `stripe listen\n" +
+			"--forward-to`: the secret is generated for the session and printed once\n" +
+			"(or read from the variable --forward-secret-env names), loopback is\n" +
+			"allowed for this URL alone, nothing is stored and a failure is not\n" +
+			"retried. membrane.yaml's destinations are delivered to as under serve.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -58,11 +67,30 @@ func newDevCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			var fw *forwarder
+			if forwardTo != "" {
+				secret, generated := delivery.NewSecret(), true
+				if fwSecret != "" {
+					v, ok := os.LookupEnv(fwSecret)
+					if !ok || v == "" {
+						return usageError("--forward-secret-env names %s, which is not set; export a whsec_ secret there, or leave the flag out to have one generated", fwSecret)
+					}
+					secret, generated = v, false
+				}
+				if fw, err = newForwarder(forwardTo, secret); err != nil {
+					return usageError("%v", err)
+				}
+				if generated {
+					fmt.Fprintf(cmd.ErrOrStderr(), "forwarding events to %s, signed with %s\n(the secret is printed once: verify with it; --forward-secret-env keeps one across sessions)\n", forwardTo, secret)
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "forwarding events to %s, signed with the secret in %s\n", forwardTo, fwSecret)
+				}
+			}
 			ln, err := net.Listen("tcp", cfg.Addr)
 			if err != nil {
 				return &exitError{code: exitFail, msg: err.Error()}
 			}
-			if err := runDev(ctx, cfg, ln, log, cmd.ErrOrStderr()); err != nil {
+			if err := runDevForwarding(ctx, cfg, ln, log, cmd.ErrOrStderr(), fw); err != nil {
 				return &exitError{code: exitFail, msg: err.Error()}
 			}
 			return nil
@@ -76,6 +104,8 @@ func newDevCmd() *cobra.Command {
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users and OAuth providers reach this server at (default: membrane.yaml's publicUrl)")
 	f.IntVar(&cfg.PollWorkers, "poll-workers", schedule.DefaultWorkers, "how many polls of subscriptions run at once")
 	f.DurationVar(&cfg.PollLease, "poll-lease", schedule.DefaultLease, "how long a poll holds its connection before another replica may take over (renewed while it runs)")
+	f.StringVar(&forwardTo, "forward-to", "", "post each event to this URL, signed (e.g. http://localhost:3000/hooks)")
+	f.StringVar(&fwSecret, "forward-secret-env", "", "the variable holding the whsec_ secret --forward-to signs with (default: one generated and printed)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	return cmd
@@ -84,6 +114,12 @@ func newDevCmd() *cobra.Command {
 // runDev serves the workspace of cfg.Dir on ln, reloading it on every
 // change, until ctx ends. Diagnostics and reload lines go to out.
 func runDev(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.Logger, out io.Writer) error {
+	return runDevForwarding(ctx, cfg, ln, log, out, nil)
+}
+
+// runDevForwarding is runDev that also prints each routed event, and
+// forwards it when fw is set.
+func runDevForwarding(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.Logger, out io.Writer, fw *forwarder) error {
 	defer ln.Close()
 	cfg.Addr = ln.Addr().String() // the public URL takes its port
 	var (
@@ -135,6 +171,16 @@ func runDev(ctx context.Context, cfg server.Config, ln net.Listener, log *slog.L
 	mu.Unlock()
 	s.Handle("/dev/", r.Handler())
 	fmt.Fprintf(out, "serving http://%s (console: /console/, diagnostics: /dev/diagnostics, events: /dev/events)\n", ln.Addr())
+
+	printCtx, stopPrint := context.WithCancel(ctx)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		if err := printRouted(printCtx, s.Store, fw, out); err != nil {
+			log.Warn("printing routed events stopped", "error", err)
+		}
+	}()
+	defer func() { stopPrint(); <-printed }()
 
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, ln) }()
