@@ -20,13 +20,21 @@
 #   webhook signers  the vendors' own webhook signing and verifying code from
 #                npm (pinned in runtime/events/verify/testdata/package-lock.json):
 #                GitHub's, Standard Webhooks', Twilio's, HubSpot's and Slack's;
-#                runtime/events/verify's tests check Membrane against them.
+#                runtime/events/verify's tests check Membrane against them;
+#                and Standard Webhooks' verifier (pinned in
+#                runtime/delivery/testdata/package-lock.json), which receives
+#                runtime/delivery's signed deliveries.
+#   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
+#                NATS destination: when nothing listens there, the pinned
+#                nats-server is installed and started (-js, its store in a
+#                temporary directory), and left running.
 set -euo pipefail
 # go.mod asks for Go 1.27.3; a machine whose go env says GOTOOLCHAIN=local
 # would refuse it rather than fetch it.
 export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 
 STRIPE_MOCK_VERSION=v0.203.0
+NATS_SERVER_VERSION=v2.15.2
 
 bin="$(go env GOPATH)/bin"
 
@@ -45,4 +53,31 @@ fi
 "$(dirname "$0")/../runtime/oauth/testdata/install.sh"
 "$(dirname "$0")/../schemas/testdata/ajv/install.sh"
 "$(dirname "$0")/../runtime/events/verify/testdata/install.sh"
+"$(dirname "$0")/../runtime/delivery/testdata/install.sh"
 "$(dirname "$0")/install-browser.sh"
+
+# listening PORT: whether something accepts connections at 127.0.0.1:PORT.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if listening 4222; then
+  echo "nats-server: something already listens at 127.0.0.1:4222; using it"
+else
+  if installed nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"; then
+    echo "nats-server $NATS_SERVER_VERSION: already in $bin"
+  else
+    echo "nats-server $NATS_SERVER_VERSION: installing into $bin"
+    GOBIN="$bin" go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+  fi
+  store_dir=$(mktemp -d "${TMPDIR:-/tmp}/membrane-nats.XXXXXX")
+  nohup "$bin/nats-server" -a 127.0.0.1 -p 4222 -js -sd "$store_dir" >"$store_dir/nats-server.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    listening 4222 && break
+    sleep 0.1
+  done
+  if ! listening 4222; then
+    echo "nats-server: did not start; its log:" >&2
+    cat "$store_dir/nats-server.log" >&2
+    exit 1
+  fi
+  echo "nats-server $NATS_SERVER_VERSION: started at 127.0.0.1:4222 with JetStream (pid $!, store and log in $store_dir)"
+fi

@@ -123,6 +123,21 @@ func TestSilentAndGarbagePeersAreFailures(t *testing.T) {
 					<-hold
 				case strings.Contains(line, "/garbage"):
 					c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 not http\r\n\r\n"))
+				case strings.Contains(line, "/trickle"):
+					// A slow answer: a byte now and then, never done.
+					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"))
+					tick := time.NewTicker(20 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						select {
+						case <-hold:
+							return
+						case <-tick.C:
+							if _, err := c.Write([]byte("x")); err != nil {
+								return
+							}
+						}
+					}
 				case strings.Contains(line, "/half"):
 					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"))
 				}
@@ -134,6 +149,7 @@ func TestSilentAndGarbagePeersAreFailures(t *testing.T) {
 		"/silent":  "no answer within 300ms",
 		"/garbage": "unreadable answer",
 		"/half":    "could not be read",
+		"/trickle": "no answer within 300ms",
 	} {
 		r := testSender().send(base+path, 300*time.Millisecond, nil, []byte("{}"), time.Now(), nil)
 		if r.Err == nil || !strings.Contains(r.Err.Error(), want) {

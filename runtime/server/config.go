@@ -82,6 +82,10 @@ type Config struct {
 	InboxLease time.Duration
 	// Poller runs the polls; nil is the connection service's.
 	Poller schedule.Poller
+	// DeliveryPruneInterval is how often delivery attempts and routed
+	// events older than membrane.yaml's delivery.logRetention are deleted
+	// (default 10 min).
+	DeliveryPruneInterval time.Duration
 }
 
 // DefaultAddr is where the server listens when neither the flag nor the
@@ -388,6 +392,9 @@ func (c *Config) defaults() {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.DeliveryPruneInterval <= 0 {
+		c.DeliveryPruneInterval = 10 * time.Minute
 	}
 }
 

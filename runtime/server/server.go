@@ -70,6 +70,12 @@ type Server struct {
 	// Kick it when a subscription is created or resumed.
 	Scheduler *schedule.Scheduler
 
+	// secrets gives the deliverer the signing secrets of destinations;
+	// logRetention is how long delivery attempts and the routed log are
+	// kept.
+	secrets      *deliverySecrets
+	logRetention time.Duration
+
 	handler  http.Handler
 	mux      *http.ServeMux
 	stopping atomic.Bool
@@ -138,8 +144,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("tenant token keys: %w", err)
 	}
 
+	if err := cfg.checkDeliverySecrets(wc); err != nil {
+		return nil, err
+	}
+
 	st, err := openStore(ctx, dsn, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := syncDestinations(ctx, st, wc); err != nil {
+		st.Close()
 		return nil, err
 	}
 
@@ -205,6 +219,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
+	s.secrets = &deliverySecrets{cfg: &s.cfg, now: time.Now}
+	s.secrets.set(wc)
+	s.logRetention = DefaultLogRetention
+	if wc != nil && wc.Delivery != nil && wc.Delivery.LogRetention.Duration > 0 {
+		s.logRetention = wc.Delivery.LogRetention.Duration
+	}
 	s.Scheduler = newScheduler(cfg, st, svc, log)
 	mux := http.NewServeMux()
 	s.mux = mux
@@ -234,10 +254,23 @@ func (s *Server) Workspace() *membrane.Workspace { return s.Service.Workspace() 
 
 // Swap serves ws from now on, as a development server does when a spec
 // file changes: every call that starts after it uses ws, calls under way
-// finish with the workspace they started with. The workspace's
-// membrane.yaml (store, secret, addresses) is read at start only.
+// finish with the workspace they started with. Of the workspace's
+// membrane.yaml, the delivery destinations follow (the store's file:NAME
+// destinations become the new file's); the rest (store, secret,
+// addresses, retry schedule) is read at start only.
 func (s *Server) Swap(ws *spec.Workspace) {
 	s.Service.SetWorkspace(membrane.New(membrane.Options{HTTP: s.http, Engine: s.engine}, ws))
+	if err := s.cfg.checkDeliverySecrets(ws.Config); err != nil {
+		// Their deliveries fail, with this error, until the server is
+		// restarted with the variable set.
+		s.log.Warn("membrane.yaml's delivery destinations", "error", err.Error())
+	}
+	s.secrets.set(ws.Config)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := syncDestinations(ctx, s.Store, ws.Config); err != nil {
+		s.log.Error("reloading membrane.yaml's delivery destinations; the previous ones stay", "error", err)
+	}
 }
 
 // Handle adds a route to the server's mux (net/http patterns), for what
@@ -287,6 +320,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.Scheduler.Run(maintainCtx) })
 	wg.Go(func() { _ = s.Inbox.Run(maintainCtx) })
 	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
+	wg.Go(func() {
+		pruneDeliveries(maintainCtx, s.Store, s.logRetention, s.cfg.DeliveryPruneInterval, time.Now, s.log.With("component", "delivery"))
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
