@@ -16,6 +16,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
 
 // perfEvents are n record-change events of one tenant and connection,
@@ -138,7 +139,7 @@ var perfBare atomic.Uint64
 
 // benchBare measures the ceiling: perfBatch envelopes POSTed with no
 // durability, perfConc at a time.
-func benchBare(b *testing.B, client perfPoster) {
+func benchBare(b *testing.B, client perfPoster, ceiling bool) {
 	recv := newPerfReceiver(b)
 	ctx := context.Background()
 	// Warm the connections up.
@@ -163,7 +164,9 @@ func benchBare(b *testing.B, client perfPoster) {
 	}
 	n := float64(perfBatch * iter)
 	rate := n / took.Seconds()
-	perfBare.Store(uint64(rate))
+	if ceiling {
+		perfBare.Store(uint64(rate))
+	}
 	b.ReportMetric(rate, "deliveries/s")
 	b.ReportMetric(float64(cpu.Microseconds())/n, "CPU-µs/delivery")
 	b.ReportMetric(0, "ns/op")
@@ -179,6 +182,57 @@ func benchBare(b *testing.B, client perfPoster) {
 //	  - sqlite: perfBatch events enqueued beforehand, routed, claimed, sent
 //	    and recorded by a Deliverer on a SQLite file.
 func BenchmarkDeliveries(b *testing.B) {
-	b.Run("bare-fasthttp", func(b *testing.B) { benchBare(b, fastHTTPPoster(perfConc)) })
-	b.Run("bare-nethttp", func(b *testing.B) { benchBare(b, netHTTPPoster(perfConc)) })
+	b.Run("bare-fasthttp", func(b *testing.B) { benchBare(b, fastHTTPPoster(perfConc), true) })
+	b.Run("bare-nethttp", func(b *testing.B) { benchBare(b, netHTTPPoster(perfConc), false) })
+	b.Run("sqlite", func(b *testing.B) { benchDeliverer(b, perfOpenSQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchDeliverer(b, perfOpen(b, storetest.PostgresDB(b))) })
+}
+
+// benchDeliverer measures the Deliverer on st: each round enqueues
+// perfBatch events (untimed), then times a Deliverer from its start until
+// the receiver got every one: routing, claims, signing, sending and
+// recording each attempt.
+func benchDeliverer(b *testing.B, st store.Store) {
+	recv := newPerfReceiver(b)
+	perfDestination(b, st, "perf", recv.URL, perfConc)
+	cfg := perfConfig(st, "bench")
+	// Warm up: connections, statements, the page cache.
+	done := recv.expect(200)
+	perfEnqueue(b, st, perfEvents("warm", 200), 200)
+	_, stop := perfRun(b, cfg)
+	perfWait(b, "the warm-up deliveries", done, 5*time.Minute, func() string { return fmt.Sprint(recv.received(), " received") })
+	if err := stop(); err != nil {
+		b.Fatal(err)
+	}
+	var took, cpu time.Duration
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		done := recv.expect(perfBatch)
+		perfEnqueue(b, st, perfEvents(fmt.Sprint(b.Name(), round), perfBatch), 1000)
+		round++
+		b.StartTimer()
+		start, cpu0 := time.Now(), perfCPU()
+		_, stop := perfRun(b, cfg)
+		perfWait(b, "the deliveries", done, 10*time.Minute, func() string { return fmt.Sprint(recv.received(), " received") })
+		took += time.Since(start)
+		cpu += perfCPU() - cpu0
+		b.StopTimer()
+		if err := stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	if p := recv.problems(); len(p) > 0 {
+		b.Fatalf("the receiver saw %d bad requests, the first: %s", len(p), p[0])
+	}
+	n := float64(perfBatch * round)
+	rate := n / took.Seconds()
+	b.ReportMetric(rate, "deliveries/s")
+	b.ReportMetric(float64(cpu.Microseconds())/n, "CPU-µs/delivery")
+	b.ReportMetric(float64(recv.duplicates()), "duplicates")
+	if bare := perfBare.Load(); bare > 0 {
+		b.ReportMetric(rate/float64(bare), "x-bare")
+	}
+	b.ReportMetric(0, "ns/op")
 }

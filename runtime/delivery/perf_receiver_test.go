@@ -46,7 +46,7 @@ type perfReceiver struct {
 func newPerfReceiver(t testing.TB) *perfReceiver {
 	t.Helper()
 	r := &perfReceiver{hits: map[string]int{}, first: map[string]time.Time{}, bodies: map[string]string{},
-		done: make(chan struct{}), seen: make(chan struct{}, 1)}
+		done: make(chan struct{}), seen: make(chan struct{}, 1), want: -1}
 	r.status.Store(200)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,14 +59,27 @@ func newPerfReceiver(t testing.TB) *perfReceiver {
 	return r
 }
 
-// expect arms done for n distinct ids; call it before anything is sent.
-func (r *perfReceiver) expect(n int) {
+// expect returns a channel closed once n more distinct ids than now were
+// answered 2xx; call it before they are sent.
+func (r *perfReceiver) expect(n int) <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.want = n
-	if n == 0 || len(r.first) >= n {
+	r.want, r.done = len(r.first)+n, make(chan struct{})
+	if n == 0 {
 		close(r.done)
 	}
+	return r.done
+}
+
+// arrived is when each id was first answered 2xx.
+func (r *perfReceiver) arrived() map[string]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]time.Time, len(r.first))
+	for k, v := range r.first {
+		out[k] = v
+	}
+	return out
 }
 
 func (r *perfReceiver) handle(c *fasthttp.RequestCtx) {

@@ -6,11 +6,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
 
@@ -169,6 +172,7 @@ func BenchmarkDeliveries(b *testing.B) {
 	dsn := storetest.PostgresDB(b)
 	recv := newHookReceiver(b)
 	b.Run("river", func(b *testing.B) { benchRiverDeliveries(b, dsn, recv) })
+	b.Run("store", func(b *testing.B) { benchStoreDeliveries(b, dsn, recv) })
 }
 
 func benchRiverDeliveries(b *testing.B, dsn string, recv *hookReceiver) {
@@ -187,7 +191,7 @@ func benchRiverDeliveries(b *testing.B, dsn string, recv *hookReceiver) {
 		b.Fatal(err)
 	}
 	key, _ := base64.StdEncoding.DecodeString(deliverySecret[len("whsec_"):])
-	w := &deliveryWorker{client: loopbackClient(), url: recv.URL, key: key}
+	w := &deliveryWorker{client: loopbackClient(), url: recv.URL + "/hooks", key: key}
 	var took, inserting time.Duration
 	dups, round := 0, 0
 	for b.Loop() {
@@ -227,6 +231,75 @@ func benchRiverDeliveries(b *testing.B, dsn string, recv *hookReceiver) {
 		took += time.Since(start)
 		b.StopTimer()
 		if err := client.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+		dups += recv.duplicates()
+		b.StartTimer()
+	}
+	n := float64(deliveries * round)
+	b.ReportMetric(n/took.Seconds(), "deliveries/s")
+	b.ReportMetric(n/inserting.Seconds(), "insert/s")
+	b.ReportMetric(float64(dups), "duplicates")
+}
+
+func benchStoreDeliveries(b *testing.B, dsn string, recv *hookReceiver) {
+	ctx := context.Background()
+	keys, err := crypt.New(crypt.Generate())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, dsn, store.WithKeyring(keys), store.WithLogger(storetest.Quiet()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	dst, err := st.Destinations().Create(ctx, store.Destination{Name: "bench", Kind: "webhook", URL: recv.URL + "/hooks", Concurrency: senders})
+	if err != nil {
+		b.Fatal(err)
+	}
+	route := func(*store.Event) []string { return []string{dst.ID} }
+	var took, inserting time.Duration
+	dups, round := 0, 0
+	for b.Loop() {
+		b.StopTimer()
+		events := deliveryEvents(1000+round, deliveries)
+		round++
+		done := recv.arm(deliveries)
+		t0 := time.Now()
+		for i := 0; i < len(events); i += 1000 {
+			if err := st.Tenant("acme").Outbox().Enqueue(ctx, events[i:i+1000]...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for routed := 0; routed < deliveries; {
+			got, err := st.Deliveries().Route(ctx, 1000, route)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) == 0 {
+				b.Fatalf("routed %d of %d", routed, deliveries)
+			}
+			routed += len(got)
+		}
+		inserting += time.Since(t0)
+		d, err := delivery.New(delivery.Config{
+			Store: st, Worker: "bench", Logger: storetest.Quiet(),
+			Secrets:      func(*store.Destination) ([]string, error) { return []string{deliverySecret}, nil },
+			AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		ran := make(chan error, 1)
+		b.StartTimer()
+		start := time.Now()
+		go func() { ran <- d.Run(rctx) }()
+		<-done
+		took += time.Since(start)
+		b.StopTimer()
+		cancel()
+		if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
 			b.Fatal(err)
 		}
 		dups += recv.duplicates()
