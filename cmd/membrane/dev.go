@@ -104,6 +104,7 @@ func newDevCmd() *cobra.Command {
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users and OAuth providers reach this server at (default: membrane.yaml's publicUrl)")
 	f.IntVar(&cfg.PollWorkers, "poll-workers", schedule.DefaultWorkers, "how many polls of subscriptions run at once")
 	f.DurationVar(&cfg.PollLease, "poll-lease", schedule.DefaultLease, "how long a poll holds its connection before another replica may take over (renewed while it runs)")
+	f.DurationVar(&cfg.DeliveryPoll, "delivery-poll", delivery.DefaultPoll, "how often to look for deliveries come due or made by other replicas")
 	f.StringVar(&forwardTo, "forward-to", "", "post each event to this URL, signed (e.g. http://localhost:3000/hooks)")
 	f.StringVar(&fwSecret, "forward-secret-env", "", "the variable holding the whsec_ secret --forward-to signs with (default: one generated and printed)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
@@ -170,13 +171,20 @@ func runDevForwarding(ctx context.Context, cfg server.Config, ln net.Listener, l
 	}
 	mu.Unlock()
 	s.Handle("/dev/", r.Handler())
+	// Events are printed from the log's end now: what was routed before
+	// this session is not news, what is routed once it serves is.
+	after, err := logEnd(ctx, s.Store.Deliveries())
+	if err != nil {
+		stopRun()
+		return errors.Join(err, <-ran)
+	}
 	fmt.Fprintf(out, "serving http://%s (console: /console/, diagnostics: /dev/diagnostics, events: /dev/events)\n", ln.Addr())
 
 	printCtx, stopPrint := context.WithCancel(ctx)
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
-		if err := printRouted(printCtx, s.Store, fw, out); err != nil {
+		if err := printFrom(printCtx, s.Store.Deliveries(), after, fw, out); err != nil {
 			log.Warn("printing routed events stopped", "error", err)
 		}
 	}()

@@ -83,17 +83,6 @@ func (f *forwarder) forward(ctx context.Context, e *store.Event) string {
 	return fmt.Sprintf("%d %s (%s): a destination would retry it", resp.StatusCode, http.StatusText(resp.StatusCode), took)
 }
 
-// printRouted prints each event the router puts in the delivery log from
-// now on, one line each (time, type, tenant, id), and forwards it when fw
-// is set, until ctx ends. What was routed before it started is not news.
-func printRouted(ctx context.Context, st store.Store, fw *forwarder, out io.Writer) error {
-	after, err := logEnd(ctx, st.Deliveries())
-	if err != nil {
-		return ignoreEnd(ctx, err)
-	}
-	return printFrom(ctx, st.Deliveries(), after, fw, out)
-}
-
 // logEnd is the Seq of the newest event in the delivery log, 0 for none.
 func logEnd(ctx context.Context, d store.Deliveries) (int64, error) {
 	var after int64

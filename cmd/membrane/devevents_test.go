@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -137,4 +139,53 @@ func TestDevForwardToUsage(t *testing.T) {
 	}
 	r := runCmdLine(t, "", "dev", t.TempDir(), "--addr", "127.0.0.1:0", "--forward-to", "http://localhost:3000/hooks", "--forward-secret-env", "MEMBRANE_TEST_UNSET_FORWARD_SECRET")
 	wantFailure(t, r, exitUsage, "MEMBRANE_TEST_UNSET_FORWARD_SECRET, which is not set")
+}
+
+// membrane dev --forward-to, the whole way: an event enqueued in the
+// workspace's store is routed by the dev server, printed and posted to
+// the local backend, signed with the session's secret.
+func TestDevForwardsTheWorkspaceEvents(t *testing.T) {
+	dir := testkit.Workspace(t, map[string]string{"membrane.yaml": "kind: Workspace\nkey: devfwd\n"}, nil)
+	secret := delivery.NewSecret()
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	url, got := localBackend(t, secret, &status)
+	fw, err := newForwarder(url, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		// The event comes from another store handle, as from another
+		// process: the router finds it at its next poll.
+		done <- runDevForwarding(ctx, server.Config{Dir: dir, AllowPrivate: true, DeliveryPoll: 10 * time.Millisecond}, ln, storetest.Quiet(), out, fw)
+	}()
+	waitUntil(t, "dev serving", func() bool { return strings.Contains(out.String(), "serving http://") })
+
+	st, err := server.OpenStore(ctx, server.Config{Dir: dir}, storetest.Quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Tenant("acme").Outbox().Enqueue(ctx, store.Event{ID: "evt_dev", Type: "connection.created", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.ID != "evt_dev" || r.Type != "connection.created" || !r.Verified {
+		t.Fatalf("the backend got %+v", r)
+	}
+	waitUntil(t, "the line of evt_dev", func() bool { return strings.Contains(out.String(), "-> 200 OK") })
+	if !strings.Contains(out.String(), "connection.created") || !strings.Contains(out.String(), "evt_dev") {
+		t.Errorf("dev printed:\n%s", out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("runDev: %v", err)
+	}
 }

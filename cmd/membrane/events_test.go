@@ -3,10 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/membrane-dev/membrane/internal/testkit"
+	"github.com/membrane-dev/membrane/runtime/delivery"
 
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/store"
@@ -103,4 +109,74 @@ func TestEventsUsage(t *testing.T) {
 		r := runCmdLine(t, "", append(c.args, "--store", "sqlite:"+filepath.Join(t.TempDir(), "none.db"))...)
 		wantFailure(t, r, exitUsage, c.says)
 	}
+}
+
+// The whole way with a real backend on loopback: the server's delivery
+// goes dead at the backend's 500, `events dead` lists it, `events replay
+// --id` makes it pending, and the server sends it again, with the same
+// webhook-id, verified by the Standard Webhooks library.
+func TestEventsReplayRedelivers(t *testing.T) {
+	secret := delivery.NewSecret()
+	var status atomic.Int32
+	status.Store(http.StatusInternalServerError)
+	hooks, got := localBackend(t, secret, &status)
+	dir := testkit.Workspace(t, map[string]string{"membrane.yaml": `kind: Workspace
+key: replaytest
+store: sqlite:.membrane/membrane.db
+delivery:
+  destinations:
+    - name: backend
+      url: ` + hooks + `
+      secretEnv: BACKEND_WEBHOOK_SECRET
+  allowPrivateNetworks: [127.0.0.0/8]
+  retry: [0s]
+`}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := server.New(ctx, server.Config{Dir: dir, LookupEnv: func(k string) (string, bool) {
+		if k == "BACKEND_WEBHOOK_SECRET" {
+			return secret, true
+		}
+		return "", false
+	}}, storetest.Quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+
+	if err := s.Store.Tenant("acme").Outbox().Enqueue(ctx, store.Event{ID: "evt_replayed", Type: "connection.created", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.ID != "evt_replayed" || !r.Verified {
+		t.Fatalf("first attempt: %+v", r)
+	}
+	waitUntil(t, "the delivery dead", func() bool {
+		p, err := s.Store.Deliveries().List(ctx, store.DeliveryFilter{EventID: "evt_replayed", Status: store.Dead})
+		return err == nil && len(p.Items) == 1
+	})
+	r := runCmdLine(t, "", "events", "dead", "--dir", dir)
+	if r.code != exitOK || !strings.Contains(r.stdout, "evt_replayed") || !strings.Contains(r.stdout, "HTTP 500") {
+		t.Fatalf("events dead: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	status.Store(http.StatusNoContent)
+	r = runCmdLine(t, "", "events", "replay", "--dir", dir, "--id", "evt_replayed")
+	if r.code != exitOK || !strings.Contains(r.stdout, "replayed 1 delivery") {
+		t.Fatalf("events replay: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	s.Deliverer.Kick() // the CLI is another process as far as the server knows
+	if r := <-got; r.ID != "evt_replayed" || !r.Verified {
+		t.Fatalf("replayed attempt: %+v", r)
+	}
+	waitUntil(t, "the replayed delivery delivered", func() bool {
+		p, err := s.Store.Deliveries().List(ctx, store.DeliveryFilter{EventID: "evt_replayed", Status: store.Delivered})
+		return err == nil && len(p.Items) == 1
+	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -35,8 +36,10 @@ func newServeCmd() *cobra.Command {
 			"  /readyz        200 while the store answers and the server is not stopping\n" +
 			"  /              what this server is, with links to the above\n\n" +
 			"Connections in the error state are retried and OAuth2 tokens refreshed in\n" +
-			"the background. On SIGINT or SIGTERM it stops accepting requests and lets\n" +
-			"those in flight finish. Logs are JSON lines on stderr.\n\n" +
+			"the background, and events are delivered to the destinations of\n" +
+			"membrane.yaml and of the API (a webhook destination's secretEnv must be\n" +
+			"set). On SIGINT or SIGTERM it stops accepting requests and lets those in\n" +
+			"flight finish. Logs are JSON lines on stderr.\n\n" +
 			"Settings come from the flags, then DIR/membrane.yaml. The workspace secret\n" +
 			"is read from the variable membrane.yaml names (default\n" +
 			"MEMBRANE_WORKSPACE_SECRET); on SQLite a development one is generated when\n" +
@@ -75,6 +78,8 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&cfg.PollWorkers, "poll-workers", schedule.DefaultWorkers, "how many polls of subscriptions run at once")
 	f.DurationVar(&cfg.PollLease, "poll-lease", schedule.DefaultLease, "how long a poll holds its connection before another replica may take over (renewed while it runs)")
 	f.DurationVar(&cfg.InboxLease, "inbox-lease", time.Minute, "how long processing webhooks holds them before another replica, or this server restarted, may take them over")
+	f.DurationVar(&cfg.DeliveryLease, "delivery-lease", delivery.DefaultLease, "how long a delivery in flight is this server's before another replica, or this server restarted, sends it again (raised to twice the longest destination timeout)")
+	f.DurationVar(&cfg.DeliveryPoll, "delivery-poll", delivery.DefaultPoll, "how often to look for deliveries come due or made by other replicas")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/store"
@@ -76,6 +77,11 @@ type Deliverer struct {
 
 	kickRoute, kickWork chan struct{}
 	freed               chan struct{}
+	stale               atomic.Bool // Kick: read the destinations again
+
+	// The work loop's copy of the destinations.
+	dests   map[string]*store.Destination
+	destsAt time.Time
 
 	mu       sync.Mutex
 	inflight map[string]int            // destination → attempts running
@@ -166,6 +172,7 @@ func LiveSecrets(d *store.Destination, now time.Time) []string {
 // Kick wakes the router and the workers now, as a clock jump or work made
 // elsewhere would not.
 func (d *Deliverer) Kick() {
+	d.stale.Store(true)
 	signal(d.kickRoute)
 	signal(d.kickWork)
 }
@@ -317,32 +324,30 @@ func (d *Deliverer) work(ctx context.Context) {
 // claimOnce claims one batch; full when the batch came back full and
 // another claim may find more at once.
 func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
-	ds, err := d.destinations(ctx)
+	byID, err := d.workerDestinations(ctx, false)
 	if err != nil {
 		return false, err
 	}
-	byID := make(map[string]*store.Destination, len(ds))
 	var skip []string
-	free := 0
+	room := 0
 	lease := d.cfg.Lease
 	d.mu.Lock()
-	for _, dst := range ds {
-		byID[dst.ID] = dst
-		busy := d.inflight[dst.ID] + len(d.queued[dst.ID])
-		if busy >= concurrency(dst) || dst.Status == store.DestinationDisabled {
-			skip = append(skip, dst.ID)
+	for id, dst := range byID {
+		// Each destination runs up to its concurrency and keeps as many
+		// claimed behind them, so a claim refills many slots at once.
+		busy := d.inflight[id] + len(d.queued[id])
+		if busy >= 2*concurrency(dst) || dst.Status == store.DestinationDisabled {
+			skip = append(skip, id)
 		} else {
-			free += concurrency(dst) - busy
+			room += 2*concurrency(dst) - busy
 		}
 		lease = max(lease, 2*timeout(dst))
 	}
 	d.mu.Unlock()
-	if free == 0 {
+	if room == 0 {
 		return false, nil
 	}
-	// No more than the free slots: what one destination gets beyond its
-	// own waits for them, bounded by the others' free slots.
-	n := min(d.cfg.Batch, free)
+	n := min(d.cfg.Batch, room)
 	tasks, err := d.st.Deliveries().Claim(ctx, d.cfg.Worker, n, lease, skip)
 	if err != nil {
 		return false, err
@@ -351,13 +356,35 @@ func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
 	for _, t := range tasks {
 		dst := byID[t.Destination]
 		if dst == nil {
-			// Made after the list was read: it is listed next round; the
-			// lease runs out and the delivery is due again.
-			continue
+			// Made since the list was read.
+			if byID, err = d.workerDestinations(ctx, true); err != nil {
+				return false, err
+			}
+			if dst = byID[t.Destination]; dst == nil {
+				continue // deleted: so is the delivery
+			}
 		}
 		d.dispatch(ctx, &claimedTask{task: t, dest: dst, claimed: now}, lease)
 	}
 	return len(tasks) == n, nil
+}
+
+// workerDestinations are the destinations as the workers last read them,
+// read again every Poll, after a Kick, or when reload is set.
+func (d *Deliverer) workerDestinations(ctx context.Context, reload bool) (map[string]*store.Destination, error) {
+	if !reload && !d.stale.Swap(false) && d.dests != nil && time.Since(d.destsAt) < d.cfg.Poll {
+		return d.dests, nil
+	}
+	ds, err := d.destinations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.dests = make(map[string]*store.Destination, len(ds))
+	for _, dst := range ds {
+		d.dests[dst.ID] = dst
+	}
+	d.destsAt = time.Now()
+	return d.dests, nil
 }
 
 func concurrency(d *store.Destination) int {
@@ -398,8 +425,9 @@ func (d *Deliverer) runSlot(ctx context.Context, t *claimedTask, lease time.Dura
 	for t != nil {
 		d.attempt(ctx, t)
 		t = d.next(ctx, id, lease)
-		signal(d.freed)
 	}
+	// A slot with nothing claimed behind it: time to claim.
+	signal(d.freed)
 }
 
 // next takes the next queued task of destination id, or frees its slot.
@@ -452,6 +480,14 @@ func (d *Deliverer) attempt(ctx context.Context, t *claimedTask) {
 				"event", task.ID, "destination", dst.ID, "err", err)
 		}
 		return
+	}
+	switch {
+	case o.Dead:
+		d.log.Warn("delivery dead: no more attempts; replay it once the destination works",
+			"event", task.ID, "destination", dst.ID, "attempt", task.Attempts, "status", r.Status, "err", errText)
+	case r.Err != nil:
+		d.log.Debug("delivery attempt failed; retrying", "event", task.ID, "destination", dst.ID,
+			"attempt", task.Attempts, "status", r.Status, "err", errText, "next", o.Next)
 	}
 	if d.observe != nil {
 		defer d.observe(a, o)

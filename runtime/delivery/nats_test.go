@@ -62,6 +62,7 @@ func streamMsgs(t *testing.T, s jetstream.Stream) []*jetstream.RawStreamMsg {
 // window) carrying Nats-Msg-Id = event id; a replay is de-duplicated by
 // JetStream; a stream the user made for the subject is used as it is.
 func TestNatsDestination(t *testing.T) {
+	t.Parallel()
 	js := jetStream(t)
 	e := newEnv(t, storetest.SQLite(t))
 	subject := "membrane.test." + randomHex(6)
@@ -128,6 +129,7 @@ func TestNatsDestination(t *testing.T) {
 
 // A NATS server on a private address is refused like a webhook's.
 func TestNatsPrivateAddressRefused(t *testing.T) {
+	t.Parallel()
 	jetStream(t)
 	e := newEnv(t, storetest.SQLite(t))
 	e.dest(store.Destination{Name: "bus", Kind: store.DestinationNATS, URL: natsURL, Subject: "membrane.never." + randomHex(4)})

@@ -9,7 +9,7 @@ import (
 
 // DefaultSchedule is when the attempts of a delivery run: attempt n waits
 // DefaultSchedule[n-1] after attempt n-1 (the first at once), so a
-// delivery is retried for about a day and a quarter before it is dead.
+// delivery is retried for about 27½ hours before it is dead.
 var DefaultSchedule = []time.Duration{
 	0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,

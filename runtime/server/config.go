@@ -82,6 +82,13 @@ type Config struct {
 	InboxLease time.Duration
 	// Poller runs the polls; nil is the connection service's.
 	Poller schedule.Poller
+	// DeliveryLease is how long a replica holds the deliveries it claimed
+	// (default 2 min, raised to twice the longest destination timeout):
+	// after a crash, what it held is sent again after this long.
+	// DeliveryPoll is how often the deliverer looks for work made by
+	// other replicas or come due (default 1 s); this replica's own wakes
+	// it at once.
+	DeliveryLease, DeliveryPoll time.Duration
 	// DeliveryPruneInterval is how often delivery attempts and routed
 	// events older than membrane.yaml's delivery.logRetention are deleted
 	// (default 10 min).

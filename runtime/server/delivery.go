@@ -118,14 +118,24 @@ func (s *deliverySecrets) secrets(d *store.Destination) ([]string, error) {
 		}
 		return []string{strings.TrimSpace(v)}, nil
 	}
-	if d.Secret == "" {
+	out := delivery.LiveSecrets(d, s.now())
+	if len(out) == 0 {
 		return nil, fmt.Errorf("destination %s has no stored secret; rotate it (POST /v1/destinations/%s/rotate-secret)", d.ID, d.ID)
 	}
-	out := []string{d.Secret}
-	if d.PreviousSecret != "" && s.now().Before(d.PreviousUntil) {
-		out = append(out, d.PreviousSecret)
-	}
 	return out, nil
+}
+
+// newDeliverer makes the deliverer with membrane.yaml's delivery settings
+// and the server's.
+func newDeliverer(cfg Config, st store.Store, wc *spec.WorkspaceConfig, secrets func(*store.Destination) ([]string, error), log *slog.Logger) (*delivery.Deliverer, error) {
+	dc := delivery.Config{
+		Store: st, Secrets: secrets, AllowPrivate: wc.DeliveryAllowPrivate(), Schedule: wc.DeliveryRetry(),
+		Lease: cfg.DeliveryLease, Poll: cfg.DeliveryPoll, Logger: log.With("component", "delivery"),
+	}
+	if wc != nil && wc.Delivery != nil {
+		dc.DisableAfter = wc.Delivery.DisableAfter.Duration
+	}
+	return delivery.New(dc)
 }
 
 // syncDestinations makes the store's file destinations membrane.yaml's.

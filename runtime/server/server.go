@@ -37,6 +37,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/connect"
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/console"
+	"github.com/membrane-dev/membrane/runtime/delivery"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/events"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
@@ -69,6 +70,9 @@ type Server struct {
 	// Scheduler runs the polls of subscriptions while the server serves;
 	// Kick it when a subscription is created or resumed.
 	Scheduler *schedule.Scheduler
+	// Deliverer routes the outbox to the destinations and delivers it
+	// while the server serves.
+	Deliverer *delivery.Deliverer
 
 	// secrets gives the deliverer the signing secrets of destinations;
 	// logRetention is how long delivery attempts and the routed log are
@@ -225,6 +229,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if wc != nil && wc.Delivery != nil && wc.Delivery.LogRetention.Duration > 0 {
 		s.logRetention = wc.Delivery.LogRetention.Duration
 	}
+	if s.Deliverer, err = newDeliverer(cfg, st, wc, s.secrets.secrets, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.Scheduler = newScheduler(cfg, st, svc, log)
 	mux := http.NewServeMux()
 	s.mux = mux
@@ -298,8 +306,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
 // turns 503 at once, no new connection is accepted, and requests in
 // flight (runs, OAuth callbacks) finish within ShutdownTimeout. The
-// connection maintenance loop and the poll scheduler run alongside; polls
-// in flight at shutdown get ShutdownTimeout too. Serve does not close the
+// connection maintenance loop, the poll scheduler and the deliverer run
+// alongside; polls in flight at shutdown get ShutdownTimeout too. Serve does not close the
 // store; Close does.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
@@ -319,6 +327,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.Service.Maintain(maintainCtx) })
 	wg.Go(func() { _ = s.Scheduler.Run(maintainCtx) })
 	wg.Go(func() { _ = s.Inbox.Run(maintainCtx) })
+	wg.Go(func() { _ = s.Deliverer.Run(maintainCtx) })
 	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
 	wg.Go(func() {
 		pruneDeliveries(maintainCtx, s.Store, s.logRetention, s.cfg.DeliveryPruneInterval, time.Now, s.log.With("component", "delivery"))
