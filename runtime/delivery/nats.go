@@ -35,10 +35,11 @@ type natsPool struct {
 }
 
 type natsConn struct {
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	mu      sync.Mutex
-	streams map[string]bool // subjects whose stream exists
+	connecting sync.Mutex // one dial at a time per URL, not per pool
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	mu         sync.Mutex
+	streams    map[string]bool // subjects whose stream exists
 }
 
 func newNatsPool(guard *dialGuard) *natsPool {
@@ -57,8 +58,15 @@ func (d guardedDialer) Dial(network, address string) (net.Conn, error) {
 
 func (p *natsPool) conn(url string, timeout time.Duration) (*natsConn, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.conns[url]; c != nil && !c.nc.IsClosed() {
+	c := p.conns[url]
+	if c == nil {
+		c = &natsConn{}
+		p.conns[url] = c
+	}
+	p.mu.Unlock()
+	c.connecting.Lock()
+	defer c.connecting.Unlock()
+	if c.nc != nil && !c.nc.IsClosed() {
 		return c, nil
 	}
 	nc, err := nats.Connect(url,
@@ -75,8 +83,7 @@ func (p *natsPool) conn(url string, timeout time.Duration) (*natsConn, error) {
 		nc.Close()
 		return nil, err
 	}
-	c := &natsConn{nc: nc, js: js, streams: map[string]bool{}}
-	p.conns[url] = c
+	c.nc, c.js, c.streams = nc, js, map[string]bool{}
 	return c, nil
 }
 
@@ -84,7 +91,11 @@ func (p *natsPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for url, c := range p.conns {
-		c.nc.Close()
+		c.connecting.Lock()
+		if c.nc != nil {
+			c.nc.Close()
+		}
+		c.connecting.Unlock()
 		delete(p.conns, url)
 	}
 }
@@ -146,6 +157,10 @@ func (p *natsPool) publish(ctx context.Context, dst *store.Destination, e *store
 	msg.Header.Set(NatsHeaderTenant, e.Tenant)
 	ack, err := c.js.PublishMsg(ctx, msg)
 	if err != nil {
+		// The stream may be gone: look for it again next time.
+		c.mu.Lock()
+		delete(c.streams, dst.Subject)
+		c.mu.Unlock()
 		return result{Err: natsError("publishing to "+dst.Subject+" failed", err)}
 	}
 	dup := ""

@@ -125,6 +125,27 @@ func TestNatsDestination(t *testing.T) {
 	if _, err := js.Stream(e.ctx, StreamName(userSubject)); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("a stream was made beside the user's: %v", err)
 	}
+	// The stream deleted under it: the attempt fails, the retry makes the
+	// stream again.
+	if err := js.DeleteStream(e.ctx, StreamName(subject)); err != nil {
+		t.Fatal(err)
+	}
+	late := e.enqueue("acme", "contact.deleted", 1)[0]
+	r := next(t, rec)
+	if r.o.Delivered {
+		t.Fatalf("published with its stream deleted: %+v", r)
+	}
+	e.clock.Advance(time.Minute)
+	d.Kick()
+	if r = next(t, rec); !r.o.Delivered || r.a.EventID != late {
+		t.Fatalf("retried: %+v", r)
+	}
+	if s, err = js.Stream(e.ctx, StreamName(subject)); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := streamMsgs(t, s); len(msgs) != 1 || msgs[0].Header.Get(jetstream.MsgIDHeader) != late {
+		t.Fatalf("the stream made again: %d messages", len(msgs))
+	}
 }
 
 // A NATS server on a private address is refused like a webhook's.
