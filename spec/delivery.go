@@ -77,6 +77,10 @@ func checkDelivery(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 // checkWebhookURL refuses a webhook URL that does not parse or that
 // carries credentials: the signing secret is what proves the sender.
 func checkWebhookURL(raw string, pos diag.Pos, diags *diag.List) {
+	if strings.Contains(raw, "${") {
+		diags.Errorf(pos, "invalid-value", "a webhook URL is written in full: ${ … } is not evaluated here, so that where events go is fixed in this file; write the URL itself")
+		return
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
 		diags.Errorf(pos, "invalid-value", "%q is not an absolute http(s) URL; write one such as https://api.example.com/hooks", raw)

@@ -580,3 +580,70 @@ func TestStopRecordsAttemptsInFlight(t *testing.T) {
 		t.Fatalf("after the stop: %+v", s)
 	}
 }
+
+// A delivery claimed by a replica that died is delivered by another once
+// the lease runs out.
+func TestLeaseOfADeadReplicaRunsOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Postgres(t))
+	rcv := goReceiver(t, "whsec_"+strings.Repeat("QUJD", 8))
+	dst := e.dest(store.Destination{Name: "backend", URL: rcv.URL, Secret: "whsec_" + strings.Repeat("QUJD", 8)})
+	id := e.enqueue("acme", "contact.created", 1)[0]
+	// The dead replica routed and claimed it, and was never heard of again.
+	if _, err := e.st.Deliveries().Route(e.ctx, 10, func(*store.Event) []string { return []string{dst.ID} }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.st.Deliveries().Claim(e.ctx, "dead-replica", 10, time.Minute, nil); err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
+	}
+	d, rec := e.start(e.store(), nil)
+	e.clock.Advance(2 * time.Minute)
+	d.Kick()
+	r := next(t, rec)
+	if !r.o.Delivered || r.a.EventID != id || r.a.Attempt != 2 {
+		t.Fatalf("after the lease: %+v", r)
+	}
+	if got := <-rcv.Got; !got.OK || got.ID != id {
+		t.Fatalf("received %+v", got)
+	}
+}
+
+// Replicas meeting 410s at once raise endpoint.disabled once.
+func TestEndpointDisabledRaisedOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Postgres(t))
+	const n = 4
+	entered := make(chan struct{}, n)
+	release := make(chan struct{})
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusGone)
+	}))
+	defer gone.Close()
+	e.dest(store.Destination{Name: "gone", URL: gone.URL, EventTypes: []string{"contact.*"}})
+	recs := make(chan recorded, 100)
+	for i := range 2 {
+		_, rec := e.start(e.store(), func(c *Config) { c.Worker = fmt.Sprintf("replica-%d", i); c.Batch = 1 })
+		go func() {
+			for r := range rec {
+				recs <- r
+			}
+		}()
+	}
+	e.enqueue("acme", "contact.created", n)
+	// Every delivery in flight before any answer: then all answer 410.
+	for range n {
+		<-entered
+	}
+	close(release)
+	for range n {
+		if r := next(t, recs); r.a.Status != 410 || !r.o.Dead {
+			t.Fatalf("recorded %+v", r)
+		}
+	}
+	evs, err := e.st.Tenant(store.WorkspaceTenant).Outbox().Recent(e.ctx, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != EndpointDisabled {
+		t.Fatalf("workspace events after %d concurrent 410s: %+v %v", n, evs, err)
+	}
+}

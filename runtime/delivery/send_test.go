@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -233,5 +235,33 @@ func TestParseRetryAfter(t *testing.T) {
 		if (want < 0 && ok) || (want >= 0 && (!ok || d != want)) {
 			t.Errorf("%q: %v %v, want %v", v, d, ok, want)
 		}
+	}
+}
+
+// HTTPS goes through the same guarded dial, and verifies the certificate.
+func TestHTTPSTarget(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(HeaderID) != "evt_tls" {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	defer srv.Close()
+	hd := map[string]string{HeaderID: "evt_tls"}
+	// Not trusted: a failure naming the certificate.
+	if r := testSender().send(srv.URL, 5*time.Second, hd, []byte("{}"), time.Now(), nil); r.Err == nil || !strings.Contains(r.Err.Error(), "certificate") {
+		t.Fatalf("untrusted certificate: %d %v", r.Status, r.Err)
+	}
+	snd := testSender()
+	snd.client.TLSConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+	if r := snd.send(srv.URL, 5*time.Second, hd, []byte("{}"), time.Now(), nil); r.Err != nil || r.Status != 200 {
+		t.Fatalf("trusted: %d %v", r.Status, r.Err)
+	}
+	guarded := newWebhookSender(&dialGuard{}, 0)
+	guarded.client.TLSConfig = snd.client.TLSConfig
+	var pe *PrivateAddressError
+	if r := guarded.send(srv.URL, 5*time.Second, hd, []byte("{}"), time.Now(), nil); !errors.As(r.Err, &pe) {
+		t.Fatalf("https to loopback unguarded: %v", r.Err)
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -226,4 +227,37 @@ func TestServePrunesTheDeliveryLog(t *testing.T) {
 		recent, err := r.Store.Tenant("acme").Outbox().Recent(ctx, 10)
 		return err == nil && len(recent) == 0
 	})
+}
+
+// A reload that adds a webhook destination whose secretEnv is unset
+// keeps serving (the file is valid) and says which variable to set; the
+// destination is stored all the same.
+func TestSwapWarnsOfAnUnsetSecret(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	dir := deliveryWorkspace(t, up.srv.URL, "http://127.0.0.1:1/hooks")
+	logs := &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := server.New(ctx, server.Config{Dir: dir,
+		LookupEnv: env(map[string]string{"MEMBRANE_WORKSPACE_SECRET": testSecret, "BACKEND_WEBHOOK_SECRET": delivery.NewSecret()})},
+		slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	yaml := strings.Replace(deliveryYAML, "{{HOOKS}}", "http://127.0.0.1:1/hooks", 1)
+	yaml = strings.Replace(yaml, "secretEnv: BACKEND_WEBHOOK_SECRET", "secretEnv: NEW_WEBHOOK_SECRET", 1)
+	testkit.WriteFile(t, filepath.Join(dir, "membrane.yaml"), yaml)
+	ws, diags := layers.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	s.Swap(ws)
+	if !strings.Contains(logs.String(), "NEW_WEBHOOK_SECRET, which is not set") {
+		t.Errorf("the reload did not name the unset variable:\n%s", logs.String())
+	}
+	if _, err := s.Store.Destinations().Get(ctx, "file:backend"); err != nil {
+		t.Errorf("file:backend after the reload: %v", err)
+	}
 }

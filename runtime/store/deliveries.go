@@ -44,6 +44,11 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 		return nil, fmt.Errorf("%w: route %d events: want 1..%d", ErrInvalid, n, maxLimit)
 	}
 	s := d.s
+	// Nothing to route is found by a reader, without taking the writer
+	// (SQLite) or the routers' lock (PostgreSQL).
+	if none, err := noRows(ctx, s.e.DB, `SELECT 1 FROM outbox WHERE seq IS NULL LIMIT 1`); err != nil || none {
+		return nil, wrap("route events", err)
+	}
 	var out []Event
 	err := s.root().write(ctx, func(tx sqldb.Tx) error {
 		out = nil
@@ -124,6 +129,16 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 	return out, nil
 }
 
+// noRows says whether a query finds nothing.
+func noRows(ctx context.Context, q sqldb.Querier, query string, args ...any) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sqldb.ErrNoRows) {
+		return true, nil
+	}
+	return false, err
+}
+
 // compactIDs sorts and deduplicates ids, dropping empty ones.
 func compactIDs(ids []string) []string {
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
@@ -157,6 +172,10 @@ func (d deliveries) Claim(ctx context.Context, worker string, n int, lease time.
 	rowID, in, end := "rowid", "rowid IN (", ")"
 	if s.e.Name == "postgres" {
 		rowID, in, end = "ctid", "ctid = ANY(ARRAY(", "))"
+	}
+	// Nothing due is found by a reader, without a write transaction.
+	if none, err := noRows(ctx, s.e.DB, `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`, micros(now)); err != nil || none {
+		return nil, wrap("claim deliveries", err)
 	}
 	type claimed struct {
 		event, dest string
