@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func perfOpenSQLite(tb testing.TB, opts ...store.Option) store.Store {
 
 func perfOpen(tb testing.TB, dsn string, opts ...store.Option) store.Store {
 	tb.Helper()
-	st, err := store.Open(context.Background(), dsn, append([]store.Option{store.WithLogger(storetest.Quiet()), store.WithKeyring(perfKeys(tb))}, opts...)...)
+	st, err := store.Open(context.Background(), dsn, append([]store.Option{store.WithLogger(storetest.Quiet()), store.WithKeyring(perfKeyring(tb))}, opts...)...)
 	if err != nil {
 		tb.Fatalf("open %s: %v", dsn, err)
 	}
@@ -31,17 +32,16 @@ func perfOpen(tb testing.TB, dsn string, opts ...store.Option) store.Store {
 	return st
 }
 
-var perfKeyring *crypt.Keyring
+// perfKeys is one keyring for every store of these tests (two handles of
+// one database must share it).
+var perfKeys = sync.OnceValues(func() (*crypt.Keyring, error) { return crypt.New(crypt.Generate()) })
 
-func perfKeys(tb testing.TB) *crypt.Keyring {
-	if perfKeyring == nil {
-		k, err := crypt.New(crypt.Generate())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		perfKeyring = k
+func perfKeyring(tb testing.TB) *crypt.Keyring {
+	k, err := perfKeys()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return perfKeyring
+	return k
 }
 
 // perfDestination makes a webhook destination to url.

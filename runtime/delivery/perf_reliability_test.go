@@ -200,7 +200,7 @@ func TestDeliveryReceiverDownTenMinutes(t *testing.T) {
 func TestDeliveryTwoReplicasPostgres(t *testing.T) {
 	t.Parallel()
 	open := storetest.Postgres(t)(t)
-	keys := perfKeys(t)
+	keys := perfKeyring(t)
 	a := open(store.WithLogger(storetest.Quiet()), store.WithKeyring(keys))
 	b := open(store.WithLogger(storetest.Quiet()), store.WithKeyring(keys))
 	recv := newPerfReceiver(t)
