@@ -366,9 +366,10 @@ func (s *Scheduler) run(sub *store.Subscription) {
 	defer cancel(nil)
 	keeping := make(chan struct{})
 	var lost atomic.Bool
+	id := sub.ID // the poll rewrites *sub while keep runs
 	go func() {
 		defer close(keeping)
-		if s.keep(ctx, sub) {
+		if s.keep(ctx, id) {
 			lost.Store(true)
 			cancel(errLeaseLost)
 		}
@@ -421,10 +422,12 @@ func (s *Scheduler) poll(ctx context.Context, sub *store.Subscription) (err erro
 	return s.o.Poller.Poll(ctx, sub)
 }
 
-// keep renews sub's lease every Lease/3 until ctx ends. It reports the
+// keep renews the lease of subscription id every Lease/3 until ctx ends.
+// It takes the id, not the subscription: the poll rewrites the
+// subscription as it goes. It reports the
 // lease lost: the store said so, or the renewals failed until the lease
 // ran out by the clock (another replica may hold it now).
-func (s *Scheduler) keep(ctx context.Context, sub *store.Subscription) (lost bool) {
+func (s *Scheduler) keep(ctx context.Context, id string) (lost bool) {
 	every := s.o.Lease / 3
 	held := s.clock.Now().Add(s.o.Lease)
 	for {
@@ -433,7 +436,7 @@ func (s *Scheduler) keep(ctx context.Context, sub *store.Subscription) (lost boo
 			return false
 		case <-s.clock.After(every):
 		}
-		err := s.polls.Extend(ctx, s.o.Worker, sub.ID, s.o.Lease)
+		err := s.polls.Extend(ctx, s.o.Worker, id, s.o.Lease)
 		switch {
 		case err == nil:
 			held = s.clock.Now().Add(s.o.Lease)
@@ -443,7 +446,7 @@ func (s *Scheduler) keep(ctx context.Context, sub *store.Subscription) (lost boo
 			return true
 		default:
 			s.stats.errors.Add(1)
-			s.log.Warn("renewing a poll's lease failed", "subscription", sub.ID, "error", err)
+			s.log.Warn("renewing a poll's lease failed", "subscription", id, "error", err)
 			if !s.clock.Now().Add(every).Before(held) {
 				return true
 			}
