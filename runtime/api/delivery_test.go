@@ -381,6 +381,12 @@ func TestPullIsolation(t *testing.T) {
 			t.Fatalf("admin pulled %v of globex, want %v", ids, globex)
 		}
 		wantProblem(t, c.get("/v1/events?tenant=globex", c.Token("acme")), http.StatusForbidden, "forbidden")
+		// No token names the workspace's reserved tenant, admin or not.
+		for _, admin := range []bool{false, true} {
+			cl := claims(store.WorkspaceTenant, apitest.Workspace, time.Now().Add(time.Hour))
+			cl["isAdmin"] = admin
+			wantStatus(t, c.get("/v1/events", handToken(t, "HS256", cl, apitest.Secret)), http.StatusUnauthorized)
+		}
 		p := wantProblem(t, c.get("/v1/events?after=abc", c.Token("acme")), http.StatusBadRequest, "invalid-query")
 		if p["errors"].([]any)[0].(map[string]any)["parameter"] != "after" {
 			t.Fatalf("bad after: %v", p)
