@@ -104,7 +104,7 @@ func (c outboxChange) String() string {
 }
 
 // changesOf decodes the outbox entries of one connection's event.
-func changesOf(t *testing.T, ds []store.Delivery, connection, event string) []outboxChange {
+func changesOf(t *testing.T, ds []store.Event, connection, event string) []outboxChange {
 	t.Helper()
 	var out []outboxChange
 	for _, d := range ds {

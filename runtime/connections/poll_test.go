@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
@@ -23,11 +22,11 @@ func (e *env) subscribe(tenant, connID string) *store.Subscription {
 	return sub
 }
 
-// changeTypes claims the outbox and returns the types of its entries
+// changeTypes routes the outbox and returns the types of its entries
 // that are changes (not connection events).
 func (e *env) changeTypes() []string {
 	e.t.Helper()
-	ds, err := e.st.Outbox().ClaimBatch(e.ctx, "test", 1000, time.Minute)
+	ds, err := e.st.Deliveries().Route(e.ctx, 1000, func(*store.Event) []string { return nil })
 	if err != nil {
 		e.t.Fatal(err)
 	}

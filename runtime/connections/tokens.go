@@ -218,5 +218,5 @@ func enqueueEvent(ctx context.Context, tx store.TenantStore, typ string, c *stor
 	if err != nil {
 		return err
 	}
-	return tx.Outbox().Enqueue(ctx, store.Event{Type: typ, Payload: b, CreatedAt: at})
+	return tx.Outbox().Enqueue(ctx, store.Event{Type: typ, Connector: c.Connector, ConnectionID: c.ID, Payload: b, CreatedAt: at})
 }

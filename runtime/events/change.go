@@ -96,7 +96,7 @@ func (s Source) OutboxEvent(c Change, detectedAt time.Time) (store.Event, error)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("events: record %q of %s cannot be encoded as JSON: %w", c.RecordID, s.Event, err)
 	}
-	return store.Event{ID: id, Tenant: s.Tenant, Type: typ, Payload: body, CreatedAt: detectedAt}, nil
+	return store.Event{ID: id, Tenant: s.Tenant, Type: typ, Connector: s.Connector, ConnectionID: s.ConnectionID, Payload: body, CreatedAt: detectedAt}, nil
 }
 
 // OutboxEvents is OutboxEvent of each change.

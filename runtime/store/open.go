@@ -30,9 +30,10 @@ type config struct {
 	busy      time.Duration
 }
 
-// RetryPolicy says when an outbox entry stops being retried and goes dead:
-// after MaxAttempts attempts or MaxAge since it was enqueued (or
-// replayed), whichever comes first.
+// RetryPolicy says when a webhook inbox entry stops being retried and
+// goes dead: after MaxAttempts attempts. (Deliveries follow the delivery
+// runtime's schedule instead.) MaxAge must be positive; it is kept for
+// compatibility.
 type RetryPolicy struct {
 	MaxAttempts int
 	MaxAge      time.Duration
@@ -55,7 +56,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // WithClock replaces time.Now, for tests of expiry, leases and retention.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// WithRetryPolicy replaces DefaultRetryPolicy for the outbox.
+// WithRetryPolicy replaces DefaultRetryPolicy for the webhook inbox.
 func WithRetryPolicy(p RetryPolicy) Option { return func(c *config) { c.retry = p } }
 
 // WithBusyTimeout is how long a SQLite statement waits for another

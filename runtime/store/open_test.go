@@ -157,12 +157,20 @@ func TestSQLiteQueryPlans(t *testing.T) {
 	defer s.Close()
 	db := s.(*sqlStore).e.DB
 	for q, index := range map[string]string{
-		`SELECT id FROM connections WHERE id = $1 AND tenant = $2`:                                                          "sqlite_autoindex_connections_1",
-		`SELECT id FROM connections WHERE tenant = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT 51`:     "connections_by_tenant",
-		`SELECT id FROM connections WHERE tenant = $1 AND connector = $2 ORDER BY created_at, id LIMIT 51`:                  "connections_by_connector",
-		`SELECT id FROM run_logs WHERE tenant = $1 ORDER BY created_at DESC, id DESC LIMIT 51`:                              "run_logs_by_tenant",
-		`SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, created_at, id`: "outbox_due",
-		`SELECT id FROM subscriptions WHERE tenant = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT 51`:   "subscriptions_by_tenant",
+		`SELECT id FROM connections WHERE id = $1 AND tenant = $2`:                                                      "sqlite_autoindex_connections_1",
+		`SELECT id FROM connections WHERE tenant = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT 51`: "connections_by_tenant",
+		`SELECT id FROM connections WHERE tenant = $1 AND connector = $2 ORDER BY created_at, id LIMIT 51`:              "connections_by_connector",
+		`SELECT id FROM run_logs WHERE tenant = $1 ORDER BY created_at DESC, id DESC LIMIT 51`:                          "run_logs_by_tenant",
+		`SELECT id FROM outbox WHERE seq IS NULL ORDER BY created_at, id LIMIT $1`:                                      "outbox_unrouted",
+		`SELECT id FROM outbox WHERE seq > $1 ORDER BY seq LIMIT 100`:                                                   "outbox_log",
+		`SELECT id FROM outbox WHERE seq > $1 AND tenant = $2 ORDER BY seq LIMIT 100`:                                   "outbox_tenant_log",
+		`SELECT d.event_id, d.destination FROM deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+			AND EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination AND x.status = 'active') ORDER BY d.next_attempt_at, d.seq LIMIT 10`: "deliveries_due",
+		`SELECT event_id FROM deliveries WHERE destination = $1 AND status = 'dead' ORDER BY seq, destination LIMIT 51`:   "deliveries_by_destination",
+		`SELECT event_id FROM deliveries ORDER BY seq, destination LIMIT 51`:                                              "deliveries_by_seq",
+		`SELECT id FROM delivery_attempts WHERE event_id = $1 ORDER BY id DESC LIMIT 51`:                                  "delivery_attempts_by_event",
+		`SELECT id FROM delivery_attempts WHERE destination = $1 ORDER BY id DESC LIMIT 51`:                               "delivery_attempts_by_destination",
+		`SELECT id FROM subscriptions WHERE tenant = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT 51`: "subscriptions_by_tenant",
 		`SELECT id FROM subscriptions s WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= $1
 			AND NOT EXISTS (SELECT 1 FROM poll_leases l WHERE l.connection_id = s.connection_id AND l.lease_until > $2) ORDER BY next_run_at, id LIMIT 10`: "subscriptions_due",
 		`SELECT id FROM subscriptions WHERE connector = $1 AND event = $2 AND route_key = $3 AND status = 'active'`:    "subscriptions_by_route",

@@ -58,8 +58,19 @@ func (s *sqlStore) RotateKeys(ctx context.Context) (RotateResult, error) {
 		}
 		after = last
 	}
+	for after := ""; ; {
+		n, last, err := s.rotateSealed(ctx, destinationsSealed, cur, after, &failed)
+		res.Destinations += n
+		if err != nil {
+			return res, wrap("rotate keys", err)
+		}
+		if last == "" {
+			break
+		}
+		after = last
+	}
 	s.log.Info("secrets re-sealed with the current key", "key_id", cur, "connections", res.Connections, "oauth_states", res.States,
-		"subscriptions", res.Subscriptions, "failed", len(failed))
+		"subscriptions", res.Subscriptions, "destinations", res.Destinations, "failed", len(failed))
 	if len(failed) > 0 {
 		shown := failed[:min(len(failed), 5)]
 		return res, fmt.Errorf("store: rotate keys: %d values could not be re-sealed: %w", len(failed), errors.Join(shown...))

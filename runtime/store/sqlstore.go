@@ -22,7 +22,11 @@ type sqlStore struct {
 	log   *slog.Logger
 	retry RetryPolicy
 	locks *keyedMutex
-	group *groupCommit // of run logs
+	group *groupCommit // of run logs, inbox entries and delivery attempts
+
+	// enqueuedSig fires after a commit that enqueued events, routedSig
+	// after a Route that routed some.
+	enqueuedSig, routedSig signal
 
 	closeOnce sync.Once
 }
@@ -68,6 +72,17 @@ type scope struct {
 	s  *sqlStore
 	tx sqldb.Tx
 	sp *int // savepoint counter of tx
+	// enq is set when tx enqueued events: its commit fires enqueuedSig.
+	enq *bool
+}
+
+// enqueued says events were enqueued: now, or when tx commits.
+func (sc *scope) enqueued() {
+	if sc.tx != nil {
+		*sc.enq = true
+		return
+	}
+	sc.s.enqueuedSig.fire()
 }
 
 func (sc *scope) tenant(key string) *tenantStore {

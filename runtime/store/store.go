@@ -53,8 +53,11 @@ type Store interface {
 	// state, across tenants, longest in it first: the retry worker's work.
 	ErroredConnections(ctx context.Context, cursor string, limit int) (Page[ConnectionRef], error)
 
-	// Outbox is the delivery workers' side of the outbox.
-	Outbox() Outbox
+	// Destinations are where events are delivered.
+	Destinations() Destinations
+	// Deliveries are the router's and the delivery workers' side of the
+	// outbox, and the delivery log.
+	Deliveries() Deliveries
 
 	// Polls are the scheduler's side of the subscriptions: due polls and
 	// their leases, across tenants.
@@ -174,38 +177,89 @@ type IdempotencyKeys interface {
 // TenantOutbox is a tenant's side of the outbox.
 type TenantOutbox interface {
 	// Enqueue adds events for delivery. An ID already enqueued is skipped.
+	// Inside Tx the events commit with the change they report;
+	// Deliveries().Enqueued() is closed once they did.
 	Enqueue(ctx context.Context, events ...Event) error
-	// ListDead lists the tenant's dead-lettered deliveries.
-	ListDead(ctx context.Context, f DeadFilter) (Page[*Delivery], error)
-	// Recent lists the tenant's latest entries, newest first, whatever
-	// their status (delivered ones until pruned): limit 1 to 1000.
+	// Recent lists the tenant's latest entries, newest first: Pending until
+	// routed, then Routed with their Seq (until the log is pruned). limit 1
+	// to 1000.
 	Recent(ctx context.Context, limit int) ([]*Delivery, error)
-	// Replay makes a dead or delivered entry pending again, due now, with
-	// its attempts reset.
-	Replay(ctx context.Context, id string) error
 }
 
-// Outbox is the delivery workers' side: it spans tenants.
-type Outbox interface {
-	// ClaimBatch leases up to n due entries to worker for lease, counting
-	// an attempt on each. Concurrent claimers, in this process or another
-	// replica, get disjoint entries; an entry whose lease ran out is due
-	// again.
-	ClaimBatch(ctx context.Context, worker string, n int, lease time.Duration) ([]*Delivery, error)
-	// MarkDelivered records a delivery. It holds whoever holds the lease:
-	// the backend got the event.
-	MarkDelivered(ctx context.Context, id string) error
-	// MarkFailed records a failed attempt by worker and when to try again.
-	// Past the retry policy's attempts or age the entry goes dead instead,
-	// and dead is true. ErrLeaseLost when worker no longer holds the
-	// lease (it expired and another worker claimed the entry).
-	MarkFailed(ctx context.Context, worker, id string, nextAttemptAt time.Time, errText string) (dead bool, err error)
-	// ListDead lists dead-lettered deliveries, of one tenant or all.
-	ListDead(ctx context.Context, f DeadFilter) (Page[*Delivery], error)
-	// Replay makes a dead or delivered entry pending again.
-	Replay(ctx context.Context, id string) error
-	// PruneDelivered deletes entries delivered before olderThan.
-	PruneDelivered(ctx context.Context, olderThan time.Time) (int64, error)
+// Destinations are where events are delivered: across tenants.
+type Destinations interface {
+	// Create stores a destination with Version 1. An empty ID gets
+	// "dst_…"; Source is SourceAPI; an empty Status is active. Secrets are
+	// sealed. ErrConflict when the id or the name is taken.
+	Create(ctx context.Context, d Destination) (*Destination, error)
+	// Get returns a destination with its secrets. ErrNotFound.
+	Get(ctx context.Context, id string) (*Destination, error)
+	// List pages through the destinations, oldest first, with their
+	// secrets.
+	List(ctx context.Context, cursor string, limit int) (Page[*Destination], error)
+	// Update runs fn with the row locked and stores the result with
+	// Version+1. fn may change everything but ID, Source, Version and the
+	// timestamps. When fn returns an error nothing changes and that error
+	// is returned.
+	Update(ctx context.Context, id string, fn func(d *Destination) error) (*Destination, error)
+	// Delete removes a destination and its deliveries (its attempts stay
+	// until pruned). ErrNotFound.
+	Delete(ctx context.Context, id string) error
+	// Sync makes the file destinations exactly ds (Source SourceFile, ID
+	// "file:<name>" when empty): it upserts by ID, keeping Status,
+	// DisabledReason/At and FailingSince of an existing one unless its
+	// definition changed (then it is active and healthy again), and
+	// deletes the file destinations not in ds with their deliveries.
+	Sync(ctx context.Context, ds []Destination) error
+}
+
+// Deliveries are the router's and the delivery workers' side of the
+// outbox, and the delivery log: across tenants.
+type Deliveries interface {
+	// Route moves up to n unrouted outbox entries (oldest first) into the
+	// log in one transaction: each gets Seq (strictly increasing in commit
+	// order, across replicas: routers are serialised) and one pending
+	// delivery, due now, per destination id match returns (unknown ids
+	// are ErrInvalid and nothing is routed). Returns the routed events.
+	Route(ctx context.Context, n int, match func(e *Event) []string) ([]Event, error)
+	// Claim leases up to n due pending deliveries to worker for lease (an
+	// expired lease is due again), oldest due first, counting an attempt
+	// on each, never of a disabled destination nor of one in skip.
+	// Concurrent claimers (goroutines, replicas) get disjoint deliveries.
+	Claim(ctx context.Context, worker string, n int, lease time.Duration, skip []string) ([]*DeliveryTask, error)
+	// Record stores one attempt and its outcome in one transaction: the
+	// attempt; the delivery delivered, pending again at o.Next, or dead;
+	// the destination's FailingSince (cleared on success, set at the
+	// first failure). ErrLeaseLost when worker no longer holds the lease
+	// (the attempt is still kept); ErrNotFound when there is no such
+	// delivery. Concurrent Records share commits (group commit).
+	Record(ctx context.Context, worker string, a Attempt, o Outcome) error
+	// RecordBatch is Record of many attempts in one transaction. errs[i]
+	// is the outcome of rs[i] (nil, ErrLeaseLost, ErrNotFound, ErrInvalid);
+	// err is a failure of the whole batch (nothing recorded).
+	RecordBatch(ctx context.Context, worker string, rs []AttemptOutcome) (errs []error, err error)
+	// List pages through deliveries, oldest (lowest Seq) first.
+	List(ctx context.Context, f DeliveryFilter) (Page[*DeliveryState], error)
+	// Attempts pages through attempts, newest first.
+	Attempts(ctx context.Context, f AttemptFilter) (Page[*Attempt], error)
+	// Replay makes the matching deliveries pending, due now, attempts
+	// reset, and returns how many. By EventID when the event has no
+	// delivery (to Destination, if set): ErrNotFound.
+	Replay(ctx context.Context, f ReplayFilter) (int64, error)
+	// Log returns up to limit (1 to 1000) routed events with Seq > after,
+	// in Seq order; tenant "" is every tenant (WorkspaceTenant included).
+	Log(ctx context.Context, tenant string, after int64, limit int) ([]Event, error)
+	// PruneAttempts deletes the attempts made before olderThan.
+	PruneAttempts(ctx context.Context, olderThan time.Time) (int64, error)
+	// PruneLog deletes routed events created before olderThan whose
+	// deliveries are all delivered or dead (and those deliveries).
+	PruneLog(ctx context.Context, olderThan time.Time) (int64, error)
+	// Routed is closed by the next Route in this process that routed at
+	// least one event (then call again).
+	Routed() <-chan struct{}
+	// Enqueued is closed by the next commit in this process that enqueued
+	// an event (then call again).
+	Enqueued() <-chan struct{}
 }
 
 // Subscriptions are a tenant's subscriptions of connections to events.

@@ -49,12 +49,15 @@ func (t *tenantStore) Tx(ctx context.Context, fn func(tx TenantStore) error) err
 		return fmt.Errorf("store: begin transaction: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	inner := (&scope{s: t.store(), tx: tx, sp: new(int)}).tenant(t.key)
-	if err := fn(inner); err != nil {
+	sc := &scope{s: t.store(), tx: tx, sp: new(int), enq: new(bool)}
+	if err := fn(sc.tenant(t.key)); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
+	}
+	if *sc.enq {
+		t.store().enqueuedSig.fire()
 	}
 	return nil
 }

@@ -30,9 +30,11 @@ func (s *sqlStore) ListTenants(ctx context.Context, cursorText string, limit int
 	if err != nil {
 		return page, err
 	}
-	q, args := `SELECT key, created_at FROM tenants`, []any{}
+	// Keys starting with "_" are reserved (WorkspaceTenant): not
+	// customers.
+	q, args := `SELECT key, created_at FROM tenants WHERE substr(key, 1, 1) <> '_'`, []any{}
 	if after {
-		q, args = q+` WHERE key > $1`, append(args, cur.K)
+		q, args = q+` AND key > $1`, append(args, cur.K)
 	}
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY key LIMIT $%d`, len(args))
@@ -48,8 +50,8 @@ func scanTenant(row scanner) (Tenant, error) {
 }
 
 // DeleteTenant relies on the foreign keys' ON DELETE CASCADE to remove
-// connections, overrides, run logs, outbox entries, subscriptions, their
-// record hashes and poll leases with the tenant.
+// connections, overrides, run logs, outbox entries and their deliveries,
+// subscriptions, their record hashes and poll leases with the tenant.
 func (s *sqlStore) DeleteTenant(ctx context.Context, key string) error {
 	err := s.root().write(ctx, func(tx sqldb.Tx) error {
 		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE key = $1`, key)
@@ -62,7 +64,12 @@ func (s *sqlStore) DeleteTenant(ctx context.Context, key string) error {
 		// Webhooks received for the tenant's subscriptions, not yet
 		// processed, hold its data too (no foreign key: a webhook is
 		// stored whatever becomes of its subscription).
-		_, err = tx.Exec(ctx, `DELETE FROM webhook_inbox WHERE tenant = $1`, key)
+		if _, err = tx.Exec(ctx, `DELETE FROM webhook_inbox WHERE tenant = $1`, key); err != nil {
+			return err
+		}
+		// So do the attempts to deliver its events (no foreign key: they
+		// outlive their deliveries until pruned).
+		_, err = tx.Exec(ctx, `DELETE FROM delivery_attempts WHERE tenant = $1`, key)
 		return err
 	})
 	return wrap(fmt.Sprintf("delete tenant %q", key), err)

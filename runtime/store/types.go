@@ -141,7 +141,13 @@ type Event struct {
 	Seq int64 `json:"seq,omitempty"`
 }
 
-// DeliveryStatus is where an outbox entry stands.
+// WorkspaceTenant is the reserved tenant key of workspace-level events
+// (endpoint.disabled): the admin's log sees them, no tenant ever does.
+// Keys starting with "_" are reserved: ListTenants omits them.
+const WorkspaceTenant = "_workspace"
+
+// DeliveryStatus is where a delivery stands; an outbox entry (Delivery)
+// is Pending until routed, then Routed.
 type DeliveryStatus string
 
 // Delivery statuses.
@@ -149,19 +155,155 @@ const (
 	Pending   DeliveryStatus = "pending"
 	Delivered DeliveryStatus = "delivered"
 	Dead      DeliveryStatus = "dead"
+	// Routed is an outbox entry in the log (Seq set): its deliveries, one
+	// per destination, have their own status.
+	Routed DeliveryStatus = "routed"
 )
 
-// Delivery is an outbox entry with its delivery state.
+// Delivery is an outbox entry as TenantOutbox.Recent lists it: Status is
+// Pending until the router gives it its Seq, then Routed.
 type Delivery struct {
 	Event
-	Status   DeliveryStatus `json:"status"`
-	Attempts int            `json:"attempts"`
-	// NextAttemptAt is when a pending entry is due; while claimed, it is
-	// the end of the lease.
-	NextAttemptAt time.Time `json:"nextAttemptAt"`
-	LeaseOwner    string    `json:"leaseOwner,omitempty"`
+	Status DeliveryStatus `json:"status"`
+}
+
+// Destination kinds and sources.
+const (
+	DestinationWebhook = "webhook"
+	DestinationNATS    = "nats"
+	SourceFile         = "file"
+	SourceAPI          = "api"
+	// DestinationActive and DestinationDisabled are the statuses of a
+	// destination: Claim never hands out a disabled one's deliveries.
+	DestinationActive   = "active"
+	DestinationDisabled = "disabled"
+)
+
+// Destination is where events go: a webhook endpoint or a NATS subject.
+type Destination struct {
+	// ID is "dst_…" for API-made destinations, "file:<name>" for those of
+	// membrane.yaml.
+	ID     string `json:"id"`
+	Source string `json:"source"` // SourceFile | SourceAPI
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // DestinationWebhook | DestinationNATS
+	// URL is the webhook URL, or the NATS server URL.
+	URL     string `json:"url"`
+	Subject string `json:"subject,omitempty"` // NATS subject
+	// Secret signs webhooks ("whsec_…"); sealed at rest. Empty for file
+	// destinations, whose secret the runtime reads from the environment.
+	Secret string `json:"-"`
+	// PreviousSecret still signs until PreviousUntil (a rotation's grace
+	// period); sealed at rest.
+	PreviousSecret string    `json:"-"`
+	PreviousUntil  time.Time `json:"previousUntil,omitzero"`
+	// EventTypes are patterns ("*", "connection.*",
+	// "contact-changed.created"); empty matches every event.
+	EventTypes []string `json:"eventTypes,omitempty"`
+	Connectors []string `json:"connectors,omitempty"` // empty: all
+	Tenants    []string `json:"tenants,omitempty"`    // empty: all
+	// Concurrency is the deliveries in flight per replica; 0 is the
+	// runtime's default.
+	Concurrency int `json:"concurrency,omitempty"`
+	// Timeout bounds an attempt; 0 is the runtime's default.
+	Timeout        time.Duration `json:"timeout,omitempty"`
+	Status         string        `json:"status"` // DestinationActive | DestinationDisabled
+	DisabledReason string        `json:"disabledReason,omitempty"`
+	DisabledAt     time.Time     `json:"disabledAt,omitzero"`
+	// FailingSince is the first failed attempt since the last success;
+	// zero when healthy.
+	FailingSince time.Time `json:"failingSince,omitzero"`
+	// Version counts the changes of the destination, starting at 1.
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// DeliveryTask is a claimed delivery: the event, where it goes, and the
+// attempt this is (counting this one).
+type DeliveryTask struct {
+	Event
+	Destination string `json:"destination"`
+	Attempts    int    `json:"attempts"`
+}
+
+// DeliveryState is a delivery of an event to a destination.
+type DeliveryState struct {
+	EventID     string         `json:"eventId"`
+	Destination string         `json:"destination"`
+	Tenant      string         `json:"tenant"`
+	Type        string         `json:"type"`
+	Seq         int64          `json:"seq"`
+	Status      DeliveryStatus `json:"status"`
+	Attempts    int            `json:"attempts"`
+	// NextAttemptAt is when a pending delivery is due; while claimed, the
+	// end of the lease.
+	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
 	LastError     string    `json:"lastError,omitempty"`
-	DeliveredAt   time.Time `json:"deliveredAt,omitzero"`
+	LastStatus    int       `json:"lastStatus,omitempty"`
+	// CreatedAt is the event's.
+	CreatedAt   time.Time `json:"createdAt"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+}
+
+// Attempt is one try at a delivery, as recorded.
+type Attempt struct {
+	EventID     string    `json:"eventId"`
+	Destination string    `json:"destination"`
+	Tenant      string    `json:"tenant"`
+	Attempt     int       `json:"attempt"`
+	At          time.Time `json:"at"`
+	// Status is the HTTP status answered, 0 when there was none.
+	Status  int           `json:"status,omitempty"`
+	Latency time.Duration `json:"latency"`
+	// Error is short and redacted; Excerpt is at most MaxExcerpt bytes of
+	// the answer, redacted. The store cuts longer ones.
+	Error   string `json:"error,omitempty"`
+	Excerpt string `json:"excerpt,omitempty"`
+}
+
+// MaxExcerpt bounds Attempt.Excerpt.
+const MaxExcerpt = 512
+
+// Outcome is what an attempt leaves its delivery: delivered, dead, or
+// pending again at Next.
+type Outcome struct {
+	Delivered bool
+	Next      time.Time
+	Dead      bool
+}
+
+// AttemptOutcome is one attempt and its outcome, for RecordBatch.
+type AttemptOutcome struct {
+	Attempt Attempt
+	Outcome Outcome
+}
+
+// DeliveryFilter selects deliveries, oldest (lowest Seq) first; empty
+// fields match everything. From and To bound the event's CreatedAt
+// ([From, To)).
+type DeliveryFilter struct {
+	Tenant, Destination, EventID string
+	Status                       DeliveryStatus
+	From, To                     time.Time
+	Cursor                       string
+	Limit                        int
+}
+
+// AttemptFilter selects attempts, newest first.
+type AttemptFilter struct {
+	Tenant, Destination, EventID string
+	Cursor                       string
+	Limit                        int
+}
+
+// ReplayFilter selects deliveries to replay. EventID set: that event's
+// deliveries (of Destination if set), dead or delivered. Otherwise
+// Destination (required) and From/To (the event's CreatedAt, [From, To),
+// zero: unbounded): its dead deliveries in range. Tenant narrows either.
+type ReplayFilter struct {
+	EventID, Destination, Tenant string
+	From, To                     time.Time
 }
 
 // Page is one page of a listing. Next is an opaque cursor for the
@@ -200,15 +342,6 @@ type RunLogFilter struct {
 	Limit        int
 }
 
-// DeadFilter selects dead-lettered deliveries, oldest first.
-type DeadFilter struct {
-	// Tenant narrows the root store's listing; a tenant handle always
-	// narrows to its tenant.
-	Tenant string
-	Cursor string
-	Limit  int
-}
-
 // ExpiringToken names a connection whose OAuth2 token expires soon.
 type ExpiringToken struct {
 	ConnectionID string    `json:"connectionId"`
@@ -231,6 +364,7 @@ type RotateResult struct {
 	Connections   int `json:"connections"`
 	States        int `json:"states"`
 	Subscriptions int `json:"subscriptions"`
+	Destinations  int `json:"destinations"`
 }
 
 // SubscriptionStatus says whether a subscription runs.

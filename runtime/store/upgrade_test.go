@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/membrane-dev/membrane/internal/testkit"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
 	"github.com/membrane-dev/membrane/runtime/store/internal/sqlite"
 	"github.com/membrane-dev/membrane/runtime/store/storetest"
 )
@@ -45,9 +47,7 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := acme.Outbox().Enqueue(ctx, store.Event{Type: "connection.created", Payload: []byte(`{"id":1}`)}); err != nil {
-				t.Fatal(err)
-			}
+			enqueue0004(t, old, "acme", "evt_0123456789", time.Now())
 			if err := old.SaveState(ctx, "state-0123456789abcdef", []byte("pkce"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
@@ -83,8 +83,8 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if d, err := cur.TakeState(ctx, "state-0123456789abcdef"); err != nil || string(d) != "pkce" {
 				t.Fatalf("oauth state after the upgrade: %q %v", d, err)
 			}
-			batch, err := cur.Outbox().ClaimBatch(ctx, "w", 10, time.Minute)
-			if err != nil || len(batch) != 1 {
+			batch, err := cur.Deliveries().Route(ctx, 10, func(*store.Event) []string { return nil })
+			if err != nil || len(batch) != 1 || batch[0].Seq == 0 {
 				t.Fatalf("outbox after the upgrade: %d %v", len(batch), err)
 			}
 			if rec, claimed, err := acme.IdempotencyKeys().Claim(ctx, "k", "fp", time.Minute, time.Hour); err != nil || claimed || rec.Status != 201 || string(rec.Body) != `{"ok":true}` {
@@ -119,5 +119,94 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 				t.Fatalf("migrated twice:\n%s", again.String())
 			}
 		})
+	}
+}
+
+// TestUpgradeDeliveryFrom0004: events a 0004 database holds, never routed
+// (nothing consumed the outbox then), are all routed into the log after
+// the upgrade, in order, and delivered like new ones.
+func TestUpgradeDeliveryFrom0004(t *testing.T) {
+	for name, newDB := range map[string]func(*testing.T) storetest.NewDB{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
+		t.Run(name, func(t *testing.T) {
+			open := newDB(t)(t)
+			keys := testKeys(t)
+			ctx := t.Context()
+			clock := storetest.NewClock()
+			old := open(store.WithKeyring(keys), store.WithLogger(storetest.Quiet()), store.WithClock(clock.Now), store.WithMigrationsUpTo(4))
+			var want []string
+			for i := range 30 {
+				tenant := []string{"acme", "globex", "initech"}[i%3]
+				id := fmt.Sprintf("evt_%02d", i)
+				enqueue0004(t, old, tenant, id, clock.Now())
+				want = append(want, id)
+				clock.Advance(time.Second)
+			}
+			old.Close()
+
+			cur := open(store.WithKeyring(keys), store.WithLogger(storetest.Quiet()), store.WithClock(clock.Now))
+			recent, err := cur.Tenant("acme").Outbox().Recent(ctx, 100)
+			if err != nil || len(recent) != 10 || recent[0].Status != store.Pending {
+				t.Fatalf("acme's outbox after the upgrade: %d %v", len(recent), err)
+			}
+			d, err := cur.Destinations().Create(ctx, store.Destination{Name: "backend", Kind: store.DestinationWebhook, URL: "https://example.com/h"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Unrouted events wait for the router; new ones queue behind them.
+			if err := cur.Tenant("acme").Outbox().Enqueue(ctx, store.Event{ID: "evt_new", Type: "connection.created", Connector: "crm", Payload: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, "evt_new")
+			var routed []string
+			for {
+				evs, err := cur.Deliveries().Route(ctx, 7, func(*store.Event) []string { return []string{d.ID} })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) == 0 {
+					break
+				}
+				for _, e := range evs {
+					routed = append(routed, e.ID)
+				}
+			}
+			if strings.Join(routed, ",") != strings.Join(want, ",") {
+				t.Fatalf("routed %v, want %v", routed, want)
+			}
+			log, err := cur.Deliveries().Log(ctx, "", 0, 100)
+			if err != nil || len(log) != len(want) || string(log[3].Payload) != `{"id":"evt_03"}` || log[3].Tenant != "acme" || log[30].Connector != "crm" {
+				t.Fatalf("log after the upgrade: %d %v", len(log), err)
+			}
+			tasks, err := cur.Deliveries().Claim(ctx, "w", 100, time.Minute, nil)
+			if err != nil || len(tasks) != len(want) {
+				t.Fatalf("claimed %d %v", len(tasks), err)
+			}
+			if err := cur.Deliveries().Record(ctx, "w", store.Attempt{EventID: tasks[0].ID, Destination: d.ID, Attempt: 1, Status: 200}, store.Outcome{Delivered: true}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// enqueue0004 writes an outbox entry as the binaries of schemas 0001 to
+// 0004 did.
+func enqueue0004(t *testing.T, s store.Store, tenant, id string, at time.Time) {
+	t.Helper()
+	db := s.(interface{ Internals() *sqldb.Engine }).Internals().DB
+	ctx := t.Context()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO tenants (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, tenant, at.UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, tenant, type, payload, status, attempts, next_attempt_at, retry_since, created_at)
+		VALUES ($1, $2, 'connection.created', $3, 'pending', 0, $4, $4, $4)`, id, tenant, `{"id":"`+id+`"}`, at.UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

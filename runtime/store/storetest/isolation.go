@@ -15,7 +15,7 @@ import (
 // testTenantIsolation: tenant B reaches none of tenant A's records, through
 // any method, and cannot tell them from missing ones.
 func testTenantIsolation(t *testing.T, e *env) {
-	s := e.store(store.WithRetryPolicy(store.RetryPolicy{MaxAttempts: 1, MaxAge: time.Hour}))
+	s := e.store()
 	ctx := e.ctx
 	a, b := s.Tenant("tenant-a"), s.Tenant("tenant-b")
 	try(b.Connections().Create(ctx, store.Connection{Connector: "hubspot"})).ok(t) // B exists too
@@ -25,13 +25,13 @@ func testTenantIsolation(t *testing.T, e *env) {
 	try(a.Overrides().Put(ctx, store.Override{Connector: "hubspot", ConnectionID: conn.ID, Doc: []byte("actions: {}")})).ok(t)
 	runLog := try(a.RunLogs().Append(ctx, store.RunLog{ConnectionID: conn.ID, Action: "create-contact", Status: "ok"})).ok(t)
 	noErr(t, a.Outbox().Enqueue(ctx, store.Event{ID: "evt_a_dead", Type: "connection.created", Payload: json.RawMessage(`{}`)}))
-	claimed := try(s.Outbox().ClaimBatch(ctx, "w1", 10, time.Minute)).ok(t)
+	dst := try(s.Destinations().Create(ctx, webhook("backend"))).ok(t)
+	try(s.Deliveries().Route(ctx, 10, to(dst.ID))).ok(t)
+	claimed := try(s.Deliveries().Claim(ctx, "w1", 10, time.Minute, nil)).ok(t)
 	if len(claimed) != 1 {
 		t.Fatalf("claimed %d", len(claimed))
 	}
-	if dead := try(s.Outbox().MarkFailed(ctx, "w1", "evt_a_dead", e.clock.Now(), "503")).ok(t); !dead {
-		t.Fatal("want dead after one attempt")
-	}
+	noErr(t, s.Deliveries().Record(ctx, "w1", store.Attempt{EventID: "evt_a_dead", Destination: dst.ID, Attempt: 1, Status: 503}, store.Outcome{Dead: true}))
 
 	missing := "conn_aaaaaaaaaaaaaaaaaaaa"
 	notFound := func(what string, err, errMissing error) {
@@ -113,19 +113,25 @@ func testTenantIsolation(t *testing.T, e *env) {
 		t.Errorf("B lists A's run logs by connection")
 	}
 
-	if p := try(b.Outbox().ListDead(ctx, store.DeadFilter{Tenant: "tenant-a"})).ok(t); len(p.Items) != 0 {
-		t.Errorf("B lists A's dead letters")
+	if p := try(s.Deliveries().List(ctx, store.DeliveryFilter{Tenant: "tenant-b"})).ok(t); len(p.Items) != 0 {
+		t.Errorf("B lists A's deliveries")
 	}
-	notFound("replay", b.Outbox().Replay(ctx, "evt_a_dead"), nil)
+	if got := try(b.Outbox().Recent(ctx, 10)).ok(t); len(got) != 0 {
+		t.Errorf("B lists A's outbox entries")
+	}
+	_, err = s.Deliveries().Replay(ctx, store.ReplayFilter{EventID: "evt_a_dead", Tenant: "tenant-b"})
+	notFound("replay", err, nil)
 	// A stable event id of A's is not silently dropped for B.
 	isErr(t, b.Outbox().Enqueue(ctx, event("evt_a_dead")), store.ErrConflict)
 
 	// A still has everything.
 	try(a.Connections().Get(ctx, conn.ID)).ok(t)
-	if p := try(a.Outbox().ListDead(ctx, store.DeadFilter{})).ok(t); len(p.Items) != 1 {
-		t.Errorf("A's dead letters: %d", len(p.Items))
+	if p := try(s.Deliveries().List(ctx, store.DeliveryFilter{Tenant: "tenant-a", Status: store.Dead})).ok(t); len(p.Items) != 1 {
+		t.Errorf("A's dead deliveries: %d", len(p.Items))
 	}
-	noErr(t, a.Outbox().Replay(ctx, "evt_a_dead"))
+	if n := try(s.Deliveries().Replay(ctx, store.ReplayFilter{EventID: "evt_a_dead", Tenant: "tenant-a"})).ok(t); n != 1 {
+		t.Errorf("replayed %d of A's", n)
+	}
 }
 
 func testTenants(t *testing.T, e *env) {
@@ -189,7 +195,7 @@ func testTenants(t *testing.T, e *env) {
 	if p := try(ts.RunLogs().List(ctx, store.RunLogFilter{})).ok(t); len(p.Items) != 0 {
 		t.Error("run logs survived their tenant")
 	}
-	if got := try(s.Outbox().ClaimBatch(ctx, "w", 10, time.Minute)).ok(t); len(got) != 0 {
+	if got := drain(t, s); len(got) != 0 {
 		t.Errorf("outbox entries survived their tenant: %d", len(got))
 	}
 }

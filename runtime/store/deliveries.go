@@ -1,0 +1,516 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/membrane-dev/membrane/runtime/store/internal/sqldb"
+)
+
+// maxErrorText bounds a stored delivery error.
+const maxErrorText = 2000
+
+type deliveries struct{ s *sqlStore }
+
+func (s *sqlStore) Deliveries() Deliveries { return deliveries{s} }
+
+func (d deliveries) Routed() <-chan struct{}   { return d.s.routedSig.wait() }
+func (d deliveries) Enqueued() <-chan struct{} { return d.s.enqueuedSig.wait() }
+
+// paramList is "$from, $from+1, …" for n values.
+func paramList(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
+}
+
+func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []string) ([]Event, error) {
+	if n < 1 || n > maxLimit {
+		return nil, fmt.Errorf("%w: route %d events: want 1..%d", ErrInvalid, n, maxLimit)
+	}
+	s := d.s
+	var out []Event
+	err := s.root().write(ctx, func(tx sqldb.Tx) error {
+		out = out[:0]
+		// The counter's row lock serialises routers until commit (on
+		// SQLite the single writer already does): the seqs of one Route
+		// are all above those of every Route committed before it, and a
+		// reader of the log never sees a later seq before an earlier one.
+		var last int64
+		if err := tx.QueryRow(ctx, `UPDATE delivery_seq SET seq = seq WHERE id = 1 RETURNING seq`).Scan(&last); err != nil {
+			return fmt.Errorf("lock the log: %w", err)
+		}
+		evs, err := queryAll(ctx, tx, scanEvent, `SELECT `+eventColumns+` FROM outbox WHERE seq IS NULL ORDER BY created_at, id LIMIT $1`, n)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		now := micros(s.clock())
+		for i := range evs {
+			e := &evs[i]
+			dests := match(e)
+			e.Seq = last + 1
+			m, err := tx.Exec(ctx, `UPDATE outbox SET seq = $1 WHERE id = $2 AND seq IS NULL`, e.Seq, e.ID)
+			if err != nil {
+				return fmt.Errorf("event %q: %w", e.ID, err)
+			}
+			if m == 0 {
+				continue // its tenant was deleted meanwhile
+			}
+			last++
+			out = append(out, *e)
+			dests = compactIDs(dests)
+			if len(dests) == 0 {
+				continue
+			}
+			// Ids of destinations deleted since match looked are skipped.
+			args := []any{e.ID, e.Tenant, e.Type, e.Seq, now, micros(e.CreatedAt)}
+			for _, id := range dests {
+				args = append(args, id)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (event_id, destination, tenant, type, seq, status, attempts, next_attempt_at, created_at)
+				SELECT $1, id, $2, $3, $4, 'pending', 0, $5, $6 FROM destinations WHERE id IN (`+paramList(7, len(dests))+`)`, args...); err != nil {
+				return fmt.Errorf("deliveries of event %q: %w", e.ID, err)
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE delivery_seq SET seq = $1 WHERE id = 1`, last)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("route events", err)
+	}
+	if len(out) > 0 {
+		s.routedSig.fire()
+	}
+	return out, nil
+}
+
+// compactIDs sorts and deduplicates ids, dropping empty ones.
+func compactIDs(ids []string) []string {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func (d deliveries) Claim(ctx context.Context, worker string, n int, lease time.Duration, skip []string) ([]*DeliveryTask, error) {
+	if err := checkKey("worker", worker); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > maxLimit {
+		return nil, fmt.Errorf("%w: claim %d deliveries: want 1..%d", ErrInvalid, n, maxLimit)
+	}
+	if lease <= 0 {
+		return nil, fmt.Errorf("%w: claim with a lease of %v", ErrInvalid, lease)
+	}
+	s := d.s
+	now := s.clock()
+	skip = compactIDs(skip)
+	args := []any{worker, micros(now.Add(lease)), micros(now), n}
+	notIn := ""
+	if len(skip) > 0 {
+		notIn = ` AND d.destination NOT IN (` + paramList(len(args)+1, len(skip)) + `)`
+		for _, id := range skip {
+			args = append(args, id)
+		}
+	}
+	type claimed struct {
+		event, dest string
+		attempts    int
+	}
+	var tasks []*DeliveryTask
+	err := s.root().write(ctx, func(tx sqldb.Tx) error {
+		// On PostgreSQL SKIP LOCKED hands concurrent claimers disjoint
+		// rows; on SQLite the single writer serialises claims.
+		cs, err := queryAll(ctx, tx, func(r scanner) (c claimed, err error) {
+			err = r.Scan(&c.event, &c.dest, &c.attempts)
+			return c, err
+		}, `UPDATE deliveries SET lease_owner = $1, next_attempt_at = $2, attempts = attempts + 1
+			WHERE (event_id, destination) IN (SELECT d.event_id, d.destination FROM deliveries d
+				WHERE d.status = 'pending' AND d.next_attempt_at <= $3`+notIn+`
+					AND EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination AND x.status = 'active')
+				ORDER BY d.next_attempt_at, d.seq LIMIT $4`+s.e.SkipLocked+`)
+			RETURNING event_id, destination, attempts`, args...)
+		if err != nil || len(cs) == 0 {
+			return err
+		}
+		ids := make([]any, 0, len(cs))
+		seen := map[string]bool{}
+		for _, c := range cs {
+			if !seen[c.event] {
+				seen[c.event] = true
+				ids = append(ids, c.event)
+			}
+		}
+		evs, err := queryAll(ctx, tx, scanEvent, `SELECT `+eventColumns+` FROM outbox WHERE id IN (`+paramList(1, len(ids))+`)`, ids...)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]*Event, len(evs))
+		for i := range evs {
+			byID[evs[i].ID] = &evs[i]
+		}
+		tasks = tasks[:0]
+		for _, c := range cs {
+			e := byID[c.event]
+			if e == nil {
+				return fmt.Errorf("delivery of event %q: the event is missing", c.event)
+			}
+			tasks = append(tasks, &DeliveryTask{Event: *e, Destination: c.dest, Attempts: c.attempts})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	slices.SortFunc(tasks, func(a, b *DeliveryTask) int {
+		if a.Seq != b.Seq {
+			return int(a.Seq - b.Seq)
+		}
+		return strings.Compare(a.Destination, b.Destination)
+	})
+	return tasks, nil
+}
+
+// cutText cuts s to at most n bytes without splitting a character.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// checkRecord validates an attempt and its outcome and fills defaults.
+func checkRecord(a *Attempt, o Outcome, now time.Time) error {
+	if a.EventID == "" || a.Destination == "" {
+		return fmt.Errorf("%w: an attempt names no event or no destination", ErrInvalid)
+	}
+	if o.Delivered && o.Dead {
+		return fmt.Errorf("%w: attempt of event %q to %q: delivered and dead at once", ErrInvalid, a.EventID, a.Destination)
+	}
+	if a.At.IsZero() {
+		a.At = now
+	}
+	a.At = a.At.UTC().Truncate(time.Microsecond)
+	a.Error, a.Excerpt = cutText(a.Error, maxErrorText), cutText(a.Excerpt, MaxExcerpt)
+	return nil
+}
+
+// record stores one checked attempt in tx. held is ErrLeaseLost or
+// ErrNotFound when the outcome was not recorded; err is a database error.
+func (d deliveries) record(ctx context.Context, tx sqldb.Tx, worker string, a Attempt, o Outcome, now time.Time) (held, err error) {
+	status, next, delivered := Pending, o.Next, (*int64)(nil)
+	switch {
+	case o.Delivered:
+		status, next, delivered = Delivered, now, optMicros(now)
+	case o.Dead:
+		status, next = Dead, now
+	case next.IsZero():
+		next = now
+	}
+	lastErr := a.Error
+	if o.Delivered {
+		lastErr = ""
+	}
+	var tenant string
+	err = tx.QueryRow(ctx, `UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = '', last_error = $3, last_status = $4, delivered_at = $5
+		WHERE event_id = $6 AND destination = $7 AND lease_owner = $8 AND status = 'pending'
+		RETURNING tenant`, string(status), micros(next), lastErr, a.Status, delivered, a.EventID, a.Destination, worker).Scan(&tenant)
+	switch {
+	case errors.Is(err, sqldb.ErrNoRows):
+		err = tx.QueryRow(ctx, `SELECT tenant FROM deliveries WHERE event_id = $1 AND destination = $2`, a.EventID, a.Destination).Scan(&tenant)
+		if errors.Is(err, sqldb.ErrNoRows) {
+			return fmt.Errorf("delivery of event %q to %q: %w", a.EventID, a.Destination, ErrNotFound), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		held = fmt.Errorf("delivery of event %q to %q: %w by worker %q", a.EventID, a.Destination, ErrLeaseLost, worker)
+	case err != nil:
+		return nil, err
+	}
+	a.Tenant = tenant
+	if _, err := tx.Exec(ctx, `INSERT INTO delivery_attempts (event_id, destination, tenant, attempt, at, status, latency_us, error, excerpt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.EventID, a.Destination, a.Tenant, a.Attempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, a.Excerpt); err != nil {
+		return nil, fmt.Errorf("attempt of event %q to %q: %w", a.EventID, a.Destination, err)
+	}
+	if held != nil {
+		return held, nil
+	}
+	// Only a change of health writes the destination: a healthy one's
+	// row is not touched by its deliveries.
+	if o.Delivered {
+		_, err = tx.Exec(ctx, `UPDATE destinations SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, a.Destination)
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE destinations SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL`, micros(a.At), a.Destination)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("destination %q: %w", a.Destination, err)
+	}
+	return nil, nil
+}
+
+func (d deliveries) Record(ctx context.Context, worker string, a Attempt, o Outcome) error {
+	s := d.s
+	now := s.clock()
+	if err := checkRecord(&a, o, now); err != nil {
+		return err
+	}
+	var held error
+	err := s.group.do(ctx, func(tx sqldb.Tx) (err error) {
+		held, err = d.record(ctx, tx, worker, a, o, now)
+		return err
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("record attempt of event %q to %q", a.EventID, a.Destination), err)
+	}
+	return held
+}
+
+func (d deliveries) RecordBatch(ctx context.Context, worker string, rs []AttemptOutcome) ([]error, error) {
+	s := d.s
+	now := s.clock()
+	errs := make([]error, len(rs))
+	for i := range rs {
+		errs[i] = checkRecord(&rs[i].Attempt, rs[i].Outcome, now)
+	}
+	err := s.root().write(ctx, func(tx sqldb.Tx) error {
+		for i, r := range rs {
+			if errs[i] != nil && errors.Is(errs[i], ErrInvalid) {
+				continue
+			}
+			held, err := d.record(ctx, tx, worker, r.Attempt, r.Outcome, now)
+			if err != nil {
+				return err
+			}
+			errs[i] = held
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("record %d attempts", len(rs)), err)
+	}
+	return errs, nil
+}
+
+func (d deliveries) Log(ctx context.Context, tenant string, after int64, limit int) ([]Event, error) {
+	if limit < 1 || limit > maxLimit {
+		return nil, fmt.Errorf("%w: log limit %d: want 1..%d", ErrInvalid, limit, maxLimit)
+	}
+	q, args := `SELECT `+eventColumns+` FROM outbox WHERE seq > $1`, []any{after}
+	if tenant != "" {
+		q, args = q+` AND tenant = $2`, append(args, tenant)
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args))
+	evs, err := queryAll(ctx, d.s.e.DB, scanEvent, q, args...)
+	return evs, wrap("read the delivery log", err)
+}
+
+const deliveryStateColumns = `event_id, destination, tenant, type, seq, status, attempts, next_attempt_at, last_error, last_status, created_at, delivered_at`
+
+func scanDeliveryState(row scanner) (*DeliveryState, error) {
+	var d DeliveryState
+	var status string
+	var next, created int64
+	var delivered *int64
+	if err := row.Scan(&d.EventID, &d.Destination, &d.Tenant, &d.Type, &d.Seq, &status, &d.Attempts, &next, &d.LastError, &d.LastStatus,
+		&created, &delivered); err != nil {
+		return nil, err
+	}
+	d.Status, d.NextAttemptAt, d.CreatedAt, d.DeliveredAt = DeliveryStatus(status), fromMicros(next), fromMicros(created), fromOptMicros(delivered)
+	if d.Status != Pending {
+		d.NextAttemptAt = time.Time{}
+	}
+	return &d, nil
+}
+
+// where builds a conjunction of conditions with numbered parameters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add appends cond with its "?" replaced by the next parameter number.
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.Replace(cond, "?", fmt.Sprintf("$%d", len(w.args)), 1))
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func (d deliveries) List(ctx context.Context, f DeliveryFilter) (Page[*DeliveryState], error) {
+	var page Page[*DeliveryState]
+	limit, cur, after, err := pageRequest(f.Limit, f.Cursor)
+	if err != nil {
+		return page, err
+	}
+	var w where
+	if f.Tenant != "" {
+		w.add("tenant = ?", f.Tenant)
+	}
+	if f.Destination != "" {
+		w.add("destination = ?", f.Destination)
+	}
+	if f.EventID != "" {
+		w.add("event_id = ?", f.EventID)
+	}
+	switch f.Status {
+	case "":
+	case Pending, Delivered, Dead:
+		w.add("status = ?", string(f.Status))
+	default:
+		return page, fmt.Errorf("%w: delivery status %q is not %q, %q or %q", ErrInvalid, f.Status, Pending, Delivered, Dead)
+	}
+	if !f.From.IsZero() {
+		w.add("created_at >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		w.add("created_at < ?", micros(f.To))
+	}
+	if after {
+		w.args = append(w.args, cur.T, cur.K)
+		w.conds = append(w.conds, fmt.Sprintf("(seq, destination) > ($%d, $%d)", len(w.args)-1, len(w.args)))
+	}
+	q := `SELECT ` + deliveryStateColumns + ` FROM deliveries` + w.String() + fmt.Sprintf(` ORDER BY seq, destination LIMIT $%d`, len(w.args)+1)
+	return queryPage(ctx, d.s.e.DB, "list deliveries", limit, scanDeliveryState,
+		func(s *DeliveryState) cursor { return cursor{T: s.Seq, K: s.Destination} }, q, append(w.args, limit+1)...)
+}
+
+type attemptRow struct {
+	id int64
+	a  Attempt
+}
+
+func scanAttempt(row scanner) (*attemptRow, error) {
+	var r attemptRow
+	var at, latency int64
+	if err := row.Scan(&r.id, &r.a.EventID, &r.a.Destination, &r.a.Tenant, &r.a.Attempt, &at, &r.a.Status, &latency, &r.a.Error, &r.a.Excerpt); err != nil {
+		return nil, err
+	}
+	r.a.At, r.a.Latency = fromMicros(at), time.Duration(latency)*time.Microsecond
+	return &r, nil
+}
+
+func (d deliveries) Attempts(ctx context.Context, f AttemptFilter) (Page[*Attempt], error) {
+	var out Page[*Attempt]
+	limit, cur, after, err := pageRequest(f.Limit, f.Cursor)
+	if err != nil {
+		return out, err
+	}
+	var w where
+	if f.Tenant != "" {
+		w.add("tenant = ?", f.Tenant)
+	}
+	if f.Destination != "" {
+		w.add("destination = ?", f.Destination)
+	}
+	if f.EventID != "" {
+		w.add("event_id = ?", f.EventID)
+	}
+	if after {
+		w.add("id < ?", cur.T)
+	}
+	q := `SELECT id, event_id, destination, tenant, attempt, at, status, latency_us, error, excerpt FROM delivery_attempts` + w.String() +
+		fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(w.args)+1)
+	page, err := queryPage(ctx, d.s.e.DB, "list delivery attempts", limit, scanAttempt,
+		func(r *attemptRow) cursor { return cursor{T: r.id} }, q, append(w.args, limit+1)...)
+	if err != nil {
+		return out, err
+	}
+	out.Next = page.Next
+	for _, r := range page.Items {
+		out.Items = append(out.Items, &r.a)
+	}
+	return out, nil
+}
+
+func (d deliveries) Replay(ctx context.Context, f ReplayFilter) (int64, error) {
+	s := d.s
+	if f.EventID == "" && f.Destination == "" {
+		return 0, fmt.Errorf("%w: replay names neither an event nor a destination", ErrInvalid)
+	}
+	// match adds the filter's conditions but the status to w.
+	match := func(w *where) {
+		if f.EventID != "" {
+			w.add("event_id = ?", f.EventID)
+		}
+		if f.Destination != "" {
+			w.add("destination = ?", f.Destination)
+		}
+		if f.Tenant != "" {
+			w.add("tenant = ?", f.Tenant)
+		}
+		if f.EventID == "" && !f.From.IsZero() {
+			w.add("created_at >= ?", micros(f.From))
+		}
+		if f.EventID == "" && !f.To.IsZero() {
+			w.add("created_at < ?", micros(f.To))
+		}
+	}
+	what := fmt.Sprintf("dead deliveries to %q", f.Destination)
+	if f.EventID != "" {
+		what = fmt.Sprintf("deliveries of event %q", f.EventID)
+		if f.Destination != "" {
+			what += fmt.Sprintf(" to %q", f.Destination)
+		}
+	}
+	upd := where{args: []any{micros(s.clock())}}
+	match(&upd)
+	if f.EventID != "" {
+		upd.conds = append(upd.conds, "status IN ('dead', 'delivered')")
+	} else {
+		upd.conds = append(upd.conds, "status = 'dead'")
+	}
+	var n int64
+	err := s.root().write(ctx, func(tx sqldb.Tx) (err error) {
+		n, err = tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = '', delivered_at = NULL`+
+			upd.String(), upd.args...)
+		if err != nil || n > 0 || f.EventID == "" {
+			return err
+		}
+		// Nothing replayed: an event with such deliveries (all pending
+		// already) is no error, one without any is not found.
+		var found where
+		match(&found)
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM deliveries`+found.String()+` LIMIT 1`, found.args...).Scan(&one); errors.Is(err, sqldb.ErrNoRows) {
+			return fmt.Errorf("%s: %w", what, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("replay "+what, err)
+	}
+	return n, nil
+}
+
+func (d deliveries) PruneAttempts(ctx context.Context, olderThan time.Time) (int64, error) {
+	n, err := d.s.prune(ctx, `DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE at < $1 LIMIT $2)`, micros(olderThan))
+	return n, wrap("prune delivery attempts", err)
+}
+
+func (d deliveries) PruneLog(ctx context.Context, olderThan time.Time) (int64, error) {
+	n, err := d.s.prune(ctx, `DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.seq IS NOT NULL AND o.created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.id AND d.status = 'pending') LIMIT $2)`, micros(olderThan))
+	return n, wrap("prune the delivery log", err)
+}
