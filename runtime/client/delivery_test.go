@@ -65,6 +65,23 @@ func TestDestinationsAndReplay(t *testing.T) {
 	if len(attempts.Items) != 0 {
 		t.Fatalf("attempts before any: %+v", attempts)
 	}
+	// It fails for good, as a worker would record it.
+	tasks, err := env.Store.Deliveries().Claim(ctx, "test", 10, time.Minute, nil)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("claimed %d: %v", len(tasks), err)
+	}
+	if err := env.Store.Deliveries().Record(ctx, "test", store.Attempt{EventID: ev, Destination: d.ID, Tenant: "acme", Attempt: 1,
+		At: time.Now(), Status: 500, Error: "the destination answered 500"}, store.Outcome{Dead: true}); err != nil {
+		t.Fatal(err)
+	}
+	dead := must[*client.Page[client.Delivery]](t)(admin.ListDeliveries(ctx, client.DeliveryFilter{Status: "dead"}))
+	if len(dead.Items) != 1 || dead.Items[0].LastStatus != 500 {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	attempts = must[*client.Page[client.Attempt]](t)(admin.ListAttempts(ctx, client.AttemptFilter{Event: ev}))
+	if len(attempts.Items) != 1 || attempts.Items[0].Status != 500 {
+		t.Fatalf("attempts %+v", attempts)
+	}
 	n, err := admin.Replay(ctx, client.ReplayRequest{EventID: ev})
 	if err != nil || n != 1 {
 		t.Fatalf("replayed %d, %v", n, err)
