@@ -98,7 +98,7 @@ func (h *handler) setDestination(w http.ResponseWriter, r *http.Request) {
 // deadView is one dead letter.
 type deadView struct {
 	Event, Type, Tenant, Destination, LastError, Created, LogHref string
-	Attempts, LastStatus                                           int
+	Attempts, LastStatus                                          int
 }
 
 type deliveriesPage struct {
