@@ -1,6 +1,8 @@
 // Package api is Membrane's REST API: connections, running actions,
-// overrides, run logs, the connector catalogue and tenants, as JSON over
-// HTTP under /v1, every call authenticated by a tenant token. Its OpenAPI
+// overrides, run logs, the connector catalogue, tenants, and the delivery
+// of events (destinations, deliveries and replay, the event log pulled by
+// cursor or streamed as Server-Sent Events), as JSON over HTTP under /v1,
+// every call authenticated by a tenant token. Its OpenAPI
 // 3.1 document is served at /openapi.json.
 //
 //	mux.Handle("/v1/", api.New(api.Options{Service: svc, Store: st, Verifier: v, Logger: l}))
@@ -56,6 +58,10 @@ type Options struct {
 	Shutdown <-chan struct{}
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Wake, when set, is called once a replay or an enabled destination
+	// made deliveries due: the delivery workers' Kick, so that they are
+	// sent now rather than at the workers' next poll.
+	Wake func()
 }
 
 // OAuthLinks begins connecting an account of tenant through the
@@ -78,6 +84,7 @@ type api struct {
 	heartbeat, poll time.Duration
 	shutdown        <-chan struct{}
 	now             func() time.Time
+	wake            func()
 
 	methods []string // every method a route uses, for Allow
 }
@@ -94,7 +101,10 @@ func New(o Options) http.Handler {
 		a.log = slog.Default()
 	}
 	a.allowPrivate, a.rotationGrace, a.shutdown, a.now = o.AllowPrivateNetworks, o.RotationGrace, o.Shutdown, o.Now
-	a.heartbeat, a.poll = o.StreamHeartbeat, o.StreamPoll
+	a.heartbeat, a.poll, a.wake = o.StreamHeartbeat, o.StreamPoll, o.Wake
+	if a.wake == nil {
+		a.wake = func() {}
+	}
 	if a.rotationGrace <= 0 {
 		a.rotationGrace = DefaultRotationGrace
 	}

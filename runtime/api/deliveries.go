@@ -229,5 +229,8 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
+	if n > 0 {
+		a.wake()
+	}
 	a.writeJSON(w, r, http.StatusOK, replayResponse{Replayed: n})
 }

@@ -230,7 +230,8 @@ func deadLetter(t *testing.T, st store.Store) int {
 
 func TestDeliveriesAndReplay(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newDB storetest.NewDB) {
-		c := newTC(t, newDB)
+		var woken atomic.Int64
+		c := newDeliveryTC(t, newDB, func(o *api.Options) { o.Wake = func() { woken.Add(1) } })
 		admin := c.AdminToken("ops")
 		r := c.post("/v1/destinations", admin, map[string]any{"name": "backend", "url": "https://api.example.com/hooks"})
 		wantStatus(t, r, http.StatusCreated)
@@ -304,6 +305,10 @@ func TestDeliveriesAndReplay(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		if n := r.object(t)["replayed"]; n != 1.0 {
 			t.Fatalf("replayed %v of the range, want 1 (the other is pending already)", n)
+		}
+		// The workers were woken by each replay that made a delivery due.
+		if n := woken.Load(); n != 2 {
+			t.Errorf("the workers were woken %d times, want 2", n)
 		}
 		r = c.get("/v1/deliveries?status=pending", admin)
 		if r.decode(t, &page); len(page.Items) != 2 || page.Items[0].Attempts != 0 {

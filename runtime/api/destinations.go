@@ -523,6 +523,7 @@ func (a *api) enableDestination(w http.ResponseWriter, r *http.Request) {
 		a.failDestination(w, r, err)
 		return
 	}
+	a.wake()
 	a.writeJSON(w, r, http.StatusOK, a.destinationOf(d))
 }
 
