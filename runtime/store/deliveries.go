@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,10 @@ func paramList(from, n int) string {
 	return b.String()
 }
 
+// deliveryInsertRows bounds the rows of one multi-row INSERT of
+// deliveries (7 parameters each: far below either engine's limit).
+const deliveryInsertRows = 32
+
 func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []string) ([]Event, error) {
 	if n < 1 || n > maxLimit {
 		return nil, fmt.Errorf("%w: route %d events: want 1..%d", ErrInvalid, n, maxLimit)
@@ -41,7 +46,7 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 	s := d.s
 	var out []Event
 	err := s.root().write(ctx, func(tx sqldb.Tx) error {
-		out = out[:0]
+		out = nil
 		// The counter's row lock serialises routers until commit (on
 		// SQLite the single writer already does): the seqs of one Route
 		// are all above those of every Route committed before it, and a
@@ -50,40 +55,65 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 		if err := tx.QueryRow(ctx, `UPDATE delivery_seq SET seq = seq WHERE id = 1 RETURNING seq`).Scan(&last); err != nil {
 			return fmt.Errorf("lock the log: %w", err)
 		}
-		evs, err := queryAll(ctx, tx, scanEvent, `SELECT `+eventColumns+` FROM outbox WHERE seq IS NULL ORDER BY created_at, id LIMIT $1`, n)
+		// One statement numbers the oldest unrouted events in order.
+		evs, err := queryAll(ctx, tx, scanEvent, `UPDATE outbox SET seq = r.seq
+			FROM (SELECT id, $1 + ROW_NUMBER() OVER (ORDER BY created_at, id) AS seq FROM outbox WHERE seq IS NULL ORDER BY created_at, id LIMIT $2) r
+			WHERE outbox.id = r.id
+			RETURNING outbox.id, outbox.tenant, outbox.type, outbox.connector, outbox.connection_id, outbox.payload, outbox.created_at, outbox.seq`, last, n)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
+		slices.SortFunc(evs, func(a, b Event) int { return cmp.Compare(a.Seq, b.Seq) })
+		if _, err := tx.Exec(ctx, `UPDATE delivery_seq SET seq = $1 WHERE id = 1`, evs[len(evs)-1].Seq); err != nil {
+			return err
+		}
+		// Ids match returns of destinations deleted since it looked are
+		// dropped; on PostgreSQL the key-share lock keeps those known
+		// here until commit.
+		lock := ""
+		if s.e.ForUpdate != "" {
+			lock = " FOR KEY SHARE"
+		}
+		known, err := queryAll(ctx, tx, func(r scanner) (id string, err error) { return id, r.Scan(&id) }, `SELECT id FROM destinations`+lock)
+		if err != nil {
+			return err
+		}
+		exists := make(map[string]bool, len(known))
+		for _, id := range known {
+			exists[id] = true
+		}
 		now := micros(s.clock())
+		var args []any
+		var rows []string
+		flush := func() error {
+			if len(rows) == 0 {
+				return nil
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO deliveries (event_id, destination, tenant, type, seq, created_at, next_attempt_at, status, attempts)
+				VALUES `+strings.Join(rows, ", "), args...)
+			args, rows = args[:0], rows[:0]
+			return err
+		}
 		for i := range evs {
 			e := &evs[i]
-			dests := match(e)
-			e.Seq = last + 1
-			m, err := tx.Exec(ctx, `UPDATE outbox SET seq = $1 WHERE id = $2 AND seq IS NULL`, e.Seq, e.ID)
-			if err != nil {
-				return fmt.Errorf("event %q: %w", e.ID, err)
-			}
-			if m == 0 {
-				continue // its tenant was deleted meanwhile
-			}
-			last++
-			out = append(out, *e)
-			dests = compactIDs(dests)
-			if len(dests) == 0 {
-				continue
-			}
-			// Ids of destinations deleted since match looked are skipped.
-			args := []any{e.ID, e.Tenant, e.Type, e.Seq, now, micros(e.CreatedAt)}
-			for _, id := range dests {
-				args = append(args, id)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (event_id, destination, tenant, type, seq, status, attempts, next_attempt_at, created_at)
-				SELECT $1, id, $2, $3, $4, 'pending', 0, $5, $6 FROM destinations WHERE id IN (`+paramList(7, len(dests))+`)`, args...); err != nil {
-				return fmt.Errorf("deliveries of event %q: %w", e.ID, err)
+			for _, id := range compactIDs(match(e)) {
+				if !exists[id] {
+					continue
+				}
+				args = append(args, e.ID, id, e.Tenant, e.Type, e.Seq, micros(e.CreatedAt), now)
+				rows = append(rows, "("+strings.Join(s.params(len(args)-6, 7), ", ")+", 'pending', 0)")
+				if len(rows) == deliveryInsertRows {
+					if err := flush(); err != nil {
+						return fmt.Errorf("deliveries: %w", err)
+					}
+				}
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE delivery_seq SET seq = $1 WHERE id = 1`, last)
-		return err
+		if err := flush(); err != nil {
+			return fmt.Errorf("deliveries: %w", err)
+		}
+		out = evs
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("route events", err)
@@ -205,104 +235,6 @@ func checkRecord(a *Attempt, o Outcome, now time.Time) error {
 	a.At = a.At.UTC().Truncate(time.Microsecond)
 	a.Error, a.Excerpt = cutText(a.Error, maxErrorText), cutText(a.Excerpt, MaxExcerpt)
 	return nil
-}
-
-// record stores one checked attempt in tx. held is ErrLeaseLost or
-// ErrNotFound when the outcome was not recorded; err is a database error.
-func (d deliveries) record(ctx context.Context, tx sqldb.Tx, worker string, a Attempt, o Outcome, now time.Time) (held, err error) {
-	status, next, delivered := Pending, o.Next, (*int64)(nil)
-	switch {
-	case o.Delivered:
-		status, next, delivered = Delivered, now, optMicros(now)
-	case o.Dead:
-		status, next = Dead, now
-	case next.IsZero():
-		next = now
-	}
-	lastErr := a.Error
-	if o.Delivered {
-		lastErr = ""
-	}
-	var tenant string
-	err = tx.QueryRow(ctx, `UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = '', last_error = $3, last_status = $4, delivered_at = $5
-		WHERE event_id = $6 AND destination = $7 AND lease_owner = $8 AND status = 'pending'
-		RETURNING tenant`, string(status), micros(next), lastErr, a.Status, delivered, a.EventID, a.Destination, worker).Scan(&tenant)
-	switch {
-	case errors.Is(err, sqldb.ErrNoRows):
-		err = tx.QueryRow(ctx, `SELECT tenant FROM deliveries WHERE event_id = $1 AND destination = $2`, a.EventID, a.Destination).Scan(&tenant)
-		if errors.Is(err, sqldb.ErrNoRows) {
-			return fmt.Errorf("delivery of event %q to %q: %w", a.EventID, a.Destination, ErrNotFound), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		held = fmt.Errorf("delivery of event %q to %q: %w by worker %q", a.EventID, a.Destination, ErrLeaseLost, worker)
-	case err != nil:
-		return nil, err
-	}
-	a.Tenant = tenant
-	if _, err := tx.Exec(ctx, `INSERT INTO delivery_attempts (event_id, destination, tenant, attempt, at, status, latency_us, error, excerpt)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		a.EventID, a.Destination, a.Tenant, a.Attempt, micros(a.At), a.Status, a.Latency.Microseconds(), a.Error, a.Excerpt); err != nil {
-		return nil, fmt.Errorf("attempt of event %q to %q: %w", a.EventID, a.Destination, err)
-	}
-	if held != nil {
-		return held, nil
-	}
-	// Only a change of health writes the destination: a healthy one's
-	// row is not touched by its deliveries.
-	if o.Delivered {
-		_, err = tx.Exec(ctx, `UPDATE destinations SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, a.Destination)
-	} else {
-		_, err = tx.Exec(ctx, `UPDATE destinations SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL`, micros(a.At), a.Destination)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("destination %q: %w", a.Destination, err)
-	}
-	return nil, nil
-}
-
-func (d deliveries) Record(ctx context.Context, worker string, a Attempt, o Outcome) error {
-	s := d.s
-	now := s.clock()
-	if err := checkRecord(&a, o, now); err != nil {
-		return err
-	}
-	var held error
-	err := s.group.do(ctx, func(tx sqldb.Tx) (err error) {
-		held, err = d.record(ctx, tx, worker, a, o, now)
-		return err
-	})
-	if err != nil {
-		return wrap(fmt.Sprintf("record attempt of event %q to %q", a.EventID, a.Destination), err)
-	}
-	return held
-}
-
-func (d deliveries) RecordBatch(ctx context.Context, worker string, rs []AttemptOutcome) ([]error, error) {
-	s := d.s
-	now := s.clock()
-	errs := make([]error, len(rs))
-	for i := range rs {
-		errs[i] = checkRecord(&rs[i].Attempt, rs[i].Outcome, now)
-	}
-	err := s.root().write(ctx, func(tx sqldb.Tx) error {
-		for i, r := range rs {
-			if errs[i] != nil && errors.Is(errs[i], ErrInvalid) {
-				continue
-			}
-			held, err := d.record(ctx, tx, worker, r.Attempt, r.Outcome, now)
-			if err != nil {
-				return err
-			}
-			errs[i] = held
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, wrap(fmt.Sprintf("record %d attempts", len(rs)), err)
-	}
-	return errs, nil
 }
 
 func (d deliveries) Log(ctx context.Context, tenant string, after int64, limit int) ([]Event, error) {

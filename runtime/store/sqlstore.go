@@ -16,13 +16,14 @@ import (
 // sqlStore is the one implementation of Store; sqldb.Engine carries what
 // differs between SQLite and PostgreSQL.
 type sqlStore struct {
-	e     *sqldb.Engine
-	keys  *crypt.Keyring
-	now   func() time.Time
-	log   *slog.Logger
-	retry RetryPolicy
-	locks *keyedMutex
-	group *groupCommit // of run logs, inbox entries and delivery attempts
+	e       *sqldb.Engine
+	keys    *crypt.Keyring
+	now     func() time.Time
+	log     *slog.Logger
+	retry   RetryPolicy
+	locks   *keyedMutex
+	group   *groupCommit // of run logs and inbox entries
+	records *recordQueue // of delivery attempts
 
 	// enqueuedSig fires after a commit that enqueued events, routedSig
 	// after a Route that routed some.
@@ -34,6 +35,7 @@ type sqlStore struct {
 func newSQLStore(e *sqldb.Engine, cfg config) *sqlStore {
 	s := &sqlStore{e: e, keys: cfg.keys, now: cfg.now, log: cfg.log, retry: cfg.retry, locks: localLocks(e.LockScope)}
 	s.group = newGroupCommit(s)
+	s.records = newRecordQueue(s)
 	return s
 }
 
@@ -53,6 +55,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() {
+		s.records.close()
 		s.group.close()
 		s.e.Close()
 	})

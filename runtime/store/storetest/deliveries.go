@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -373,6 +375,41 @@ func testDeliveryClaimAcrossReplicas(t *testing.T, e *env) {
 	wg.Wait()
 	if len(seen) != 2*total {
 		t.Fatalf("claimed %d deliveries, want %d", len(seen), 2*total)
+	}
+
+	// Every worker reports at once, on both replicas (concurrent Records
+	// share commits); an intruder's reports are refused, one by one.
+	var intruded, delivered sync.WaitGroup
+	i := 0
+	for k, worker := range seen {
+		ev, dst, _ := strings.Cut(k, ">")
+		s := []store.Store{a, b}[i%2]
+		intrude := i%10 == 0
+		i++
+		if intrude {
+			intruded.Go(func() {
+				err := s.Deliveries().Record(ctx, "intruder", store.Attempt{EventID: ev, Destination: dst, Attempt: 1, Status: 500}, store.Outcome{})
+				if !errors.Is(err, store.ErrLeaseLost) {
+					t.Errorf("the intruder's report on %s: %v", k, err)
+				}
+			})
+		}
+		delivered.Go(func() {
+			if err := s.Deliveries().Record(ctx, worker, store.Attempt{EventID: ev, Destination: dst, Attempt: 1, Status: 200}, store.Outcome{Delivered: true}); err != nil {
+				t.Errorf("%s's report on %s: %v", worker, k, err)
+			}
+		})
+	}
+	intruded.Wait()
+	delivered.Wait()
+	p := try(a.Deliveries().List(ctx, store.DeliveryFilter{Status: store.Delivered, Limit: 1000})).ok(t)
+	if len(p.Items) != 2*total {
+		t.Fatalf("%d delivered, want %d", len(p.Items), 2*total)
+	}
+	for _, d := range []string{d1.ID, d2.ID} {
+		if g := try(a.Destinations().Get(ctx, d)).ok(t); !g.FailingSince.IsZero() {
+			t.Errorf("%s failing since %v: the intruder's failures were counted", d, g.FailingSince)
+		}
 	}
 }
 
