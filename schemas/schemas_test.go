@@ -289,7 +289,7 @@ func TestInvalid(t *testing.T) {
 			"/steps/0/action", "property 'action' is not allowed together with 'request'",
 			"/steps/0/action", "false schema"},
 		{"step with neither request nor action", "Action", `{` + action + `,"steps":[{"name":"a"}]}`,
-			"/steps/0", "missing property 'request' or 'action'",
+			"/steps/0", "missing property 'request', 'action' or 'return'",
 			"/steps/0", "missing property 'request'"},
 		{"step name not an identifier", "Action", `{` + action + `,"steps":[{"name":"find-contact","action":"b"}]}`,
 			"/steps/0/name", "a step name is a CEL identifier",
@@ -386,7 +386,7 @@ func TestPropertiesAt(t *testing.T) {
 		{"Action", "#/$defs/pagination/allOf/3/then/additionalProperties",
 			[]string{"type", "items", "hasMore", "limitParam", "pageSize", "maxPages", "nextCursor"}},
 		{"Action", "/$defs/request/additionalProperties",
-			[]string{"method", "path", "query", "headers", "body", "encoding"}},
+			[]string{"method", "path", "query", "headers", "body", "encoding", "idempotencyKey"}},
 		// A schema URL without the keyword, as in ValidationError.SchemaURL.
 		{"Event", "https://membrane.dev/schemas/event.schema.json#/$defs/signature",
 			[]string{"algorithm", "header", "encoding", "prefix", "secret", "payload", "signatures", "timestamp", "tolerance", "secretEncoding", "secretPrefix"}},

@@ -27,6 +27,7 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"UniversalEvent":     {"UniversalEvent", ""},
 	"Action":             {"Action", ""},
 	"Step":               {"Action", "/$defs/step"},
+	"OnError":            {"Action", "/$defs/onError"},
 	"Event":              {"Event", ""},
 	"Webhook":            {"Event", "/$defs/webhook"},
 	"Signature":          {"Event", "/$defs/signature"},

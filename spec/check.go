@@ -124,16 +124,17 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 		}
 	}
 	seen := map[string]diag.Pos{}
-	for i, st := range a.Steps {
+	for _, ref := range actionSteps(a) {
+		st := ref.st
 		if prev, ok := seen[st.Name]; ok {
-			diags.Errorf(stepFieldPos(a, i, "name"), "duplicate-definition", "step %q is already defined at line %d; step names must be unique", st.Name, prev.Line)
+			diags.Errorf(ref.fieldPos("name"), "duplicate-definition", "step %q is already defined at line %d; step names must be unique in an action, its onError steps included", st.Name, prev.Line)
 		} else {
-			seen[st.Name] = stepFieldPos(a, i, "name")
+			seen[st.Name] = ref.fieldPos("name")
 		}
 		if st.Action == "" {
 			continue
 		}
-		pos := stepFieldPos(a, i, "action")
+		pos := ref.fieldPos("action")
 		switch {
 		case ws.Action(a.Connector, st.Action) == nil:
 			if !ws.broken[KindAction+"/"+a.Connector+"/"+st.Action] {
@@ -151,15 +152,58 @@ func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 	}
 }
 
-// stepFieldPos is where a field of an action's i-th step is written, or
-// the step itself.
-func stepFieldPos(a *Action, i int, field string) diag.Pos {
-	if steps := a.Source.Doc.Get("steps"); steps != nil && steps.Kind == tree.List && i < len(steps.Items) {
-		if v := steps.Items[i].Get(field); v != nil {
-			return v.Pos
+// stepRef is one step of an action with its YAML node (nil when the
+// document does not have it), wherever it stands: in steps, or in the
+// steps of an onError block, the action's or a step's.
+type stepRef struct {
+	st   *Step
+	node *tree.Value
+}
+
+// fieldPos is where a field of the step is written, or the step itself.
+func (r stepRef) fieldPos(field string) diag.Pos {
+	if v := r.node.Get(field); v != nil {
+		return v.Pos
+	}
+	return r.st.Pos
+}
+
+// actionSteps lists every step of an action, in document order: each step,
+// then its onError steps; the action's onError steps last.
+func actionSteps(a *Action) []stepRef {
+	var out []stepRef
+	var walk func(steps []Step, nodes *tree.Value)
+	walk = func(steps []Step, nodes *tree.Value) {
+		for i := range steps {
+			st := &steps[i]
+			var node *tree.Value
+			if nodes != nil && nodes.Kind == tree.List && i < len(nodes.Items) {
+				node = nodes.Items[i]
+			}
+			out = append(out, stepRef{st: st, node: node})
+			if st.OnError != nil {
+				walk(st.OnError.Steps, node.Get("onError").Get("steps"))
+			}
 		}
 	}
-	return a.Steps[i].Pos
+	doc := a.Source.Doc
+	walk(a.Steps, doc.Get("steps"))
+	if a.OnError != nil {
+		walk(a.OnError.Steps, doc.Get("onError").Get("steps"))
+	}
+	return out
+}
+
+// CalledActions returns the keys of the actions an action's steps call,
+// its onError steps' included, in document order.
+func (a *Action) CalledActions() []string {
+	var out []string
+	for _, r := range actionSteps(a) {
+		if r.st.Action != "" {
+			out = append(out, r.st.Action)
+		}
+	}
+	return out
 }
 
 // callPath returns the chain of actions from `from` to `to` through steps
@@ -176,11 +220,9 @@ func callPath(ws *Workspace, conn, from, to string, seen map[string]bool) []stri
 	if a == nil {
 		return nil
 	}
-	for _, st := range a.Steps {
-		if st.Action != "" {
-			if p := callPath(ws, conn, st.Action, to, seen); p != nil {
-				return append([]string{from}, p...)
-			}
+	for _, called := range a.CalledActions() {
+		if p := callPath(ws, conn, called, to, seen); p != nil {
+			return append([]string{from}, p...)
 		}
 	}
 	return nil

@@ -253,6 +253,11 @@ type Request struct {
 	Body *tree.Value `json:"body,omitempty"`
 	// Encoding of the body: json (default), form or text.
 	Encoding string `json:"encoding,omitempty"`
+	// IdempotencyKey is sent as the Idempotency-Key header, evaluated once
+	// per run (per item in a forEach) and kept across the retries of that
+	// request, which makes retrying a POST safe where the API deduplicates
+	// by it.
+	IdempotencyKey Template `json:"idempotencyKey,omitzero"`
 }
 
 // UniversalAction is an app-independent contract: the input and output every
@@ -297,6 +302,9 @@ type Action struct {
 	Pagination *Pagination  `json:"pagination,omitempty"`
 	Retry      *RetryPolicy `json:"retry,omitempty"`
 	Errors     []ErrorRule  `json:"errors,omitempty"`
+	// OnError runs when a step fails and nothing caught it: compensating
+	// steps, then the original error or a returned output.
+	OnError *OnError `json:"onError,omitempty"`
 	// Record maps each paginated item (`record`) before it is collected into
 	// `records`.
 	Record *tree.Value `json:"record,omitempty"`
@@ -305,22 +313,70 @@ type Action struct {
 }
 
 // Step is one step of a multi-step action. Later steps and the output see
-// `steps.<name>.output`.
+// `steps.<name>.output` and its metadata (`skipped`, `status`, `attempts`).
 type Step struct {
 	Pos  diag.Pos `json:"-"`
 	Name string   `json:"name"`
-	// When skips the step when false.
+	// When skips the step when false. With ForEach, a condition that reads
+	// `item` or `index` is tried per item and skips that item (its result
+	// is null); one that does not skips the whole step.
 	When Template `json:"when,omitzero"`
 	// ForEach runs the step once per item of a list (`item`, `index`).
-	ForEach     Template `json:"forEach,omitzero"`
-	Concurrency int      `json:"concurrency,omitempty"`
-	// Exactly one of Request and Action.
+	ForEach Template `json:"forEach,omitzero"`
+	// Concurrency bounds the items that run at once; DefaultConcurrency
+	// (1, in item order) when not given.
+	Concurrency int `json:"concurrency,omitempty"`
+	// OnItemError is what a failing item does: OnItemFail (the default)
+	// fails the step; OnItemContinue keeps going, and the step's output is
+	// one result per item, {ok: true, output} or {ok: false, error}.
+	OnItemError string `json:"onItemError,omitempty"`
+	// MaxFailures, with OnItemContinue, stops starting items once this many
+	// have failed and fails the step, its results so far attached.
+	MaxFailures int `json:"maxFailures,omitempty"`
+	// Let names values computed once (per item with forEach), after When
+	// and before the request: `vars.<name>` in this step, and in later
+	// steps and the output (a forEach step's in this step only). A map of
+	// name to any value whose strings are templates.
+	Let *tree.Value `json:"let,omitempty"`
+	// Exactly one of Request, Action and Return.
 	Request *Request    `json:"request,omitempty"`
 	Action  string      `json:"action,omitempty"`
 	Input   *tree.Value `json:"input,omitempty"`
+	// Return ends the action with this output (when When holds); the
+	// action's output mapping is not applied.
+	Return *tree.Value `json:"return,omitempty"`
+	// Retry and Errors apply to this step's requests before the action's
+	// and the connector's; a called action's requests take Retry unless
+	// the called action sets its own.
+	Retry  *RetryPolicy `json:"retry,omitempty"`
+	Errors []ErrorRule  `json:"errors,omitempty"`
+	// OnError runs when the step fails (after its retries).
+	OnError *OnError `json:"onError,omitempty"`
 	// Output maps the step's result; by default the response body (request)
 	// or the action's output.
 	Output *tree.Value `json:"output,omitempty"`
+}
+
+// What a failing forEach item does (Step.OnItemError).
+const (
+	OnItemFail     = "fail"
+	OnItemContinue = "continue"
+)
+
+// DefaultConcurrency is how many items of a forEach step run at once when
+// the step says nothing: one, in item order, so that a workflow's writes
+// happen in the order of its list and stay within any rate limit. Set
+// `concurrency` for speed.
+const DefaultConcurrency = 1
+
+// OnError catches a failure: its steps run (they see `error` and the
+// `steps` so far), then the action fails with the original error, or,
+// with Return, goes on with that value (the step's output, or the
+// action's output when on the action).
+type OnError struct {
+	Pos    diag.Pos    `json:"-"`
+	Steps  []Step      `json:"steps,omitempty"`
+	Return *tree.Value `json:"return,omitempty"`
 }
 
 // Event detects new, updated and deleted records of a connector.

@@ -39,3 +39,26 @@ func TestReadmeExamplesValidate(t *testing.T) {
 		t.Errorf("README example %s", d)
 	}
 }
+
+// Every YAML snippet of the README's Workflows section is a whole
+// document, so TestReadmeExamplesValidate checks each one.
+func TestReadmeWorkflowSnippetsAreChecked(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Workflows\n")
+	if !ok {
+		t.Fatal("the README has no Workflows section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(section, -1)
+	if len(blocks) < 5 {
+		t.Fatalf("the Workflows section has %d YAML snippets, want at least 5", len(blocks))
+	}
+	for i, b := range blocks {
+		if !strings.Contains(b[1], "kind:") {
+			t.Errorf("Workflows snippet %d has no kind:, so nothing validates it:\n%s", i+1, b[1])
+		}
+	}
+}

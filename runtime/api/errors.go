@@ -63,6 +63,10 @@ var runStatuses = map[engine.ErrorType]int{
 	// The connection's parameters (or the workspace's files) give a URL
 	// on a host the connector does not allow; nothing was sent.
 	engine.ErrHostNotAllowed: http.StatusUnprocessableEntity,
+	// A step failed and so did its compensation: upstream may hold a
+	// half-done change.
+	engine.ErrCompensationFailed: http.StatusBadGateway,
+	engine.ErrCallDepth:          http.StatusInternalServerError,
 }
 
 // runDetails say what to do about each failed run.
@@ -80,7 +84,9 @@ var runDetails = map[engine.ErrorType]string{
 	engine.ErrExpression:    "An expression of the integration failed while running; error.message names it and its file:line. The integration needs fixing.",
 	engine.ErrCanceled:      "The run was canceled before it finished; the server may be shutting down. Retry.",
 	// What to fix is the connection's parameters, or a file.
-	engine.ErrHostNotAllowed: "A URL of the connector would go to a host its workspace files do not allow, so nothing was sent; error.message names the connector, the field and the parameter. Reconnect with valid connection parameters (or fix the connector's hosts:).",
+	engine.ErrHostNotAllowed:     "A URL of the connector would go to a host its workspace files do not allow, so nothing was sent; error.message names the connector, the field and the parameter. Reconnect with valid connection parameters (or fix the connector's hosts:).",
+	engine.ErrCompensationFailed: "A step of the action failed, and a compensating step of the onError block that caught it failed too, so the upstream app may hold a half-done change. error.step names the compensating step, error.cause the first failure, error.partial what had been done; check the upstream app before you run again.",
+	engine.ErrCallDepth:          "The action's steps call actions that call actions deeper than the runtime allows; error.message names the chain. The integration needs fixing.",
 }
 
 // fail answers err as a problem; kind names what a not-found is about.

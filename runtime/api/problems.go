@@ -53,13 +53,21 @@ type RunError struct {
 	Status    int    `json:"status,omitempty"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable,omitempty"`
+	// Step and Item name where a multi-step action failed; Partial is
+	// what it had done (the outputs of the steps that finished).
+	Step    string         `json:"step,omitempty"`
+	Item    *int           `json:"item,omitempty"`
+	Partial map[string]any `json:"partial,omitempty"`
+	// Cause is the failure a failed compensation was handling.
+	Cause *RunError `json:"cause,omitempty"`
 }
 
 func runError(e *engine.Error) *RunError {
 	if e == nil {
 		return nil
 	}
-	return &RunError{Type: string(e.Type), Status: e.Status, Message: e.Message, Retryable: e.Retryable}
+	return &RunError{Type: string(e.Type), Status: e.Status, Message: e.Message, Retryable: e.Retryable,
+		Step: e.Step, Item: e.Item, Partial: e.Partial, Cause: runError(e.Cause)}
 }
 
 // problem builds a problem of a slug, its status and title.
@@ -109,6 +117,8 @@ var titles = map[string]string{
 	"run-expression":            "Expression failed",
 	"run-canceled":              "Run canceled",
 	"run-host-not-allowed":      "Host not allowed",
+	"run-compensation-failed":   "Compensation failed",
+	"run-call-depth":            "Action calls too deep",
 	"already-subscribed":        "Already subscribed",
 	"subscribe-failed":          "Subscribing at the app failed",
 	"unsubscribe-failed":        "Unsubscribing at the app failed",

@@ -389,11 +389,19 @@ type FieldError struct {
 type RunError struct {
 	// Type is one of the error types of spec/errtype: auth, not-found,
 	// rate-limited, invalid-input, conflict, upstream, network, timeout,
-	// invalid-output, expression, refused, canceled or host-not-allowed.
+	// invalid-output, expression, refused, canceled, host-not-allowed,
+	// compensation-failed or call-depth.
 	Type      string `json:"type"`
 	Status    int    `json:"status,omitempty"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable,omitempty"`
+	// Step and Item name where a multi-step action failed; Partial is
+	// what it had done (the outputs of the steps that finished).
+	Step    string         `json:"step,omitempty"`
+	Item    *int           `json:"item,omitempty"`
+	Partial map[string]any `json:"partial,omitempty"`
+	// Cause is the failure a failed compensation was handling.
+	Cause *RunError `json:"cause,omitempty"`
 }
 
 // Diagnostic is a problem of an override document, at its place.

@@ -118,6 +118,81 @@ func checkLimits(ws *spec.Workspace, connector string, files []*spec.ConnectionO
 			compareLimits(actionLimits, "actions."+key, patch, base.Connector, base.Action, mine.Connector, mine.Action, diags)
 		}
 	}
+	for _, key := range slices.Sorted(maps.Keys(o.Actions)) {
+		patch := patches.Get(key)
+		if ws.Action(connector, key) == nil || !hasStepRetry(patch) {
+			continue
+		}
+		if base, d := layers.ResolveAction(ws, connector, key, files...); base != nil && !d.HasErrors() {
+			checkStepRetries(patch, "actions."+key, base.Connector, base.Action, diags)
+		}
+	}
+}
+
+// hasStepRetry says whether an action's patch writes a step's retry.
+func hasStepRetry(patch *tree.Value) bool {
+	found := false
+	eachStepNode(patch, func(string, *tree.Value) {
+		found = true
+	})
+	return found
+}
+
+// eachStepNode calls fn with the retry of every step a patch writes (in
+// steps, and the steps of onError blocks), with the step's place.
+func eachStepNode(patch *tree.Value, fn func(where string, retry *tree.Value)) {
+	var walk func(list *tree.Value, where string)
+	walk = func(list *tree.Value, where string) {
+		if list == nil || list.Kind != tree.List {
+			return
+		}
+		for i, st := range list.Items {
+			at := fmt.Sprintf("%s[%d]", where, i)
+			if r := st.Get("retry"); r != nil {
+				fn(at, r)
+			}
+			walk(st.Get("onError").Get("steps"), at+".onError.steps")
+		}
+	}
+	walk(patch.Get("steps"), "steps")
+	walk(patch.Get("onError").Get("steps"), "onError.steps")
+}
+
+// checkStepRetries holds the retries of the steps a stored override
+// writes to the ceiling the files give the action's requests (its retry,
+// or the connector's, or the runtime's default), or the highest a step of
+// the files already has.
+func checkStepRetries(patch *tree.Value, prefix string, bc *spec.Connector, ba *spec.Action, diags *diag.List) {
+	ceilAttempts := actionLimits[0].value(bc, ba)
+	ceilBackoff := actionLimits[1].value(bc, ba)
+	var walk func([]spec.Step)
+	walk = func(steps []spec.Step) {
+		for _, st := range steps {
+			if r := st.Retry; r != nil {
+				ceilAttempts = max(ceilAttempts, int64(r.MaxAttempts))
+				ceilBackoff = max(ceilBackoff, int64(r.MaxBackoff.Duration))
+			}
+			if st.OnError != nil {
+				walk(st.OnError.Steps)
+			}
+		}
+	}
+	walk(ba.Steps)
+	if ba.OnError != nil {
+		walk(ba.OnError.Steps)
+	}
+	eachStepNode(patch, func(where string, retry *tree.Value) {
+		if f := retry.Field("maxAttempts"); f != nil && f.Value.Kind == tree.Int && f.Value.Int > ceilAttempts {
+			diags.Errorf(f.KeyPos, "limit-raised", "%s.%s.retry.maxAttempts: %s is above this connection's limit of %s; a stored override may lower a limit, never raise it (a limit bounds what one request costs the server every tenant shares). A higher limit goes in the action's file or a ConnectionOverride file of the workspace",
+				prefix, where, showAttempts(f.Value.Int), showAttempts(ceilAttempts))
+		}
+		if f := retry.Field("maxBackoff"); f != nil && f.Value.Kind == tree.String {
+			if d, err := time.ParseDuration(f.Value.Str); err == nil && int64(d) > ceilBackoff {
+				diags.Errorf(f.KeyPos, "limit-raised", "%s.%s.retry.maxBackoff: %s is above this connection's limit of %s; a stored override may lower a limit, never raise it (a limit bounds what one request costs the server every tenant shares). A higher limit goes in the action's file or a ConnectionOverride file of the workspace",
+					prefix, where, showDuration(int64(d)), showDuration(ceilBackoff))
+			}
+		}
+	})
 }
 
 func hasAny(patch *tree.Value, limits []limit) bool {

@@ -89,6 +89,12 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 	var ee *engine.Error
 	if errors.As(runErr, &ee) {
 		ee.Message, ee.Body = rd.String(ee.Message), rd.String(ee.Body)
+		if ee.Partial != nil {
+			ee.Partial, _ = rd.Value(ee.Partial).(map[string]any)
+		}
+		if c := ee.Cause; c != nil {
+			c.Message, c.Body = rd.String(c.Message), rd.String(c.Body)
+		}
 	}
 	out := &RunResult{}
 	if res != nil {

@@ -69,7 +69,7 @@ func (r *Runner) runEventCase(ctx context.Context, c Case, now time.Time) ([]str
 		if p.Now != "" {
 			at, _ = time.Parse(time.RFC3339, p.Now) // checked when loaded
 		}
-		x := &exchanges{responses: cannedResponses(p.Responses)}
+		x := newExchanges(p.Requests, p.Responses)
 		dial, release := r.up.register(x)
 		clock := &virtualClock{t: at}
 		client := httpx.New(httpx.Config{Dial: dial, Sleep: clock.sleep, Now: clock.now, MaxIdleConnDuration: time.Second})
@@ -79,7 +79,7 @@ func (r *Runner) runEventCase(ctx context.Context, c Case, now time.Time) ([]str
 		client.CloseIdleConnections()
 		release()
 		waited += clock.skipped()
-		pl := comparePoll(p, x.requests(), res, changes, pollErr, sub.State)
+		pl := comparePoll(p, x, res, changes, pollErr, sub.State)
 		for _, l := range pl {
 			lines = append(lines, fmt.Sprintf("poll %d: %s", i+1, l))
 		}
@@ -91,8 +91,8 @@ func (r *Runner) runEventCase(ctx context.Context, c Case, now time.Time) ([]str
 }
 
 // comparePoll lists how one poll differs from what the case wants.
-func comparePoll(p *spec.TestPoll, sent []sentRequest, res *events.PollResult, changes []events.Payload, pollErr error, state json.RawMessage) []string {
-	lines, unexpected := compareExchanges(p.Requests, p.Responses, sent, "the poll")
+func comparePoll(p *spec.TestPoll, x *exchanges, res *events.PollResult, changes []events.Payload, pollErr error, state json.RawMessage) []string {
+	lines, unexpected := x.report("the poll")
 	if unexpected {
 		return lines
 	}

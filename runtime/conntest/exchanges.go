@@ -3,9 +3,7 @@ package conntest
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/tree"
@@ -33,39 +31,6 @@ type canned struct {
 	status  int
 	headers [][2]string
 	body    []byte
-}
-
-// exchanges is one case's side of the fake: the responses it answers with,
-// in order, and the requests it received.
-type exchanges struct {
-	responses []canned
-
-	mu   sync.Mutex
-	sent []sentRequest
-}
-
-// answer records a request and returns its canned response, or nil when
-// the case gives none for it.
-func (x *exchanges) answer(r sentRequest) *canned {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.sent = append(x.sent, r)
-	if n := len(x.sent); n <= len(x.responses) {
-		return &x.responses[n-1]
-	}
-	return nil
-}
-
-func (x *exchanges) count() int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return len(x.sent)
-}
-
-func (x *exchanges) requests() []sentRequest {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return slices.Clone(x.sent)
 }
 
 // cannedResponses prepares a case's responses once: a mapping or list body

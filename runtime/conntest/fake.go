@@ -91,13 +91,17 @@ func (u *upstream) handle(ctx *fasthttp.RequestCtx) {
 		name := http.CanonicalHeaderKey(string(k))
 		req.Header[name] = append(req.Header[name], string(val))
 	}
-	resp := x.answer(req)
+	resp, took := x.answer(req)
 	if resp == nil {
 		// Not retried (501 is not a retryable status) and reported by the
 		// comparison; the body says why to anyone reading a log.
 		ctx.SetStatusCode(fasthttp.StatusNotImplemented)
 		ctx.SetContentType("text/plain; charset=utf-8")
-		fmt.Fprintf(ctx, "membrane test: request %d has no canned response", x.count())
+		if took < 0 {
+			fmt.Fprintf(ctx, "membrane test: %s matches no canned request", req.Line())
+		} else {
+			fmt.Fprintf(ctx, "membrane test: request %d has no canned response", took+1)
+		}
 		return
 	}
 	ctx.SetStatusCode(resp.status)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -91,6 +92,7 @@ func recordCase(ctx context.Context, r *Runner, c Case, ws *spec.Workspace, o Re
 	}
 	var mu sync.Mutex
 	var got []recordedResponse
+	var sent []sentRequest
 	rd := engine.NewRedactor(engine.SecretsOf(creds, nil))
 	client := httpx.New(httpx.Config{
 		AllowPrivate:    ws.Config.AllowPrivate(),
@@ -100,9 +102,14 @@ func recordCase(ctx context.Context, r *Runner, c Case, ws *spec.Workspace, o Re
 			if a.Response == nil {
 				return
 			}
+			sr := sentRequest{Method: a.Method, Header: a.RequestHeader.Clone(), Body: slices.Clone(a.RequestBody)}
+			if u, err := url.Parse(a.URL); err == nil {
+				sr.Path, sr.Query = u.EscapedPath(), u.RawQuery
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, redactResponse(rd, a.Response.Status, a.Response.Header, a.Response.Body))
+			sent = append(sent, sr)
 		},
 	})
 	defer client.CloseIdleConnections()
@@ -113,7 +120,40 @@ func recordCase(ctx context.Context, r *Runner, c Case, ws *spec.Workspace, o Re
 			return splice{}, fmt.Errorf("%s: %s: no response to record: %v", c.Pos, c.Name, runErr)
 		}
 	}
-	return splice{c: c, responses: got}, nil
+	return splice{c: c, responses: inListedOrder(c.Spec().Requests, sent, got)}, nil
+}
+
+// inListedOrder puts recorded responses in the order of the requests the
+// case lists, each after the request it answered as `membrane test`
+// matches them, so that requests sent at once (a concurrent forEach)
+// replay as they were recorded whatever order they came in. It keeps the
+// order of arrival when the case lists no requests, or when its listed
+// requests do not account for a prefix of what was sent.
+func inListedOrder(want []spec.TestRequest, sent []sentRequest, got []recordedResponse) []recordedResponse {
+	if len(want) == 0 || len(sent) != len(got) {
+		return got
+	}
+	x := newExchanges(want, nil)
+	slots := make([]*recordedResponse, len(want))
+	var extra []recordedResponse
+	for k, sr := range sent {
+		if _, i := x.answer(sr); i >= 0 && i < len(slots) {
+			slots[i] = &got[k]
+		} else {
+			extra = append(extra, got[k])
+		}
+	}
+	out := make([]recordedResponse, 0, len(got))
+	for i, r := range slots {
+		if r == nil {
+			if slices.ContainsFunc(slots[i:], func(r *recordedResponse) bool { return r != nil }) {
+				return got // a gap: the listed requests do not say the order
+			}
+			break
+		}
+		out = append(out, *r)
+	}
+	return append(out, extra...)
 }
 
 // fromEnv replaces credentials written env:NAME by the variable's value.

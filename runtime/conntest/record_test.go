@@ -171,3 +171,55 @@ func TestRecordNeedsTheVariable(t *testing.T) {
 		t.Errorf("err = %v, want …%s", err, want)
 	}
 }
+
+// TestRecordConcurrent records a forEach whose eight requests reach the
+// API in the reverse of the order the case lists them: the responses are
+// written in the listed order, so the case replays as recorded.
+func TestRecordConcurrent(t *testing.T) {
+	ws := loadFanOut(t, `kind: ConnectorTest
+connector: crm
+action: get-many
+cases:
+  - name: eight at once
+    input: {ids: [a, b, c, d, e, f, g, h]}
+    requests:
+      - {path: /contacts/a}
+      - {path: /contacts/b}
+      - {path: /contacts/c}
+      - {path: /contacts/d}
+      - {path: /contacts/e}
+      - {path: /contacts/f}
+      - {path: /contacts/g}
+      - {path: /contacts/h}
+    output: {names: [A, B, C, D, E, F, G, H]}
+`)
+	file := ws.Tests[0].Source.File
+	up := newUpstream()
+	defer up.Close()
+	api := newExchanges(ws.Tests[0].Cases[0].Requests, nil)
+	for _, name := range "ABCDEFGH" {
+		api.responses = append(api.responses, canned{status: 200, headers: [][2]string{{"Content-Type", "application/json"}},
+			body: []byte(`{"name":"` + string(name) + `"}`)})
+	}
+	g := &gate{n: 8}
+	api.arrive = g.arrive
+	dial, release := up.register(api)
+	defer release()
+	if _, err := Record(context.Background(), ws, Cases(ws, nil), RecordOptions{Dial: dial}); err != nil {
+		t.Fatal(err)
+	}
+	if g.next != 8 {
+		t.Fatalf("%d requests went through the gate, want 8", g.next)
+	}
+
+	ws, diags := layers.Load(filepath.Dir(file))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r := New(ws, Options{})
+	defer r.Close()
+	if res := r.Run(context.Background(), Cases(ws, nil)); !res[0].Passed() {
+		data, _ := os.ReadFile(file)
+		t.Errorf("the recorded case fails:\n%s\n%s", strings.Join(res[0].Failures, "\n"), data)
+	}
+}

@@ -36,6 +36,9 @@ type Runner struct {
 	up     *upstream
 	opts   Options
 	events eventStore
+	// arrive, when set (by tests), sees each request before it is
+	// matched, and done once it is answered.
+	arrive func(r sentRequest) (done func())
 }
 
 // New makes a Runner of a loaded workspace without errors. Close it.
@@ -112,7 +115,8 @@ func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) 
 	if err != nil {
 		return []string{"cannot resolve the action: " + err.Error()}, 0
 	}
-	x := &exchanges{responses: cannedResponses(tc.Responses)}
+	x := newExchanges(tc.Requests, tc.Responses)
+	x.arrive = r.arrive
 	dial, release := r.up.register(x)
 	defer release()
 	clock := &virtualClock{t: now}
@@ -126,7 +130,7 @@ func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) 
 	if res != nil {
 		output = res.Output
 	}
-	return compareRun(tc, x.requests(), output, runErr), clock.skipped()
+	return compareRun(tc, x, output, runErr), clock.skipped()
 }
 
 // input is the case's input; none is an empty object.
@@ -203,39 +207,12 @@ func objectOf(v *tree.Value) map[string]any {
 }
 
 // compareRun lists how a run differs from its case.
-func compareRun(tc *spec.TestCase, sent []sentRequest, output any, runErr error) []string {
-	lines, unexpected := compareExchanges(tc.Requests, tc.Responses, sent, "the action")
+func compareRun(tc *spec.TestCase, x *exchanges, output any, runErr error) []string {
+	lines, unexpected := x.report("the action")
 	if unexpected {
 		return lines // what follows is the 501's doing
 	}
 	return append(lines, compareResult(tc, output, runErr)...)
-}
-
-// compareExchanges lists how the requests sent differ from those wanted
-// and the responses given; unexpected is set when a request found no
-// response (the fake answered 501).
-func compareExchanges(want []spec.TestRequest, responses []spec.TestResponse, sent []sentRequest, who string) (lines []string, unexpected bool) {
-	for i, s := range sent {
-		n := i + 1
-		if i < len(want) {
-			lines = append(lines, checkRequest(n, &want[i], s)...)
-		}
-		if i >= len(responses) {
-			unexpected = true
-			if i < len(want) {
-				lines = append(lines, fmt.Sprintf("request %d has no response: %s; add one under responses: (or run membrane test --record)", n, s.Line()))
-			} else {
-				lines = append(lines, fmt.Sprintf("request %d was not expected: %s; the case gives %s, add a response (and a request to check it) or fix %s", n, s.Line(), count(len(responses), "response"), who))
-			}
-		}
-	}
-	for i := len(sent); i < len(want); i++ {
-		lines = append(lines, fmt.Sprintf("request %d was never sent: want %s; %s sent %s", i+1, describe(&want[i]), who, count(len(sent), "request")))
-	}
-	for i := max(len(sent), len(want)); i < len(responses); i++ {
-		lines = append(lines, fmt.Sprintf("response %d was never requested: %s sent %s; remove it or fix %s", i+1, who, count(len(sent), "request"), who))
-	}
-	return lines, unexpected
 }
 
 // compareResult compares the output or the error of a run with the case's.

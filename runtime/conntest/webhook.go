@@ -81,7 +81,7 @@ func (r *Runner) runWebhookCase(ctx context.Context, c Case, ev *layers.Event, c
 	if err != nil {
 		return []string{"webhook: " + err.Error()}, 0
 	}
-	x := &exchanges{responses: cannedResponses(w.Responses)}
+	x := newExchanges(w.Requests, w.Responses)
 	dial, release := r.up.register(x)
 	defer release()
 	clock := &virtualClock{t: now}
@@ -130,7 +130,7 @@ func (r *Runner) runWebhookCase(ctx context.Context, c Case, ev *layers.Event, c
 		return lines, clock.skipped()
 	}
 	changes, skipped, cerr := wh.Changes(ctx, target, req)
-	ex, unexpected := compareExchanges(w.Requests, w.Responses, x.requests(), "the enrichment")
+	ex, unexpected := x.report("the enrichment")
 	lines = append(lines, ex...)
 	if unexpected {
 		return lines, clock.skipped()

@@ -49,6 +49,7 @@ type resultView struct {
 	RunID, RunHref string
 	Output         string
 	Error          *engine.Error
+	Partial        string // what a failed multi-step run had done
 	Problem        string
 	Violations     []string
 	Exchanges      []exchangeView
@@ -193,6 +194,7 @@ func (h *handler) result(ctx context.Context, tenant string, res *connections.Ru
 	case errors.As(err, &rerr):
 		v.Error = rerr
 		v.Violations = violationsText(rerr.Violations)
+		v.Partial = pretty(rerr.Partial)
 	case err != nil:
 		v.Problem = problem(err)
 	}

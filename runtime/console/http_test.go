@@ -321,3 +321,31 @@ func TestConnectLink(t *testing.T) {
 		t.Errorf("without a minter the page should show the API way")
 	}
 }
+
+// A failed multi-step run shows where it failed and what it had done.
+func TestRunViewShowsPartialOutput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{open: true})
+	e.addAction("two-steps", `kind: Action
+connector: crm
+key: two-steps
+steps:
+  - name: create
+    request: {method: POST, path: /contacts, body: {email: ada@example.com}}
+    output: {id: "${ response.body.id }"}
+  - name: tag
+    forEach: ${ ['vip'] }
+    request: {method: POST, path: /nowhere}
+`)
+	conn := e.connect()
+	c := client()
+	page := "/console/connectors/crm/actions/two-steps"
+	csrf := csrfOf(t, e.do(c, "GET", page+"?tenant="+tenant, nil).body)
+	r := e.do(c, "POST", page, url.Values{"csrf": {csrf}, "tenant": {tenant}, "connection": {conn.ID}})
+	for _, want := range []string{`Failed at step <code>tag</code>, item 0.`, `id="partial"`, contact} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the run view lacks %q:\n%s", want, r.body)
+		}
+	}
+	e.noLeaks()
+}

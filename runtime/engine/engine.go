@@ -131,6 +131,10 @@ type run struct {
 	vars   map[string]any
 	auth   Authenticator
 	redact *Redactor
+	// retry, when set, is the retry policy a calling action handed down;
+	// chain the keys of the actions that called this one, outermost first.
+	retry *httpx.RetryPolicy
+	chain []string
 
 	mu  sync.Mutex
 	log []Exchange
@@ -324,6 +328,12 @@ func (r *run) runSingle(ctx context.Context) (any, error) {
 // call builds, sends and checks one request; it returns the `response`
 // variable of a successful exchange.
 func (r *run) call(ctx context.Context, cr *compile.Request, vars map[string]any, page *pageParams) (map[string]any, error) {
+	return r.callStep(ctx, cr, vars, page, nil)
+}
+
+// callStep is call with what a step adds (sh may be nil): its error rules
+// and its retry policy.
+func (r *run) callStep(ctx context.Context, cr *compile.Request, vars map[string]any, page *pageParams, sh *stepHTTP) (map[string]any, error) {
 	var extra map[string]any
 	in := ""
 	if page != nil {
@@ -346,16 +356,21 @@ func (r *run) call(ctx context.Context, cr *compile.Request, vars map[string]any
 	if page != nil {
 		page.sent = b.req.URL
 	}
+	b.req.Retry = r.effectiveRetry(sh)
+	rules := r.plan.errors
+	if sh != nil && len(sh.errors) > 0 {
+		rules = append(append(make([]compile.ErrorRule, 0, len(sh.errors)+len(rules)), sh.errors...), rules...)
+	}
 	resp, body, err := r.send(ctx, b, r.auth)
 	if err != nil {
 		return nil, err
 	}
 	rv := responseVar(resp, body)
 	var evars map[string]any // only error rules read it
-	if len(r.plan.errors) > 0 {
+	if len(rules) > 0 {
 		evars = withVar(vars, compile.VarResponse, rv)
 	}
-	if err := r.mapError(ctx, b, resp, evars); err != nil {
+	if err := r.mapError(ctx, b, resp, evars, rules); err != nil {
 		return nil, err
 	}
 	return rv, nil
@@ -381,6 +396,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		start := time.Now()
 		resp, err := r.engine.http.Do(ctx, &req)
 		r.record(&req, resp, err, time.Since(start))
+		countAttempts(ctx, attemptsOf(resp, err))
 		if err != nil {
 			return nil, nil, fromHTTP(err, b.label)
 		}
@@ -462,8 +478,8 @@ func (r *run) hideSecret(s ...string) {
 
 // mapError applies the error rules: the action's, then the connector's,
 // then the defaults by status.
-func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars map[string]any) error {
-	for _, rule := range r.plan.errors {
+func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars map[string]any, rules []compile.ErrorRule) error {
+	for _, rule := range rules {
 		if len(rule.Src.Status) > 0 && !containsInt(rule.Src.Status, resp.Status) {
 			continue
 		}
@@ -514,6 +530,12 @@ func (r *run) redactError(err error) error {
 	if errors.As(err, &e) && r.redact != nil {
 		e.Message = r.redact.String(e.Message)
 		e.Body = r.redact.String(e.Body)
+		if e.Partial != nil {
+			e.Partial, _ = r.redact.Value(e.Partial).(map[string]any)
+		}
+		if e.Cause != nil {
+			e.Cause.Message, e.Cause.Body = r.redact.String(e.Cause.Message), r.redact.String(e.Cause.Body)
+		}
 		return e
 	}
 	return err

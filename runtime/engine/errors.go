@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +35,9 @@ const (
 	ErrRefused        = errtype.Refused
 	ErrCanceled       = errtype.Canceled
 	ErrHostNotAllowed = errtype.HostNotAllowed
+
+	ErrCompensationFailed = errtype.CompensationFailed
+	ErrCallDepth          = errtype.CallDepth
 )
 
 // Violation is one way a value breaks a JSON Schema.
@@ -52,8 +56,19 @@ type Error struct {
 	Body       string      `json:"body,omitempty"`
 	Violations []Violation `json:"violations,omitempty"`
 	// Retryable says the same call may succeed later.
-	Retryable bool  `json:"retryable,omitempty"`
-	Err       error `json:"-"`
+	Retryable bool `json:"retryable,omitempty"`
+	// Step names the step of a multi-step action that failed, and Item
+	// the index of its forEach item, when it failed in one.
+	Step string `json:"step,omitempty"`
+	Item *int   `json:"item,omitempty"`
+	// Partial is what the run had done when it failed: the outputs of the
+	// steps that finished, by name, and a failing forEach step's results
+	// so far.
+	Partial map[string]any `json:"partial,omitempty"`
+	// Cause is the failure a failed compensation was handling
+	// (compensation-failed).
+	Cause *Error `json:"cause,omitempty"`
+	Err   error  `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -76,8 +91,28 @@ func (e *Error) Error() string {
 		b.WriteString("\n  response: ")
 		b.WriteString(e.Body)
 	}
+	if e.Cause != nil {
+		b.WriteString("\n  while handling: ")
+		b.WriteString(strings.ReplaceAll(e.Cause.Error(), "\n", "\n  "))
+	}
+	if len(e.Partial) > 0 {
+		// What had been done, so that a run log says what was written.
+		if p, err := json.Marshal(e.Partial); err == nil {
+			b.WriteString("\n  done before the failure: ")
+			if len(p) > maxPartialText {
+				b.Write(p[:maxPartialText])
+				b.WriteString("…")
+			} else {
+				b.Write(p)
+			}
+		}
+	}
 	return b.String()
 }
+
+// maxPartialText bounds the partial output an error's text shows; the
+// error's Partial field keeps all of it.
+const maxPartialText = 2000
 
 func (e *Error) Unwrap() error { return e.Err }
 

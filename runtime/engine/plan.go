@@ -36,8 +36,10 @@ type Plan struct {
 	// literal; nil when it depends on the connection.
 	baseURL *url.URL
 
-	errors   []compile.ErrorRule // the action's, then the connector's
-	retry    httpx.RetryPolicy
+	errors []compile.ErrorRule // the action's, then the connector's
+	retry  httpx.RetryPolicy
+	// ownRetry says the action sets its retry: the actions it calls use it.
+	ownRetry bool
 	settings httpx.Settings
 	rate     httpx.Rate
 	// Calls resolves the actions that steps call, by key.
@@ -82,14 +84,9 @@ func NewConnectorPlan(rc *layers.Connector) *Plan {
 // policy wins), timeouts and rate limit.
 func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 	if rp := firstRetry(actionRetry, c.Retry); rp != nil {
-		p.retry = httpx.RetryPolicy{
-			MaxAttempts:    rp.MaxAttempts,
-			InitialBackoff: rp.InitialBackoff.Duration,
-			MaxBackoff:     rp.MaxBackoff.Duration,
-			Statuses:       rp.Statuses,
-			NonIdempotent:  rp.NonIdempotent,
-		}
+		p.retry = retryPolicy(rp, actionRetry != nil)
 	}
+	p.ownRetry = actionRetry != nil
 	if h := c.HTTP; h != nil {
 		p.settings = httpx.Settings{
 			ConnectTimeout:   h.ConnectTimeout.Duration,
@@ -115,6 +112,21 @@ func literalBaseURL(x *compile.Expr) *url.URL {
 		return nil
 	}
 	return u
+}
+
+// retryPolicy is a file's retry policy for httpx. A policy written on an
+// action or a step (explicit) retries every method: its author asked for
+// retries of those very requests. The connector's, which covers requests
+// its author did not see, retries a POST or a PATCH only with
+// nonIdempotent or an Idempotency-Key header.
+func retryPolicy(rp *spec.RetryPolicy, explicit bool) httpx.RetryPolicy {
+	return httpx.RetryPolicy{
+		MaxAttempts:    rp.MaxAttempts,
+		InitialBackoff: rp.InitialBackoff.Duration,
+		MaxBackoff:     rp.MaxBackoff.Duration,
+		Statuses:       rp.Statuses,
+		NonIdempotent:  rp.NonIdempotent || explicit,
+	}
 }
 
 func firstRetry(ps ...*spec.RetryPolicy) *spec.RetryPolicy {

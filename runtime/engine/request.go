@@ -130,6 +130,17 @@ func (r *run) buildRequest(ctx context.Context, cr *compile.Request, vars map[st
 	if h.Get("Accept") == "" {
 		hs.set("Accept", "application/json")
 	}
+	if cr.IdempotencyKey != nil {
+		// Built once per run of the request (per item), so every retry of
+		// it carries the same key; httpx then retries a POST as well.
+		v, err := cr.IdempotencyKey.Eval(ctx, vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		if v != nil && text(v) != "" {
+			hs.set("Idempotency-Key", text(v))
+		}
+	}
 	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path}, nil
 }
 

@@ -80,7 +80,8 @@ func Check(ws *spec.Workspace) diag.List {
 				uin, uout = ua.Input, ua.Output
 			}
 			in, out := checkedSchema(ws, uin, a.InputSchema), checkedSchema(ws, uout, a.OutputSchema)
-			jobs = append(jobs, func(d *diag.List) { compileAction(s.WithInput(in), a, out, d) })
+			callees := func(key string) *tree.Value { return actionOutput(ws, conn, key) }
+			jobs = append(jobs, func(d *diag.List) { compileAction(s.WithInput(in), a, out, callees, d) })
 		}
 	}
 	for _, conn := range sortedKeys(ws.Events) {
@@ -134,6 +135,21 @@ func workspaceScope(ws *spec.Workspace, c *spec.Connector) *Scope {
 		s.types[VarCredentials] = anyMap
 	}
 	return s
+}
+
+// actionOutput is the output schema of a connector's action, the
+// universal one extended by its own, or nil (untyped) when it has none,
+// it is missing, or a schema of it is broken.
+func actionOutput(ws *spec.Workspace, conn, key string) *tree.Value {
+	a := ws.Action(conn, key)
+	if a == nil {
+		return nil
+	}
+	var uout *spec.Schema
+	if ua := ws.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
+		uout = ua.Output
+	}
+	return checkedSchema(ws, uout, a.OutputSchema)
 }
 
 // checkedSchema is the contract a workspace's expressions are checked
@@ -204,12 +220,15 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 // NewAction compiles the expressions of an action whose input and
 // output are checked against the given schemas (nil: unchecked). c may be
 // nil when the connector is missing; expressions still compile.
+//
+// The outputs of the actions its steps call are untyped here: an override
+// may have added to them. Check types them from the workspace's files.
 func NewAction(c *spec.Connector, a *spec.Action, input, output *tree.Value, diags *diag.List) *Action {
-	return compileAction(NewScope(c).WithInput(input), a, output, diags)
+	return compileAction(NewScope(c).WithInput(input), a, output, nil, diags)
 }
 
 // compileAction compiles an action in a scope whose `input` is typed.
-func compileAction(s *Scope, a *spec.Action, output *tree.Value, diags *diag.List) *Action {
+func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeOutputs, diags *diag.List) *Action {
 	ca := &Action{
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
@@ -219,29 +238,18 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, diags *diag.Lis
 	if a.Pagination != nil {
 		ca.Pagination = compilePagination(s, a.Pagination, diags, varsPage)
 	}
-	var done []string
-	for i := range a.Steps {
-		st := &a.Steps[i]
-		ss := s.WithSteps(done)
-		outVars := slices.Concat(varsStep, []string{VarResponse})
-		if st.Action != "" {
-			outVars = slices.Concat(varsStep, []string{VarResult})
-		}
-		ca.Steps = append(ca.Steps, Step{
-			Src:     st,
-			When:    ss.Compile(st.When, expr.Bool, diags, varsStepCond...),
-			ForEach: ss.Compile(st.ForEach, listOrDyn, diags, varsStepCond...),
-			Request: compileRequest(ss, st.Request, diags, varsStep),
-			Input:   ss.CompileValue(st.Input, nil, diags, varsStep...),
-			Output:  ss.CompileValue(st.Output, nil, diags, outVars...),
-		})
-		done = append(done, st.Name)
+	sc := &stepCompiler{callees: callees, output: output, diags: diags}
+	known := stepsSoFar{steps: map[string]*expr.Type{}, vars: map[string]*expr.Type{}}
+	ca.Steps = sc.steps(s, a.Steps, &known, false)
+	if a.OnError != nil {
+		catch := known.clone()
+		ca.OnError = sc.onError(s, a.OnError, &catch, output)
 	}
 	outVars := []string{VarInput, VarConnection, VarTenant, VarNow}
 	switch {
 	case len(a.Steps) > 0:
-		s = s.WithSteps(done)
-		outVars = append(outVars, VarSteps)
+		s = known.scope(s)
+		outVars = append(outVars, VarSteps, VarVars)
 	case a.Pagination != nil:
 		outVars = append(outVars, VarRecords)
 	default:
@@ -324,6 +332,8 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 		Headers:  compileNamed(s, r.Headers, diags, vars),
 		Body:     s.CompileValue(r.Body, nil, diags, vars...),
 		Encoding: r.Encoding,
+
+		IdempotencyKey: s.Compile(r.IdempotencyKey, expr.Scalar, diags, vars...),
 	}
 	if cr.Path != nil {
 		cr.PathParts = compilePathParts(s, r.Path, vars)

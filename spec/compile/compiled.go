@@ -160,6 +160,8 @@ type Request struct {
 	Headers   []Named
 	Body      *Mapping
 	Encoding  string
+	// IdempotencyKey is sent as the Idempotency-Key header.
+	IdempotencyKey *Expr
 }
 
 // PathPart is literal path text (Expr nil) or an expression.
@@ -211,12 +213,33 @@ type Auth struct {
 
 // Step is one step of a multi-step action.
 type Step struct {
-	Src     *spec.Step
-	When    *Expr
-	ForEach *Expr
-	Request *Request
-	Input   *Mapping
-	Output  *Mapping
+	Src  *spec.Step
+	When *Expr
+	// WhenPerItem says When reads `item` or `index`: with ForEach it is
+	// tried per item, and skips that item only.
+	WhenPerItem bool
+	ForEach     *Expr
+	Let         []Let
+	Request     *Request
+	Input       *Mapping
+	Return      *Mapping
+	Errors      []ErrorRule
+	OnError     *OnError
+	Output      *Mapping
+}
+
+// Let is one name of a step's let block, evaluated in order.
+type Let struct {
+	Name  string
+	Value *Mapping
+}
+
+// OnError is a compiled onError block: compensating steps, then an
+// optional value to go on with.
+type OnError struct {
+	Src    *spec.OnError
+	Steps  []Step
+	Return *Mapping
 }
 
 // Action holds an action's compiled expressions.
@@ -227,6 +250,7 @@ type Action struct {
 	Pagination *Pagination
 	Record     *Mapping
 	Steps      []Step
+	OnError    *OnError
 	Output     *Mapping
 }
 

@@ -34,6 +34,10 @@ const (
 	VarWebhook      = "webhook"
 	VarSubscription = "subscription"
 	VarNow          = "now"
+	// VarVars holds the values steps named with let; VarError the failure
+	// an onError block caught.
+	VarVars  = "vars"
+	VarError = "error"
 )
 
 // Types of the variables whose shape does not depend on the spec.
@@ -112,6 +116,8 @@ func NewScope(c *spec.Connector) *Scope {
 		VarNow:          expr.Timestamp,
 		VarInput:        anyMap,
 		VarSteps:        expr.Object("steps", nil),
+		VarVars:         expr.Object("vars", nil),
+		VarError:        ErrorVarType,
 	}}
 	if c != nil && c.Auth != nil {
 		s.types[VarCredentials] = expr.FromSchema("credentials", spec.CredentialsSchema(c.Auth).Interface())
@@ -149,16 +155,6 @@ func (s *Scope) WithInput(schema *tree.Value) *Scope {
 	}
 	s.inputs[schema] = in
 	return in
-}
-
-// WithSteps types `steps` as an object of the named earlier steps, each with
-// its `output`, so a misspelt step name is a load-time error.
-func (s *Scope) WithSteps(names []string) *Scope {
-	fields := make(map[string]*expr.Type, len(names))
-	for _, n := range names {
-		fields[n] = expr.Object("steps."+n, map[string]*expr.Type{"output": expr.Dyn})
-	}
-	return s.With(VarSteps, expr.Object("steps", fields))
 }
 
 // Env returns the environment declaring the named variables.

@@ -46,6 +46,15 @@ const (
 	// allow (a connection parameter that tries to choose the host); nothing
 	// was sent. Reconnect with valid parameters, or fix hosts:.
 	HostNotAllowed = "host-not-allowed"
+	// CompensationFailed: a step failed, and a compensating step of the
+	// onError block that caught it failed too, so what the run wrote may
+	// be left half done. The error names both; its cause is the first
+	// failure. Check the upstream app by hand.
+	CompensationFailed = "compensation-failed"
+	// CallDepth: actions calling actions went deeper than the runtime
+	// allows (a recursion through calls); the error names the chain. The
+	// integration needs fixing.
+	CallDepth = "call-depth"
 )
 
 // all is the list, in the order the schemas and the API document show it;
@@ -67,6 +76,8 @@ var all = []struct {
 	{Refused, false},
 	{Canceled, false},
 	{HostNotAllowed, false},
+	{CompensationFailed, false},
+	{CallDepth, false},
 }
 
 // All returns every error type, in a fixed order: what a run can end with

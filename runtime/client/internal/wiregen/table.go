@@ -111,7 +111,7 @@ var table = []Type{
 	{Name: "RunError", From: "runtime/api.RunError",
 		Doc: "RunError is why a run or a connection test failed.",
 		Fields: map[string]Field{
-			"Type": {Doc: "Type is one of the error types of spec/errtype: auth, not-found,\nrate-limited, invalid-input, conflict, upstream, network, timeout,\ninvalid-output, expression, refused, canceled or host-not-allowed."},
+			"Type": {Doc: "Type is one of the error types of spec/errtype: auth, not-found,\nrate-limited, invalid-input, conflict, upstream, network, timeout,\ninvalid-output, expression, refused, canceled, host-not-allowed,\ncompensation-failed or call-depth."},
 		}},
 	{Name: "Diagnostic", From: "spec/diag.Diagnostic",
 		Doc: "Diagnostic is a problem of an override document, at its place."},
