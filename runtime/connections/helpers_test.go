@@ -385,6 +385,10 @@ func (e *env) events() []event {
 		if err := json.Unmarshal(d.Payload, &p); err != nil {
 			e.t.Fatal(err)
 		}
+		// The event names its connection for the destinations' filters.
+		if d.ConnectionID != p.ConnectionID || d.Connector != p.Connector || d.ConnectionID == "" || d.Connector == "" {
+			e.t.Errorf("event %s of connection %s (%s) names connection %q (%q)", d.Type, p.ConnectionID, p.Connector, d.ConnectionID, d.Connector)
+		}
 		out = append(out, event{Type: d.Type, Payload: p})
 	}
 	return out

@@ -295,8 +295,9 @@ func (e *env) changes() []string {
 		if err := json.Unmarshal(d.Payload, &p); err != nil {
 			e.t.Fatal(err)
 		}
-		if p.ID != d.ID || d.Type != "contact-changed."+string(p.Change) || p.Subscription != e.sub.ID || p.Connection != e.conn.ID {
-			e.t.Errorf("entry %s: type %s, payload %s", d.ID, d.Type, d.Payload)
+		if p.ID != d.ID || d.Type != "contact-changed."+string(p.Change) || p.Subscription != e.sub.ID || p.Connection != e.conn.ID ||
+			d.ConnectionID != e.conn.ID || d.Connector != e.conn.Connector {
+			e.t.Errorf("entry %s: type %s, connection %s (%s), payload %s", d.ID, d.Type, d.ConnectionID, d.Connector, d.Payload)
 		}
 		out = append(out, string(p.Change)+" "+p.RecordID)
 	}

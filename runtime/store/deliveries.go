@@ -44,6 +44,11 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 		return nil, fmt.Errorf("%w: route %d events: want 1..%d", ErrInvalid, n, maxLimit)
 	}
 	s := d.s
+	// Nothing to route is found by a reader, without taking the writer
+	// (SQLite) or the routers' lock (PostgreSQL).
+	if none, err := noRows(ctx, s.e.DB, `SELECT 1 FROM outbox WHERE seq IS NULL LIMIT 1`); err != nil || none {
+		return nil, wrap("route events", err)
+	}
 	var out []Event
 	err := s.root().write(ctx, func(tx sqldb.Tx) error {
 		out = nil
@@ -124,6 +129,16 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 	return out, nil
 }
 
+// noRows says whether a query finds nothing.
+func noRows(ctx context.Context, q sqldb.Querier, query string, args ...any) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sqldb.ErrNoRows) {
+		return true, nil
+	}
+	return false, err
+}
+
 // compactIDs sorts and deduplicates ids, dropping empty ones.
 func compactIDs(ids []string) []string {
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
@@ -152,6 +167,16 @@ func (d deliveries) Claim(ctx context.Context, worker string, n int, lease time.
 			args = append(args, id)
 		}
 	}
+	// The claimed rows are found by their physical id, whatever the
+	// planner thinks of the table's size.
+	rowID, in, end := "rowid", "rowid IN (", ")"
+	if s.e.Name == "postgres" {
+		rowID, in, end = "ctid", "ctid = ANY(ARRAY(", "))"
+	}
+	// Nothing due is found by a reader, without a write transaction.
+	if none, err := noRows(ctx, s.e.DB, `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`, micros(now)); err != nil || none {
+		return nil, wrap("claim deliveries", err)
+	}
 	type claimed struct {
 		event, dest string
 		attempts    int
@@ -164,10 +189,10 @@ func (d deliveries) Claim(ctx context.Context, worker string, n int, lease time.
 			err = r.Scan(&c.event, &c.dest, &c.attempts)
 			return c, err
 		}, `UPDATE deliveries SET lease_owner = $1, next_attempt_at = $2, attempts = attempts + 1
-			WHERE (event_id, destination) IN (SELECT d.event_id, d.destination FROM deliveries d
+			WHERE `+in+`SELECT d.`+rowID+` FROM deliveries d
 				WHERE d.status = 'pending' AND d.next_attempt_at <= $3`+notIn+`
 					AND EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination AND x.status = 'active')
-				ORDER BY d.next_attempt_at, d.seq LIMIT $4`+s.e.SkipLocked+`)
+				ORDER BY d.next_attempt_at, d.seq LIMIT $4`+s.e.SkipLocked+end+`
 			RETURNING event_id, destination, attempts`, args...)
 		if err != nil || len(cs) == 0 {
 			return err

@@ -95,7 +95,7 @@ func TestSQLiteFileHoldsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := []string{"sk_live_VERY_SECRET_1", "at_VERY_SECRET_2", "rt_VERY_SECRET_3", "pkce_VERY_SECRET_4"}
+	secrets := []string{"sk_live_VERY_SECRET_1", "at_VERY_SECRET_2", "rt_VERY_SECRET_3", "pkce_VERY_SECRET_4", "whsec_VERY_SECRET_5", "whsec_VERY_SECRET_6"}
 	_, err = s.Tenant("acme").Connections().Create(ctx, Connection{
 		Connector: "x", Credentials: map[string]any{"apiKey": secrets[0]},
 		Token: &Token{AccessToken: secrets[1], RefreshToken: secrets[2]},
@@ -104,6 +104,10 @@ func TestSQLiteFileHoldsNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.SaveState(ctx, "state-0123456789abcdef", []byte(secrets[3]), s.(*sqlStore).clock().Add(3600e9)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Destinations().Create(ctx, Destination{Name: "backend", Kind: DestinationWebhook, URL: "https://example.com/h",
+		Secret: secrets[4], PreviousSecret: secrets[5]}); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "m.db*"))
