@@ -74,6 +74,13 @@ func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Option
 // with the workspace's settings, say).
 func NewWithFiles(t *testing.T, open storetest.Opener, files map[string]string, tweaks ...func(*connections.Options)) *Env {
 	t.Helper()
+	return NewWithAPI(t, open, files, nil, tweaks...)
+}
+
+// NewWithAPI is NewWithFiles whose API options apiTweak adjusts (the
+// stream's timings, the networks a destination may point into).
+func NewWithAPI(t *testing.T, open storetest.Opener, files map[string]string, apiTweak func(*api.Options), tweaks ...func(*connections.Options)) *Env {
+	t.Helper()
 	up := newUpstream(t)
 	client := httpx.New(httpx.Config{AllowPrivate: true})
 	dirs := []string{WorkspaceDir(), up.patchDir(t)}
@@ -125,8 +132,12 @@ func NewWithFiles(t *testing.T, open storetest.Opener, files map[string]string, 
 		t.Fatal(err)
 	}
 	logs := &testkit.Buffer{}
-	h := api.New(api.Options{Service: svc, Store: st, Verifier: v, OAuthLinks: page, PublicURL: PublicURL,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ao := api.Options{Service: svc, Store: st, Verifier: v, OAuthLinks: page, PublicURL: PublicURL,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if apiTweak != nil {
+		apiTweak(&ao)
+	}
+	h := api.New(ao)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &Env{T: t, URL: srv.URL, Handler: h, Connect: page, Store: st, Service: svc, Upstream: up, Minter: minter, Verifier: v, logs: logs}

@@ -1,6 +1,8 @@
 // Package api is Membrane's REST API: connections, running actions,
-// overrides, run logs, the connector catalogue and tenants, as JSON over
-// HTTP under /v1, every call authenticated by a tenant token. Its OpenAPI
+// overrides, run logs, the connector catalogue, tenants, and the delivery
+// of events (destinations, deliveries and replay, the event log pulled by
+// cursor or streamed as Server-Sent Events), as JSON over HTTP under /v1,
+// every call authenticated by a tenant token. Its OpenAPI
 // 3.1 document is served at /openapi.json.
 //
 //	mux.Handle("/v1/", api.New(api.Options{Service: svc, Store: st, Verifier: v, Logger: l}))
@@ -14,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -38,6 +41,27 @@ type Options struct {
 	// PublicURL is where the server is reached from the outside: a
 	// subscription's webhook URL is under it.
 	PublicURL string
+	// AllowPrivateNetworks are the networks a webhook destination made
+	// through the API may point into (membrane.yaml's
+	// delivery.allowPrivateNetworks); http is allowed only to them.
+	AllowPrivateNetworks []netip.Prefix
+	// RotationGrace is how long a rotated destination secret keeps
+	// signing when the request names no grace; 0 is DefaultRotationGrace.
+	RotationGrace time.Duration
+	// StreamHeartbeat and StreamPoll tune GET /v1/events/stream; 0 is
+	// DefaultStreamHeartbeat and DefaultStreamPoll.
+	StreamHeartbeat, StreamPoll time.Duration
+	// Shutdown, closed when the server begins to shut down, ends the event
+	// streams (http.Server.Shutdown waits for them otherwise); their
+	// clients reconnect with Last-Event-ID. Nil: streams end only with
+	// their clients.
+	Shutdown <-chan struct{}
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Wake, when set, is called once a replay or an enabled destination
+	// made deliveries due: the delivery workers' Kick, so that they are
+	// sent now rather than at the workers' next poll.
+	Wake func()
 }
 
 // OAuthLinks begins connecting an account of tenant through the
@@ -54,7 +78,15 @@ type api struct {
 	oauthLink OAuthLinks
 	publicURL string
 	mux       *http.ServeMux
-	methods   []string // every method a route uses, for Allow
+
+	allowPrivate    []netip.Prefix
+	rotationGrace   time.Duration
+	heartbeat, poll time.Duration
+	shutdown        <-chan struct{}
+	now             func() time.Time
+	wake            func()
+
+	methods []string // every method a route uses, for Allow
 }
 
 // New returns the API's handler: every route of routes, and
@@ -67,6 +99,23 @@ func New(o Options) http.Handler {
 		publicURL: strings.TrimSuffix(o.PublicURL, "/")}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	a.allowPrivate, a.rotationGrace, a.shutdown, a.now = o.AllowPrivateNetworks, o.RotationGrace, o.Shutdown, o.Now
+	a.heartbeat, a.poll, a.wake = o.StreamHeartbeat, o.StreamPoll, o.Wake
+	if a.wake == nil {
+		a.wake = func() {}
+	}
+	if a.rotationGrace <= 0 {
+		a.rotationGrace = DefaultRotationGrace
+	}
+	if a.heartbeat <= 0 {
+		a.heartbeat = DefaultStreamHeartbeat
+	}
+	if a.poll <= 0 {
+		a.poll = DefaultStreamPoll
+	}
+	if a.now == nil {
+		a.now = time.Now
 	}
 	seen := map[string]bool{}
 	for _, rt := range routes {

@@ -35,10 +35,11 @@ import (
 // id, so another tenant's id and one that never existed are answered
 // byte for byte alike.
 var notFound = map[string]string{
-	"connection": "No connection with this id exists for your tenant. List your connections with GET /v1/connections.",
-	"run-log":    "No run log with this id exists for your tenant. List them with GET /v1/run-logs.",
-	"override":   "No override is stored here for your tenant. Store one with PUT, or list them with GET /v1/overrides.",
-	"tenant":     "No tenant with this key exists. List them with GET /v1/tenants.",
+	"connection":  "No connection with this id exists for your tenant. List your connections with GET /v1/connections.",
+	"run-log":     "No run log with this id exists for your tenant. List them with GET /v1/run-logs.",
+	"override":    "No override is stored here for your tenant. Store one with PUT, or list them with GET /v1/overrides.",
+	"tenant":      "No tenant with this key exists. List them with GET /v1/tenants.",
+	"destination": "No destination with this id exists. List them with GET /v1/destinations.",
 }
 
 // runStatuses maps a failed run's engine error type to a status. Upstream

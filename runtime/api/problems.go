@@ -122,6 +122,10 @@ var titles = map[string]string{
 	"already-subscribed":        "Already subscribed",
 	"subscribe-failed":          "Subscribing at the app failed",
 	"unsubscribe-failed":        "Unsubscribing at the app failed",
+	"file-destination":          "Destination defined in membrane.yaml",
+	"not-a-webhook":             "Not a webhook destination",
+	"no-match":                  "Nothing matches the filter",
+	"forbidden":                 "Forbidden",
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {

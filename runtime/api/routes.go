@@ -68,6 +68,21 @@ var routes = []route{
 	{"POST", "/v1/connections/{id}/subscriptions/{subId}/pause", tenant, (*api).pauseSubscription},
 	{"POST", "/v1/connections/{id}/subscriptions/{subId}/resume", tenant, (*api).resumeSubscription},
 
+	{"GET", "/v1/destinations", admin, (*api).listDestinations},
+	{"POST", "/v1/destinations", admin, (*api).createDestination},
+	{"GET", "/v1/destinations/{id}", admin, (*api).getDestination},
+	{"PATCH", "/v1/destinations/{id}", admin, (*api).patchDestination},
+	{"DELETE", "/v1/destinations/{id}", admin, (*api).deleteDestination},
+	{"POST", "/v1/destinations/{id}/rotate-secret", admin, (*api).rotateSecret},
+	{"POST", "/v1/destinations/{id}/disable", admin, (*api).disableDestination},
+	{"POST", "/v1/destinations/{id}/enable", admin, (*api).enableDestination},
+	{"GET", "/v1/deliveries", admin, (*api).listDeliveries},
+	{"GET", "/v1/deliveries/attempts", admin, (*api).listAttempts},
+	{"POST", "/v1/deliveries/replay", admin, (*api).replay},
+
+	{"GET", "/v1/events", tenant, (*api).pullEvents},
+	{"GET", "/v1/events/stream", tenant, (*api).streamEvents},
+
 	{"GET", "/v1/run-logs", tenant, (*api).listRunLogs},
 	{"GET", "/v1/run-logs/{id}", tenant, (*api).getRunLog},
 }

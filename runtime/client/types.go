@@ -180,6 +180,157 @@ type SubscribeRequest struct {
 	Interval string `json:"interval,omitempty"`
 }
 
+// Destination is where events are delivered: a webhook endpoint or a NATS
+// JetStream subject. Its secret is shown only by CreateDestination and
+// RotateDestinationSecret.
+type Destination struct {
+	ID string `json:"id"`
+	// Source is "api" (made through this API) or "file" (membrane.yaml's
+	// delivery.destinations, read-only here).
+	Source string `json:"source"`
+	Name   string `json:"name"`
+	// Kind is "webhook" or "nats".
+	Kind string `json:"kind"`
+	// URL is the webhook URL, or the NATS server URL.
+	URL string `json:"url"`
+	// Subject is the NATS subject of a nats destination.
+	Subject string `json:"subject,omitempty"`
+	// Events, Connectors and Tenants filter what is delivered; empty is
+	// all. An event pattern is a type ("contact-changed.created") or ends
+	// in "*" ("connection.*", "*").
+	Events     []string `json:"events"`
+	Connectors []string `json:"connectors"`
+	Tenants    []string `json:"tenants"`
+	// Concurrency is the deliveries in flight per replica; 0 is the
+	// runtime's default.
+	Concurrency int `json:"concurrency"`
+	// Timeout is the per-attempt timeout, such as "10s"; absent is the
+	// runtime's default.
+	Timeout string `json:"timeout,omitempty"`
+	// Status is "active" or "disabled".
+	Status         string    `json:"status"`
+	DisabledReason string    `json:"disabledReason,omitempty"`
+	DisabledAt     time.Time `json:"disabledAt,omitzero"`
+	// FailingSince is the first failed attempt since the last success;
+	// absent while the destination is healthy.
+	FailingSince time.Time `json:"failingSince,omitzero"`
+	// PreviousSecretUntil is when the secret replaced by the last rotation
+	// stops signing; absent when only one secret signs.
+	PreviousSecretUntil time.Time `json:"previousSecretUntil,omitzero"`
+	Version             int64     `json:"version"`
+	CreatedAt           time.Time `json:"createdAt"`
+	UpdatedAt           time.Time `json:"updatedAt"`
+}
+
+// DestinationWithSecret is a destination just created or rotated, with
+// its signing secret.
+type DestinationWithSecret struct {
+	Destination
+	// Secret signs the webhooks (Standard Webhooks, "whsec_…"). It is
+	// shown once: store it now.
+	Secret string `json:"secret,omitempty"`
+}
+
+// CreateDestinationRequest makes a webhook or NATS destination.
+type CreateDestinationRequest struct {
+	Name string `json:"name"`
+	// Kind is "webhook" (when empty) or "nats".
+	Kind    string `json:"kind,omitempty"`
+	URL     string `json:"url"`
+	Subject string `json:"subject,omitempty"`
+	// Events, Connectors and Tenants filter what is delivered; empty is all.
+	Events      []string `json:"events,omitempty"`
+	Connectors  []string `json:"connectors,omitempty"`
+	Tenants     []string `json:"tenants,omitempty"`
+	Concurrency int      `json:"concurrency,omitempty"`
+	// Timeout is the per-attempt timeout, such as "10s".
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// DestinationPatch changes a destination: each non-nil member replaces
+// the destination's.
+type DestinationPatch struct {
+	Name        *string   `json:"name,omitempty"`
+	URL         *string   `json:"url,omitempty"`
+	Subject     *string   `json:"subject,omitempty"`
+	Events      *[]string `json:"events,omitempty"`
+	Connectors  *[]string `json:"connectors,omitempty"`
+	Tenants     *[]string `json:"tenants,omitempty"`
+	Concurrency *int      `json:"concurrency,omitempty"`
+	Timeout     *string   `json:"timeout,omitempty"`
+}
+
+// Delivery is the state of one event's delivery to one destination.
+type Delivery struct {
+	EventID     string `json:"eventId"`
+	Destination string `json:"destination"`
+	Tenant      string `json:"tenant"`
+	Type        string `json:"type"`
+	// Status is pending (due at NextAttemptAt), delivered or dead (every
+	// attempt failed; replay it with POST /v1/deliveries/replay).
+	Status   string `json:"status"`
+	Attempts int    `json:"attempts"`
+	// NextAttemptAt is when a pending delivery is tried next.
+	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
+	// LastError and LastStatus are the last failed attempt's: its error,
+	// and the HTTP status the destination answered (absent when none).
+	LastError   string    `json:"lastError,omitempty"`
+	LastStatus  int       `json:"lastStatus,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+}
+
+// Attempt is one attempt to deliver an event to a destination.
+type Attempt struct {
+	EventID     string `json:"eventId"`
+	Destination string `json:"destination"`
+	Tenant      string `json:"tenant"`
+	// Attempt counts from 1.
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	// Status is the HTTP status answered; absent when none came (a
+	// timeout, a refused connection, a NATS destination).
+	Status    int     `json:"status,omitempty"`
+	LatencyMs float64 `json:"latencyMs"`
+	// Error says why the attempt failed; absent when it succeeded.
+	Error string `json:"error,omitempty"`
+	// Excerpt is the start of the answer (at most 512 bytes), redacted.
+	Excerpt string `json:"excerpt,omitempty"`
+}
+
+// ReplayRequest names what to deliver again: EventID (and Destination for
+// one of its deliveries), or Destination, From and To for the
+// destination's dead deliveries of events created in that range.
+type ReplayRequest struct {
+	EventID     string    `json:"eventId,omitempty"`
+	Destination string    `json:"destination,omitempty"`
+	From        time.Time `json:"from,omitzero"`
+	To          time.Time `json:"to,omitzero"`
+}
+
+// Event is one event of the log, as every delivery path carries it, with
+// its cursor.
+type Event struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	Tenant     string    `json:"tenant"`
+	Connection string    `json:"connection,omitempty"`
+	Connector  string    `json:"connector,omitempty"`
+	DetectedAt time.Time `json:"detectedAt"`
+	// Data is the event's payload.
+	Data json.RawMessage `json:"data"`
+	// Cursor is the event's place in the log: pass it as after to read
+	// what follows.
+	Cursor string `json:"cursor"`
+}
+
+// EventPage is what PullEvents read. Next is the cursor to read what
+// follows: the last event's, or the one given when nothing was new.
+type EventPage struct {
+	Items []Event `json:"items"`
+	Next  string  `json:"next"`
+}
+
 // RunLog is the record of one run.
 type RunLog struct {
 	ID           string     `json:"id"`

@@ -19,7 +19,7 @@ type Options struct {
 	// Service runs actions and lists connections; the workspace shown is
 	// its Workspace(), read at every request, so a reload shows at once.
 	Service *connections.Service
-	// Store lists tenants and run logs.
+	// Store lists tenants, run logs, destinations and deliveries.
 	Store store.Store
 	// Diagnostics is the development server's reloader; nil under serve,
 	// where the workspace was validated once, at start.
@@ -103,6 +103,11 @@ func New(o Options) (http.Handler, error) {
 	m.HandleFunc("GET /console/tenants/{tenant}", h.tenant)
 	m.HandleFunc("GET /console/tenants/{tenant}/connect", h.connect)
 	m.HandleFunc("GET /console/tenants/{tenant}/runs/{run}", h.runLog)
+	m.HandleFunc("GET /console/destinations", h.destinations)
+	m.HandleFunc("POST /console/destinations/{id}/{op}", h.setDestination)
+	m.HandleFunc("GET /console/deliveries", h.deadLetters)
+	m.HandleFunc("POST /console/deliveries/replay", h.replay)
+	m.HandleFunc("GET /console/deliveries/{event}", h.deliveryLog)
 	m.HandleFunc("POST /console/logout", h.logout)
 	m.HandleFunc("/console/", h.notFound)
 	return h, nil

@@ -13,7 +13,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is the layout with its own content.
-var pageNames = []string{"overview", "connector", "action", "event", "diagnostics", "tenants", "tenant", "runlog", "message"}
+var pageNames = []string{"overview", "connector", "action", "event", "diagnostics", "tenants", "tenant", "runlog", "message", "destinations", "deliveries", "deliverylog"}
 
 func parsePages(log *slog.Logger) (*web.Pages, error) {
 	return web.ParsePages("console", web.PageFiles{FS: templateFS,

@@ -80,11 +80,13 @@ type Server struct {
 	secrets      *deliverySecrets
 	logRetention time.Duration
 
-	handler  http.Handler
-	mux      *http.ServeMux
-	stopping atomic.Bool
-	closeMu  sync.Mutex
-	closed   bool
+	handler http.Handler
+	mux     *http.ServeMux
+	// endStreams ends the API's event streams, at shutdown.
+	endStreams func()
+	stopping   atomic.Bool
+	closeMu    sync.Mutex
+	closed     bool
 }
 
 // LoadError is a workspace that does not validate; the server does not
@@ -201,8 +203,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	// Closed when serving begins to shut down: the event streams end then
+	// (their clients resume with Last-Event-ID), or Shutdown would wait
+	// for them until its timeout.
+	streamsDone := make(chan struct{})
+	// The API wakes the deliverer after a replay or an enable; the
+	// deliverer is made below, once the server exists.
+	var deliverer atomic.Pointer[delivery.Deliverer]
 	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, OAuthLinks: connectPage,
-		PublicURL: publicURL})
+		PublicURL: publicURL, Shutdown: streamsDone, AllowPrivateNetworks: wc.DeliveryAllowPrivate(),
+		Wake: func() {
+			if d := deliverer.Load(); d != nil {
+				d.Kick()
+			}
+		}})
 	var minter *tenancy.Minter
 	if len(keys.HMACSecret) > 0 {
 		// The console's links to the connect page carry a short-lived
@@ -222,7 +236,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng}
+	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng,
+		endStreams: sync.OnceFunc(func() { close(streamsDone) })}
 	s.secrets = &deliverySecrets{cfg: &s.cfg, now: time.Now}
 	s.secrets.set(wc)
 	s.logRetention = DefaultLogRetention
@@ -233,6 +248,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	deliverer.Store(s.Deliverer)
 	s.Scheduler = newScheduler(cfg, st, svc, log)
 	mux := http.NewServeMux()
 	s.mux = mux
@@ -322,6 +338,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// flight is not cancelled by it.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	hs.RegisterOnShutdown(s.endStreams)
 	maintainCtx, stopMaintain := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.Service.Maintain(maintainCtx) })

@@ -29,7 +29,10 @@ const MaxTenantKeyLen = 128
 // ValidTenantKey reports whether s is a tenant key:
 // ^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$. The alphabet leaves out '/', '?',
 // '#', '%' and spaces, so a key is safe in a URL path segment, a file name
-// and a log line without escaping. It is a loop rather than a regexp since
+// and a log line without escaping. A key may not start with '_': those are
+// reserved for the workspace's own records (the store's "_workspace"
+// tenant, which holds workspace events such as endpoint.disabled), so no
+// token, admin or not, can name one. It is a loop rather than a regexp since
 // it runs on every API call.
 func ValidTenantKey(s string) bool {
 	if len(s) == 0 || len(s) > MaxTenantKeyLen || !alnum(s[0]) {

@@ -101,3 +101,18 @@ func TestTokenMintOtherWorkspace(t *testing.T) {
 		t.Fatal("a token of workspace staging opened " + testWorkspace)
 	}
 }
+
+// TestTokenMintRefusesReservedTenant: no token is minted for a key of the
+// workspace's own (starting with "_"), so none reaches another tenant's
+// view of workspace events.
+func TestTokenMintRefusesReservedTenant(t *testing.T) {
+	m, err := NewMinter(testWorkspace, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, admin := range []bool{false, true} {
+		if _, err := m.Mint(Claims{Tenant: "_workspace", Admin: admin}, time.Hour); err == nil {
+			t.Fatalf("a token for _workspace (admin %v) was minted", admin)
+		}
+	}
+}

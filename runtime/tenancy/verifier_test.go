@@ -111,6 +111,15 @@ func refusedTokens(t *testing.T) []refused {
 		{"no sub", with("sub", nil), reasonNoSubject},
 		{"sub with a slash", with("sub", "acme/../other"), reasonBadTenant},
 		{"sub starting with a dash", with("sub", "-acme"), reasonBadTenant},
+		// Keys starting with "_" are the workspace's own (the store's
+		// "_workspace" tenant holds workspace events, endpoint.disabled):
+		// no token names one, admin or not.
+		{"sub reserved for the workspace", with("sub", "_workspace"), reasonBadTenant},
+		{"admin sub reserved for the workspace", hs256(t, func() jwt.MapClaims {
+			c := goodClaims()
+			c["sub"], c["isAdmin"] = "_workspace", true
+			return c
+		}()), reasonBadTenant},
 		{"sub too long", with("sub", strings.Repeat("a", MaxTenantKeyLen+1)), reasonBadTenant},
 	}
 }

@@ -42,6 +42,17 @@ var openAPISchemas = []struct {
 	{"SubscribeRequest", "runtime/api.subscribeRequest", true, nil},
 	{"RunLog", "runtime/store.RunLog", false, nil},
 	{"Tenant", "runtime/store.Tenant", false, nil},
+	{"Destination", "runtime/api.destinationBody", false, nil},
+	{"DestinationWithSecret", "runtime/api.destinationWithSecret", false, nil},
+	{"CreateDestinationRequest", "runtime/api.destinationRequest", true, nil},
+	{"DestinationPatch", "runtime/api.destinationPatch", true, nil},
+	{"RotateSecretRequest", "runtime/api.rotateRequest", true, nil},
+	{"DisableDestinationRequest", "runtime/api.disableRequest", true, nil},
+	{"Delivery", "runtime/api.deliveryBody", false, nil},
+	{"Attempt", "runtime/api.attemptBody", false, nil},
+	{"ReplayRequest", "runtime/api.replayRequest", true, nil},
+	{"ReplayResult", "runtime/api.replayResponse", false, nil},
+	{"EventItem", "runtime/api.eventItem", false, nil},
 }
 
 // TestOpenAPIMatchesWireTypes holds the object schemas of openapi.json to
