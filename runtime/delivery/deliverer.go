@@ -86,7 +86,9 @@ type Deliverer struct {
 	mu       sync.Mutex
 	inflight map[string]int            // destination → attempts running
 	queued   map[string][]*claimedTask // destination → claimed, waiting for a slot
+	latency  map[string]time.Duration  // destination → recent attempts' latency (moving average)
 	attempts sync.WaitGroup
+	rec      recorder
 
 	// observe, when set (tests), sees each attempt recorded.
 	observe func(a store.Attempt, o store.Outcome)
@@ -152,7 +154,8 @@ func New(cfg Config) (*Deliverer, error) {
 		webhook:   newWebhookSender(guard, cfg.MaxBody),
 		nats:      newNatsPool(guard),
 		kickRoute: make(chan struct{}, 1), kickWork: make(chan struct{}, 1), freed: make(chan struct{}, 1),
-		inflight: map[string]int{}, queued: map[string][]*claimedTask{},
+		inflight: map[string]int{}, queued: map[string][]*claimedTask{}, latency: map[string]time.Duration{},
+		rec: recorder{wake: make(chan struct{}, 1)},
 	}, nil
 }
 
@@ -194,9 +197,16 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.route(ctx)
 	}()
+	stop, recorded := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.recordLoop(ctx, stop)
+	}()
 	d.work(ctx)
 	wg.Wait()
-	d.attempts.Wait()
+	d.attempts.Wait() // every attempt is with the recorder, and recorded
+	close(stop)
+	<-recorded
 	d.mu.Lock()
 	d.queued = map[string][]*claimedTask{} // their leases expire: due again
 	d.mu.Unlock()
@@ -331,17 +341,20 @@ func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
 	var skip []string
 	room := 0
 	lease := d.cfg.Lease
+	for _, dst := range byID {
+		lease = max(lease, 2*timeout(dst))
+	}
 	d.mu.Lock()
 	for id, dst := range byID {
-		// Each destination runs up to its concurrency and keeps as many
-		// claimed behind them, so a claim refills many slots at once.
-		busy := d.inflight[id] + len(d.queued[id])
-		if busy >= 2*concurrency(dst) || dst.Status == store.DestinationDisabled {
+		// Each destination runs up to its concurrency and keeps claimed
+		// behind them up to ahead(dst), so a claim refills many slots at
+		// once and costs the store one transaction for many deliveries.
+		busy, most := d.inflight[id]+len(d.queued[id]), concurrency(dst)+d.ahead(dst, lease)
+		if busy >= most || dst.Status == store.DestinationDisabled {
 			skip = append(skip, id)
 		} else {
-			room += 2*concurrency(dst) - busy
+			room += most - busy
 		}
-		lease = max(lease, 2*timeout(dst))
 	}
 	d.mu.Unlock()
 	if room == 0 {
@@ -387,6 +400,26 @@ func (d *Deliverer) workerDestinations(ctx context.Context, reload bool) (map[st
 	return d.dests, nil
 }
 
+// maxAhead bounds ahead: deliveries claimed behind each of a
+// destination's slots.
+const maxAhead = 12
+
+// ahead is how many deliveries of dst are claimed ahead of its running
+// attempts, with d.mu held: from its concurrency (one behind each slot)
+// up to maxAhead times that, as many as its slots get through, at the
+// attempts' recent latency, in a quarter of the time a claimed delivery
+// has before it is dropped (its lease less an attempt's timeout): a
+// claim then serves many attempts, one transaction for them all, and a
+// slow destination does not hold deliveries it cannot start in time.
+func (d *Deliverer) ahead(dst *store.Destination, lease time.Duration) int {
+	lat := d.latency[dst.ID]
+	if lat <= 0 {
+		lat = timeout(dst) // nothing known yet
+	}
+	per := int(min((lease-timeout(dst))/4/max(lat, time.Millisecond), maxAhead))
+	return concurrency(dst) * max(per, 1)
+}
+
 func concurrency(d *store.Destination) int {
 	if d.Concurrency > 0 {
 		return d.Concurrency
@@ -422,20 +455,34 @@ func (d *Deliverer) dispatch(ctx context.Context, t *claimedTask, lease time.Dur
 func (d *Deliverer) runSlot(ctx context.Context, t *claimedTask, lease time.Duration) {
 	defer d.attempts.Done()
 	id := t.dest.ID
+	var last *pendingRecord
 	for t != nil {
-		d.attempt(ctx, t)
-		t = d.next(ctx, id, lease)
+		last = d.attempt(ctx, t, last)
+		if t = d.next(ctx, id, lease, last.a.Latency, false); t == nil {
+			// The slot is freed once its last attempt is recorded.
+			<-last.done
+			t = d.next(ctx, id, lease, 0, true)
+		}
 	}
 	// A slot with nothing claimed behind it: time to claim.
 	signal(d.freed)
 }
 
-// next takes the next queued task of destination id, or frees its slot.
-// A task whose lease would lapse during its attempt is dropped: its lease
-// runs out and it is due again, for any replica.
-func (d *Deliverer) next(ctx context.Context, id string, lease time.Duration) *claimedTask {
+// next takes the next queued task of destination id, or else, with
+// release, frees its slot; lat, when not 0, is the latency of the
+// attempt the slot just made. A task whose lease would lapse during its
+// attempt is dropped: its lease runs out and it is due again, for any
+// replica.
+func (d *Deliverer) next(ctx context.Context, id string, lease, lat time.Duration, release bool) *claimedTask {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if lat > 0 {
+		if old := d.latency[id]; old > 0 {
+			d.latency[id] = old + (lat-old)/8
+		} else {
+			d.latency[id] = lat
+		}
+	}
 	for ctx.Err() == nil && len(d.queued[id]) > 0 {
 		t := d.queued[id][0]
 		d.queued[id] = d.queued[id][1:]
@@ -446,61 +493,79 @@ func (d *Deliverer) next(ctx context.Context, id string, lease time.Duration) *c
 			return t
 		}
 	}
+	if !release {
+		return nil
+	}
 	if d.inflight[id]--; d.inflight[id] <= 0 {
 		delete(d.inflight, id)
 	}
 	return nil
 }
 
-// attempt makes one attempt of t and records it. The record outlives ctx
-// (a stopping replica records what it sent), bounded by its own timeout.
-func (d *Deliverer) attempt(ctx context.Context, t *claimedTask) {
+// attempt makes one attempt of t and hands it to the recorder; it
+// returns the attempt's record. prev, the slot's attempt before, must be
+// recorded first: a slot has at most one answered attempt waiting to be
+// recorded while it sends the next.
+func (d *Deliverer) attempt(ctx context.Context, t *claimedTask, prev *pendingRecord) *pendingRecord {
 	task, dst := t.task, t.dest
 	now := d.cfg.Clock()
+	d.rec.sending.Add(1)
 	start := time.Now()
 	r := d.send(ctx, task, dst, now)
 	latency := time.Since(start)
+	d.rec.sent()
 	errText := ""
 	if r.Err != nil {
 		errText = shorten(r.Err.Error(), 1024)
 	}
-	a := store.Attempt{
-		EventID: task.ID, Destination: dst.ID, Tenant: task.Tenant, Attempt: task.Attempts, At: now,
-		Status: r.Status, Latency: latency, Error: errText, Excerpt: r.Excerpt,
+	p := &pendingRecord{
+		a: store.Attempt{
+			EventID: task.ID, Destination: dst.ID, Tenant: task.Tenant, Attempt: task.Attempts, At: now,
+			Status: r.Status, Latency: latency, Error: errText, Excerpt: r.Excerpt,
+		},
+		o: d.outcome(task.Attempts, r, now), r: r, done: make(chan struct{}),
 	}
-	o := d.outcome(task.Attempts, r, now)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := d.st.Deliveries().Record(rctx, d.cfg.Worker, a, o); err != nil {
+	if prev != nil {
+		<-prev.done
+	}
+	d.rec.push(p)
+	return p
+}
+
+// recorded reports an attempt p the recorder recorded (err nil) or not,
+// and acts on its result.
+func (d *Deliverer) recorded(ctx context.Context, p *pendingRecord, err error) {
+	a, o, r := p.a, p.o, p.r
+	if err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			d.log.Warn("an attempt outlived its lease; another worker owns the delivery now",
-				"event", task.ID, "destination", dst.ID, "attempt", task.Attempts)
+				"event", a.EventID, "destination", a.Destination, "attempt", a.Attempt)
 		} else {
 			d.log.Error("recording a delivery attempt failed; the delivery is due again when its lease runs out",
-				"event", task.ID, "destination", dst.ID, "err", err)
+				"event", a.EventID, "destination", a.Destination, "err", err)
 		}
 		return
 	}
 	switch {
 	case o.Dead:
 		d.log.Warn("delivery dead: no more attempts; replay it once the destination works",
-			"event", task.ID, "destination", dst.ID, "attempt", task.Attempts, "status", r.Status, "err", errText)
+			"event", a.EventID, "destination", a.Destination, "attempt", a.Attempt, "status", r.Status, "err", a.Error)
 	case r.Err != nil:
-		d.log.Debug("delivery attempt failed; retrying", "event", task.ID, "destination", dst.ID,
-			"attempt", task.Attempts, "status", r.Status, "err", errText, "next", o.Next)
+		d.log.Debug("delivery attempt failed; retrying", "event", a.EventID, "destination", a.Destination,
+			"attempt", a.Attempt, "status", r.Status, "err", a.Error, "next", o.Next)
 	}
 	if d.observe != nil {
 		defer d.observe(a, o)
 	}
 	switch {
 	case r.Gone:
-		d.disable(rctx, dst.ID, "gone", now)
+		d.disable(ctx, a.Destination, "gone", a.At)
 	case r.Err != nil:
 		// The destination as Record left it: the copy claimed with may
 		// predate the failure that started the clock.
-		fresh, err := d.st.Destinations().Get(rctx, dst.ID)
-		if err == nil && !fresh.FailingSince.IsZero() && now.Sub(fresh.FailingSince) >= d.cfg.DisableAfter {
-			d.disable(rctx, dst.ID, "failing", now)
+		fresh, err := d.st.Destinations().Get(ctx, a.Destination)
+		if err == nil && !fresh.FailingSince.IsZero() && a.At.Sub(fresh.FailingSince) >= d.cfg.DisableAfter {
+			d.disable(ctx, a.Destination, "failing", a.At)
 		}
 	}
 }

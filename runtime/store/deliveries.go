@@ -94,8 +94,12 @@ func (d deliveries) Route(ctx context.Context, n int, match func(e *Event) []str
 			if len(rows) == 0 {
 				return nil
 			}
+			for range s.shapeRows(len(rows), deliveryInsertRows) - len(rows) {
+				args = append(args, make([]any, 7)...)
+				rows = append(rows, rows[0]) // "?" placeholders: SQLite only
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO deliveries (event_id, destination, tenant, type, seq, created_at, next_attempt_at, status, attempts)
-				VALUES `+strings.Join(rows, ", "), args...)
+				`+s.insertRows(rows), args...)
 			args, rows = args[:0], rows[:0]
 			return err
 		}
@@ -145,6 +149,9 @@ func compactIDs(ids []string) []string {
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
+
+// claimReadIDs bounds the ids of one read of a claim's events.
+const claimReadIDs = 128
 
 func (d deliveries) Claim(ctx context.Context, worker string, n int, lease time.Duration, skip []string) ([]*DeliveryTask, error) {
 	if err := checkKey("worker", worker); err != nil {
@@ -205,9 +212,16 @@ func (d deliveries) Claim(ctx context.Context, worker string, n int, lease time.
 				ids = append(ids, c.event)
 			}
 		}
-		evs, err := queryAll(ctx, tx, scanEvent, `SELECT `+eventColumns+` FROM outbox WHERE id IN (`+paramList(1, len(ids))+`)`, ids...)
-		if err != nil {
-			return err
+		var evs []Event
+		for from := 0; from < len(ids); from += claimReadIDs {
+			chunk := ids[from:min(from+claimReadIDs, len(ids))]
+			n := s.shapeRows(len(chunk), claimReadIDs)
+			got, err := queryAll(ctx, tx, scanEvent, `SELECT `+eventColumns+` FROM outbox WHERE id IN (`+paramList(1, n)+`)`,
+				append(slices.Clip(chunk), make([]any, n-len(chunk))...)...)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, got...)
 		}
 		byID := make(map[string]*Event, len(evs))
 		for i := range evs {

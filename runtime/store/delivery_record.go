@@ -36,6 +36,32 @@ func (s *sqlStore) params(first, n int) []string {
 	return out
 }
 
+// shapeRows is how many rows a multi-row statement of n rows (n ≤ most)
+// is written with: on SQLite the next power of two (at most most), the
+// rest rows of NULLs that match and insert nothing, so that such a
+// statement has a few texts, which the writer keeps prepared
+// (runtime/store/internal/sqlite); n on PostgreSQL.
+func (s *sqlStore) shapeRows(n, most int) int {
+	if s.e.Name != "sqlite" || n <= 0 {
+		return n
+	}
+	k := 1
+	for k < n {
+		k <<= 1
+	}
+	return min(k, most)
+}
+
+// insertRows is the end of an INSERT of the rows vals: VALUES on
+// PostgreSQL; on SQLite a SELECT of them that drops the padding rows
+// (shapeRows), whose first column is NULL.
+func (s *sqlStore) insertRows(vals []string) string {
+	if s.e.Name != "sqlite" {
+		return "VALUES " + strings.Join(vals, ", ")
+	}
+	return "SELECT * FROM (VALUES " + strings.Join(vals, ", ") + ") WHERE column1 IS NOT NULL"
+}
+
 // recordRow is one checked attempt to record, by worker.
 type recordRow struct {
 	worker string
@@ -151,6 +177,10 @@ func (s *sqlStore) recordRound(ctx context.Context, tx sqldb.Tx, rows []recordRo
 			vals = append(vals, fmt.Sprintf("(%s, %s, %s, %s, CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER), CAST(%s AS BIGINT))",
 				p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]))
 		}
+		for range s.shapeRows(len(chunk), attemptChunk) - len(chunk) {
+			args = append(args, make([]any, 8)...)
+			vals = append(vals, vals[0]) // "?" placeholders: SQLite only
+		}
 		got, err := queryAll(ctx, tx, func(r scanner) (out [3]string, err error) {
 			return out, r.Scan(&out[0], &out[1], &out[2])
 		}, `WITH v (event_id, destination, worker, status, next_at, last_error, last_status, delivered_at) AS (VALUES `+strings.Join(vals, ", ")+`)
@@ -190,15 +220,20 @@ func (s *sqlStore) recordRound(ctx context.Context, tx sqldb.Tx, rows []recordRo
 	for from := 0; from < len(attempts); from += attemptChunk {
 		var args []any
 		var vals []string
-		for _, i := range attempts[from:min(from+attemptChunk, len(attempts))] {
+		chunk := attempts[from:min(from+attemptChunk, len(attempts))]
+		for _, i := range chunk {
 			a := rows[i].a
 			k := len(args)
 			args = append(args, a.EventID, a.Destination, tenants[key{a.EventID, a.Destination}], a.Attempt, micros(a.At), a.Status,
 				a.Latency.Microseconds(), a.Error, a.Excerpt)
 			vals = append(vals, "("+strings.Join(s.params(k+1, 9), ", ")+")")
 		}
+		for range s.shapeRows(len(chunk), attemptChunk) - len(chunk) {
+			args = append(args, make([]any, 9)...)
+			vals = append(vals, vals[0]) // "?" placeholders: SQLite only
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO delivery_attempts (event_id, destination, tenant, attempt, at, status, latency_us, error, excerpt)
-			VALUES `+strings.Join(vals, ", "), args...); err != nil {
+			`+s.insertRows(vals), args...); err != nil {
 			return nil, fmt.Errorf("attempts: %w", err)
 		}
 	}

@@ -13,15 +13,16 @@ import (
 // transactions to the single writer.
 type db struct {
 	reader, writer *sql.DB
-	stmts          stmtCache // of the readers
+	stmts          stmtCache   // of the readers
+	wstmts         writerStmts // of the writer
 }
 
 // stmtCache keeps the readers' prepared statements by query text: parsing
 // the SQL is nearly half the cost of a point read. database/sql re-prepares
 // a cached statement on each pool connection it meets. Only statements with
 // arguments are cached (the store's queries are a bounded set); one without
-// may be several statements, as a migration is. The writer has none: its
-// one connection is usually held by the transaction that would prepare.
+// may be several statements, as a migration is. The writer's are in
+// writerStmts.
 type stmtCache struct {
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
@@ -61,6 +62,84 @@ func (c *stmtCache) close() {
 	c.m = nil
 }
 
+// writerStmts keeps the write transactions' prepared statements by query
+// text, prepared on the writer's one connection and reused in every
+// transaction on it (sql.Tx.StmtContext finds the connection's prepared
+// statement): SQLite then parses a statement once per process, not each
+// time it runs. A statement cannot be prepared on the writer while a
+// transaction holds its connection, so one first seen in a transaction
+// runs unprepared there and is prepared before the next transaction
+// begins. Only statements with arguments are kept, up to maxCachedStmts.
+type writerStmts struct {
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending []string // seen in a transaction, to prepare
+	wanted  map[string]bool
+}
+
+// get is q's statement prepared on the writer, or nil; a miss marks q to
+// be prepared.
+func (w *writerStmts) get(q string, args []any) *sql.Stmt {
+	if len(args) == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := w.m[q]; s != nil {
+		return s
+	}
+	if len(w.m)+len(w.pending) < maxCachedStmts && !w.wanted[q] {
+		if w.wanted == nil {
+			w.wanted = map[string]bool{}
+		}
+		w.wanted[q] = true
+		w.pending = append(w.pending, q)
+	}
+	return nil
+}
+
+// prepare prepares the pending statements on the writer, whose connection
+// the caller does not hold. A statement that fails to prepare is left
+// to the plain call, which reports its error.
+func (w *writerStmts) prepare(ctx context.Context, writer *sql.DB) {
+	w.mu.Lock()
+	qs := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	if len(qs) == 0 {
+		return
+	}
+	ready := make(map[string]*sql.Stmt, len(qs))
+	var failed []string
+	for _, q := range qs {
+		if s, err := writer.PrepareContext(ctx, q); err == nil {
+			ready[q] = s
+		} else {
+			failed = append(failed, q)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[string]*sql.Stmt{}
+	}
+	for q, s := range ready {
+		w.m[q] = s
+	}
+	for _, q := range failed { // seen again, tried again
+		delete(w.wanted, q)
+	}
+}
+
+func (w *writerStmts) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.m {
+		s.Close()
+	}
+	w.m, w.pending, w.wanted = nil, nil, nil
+}
+
 func (d *db) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return result(d.writer.ExecContext(ctx, q, args...))
 }
@@ -87,27 +166,59 @@ func (d *db) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
 }
 
 func (d *db) Begin(ctx context.Context) (sqldb.Tx, error) {
+	d.wstmts.prepare(ctx, d.writer)
 	t, err := d.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, mark(err)
 	}
-	return &tx{t}, nil
+	return &tx{t: t, w: &d.wstmts}, nil
 }
 
 func (d *db) Close() {
 	d.stmts.close()
+	d.wstmts.close()
 	d.reader.Close()
 	d.writer.Close()
 }
 
-type tx struct{ t *sql.Tx }
+type tx struct {
+	t     *sql.Tx
+	w     *writerStmts
+	stmts map[string]*sql.Stmt // the writer's, bound to t; closed with it
+}
+
+// stmt is q's prepared statement bound to the transaction, or nil.
+func (t *tx) stmt(ctx context.Context, q string, args []any) *sql.Stmt {
+	if s := t.stmts[q]; s != nil {
+		return s
+	}
+	ws := t.w.get(q, args)
+	if ws == nil {
+		return nil
+	}
+	s := t.t.StmtContext(ctx, ws)
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = s
+	return s
+}
 
 func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if s := t.stmt(ctx, q, args); s != nil {
+		return result(s.ExecContext(ctx, args...))
+	}
 	return result(t.t.ExecContext(ctx, q, args...))
 }
 
 func (t *tx) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, error) {
-	r, err := t.t.QueryContext(ctx, q, args...)
+	var r *sql.Rows
+	var err error
+	if s := t.stmt(ctx, q, args); s != nil {
+		r, err = s.QueryContext(ctx, args...)
+	} else {
+		r, err = t.t.QueryContext(ctx, q, args...)
+	}
 	if err != nil {
 		return nil, mark(err)
 	}
@@ -115,6 +226,9 @@ func (t *tx) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, erro
 }
 
 func (t *tx) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
+	if s := t.stmt(ctx, q, args); s != nil {
+		return row{s.QueryRowContext(ctx, args...)}
+	}
 	return row{t.t.QueryRowContext(ctx, q, args...)}
 }
 
