@@ -339,6 +339,10 @@ func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	var skip []string
+	// room is the least free room among the destinations that have some:
+	// a claim is not split by destination, so any one of them may get all
+	// n rows, and a destination must never hold more than it can start
+	// before the lease runs out (a lapsed lease costs a retry).
 	room := 0
 	lease := d.cfg.Lease
 	for _, dst := range byID {
@@ -352,8 +356,8 @@ func (d *Deliverer) claimOnce(ctx context.Context) (bool, error) {
 		busy, most := d.inflight[id]+len(d.queued[id]), concurrency(dst)+d.ahead(dst, lease)
 		if busy >= most || dst.Status == store.DestinationDisabled {
 			skip = append(skip, id)
-		} else {
-			room += most - busy
+		} else if free := most - busy; room == 0 || free < room {
+			room = free
 		}
 	}
 	d.mu.Unlock()
