@@ -647,3 +647,40 @@ func TestEndpointDisabledRaisedOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("workspace events after %d concurrent 410s: %+v %v", n, evs, err)
 	}
 }
+
+// A claim never hands a destination more than it can start: a slow
+// destination with a backlog next to one with room gets its own room's
+// worth, not the sum of both (what it cannot start before the lease
+// lapses would count attempts never made, and burn its retries).
+func TestClaimNeverExceedsADestinationsRoom(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite(t))
+	entered := make(chan struct{}, 100)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	defer slow.Close()
+	defer close(release)
+	s := e.dest(store.Destination{Name: "slow", URL: slow.URL, Concurrency: 1, Timeout: time.Hour, EventTypes: []string{"slow.*"}})
+	e.dest(store.Destination{Name: "idle", URL: slow.URL, EventTypes: []string{"other.*"}})
+	e.enqueue("acme", "slow.created", 30)
+	e.start(e.st, nil)
+	<-entered
+	p, err := e.st.Deliveries().List(e.ctx, store.DeliveryFilter{Destination: s.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := 0
+	for _, d := range p.Items {
+		if d.Attempts > 0 {
+			claimed++
+		}
+	}
+	// Concurrency 1, and one claimed behind it for a destination whose
+	// latency is not known yet.
+	if len(p.Items) != 30 || claimed > 2 {
+		t.Fatalf("the slow destination has %d of %d deliveries claimed; it can start 2", claimed, len(p.Items))
+	}
+}
