@@ -255,12 +255,13 @@ func (s *Scheduler) Kick() {
 func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.stop()
 	for {
-		backlog := s.claim(ctx)
+		full, handedBack := s.claim(ctx)
 		var wake <-chan struct{}
-		if backlog {
-			// More may be due: claim again as soon as a worker is free.
+		if full || handedBack {
+			// More is due: claim again as soon as a worker is free, or,
+			// for a claim handed back, once a poll here ends.
 			wake = s.done
-			if s.free() > 0 {
+			if full && !handedBack && s.free() > 0 {
 				continue
 			}
 		}
@@ -305,14 +306,15 @@ func (s *Scheduler) free() int {
 }
 
 // claim takes due polls for the free workers and starts them. It reports
-// a backlog: the claim was full, so more may be due.
-func (s *Scheduler) claim(ctx context.Context) (backlog bool) {
+// whether the claim was full (more may be due) and whether it handed a
+// claim back because its connection is still polling here.
+func (s *Scheduler) claim(ctx context.Context) (full, handedBack bool) {
 	n := min(s.free(), s.o.Batch)
 	if n <= 0 {
-		return true
+		return true, false
 	}
 	if ctx.Err() != nil {
-		return false
+		return false, false
 	}
 	subs, err := s.polls.ClaimDue(ctx, s.o.Worker, s.clock.Now(), n, s.o.Lease)
 	if err != nil {
@@ -320,25 +322,30 @@ func (s *Scheduler) claim(ctx context.Context) (backlog bool) {
 			s.stats.errors.Add(1)
 			s.log.Warn("claiming due polls failed; trying again at the next tick", "error", err)
 		}
-		return false
+		return false, false
 	}
 	s.stats.claimed.Add(int64(len(subs)))
 	for _, sub := range subs {
-		s.start(sub)
+		if !s.start(sub) {
+			// Still due: claim it again once the poll that holds its
+			// connection here ends, not at the next tick.
+			handedBack = true
+		}
 	}
-	return len(subs) == n
+	return len(subs) == n, handedBack
 }
 
 // start runs one claimed poll on a worker of its own, unless its
 // connection is still polling here (a lease lost under a poll that has not
-// ended yet): that claim goes back, still due.
-func (s *Scheduler) start(sub *store.Subscription) {
+// ended yet, or one whose release has not finished): that claim goes
+// back, still due, and start reports false.
+func (s *Scheduler) start(sub *store.Subscription) bool {
 	s.mu.Lock()
 	if s.running[sub.ConnectionID] {
 		s.mu.Unlock()
 		s.stats.skipped.Add(1)
 		s.release(sub, sub.NextRunAt)
-		return
+		return false
 	}
 	s.running[sub.ConnectionID] = true
 	s.inflight++
@@ -356,6 +363,7 @@ func (s *Scheduler) start(sub *store.Subscription) {
 		}()
 		s.run(sub)
 	})
+	return true
 }
 
 // run polls sub while keeping its lease, then records the outcome and
