@@ -53,6 +53,25 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 	}
 	r := &Connector{Connector: c, Doc: Label(c.Source.Doc, Integration)}
 	patched, schemasPatched := false, false
+	if o := authModeOverride(overrides); o != nil {
+		a := c.AuthMode(o.AuthMode)
+		if a == nil {
+			keys := c.AuthModeKeys()
+			var pos diag.Pos // a connection's own mode has no file
+			if v := o.Source.Doc.Get("authMode"); v != nil {
+				pos = v.Pos
+			}
+			diags.Errorf(pos, "unknown-reference", "connector %q has no auth mode %q; its modes are %s%s", connector, o.AuthMode, strings.Join(keys, ", "), suggest.DidYouMean(o.AuthMode, keys))
+			return nil, diags
+		}
+		if a != c.Auth {
+			// The connector as this mode makes it: its auth is the mode's.
+			modes := r.Doc.Get("auth")
+			i := slices.Index(c.AuthModes, a)
+			r.Doc.Set("auth", modes.Pos, modes.Items[i])
+			patched, schemasPatched = true, true
+		}
+	}
 	for _, o := range overrides {
 		if o.ConnectorPatch != nil {
 			for _, s := range []*tree.Value{o.ConnectorPatch.Get("parameters"), o.ConnectorPatch.Get("auth").Get("credentials")} {
@@ -85,6 +104,17 @@ func ResolveConnector(ws *spec.Workspace, connector string, overrides ...*spec.C
 		return nil, diags
 	}
 	return r, diags
+}
+
+// authModeOverride returns the narrowest override that picks an auth mode
+// (the last one), or nil.
+func authModeOverride(overrides []*spec.ConnectionOverride) *spec.ConnectionOverride {
+	for _, o := range slices.Backward(overrides) {
+		if o.AuthMode != "" {
+			return o
+		}
+	}
+	return nil
 }
 
 // FindAction returns a connector's action by its own key, or the one that

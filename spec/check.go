@@ -27,9 +27,10 @@ func check(ws *Workspace, diags *diag.List) {
 	for _, key := range sortedKeys(ws.Connectors) {
 		c := ws.Connectors[key]
 		ws.checkSchema(c.Parameters, nil, diags)
-		if c.Auth != nil {
-			ws.checkSchema(c.Auth.Credentials, nil, diags)
+		for _, a := range c.Modes() {
+			ws.checkSchema(a.Credentials, nil, diags)
 		}
+		checkAuthModeKeys(c, diags)
 	}
 	implemented := map[string]bool{}
 	for _, conn := range sortedKeys(ws.Actions) {
@@ -262,6 +263,12 @@ func checkOverrideRefs(ws *Workspace, o *ConnectionOverride, diags *diag.List) {
 		schema.CheckKeywords(cp.Get("parameters"), diags)
 		schema.CheckKeywords(cp.Get("auth").Get("credentials"), diags)
 	}
+	if o.AuthMode != "" {
+		if c := ws.Connectors[o.Connector]; c != nil && c.AuthMode(o.AuthMode) == nil {
+			keys := c.AuthModeKeys()
+			diags.Errorf(o.Source.Doc.Get("authMode").Pos, "unknown-reference", "connector %q has no auth mode %q; its modes are %s%s", o.Connector, o.AuthMode, strings.Join(keys, ", "), suggest.DidYouMean(o.AuthMode, keys))
+		}
+	}
 	patches := o.Source.Doc.Get("actions")
 	for _, key := range sortedKeys(o.Actions) {
 		schema.CheckKeywords(o.Actions[key].Get("inputSchema"), diags)
@@ -358,3 +365,21 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// checkAuthModeKeys reports two auth modes of one connector sharing a key:
+// a connection names its mode by key.
+func checkAuthModeKeys(c *Connector, diags *diag.List) {
+	list := c.Source.Doc.Get("auth")
+	if list == nil || list.Kind != tree.List {
+		return
+	}
+	seen := map[string]int{}
+	for i, a := range c.AuthModes {
+		pos := list.Items[i].Get("key").Pos
+		if line, ok := seen[a.Key]; ok {
+			diags.Errorf(pos, "duplicate-definition", "auth mode %q is already defined at line %d; a connection names its mode by key, so each mode needs its own", a.Key, line)
+			continue
+		}
+		seen[a.Key] = pos.Line
+	}
+}

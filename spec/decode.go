@@ -27,6 +27,7 @@ var (
 	typeSchema   = reflect.TypeFor[Schema]()
 	typeDuration = reflect.TypeFor[Duration]()
 	typePos      = reflect.TypeFor[diag.Pos]()
+	typeModes    = reflect.TypeFor[AuthModes]()
 )
 
 func (d *decoder) mismatch(v *tree.Value, want string) {
@@ -60,6 +61,13 @@ func (d *decoder) value(v *tree.Value, out reflect.Value) {
 	case typeSchema:
 		out.Set(reflect.ValueOf(Schema{Value: v}))
 		return
+	case typeModes:
+		if v.Kind == tree.Map { // one auth, the connector's only mode
+			a := &Auth{}
+			d.value(v, reflect.ValueOf(a).Elem())
+			out.Set(reflect.ValueOf(AuthModes{a}))
+			return
+		}
 	case typeDuration:
 		if v.Kind != tree.String {
 			d.mismatch(v, `a duration such as "30s"`)

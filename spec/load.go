@@ -295,6 +295,9 @@ func decodeDocument(doc tree.Document, diags *diag.List) any {
 	if len(*diags) > before {
 		return brokenElement(kv.Str, root)
 	}
+	if c, ok := el.(*Connector); ok && len(c.AuthModes) > 0 {
+		c.Auth = c.AuthModes[0]
+	}
 	return el
 }
 

@@ -95,7 +95,14 @@ type Connector struct {
 	// Parameters is the JSON Schema of the connection parameters a user gives
 	// when connecting (a subdomain, a region).
 	Parameters *Schema `json:"parameters,omitempty"`
-	Auth       *Auth   `json:"auth,omitempty"`
+	// Auth is how a connection authenticates unless it chose another of
+	// AuthModes: the connector's one auth, or the first of its modes.
+	Auth *Auth `json:"-"`
+	// AuthModes are the ways a connection may authenticate, in the order
+	// written: one, or a list for an app that offers several (OAuth2 and
+	// a personal access token). A connection keeps the mode it was
+	// created with.
+	AuthModes AuthModes `json:"auth,omitempty"`
 	// Headers are sent with every request of the connector.
 	Headers   map[string]Template `json:"headers,omitempty"`
 	RateLimit *RateLimit          `json:"rateLimit,omitempty"`
@@ -123,7 +130,11 @@ const (
 // Auth says how requests of a connection are authenticated. Which fields
 // apply depends on Type; the JSON Schema of the Connector kind enforces it.
 type Auth struct {
-	Type string `json:"type"`
+	// Key and Label identify one of several auth modes: Key is what a
+	// connection records, Label what the connect page shows.
+	Key   string `json:"key,omitempty"`
+	Label string `json:"label,omitempty"`
+	Type  string `json:"type"`
 	// Credentials is the JSON Schema of what a user types to connect (an API
 	// key, a username and password). Each auth type has a default.
 	Credentials *Schema `json:"credentials,omitempty"`
@@ -160,6 +171,59 @@ type Auth struct {
 
 	// Test is a cheap request that proves the credentials work.
 	Test *Request `json:"test,omitempty"`
+}
+
+// AuthModes are a connector's ways to authenticate. In YAML, `auth:` is
+// either one auth (a mapping) or a list of modes, each with a key and a
+// name.
+type AuthModes []*Auth
+
+// ModeKey is how a connection names this auth mode: its key, or its type
+// when the connector has just one auth, written as a mapping.
+func (a *Auth) ModeKey() string {
+	if a.Key != "" {
+		return a.Key
+	}
+	return a.Type
+}
+
+// Modes returns the connector's auth modes: AuthModes, or its one Auth
+// (a connector built in Go may set only that), or none.
+func (c *Connector) Modes() AuthModes {
+	if len(c.AuthModes) > 0 {
+		return c.AuthModes
+	}
+	if c.Auth != nil {
+		return AuthModes{c.Auth}
+	}
+	return nil
+}
+
+// AuthMode returns the auth mode of the given key, the default one for
+// "", or nil when the connector has no such mode.
+func (c *Connector) AuthMode(key string) *Auth {
+	modes := c.Modes()
+	if key == "" {
+		if len(modes) > 0 {
+			return modes[0]
+		}
+		return nil
+	}
+	for _, a := range modes {
+		if a.ModeKey() == key {
+			return a
+		}
+	}
+	return nil
+}
+
+// AuthModeKeys lists the keys of the connector's auth modes, in order.
+func (c *Connector) AuthModeKeys() []string {
+	var keys []string
+	for _, a := range c.Modes() {
+		keys = append(keys, a.ModeKey())
+	}
+	return keys
 }
 
 // Login is the session request of a custom auth.
@@ -571,8 +635,12 @@ type ConnectionOverride struct {
 	Connector string `json:"connector"`
 	Tenant    string `json:"tenant,omitempty"`
 	// Connection narrows the override to one connection id of the tenant.
-	Connection     string                 `json:"connection,omitempty"`
-	Description    string                 `json:"description,omitempty"`
+	Connection  string `json:"connection,omitempty"`
+	Description string `json:"description,omitempty"`
+	// AuthMode picks one of the connector's auth modes by key. A
+	// connection's mode is the one it was created with; a file may pick
+	// one for `membrane run` and `membrane test`.
+	AuthMode       string                 `json:"authMode,omitempty"`
 	ConnectorPatch *tree.Value            `json:"connectorPatch,omitempty"`
 	Actions        map[string]*tree.Value `json:"actions,omitempty"`
 	Events         map[string]*tree.Value `json:"events,omitempty"`

@@ -28,6 +28,7 @@ func (a *api) listConnections(w http.ResponseWriter, r *http.Request) {
 // createRequest is connections.CreateRequest as the API takes it.
 type createRequest struct {
 	Connector   string         `json:"connector"`
+	AuthMode    string         `json:"authMode"`
 	Name        string         `json:"name"`
 	Parameters  map[string]any `json:"parameters"`
 	Credentials map[string]any `json:"credentials"`
@@ -42,7 +43,7 @@ func (a *api) createConnection(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, invalidField("/connector", "is required: the key of a connector of GET /v1/connectors"))
 		return
 	}
-	cr := connections.CreateRequest{Connector: req.Connector, Name: req.Name, Parameters: req.Parameters, Credentials: req.Credentials}
+	cr := connections.CreateRequest{Connector: req.Connector, AuthMode: req.AuthMode, Name: req.Name, Parameters: req.Parameters, Credentials: req.Credentials}
 	var answer *store.IdempotentResponse
 	if cl := claimOf(r); cl != nil {
 		// The key's answer commits with the connection: a create that
@@ -144,6 +145,7 @@ func (a *api) reconnect(w http.ResponseWriter, r *http.Request) {
 
 type authorizeRequest struct {
 	Connector    string         `json:"connector"`
+	AuthMode     string         `json:"authMode"`
 	ConnectionID string         `json:"connectionId"`
 	Parameters   map[string]any `json:"parameters"`
 	ReturnURL    string         `json:"returnUrl"`
@@ -173,7 +175,7 @@ func (a *api) authorize(w http.ResponseWriter, r *http.Request) {
 			"This server has no connect page to send the user through, so OAuth consent cannot start here."))
 		return
 	}
-	u, err := a.oauthLink.OAuthLink(r.Context(), tenantOf(r), connections.BeginOAuthRequest{Connector: req.Connector, ConnectionID: req.ConnectionID,
+	u, err := a.oauthLink.OAuthLink(r.Context(), tenantOf(r), connections.BeginOAuthRequest{Connector: req.Connector, ConnectionID: req.ConnectionID, AuthMode: req.AuthMode,
 		Parameters: req.Parameters, ReturnURL: req.ReturnURL})
 	if errors.Is(err, connections.ErrUnknownConnector) {
 		writeProblem(w, invalidField("/connector", err.Error()))

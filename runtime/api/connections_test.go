@@ -237,8 +237,9 @@ func TestCatalogue(t *testing.T) {
 		} `json:"items"`
 	}
 	c.get("/v1/connectors", acme).decode(t, &list)
-	if len(list.Items) != 2 || list.Items[0].Key != "crm" || list.Items[0].Auth.Type != "apiKey" || len(list.Items[0].Actions) != 2 ||
-		list.Items[1].Key != "oauthcrm" || list.Items[1].Auth.Type != "oauth2" {
+	if len(list.Items) != 3 || list.Items[0].Key != "crm" || list.Items[0].Auth.Type != "apiKey" || len(list.Items[0].Actions) != 2 ||
+		list.Items[1].Key != "deskcrm" || list.Items[1].Auth.Type != "oauth2" ||
+		list.Items[2].Key != "oauthcrm" || list.Items[2].Auth.Type != "oauth2" {
 		t.Fatalf("catalogue %+v", list)
 	}
 	r := c.get("/v1/connectors/crm", acme)

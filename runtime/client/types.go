@@ -23,6 +23,10 @@ type Connection struct {
 	Tenant    string `json:"tenant"`
 	Connector string `json:"connector"`
 	Name      string `json:"name,omitempty"`
+	// AuthMode is the connector's auth mode the connection was created
+	// with, by key; "" is the connector's first (or only) one. It never
+	// changes: another mode is another connection.
+	AuthMode string `json:"authMode,omitempty"`
 	// State is connected, error (retried by the server) or disconnected
 	// (reconnect it).
 	State     string `json:"state"`
@@ -39,7 +43,10 @@ type Connection struct {
 
 // CreateConnectionRequest connects with credentials.
 type CreateConnectionRequest struct {
-	Connector   string         `json:"connector"`
+	Connector string `json:"connector"`
+	// AuthMode picks one of the connector's auth modes by key; the first when
+	// empty.
+	AuthMode    string         `json:"authMode,omitempty"`
 	Name        string         `json:"name,omitempty"`
 	Parameters  map[string]any `json:"parameters,omitempty"`
 	Credentials map[string]any `json:"credentials,omitempty"`
@@ -75,6 +82,8 @@ type Exchange struct {
 // AuthorizeRequest starts an OAuth consent.
 type AuthorizeRequest struct {
 	Connector string `json:"connector"`
+	// AuthMode picks the connector's OAuth2 mode by key; the first when empty.
+	AuthMode string `json:"authMode,omitempty"`
 	// ConnectionID re-authorises a connection; empty connects a new one.
 	ConnectionID string         `json:"connectionId,omitempty"`
 	Parameters   map[string]any `json:"parameters,omitempty"`
@@ -88,15 +97,30 @@ type ConnectorInfo struct {
 	Key         string `json:"key"`
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`
-	Auth        struct {
+	// Auth is the default auth mode (the first), as are CredentialsSchema.
+	Auth struct {
 		Type  string `json:"type"`
 		Grant string `json:"grant,omitempty"`
 	} `json:"auth"`
+	// AuthModes are every way to connect, the default first: more than
+	// one for an app that offers several (OAuth2 and a personal access
+	// token). A connection picks one by key when it is created.
+	AuthModes []AuthMode `json:"authModes"`
 	// ParametersSchema and CredentialsSchema are JSON Schemas of what a
 	// connect form asks for; absent when nothing is asked.
 	ParametersSchema  json.RawMessage `json:"parametersSchema,omitempty"`
 	CredentialsSchema json.RawMessage `json:"credentialsSchema,omitempty"`
 	Actions           []ActionSummary `json:"actions"`
+}
+
+// AuthMode is one way to connect to a connector; create a connection with
+// it by its Key (CreateConnectionRequest.AuthMode).
+type AuthMode struct {
+	Key               string          `json:"key"`
+	Label             string          `json:"label,omitempty"`
+	Type              string          `json:"type"`
+	Grant             string          `json:"grant,omitempty"`
+	CredentialsSchema json.RawMessage `json:"credentialsSchema,omitempty"`
 }
 
 // ActionSummary names an action in a connector listing.

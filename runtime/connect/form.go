@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -27,15 +28,24 @@ func (h *handler) form(s *session) (*formPage, error) {
 		return nil, err
 	}
 	name := cmp.Or(info.Name, info.Key)
+	mode := modeOf(info, s.AuthMode)
+	if mode == nil {
+		mode = &connections.AuthMode{AuthInfo: info.Auth, CredentialsSchema: info.CredentialsSchema}
+	}
 	fp := &formPage{page: page{Base: h.base}, Connector: name, Description: info.Description, CSRF: s.CSRF,
-		Reconnect: s.ConnectionID != "", OAuth: info.Auth.Type == spec.AuthOAuth2 && info.Auth.Grant != spec.GrantClientCredentials}
+		Reconnect: s.ConnectionID != "", OAuth: mode.Type == spec.AuthOAuth2 && mode.Grant != spec.GrantClientCredentials}
+	if !fp.Reconnect && s.Link == "" && len(info.AuthModes) > 1 {
+		for _, m := range info.AuthModes {
+			fp.Modes = append(fp.Modes, modeChoice{Label: cmp.Or(m.Label, m.Key), URL: h.base + "?mode=" + url.QueryEscape(m.Key), Current: m.Key == mode.Key})
+		}
+	}
 	var b schemaform.Builder
 	var params, creds []*schemaform.Field
 	if !fp.Reconnect && s.Link == "" && info.ParametersSchema != nil {
 		params = b.Fields(info.ParametersSchema, "/parameters")
 	}
-	if !fp.OAuth && info.CredentialsSchema != nil {
-		creds = b.Fields(info.CredentialsSchema, "/credentials")
+	if !fp.OAuth && mode.CredentialsSchema != nil {
+		creds = b.Fields(mode.CredentialsSchema, "/credentials")
 	}
 	both := len(params) > 0 && len(creds) > 0
 	if len(params) > 0 {
@@ -58,6 +68,25 @@ func (h *handler) form(s *session) (*formPage, error) {
 		}
 	}
 	return fp, nil
+}
+
+// modeOf returns the connector's auth mode of that key, the first for "",
+// or nil.
+func modeOf(info *connections.ConnectorInfo, key string) *connections.AuthMode {
+	for i, m := range info.AuthModes {
+		if m.Key == key || (key == "" && i == 0) {
+			return &info.AuthModes[i]
+		}
+	}
+	return nil
+}
+
+func modeKeys(info *connections.ConnectorInfo) []string {
+	keys := make([]string, 0, len(info.AuthModes))
+	for _, m := range info.AuthModes {
+		keys = append(keys, m.Key)
+	}
+	return keys
 }
 
 func legend(show bool, s string) string {
@@ -108,7 +137,7 @@ func (h *handler) showForm(w http.ResponseWriter, s *session, fp *formPage, stat
 // the file fixes. None when the connector cannot be resolved: the
 // submission fails before any redirect then.
 func (h *handler) providerOrigins(s *session) []string {
-	origins, err := h.o.Service.AuthorizationOrigins(s.Tenant, s.Connector, s.ConnectionID)
+	origins, err := h.o.Service.AuthorizationOrigins(s.Tenant, s.Connector, s.ConnectionID, s.AuthMode)
 	if err != nil {
 		h.log.Warn("connect: the consent page's origins are not known", "connector", s.Connector, "error", err)
 		return nil
@@ -183,7 +212,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if fp.OAuth {
 		u, err := h.o.Service.BeginOAuth(ctx, s.Tenant, connections.BeginOAuthRequest{Connector: s.Connector,
-			ConnectionID: s.ConnectionID, Parameters: values["parameters"], RedirectURI: h.redirectURI(), ReturnURL: s.ReturnURL})
+			ConnectionID: s.ConnectionID, AuthMode: s.AuthMode, Parameters: values["parameters"], RedirectURI: h.redirectURI(), ReturnURL: s.ReturnURL})
 		if err != nil {
 			h.refused(w, r, s, fp, values, secrets, err)
 			return
@@ -195,7 +224,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 	if s.ConnectionID != "" {
 		c, err = h.o.Service.Reconnect(ctx, s.Tenant, s.ConnectionID, values["credentials"])
 	} else {
-		c, err = h.o.Service.Create(ctx, s.Tenant, connections.CreateRequest{Connector: s.Connector,
+		c, err = h.o.Service.Create(ctx, s.Tenant, connections.CreateRequest{Connector: s.Connector, AuthMode: s.AuthMode,
 			Parameters: values["parameters"], Credentials: values["credentials"]})
 	}
 	if err != nil {

@@ -184,7 +184,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := storetest.SQLite(t)(t)(store.WithKeyring(keys), store.WithClock(clock.Now), store.WithLogger(storetest.Quiet()))
 	clients := func(connector string) (string, string, bool) {
 		switch connector {
-		case "oauthy", "regional", "tenanted":
+		case "oauthy", "regional", "tenanted", "dual":
 			return testkit.OAuthClientID, testkit.OAuthClientSecret, true
 		}
 		return "", "", false

@@ -42,8 +42,11 @@ type formPage struct {
 	Description string
 	Reconnect   bool
 	OAuth       bool
-	CSRF        string
-	Sections    []formSection
+	// Modes are the ways to connect when the connector offers several,
+	// each a link that picks it.
+	Modes    []modeChoice
+	CSRF     string
+	Sections []formSection
 	// Errors are the form's own (the API refused the credentials); Summary
 	// links to every field in error too.
 	Errors  []string
@@ -54,6 +57,11 @@ type formPage struct {
 }
 
 type summaryItem struct{ ID, Text string }
+
+type modeChoice struct {
+	Label, URL string
+	Current    bool
+}
 
 type messagePage struct {
 	page

@@ -20,6 +20,10 @@ type session struct {
 	Connector    string `json:"c"`
 	ReturnURL    string `json:"r,omitempty"`
 	ConnectionID string `json:"id,omitempty"`
+	// AuthMode is the connector's auth mode being connected ("" for its
+	// first): the link's `mode`, the user's pick, or a reconnected
+	// connection's own.
+	AuthMode string `json:"m,omitempty"`
 	web.Expiry
 	CSRF string `json:"csrf"`
 	Link string `json:"l,omitempty"` // the OAuth link it started from (link.go)

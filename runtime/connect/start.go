@@ -22,6 +22,17 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		h.noSession(w, r, s, err)
 		return
 	}
+	if r.URL.Query().Has("mode") && s.ConnectionID == "" {
+		// The user picks another way to connect: the session keeps it
+		// for the form's submission.
+		if info, err := h.o.Service.Connector(s.Connector); err == nil && modeOf(info, r.URL.Query().Get("mode")) != nil {
+			s.AuthMode = modeOf(info, r.URL.Query().Get("mode")).Key
+			if err := h.setSession(w, r, s); err != nil {
+				h.unavailable(w, r, s, err)
+				return
+			}
+		}
+	}
 	fp, err := h.form(s)
 	if err != nil {
 		h.unavailable(w, r, s, err)
@@ -51,7 +62,12 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request) {
 		h.badLink(w, r, fmt.Sprintf("The link names connector %q, which this workspace does not have.", key), err.Error())
 		return
 	}
-	s := session{Tenant: claims.Tenant, Connector: info.Key, ConnectionID: q.Get("connectionId")}
+	s := session{Tenant: claims.Tenant, Connector: info.Key, ConnectionID: q.Get("connectionId"), AuthMode: q.Get("mode")}
+	if s.AuthMode != "" && modeOf(info, s.AuthMode) == nil {
+		h.badLink(w, r, fmt.Sprintf("The link names auth mode %q, which connector %q does not have.", s.AuthMode, info.Key),
+			"Name one of its modes in mode=<key> ("+strings.Join(modeKeys(info), ", ")+"), or leave mode out to let the user choose.")
+		return
+	}
 	if raw := q.Get("returnUrl"); raw != "" {
 		u, rerr := h.origins.check(raw)
 		if rerr != nil {
@@ -74,6 +90,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request) {
 			h.badLink(w, r, fmt.Sprintf("Connection %q is of connector %q, not %q.", c.ID, c.Connector, info.Key), "Name the connection's own connector in the link.")
 			return
 		}
+		s.AuthMode = c.AuthMode // a connection keeps the mode it was made with
 	}
 	if err := h.setSession(w, r, newSession(s)); err != nil {
 		h.unavailable(w, r, nil, err)

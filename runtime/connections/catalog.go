@@ -19,7 +19,12 @@ type ConnectorInfo struct {
 	Key         string   `json:"key"`
 	Name        string   `json:"name,omitempty"`
 	Description string   `json:"description,omitempty"`
-	Auth        AuthInfo `json:"auth"`
+	// Auth is the default auth mode (the first), as are CredentialsSchema.
+	Auth AuthInfo `json:"auth"`
+	// AuthModes are every way to connect, the default first: more than
+	// one for an app that offers several (OAuth2 and a personal access
+	// token). A connection picks one by key when it is created.
+	AuthModes []AuthMode `json:"authModes"`
 	// ParametersSchema and CredentialsSchema are JSON Schemas of what a
 	// connect form asks for; absent when nothing is asked.
 	ParametersSchema  *tree.Value     `json:"parametersSchema,omitempty"`
@@ -32,6 +37,15 @@ type ConnectorInfo struct {
 type AuthInfo struct {
 	Type  string `json:"type"`
 	Grant string `json:"grant,omitempty"`
+}
+
+// AuthMode is one way to connect to a connector: its key (what a
+// connection records), what the connect page shows, and what it asks for.
+type AuthMode struct {
+	Key   string `json:"key"`
+	Label string `json:"label,omitempty"`
+	AuthInfo
+	CredentialsSchema *tree.Value `json:"credentialsSchema,omitempty"`
 }
 
 // ActionSummary names an action in a connector listing.
@@ -79,10 +93,13 @@ func (s *Service) Connector(key string) (*ConnectorInfo, error) {
 }
 
 func connectorInfo(ws *membrane.Workspace, c *spec.Connector) ConnectorInfo {
-	info := ConnectorInfo{Key: c.Key, Name: c.Name, Description: c.Description, Actions: []ActionSummary{}}
-	if c.Auth != nil {
-		info.Auth = AuthInfo{Type: c.Auth.Type, Grant: c.Auth.Grant}
-		info.CredentialsSchema = spec.CredentialsSchema(c.Auth)
+	info := ConnectorInfo{Key: c.Key, Name: c.Name, Description: c.Description, Actions: []ActionSummary{}, AuthModes: []AuthMode{}}
+	for _, a := range c.Modes() {
+		info.AuthModes = append(info.AuthModes, AuthMode{Key: a.ModeKey(), Label: a.Label,
+			AuthInfo: AuthInfo{Type: a.Type, Grant: a.Grant}, CredentialsSchema: spec.CredentialsSchema(a)})
+	}
+	if len(info.AuthModes) > 0 {
+		info.Auth, info.CredentialsSchema = info.AuthModes[0].AuthInfo, info.AuthModes[0].CredentialsSchema
 	} else {
 		info.Auth.Type = "none"
 	}
@@ -189,7 +206,7 @@ func (s *Service) layered(ctx context.Context, tenant, connID string) (*membrane
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -17,6 +17,9 @@ import (
 // CreateRequest is what a user gives to connect with credentials.
 type CreateRequest struct {
 	Connector string `json:"connector"`
+	// AuthMode picks one of the connector's auth modes by key, for an app
+	// that offers several; "" is its first.
+	AuthMode string `json:"authMode,omitempty"`
 	// Name is how the connection is shown; the connector's name when empty.
 	Name        string         `json:"name,omitempty"`
 	Parameters  map[string]any `json:"parameters,omitempty"`
@@ -45,6 +48,10 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	r.AuthMode = canonicalMode(cn, r.AuthMode)
+	if cn, err = withMode(cn, r.AuthMode); err != nil {
+		return nil, err
+	}
 	if needsConsent(cn, r.Credentials) {
 		return nil, fmt.Errorf("connector %q: %w", cn.Key, ErrOAuthRequired)
 	}
@@ -64,9 +71,9 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 		name = cmp.Or(cn.Name, cn.Key)
 	}
 	c := &store.Connection{ID: newConnectionID(), Tenant: tenant, Connector: cn.Key, Name: name,
-		State: store.Connected, Parameters: params, Credentials: creds}
+		AuthMode: r.AuthMode, State: store.Connected, Parameters: params, Credentials: creds}
 	ts := s.st.Tenant(tenant)
-	ovs, err := s.overridesFor(ctx, ws, ts, cn.Key, "")
+	ovs, err := s.overridesFor(ctx, ws, ts, cn.Key, "", r.AuthMode)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +131,7 @@ func needsConsent(cn *spec.Connector, creds map[string]any) bool {
 func (s *Service) trial(ctx context.Context, ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, error) {
 	m := s.m
 	var mem *oauth.MemStore
-	if a := ws.Spec.Connectors[c.Connector].Auth; a != nil && a.Type == spec.AuthOAuth2 && a.Grant == spec.GrantClientCredentials {
+	if a := authOf(ws, c); a != nil && a.Type == spec.AuthOAuth2 && a.Grant == spec.GrantClientCredentials {
 		// The shared manager would save the token to a connection that
 		// does not exist yet: this one keeps it in memory until it does.
 		mem = oauth.NewMemStore()
@@ -163,20 +170,29 @@ func (s *Service) runTest(ctx context.Context, ws *membrane.Workspace, c *store.
 	return ws.TestConnection(ctx, c.Connector, *ec, ovs...)
 }
 
+// authOf is the auth of c's mode as the connector's file writes it, or
+// nil (no such connector or mode, or no auth).
+func authOf(ws *membrane.Workspace, c *store.Connection) *spec.Auth {
+	if cn := ws.Spec.Connectors[c.Connector]; cn != nil {
+		return cn.AuthMode(c.AuthMode)
+	}
+	return nil
+}
+
 // engineConnection is what the engine knows of c. An OAuth2 connection
 // with a token, or of the client credentials grant, gets m's refreshing
 // authenticator, with the connector's auth as the overrides leave it (a
 // sandbox token URL); the others the engine's built-in auth.
 func (s *Service) engineConnection(ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride, m *oauth.Manager) (*engine.Connection, error) {
 	ec := &engine.Connection{ID: c.ID, Name: c.Name, Tenant: c.Tenant, Parameters: c.Parameters, Info: c.Info, Credentials: c.Credentials}
-	raw := ws.Spec.Connectors[c.Connector]
-	if raw == nil || raw.Auth == nil || raw.Auth.Type != spec.AuthOAuth2 || (raw.Auth.Grant != spec.GrantClientCredentials && c.Token == nil) {
+	a := authOf(ws, c)
+	if a == nil || a.Type != spec.AuthOAuth2 || (a.Grant != spec.GrantClientCredentials && c.Token == nil) {
 		return ec, nil
 	}
 	if m == nil {
 		return nil, fmt.Errorf("connector %q: %w", c.Connector, ErrOAuthUnavailable)
 	}
-	auth, err := s.auths.get(ws, c.Connector, ovs)
+	auth, err := s.auths.get(ws, c.Connector, c.AuthMode, ovs)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +300,7 @@ func (s *Service) Test(ctx context.Context, tenant, id string) (*TestResult, err
 
 func (s *Service) test(ctx context.Context, ts store.TenantStore, c *store.Connection) (*TestResult, error) {
 	ws := s.ws()
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, err
 	}
@@ -434,6 +450,9 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if err != nil {
 		return nil, err
 	}
+	if cn, err = withMode(cn, c.AuthMode); err != nil {
+		return nil, err
+	}
 	if needsConsent(cn, credentials) {
 		return nil, fmt.Errorf("connector %q: %w (with the connection id, to re-authorise it)", cn.Key, ErrOAuthRequired)
 	}
@@ -444,7 +463,7 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if err := invalid(cn, cv); err != nil {
 		return nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func CurrentProviders(current func() *membrane.Workspace, clients func(connector
 		if ws.Spec.Connectors[r.Connector] == nil {
 			return nil, nil // the manager says "no connector"
 		}
-		auth, err := auths.get(ws, r.Connector, fileOverrides(ws, r.Tenant, r.Connector, r.ConnectionID))
+		auth, err := auths.get(ws, r.Connector, r.AuthMode, withAuthMode(r.Connector, r.AuthMode, fileOverrides(ws, r.Tenant, r.Connector, r.ConnectionID)))
 		if err != nil {
 			return nil, err
 		}
@@ -55,14 +55,20 @@ func CurrentProviders(current func() *membrane.Workspace, clients func(connector
 	}
 }
 
-// authCache keeps the compiled auth of connectors, compiled once each.
-type authCache struct{ m sync.Map } // *spec.Connector → *compile.Auth
+// authCache keeps the compiled auth of connectors, compiled once for each
+// auth mode.
+type authCache struct{ m sync.Map } // authKey → *compile.Auth
+
+type authKey struct {
+	c    *spec.Connector
+	mode string
+}
 
 // get returns a connector's compiled auth as the overrides leave it: only
 // an override that patches the connector (a sandbox token URL) costs a
 // compilation.
-func (ac *authCache) get(ws *membrane.Workspace, connector string, ovs []*spec.ConnectionOverride) (*compile.Auth, error) {
-	c := ws.Spec.Connectors[connector]
+func (ac *authCache) get(ws *membrane.Workspace, connector, mode string, ovs []*spec.ConnectionOverride) (*compile.Auth, error) {
+	c := authKey{ws.Spec.Connectors[connector], mode}
 	patched := slices.ContainsFunc(ovs, func(o *spec.ConnectionOverride) bool { return o.ConnectorPatch != nil })
 	if !patched {
 		if a, ok := ac.m.Load(c); ok {
@@ -105,6 +111,10 @@ type BeginOAuthRequest struct {
 	// ConnectionID re-authorises an existing connection; empty connects a
 	// new one.
 	ConnectionID string `json:"connectionId,omitempty"`
+	// AuthMode picks the connector's OAuth2 mode by key, for an app that
+	// offers several ways to connect; "" is its first. A re-authorised
+	// connection keeps its own.
+	AuthMode string `json:"authMode,omitempty"`
 	// Parameters of a new connection (a subdomain the authorization URL
 	// may use), checked against the connector's schema. A re-authorised
 	// connection keeps its own.
@@ -125,12 +135,10 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 	if err != nil {
 		return "", err
 	}
-	if cn.Auth == nil || cn.Auth.Type != spec.AuthOAuth2 || cn.Auth.Grant == spec.GrantClientCredentials {
-		return "", invalidf("connector %q has no OAuth consent page; create its connections with credentials", cn.Key)
-	}
 	ws := s.ws()
 	ts := s.st.Tenant(tenant)
 	var params map[string]any
+	mode := r.AuthMode
 	if r.ConnectionID != "" {
 		c, err := ts.Connections().Get(ctx, r.ConnectionID)
 		if err != nil {
@@ -139,8 +147,20 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 		if c.Connector != cn.Key {
 			return "", invalidf("connection %q is of connector %q, not %q", c.ID, c.Connector, cn.Key)
 		}
-		params = c.Parameters
-	} else {
+		params, mode = c.Parameters, c.AuthMode
+	}
+	mode = canonicalMode(cn, mode)
+	if cn, err = withMode(cn, mode); err != nil {
+		return "", err
+	}
+	if cn.Auth == nil || cn.Auth.Type != spec.AuthOAuth2 || cn.Auth.Grant == spec.GrantClientCredentials {
+		what := fmt.Sprintf("connector %q has", cn.Key)
+		if mode != "" {
+			what = fmt.Sprintf("auth mode %q of connector %q has", mode, cn.Key)
+		}
+		return "", invalidf("%s no OAuth consent page; create its connections with credentials", what)
+	}
+	if r.ConnectionID == "" {
 		var pv []schema.Violation
 		if params, pv, err = s.params(cn, r.Parameters); err != nil {
 			return "", err
@@ -154,14 +174,14 @@ func (s *Service) BeginOAuth(ctx context.Context, tenant string, r BeginOAuthReq
 	// after consent (its token URL at the code exchange, its base URL at
 	// each run): a parameter that names a host of its own is refused now,
 	// at /parameters/<name>, not once the user has consented.
-	ovs, err := s.overridesFor(ctx, ws, ts, cn.Key, r.ConnectionID)
+	ovs, err := s.overridesFor(ctx, ws, ts, cn.Key, r.ConnectionID, mode)
 	if err != nil {
 		return "", err
 	}
 	if err := invalid(cn, s.hostViolations(ctx, ws, cn.Key, tenant, ovs, params, nil)); err != nil {
 		return "", err
 	}
-	u, err := s.m.Begin(ctx, oauth.BeginRequest{Tenant: tenant, Connector: cn.Key, ConnectionID: r.ConnectionID,
+	u, err := s.m.Begin(ctx, oauth.BeginRequest{Tenant: tenant, Connector: cn.Key, ConnectionID: r.ConnectionID, AuthMode: mode,
 		Parameters: params, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL})
 	var ue *compile.URLError
 	if errors.As(err, &ue) {
@@ -246,7 +266,7 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 			name = cmp.Or(cn.Name, cn.Key)
 		}
 	}
-	c := store.Connection{ID: newConnectionID(), Connector: a.Connector, Name: name, State: store.Connected,
+	c := store.Connection{ID: newConnectionID(), Connector: a.Connector, AuthMode: a.AuthMode, Name: name, State: store.Connected,
 		Parameters: a.Parameters, Token: toStoreToken(a.Token, nil)}
 	ws := s.ws()
 	var subs []*store.Subscription
@@ -276,14 +296,14 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 // connection to an OAuth2 connector may be: the origins its authorization
 // URL's host policy allows (scheme://host[:port], a `*` standing for one
 // label), the override files for the tenant and connection applied as
-// Begin applies them. A page that sends the user there names them in its
+// Begin applies them, for the auth mode given ("" for the first). A page that sends the user there names them in its
 // Content-Security-Policy. connID is empty for a new connection.
-func (s *Service) AuthorizationOrigins(tenant, connector, connID string) ([]string, error) {
+func (s *Service) AuthorizationOrigins(tenant, connector, connID, mode string) ([]string, error) {
 	ws := s.ws()
 	if _, err := connectorOf(ws, connector); err != nil {
 		return nil, err
 	}
-	auth, err := s.auths.get(ws, connector, fileOverrides(ws, tenant, connector, connID))
+	auth, err := s.auths.get(ws, connector, mode, withAuthMode(connector, mode, fileOverrides(ws, tenant, connector, connID)))
 	if err != nil {
 		return nil, err
 	}

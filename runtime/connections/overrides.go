@@ -335,9 +335,9 @@ func (s *Service) ListOverrides(ctx context.Context, tenant string, f store.Over
 // tenant, for its tenant, for it), then the tenant's stored override of
 // the connector, then the connection's own. An empty connID leaves out
 // the ones of a connection (a connection being created).
-func (s *Service) overridesFor(ctx context.Context, ws *membrane.Workspace, ts store.TenantStore, connector, connID string) ([]*spec.ConnectionOverride, error) {
+func (s *Service) overridesFor(ctx context.Context, ws *membrane.Workspace, ts store.TenantStore, connector, connID, authMode string) ([]*spec.ConnectionOverride, error) {
 	tenant := ts.Key()
-	out := fileOverrides(ws, tenant, connector, connID)
+	out := withAuthMode(connector, authMode, fileOverrides(ws, tenant, connector, connID))
 	ids := []string{""}
 	if connID != "" {
 		ids = append(ids, connID)
@@ -357,6 +357,17 @@ func (s *Service) overridesFor(ctx context.Context, ws *membrane.Workspace, ts s
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// withAuthMode puts first the pick of a connection's auth mode, so that
+// every layer above applies to the connector as that mode makes it; the
+// default mode needs none, which keeps the compiled plans of the many
+// connections on it shared.
+func withAuthMode(connector, mode string, ovs []*spec.ConnectionOverride) []*spec.ConnectionOverride {
+	if mode == "" {
+		return ovs
+	}
+	return append([]*spec.ConnectionOverride{{Kind: spec.KindConnectionOverride, Connector: connector, AuthMode: mode}}, ovs...)
 }
 
 // fileOverrides are the workspace's override files that match a

@@ -119,7 +119,7 @@ func (s *Service) PollWith(ctx context.Context, sub *store.Subscription, o PollO
 // pollPlan resolves a subscription's event through the connection's
 // overrides and makes the engine connection it polls through.
 func (s *Service) pollPlan(ctx context.Context, ws *membrane.Workspace, ts store.TenantStore, c *store.Connection, event string) (*events.Plan, *engine.Connection, error) {
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -46,7 +46,7 @@ func (s *Service) refreshExpiring(ctx context.Context, rep *MaintainReport) erro
 			errs = append(errs, err)
 			continue
 		}
-		ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+		ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 		if err != nil {
 			errs = append(errs, err)
 			continue

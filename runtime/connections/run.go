@@ -67,7 +67,7 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 	if _, err := s.findAction(ws, c.Connector, action); err != nil {
 		return nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/schema"
 	"github.com/membrane-dev/membrane/spec/suggest"
 )
 
@@ -191,6 +193,40 @@ func (s *Service) ws() *membrane.Workspace { return s.cur.Load() }
 
 // connector returns a workspace connector or ErrUnknownConnector.
 func (s *Service) connector(key string) (*spec.Connector, error) { return connectorOf(s.ws(), key) }
+
+// withMode returns the connector as one of its auth modes makes it: cn
+// itself for its first mode, else a copy whose Auth is the mode's. An
+// unknown mode is invalid input at /authMode, naming the modes there are.
+// The first mode, named or not, is recorded as "" (canonicalMode).
+func withMode(cn *spec.Connector, mode string) (*spec.Connector, error) {
+	a := cn.AuthMode(mode)
+	if a == nil && mode != "" {
+		keys := cn.AuthModeKeys()
+		msg := fmt.Sprintf("connector %q has no auth mode %q", cn.Key, mode)
+		if len(keys) > 0 {
+			msg += "; use one of " + strings.Join(keys, ", ") + suggest.DidYouMean(mode, keys)
+		} else {
+			msg += "; it takes no credentials"
+		}
+		return nil, invalid(cn, []schema.Violation{{Pointer: "/authMode", Message: msg}})
+	}
+	if a == cn.Auth {
+		return cn, nil
+	}
+	c := *cn
+	c.Auth = a
+	return &c, nil
+}
+
+// canonicalMode is how a connection records its mode: "" for the
+// connector's first, so that connections made before the connector had
+// several modes and those made with its first share their plans.
+func canonicalMode(cn *spec.Connector, mode string) string {
+	if a := cn.AuthMode(mode); a != nil && a == cn.AuthMode("") {
+		return ""
+	}
+	return mode
+}
 
 func connectorOf(ws *membrane.Workspace, key string) (*spec.Connector, error) {
 	c := ws.Spec.Connectors[key]

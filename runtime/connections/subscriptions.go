@@ -251,7 +251,7 @@ func (s *Service) Subscribe(ctx context.Context, tenant, connID string, r Subscr
 	if _, err := connectorOf(ws, c.Connector); err != nil {
 		return nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, err
 	}
@@ -512,7 +512,7 @@ func (s *Service) autoSubscribe(ctx context.Context, ws *membrane.Workspace, tx 
 	if cfg == nil || len(cfg.Subscriptions[c.Connector]) == 0 {
 		return nil, nil
 	}
-	ovs, err := s.overridesFor(ctx, ws, tx, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, tx, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, err
 	}

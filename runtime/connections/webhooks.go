@@ -48,7 +48,7 @@ func (s *Service) ResolveEvent(ctx context.Context, tenant, connID, event string
 	if err != nil {
 		return nil, nil, err
 	}
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -110,7 +110,7 @@ func (s *Service) SendEventRequest(ctx context.Context, tenant, connID, event, w
 	if c.State == store.Disconnected {
 		return nil, &DisconnectedError{ConnectionID: c.ID, Reason: c.LastError}
 	}
-	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID)
+	ovs, err := s.overridesFor(ctx, ws, ts, c.Connector, c.ID, c.AuthMode)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ type BeginRequest struct {
 	// ConnectionID is the connection being re-authorised; empty for a new
 	// one.
 	ConnectionID string
+	// AuthMode is the connector's auth mode being connected, by key; ""
+	// for its first.
+	AuthMode string
 	// Parameters are the connection's parameters (a subdomain), which the
 	// authorization and token URLs may use.
 	Parameters map[string]any
@@ -52,6 +55,7 @@ type Authorization struct {
 	Tenant       string
 	Connector    string
 	ConnectionID string // as given to Begin
+	AuthMode     string // as given to Begin
 	Parameters   map[string]any
 	ReturnURL    string
 	// Token is nil when the user did not consent. The caller saves it for
@@ -81,6 +85,7 @@ type pending struct {
 	Tenant       string         `json:"tenant"`
 	Connector    string         `json:"connector"`
 	ConnectionID string         `json:"connectionId,omitempty"`
+	AuthMode     string         `json:"authMode,omitempty"`
 	Parameters   map[string]any `json:"parameters,omitempty"`
 	RedirectURI  string         `json:"redirectUri"`
 	ReturnURL    string         `json:"returnUrl,omitempty"`
@@ -104,7 +109,7 @@ func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	if u, err := url.Parse(r.RedirectURI); err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", fmt.Errorf("oauth: the redirect URI %q is not an absolute http(s) URL", r.RedirectURI)
 	}
-	p, err := m.provider(ctx, ProviderRequest{Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID})
+	p, err := m.provider(ctx, ProviderRequest{Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID, AuthMode: r.AuthMode})
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +147,7 @@ func (m *Manager) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = q.Encode(), false, "", ""
 
 	pd := pending{
-		Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID,
+		Tenant: r.Tenant, Connector: r.Connector, ConnectionID: r.ConnectionID, AuthMode: r.AuthMode,
 		Parameters: r.Parameters, RedirectURI: r.RedirectURI, ReturnURL: r.ReturnURL,
 	}
 	if p.pkce() {
@@ -190,14 +195,14 @@ func (m *Manager) Complete(ctx context.Context, r CompleteRequest) (*Authorizati
 	if err := json.Unmarshal(data, &pd); err != nil || pd.Tenant != sp.Tenant || pd.Connector != sp.Connector {
 		return nil, stateError("inconsistent")
 	}
-	a := &Authorization{Tenant: pd.Tenant, Connector: pd.Connector, ConnectionID: pd.ConnectionID, Parameters: pd.Parameters, ReturnURL: pd.ReturnURL}
+	a := &Authorization{Tenant: pd.Tenant, Connector: pd.Connector, ConnectionID: pd.ConnectionID, AuthMode: pd.AuthMode, Parameters: pd.Parameters, ReturnURL: pd.ReturnURL}
 	if r.Error != "" {
 		return a, &AuthorizationError{Code: r.Error, Description: httpx.Excerpt([]byte(r.ErrorDescription))}
 	}
 	if r.Code == "" {
 		return a, &AuthorizationError{Code: "invalid_request", Description: "the redirect carries no code"}
 	}
-	p, err := m.provider(ctx, ProviderRequest{Tenant: pd.Tenant, Connector: pd.Connector, ConnectionID: pd.ConnectionID})
+	p, err := m.provider(ctx, ProviderRequest{Tenant: pd.Tenant, Connector: pd.Connector, ConnectionID: pd.ConnectionID, AuthMode: pd.AuthMode})
 	if err != nil {
 		return a, err
 	}

@@ -27,6 +27,8 @@ type ProviderRequest struct {
 	Tenant       string
 	Connector    string
 	ConnectionID string
+	// AuthMode is the connector's auth mode, by key; "" for its first.
+	AuthMode string
 }
 
 func (p *Provider) src() *spec.Auth {

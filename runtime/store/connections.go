@@ -11,24 +11,35 @@ import (
 
 type connections struct{ t *tenantStore }
 
-const connColumns = `id, tenant, connector, name, state, last_error, parameters, info, credentials, token, created_at, updated_at, version`
+const connColumns = `id, tenant, connector, name, state, last_error, parameters, info, credentials, token, created_at, updated_at, version, auth_mode`
+
+// insertConn inserts a connection, naming its auth mode only when it has
+// one: the column's default is the connector's first mode.
+var insertConn = map[bool]string{
+	false: `INSERT INTO connections (id, tenant, connector, name, state, last_error, parameters, info, credentials, token,
+		created_at, updated_at, version, secret_kid, token_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	true: `INSERT INTO connections (id, tenant, connector, name, state, last_error, parameters, info, credentials, token,
+		created_at, updated_at, version, secret_kid, token_expires_at, auth_mode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+}
 
 // connRow is a connections row as scanned.
 type connRow struct {
-	id, tenant, connector, name, state, lastError, params, info string
-	creds, token                                                []byte
-	created, updated, version                                   int64
+	id, tenant, connector, name, state, lastError, params, info, authMode string
+	creds, token                                                          []byte
+	created, updated, version                                             int64
 }
 
 func (r *connRow) dest() []any {
 	return []any{&r.id, &r.tenant, &r.connector, &r.name, &r.state, &r.lastError, &r.params, &r.info,
-		&r.creds, &r.token, &r.created, &r.updated, &r.version}
+		&r.creds, &r.token, &r.created, &r.updated, &r.version, &r.authMode}
 }
 
 // connection decodes a row; with secrets, it opens them too.
 func (r *connRow) connection(s *sqlStore, secrets bool) (*Connection, error) {
 	c := &Connection{
-		ID: r.id, Tenant: r.tenant, Connector: r.connector, Name: r.name,
+		ID: r.id, Tenant: r.tenant, Connector: r.connector, Name: r.name, AuthMode: r.authMode,
 		State: ConnectionState(r.state), LastError: r.lastError,
 		CreatedAt: fromMicros(r.created), UpdatedAt: fromMicros(r.updated), Version: r.version,
 	}
@@ -78,6 +89,11 @@ func (c *Connection) check() error {
 	if err := checkKey("connector", c.Connector); err != nil {
 		return err
 	}
+	if c.AuthMode != "" {
+		if err := checkKey("auth mode", c.AuthMode); err != nil {
+			return err
+		}
+	}
 	if !c.State.valid() {
 		return fmt.Errorf("%w: connection state %q (want connected, error or disconnected)", ErrInvalid, c.State)
 	}
@@ -121,10 +137,12 @@ func (cs connections) Create(ctx context.Context, c Connection) (*Connection, er
 		return nil, err
 	}
 	err = t.write(ctx, func(tx sqldb.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO connections (`+connColumns+`, secret_kid, token_expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			c.ID, c.Tenant, c.Connector, c.Name, string(c.State), c.LastError, params, info,
-			sec.creds, sec.token, micros(c.CreatedAt), micros(c.UpdatedAt), c.Version, sec.kid, tokenExpiry(c.Token))
+		args := []any{c.ID, c.Tenant, c.Connector, c.Name, string(c.State), c.LastError, params, info,
+			sec.creds, sec.token, micros(c.CreatedAt), micros(c.UpdatedAt), c.Version, sec.kid, tokenExpiry(c.Token)}
+		if c.AuthMode != "" {
+			args = append(args, c.AuthMode)
+		}
+		_, err := tx.Exec(ctx, insertConn[c.AuthMode != ""], args...)
 		if err != nil && t.sc.kind(err) == sqldb.Unique {
 			return fmt.Errorf("connection %q: %w: the id is taken", c.ID, ErrConflict)
 		}
@@ -241,7 +259,7 @@ func (cs connections) Update(ctx context.Context, id string, fn func(c *Connecti
 			return err
 		}
 		// What fn may not change.
-		c.ID, c.Tenant, c.Connector, c.CreatedAt = keep.ID, keep.Tenant, keep.Connector, keep.CreatedAt
+		c.ID, c.Tenant, c.Connector, c.AuthMode, c.CreatedAt = keep.ID, keep.Tenant, keep.Connector, keep.AuthMode, keep.CreatedAt
 		c.Version = keep.Version + 1
 		if c.UpdatedAt = s.clock(); c.UpdatedAt.Before(keep.UpdatedAt) {
 			c.UpdatedAt = keep.UpdatedAt // a clock stepping back must not reorder changes

@@ -27,10 +27,14 @@ func (s ConnectionState) valid() bool {
 type Connection struct {
 	// ID is assigned by Create ("conn_" and 20 base32 characters) unless
 	// the caller sets one.
-	ID        string          `json:"id"`
-	Tenant    string          `json:"tenant"`
-	Connector string          `json:"connector"`
-	Name      string          `json:"name,omitempty"`
+	ID        string `json:"id"`
+	Tenant    string `json:"tenant"`
+	Connector string `json:"connector"`
+	Name      string `json:"name,omitempty"`
+	// AuthMode is the connector's auth mode the connection was created
+	// with, by key; "" is the connector's first (or only) one. It never
+	// changes: another mode is another connection.
+	AuthMode  string          `json:"authMode,omitempty"`
 	State     ConnectionState `json:"state"`
 	LastError string          `json:"lastError,omitempty"`
 	// Parameters given when connecting (a subdomain); not secret.

@@ -210,3 +210,53 @@ func enqueue0004(t *testing.T, s store.Store, tenant, id string, at time.Time) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpgradeAuthModeFrom0005: connections a 0005 database holds were all
+// made with their connector's only (or first) auth mode; after the
+// upgrade they read as such, keep their secrets, and new connections
+// record the mode they are created with.
+func TestUpgradeAuthModeFrom0005(t *testing.T) {
+	for name, newDB := range map[string]func(*testing.T) storetest.NewDB{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
+		t.Run(name, func(t *testing.T) {
+			open := newDB(t)(t)
+			keys := testKeys(t)
+			ctx := t.Context()
+			old := open(store.WithKeyring(keys), store.WithLogger(storetest.Quiet()), store.WithMigrationsUpTo(5))
+			c, err := old.Tenant("acme").Connections().Create(ctx, store.Connection{Connector: "desk",
+				Credentials: map[string]any{"apiKey": "key_0123456789abcdef"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+
+			cur := open(store.WithKeyring(keys), store.WithLogger(storetest.Quiet()))
+			defer cur.Close()
+			acme := cur.Tenant("acme")
+			got, err := acme.Connections().Get(ctx, c.ID)
+			if err != nil || got.AuthMode != "" || got.Credentials["apiKey"] != "key_0123456789abcdef" {
+				t.Fatalf("a 0005 connection after the upgrade: %+v %v", got, err)
+			}
+			made, err := acme.Connections().Create(ctx, store.Connection{Connector: "desk", AuthMode: "token",
+				Credentials: map[string]any{"accessToken": "pat_0123456789"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = acme.Connections().Get(ctx, made.ID)
+			if err != nil || got.AuthMode != "token" {
+				t.Fatalf("a connection made with the token mode reads back as %+v %v", got, err)
+			}
+			// An update keeps the mode: another mode is another connection.
+			upd, err := acme.Connections().Update(ctx, made.ID, func(c *store.Connection) error { c.AuthMode = "oauth"; c.Name = "renamed"; return nil })
+			if err != nil || upd.AuthMode != "token" {
+				t.Fatalf("update: %+v %v", upd, err)
+			}
+			page, err := acme.Connections().List(ctx, store.ConnectionFilter{Connector: "desk"})
+			if err != nil || len(page.Items) != 2 || page.Items[1].AuthMode != "token" {
+				t.Fatalf("list: %+v %v", page.Items, err)
+			}
+			if _, err := acme.Connections().Create(ctx, store.Connection{Connector: "desk", AuthMode: "bad\nmode"}); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("a malformed auth mode: %v, want ErrInvalid", err)
+			}
+		})
+	}
+}

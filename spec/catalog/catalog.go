@@ -110,16 +110,25 @@ func Build(ws *spec.Workspace, vendorCases string) (*Catalog, error) {
 	return c, nil
 }
 
-// authModes names how a connection of con may authenticate.
+// authModes names the ways a connection of con may authenticate: each
+// mode's type (and OAuth2 grant), with its key when it has several.
 func authModes(con *spec.Connector) []string {
-	if con.Auth == nil {
+	modes := con.Modes()
+	if len(modes) == 0 {
 		return []string{"none"}
 	}
-	mode := con.Auth.Type
-	if con.Auth.Type == spec.AuthOAuth2 && con.Auth.Grant != "" {
-		mode += " (" + con.Auth.Grant + ")"
+	out := make([]string, 0, len(modes))
+	for _, a := range modes {
+		mode := a.Type
+		if a.Type == spec.AuthOAuth2 && a.Grant != "" {
+			mode += " (" + a.Grant + ")"
+		}
+		if len(modes) > 1 {
+			mode = a.ModeKey() + ": " + mode
+		}
+		out = append(out, mode)
 	}
-	return []string{mode}
+	return out
 }
 
 // countCases counts the entries of the top-level `cases:` list of the

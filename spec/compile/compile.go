@@ -69,7 +69,7 @@ func Check(ws *spec.Workspace) diag.List {
 	var jobs []func(*diag.List)
 	for _, key := range sortedKeys(ws.Connectors) {
 		c, s := ws.Connectors[key], scope(key)
-		jobs = append(jobs, func(d *diag.List) { compileConnector(s, c, d) })
+		jobs = append(jobs, func(d *diag.List) { compileConnector(s, c, d); compileOtherModes(ws, c, d) })
 	}
 	for _, conn := range sortedKeys(ws.Actions) {
 		s := scope(conn)
@@ -190,10 +190,15 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 	hosts := compileHosts(c, diags)
 	declared := len(c.Hosts) > 0
 	compileURL(s, cc.BaseURL, c.Key, FieldBaseURL, hosts, declared, diags, varsConnector)
-	a := c.Auth
-	if a == nil {
-		return cc
+	if c.Auth != nil {
+		cc.Auth = compileAuth(s, c, c.Auth, hosts, declared, diags)
 	}
+	return cc
+}
+
+// compileAuth compiles one auth mode of a connector, in a scope whose
+// `credentials` are that mode's.
+func compileAuth(s *Scope, c *spec.Connector, a *spec.Auth, hosts []HostPattern, declared bool, diags *diag.List) *Auth {
 	ca := &Auth{
 		Src:              a,
 		AuthorizationURL: s.Compile(a.AuthorizationURL, expr.Scalar, diags, varsAuth...),
@@ -213,8 +218,23 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		ca.LoginToken = s.Compile(a.Login.Token, expr.Scalar, diags, varsLoginResp...)
 		ca.LoginExpiresIn = s.Compile(a.Login.ExpiresIn, expr.Scalar, diags, varsLoginResp...)
 	}
-	cc.Auth = ca
-	return cc
+	return ca
+}
+
+// compileOtherModes compiles the auth modes of a connector but its first
+// (compileConnector's), each with its own credentials, for the
+// diagnostics: a connection compiles the one it uses.
+func compileOtherModes(ws *spec.Workspace, c *spec.Connector, diags *diag.List) {
+	modes := c.Modes()
+	if len(modes) < 2 {
+		return
+	}
+	hosts := compileHosts(c, &diag.List{}) // reported with the first mode
+	for _, a := range modes[1:] {
+		mc := *c
+		mc.Auth = a
+		compileAuth(workspaceScope(ws, &mc), &mc, a, hosts, len(c.Hosts) > 0, diags)
+	}
 }
 
 // NewAction compiles the expressions of an action whose input and

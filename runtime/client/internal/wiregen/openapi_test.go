@@ -30,6 +30,7 @@ var openAPISchemas = []struct {
 	{"AuthorizeRequest", "runtime/api.authorizeRequest", true, nil},
 	{"AuthorizeResponse", "runtime/api.authorizeResponse", false, nil},
 	{"AuthInfo", "runtime/connections.AuthInfo", false, nil},
+	{"AuthMode", "runtime/connections.AuthMode", false, nil},
 	{"ActionSummary", "runtime/connections.ActionSummary", false, nil},
 	{"ConnectorInfo", "runtime/connections.ConnectorInfo", false, nil},
 	{"ActionInfo", "runtime/connections.ActionInfo", false, nil},

@@ -16,6 +16,7 @@ var table = []Type{
 	{Name: "CreateConnectionRequest", From: "runtime/api.createRequest",
 		Doc: "CreateConnectionRequest connects with credentials.",
 		Fields: map[string]Field{
+			"AuthMode":    {Tag: "authMode,omitempty", Doc: "AuthMode picks one of the connector's auth modes by key; the first when\nempty."},
 			"Name":        {Tag: "name,omitempty"},
 			"Parameters":  {Tag: "parameters,omitempty"},
 			"Credentials": {Tag: "credentials,omitempty"},
@@ -31,10 +32,13 @@ var table = []Type{
 		Doc: "AuthorizeRequest starts an OAuth consent.",
 		Fields: map[string]Field{
 			"ConnectionID": {Tag: "connectionId,omitempty", Doc: "ConnectionID re-authorises a connection; empty connects a new one."},
+			"AuthMode":     {Tag: "authMode,omitempty", Doc: "AuthMode picks the connector's OAuth2 mode by key; the first when empty."},
 			"Parameters":   {Tag: "parameters,omitempty"},
 			"ReturnURL":    {Tag: "returnUrl,omitempty", Doc: "ReturnURL is where the user lands once connected."},
 		}},
 	{Name: "ConnectorInfo", From: "runtime/connections.ConnectorInfo"},
+	{Name: "AuthMode", From: "runtime/connections.AuthMode",
+		Doc: "AuthMode is one way to connect to a connector; create a connection with\nit by its Key (CreateConnectionRequest.AuthMode)."},
 	{Name: "ActionSummary", From: "runtime/connections.ActionSummary"},
 	{Name: "ActionInfo", From: "runtime/connections.ActionInfo"},
 	{Name: "RunResult", From: "runtime/api.runResponse",
