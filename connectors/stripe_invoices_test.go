@@ -2,6 +2,7 @@ package connectors_test
 
 import (
 	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/events/local"
 	"net/url"
 	"strings"
 	"testing"
@@ -90,4 +91,25 @@ func (s *stripe) mustRunOwn(t *testing.T, action string, input any) (map[string]
 		}
 	}
 	return out, res.Log
+}
+
+// TestStripeInvoicePolling polls invoice-changed against stripe-mock: the
+// event log request is one Stripe accepts, and its fixture event becomes
+// a change whose record has every field the event declares.
+func TestStripeInvoicePolling(t *testing.T) {
+	baseURL := startStripeMock(t)
+	st, err := local.Open(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s := newStripe(t, baseURL)
+	res, _ := pollStripeEvent(t, s, st, "invoice-changed", false)
+	if len(res.Log.Log) == 0 {
+		t.Fatal("no request")
+	}
+	u, _ := url.Parse(res.Log.Log[0].URL)
+	if q := u.Query(); q.Get("type") != "invoice.*" || q.Get("limit") != "100" {
+		t.Errorf("query %v", q)
+	}
 }
