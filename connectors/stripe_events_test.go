@@ -120,7 +120,14 @@ func TestStripeWebhookSignature(t *testing.T) {
 // and its exchanges with stripe-mock.
 func pollStripe(t *testing.T, s *stripe, st *local.Store, baseline bool) (*events.PollResult, []events.Payload) {
 	t.Helper()
-	ev, diags := layers.ResolveEvent(s.rt.Spec, "stripe", "contact-changed", s.base)
+	return pollStripeEvent(t, s, st, "contact-changed", baseline)
+}
+
+// pollStripeEvent polls one event of the Stripe connector once against
+// stripe-mock.
+func pollStripeEvent(t *testing.T, s *stripe, st *local.Store, event string, baseline bool) (*events.PollResult, []events.Payload) {
+	t.Helper()
+	ev, diags := layers.ResolveEvent(s.rt.Spec, "stripe", event, s.base)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -335,6 +335,8 @@ func TestStripe(t *testing.T) {
 		}
 	})
 
+	testInvoices(t, s, covered)
+
 	t.Run("create-contact", func(t *testing.T) {
 		covered["create-contact"] = true
 		out, log := s.mustRun(t, "create-contact", map[string]any{
