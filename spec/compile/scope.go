@@ -305,15 +305,22 @@ func (s *Scope) compileValue(v, contract *tree.Value, path string, diags *diag.L
 		}
 		return &Mapping{expr: x}
 	case tree.Map:
-		m := &Mapping{isMap: true, keys: make([]string, len(v.Fields)), fields: make([]*Mapping, len(v.Fields))}
+		m := &Mapping{isMap: true, keys: make([]string, 0, len(v.Fields)), fields: make([]*Mapping, 0, len(v.Fields))}
 		props := contract.Get("properties")
-		for i, f := range v.Fields {
-			m.keys[i] = f.Key
+		for _, f := range v.Fields {
+			if f.Key == MergeKey && f.Value.Kind == tree.String {
+				m.base, m.basePos, m.baseLayer = s.compileMergeBase(f.Value, v.Pos, diags, names), v.Pos, v.Layer
+				continue
+			}
+			m.keys = append(m.keys, f.Key)
 			sub := f.Key
 			if path != "" {
 				sub = path + "." + f.Key
 			}
-			m.fields[i] = s.compileValue(f.Value, props.Get(f.Key), sub, diags, names)
+			m.fields = append(m.fields, s.compileValue(f.Value, props.Get(f.Key), sub, diags, names))
+		}
+		if m.base != nil {
+			return m
 		}
 		return m.literalIfConstant()
 	case tree.List:
@@ -330,6 +337,22 @@ func (s *Scope) compileValue(v, contract *tree.Value, path string, diags *diag.L
 		}
 	}
 	return &Mapping{lit: v.Interface()}
+}
+
+// compileMergeBase compiles the value of a `$merge` field: an expression
+// that gives an object. A misfit is reported at the object at pos, whose
+// fields (an override's) are what cannot merge.
+func (s *Scope) compileMergeBase(v *tree.Value, pos diag.Pos, diags *diag.List, names []string) *Expr {
+	x := s.Compile(valueTemplate(v), nil, diags, names...)
+	if x == nil {
+		return nil
+	}
+	switch x.Type().Kind() {
+	case expr.KindMap, expr.KindObject, expr.KindDyn, expr.KindNull:
+		return x
+	}
+	diags.Errorf(pos, "expression", "these fields are merged into the value of %s (at %s), which must be an object, not %s; write the fields whole, or patch that expression", v.Str, v.Pos, x.Type())
+	return nil
 }
 
 // literalIfConstant folds a tree with no template below it into one value,
