@@ -592,3 +592,42 @@ actions:
 		}
 	}
 }
+
+// A run-time failure inside a block scalar names the line of the failing
+// text, not the line of its key.
+func TestRunTimeErrorInBlockScalarNamesItsLine(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"send.yaml": `kind: Action
+connector: test
+key: send
+inputSchema:
+  type: object
+  properties: {ids: {type: array, items: {type: string}}}
+request:
+  method: POST
+  path: /send
+  body: >-
+    ${ {
+      "first": input.ids[0],
+      "second": input.ids[1]
+    } }
+output:
+  ok: ${ true }
+`,
+	})
+	res, err := e.run(t, membrane.RunRequest{Action: "send", Input: map[string]any{"ids": []any{"a"}}})
+	if err == nil {
+		t.Fatalf("want an error, got %v", res.Output)
+	}
+	// "second": input.ids[1] is line 13, its index bracket column 26.
+	if want := "send.yaml:13:26"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it at %s", err, want)
+	}
+	if srv.n() != 0 {
+		t.Errorf("a request was sent")
+	}
+}

@@ -251,8 +251,12 @@ func isIdentChar(c byte) bool {
 }
 
 // posAt finds the file position of a byte offset in a template's source:
-// exact for text on one line, the template's start otherwise.
+// exact for text on one line and for text over several lines whose lines
+// the file located (a block scalar), the template's start otherwise.
 func posAt(t spec.Template, offset int) diag.Pos {
+	if p, ok := tree.At(t.Source, t.Lines, offset, t.Pos); ok {
+		return p
+	}
 	p := t.Pos
 	if p.Line == 0 || strings.ContainsAny(t.Source, "\n\\") || offset < 0 || offset > len(t.Source) {
 		return p
@@ -368,7 +372,7 @@ func (m *Mapping) literalIfConstant() *Mapping {
 }
 
 func valueTemplate(v *tree.Value) spec.Template {
-	return spec.Template{Source: v.Str, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}
+	return spec.Template{Source: v.Str, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer, Lines: v.Lines}
 }
 
 func quote(s string) string { return `"` + s + `"` }
