@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
@@ -142,6 +143,22 @@ func (m *Mapping) Omitted(i int, v any) bool {
 	return v == nil && m.omitNull && m.fields[i].expr != nil
 }
 
+// reads reports whether a template of the tree reads the variable name.
+func (m *Mapping) reads(name string) bool {
+	if m == nil {
+		return false
+	}
+	if reads(m.expr, name) || reads(m.base, name) {
+		return true
+	}
+	for _, c := range append(slices.Clip(m.fields), m.items...) {
+		if c.reads(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // omitNulls makes the objects of the tree leave out fields whose
 // expression gives null. Values an expression gives whole are kept as
 // they are.
@@ -150,7 +167,7 @@ func (m *Mapping) omitNulls() {
 		return
 	}
 	m.omitNull = m.isMap
-	for _, c := range append(m.fields, m.items...) {
+	for _, c := range append(slices.Clip(m.fields), m.items...) {
 		c.omitNulls()
 	}
 }
@@ -281,6 +298,10 @@ type Request struct {
 	Encoding  string
 	// IdempotencyKey is sent as the Idempotency-Key header.
 	IdempotencyKey *Expr
+	// ReadsCredentials says the request carries a credential beyond what
+	// the auth adds (a key in the body): the runtime then gives its
+	// templates `credentials`, the current ones.
+	ReadsCredentials bool
 }
 
 // PathPart is literal path text (Expr nil) or an expression.
@@ -309,8 +330,10 @@ type Connector struct {
 	Src     *spec.Connector
 	BaseURL *Expr
 	Headers []Named
-	Errors  []ErrorRule
-	Auth    *Auth
+	// HeadersReadCredentials says a header carries a credential.
+	HeadersReadCredentials bool
+	Errors                 []ErrorRule
+	Auth                   *Auth
 }
 
 // Auth holds an auth's compiled expressions.
