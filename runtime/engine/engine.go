@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -401,7 +402,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		r.record(&req, resp, err, time.Since(start))
 		countAttempts(ctx, attemptsOf(resp, err))
 		if err != nil {
-			return nil, nil, fromHTTP(err, b.label)
+			return nil, nil, r.tooLarge(fromHTTP(err, b.label), b)
 		}
 		if resp.Status == http.StatusUnauthorized && auth != nil && !refreshed {
 			ok, err := auth.Refresh(ctx)
@@ -422,6 +423,9 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 				continue
 			}
 		}
+		if b.base64 && resp.Status < 400 {
+			return resp, base64.StdEncoding.EncodeToString(resp.Body), nil
+		}
 		body, err := decodeBody(resp)
 		if err != nil && resp.Status >= 400 {
 			// A failure status says more than its unreadable body (a
@@ -434,6 +438,25 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		}
 		return resp, body, nil
 	}
+}
+
+// tooLarge says which limit a response over the size cap broke and how
+// to raise it; a download meets it first.
+func (r *run) tooLarge(e *Error, b *built) *Error {
+	var he *httpx.Error
+	if !errors.As(e, &he) || he.Kind != httpx.KindTooLarge {
+		return e
+	}
+	limit := r.plan.settings.MaxResponseBytes
+	if limit <= 0 {
+		limit = httpx.DefaultMaxResponseBytes
+	}
+	what := "the response"
+	if b.base64 {
+		what = "the download"
+	}
+	e.Message = fmt.Sprintf("%s is over the size limit: larger than %d bytes, the connector's http.maxResponseBytes; raise it in the connector's http: block if such a size is expected", what, limit)
+	return e
 }
 
 // rebuiltURL is the URL of a request built again after a refresh: the new

@@ -16,6 +16,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/internal/fastjson"
 	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
 
@@ -29,6 +30,9 @@ type built struct {
 	rebuild func(context.Context) (*built, error)
 	// pageURL is the next-page link the request was sent to instead.
 	pageURL string
+	// base64 reads a successful response's body as its bytes in base64
+	// (responseFormat: base64, a download).
+	base64 bool
 }
 
 // buildRequest evaluates a compiled request. extra adds parameters the
@@ -168,15 +172,20 @@ func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars ma
 	} else if cr.Body != nil || (len(extra) > 0 && extraIn == "body") {
 		b, ct, err := encodeBody(body, cr.Encoding)
 		if err != nil {
-			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", cr.Src.Pos, cr.Encoding, err)}
+			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", bodyPos(cr), cr.Encoding, err)}
 		}
 		req.Body = b
 		if h.Get("Content-Type") == "" {
 			hs.set("Content-Type", ct)
 		}
 	}
+	download := cr.Src != nil && cr.Src.ResponseFormat == "base64"
 	if h.Get("Accept") == "" {
-		hs.set("Accept", "application/json")
+		if download {
+			hs.set("Accept", "*/*")
+		} else {
+			hs.set("Accept", "application/json")
+		}
 	}
 	if cr.IdempotencyKey != nil {
 		// Built once per run of the request (per item), so every retry of
@@ -189,7 +198,15 @@ func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars ma
 			hs.set("Idempotency-Key", text(v))
 		}
 	}
-	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path}, nil
+	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path, base64: download}, nil
+}
+
+// bodyPos is where a request's body is written, or the request.
+func bodyPos(cr *compile.Request) diag.Pos {
+	if cr.Src.Body != nil {
+		return cr.Src.Body.Pos
+	}
+	return cr.Src.Pos
 }
 
 // evalPath evaluates a request's path. A value interpolated into the path
@@ -323,6 +340,8 @@ func encodeBody(v any, encoding string) ([]byte, string, error) {
 		return []byte(encodeSorted(vals)), "application/x-www-form-urlencoded", nil
 	case "text":
 		return []byte(text(v)), "text/plain; charset=utf-8", nil
+	case "multipart":
+		return encodeMultipart(v)
 	}
 	if b, ok := fastjson.Encode(v); ok {
 		return b, "application/json", nil

@@ -347,6 +347,9 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 		IdempotencyKey: s.Compile(r.IdempotencyKey, expr.Scalar, diags, vars...),
 	}
 	cr.Body.omitNulls()
+	if r.Encoding == "multipart" {
+		checkMultipart(r.Body, diags)
+	}
 	if cr.Path != nil {
 		cr.PathParts = compilePathParts(s, r.Path, vars)
 	}
@@ -367,6 +370,49 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 		cr.ReadsCredentials = cr.ReadsCredentials || reads(nv.Expr, VarCredentials)
 	}
 	return cr
+}
+
+// checkMultipart checks the parts of a multipart body written in the
+// file: each field a scalar (text), {base64, filename, contentType} (a
+// file), {json: value}, or a list of those. Values an expression gives
+// are checked when the request is built.
+func checkMultipart(body *tree.Value, diags *diag.List) {
+	if body == nil || body.Kind == tree.String {
+		return
+	}
+	if body.Kind != tree.Map {
+		diags.Errorf(body.Pos, "invalid-value", "a multipart body is an object of parts, not %s", body.Kind)
+		return
+	}
+	var part func(name string, v *tree.Value, inList bool)
+	part = func(name string, v *tree.Value, inList bool) {
+		switch v.Kind {
+		case tree.List:
+			if inList {
+				diags.Errorf(v.Pos, "invalid-value", "part %q: a list inside a list; a list gives several parts of one name", name)
+				return
+			}
+			for _, it := range v.Items {
+				part(name, it, true)
+			}
+		case tree.Map:
+			if v.Get("json") != nil && len(v.Fields) == 1 {
+				return
+			}
+			if v.Get("base64") == nil {
+				diags.Errorf(v.Pos, "invalid-value", "part %q is an object: write a file as {base64, filename, contentType}, a JSON part as {json: value}, or text", name)
+				return
+			}
+			for _, f := range v.Fields {
+				if f.Key != "base64" && f.Key != "filename" && f.Key != "contentType" {
+					diags.Errorf(f.KeyPos, "unknown-field", "file part %q has %q; a file part has base64, filename and contentType", name, f.Key)
+				}
+			}
+		}
+	}
+	for _, f := range body.Fields {
+		part(f.Key, f.Value, false)
+	}
 }
 
 // reads reports whether an expression reads the variable name.
