@@ -33,6 +33,9 @@ type Template struct {
 	Quoted bool
 	// Layer is the layer the template came from, once layers are merged.
 	Layer string
+	// Lines locates a template written over several lines (see
+	// tree.Value.Lines).
+	Lines []tree.Span
 }
 
 // IsZero reports whether the template was not given.
@@ -315,8 +318,11 @@ type Request struct {
 	Headers map[string]Template `json:"headers,omitempty"`
 	// Body is any JSON tree whose strings are templates, or one template.
 	Body *tree.Value `json:"body,omitempty"`
-	// Encoding of the body: json (default), form or text.
+	// Encoding of the body: json (default), form, text or multipart.
 	Encoding string `json:"encoding,omitempty"`
+	// ResponseFormat is how a successful response's body is read: auto
+	// (by its content type) or base64 (its bytes, for a download).
+	ResponseFormat string `json:"responseFormat,omitempty"`
 	// IdempotencyKey is sent as the Idempotency-Key header, evaluated once
 	// per run (per item in a forEach) and kept across the retries of that
 	// request, which makes retrying a POST safe where the API deduplicates

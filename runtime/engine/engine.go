@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -254,6 +255,9 @@ func (r *run) prepare(ctx context.Context, input any) error {
 	if r.auth != nil {
 		secrets = r.auth.Secrets()
 	}
+	// Beside an external authenticator (OAuth2), the connection may
+	// hold credentials a request carries (credentials.x).
+	secrets = SecretsOf(r.conn.Credentials, secrets)
 	r.redact = NewRedactor(secrets, authHeaderName(p))
 
 	return nil
@@ -351,7 +355,7 @@ func (r *run) callStep(ctx context.Context, cr *compile.Request, vars map[string
 		if err := r.sameOrigin(u, "the next-page link"); err != nil {
 			return nil, err
 		}
-		b.req.URL = page.url
+		b.req.URL, b.pageURL = page.url, page.url
 	}
 	if page != nil {
 		page.sent = b.req.URL
@@ -398,7 +402,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		r.record(&req, resp, err, time.Since(start))
 		countAttempts(ctx, attemptsOf(resp, err))
 		if err != nil {
-			return nil, nil, fromHTTP(err, b.label)
+			return nil, nil, r.tooLarge(fromHTTP(err, b.label), b)
 		}
 		if resp.Status == http.StatusUnauthorized && auth != nil && !refreshed {
 			ok, err := auth.Refresh(ctx)
@@ -407,8 +411,20 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 			}
 			if ok {
 				refreshed = true
+				if b.rebuild != nil {
+					nb, err := b.rebuild(ctx)
+					if err != nil {
+						return nil, nil, err
+					}
+					// What the caller set after building stays.
+					nb.req.URL, nb.req.Retry = rebuiltURL(b, nb), b.req.Retry
+					b = nb
+				}
 				continue
 			}
+		}
+		if b.base64 && resp.Status < 400 {
+			return resp, base64.StdEncoding.EncodeToString(resp.Body), nil
 		}
 		body, err := decodeBody(resp)
 		if err != nil && resp.Status >= 400 {
@@ -422,6 +438,34 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		}
 		return resp, body, nil
 	}
+}
+
+// tooLarge says which limit a response over the size cap broke and how
+// to raise it; a download meets it first.
+func (r *run) tooLarge(e *Error, b *built) *Error {
+	var he *httpx.Error
+	if !errors.As(e, &he) || he.Kind != httpx.KindTooLarge {
+		return e
+	}
+	limit := r.plan.settings.MaxResponseBytes
+	if limit <= 0 {
+		limit = httpx.DefaultMaxResponseBytes
+	}
+	what := "the response"
+	if b.base64 {
+		what = "the download"
+	}
+	e.Message = fmt.Sprintf("%s is over the size limit: larger than %d bytes, the connector's http.maxResponseBytes; raise it in the connector's http: block if such a size is expected", what, limit)
+	return e
+}
+
+// rebuiltURL is the URL of a request built again after a refresh: the new
+// one, unless the first was sent to a next-page link instead of its own.
+func rebuiltURL(old, nb *built) string {
+	if old.pageURL != "" {
+		return old.pageURL
+	}
+	return nb.req.URL
 }
 
 // record keeps an exchange in the run log, redacted.

@@ -50,8 +50,11 @@ request:
     tags: ${ input.tags }
     note: ${ input.?note.orValue(null) }
     label: "${ input.name } x${ input.count } at ${ input.price }"
-    nested: {a: [1, "${ input.name }"], b: {c: true}}
+    nested: {a: [1, "${ input.name }", "${ input.?note.orValue(null) }"], b: {c: true, d: "${ input.?note.orValue(null) }"}}
     literal: $${ kept }
+    cleared: null
+    reset: ${ null }
+    whole: '${ {"x": input.?note.orValue(null)} }'
 output:
   id: ${ response.body.id }
   created: ${ response.body.created }
@@ -112,12 +115,13 @@ func TestHappyPathJSON(t *testing.T) {
 	}
 	wantBody := map[string]any{
 		"name": "ada", "count": 3.0, "double": 6.0, "price": 9.5, "active": false,
-		"tags": []any{"a", "b c"}, "note": nil, "label": "ada x3 at 9.5",
-		"nested":  map[string]any{"a": []any{1.0, "ada"}, "b": map[string]any{"c": true}},
+		"tags": []any{"a", "b c"}, "label": "ada x3 at 9.5",
+		"nested":  map[string]any{"a": []any{1.0, "ada", nil}, "b": map[string]any{"c": true}},
 		"literal": "${ kept }",
+		"cleared": nil, "reset": nil, "whole": map[string]any{"x": nil},
 	}
 	if !reflect.DeepEqual(body, wantBody) {
-		t.Errorf("body = %#v\nwant   %#v", body, wantBody)
+		t.Errorf("body = %#v\nwant   %#v (an absent value is left out, a written null is sent)", body, wantBody)
 	}
 	// Integers stay integers on the wire.
 	if !strings.Contains(r.Body, `"count":3,`) || !strings.Contains(r.Body, `"double":6,`) {
@@ -539,5 +543,91 @@ func TestInterpolatedPathSegmentsAreEscaped(t *testing.T) {
 	e.mustRun(t, membrane.RunRequest{Action: "raw", Input: map[string]any{"path": "/things/1/parts"}})
 	if r := srv.requests()[before]; r.RawPath != "/v1/things/1/parts" {
 		t.Errorf("raw path sent as %s", r.RawPath)
+	}
+}
+
+// An override's body fields merge into a body the connector wrote as one
+// expression, on the wire as in layers: the request carries both.
+func TestOverrideMergesIntoExpressionBodyOnTheWire(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{"id": "c1"})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"update.yaml": `kind: Action
+connector: test
+key: update
+inputSchema:
+  type: object
+  properties: {name: {type: string}, color: {type: string}}
+request:
+  method: PATCH
+  path: /contacts/1
+  body: >-
+    ${ {?"name": input.?name, "properties": {"source": "membrane"}} }
+output:
+  id: ${ response.body.id }
+`,
+	})
+	o := loadOverride(t, "acme.yaml", `kind: ConnectionOverride
+connector: test
+tenant: acme
+actions:
+  update:
+    request:
+      body:
+        properties:
+          favorite_color: ${ input.?color.orValue(null) }
+`)
+	e.mustRun(t, membrane.RunRequest{Action: "update", Overrides: []*spec.ConnectionOverride{o}, Input: map[string]any{"color": "teal"}})
+	e.mustRun(t, membrane.RunRequest{Action: "update", Overrides: []*spec.ConnectionOverride{o}, Input: map[string]any{"name": "Ada"}})
+	rs := srv.requests()
+	want := []string{
+		`{"properties":{"favorite_color":"teal","source":"membrane"}}`,
+		`{"name":"Ada","properties":{"source":"membrane"}}`,
+	}
+	for i, w := range want {
+		if rs[i].Body != w {
+			t.Errorf("request %d body = %s, want %s", i+1, rs[i].Body, w)
+		}
+	}
+}
+
+// A run-time failure inside a block scalar names the line of the failing
+// text, not the line of its key.
+func TestRunTimeErrorInBlockScalarNamesItsLine(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"send.yaml": `kind: Action
+connector: test
+key: send
+inputSchema:
+  type: object
+  properties: {ids: {type: array, items: {type: string}}}
+request:
+  method: POST
+  path: /send
+  body: >-
+    ${ {
+      "first": input.ids[0],
+      "second": input.ids[1]
+    } }
+output:
+  ok: ${ true }
+`,
+	})
+	res, err := e.run(t, membrane.RunRequest{Action: "send", Input: map[string]any{"ids": []any{"a"}}})
+	if err == nil {
+		t.Fatalf("want an error, got %v", res.Output)
+	}
+	// "second": input.ids[1] is line 13, its index bracket column 26.
+	if want := "send.yaml:13:26"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it at %s", err, want)
+	}
+	if srv.n() != 0 {
+		t.Errorf("a request was sent")
 	}
 }

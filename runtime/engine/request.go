@@ -16,6 +16,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/internal/fastjson"
 	"github.com/membrane-dev/membrane/spec/compile"
+	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
 )
 
@@ -23,11 +24,62 @@ import (
 type built struct {
 	req   *httpx.Request
 	label string // "METHOD scheme://host/path", for errors and logs
+	// rebuild builds the request again, for one that carries a credential
+	// outside what the auth sets (a token in the body): after a refresh it
+	// must carry the new one.
+	rebuild func(context.Context) (*built, error)
+	// pageURL is the next-page link the request was sent to instead.
+	pageURL string
+	// base64 reads a successful response's body as its bytes in base64
+	// (responseFormat: base64, a download).
+	base64 bool
 }
 
 // buildRequest evaluates a compiled request. extra adds parameters the
 // engine sets (a page cursor), in the query or the body.
 func (r *run) buildRequest(ctx context.Context, cr *compile.Request, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
+	var rebuild func(context.Context) (*built, error)
+	if _, given := vars[compile.VarCredentials]; !given && (cr.ReadsCredentials || r.plan.connector.HeadersReadCredentials) {
+		creds, err := r.credentialsVar(ctx)
+		if err != nil {
+			return nil, err
+		}
+		orig := vars
+		vars = withVar(vars, compile.VarCredentials, creds)
+		rebuild = func(ctx context.Context) (*built, error) { return r.buildRequest(ctx, cr, orig, extra, extraIn) }
+	}
+	b, err := r.buildRequestWith(ctx, cr, vars, extra, extraIn)
+	if err != nil {
+		return nil, err
+	}
+	b.rebuild = rebuild
+	return b, nil
+}
+
+// credentialsVar is `credentials` in a request's templates: the
+// connection's credentials and, where an authenticator keeps an OAuth2
+// token, its current access token as accessToken. Each is hidden in logs
+// and errors.
+func (r *run) credentialsVar(ctx context.Context) (map[string]any, error) {
+	creds := r.conn.credentials()
+	ts, ok := r.auth.(AccessTokener)
+	if !ok {
+		return creds, nil
+	}
+	tok, err := ts.AccessToken(ctx)
+	if err != nil {
+		return nil, fromURL(err)
+	}
+	r.hideSecret(tok)
+	out := make(map[string]any, len(creds)+1)
+	for k, v := range creds {
+		out[k] = v
+	}
+	out["accessToken"] = tok
+	return out, nil
+}
+
+func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
 	path, err := evalPath(ctx, cr, vars)
 	if err != nil {
 		return nil, err
@@ -120,15 +172,20 @@ func (r *run) buildRequest(ctx context.Context, cr *compile.Request, vars map[st
 	} else if cr.Body != nil || (len(extra) > 0 && extraIn == "body") {
 		b, ct, err := encodeBody(body, cr.Encoding)
 		if err != nil {
-			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", cr.Src.Pos, cr.Encoding, err)}
+			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", bodyPos(cr), cr.Encoding, err)}
 		}
 		req.Body = b
 		if h.Get("Content-Type") == "" {
 			hs.set("Content-Type", ct)
 		}
 	}
+	download := cr.Src != nil && cr.Src.ResponseFormat == "base64"
 	if h.Get("Accept") == "" {
-		hs.set("Accept", "application/json")
+		if download {
+			hs.set("Accept", "*/*")
+		} else {
+			hs.set("Accept", "application/json")
+		}
 	}
 	if cr.IdempotencyKey != nil {
 		// Built once per run of the request (per item), so every retry of
@@ -141,7 +198,15 @@ func (r *run) buildRequest(ctx context.Context, cr *compile.Request, vars map[st
 			hs.set("Idempotency-Key", text(v))
 		}
 	}
-	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path}, nil
+	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path, base64: download}, nil
+}
+
+// bodyPos is where a request's body is written, or the request.
+func bodyPos(cr *compile.Request) diag.Pos {
+	if cr.Src.Body != nil {
+		return cr.Src.Body.Pos
+	}
+	return cr.Src.Pos
 }
 
 // evalPath evaluates a request's path. A value interpolated into the path
@@ -275,6 +340,8 @@ func encodeBody(v any, encoding string) ([]byte, string, error) {
 		return []byte(encodeSorted(vals)), "application/x-www-form-urlencoded", nil
 	case "text":
 		return []byte(text(v)), "text/plain; charset=utf-8", nil
+	case "multipart":
+		return encodeMultipart(v)
 	}
 	if b, ok := fastjson.Encode(v); ok {
 		return b, "application/json", nil

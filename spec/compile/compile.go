@@ -16,12 +16,15 @@ import (
 // The variables each place of a spec sees.
 var (
 	varsConnector = []string{VarConnection, VarTenant, VarNow}
-	varsAuth      = []string{VarCredentials, VarConnection, VarTenant, VarNow}
-	varsSession   = []string{VarSession, VarCredentials, VarConnection, VarTenant, VarNow}
-	varsLoginResp = []string{VarResponse, VarCredentials, VarConnection, VarTenant, VarNow}
-	varsConnError = []string{VarResponse, VarConnection, VarTenant, VarNow}
+	// The connector's headers go on every request, to its hosts only, and
+	// may carry a credential (a `token` header beside Authorization).
+	varsConnHeaders = []string{VarConnection, VarTenant, VarNow, VarCredentials}
+	varsAuth        = []string{VarCredentials, VarConnection, VarTenant, VarNow}
+	varsSession     = []string{VarSession, VarCredentials, VarConnection, VarTenant, VarNow}
+	varsLoginResp   = []string{VarResponse, VarCredentials, VarConnection, VarTenant, VarNow}
+	varsConnError   = []string{VarResponse, VarConnection, VarTenant, VarNow}
 
-	varsRequest  = []string{VarInput, VarConnection, VarTenant, VarNow, VarPage}
+	varsRequest  = []string{VarInput, VarConnection, VarTenant, VarNow, VarPage, VarCredentials}
 	varsPage     = []string{VarResponse, VarInput, VarConnection, VarTenant, VarNow, VarPage}
 	varsError    = []string{VarResponse, VarInput, VarConnection, VarTenant, VarNow}
 	varsRecord   = []string{VarRecord, VarInput, VarConnection, VarTenant, VarNow}
@@ -184,8 +187,11 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 	cc := &Connector{
 		Src:     c,
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
-		Headers: compileNamed(s, c.Headers, diags, varsConnector),
+		Headers: compileNamed(s, c.Headers, diags, varsConnHeaders),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
+	}
+	for _, h := range cc.Headers {
+		cc.HeadersReadCredentials = cc.HeadersReadCredentials || reads(h.Expr, VarCredentials)
 	}
 	hosts := compileHosts(c, diags)
 	declared := len(c.Hosts) > 0
@@ -199,6 +205,11 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 // compileAuth compiles one auth mode of a connector, in a scope whose
 // `credentials` are that mode's.
 func compileAuth(s *Scope, c *spec.Connector, a *spec.Auth, hosts []HostPattern, declared bool, diags *diag.List) *Auth {
+	// A session exists only where a login opens one.
+	authVars := varsSession
+	if a.Login == nil {
+		authVars = varsAuth
+	}
 	ca := &Auth{
 		Src:              a,
 		AuthorizationURL: s.Compile(a.AuthorizationURL, expr.Scalar, diags, varsAuth...),
@@ -207,8 +218,8 @@ func compileAuth(s *Scope, c *spec.Connector, a *spec.Auth, hosts []HostPattern,
 		Username:         s.Compile(a.Username, expr.Scalar, diags, varsAuth...),
 		Password:         s.Compile(a.Password, expr.Scalar, diags, varsAuth...),
 		Token:            s.Compile(a.Token, expr.Scalar, diags, varsAuth...),
-		Headers:          compileNamed(s, a.Headers, diags, varsSession),
-		Query:            compileNamed(s, a.Query, diags, varsSession),
+		Headers:          compileNamed(s, a.Headers, diags, authVars),
+		Query:            compileNamed(s, a.Query, diags, authVars),
 		Test:             compileRequest(s, a.Test, diags, varsConnector),
 	}
 	compileURL(s, ca.AuthorizationURL, c.Key, FieldAuthorizationURL, hosts, declared, diags, varsAuth)
@@ -355,6 +366,10 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 
 		IdempotencyKey: s.Compile(r.IdempotencyKey, expr.Scalar, diags, vars...),
 	}
+	cr.Body.omitNulls()
+	if r.Encoding == "multipart" {
+		checkMultipart(r.Body, diags)
+	}
 	if cr.Path != nil {
 		cr.PathParts = compilePathParts(s, r.Path, vars)
 	}
@@ -370,7 +385,59 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 			cr.Query = append(cr.Query, Named{Name: k, Expr: x})
 		}
 	}
+	cr.ReadsCredentials = reads(cr.Path, VarCredentials) || cr.Body.reads(VarCredentials)
+	for _, nv := range append(slices.Clip(cr.Headers), cr.Query...) {
+		cr.ReadsCredentials = cr.ReadsCredentials || reads(nv.Expr, VarCredentials)
+	}
 	return cr
+}
+
+// checkMultipart checks the parts of a multipart body written in the
+// file: each field a scalar (text), {base64, filename, contentType} (a
+// file), {json: value}, or a list of those. Values an expression gives
+// are checked when the request is built.
+func checkMultipart(body *tree.Value, diags *diag.List) {
+	if body == nil || body.Kind == tree.String {
+		return
+	}
+	if body.Kind != tree.Map {
+		diags.Errorf(body.Pos, "invalid-value", "a multipart body is an object of parts, not %s", body.Kind)
+		return
+	}
+	var part func(name string, v *tree.Value, inList bool)
+	part = func(name string, v *tree.Value, inList bool) {
+		switch v.Kind {
+		case tree.List:
+			if inList {
+				diags.Errorf(v.Pos, "invalid-value", "part %q: a list inside a list; a list gives several parts of one name", name)
+				return
+			}
+			for _, it := range v.Items {
+				part(name, it, true)
+			}
+		case tree.Map:
+			if v.Get("json") != nil && len(v.Fields) == 1 {
+				return
+			}
+			if v.Get("base64") == nil {
+				diags.Errorf(v.Pos, "invalid-value", "part %q is an object: write a file as {base64, filename, contentType}, a JSON part as {json: value}, or text", name)
+				return
+			}
+			for _, f := range v.Fields {
+				if f.Key != "base64" && f.Key != "filename" && f.Key != "contentType" {
+					diags.Errorf(f.KeyPos, "unknown-field", "file part %q has %q; a file part has base64, filename and contentType", name, f.Key)
+				}
+			}
+		}
+	}
+	for _, f := range body.Fields {
+		part(f.Key, f.Value, false)
+	}
+}
+
+// reads reports whether an expression reads the variable name.
+func reads(x *Expr, name string) bool {
+	return x != nil && x.Template != nil && slices.Contains(x.Vars(), name)
 }
 
 // compilePathParts compiles each expression of a path that mixes text and

@@ -57,6 +57,9 @@ type compiledExpr struct {
 	// loops says the expression has a comprehension, the only place where
 	// CEL checks a context; without one it is evaluated without.
 	loops bool
+	// offsets maps the id of each node to its offset in src, in code
+	// points, so that a failure names the part that failed.
+	offsets map[int64]int32
 }
 
 // compiled is what the Env caches per source: a template or its issues.
@@ -171,6 +174,15 @@ func (e *Env) compileExpr(pt Part, refs refSet) (*compiledExpr, []Issue) {
 	x.opt = optSelectOf(ast.NativeRep().Expr(), e.vars)
 	x.cat = concatOf(ast.NativeRep().Expr(), e.vars)
 	x.loops = hasLoops(ast.NativeRep().Expr())
+	if strings.ContainsRune(strings.TrimSpace(pt.Text), '\n') {
+		// Only a failure in an expression over several lines is located
+		// finer than the expression's start: on one line, the start is
+		// plain enough.
+		x.offsets = map[int64]int32{}
+		for id, r := range ast.NativeRep().SourceInfo().OffsetRanges() {
+			x.offsets[id] = r.Start
+		}
+	}
 	own := refSet{}
 	own.collect(ast.NativeRep().Expr(), e.vars)
 	if len(own) == 0 {
@@ -217,6 +229,7 @@ func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r
 var (
 	undefinedField = regexp.MustCompile(`^undefined field '([^']*)'$`)
 	undeclaredRef  = regexp.MustCompile(`^undeclared reference to '([^'.]*)'`)
+	emptyMapMisfit = regexp.MustCompile(`^found no matching overload for '` + regexp.QuoteMeta(orValueEmptyMap) + `' applied to 'optional_type\((.*)\)\.\(\)'$`)
 )
 
 // plainNames drops the nullable wrappers of declared scalars from CEL's
@@ -231,6 +244,9 @@ func (e *Env) explain(msg string) string {
 	msg = plainNames.Replace(msg)
 	if plain, ok := plainSyntax(msg); ok {
 		return plain
+	}
+	if m := emptyMapMisfit.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("the default {} is a map, but the value is %s; give a default of its type (orValue([]) for a list)", m[1])
 	}
 	if m := undefinedField.FindStringSubmatch(msg); m != nil {
 		if s := suggest.Closest(m[1], e.fields); s != "" {
