@@ -232,13 +232,19 @@ type Pagination struct {
 	// HasMore says whether another page exists; when absent a short or
 	// empty page ends.
 	HasMore Template `json:"hasMore,omitzero"`
-	// LimitParam and PageSize set the page size on each request.
-	LimitParam string `json:"limitParam,omitempty"`
-	PageSize   int    `json:"pageSize,omitempty"`
+	// LimitParam and PageSize set the page size on each request. PageSize
+	// is an integer or an expression the caller steers (over `input`).
+	LimitParam string   `json:"limitParam,omitempty"`
+	PageSize   Template `json:"pageSize,omitzero"`
 	// StartPage is the first page number (page), 1 by default.
 	StartPage *int `json:"startPage,omitempty"`
-	// MaxPages stops a runaway walk; 100 by default.
-	MaxPages int `json:"maxPages,omitempty"`
+	// MaxPages ends the walk after that many pages (an integer or an
+	// expression over `input`); 100 by default. A walk that stops there
+	// says so: the output sees `pagination.truncated`.
+	MaxPages Template `json:"maxPages,omitzero"`
+	// StartCursor is the cursor of the first page (cursor), to resume a
+	// walk an earlier run stopped; null starts at the beginning.
+	StartCursor Template `json:"startCursor,omitzero"`
 }
 
 // Request is one HTTP request built from templates.

@@ -119,6 +119,9 @@ type Result struct {
 	Log    []Exchange `json:"log"`
 	// Dropped counts the exchanges left out of Log past its cap (polls).
 	Dropped int `json:"dropped,omitempty"`
+	// Pagination says how a paginated action's walk ended; Truncated
+	// when it stopped at maxPages with more pages left.
+	Pagination *PageInfo `json:"pagination,omitempty"`
 }
 
 // run is the state of one action run.
@@ -136,6 +139,9 @@ type run struct {
 	retry *httpx.RetryPolicy
 	chain []string
 
+	// pagination is how the action's own walk ended, when it paginates.
+	pagination *PageInfo
+
 	mu  sync.Mutex
 	log []Exchange
 	// maxLog caps log (0: no cap); dropped counts what the cap left out.
@@ -150,7 +156,12 @@ func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, 
 	out, err := r.execute(ctx, input)
 	// An upstream may echo a credential in its answer (an error body, a
 	// debug field): the output hides secrets as the log does.
-	res := &Result{Output: r.redact.Value(out), Log: r.log}
+	res := &Result{Output: r.redact.Value(out), Log: r.log, Pagination: r.pagination}
+	if r.pagination != nil && r.pagination.NextCursor != nil {
+		c := *r.pagination
+		c.NextCursor = r.redact.Value(c.NextCursor)
+		res.Pagination = &c
+	}
 	if err != nil {
 		return res, r.redactError(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec"
@@ -251,7 +253,7 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		s = known.scope(s)
 		outVars = append(outVars, VarSteps, VarVars)
 	case a.Pagination != nil:
-		outVars = append(outVars, VarRecords)
+		outVars = append(outVars, VarRecords, VarPagination)
 	default:
 		outVars = append(outVars, VarResponse)
 	}
@@ -393,12 +395,39 @@ func compileErrors(s *Scope, rules []spec.ErrorRule, diags *diag.List, vars []st
 }
 
 func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
+	// Page size, page limit and start cursor are known before the first
+	// request: they see neither `response` nor `page`.
+	before := slices.DeleteFunc(slices.Clone(vars), func(v string) bool { return v == VarResponse || v == VarPage })
 	return &Pagination{
-		Src:        p,
-		Items:      s.Compile(p.Items, listOrDyn, diags, vars...),
-		NextCursor: s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
-		HasMore:    s.Compile(p.HasMore, expr.Bool, diags, vars...),
+		Src:         p,
+		Items:       s.Compile(p.Items, listOrDyn, diags, vars...),
+		NextCursor:  s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
+		HasMore:     s.Compile(p.HasMore, expr.Bool, diags, vars...),
+		PageSize:    compileCount(s, p.PageSize, "pageSize", diags, before),
+		MaxPages:    compileCount(s, p.MaxPages, "maxPages", diags, before),
+		StartCursor: s.Compile(p.StartCursor, expr.Scalar, diags, before...),
 	}
+}
+
+// compileCount compiles a count written as an integer or an expression
+// (pageSize, maxPages); nil when not given.
+func compileCount(s *Scope, t spec.Template, what string, diags *diag.List, vars []string) *Count {
+	if t.IsZero() {
+		return nil
+	}
+	if !strings.Contains(t.Source, "${") {
+		n, err := strconv.Atoi(strings.TrimSpace(t.Source))
+		if err != nil || n < 1 {
+			diags.Errorf(t.Pos, "invalid-value", "%s must be an integer of at least 1 or an expression such as ${ input.?limit.orValue(100) }, not %q", what, t.Source)
+			return nil
+		}
+		return &Count{Lit: n, What: what}
+	}
+	x := s.Compile(t, expr.Int, diags, vars...)
+	if x == nil {
+		return nil
+	}
+	return &Count{Expr: x, What: what}
 }
 
 // schemaTypeName is a schema's single `type`, or "" when it allows several.
