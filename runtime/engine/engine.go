@@ -489,6 +489,14 @@ func (r *run) hideSecret(s ...string) {
 
 // mapError applies the error rules: the action's, then the connector's,
 // then the defaults by status.
+//
+// A rule with `when` sees every response its statuses allow, 2xx
+// included (an API that reports errors inside a 200); a rule with only
+// `status` sees those statuses, never a success. A connector's rule
+// meets responses of every shape, so a `when` that cannot be evaluated
+// on one (a field it reads is not there, the body is a list or not
+// JSON) is not about that response and does not match it; one that
+// gives a value other than a boolean is a mistake and fails the run.
 func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars map[string]any, rules []compile.ErrorRule) error {
 	for _, rule := range rules {
 		if len(rule.Src.Status) > 0 && !containsInt(rule.Src.Status, resp.Status) {
@@ -497,7 +505,13 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 		if rule.When != nil {
 			ok, err := rule.When.Eval(ctx, vars)
 			if err != nil {
-				return fromExpr(err)
+				if ctx.Err() != nil {
+					return fromExpr(err)
+				}
+				continue
+			}
+			if _, isBool := ok.(bool); !isBool && ok != nil {
+				return &Error{Type: ErrExpression, Status: resp.Status, Request: b.label, Message: fmt.Sprintf("%s: an error rule's when gave %s, not a boolean", rule.Src.When.Pos, describeValue(ok))}
 			}
 			if ok != true {
 				continue
@@ -524,6 +538,22 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 		return nil
 	}
 	return &Error{Type: defaultErrorType(resp.Status), Status: resp.Status, Message: fmt.Sprintf("the API answered %d %s", resp.Status, http.StatusText(resp.Status)), Request: b.label, Body: r.redact.Excerpt(resp.Body), Retryable: resp.Status == 429 || resp.Status >= 500}
+}
+
+// describeValue names a value's JSON kind and a short rendering, for an
+// error: never more than a few characters of it (it may be a secret).
+func describeValue(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64, uint64, float64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 func containsInt(list []int, v int) bool {
