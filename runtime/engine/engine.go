@@ -136,8 +136,9 @@ type run struct {
 	redact *Redactor
 	// retry, when set, is the retry policy a calling action handed down;
 	// chain the keys of the actions that called this one, outermost first.
-	retry *httpx.RetryPolicy
-	chain []string
+	retry  *httpx.RetryPolicy
+	retryX *compile.Retry // retry's expressions
+	chain  []string
 
 	// pagination is how the action's own walk ended, when it paginates.
 	pagination *PageInfo
@@ -368,6 +369,8 @@ func (r *run) callStep(ctx context.Context, cr *compile.Request, vars map[string
 		page.sent = b.req.URL
 	}
 	b.req.Retry = r.effectiveRetry(sh)
+	r.retryExprs(ctx, &b.req.Retry, r.effectiveRetryX(sh), vars)
+	b.req.RateHeaders = r.plan.rateHeaders
 	rules := r.plan.errors
 	if sh != nil && len(sh.errors) > 0 {
 		rules = append(append(make([]compile.ErrorRule, 0, len(sh.errors)+len(rules)), sh.errors...), rules...)

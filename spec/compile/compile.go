@@ -188,6 +188,7 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
 		Headers: compileNamed(s, c.Headers, diags, varsConnector),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
+		Retry:   compileRetry(s, c.Retry, diags, varsConnError),
 	}
 	hosts := compileHosts(c, diags)
 	declared := len(c.Hosts) > 0
@@ -235,6 +236,7 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
 		Errors:  compileErrors(s, a.Errors, diags, varsError),
+		Retry:   compileRetry(s, a.Retry, diags, varsError),
 		Record:  s.CompileValue(a.Record, nil, diags, varsRecord...),
 	}
 	if a.Pagination != nil {
@@ -392,6 +394,18 @@ func compileErrors(s *Scope, rules []spec.ErrorRule, diags *diag.List, vars []st
 		})
 	}
 	return out
+}
+
+// compileRetry compiles a retry policy's expressions; nil when it has
+// none.
+func compileRetry(s *Scope, rp *spec.RetryPolicy, diags *diag.List, vars []string) *Retry {
+	if rp == nil || rp.When.IsZero() && rp.After.IsZero() {
+		return nil
+	}
+	return &Retry{
+		When:  s.Compile(rp.When, expr.Bool, diags, vars...),
+		After: s.Compile(rp.After, nil, diags, vars...),
+	}
 }
 
 func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {

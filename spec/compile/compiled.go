@@ -233,6 +233,12 @@ func describe(v any) string {
 	return fmt.Sprintf("%T %v", v, v)
 }
 
+// Retry holds the expressions of a retry policy; nil when it has none.
+type Retry struct {
+	When  *Expr // a bool over `response`
+	After *Expr // the wait over `response`
+}
+
 // ErrorRule is an error mapping rule ready to match.
 type ErrorRule struct {
 	Src     *spec.ErrorRule
@@ -246,6 +252,7 @@ type Connector struct {
 	BaseURL *Expr
 	Headers []Named
 	Errors  []ErrorRule
+	Retry   *Retry
 	Auth    *Auth
 }
 
@@ -279,6 +286,7 @@ type Step struct {
 	Input       *Mapping
 	Return      *Mapping
 	Errors      []ErrorRule
+	Retry       *Retry
 	OnError     *OnError
 	Output      *Mapping
 }
@@ -302,6 +310,7 @@ type Action struct {
 	Src        *spec.Action
 	Request    *Request
 	Errors     []ErrorRule
+	Retry      *Retry
 	Pagination *Pagination
 	Record     *Mapping
 	Steps      []Step
