@@ -4,6 +4,8 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec"
@@ -29,7 +31,11 @@ var (
 	varsError    = []string{VarResponse, VarInput, VarConnection, VarTenant, VarNow}
 	varsRecord   = []string{VarRecord, VarInput, VarConnection, VarTenant, VarNow}
 	varsStepCond = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps}
-	varsStep     = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarItem, VarIndex, VarPage}
+	// An action's output: of its one request, of its steps, of its pages.
+	varsOutput      = []string{VarInput, VarConnection, VarTenant, VarNow, VarResponse}
+	varsStepsOutput = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarVars}
+	varsListOutput  = []string{VarInput, VarConnection, VarTenant, VarNow, VarRecords, VarPagination}
+	varsStep        = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarItem, VarIndex, VarPage}
 
 	varsSubscribe     = []string{VarWebhook, VarConnection, VarTenant, VarNow}
 	varsSubscribed    = []string{VarResponse, VarWebhook, VarConnection, VarTenant, VarNow}
@@ -189,6 +195,7 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
 		Headers: compileNamed(s, c.Headers, diags, varsConnHeaders),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
+		Retry:   compileRetry(s, c.Retry, diags, varsConnError),
 	}
 	for _, h := range cc.Headers {
 		cc.HeadersReadCredentials = cc.HeadersReadCredentials || reads(h.Expr, VarCredentials)
@@ -221,7 +228,12 @@ func compileAuth(s *Scope, c *spec.Connector, a *spec.Auth, hosts []HostPattern,
 		Headers:          compileNamed(s, a.Headers, diags, authVars),
 		Query:            compileNamed(s, a.Query, diags, authVars),
 		Test:             compileRequest(s, a.Test, diags, varsConnector),
+		Info:             s.CompileValue(a.Info, nil, diags, varsConnError...),
 	}
+	if a.Info != nil && a.Test == nil {
+		diags.Errorf(a.Info.Pos, "missing-field", "auth.info maps the response of auth.test, which this auth does not have; add a test request")
+	}
+
 	compileURL(s, ca.AuthorizationURL, c.Key, FieldAuthorizationURL, hosts, declared, diags, varsAuth)
 	compileURL(s, ca.TokenURL, c.Key, FieldTokenURL, hosts, declared, diags, varsAuth)
 	if a.Login != nil {
@@ -264,6 +276,7 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
 		Errors:  compileErrors(s, a.Errors, diags, varsError),
+		Retry:   compileRetry(s, a.Retry, diags, varsError),
 		Record:  s.CompileValue(a.Record, nil, diags, varsRecord...),
 	}
 	if a.Pagination != nil {
@@ -276,15 +289,13 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		catch := known.clone()
 		ca.OnError = sc.onError(s, a.OnError, &catch, output)
 	}
-	outVars := []string{VarInput, VarConnection, VarTenant, VarNow}
+	outVars := varsOutput
 	switch {
 	case len(a.Steps) > 0:
 		s = known.scope(s)
-		outVars = append(outVars, VarSteps, VarVars)
+		outVars = varsStepsOutput
 	case a.Pagination != nil:
-		outVars = append(outVars, VarRecords)
-	default:
-		outVars = append(outVars, VarResponse)
+		outVars = varsListOutput
 	}
 	ca.Output = s.CompileValue(a.Output, output, diags, outVars...)
 	return ca
@@ -479,13 +490,57 @@ func compileErrors(s *Scope, rules []spec.ErrorRule, diags *diag.List, vars []st
 	return out
 }
 
-func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
-	return &Pagination{
-		Src:        p,
-		Items:      s.Compile(p.Items, listOrDyn, diags, vars...),
-		NextCursor: s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
-		HasMore:    s.Compile(p.HasMore, expr.Bool, diags, vars...),
+// compileRetry compiles a retry policy's expressions; nil when it has
+// none.
+func compileRetry(s *Scope, rp *spec.RetryPolicy, diags *diag.List, vars []string) *Retry {
+	if rp == nil || rp.When.IsZero() && rp.After.IsZero() {
+		return nil
 	}
+	return &Retry{
+		When:  s.Compile(rp.When, expr.Bool, diags, vars...),
+		After: s.Compile(rp.After, nil, diags, vars...),
+	}
+}
+
+func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
+	before := beforeFirstPage(vars)
+	return &Pagination{
+		Src:         p,
+		Items:       s.Compile(p.Items, listOrDyn, diags, vars...),
+		NextCursor:  s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
+		HasMore:     s.Compile(p.HasMore, expr.Bool, diags, vars...),
+		PageSize:    compileCount(s, p.PageSize, "pageSize", diags, before),
+		MaxPages:    compileCount(s, p.MaxPages, "maxPages", diags, before),
+		StartCursor: s.Compile(p.StartCursor, expr.Scalar, diags, before...),
+	}
+}
+
+// beforeFirstPage are the variables of what is known before the first
+// request of a walk (page size, page limit, start cursor): a page's,
+// without `response` and `page`.
+func beforeFirstPage(vars []string) []string {
+	return slices.DeleteFunc(slices.Clone(vars), func(v string) bool { return v == VarResponse || v == VarPage })
+}
+
+// compileCount compiles a count written as an integer or an expression
+// (pageSize, maxPages); nil when not given.
+func compileCount(s *Scope, t spec.Template, what string, diags *diag.List, vars []string) *Count {
+	if t.IsZero() {
+		return nil
+	}
+	if !strings.Contains(t.Source, "${") {
+		n, err := strconv.Atoi(strings.TrimSpace(t.Source))
+		if err != nil || n < 1 {
+			diags.Errorf(t.Pos, "invalid-value", "%s must be an integer of at least 1 or an expression such as ${ input.?limit.orValue(100) }, not %q", what, t.Source)
+			return nil
+		}
+		return &Count{Lit: n, What: what}
+	}
+	x := s.Compile(t, expr.Int, diags, vars...)
+	if x == nil {
+		return nil
+	}
+	return &Count{Expr: x, What: what}
 }
 
 // schemaTypeName is a schema's single `type`, or "" when it allows several.

@@ -41,6 +41,7 @@ var table = []Type{
 		Doc: "AuthMode is one way to connect to a connector; create a connection with\nit by its Key (CreateConnectionRequest.AuthMode)."},
 	{Name: "ActionSummary", From: "runtime/connections.ActionSummary"},
 	{Name: "ActionInfo", From: "runtime/connections.ActionInfo"},
+	{Name: "PageInfo", From: "runtime/engine.PageInfo"},
 	{Name: "RunResult", From: "runtime/api.runResponse",
 		Doc:    "RunResult is a run's output.",
 		Fields: map[string]Field{"Output": {Type: "json.RawMessage"}}},
