@@ -35,8 +35,9 @@ type prismSuite struct {
 	// Connector is the connector's key; the file is named after it.
 	Connector string `yaml:"connector"`
 	// API is the description Prism serves, relative to ../shared/apis
-	// (hubspot/crm-contacts-v3.json); a case may name another.
-	API string `yaml:"api"`
+	// (hubspot/crm-contacts-v3.json), or a list of a vendor's descriptions
+	// served as one; a case may name others.
+	API apiFiles `yaml:"api"`
 	// BasePath is put after Prism's URL in the connector's baseUrl, for a
 	// connector whose baseUrl has a path the description's paths repeat.
 	BasePath    string            `yaml:"basePath"`
@@ -52,7 +53,7 @@ type prismCase struct {
 	// Action is the connector's action key; `connection-test` runs the
 	// connector's auth.test request instead.
 	Action string         `yaml:"action"`
-	API    string         `yaml:"api"`
+	API    apiFiles       `yaml:"api"`
 	Input  map[string]any `yaml:"input"`
 	// Prefer is sent to Prism as its Prefer header (merged over the
 	// file's): {code: "404"} answers with the description's 404,
@@ -68,6 +69,22 @@ type prismCase struct {
 }
 
 const connectionTest = "connection-test"
+
+// apiFiles is one description file or a list of them.
+type apiFiles []string
+
+func (a *apiFiles) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*a = apiFiles{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*a = list
+	return nil
+}
 
 func loadPrismSuites(t *testing.T) []*prismSuite {
 	t.Helper()
@@ -94,7 +111,7 @@ func loadPrismSuites(t *testing.T) []*prismSuite {
 			if c.Name == "" || c.Action == "" {
 				t.Fatalf("%s: case %d needs a name and an action", f, i+1)
 			}
-			if c.API == "" && s.API == "" {
+			if len(c.API) == 0 && len(s.API) == 0 {
 				t.Fatalf("%s: case %q names no api, and the file gives none", f, c.Name)
 			}
 		}
@@ -200,7 +217,10 @@ func TestPrism(t *testing.T) {
 	pool := prismPool(t)
 	apis, err := prismtest.APIs()
 	if err != nil {
-		t.Fatal(err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
 	}
 	rt, diags, err := membrane.Load(membrane.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: true})}, ".")
 	if err != nil || len(diags) > 0 {
@@ -213,10 +233,14 @@ func TestPrism(t *testing.T) {
 				t.Run(c.Action+"/"+c.Name, func(t *testing.T) {
 					t.Parallel()
 					api := c.API
-					if api == "" {
+					if len(api) == 0 {
 						api = s.API
 					}
-					srv, err := pool.Get(filepath.Join(apis, filepath.FromSlash(api)))
+					var files []string
+					for _, f := range api {
+						files = append(files, filepath.Join(apis, filepath.FromSlash(f)))
+					}
+					srv, err := pool.Get(files...)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -271,7 +295,7 @@ func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCa
 			t.Errorf("a request went to %s, not to Prism at %s", x.URL, baseURL)
 		}
 		if why := prismtest.Rejection(x.Status, x.ResponseHeaders, x.ResponseBody); why != "" {
-			t.Errorf("Prism refused %s %s (it breaks %s):\n%s\nrequest body: %s", x.Method, x.URL, s.API+c.API, why, x.RequestBody)
+			t.Errorf("Prism refused %s %s (it breaks %s):\n%s\nrequest body: %s", x.Method, x.URL, srv.File, why, x.RequestBody)
 		}
 	}
 	if t.Failed() {
@@ -292,6 +316,7 @@ func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCa
 	if len(log) == 0 {
 		t.Fatal("nothing was sent")
 	}
+	t.Logf("%d requests, all accepted by Prism", len(log))
 	if c.Action == connectionTest {
 		return
 	}

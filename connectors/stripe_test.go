@@ -43,18 +43,30 @@ func TestCatalogueValid(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("the catalogue has diagnostics:\n%v", diags)
 	}
-	// Every Stripe action keeps a universal contract, and every universal
-	// action has a Stripe implementation.
-	implemented := map[string]bool{}
+	// Every Stripe action keeps a universal contract.
 	for key, a := range ws.Actions["stripe"] {
 		if ws.UniversalActions[a.Implements] == nil {
 			t.Errorf("stripe action %q implements no universal action", key)
 		}
-		implemented[a.Implements] = true
 	}
-	for key := range ws.UniversalActions {
-		if !implemented[key] {
-			t.Errorf("universal action %q has no Stripe implementation", key)
+	// Every universal action is universal in fact: at least two connectors
+	// implement it, and the contacts ones at least four.
+	implementers := map[string][]string{}
+	for connector, actions := range ws.Actions {
+		for _, a := range actions {
+			if a.Implements != "" {
+				implementers[a.Implements] = append(implementers[a.Implements], connector)
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(ws.UniversalActions)) {
+		want := 2
+		if strings.HasSuffix(key, "-contact") || strings.HasSuffix(key, "-contacts") || strings.HasPrefix(key, "find-contact") {
+			want = 4
+		}
+		if got := implementers[key]; len(got) < want {
+			slices.Sort(got)
+			t.Errorf("universal action %q has %d implementations %v, want at least %d", key, len(got), got, want)
 		}
 	}
 }

@@ -54,6 +54,7 @@ type Pool struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	closed  bool
+	dir     string // merged descriptions
 }
 
 type entry struct {
@@ -67,23 +68,65 @@ func NewPool(prism string) *Pool {
 	return &Pool{Prism: prism, entries: map[string]*entry{}}
 }
 
-// Get returns the Prism serving file (an absolute path), starting it the
+// Get returns the Prism serving files (absolute paths), starting it the
 // first time; every later call, from any goroutine, gets the same one (or
-// the same start-up error).
-func (p *Pool) Get(file string) (*Server, error) {
+// the same start-up error). Several files are served as one description
+// (see Merge), for a connector whose actions span a vendor's descriptions.
+func (p *Pool) Get(files ...string) (*Server, error) {
+	if len(files) == 0 {
+		return nil, errors.New("prismtest: no API description given")
+	}
+	key := strings.Join(files, "\x00")
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, errors.New("prismtest: the pool is closed")
 	}
-	e := p.entries[file]
+	e := p.entries[key]
 	if e == nil {
 		e = &entry{}
-		p.entries[file] = e
+		p.entries[key] = e
 	}
 	p.mu.Unlock()
-	e.once.Do(func() { e.srv, e.err = p.start(file) })
+	e.once.Do(func() {
+		file := files[0]
+		if len(files) > 1 {
+			if file, e.err = p.merged(files); e.err != nil {
+				return
+			}
+		}
+		e.srv, e.err = p.start(file)
+		if e.srv != nil {
+			e.srv.File = strings.Join(files, " + ")
+		}
+	})
 	return e.srv, e.err
+}
+
+// merged writes the merge of files into the pool's directory.
+func (p *Pool) merged(files []string) (string, error) {
+	doc, err := Merge(files...)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	if p.dir == "" {
+		p.dir, err = os.MkdirTemp("", "prismtest-")
+	}
+	dir := p.dir
+	p.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "merged-*.json")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(doc); err != nil {
+		return "", err
+	}
+	return f.Name(), f.Close()
 }
 
 // Servers are the Prisms started so far, in no order.
@@ -110,6 +153,9 @@ func (p *Pool) Close() {
 		if e.srv != nil {
 			e.srv.stop()
 		}
+	}
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
 	}
 }
 
@@ -247,14 +293,23 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// APIs is the directory of the vendors' API descriptions, ../shared/apis
-// from the module root.
+// APIs is the directory of the vendors' API descriptions: ../shared/apis
+// from the module root, or shared/apis beside a directory further up (a
+// git worktree of the repository, one level deeper).
 func APIs() (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(root, "..", "shared", "apis"), nil
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "shared", "apis")
+		if info, err := os.Stat(p); err == nil && info.IsDir() {
+			return p, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("prismtest: no shared/apis beside %s or a directory above it: the vendors' API descriptions belong at ../shared/apis from the repository", root)
+		}
+	}
 }
 
 // Violation is one way a request or a response breaks the description, as

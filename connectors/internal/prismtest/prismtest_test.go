@@ -1,6 +1,7 @@
 package prismtest_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -151,5 +152,54 @@ func TestStartFailure(t *testing.T) {
 	_, again := p.Get(filepath.Join(t.TempDir(), "missing.json"))
 	if again == nil {
 		t.Error("a second Get succeeded")
+	}
+}
+
+func TestMerge(t *testing.T) {
+	apis, err := prismtest.APIs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	want := map[string]bool{}
+	for _, f := range []string{"crm-contacts-v3.json", "crm-companies-v3.json", "crm-deals-v3.json", "crm-tickets-v3.json"} {
+		p := filepath.Join(apis, "hubspot", f)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Skipf("the vendors' descriptions are not there: %v", err)
+		}
+		var doc struct{ Paths map[string]any }
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for k := range doc.Paths {
+			want[k] = true
+		}
+		files = append(files, p)
+	}
+	b, err := prismtest.Merge(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var merged struct {
+		Paths   map[string]any
+		Servers []any
+	}
+	if err := json.Unmarshal(b, &merged); err != nil {
+		t.Fatal(err)
+	}
+	if len(merged.Paths) != len(want) || len(merged.Servers) == 0 {
+		t.Errorf("merged %d paths and %d servers, want %d paths and the first file's servers", len(merged.Paths), len(merged.Servers), len(want))
+	}
+	for p := range want {
+		if merged.Paths[p] == nil {
+			t.Errorf("path %s is missing", p)
+		}
+	}
+
+	// The same path twice is refused, naming it.
+	notes, _ := filepath.Abs("testdata/notes.json")
+	if _, err := prismtest.Merge(notes, notes); err == nil || !strings.Contains(err.Error(), "/notes") {
+		t.Errorf("err = %v, want the path named", err)
 	}
 }
