@@ -509,6 +509,24 @@ func TestStripe(t *testing.T) {
 		}
 	})
 
+	t.Run("find-contact-by-email", func(t *testing.T) {
+		covered["find-contact-by-email"] = true
+		out, log := s.mustRun(t, "find-contact-by-email", map[string]any{"email": "ada@example.com"})
+		// stripe-mock does not filter: its list has its fixture customer.
+		contact, _ := out["contact"].(map[string]any)
+		if out["found"] != true || contact == nil {
+			t.Fatalf("output %v, want a contact", out)
+		}
+		if id, _ := contact["id"].(string); !strings.HasPrefix(id, "cus_") {
+			t.Errorf("contact %v has no customer id", contact)
+		}
+		u, _ := url.Parse(one(t, log).URL)
+		want := url.Values{"email": {"ada@example.com"}, "limit": {"1"}}
+		if u.Path != "/v1/customers" || !maps.EqualFunc(u.Query(), want, slices.Equal) {
+			t.Errorf("sent %s, want /v1/customers?%s", u, want.Encode())
+		}
+	})
+
 	t.Run("update-contact", func(t *testing.T) {
 		covered["update-contact"] = true
 		out, log := s.mustRun(t, "update-contact", map[string]any{"id": "cus_Upd123", "lastName": "Hopper", "phone": "+1 212 555 0100"})

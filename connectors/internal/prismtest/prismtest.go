@@ -26,7 +26,7 @@ import (
 // startGuard bounds the wait for Prism to say it listens. It is a guard, not
 // a wait: Klaviyo's 3 MB description loads in a few seconds, but eight test
 // binaries may share two cores.
-const startGuard = 3 * time.Minute
+const startGuard = 8 * time.Minute
 
 // Server is one running Prism.
 type Server struct {
