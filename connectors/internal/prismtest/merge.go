@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -131,4 +132,79 @@ func section(m map[string]any, key string) map[string]any {
 		m[key] = s
 	}
 	return s
+}
+
+// Subset keeps, of a JSON description, the paths that start with one of
+// prefixes (a prefix ending in "/" or equal to the whole path) and the
+// components they reach through $ref, unchanged: Prism checks those paths
+// exactly as the whole description would, and loads a large description
+// (Klaviyo's 3 MB) in a fraction of the time.
+func Subset(doc []byte, prefixes []string) ([]byte, error) {
+	var d map[string]any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("prismtest: %w", err)
+	}
+	paths, _ := d["paths"].(map[string]any)
+	kept := map[string]any{}
+	for p, v := range paths {
+		for _, pre := range prefixes {
+			if p == pre || strings.HasPrefix(p, strings.TrimSuffix(pre, "/")+"/") {
+				kept[p] = v
+				break
+			}
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("prismtest: no path of the description starts with %v", prefixes)
+	}
+	d["paths"] = kept
+	comps, _ := d["components"].(map[string]any)
+	reached := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/") && !reached[ref] {
+				reached[ref] = true
+				parts := strings.SplitN(strings.TrimPrefix(ref, "#/components/"), "/", 2)
+				if len(parts) == 2 {
+					if m, ok := comps[parts[0]].(map[string]any); ok {
+						walk(m[unescapePointer(parts[1])])
+					}
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(kept)
+	out := map[string]any{}
+	for kind, v := range comps {
+		m, _ := v.(map[string]any)
+		keep := map[string]any{}
+		for name, c := range m {
+			// Security schemes are named by requirements, not $refs.
+			if kind == "securitySchemes" || reached["#/components/"+kind+"/"+escapePointer(name)] {
+				keep[name] = c
+			}
+		}
+		if len(keep) > 0 {
+			out[kind] = keep
+		}
+	}
+	d["components"] = out
+	return json.Marshal(d)
+}
+
+func unescapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }

@@ -68,46 +68,65 @@ func NewPool(prism string) *Pool {
 	return &Pool{Prism: prism, entries: map[string]*entry{}}
 }
 
-// Get returns the Prism serving files (absolute paths), starting it the
-// first time; every later call, from any goroutine, gets the same one (or
-// the same start-up error). Several files are served as one description
-// (see Merge), for a connector whose actions span a vendor's descriptions.
-func (p *Pool) Get(files ...string) (*Server, error) {
-	if len(files) == 0 {
+// Description is what one Prism serves: a vendor's description files
+// (absolute paths), several served as their merge (see Merge), and
+// optionally only the paths under Paths (see Subset).
+type Description struct {
+	Files []string
+	Paths []string
+}
+
+func (d Description) key() string {
+	return strings.Join(d.Files, "\x00") + "\x01" + strings.Join(d.Paths, "\x00")
+}
+
+// Get returns the Prism serving d, starting it the first time; every later
+// call, from any goroutine, gets the same one (or the same start-up
+// error).
+func (p *Pool) Get(d Description) (*Server, error) {
+	if len(d.Files) == 0 {
 		return nil, errors.New("prismtest: no API description given")
 	}
-	key := strings.Join(files, "\x00")
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, errors.New("prismtest: the pool is closed")
 	}
-	e := p.entries[key]
+	e := p.entries[d.key()]
 	if e == nil {
 		e = &entry{}
-		p.entries[key] = e
+		p.entries[d.key()] = e
 	}
 	p.mu.Unlock()
 	e.once.Do(func() {
-		file := files[0]
-		if len(files) > 1 {
-			if file, e.err = p.merged(files); e.err != nil {
+		file := d.Files[0]
+		if len(d.Files) > 1 || len(d.Paths) > 0 {
+			if file, e.err = p.prepared(d); e.err != nil {
 				return
 			}
 		}
 		e.srv, e.err = p.start(file)
 		if e.srv != nil {
-			e.srv.File = strings.Join(files, " + ")
+			e.srv.File = strings.Join(d.Files, " + ")
+			if len(d.Paths) > 0 {
+				e.srv.File += " (paths " + strings.Join(d.Paths, ", ") + ")"
+			}
 		}
 	})
 	return e.srv, e.err
 }
 
-// merged writes the merge of files into the pool's directory.
-func (p *Pool) merged(files []string) (string, error) {
-	doc, err := Merge(files...)
+// prepared writes the merge of d's files, cut to its paths, into the
+// pool's directory.
+func (p *Pool) prepared(d Description) (string, error) {
+	doc, err := Merge(d.Files...)
 	if err != nil {
 		return "", err
+	}
+	if len(d.Paths) > 0 {
+		if doc, err = Subset(doc, d.Paths); err != nil {
+			return "", err
+		}
 	}
 	p.mu.Lock()
 	if p.dir == "" {

@@ -65,7 +65,7 @@ func TestPrism(t *testing.T) {
 	srvs := make([]*prismtest.Server, 4)
 	for i := range srvs {
 		wg.Go(func() {
-			s, err := p.Get(file)
+			s, err := p.Get(prismtest.Description{Files: []string{file}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -144,12 +144,12 @@ func TestPrism(t *testing.T) {
 
 func TestStartFailure(t *testing.T) {
 	p := pool(t)
-	_, err := p.Get(filepath.Join(t.TempDir(), "missing.json"))
+	_, err := p.Get(prismtest.Description{Files: []string{filepath.Join(t.TempDir(), "missing.json")}})
 	if err == nil || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("err = %v, want it to name the missing file", err)
 	}
 	// The error is remembered, not retried by every caller.
-	_, again := p.Get(filepath.Join(t.TempDir(), "missing.json"))
+	_, again := p.Get(prismtest.Description{Files: []string{filepath.Join(t.TempDir(), "missing.json")}})
 	if again == nil {
 		t.Error("a second Get succeeded")
 	}
@@ -201,5 +201,53 @@ func TestMerge(t *testing.T) {
 	notes, _ := filepath.Abs("testdata/notes.json")
 	if _, err := prismtest.Merge(notes, notes); err == nil || !strings.Contains(err.Error(), "/notes") {
 		t.Errorf("err = %v, want the path named", err)
+	}
+}
+
+func TestSubset(t *testing.T) {
+	notes, _ := filepath.Abs("testdata/notes.json")
+	doc, err := prismtest.Merge(notes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := prismtest.Subset(doc, []string{"/notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub struct {
+		Paths      map[string]any
+		Components struct {
+			Schemas         map[string]any
+			SecuritySchemes map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &sub); err != nil {
+		t.Fatal(err)
+	}
+	if len(sub.Paths) != 1 || sub.Paths["/notes"] == nil {
+		t.Errorf("paths %v, want /notes alone", sub.Paths)
+	}
+	// /broken's Note is kept because /notes refers to it too; the security
+	// scheme because requirements name it.
+	if sub.Components.Schemas["Note"] == nil || sub.Components.SecuritySchemes["bearer"] == nil {
+		t.Errorf("components %+v lack what /notes needs", sub.Components)
+	}
+	if _, err := prismtest.Subset(doc, []string{"/nothing"}); err == nil {
+		t.Error("a subset with no path succeeded")
+	}
+
+	// Served, the subset still refuses what breaks the description.
+	p := pool(t)
+	srv, err := p.Get(prismtest.Description{Files: []string{notes}, Paths: []string{"/notes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, h, body := send(t, "POST", srv.URL+"/notes", "Bearer k", `{"colour":"red"}`)
+	if why := prismtest.Rejection(status, h, body); !strings.Contains(why, "colour") {
+		t.Errorf("%d %s: Rejection = %q, want the extra field named", status, body, why)
+	}
+	status, h, body = send(t, "GET", srv.URL+"/broken", "Bearer k", "")
+	if why := prismtest.Rejection(status, h, body); !strings.Contains(why, "NO_PATH_MATCHED") {
+		t.Errorf("%d %s: /broken is served by the subset: %q", status, body, why)
 	}
 }
