@@ -19,8 +19,9 @@ package connectors
 
 import "embed"
 
-// FS is the catalogue's spec files, embedded: every *.yaml one or two
-// directories down (stripe/connector.yaml, universal/actions/x.yaml, …).
+// FS is the catalogue's spec files, embedded: each app's connector.yaml
+// and its actions/, events/ and tests/, and universal/'s (testdata/ holds
+// the Go tests' fixtures, not specs).
 //
-//go:embed */*.yaml */*/*.yaml
+//go:embed */*.yaml */actions/*.yaml */events/*.yaml */tests/*.yaml
 var FS embed.FS

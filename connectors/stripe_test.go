@@ -43,14 +43,31 @@ func TestCatalogueValid(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("the catalogue has diagnostics:\n%v", diags)
 	}
-	// Every universal action has a Stripe implementation.
-	implemented := map[string]bool{}
-	for _, a := range ws.Actions["stripe"] {
-		implemented[a.Implements] = true
+	// A Stripe action either keeps a universal contract or is Stripe's
+	// own (invoices): either way it names no contract that is missing.
+	for key, a := range ws.Actions["stripe"] {
+		if a.Implements != "" && ws.UniversalActions[a.Implements] == nil {
+			t.Errorf("stripe action %q implements no universal action", key)
+		}
 	}
-	for key := range ws.UniversalActions {
-		if !implemented[key] {
-			t.Errorf("universal action %q has no Stripe implementation", key)
+	// Every universal action is universal in fact: at least two connectors
+	// implement it, and the contacts ones at least four.
+	implementers := map[string][]string{}
+	for connector, actions := range ws.Actions {
+		for _, a := range actions {
+			if a.Implements != "" {
+				implementers[a.Implements] = append(implementers[a.Implements], connector)
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(ws.UniversalActions)) {
+		want := 2
+		if strings.HasSuffix(key, "-contact") || strings.HasSuffix(key, "-contacts") || strings.HasPrefix(key, "find-contact") {
+			want = 4
+		}
+		if got := implementers[key]; len(got) < want {
+			slices.Sort(got)
+			t.Errorf("universal action %q has %d implementations %v, want at least %d", key, len(got), got, want)
 		}
 	}
 }
@@ -492,6 +509,24 @@ func TestStripe(t *testing.T) {
 		}
 		if items, _ := out["items"].([]any); len(items) != len(firstIDs)+1 {
 			t.Errorf("items from both pages: got %d, want %d", len(items), len(firstIDs)+1)
+		}
+	})
+
+	t.Run("find-contact-by-email", func(t *testing.T) {
+		covered["find-contact-by-email"] = true
+		out, log := s.mustRun(t, "find-contact-by-email", map[string]any{"email": "ada@example.com"})
+		// stripe-mock does not filter: its list has its fixture customer.
+		contact, _ := out["contact"].(map[string]any)
+		if out["found"] != true || contact == nil {
+			t.Fatalf("output %v, want a contact", out)
+		}
+		if id, _ := contact["id"].(string); !strings.HasPrefix(id, "cus_") {
+			t.Errorf("contact %v has no customer id", contact)
+		}
+		u, _ := url.Parse(one(t, log).URL)
+		want := url.Values{"email": {"ada@example.com"}, "limit": {"1"}}
+		if u.Path != "/v1/customers" || !maps.EqualFunc(u.Query(), want, slices.Equal) {
+			t.Errorf("sent %s, want /v1/customers?%s", u, want.Encode())
 		}
 	})
 
