@@ -53,6 +53,7 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			cfg.Version = version
 			s, err := server.New(ctx, cfg, log)
 			var le *server.LoadError
 			if errors.As(err, &le) {
