@@ -28,9 +28,12 @@ type env struct {
 
 // start runs the REST API and the MCP server (Resync short, so that
 // changes reach the clients quickly).
-func start(t *testing.T) *env {
+func start(t *testing.T) *env { return startOn(t, storetest.SQLite(t)(t)) }
+
+// startOn is start on the store open gives.
+func startOn(t testing.TB, open storetest.Opener) *env {
 	t.Helper()
-	e := apitest.New(t, storetest.SQLite(t)(t))
+	e := apitest.New(t, open)
 	m := mcp.New(mcp.Options{Service: e.Service, Verifier: e.Verifier, Logger: slog.New(slog.DiscardHandler), Resync: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -44,7 +47,7 @@ func start(t *testing.T) *env {
 }
 
 // rest calls the REST API as tenant and decodes the answer into out.
-func (e *env) rest(t *testing.T, tenant, method, path string, body any, out any) int {
+func (e *env) rest(t testing.TB, tenant, method, path string, body any, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -71,7 +74,7 @@ func (e *env) rest(t *testing.T, tenant, method, path string, body any, out any)
 }
 
 // connect makes a crm connection of tenant and returns its id.
-func (e *env) connect(t *testing.T, tenant, name string) string {
+func (e *env) connect(t testing.TB, tenant, name string) string {
 	t.Helper()
 	var c struct{ ID string }
 	if st := e.rest(t, tenant, "POST", "/v1/connections", map[string]any{"connector": "crm", "name": name,
@@ -92,7 +95,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // session connects the Go SDK's client as tenant; changed receives each
 // notifications/tools/list_changed.
-func (e *env) session(t *testing.T, tenant string) (cs *sdk.ClientSession, changed <-chan struct{}) {
+func (e *env) session(t testing.TB, tenant string) (cs *sdk.ClientSession, changed <-chan struct{}) {
 	t.Helper()
 	ch := make(chan struct{}, 16)
 	c := sdk.NewClient(&sdk.Implementation{Name: "membrane-test", Version: "1"}, &sdk.ClientOptions{
