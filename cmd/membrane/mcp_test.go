@@ -92,3 +92,39 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// `membrane mcp` serves a tenant only when it knows which: a valid token,
+// or --tenant on a development workspace alone. What it refuses says why,
+// never the token.
+func TestMCPTenant(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(apitest.WorkspaceDir())); err != nil {
+		t.Fatal(err)
+	}
+	mcpRun := func(env map[string]string, args ...string) error {
+		t.Helper()
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		cmd := newMCPCmd()
+		cmd.SetOut(&strings.Builder{})
+		cmd.SetErr(&strings.Builder{})
+		cmd.SetArgs(append([]string{"--dir", dir, "--watch=false"}, args...))
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		return cmd.Execute()
+	}
+	t.Setenv(defaultTokenEnv, "")
+	if err := mcpRun(nil); err == nil || !strings.Contains(err.Error(), "MEMBRANE_TOKEN") {
+		t.Errorf("no token, no tenant: %v", err)
+	}
+	const bogus = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhY21lIn0.c2lnbmF0dXJlLW9mLW5vLWtleQ"
+	if err := mcpRun(map[string]string{defaultTokenEnv: bogus}); err == nil || strings.Contains(err.Error(), bogus) || !strings.Contains(err.Error(), "no valid tenant token") {
+		t.Errorf("a token of no key: %v", err)
+	}
+	t.Setenv(defaultTokenEnv, "")
+	// A workspace with its own secret is not a development one.
+	t.Setenv(defaultSecretEnv, "a-workspace-secret-of-at-least-32-bytes!")
+	if err := mcpRun(nil, "--tenant", "acme"); err == nil || !strings.Contains(err.Error(), "development workspace only") {
+		t.Errorf("--tenant with a workspace secret: %v", err)
+	}
+}
