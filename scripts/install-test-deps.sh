@@ -28,6 +28,9 @@
 #                connectors/testdata/prism/package-lock.json); connectors'
 #                tests serve each vendor's own OpenAPI description with it
 #                and run every catalogue action against it.
+#   @modelcontextprotocol/sdk  the official MCP TypeScript SDK from npm (pinned
+#                in runtime/mcp/testdata/package-lock.json): its client drives
+#                Membrane's MCP server over stdio and Streamable HTTP.
 #   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
 #                NATS destination: when nothing listens there, the pinned
 #                nats-server is installed and started (-js, its store in a
@@ -59,6 +62,7 @@ fi
 "$(dirname "$0")/../runtime/events/verify/testdata/install.sh"
 "$(dirname "$0")/../runtime/delivery/testdata/install.sh"
 "$(dirname "$0")/../connectors/testdata/prism/install.sh"
+"$(dirname "$0")/../runtime/mcp/testdata/install.sh"
 "$(dirname "$0")/install-browser.sh"
 
 # listening PORT: whether something accepts connections at 127.0.0.1:PORT.

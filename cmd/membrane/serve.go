@@ -30,6 +30,7 @@ func newServeCmd() *cobra.Command {
 		Long: "serve loads and validates the workspace, opens the store (SQLite under\n" +
 			"DIR/.membrane by default, or PostgreSQL for several replicas) and serves:\n\n" +
 			"  /v1/…          the REST API (a tenant token on every call)\n" +
+			"  /v1/mcp        the same actions as MCP tools (Streamable HTTP, a tenant token)\n" +
 			"  /openapi.json  its OpenAPI 3.1 document\n" +
 			"  /connect       the page users connect their accounts on\n" +
 			"  /healthz       200 while the process is up\n" +
@@ -53,6 +54,7 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			cfg.Version = version
 			s, err := server.New(ctx, cfg, log)
 			var le *server.LoadError
 			if errors.As(err, &le) {

@@ -51,7 +51,7 @@ var Secret = []byte("api-test-secret-0123456789-abcdefghijklmnop")
 
 // Env is a running API.
 type Env struct {
-	T        *testing.T
+	T        testing.TB
 	URL      string // the API server, e.g. http://127.0.0.1:PORT
 	Handler  http.Handler
 	Connect  http.Handler // the connect page at PublicURL, where POST /v1/oauth/authorize leads (not served)
@@ -65,21 +65,21 @@ type Env struct {
 
 // New starts an API over the store open gives; tweaks adjust the
 // connections service's options.
-func New(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Options)) *Env {
+func New(t testing.TB, open storetest.Opener, tweaks ...func(*connections.Options)) *Env {
 	t.Helper()
 	return NewWithFiles(t, open, nil, tweaks...)
 }
 
 // NewWithFiles is New with more workspace files, by name (a membrane.yaml
 // with the workspace's settings, say).
-func NewWithFiles(t *testing.T, open storetest.Opener, files map[string]string, tweaks ...func(*connections.Options)) *Env {
+func NewWithFiles(t testing.TB, open storetest.Opener, files map[string]string, tweaks ...func(*connections.Options)) *Env {
 	t.Helper()
 	return NewWithAPI(t, open, files, nil, tweaks...)
 }
 
 // NewWithAPI is NewWithFiles whose API options apiTweak adjusts (the
 // stream's timings, the networks a destination may point into).
-func NewWithAPI(t *testing.T, open storetest.Opener, files map[string]string, apiTweak func(*api.Options), tweaks ...func(*connections.Options)) *Env {
+func NewWithAPI(t testing.TB, open storetest.Opener, files map[string]string, apiTweak func(*api.Options), tweaks ...func(*connections.Options)) *Env {
 	t.Helper()
 	up := newUpstream(t)
 	client := httpx.New(httpx.Config{AllowPrivate: true})
@@ -198,7 +198,7 @@ func (u *Upstream) HoldNext() (arrived <-chan struct{}, release func()) {
 	return arr, sync.OnceFunc(func() { close(hold) })
 }
 
-func newUpstream(t *testing.T) *Upstream {
+func newUpstream(t testing.TB) *Upstream {
 	u := &Upstream{keys: map[string]bool{GoodKey: true, NewKey: true}}
 	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(u.srv.Close)
@@ -286,7 +286,7 @@ const (
 // the upstream, for every tenant: their baseUrl in testdata is a
 // placeholder, since the upstream's port changes with every run. Tenant
 // RegionalTenant's go to <region>.RegionalHost on the upstream's port.
-func (u *Upstream) patchDir(t *testing.T) string {
+func (u *Upstream) patchDir(t testing.TB) string {
 	dir := t.TempDir()
 	_, port, _ := strings.Cut(strings.TrimPrefix(u.srv.URL, "http://"), ":")
 	for name, doc := range map[string]string{

@@ -39,6 +39,9 @@ type OverrideFilter struct {
 type RunLogFilter struct {
 	ConnectionID string
 	Action       string
+	// Origin is the front end that asked for the runs: api, mcp,
+	// console, poll or webhook.
+	Origin string
 	// Status is ok or an error type.
 	Status string
 	Cursor string

@@ -10,6 +10,7 @@ func (c *Client) ListRunLogs(ctx context.Context, f RunLogFilter) (*Page[RunLog]
 	q := url.Values{}
 	set(q, "connectionId", f.ConnectionID)
 	set(q, "action", f.Action)
+	set(q, "origin", f.Origin)
 	set(q, "status", f.Status)
 	var out Page[RunLog]
 	_, err := c.call(ctx, "GET", "/v1/run-logs", paging(q, f.Cursor, f.Limit), nil, nil, &out)

@@ -369,15 +369,19 @@ type EventPage struct {
 
 // RunLog is the record of one run.
 type RunLog struct {
-	ID           string     `json:"id"`
-	Tenant       string     `json:"tenant"`
-	ConnectionID string     `json:"connectionId,omitempty"`
-	Action       string     `json:"action"`
-	Status       string     `json:"status"`
-	Error        string     `json:"error,omitempty"`
-	DurationMs   int64      `json:"durationMs"`
-	Entries      []Exchange `json:"entries,omitempty"`
-	CreatedAt    time.Time  `json:"createdAt"`
+	ID           string `json:"id"`
+	Tenant       string `json:"tenant"`
+	ConnectionID string `json:"connectionId,omitempty"`
+	Action       string `json:"action"`
+	// Origin is the front end that asked for the run: api, mcp,
+	// console, poll or webhook; empty for runs logged before origins
+	// were kept.
+	Origin     string     `json:"origin,omitempty"`
+	Status     string     `json:"status"`
+	Error      string     `json:"error,omitempty"`
+	DurationMs int64      `json:"durationMs"`
+	Entries    []Exchange `json:"entries,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
 }
 
 // Tenant is a customer of the workspace: a key the user chooses.

@@ -63,6 +63,10 @@ type ActionInfo struct {
 	ActionSummary
 	InputSchema  *tree.Value `json:"inputSchema,omitempty"`
 	OutputSchema *tree.Value `json:"outputSchema,omitempty"`
+	// Resolved is the action as the connection runs it, every layer
+	// applied: for front ends that describe an action by what it does
+	// (the MCP server marks one that only reads as read-only).
+	Resolved *layers.Action `json:"-"`
 }
 
 // Connectors lists the workspace's connectors by key.
@@ -232,5 +236,5 @@ func (s *Service) actionInfo(ws *membrane.Workspace, connector string, a *spec.A
 	if err != nil {
 		return nil, err
 	}
-	return &ActionInfo{ActionSummary: summary(a), InputSchema: p.Resolved.Input, OutputSchema: p.Resolved.Output}, nil
+	return &ActionInfo{ActionSummary: summary(a), InputSchema: p.Resolved.Input, OutputSchema: p.Resolved.Output, Resolved: p.Resolved}, nil
 }

@@ -95,7 +95,7 @@ func (s *Service) PollWith(ctx context.Context, sub *store.Subscription, o PollO
 	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.RunLogWait)
 	defer lcancel()
 	var logErr error
-	out.RunID, logErr = s.recordRun(lctx, ts, c, rd, pollLogPrefix+sub.Event, log, pollErr, took)
+	out.RunID, logErr = s.recordRun(WithOrigin(lctx, OriginPoll), ts, c, rd, pollLogPrefix+sub.Event, log, pollErr, took)
 
 	var backwards *events.CursorBackwardsError
 	v := judge(ctx, pollErr, false)

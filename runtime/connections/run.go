@@ -142,7 +142,7 @@ const appendWait = 200 * time.Millisecond
 // unavailable for now is tried again until ctx ends; the error is
 // returned only then: a run is never answered without its log.
 func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.Connection, rd *engine.Redactor, action string, log []engine.Exchange, runErr error, took time.Duration) (string, error) {
-	l := store.RunLog{ID: newID("run"), ConnectionID: c.ID, Action: action, Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now()}
+	l := store.RunLog{ID: newID("run"), ConnectionID: c.ID, Action: action, Origin: originOf(ctx), Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now()}
 	if runErr != nil {
 		if l.Status = string(engine.TypeOf(runErr)); l.Status == "" {
 			l.Status = "error"

@@ -144,7 +144,7 @@ func (s *Service) SendEventRequest(ctx context.Context, tenant, connID, event, w
 	if res != nil {
 		log = redactLog(rd, res.Log)
 	}
-	if _, err := s.recordRun(lctx, ts, c, rd, event+"/"+what, log, runErr, took); err != nil && runErr == nil {
+	if _, err := s.recordRun(WithOrigin(lctx, OriginWebhook), ts, c, rd, event+"/"+what, log, runErr, took); err != nil && runErr == nil {
 		s.log.WarnContext(ctx, "webhook request ran but its run log was not saved", "tenant", tenant, "connection", connID, "event", event, "request", what, "error", err)
 	}
 	if runErr != nil {
@@ -183,7 +183,7 @@ func sortedEventKeys(m map[string]*spec.Event) []string {
 
 // RunAction implements events.WebhookConnections: Run, giving the output.
 func (s *Service) RunAction(ctx context.Context, tenant, connID, action string, input any) (any, error) {
-	res, err := s.Run(ctx, tenant, connID, action, input, engine.RunOptions{})
+	res, err := s.Run(WithOrigin(ctx, OriginWebhook), tenant, connID, action, input, engine.RunOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	if input == nil {
 		input = map[string]any{}
 	}
-	res, runErr := h.o.Service.Run(r.Context(), p.Tenant, connID, p.Action.Key, input, engine.RunOptions{Log: true})
+	res, runErr := h.o.Service.Run(connections.WithOrigin(r.Context(), connections.OriginConsole), p.Tenant, connID, p.Action.Key, input, engine.RunOptions{Log: true})
 	p.Result = h.result(r.Context(), p.Tenant, res, runErr)
 	if rerr := p.Result.Error; rerr != nil && rerr.Type == engine.ErrInvalidInput {
 		vs := make([]schema.Violation, len(rerr.Violations))

@@ -27,6 +27,9 @@ import (
 type Config struct {
 	// Dir is the workspace directory: the specs and membrane.yaml.
 	Dir string
+	// Version is what the server reports itself as to MCP clients;
+	// empty is "dev".
+	Version string
 	// Store is the store DSN. Empty takes membrane.yaml's storeEnv, then
 	// its store, then SQLite in DataDir. A relative SQLite path is taken
 	// from Dir.

@@ -7,7 +7,8 @@
 //	defer s.Close()
 //	err = s.ListenAndServe(ctx) // until ctx ends; runs in flight finish
 //
-// Routes: /v1/… (the REST API), /webhooks/… (the public webhook ingress,
+// Routes: /v1/… (the REST API), /v1/mcp (the MCP server's Streamable
+// HTTP transport, see package mcp), /webhooks/… (the public webhook ingress,
 // see package ingress), /openapi.json, /connect (the connect page),
 // /console (the console: an admin token under serve, open on loopback for
 // a development server), /healthz (the process is up), /readyz (the
@@ -43,6 +44,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/ingress"
+	"github.com/membrane-dev/membrane/runtime/mcp"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
@@ -73,6 +75,13 @@ type Server struct {
 	// Deliverer routes the outbox to the destinations and delivers it
 	// while the server serves.
 	Deliverer *delivery.Deliverer
+	// MCP serves the tenants' actions as MCP tools: at /v1/mcp, and
+	// over stdio for `membrane mcp`.
+	MCP *mcp.Server
+	// Verifier checks tenant tokens; DevSecret is true when it checks
+	// them with a development secret generated into the data directory.
+	Verifier  *tenancy.Verifier
+	DevSecret bool
 
 	// secrets gives the deliverer the signing secrets of destinations;
 	// logRetention is how long delivery attempts and the routed log are
@@ -237,7 +246,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng,
-		endStreams: sync.OnceFunc(func() { close(streamsDone) })}
+		Verifier: verifier, DevSecret: devSecret, endStreams: sync.OnceFunc(func() { close(streamsDone) })}
+	s.MCP = mcp.New(mcp.Options{Service: svc, Verifier: verifier, Logger: log, Version: cfg.Version})
 	s.secrets = &deliverySecrets{cfg: &s.cfg, now: time.Now}
 	s.secrets.set(wc)
 	s.logRetention = DefaultLogRetention
@@ -253,6 +263,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	s.mux = mux
 	mux.Handle("/v1/", apiHandler)
+	mux.Handle("/v1/mcp", s.MCP.Handler())
 	mux.Handle("GET /openapi.json", apiHandler)
 	mux.Handle("/connect", connectPage)
 	mux.Handle("/connect/", connectPage)
@@ -290,6 +301,7 @@ func (s *Server) Swap(ws *spec.Workspace) {
 		s.log.Warn("membrane.yaml's delivery destinations", "error", err.Error())
 	}
 	s.secrets.set(ws.Config)
+	s.MCP.Kick() // the tools follow the files
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := syncDestinations(ctx, s.Store, ws.Config); err != nil {
@@ -346,6 +358,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.Inbox.Run(maintainCtx) })
 	wg.Go(func() { _ = s.Deliverer.Run(maintainCtx) })
 	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
+	wg.Go(func() { _ = s.MCP.Run(maintainCtx) })
 	wg.Go(func() {
 		pruneDeliveries(maintainCtx, s.Store, s.logRetention, s.cfg.DeliveryPruneInterval, time.Now, s.log.With("component", "delivery"))
 	})

@@ -111,15 +111,19 @@ type Override struct {
 // RunLog records one action run. Entries are already redacted by the
 // caller; the store keeps them as given.
 type RunLog struct {
-	ID           string          `json:"id"`
-	Tenant       string          `json:"tenant"`
-	ConnectionID string          `json:"connectionId,omitempty"`
-	Action       string          `json:"action"`
-	Status       string          `json:"status"`
-	Error        string          `json:"error,omitempty"`
-	DurationMs   int64           `json:"durationMs"`
-	Entries      json.RawMessage `json:"entries,omitempty"`
-	CreatedAt    time.Time       `json:"createdAt"`
+	ID           string `json:"id"`
+	Tenant       string `json:"tenant"`
+	ConnectionID string `json:"connectionId,omitempty"`
+	Action       string `json:"action"`
+	// Origin is the front end that asked for the run: api, mcp,
+	// console, poll or webhook; empty for runs logged before origins
+	// were kept.
+	Origin     string          `json:"origin,omitempty"`
+	Status     string          `json:"status"`
+	Error      string          `json:"error,omitempty"`
+	DurationMs int64           `json:"durationMs"`
+	Entries    json.RawMessage `json:"entries,omitempty"`
+	CreatedAt  time.Time       `json:"createdAt"`
 }
 
 // Event is an outbox entry: something to deliver to the user's backend.
@@ -341,6 +345,7 @@ type OverrideFilter struct {
 type RunLogFilter struct {
 	ConnectionID string
 	Action       string
+	Origin       string
 	Status       string
 	Cursor       string
 	Limit        int

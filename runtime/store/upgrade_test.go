@@ -43,10 +43,10 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if _, err := acme.Overrides().Put(ctx, store.Override{Connector: "crm", ConnectionID: c.ID, Doc: []byte("kind: ConnectionOverride\n")}); err != nil {
 				t.Fatal(err)
 			}
-			l, err := acme.RunLogs().Append(ctx, store.RunLog{ConnectionID: c.ID, Action: "create-contact", Status: "ok"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Run logs as the previous schema kept them: no origin.
+			l := store.RunLog{ID: "run_0123456789", ConnectionID: c.ID, Action: "create-contact", Status: "ok"}
+			poll := store.RunLog{ID: "run_9876543210", ConnectionID: c.ID, Action: "poll:contact-changed", Status: "ok"}
+			runLog0003(t, old, "acme", l, poll)
 			enqueue0004(t, old, "acme", "evt_0123456789", time.Now())
 			if err := old.SaveState(ctx, "state-0123456789abcdef", []byte("pkce"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
@@ -77,8 +77,12 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if o, err := acme.Overrides().Get(ctx, "crm", c.ID); err != nil || !bytes.Equal(o.Doc, []byte("kind: ConnectionOverride\n")) {
 				t.Fatalf("override after the upgrade: %v", err)
 			}
-			if got, err := acme.RunLogs().Get(ctx, l.ID); err != nil || got.Action != "create-contact" {
-				t.Fatalf("run log after the upgrade: %v", err)
+			if got, err := acme.RunLogs().Get(ctx, l.ID); err != nil || got.Action != "create-contact" || got.Origin != "" {
+				t.Fatalf("run log after the upgrade: %+v %v", got, err)
+			}
+			// A poll's run log was always named so: it is marked a poll's.
+			if got, err := acme.RunLogs().Get(ctx, poll.ID); err != nil || got.Origin != "poll" {
+				t.Fatalf("poll run log after the upgrade: %+v %v", got, err)
 			}
 			if d, err := cur.TakeState(ctx, "state-0123456789abcdef"); err != nil || string(d) != "pkce" {
 				t.Fatalf("oauth state after the upgrade: %q %v", d, err)
@@ -258,5 +262,18 @@ func TestUpgradeAuthModeFrom0005(t *testing.T) {
 				t.Errorf("a malformed auth mode: %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// runLog0003 writes run logs as the schemas before 0007 had them.
+func runLog0003(t *testing.T, s store.Store, tenant string, logs ...store.RunLog) {
+	t.Helper()
+	db := s.(interface{ Internals() *sqldb.Engine }).Internals().DB
+	ctx := t.Context()
+	for _, l := range logs {
+		if _, err := db.Exec(ctx, `INSERT INTO run_logs (id, tenant, connection_id, action, status, error, duration_ms, entries, created_at)
+			VALUES ($1, $2, $3, $4, $5, '', 0, NULL, $6)`, l.ID, tenant, l.ConnectionID, l.Action, l.Status, time.Now().UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
