@@ -12,6 +12,11 @@
 // stripe-mock) where one exists.
 package connectors
 
+// docs/catalog.md is this catalogue's page; TestCatalogPage fails when it
+// is stale.
+//
+//go:generate go run ../cmd/membrane catalog --format markdown --made-by "go generate ./connectors" --vendor-cases testdata/prism -o ../docs/catalog.md .
+
 import "embed"
 
 // FS is the catalogue's spec files, embedded: every *.yaml one or two

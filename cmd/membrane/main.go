@@ -71,7 +71,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, msg: err.Error() + "\nRun '" + c.CommandPath() + " --help' for usage."}
 	})
-	root.AddCommand(newValidateCmd(), newSchemaCmd(), newRunCmd(), newPollCmd(), newExplainCmd(), newTokenCmd(), newServeCmd(), newDevCmd(), newRotateKeysCmd(), newEventsCmd(), newTestCmd(), newInitCmd(), newNewCmd(), newVersionCmd())
+	root.AddCommand(newValidateCmd(), newCatalogCmd(), newSchemaCmd(), newRunCmd(), newPollCmd(), newExplainCmd(), newTokenCmd(), newServeCmd(), newDevCmd(), newRotateKeysCmd(), newEventsCmd(), newTestCmd(), newInitCmd(), newNewCmd(), newVersionCmd())
 	return root
 }
 
