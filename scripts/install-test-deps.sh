@@ -24,6 +24,10 @@
 #                and Standard Webhooks' verifier (pinned in
 #                runtime/delivery/testdata/package-lock.json), which receives
 #                runtime/delivery's signed deliveries.
+#   prism        Stoplight Prism from npm (pinned in
+#                connectors/testdata/prism/package-lock.json); connectors'
+#                tests serve each vendor's own OpenAPI description with it
+#                and run every catalogue action against it.
 #   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
 #                NATS destination: when nothing listens there, the pinned
 #                nats-server is installed and started (-js, its store in a
@@ -54,6 +58,7 @@ fi
 "$(dirname "$0")/../schemas/testdata/ajv/install.sh"
 "$(dirname "$0")/../runtime/events/verify/testdata/install.sh"
 "$(dirname "$0")/../runtime/delivery/testdata/install.sh"
+"$(dirname "$0")/../connectors/testdata/prism/install.sh"
 "$(dirname "$0")/install-browser.sh"
 
 # listening PORT: whether something accepts connections at 127.0.0.1:PORT.

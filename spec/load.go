@@ -57,9 +57,11 @@ func LoadFile(name string, data []byte) ([]any, diag.List) {
 }
 
 // skipDir reports directories a workspace never holds specs in: hidden ones
-// (.git, .membrane state) and dependency trees.
+// (.git, .membrane state), dependency trees, and testdata (as for the go
+// tool: fixtures of the workspace's own tests, such as the catalogue's
+// Prism cases).
 func skipDir(name string) bool {
-	return name != "." && name != ".." && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor")
+	return name != "." && name != ".." && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor" || name == "testdata")
 }
 
 func isSpecFile(name string) bool {

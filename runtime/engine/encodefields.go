@@ -12,7 +12,8 @@ import (
 // encodeFields writes an object mapping as JSON without building its map:
 // the fields are evaluated in their order (so the first failing one is
 // the one reported, as with Eval), then written in key order, which is
-// what json.Marshal of the map gives. It returns nil, with no error, when
+// what json.Marshal of the map gives; fields the mapping leaves out when
+// null (Mapping.Omitted) are left out. It returns nil, with no error, when
 // fastjson.Encode would give up on a value or keys repeat; the caller then
 // evaluates the mapping into a map as usual.
 func encodeFields(ctx context.Context, m *compile.Mapping, keys []string, vars map[string]any) ([]byte, error) {
@@ -24,15 +25,17 @@ func encodeFields(ctx context.Context, m *compile.Mapping, keys []string, vars m
 		order [32]int
 	)
 	vals := vbuf[:len(keys)]
+	idx := order[:0]
 	for i := range keys {
 		v, err := m.EvalField(ctx, vars, i)
 		if err != nil {
 			return nil, err
 		}
 		vals[i] = v
-		order[i] = i
+		if !m.Omitted(i, v) {
+			idx = append(idx, i)
+		}
 	}
-	idx := order[:len(keys)]
 	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 	b := make([]byte, 0, 256)
 	b = append(b, '{')

@@ -50,8 +50,11 @@ request:
     tags: ${ input.tags }
     note: ${ input.?note.orValue(null) }
     label: "${ input.name } x${ input.count } at ${ input.price }"
-    nested: {a: [1, "${ input.name }"], b: {c: true}}
+    nested: {a: [1, "${ input.name }", "${ input.?note.orValue(null) }"], b: {c: true, d: "${ input.?note.orValue(null) }"}}
     literal: $${ kept }
+    cleared: null
+    reset: ${ null }
+    whole: '${ {"x": input.?note.orValue(null)} }'
 output:
   id: ${ response.body.id }
   created: ${ response.body.created }
@@ -112,12 +115,13 @@ func TestHappyPathJSON(t *testing.T) {
 	}
 	wantBody := map[string]any{
 		"name": "ada", "count": 3.0, "double": 6.0, "price": 9.5, "active": false,
-		"tags": []any{"a", "b c"}, "note": nil, "label": "ada x3 at 9.5",
-		"nested":  map[string]any{"a": []any{1.0, "ada"}, "b": map[string]any{"c": true}},
+		"tags": []any{"a", "b c"}, "label": "ada x3 at 9.5",
+		"nested":  map[string]any{"a": []any{1.0, "ada", nil}, "b": map[string]any{"c": true}},
 		"literal": "${ kept }",
+		"cleared": nil, "reset": nil, "whole": map[string]any{"x": nil},
 	}
 	if !reflect.DeepEqual(body, wantBody) {
-		t.Errorf("body = %#v\nwant   %#v", body, wantBody)
+		t.Errorf("body = %#v\nwant   %#v (an absent value is left out, a written null is sent)", body, wantBody)
 	}
 	// Integers stay integers on the wire.
 	if !strings.Contains(r.Body, `"count":3,`) || !strings.Contains(r.Body, `"double":6,`) {

@@ -36,9 +36,9 @@ func newWatcher(root string, log *slog.Logger) (*watcher, error) {
 func (w *watcher) close() { _ = w.fs.Close() }
 
 // skipDir is a directory that never holds specs: what spec.Load skips
-// (hidden ones such as .git and .membrane, node_modules, vendor).
+// (hidden ones such as .git and .membrane, node_modules, vendor, testdata).
 func skipDir(name string) bool {
-	return strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor"
+	return strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor" || name == "testdata"
 }
 
 // ignoredFile is an editor's scratch file: swap files, backups, vim's

@@ -335,6 +335,7 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 
 		IdempotencyKey: s.Compile(r.IdempotencyKey, expr.Scalar, diags, vars...),
 	}
+	cr.Body.omitNulls()
 	if cr.Path != nil {
 		cr.PathParts = compilePathParts(s, r.Path, vars)
 	}

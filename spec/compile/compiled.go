@@ -72,6 +72,10 @@ type Mapping struct {
 	items  []*Mapping
 	isMap  bool
 	isList bool
+	// omitNull leaves out of an object the fields whose expression gives
+	// null (a request body's absent optional values); a field written as a
+	// literal null, or `${ null }`, is a literal and stays.
+	omitNull bool
 }
 
 // Eval builds the tree's value. A nil Mapping yields nil.
@@ -88,7 +92,9 @@ func (m *Mapping) Eval(ctx context.Context, vars map[string]any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out[k] = v
+			if !m.Omitted(i, v) {
+				out[k] = v
+			}
 		}
 		return out, nil
 	case m.isList:
@@ -121,8 +127,28 @@ func (m *Mapping) Keys() []string {
 	return m.keys
 }
 
+// Omitted reports whether field i of an object mapping is left out when
+// it gives v: null from an expression, in a request body.
+func (m *Mapping) Omitted(i int, v any) bool {
+	return v == nil && m.omitNull && m.fields[i].expr != nil
+}
+
+// omitNulls makes the objects of the tree leave out fields whose
+// expression gives null. Values an expression gives whole are kept as
+// they are.
+func (m *Mapping) omitNulls() {
+	if m == nil {
+		return
+	}
+	m.omitNull = m.isMap
+	for _, c := range append(m.fields, m.items...) {
+		c.omitNulls()
+	}
+}
+
 // EvalField evaluates field i of an object mapping (see Keys): Eval of the
-// object is EvalField of each key in turn, into a map.
+// object is EvalField of each key in turn, into a map, less the fields
+// Omitted.
 func (m *Mapping) EvalField(ctx context.Context, vars map[string]any, i int) (any, error) {
 	return m.fields[i].Eval(ctx, vars)
 }

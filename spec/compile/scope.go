@@ -291,6 +291,13 @@ func (s *Scope) compileValue(v, contract *tree.Value, path string, diags *diag.L
 			lit, _ := x.Template.Eval(nil)
 			return &Mapping{lit: lit}
 		}
+		if len(x.Vars()) == 0 {
+			// A constant null (`${ null }`) is written on purpose: a
+			// literal, which a request body keeps (see omitNulls).
+			if v, err := x.Template.Eval(nil); err == nil && v == nil {
+				return &Mapping{lit: nil}
+			}
+		}
 		if contract != nil {
 			if want := schemaTypeName(contract); want != "" && !typeFits(x.Type(), want) {
 				diags.Errorf(v.Pos, "contract", "%s gives %s, but the contract wants %s", what, x.Type(), want)

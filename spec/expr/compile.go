@@ -217,6 +217,7 @@ func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r
 var (
 	undefinedField = regexp.MustCompile(`^undefined field '([^']*)'$`)
 	undeclaredRef  = regexp.MustCompile(`^undeclared reference to '([^'.]*)'`)
+	emptyMapMisfit = regexp.MustCompile(`^found no matching overload for '` + regexp.QuoteMeta(orValueEmptyMap) + `' applied to 'optional_type\((.*)\)\.\(\)'$`)
 )
 
 // plainNames drops the nullable wrappers of declared scalars from CEL's
@@ -231,6 +232,9 @@ func (e *Env) explain(msg string) string {
 	msg = plainNames.Replace(msg)
 	if plain, ok := plainSyntax(msg); ok {
 		return plain
+	}
+	if m := emptyMapMisfit.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("the default {} is a map, but the value is %s; give a default of its type (orValue([]) for a list)", m[1])
 	}
 	if m := undefinedField.FindStringSubmatch(msg); m != nil {
 		if s := suggest.Closest(m[1], e.fields); s != "" {

@@ -228,3 +228,48 @@ func TestPlainSyntaxErrors(t *testing.T) {
 		}
 	}
 }
+
+// An empty list or map is the default of an absent list, map or object,
+// and keeps its type: what is read from it is still checked.
+func TestOrValueEmptyDefaults(t *testing.T) {
+	env := testEnv(t)
+	typed := []struct {
+		src  string
+		want string
+		in   map[string]any // the input; the output is wantOut
+		out  any
+	}{
+		{"${ input.?tags.orValue([]) }", "list(string)", map[string]any{}, []any{}},
+		{"${ input.?tags.orValue([]) }", "list(string)", map[string]any{"tags": []any{"a"}}, []any{"a"}},
+		{"${ input.?phones.orValue([]) }", "list(object(input.phones[]))", map[string]any{}, []any{}},
+		{"${ input.?address.orValue({}) }", "object(input.address)", map[string]any{}, map[string]any{}},
+		{"${ input.?address.orValue({}) }", "object(input.address)", map[string]any{"address": map[string]any{"city": "Oslo"}}, map[string]any{"city": "Oslo"}},
+		{"${ input.?address.orValue({}).?city.orValue('none') }", "string", map[string]any{}, "none"},
+		{"${ input.?custom.orValue({}) }", "map(string, string)", map[string]any{}, map[string]any{}},
+		{"${ input.?extra.orValue({}) }", "map(string, dyn)", map[string]any{"extra": map[string]any{"k": 1.0}}, map[string]any{"k": 1.0}},
+	}
+	for _, tt := range typed {
+		tm := mustCompile(t, env, tt.src, nil)
+		if got := tm.Type().String(); got != tt.want {
+			t.Errorf("type of %s = %s, want %s", tt.src, got, tt.want)
+		}
+		got, err := tm.Eval(map[string]any{"input": tt.in})
+		if err != nil {
+			t.Errorf("Eval(%s) on %v: %v", tt.src, tt.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.out) {
+			t.Errorf("Eval(%s) on %v = %#v, want %#v", tt.src, tt.in, got, tt.out)
+		}
+	}
+	wrong := []struct{ src, msg string }{
+		{"${ input.?address.orValue({}).?citty }", "undefined field 'citty' (did you mean 'city'?)"},
+		{"${ input.?tags.orValue({}) }", "the default {} is a map, but the value is list(string)"},
+		{"${ input.?email.orValue({}) }", "the default {} is a map, but the value is string"},
+	}
+	for _, tt := range wrong {
+		if _, issues := env.Compile(tt.src, nil); len(issues) == 0 || !strings.Contains(issues[0].Message, tt.msg) {
+			t.Errorf("Compile(%s) = %v, want …%s…", tt.src, issues, tt.msg)
+		}
+	}
+}

@@ -9,6 +9,10 @@ import (
 	"sync/atomic"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
 )
 
@@ -80,8 +84,48 @@ var base = sync.OnceValues(func() (*cel.Env, error) {
 		cel.ParserExpressionSizeLimit(MaxExpressionSize),
 		cel.ParserRecursionLimit(maxParseDepth),
 		cel.ExpressionNodeLimit(maxNodes),
+		cel.Macros(emptyMapDefault),
 	)
 })
+
+// emptyMapDefault lets `{}` stand in for an absent object or map:
+// `input.?address.orValue({})` is typed as input.address is, as
+// `input.?tags.orValue([])` is. CEL's orValue wants the default to have
+// the optional's type, and a map literal is never one of our object types,
+// so the macro turns `x.orValue({})` into a call of orValueEmptyMap, which
+// each Env declares for maps and for each of its object types (see
+// emptyMapOverloads); on anything else (a list) it is a type error.
+var emptyMapDefault = cel.ReceiverMacro("orValue", 1,
+	func(f cel.MacroExprFactory, target ast.Expr, args []ast.Expr) (ast.Expr, *common.Error) {
+		if args[0].Kind() != ast.MapKind || args[0].AsMap().Size() != 0 {
+			return nil, nil
+		}
+		return f.NewMemberCall(orValueEmptyMap, target), nil
+	})
+
+// orValueEmptyMap is the function `x.orValue({})` calls; its name is what
+// a type error shows.
+const orValueEmptyMap = "orValue({})"
+
+// emptyMapOverloads declares orValueEmptyMap for the Env's object types
+// and for maps: at run time objects are maps, and an absent one gives {}.
+func emptyMapOverloads(objs map[string]*Type) cel.EnvOption {
+	orEmpty := cel.UnaryBinding(func(v ref.Val) ref.Val {
+		if o, ok := v.(*types.Optional); ok && o.HasValue() {
+			return o.GetValue()
+		}
+		return types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{})
+	})
+	k, v := cel.TypeParamType("K"), cel.TypeParamType("V")
+	opts := []cel.FunctionOpt{cel.MemberOverload("orValue_empty_map",
+		[]*cel.Type{cel.OptionalType(cel.MapType(k, v))}, cel.MapType(k, v), orEmpty)}
+	for i, n := range slices.Sorted(maps.Keys(objs)) {
+		t := objs[n].cel
+		opts = append(opts, cel.MemberOverload(fmt.Sprintf("orValue_empty_object_%d", i),
+			[]*cel.Type{cel.OptionalType(t)}, t, orEmpty))
+	}
+	return cel.Function(orValueEmptyMap, opts...)
+}
 
 // Env is the set of variables templates of one place may use (`input`,
 // `response`, …) with their types. It is immutable and safe for concurrent
@@ -139,7 +183,7 @@ func newEnv(names []string, vars map[string]*Type) (*Env, error) {
 		opts = append(opts, cel.Variable(n, t.cel))
 	}
 	e.fields = slices.Sorted(maps.Keys(fieldSet))
-	opts = append(opts, cel.CustomTypeProvider(newProvider(b.CELTypeProvider(), e.objects)))
+	opts = append(opts, cel.CustomTypeProvider(newProvider(b.CELTypeProvider(), e.objects)), emptyMapOverloads(e.objects))
 	e.cel, err = b.Extend(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expr: %w", err)

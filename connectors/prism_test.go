@@ -1,0 +1,337 @@
+package connectors_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/connectors/internal/prismtest"
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/engine"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/spec"
+)
+
+// prismCaseDir holds a case file per connector proven against its vendor's
+// API description: testdata/prism/<connector>.yaml. The workspace loader
+// skips testdata, so these are not specs.
+const prismCaseDir = "testdata/prism"
+
+// prismSuite is one case file.
+type prismSuite struct {
+	// Connector is the connector's key; the file is named after it.
+	Connector string `yaml:"connector"`
+	// API is the description Prism serves, relative to ../shared/apis
+	// (hubspot/crm-contacts-v3.json); a case may name another.
+	API string `yaml:"api"`
+	// BasePath is put after Prism's URL in the connector's baseUrl, for a
+	// connector whose baseUrl has a path the description's paths repeat.
+	BasePath    string            `yaml:"basePath"`
+	Credentials map[string]any    `yaml:"credentials"`
+	Parameters  map[string]any    `yaml:"parameters"`
+	Prefer      map[string]string `yaml:"prefer"`
+	Cases       []prismCase       `yaml:"cases"`
+}
+
+// prismCase is one run against Prism.
+type prismCase struct {
+	Name string `yaml:"name"`
+	// Action is the connector's action key; `connection-test` runs the
+	// connector's auth.test request instead.
+	Action string         `yaml:"action"`
+	API    string         `yaml:"api"`
+	Input  map[string]any `yaml:"input"`
+	// Prefer is sent to Prism as its Prefer header (merged over the
+	// file's): {code: "404"} answers with the description's 404,
+	// {dynamic: "true"} generates the body from the response schema,
+	// {example: name} picks a named example.
+	Prefer map[string]string `yaml:"prefer"`
+	// Error is the error type the run must fail with; empty, it must
+	// succeed with an output valid against the action's output schema.
+	Error string `yaml:"error"`
+	// Output, when given, must be part of the output (every key given,
+	// with its value).
+	Output map[string]any `yaml:"output"`
+}
+
+const connectionTest = "connection-test"
+
+func loadPrismSuites(t *testing.T) []*prismSuite {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(prismCaseDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites []*prismSuite
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s prismSuite
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&s); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if want := strings.TrimSuffix(filepath.Base(f), ".yaml"); s.Connector != want {
+			t.Fatalf("%s: connector %q, want %q (the file is named after its connector)", f, s.Connector, want)
+		}
+		for i, c := range s.Cases {
+			if c.Name == "" || c.Action == "" {
+				t.Fatalf("%s: case %d needs a name and an action", f, i+1)
+			}
+			if c.API == "" && s.API == "" {
+				t.Fatalf("%s: case %q names no api, and the file gives none", f, c.Name)
+			}
+		}
+		suites = append(suites, &s)
+	}
+	return suites
+}
+
+// TestPrismCoverage checks, without Prism, that every connector but
+// Stripe (proven on stripe-mock) has a Prism case file and that every
+// action of it, and its connection test, has at least one case.
+func TestPrismCoverage(t *testing.T) {
+	ws, diags := layers.Load(".")
+	if len(diags) > 0 {
+		t.Fatalf("the catalogue has diagnostics:\n%v", diags)
+	}
+	suites := map[string]*prismSuite{}
+	for _, s := range loadPrismSuites(t) {
+		suites[s.Connector] = s
+	}
+	for _, key := range slices.Sorted(maps.Keys(ws.Connectors)) {
+		if key == "stripe" {
+			continue
+		}
+		s := suites[key]
+		if s == nil {
+			t.Errorf("connector %q has no Prism cases: write %s/%s.yaml", key, prismCaseDir, key)
+			continue
+		}
+		have := map[string]bool{}
+		for _, c := range s.Cases {
+			have[c.Action] = true
+			if c.Action != connectionTest && ws.Actions[key][c.Action] == nil {
+				t.Errorf("%s/%s.yaml: case %q runs %q, which %s does not have", prismCaseDir, key, c.Name, c.Action, key)
+			}
+		}
+		if ws.Connectors[key].Auth != nil && ws.Connectors[key].Auth.Test != nil && !have[connectionTest] {
+			t.Errorf("%s/%s.yaml: no case runs the connection test (action: %s)", prismCaseDir, key, connectionTest)
+		}
+		for _, a := range slices.Sorted(maps.Keys(ws.Actions[key])) {
+			if !have[a] {
+				t.Errorf("%s/%s.yaml: action %q has no Prism case", prismCaseDir, key, a)
+			}
+		}
+	}
+	for key := range suites {
+		if ws.Connectors[key] == nil {
+			t.Errorf("%s/%s.yaml: no connector %q in the catalogue", prismCaseDir, key, key)
+		}
+	}
+}
+
+// prism is the package's shared pool: one Prism per API description,
+// started by the first case that needs it and stopped by TestMain.
+var prism struct {
+	once sync.Once
+	pool *prismtest.Pool
+	err  error
+}
+
+func prismPool(t *testing.T) *prismtest.Pool {
+	t.Helper()
+	prism.once.Do(func() {
+		bin, err := prismtest.Binary()
+		if err != nil {
+			prism.err = err
+			return
+		}
+		prism.pool = prismtest.NewPool(bin)
+	})
+	if prism.err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(prism.err)
+		}
+		t.Skip(prism.err)
+	}
+	return prism.pool
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if prism.pool != nil {
+		servers := prism.pool.Servers()
+		prism.pool.Close()
+		if testing.Verbose() {
+			sort.Slice(servers, func(i, j int) bool { return servers[i].File < servers[j].File })
+			for _, s := range servers {
+				fmt.Printf("prism: %s listening after %v\n", s.File, s.Startup.Round(time.Millisecond))
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// TestPrism runs every case of testdata/prism/*.yaml against Prism serving
+// the vendor's own API description with request validation on: a request
+// that breaks the description fails the case with Prism's violations.
+func TestPrism(t *testing.T) {
+	suites := loadPrismSuites(t)
+	if len(suites) == 0 {
+		t.Skip("no Prism case files")
+	}
+	pool := prismPool(t)
+	apis, err := prismtest.APIs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, diags, err := membrane.Load(membrane.Options{HTTP: httpx.New(httpx.Config{AllowPrivate: true})}, ".")
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("membrane.Load: %v\n%v", err, diags)
+	}
+	for _, s := range suites {
+		t.Run(s.Connector, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range s.Cases {
+				t.Run(c.Action+"/"+c.Name, func(t *testing.T) {
+					t.Parallel()
+					api := c.API
+					if api == "" {
+						api = s.API
+					}
+					srv, err := pool.Get(filepath.Join(apis, filepath.FromSlash(api)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					runPrismCase(t, rt, s, c, srv)
+				})
+			}
+		})
+	}
+}
+
+func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCase, srv *prismtest.Server) {
+	baseURL := srv.URL + s.BasePath
+	prefer := maps.Clone(s.Prefer)
+	if prefer == nil {
+		prefer = map[string]string{}
+	}
+	maps.Copy(prefer, c.Prefer)
+	// A file override, as `membrane run --base-url` gives: the connector
+	// goes to Prism, with Prism's Prefer header when the case has one.
+	patch := map[string]any{"baseUrl": baseURL}
+	if len(prefer) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(prefer)) {
+			parts = append(parts, k+"="+prefer[k])
+		}
+		patch["headers"] = map[string]any{"Prefer": strings.Join(parts, ", ")}
+	}
+	src, _ := json.Marshal(map[string]any{"kind": "ConnectionOverride", "connector": s.Connector, "connectorPatch": patch})
+	o := override(t, "prism.yaml", string(src))
+	conn := engine.Connection{ID: "prism", Name: "prism", Tenant: "acme", Credentials: s.Credentials, Parameters: s.Parameters}
+
+	var res *engine.Result
+	var err error
+	if c.Action == connectionTest {
+		rc, diags := layers.ResolveConnector(rt.Spec, s.Connector, o)
+		if err := diags.Err(); err != nil {
+			t.Fatal(err)
+		}
+		res, err = rt.Engine().TestConnection(context.Background(), engine.NewConnectorPlan(rc), &conn, engine.RunOptions{Log: true})
+	} else {
+		res, err = rt.Run(context.Background(), membrane.RunRequest{
+			Connector: s.Connector, Action: c.Action, Connection: conn, Overrides: []*spec.ConnectionOverride{o},
+			Input: c.Input, Options: engine.RunOptions{Log: true},
+		})
+	}
+	var log []engine.Exchange
+	if res != nil {
+		log = res.Log
+	}
+	for _, x := range log {
+		if !strings.HasPrefix(x.URL, baseURL+"/") && x.URL != baseURL {
+			t.Errorf("a request went to %s, not to Prism at %s", x.URL, baseURL)
+		}
+		if why := prismtest.Rejection(x.Status, x.ResponseHeaders, x.ResponseBody); why != "" {
+			t.Errorf("Prism refused %s %s (it breaks %s):\n%s\nrequest body: %s", x.Method, x.URL, s.API+c.API, why, x.RequestBody)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	if c.Error != "" {
+		if got := engine.TypeOf(err); string(got) != c.Error {
+			t.Fatalf("want a %s error, got %v (output %v)", c.Error, err, outputOf(res))
+		}
+		if len(log) == 0 {
+			t.Errorf("the %s error came before anything was sent: %v", c.Error, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%v\nexchanges: %s", err, exchanges(log))
+	}
+	if len(log) == 0 {
+		t.Fatal("nothing was sent")
+	}
+	if c.Action == connectionTest {
+		return
+	}
+	out, ok := res.Output.(map[string]any)
+	if !ok {
+		t.Fatalf("output %T, want an object", res.Output)
+	}
+	if a := rt.Spec.Actions[s.Connector][c.Action]; a != nil && a.Implements != "" {
+		checkContract(t, rt.Spec, a.Implements, out)
+	}
+	for k, want := range c.Output {
+		if got := out[k]; !reflect.DeepEqual(normalizeJSON(got), normalizeJSON(want)) {
+			t.Errorf("output %s = %#v, want %#v", k, got, want)
+		}
+	}
+}
+
+func outputOf(res *engine.Result) any {
+	if res == nil {
+		return nil
+	}
+	return res.Output
+}
+
+func exchanges(log []engine.Exchange) string {
+	var b strings.Builder
+	for _, x := range log {
+		fmt.Fprintf(&b, "\n  %s %s -> %d %s", x.Method, x.URL, x.Status, x.ResponseBody)
+	}
+	return b.String()
+}
+
+// normalizeJSON gives a value as JSON decodes it, so YAML's ints and the
+// engine's numbers compare.
+func normalizeJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
