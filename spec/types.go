@@ -171,10 +171,16 @@ type Login struct {
 	ExpiresIn Template `json:"expiresIn,omitzero"`
 }
 
-// RateLimit bounds the request rate of one connection.
+// RateLimit bounds the request rate of one connection, and follows the
+// API's own count: when a response says no requests remain, the
+// connection's next requests wait for the reset.
 type RateLimit struct {
-	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	RequestsPerSecond float64 `json:"requestsPerSecond,omitempty"`
 	Burst             int     `json:"burst,omitempty"`
+	// RemainingHeader and ResetHeader name the API's rate-limit headers;
+	// X-RateLimit-Remaining and X-RateLimit-Reset by default.
+	RemainingHeader string `json:"remainingHeader,omitempty"`
+	ResetHeader     string `json:"resetHeader,omitempty"`
 }
 
 // RetryPolicy says how failed requests are retried: network errors, 429 and
@@ -188,6 +194,13 @@ type RetryPolicy struct {
 	// NonIdempotent allows retrying POST and PATCH requests, for APIs that
 	// deduplicate them (an idempotency key).
 	NonIdempotent bool `json:"nonIdempotent,omitempty"`
+	// When also retries a 4xx or 5xx response the statuses do not (a 403
+	// that is a rate limit): a boolean over `response`.
+	When Template `json:"when,omitzero"`
+	// After is the wait before retrying a response, over `response`:
+	// seconds, an HTTP date or a timestamp; null takes the default
+	// (Retry-After, then the rate limit's reset header, then backoff).
+	After Template `json:"after,omitzero"`
 }
 
 // HTTPSettings bounds one request.
@@ -232,13 +245,19 @@ type Pagination struct {
 	// HasMore says whether another page exists; when absent a short or
 	// empty page ends.
 	HasMore Template `json:"hasMore,omitzero"`
-	// LimitParam and PageSize set the page size on each request.
-	LimitParam string `json:"limitParam,omitempty"`
-	PageSize   int    `json:"pageSize,omitempty"`
+	// LimitParam and PageSize set the page size on each request. PageSize
+	// is an integer or an expression the caller steers (over `input`).
+	LimitParam string   `json:"limitParam,omitempty"`
+	PageSize   Template `json:"pageSize,omitzero"`
 	// StartPage is the first page number (page), 1 by default.
 	StartPage *int `json:"startPage,omitempty"`
-	// MaxPages stops a runaway walk; 100 by default.
-	MaxPages int `json:"maxPages,omitempty"`
+	// MaxPages ends the walk after that many pages (an integer or an
+	// expression over `input`); 100 by default. A walk that stops there
+	// says so: the output sees `pagination.truncated`.
+	MaxPages Template `json:"maxPages,omitzero"`
+	// StartCursor is the cursor of the first page (cursor), to resume a
+	// walk an earlier run stopped; null starts at the beginning.
+	StartCursor Template `json:"startCursor,omitzero"`
 }
 
 // Request is one HTTP request built from templates.

@@ -15,9 +15,12 @@ type runRequest struct {
 }
 
 type runResponse struct {
-	RunID  string            `json:"runId"`
-	Output any               `json:"output"`
-	Log    []engine.Exchange `json:"log,omitempty"`
+	RunID  string `json:"runId"`
+	Output any    `json:"output"`
+	// Pagination says how a paginated action's walk ended: truncated, with
+	// the cursor that resumes it, when it stopped at its page limit.
+	Pagination *engine.PageInfo  `json:"pagination,omitempty"`
+	Log        []engine.Exchange `json:"log,omitempty"`
 }
 
 func (a *api) run(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +50,7 @@ func (a *api) run(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, "connection", err)
 		return
 	}
-	out := runResponse{RunID: res.RunID, Output: res.Output}
+	out := runResponse{RunID: res.RunID, Output: res.Output, Pagination: res.Pagination}
 	if req.Log {
 		out.Log = res.Log
 	}

@@ -116,11 +116,23 @@ type ActionInfo struct {
 	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
 }
 
+// PageInfo says how a paginated action's walk ended: Truncated when it
+// stopped at maxPages while the API had more, NextCursor then being what
+// resumes it (the cursor, offset, page number or link of the next page).
+type PageInfo struct {
+	Pages      int  `json:"pages"`
+	Truncated  bool `json:"truncated"`
+	NextCursor any  `json:"nextCursor,omitempty"`
+}
+
 // RunResult is a run's output.
 type RunResult struct {
 	RunID  string          `json:"runId"`
 	Output json.RawMessage `json:"output"`
-	Log    []Exchange      `json:"log,omitempty"`
+	// Pagination says how a paginated action's walk ended: truncated, with
+	// the cursor that resumes it, when it stopped at its page limit.
+	Pagination *PageInfo  `json:"pagination,omitempty"`
+	Log        []Exchange `json:"log,omitempty"`
 }
 
 // Override is a stored connection override.

@@ -119,6 +119,9 @@ type Result struct {
 	Log    []Exchange `json:"log"`
 	// Dropped counts the exchanges left out of Log past its cap (polls).
 	Dropped int `json:"dropped,omitempty"`
+	// Pagination says how a paginated action's walk ended; Truncated
+	// when it stopped at maxPages with more pages left.
+	Pagination *PageInfo `json:"pagination,omitempty"`
 }
 
 // run is the state of one action run.
@@ -133,8 +136,12 @@ type run struct {
 	redact *Redactor
 	// retry, when set, is the retry policy a calling action handed down;
 	// chain the keys of the actions that called this one, outermost first.
-	retry *httpx.RetryPolicy
-	chain []string
+	retry  *httpx.RetryPolicy
+	retryX *compile.Retry // retry's expressions
+	chain  []string
+
+	// pagination is how the action's own walk ended, when it paginates.
+	pagination *PageInfo
 
 	mu  sync.Mutex
 	log []Exchange
@@ -150,7 +157,12 @@ func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, 
 	out, err := r.execute(ctx, input)
 	// An upstream may echo a credential in its answer (an error body, a
 	// debug field): the output hides secrets as the log does.
-	res := &Result{Output: r.redact.Value(out), Log: r.log}
+	res := &Result{Output: r.redact.Value(out), Log: r.log, Pagination: r.pagination}
+	if r.pagination != nil && r.pagination.NextCursor != nil {
+		c := *r.pagination
+		c.NextCursor = r.redact.Value(c.NextCursor)
+		res.Pagination = &c
+	}
 	if err != nil {
 		return res, r.redactError(err)
 	}
@@ -357,6 +369,8 @@ func (r *run) callStep(ctx context.Context, cr *compile.Request, vars map[string
 		page.sent = b.req.URL
 	}
 	b.req.Retry = r.effectiveRetry(sh)
+	r.retryExprs(ctx, &b.req.Retry, r.effectiveRetryX(sh), vars)
+	b.req.RateHeaders = r.plan.rateHeaders
 	rules := r.plan.errors
 	if sh != nil && len(sh.errors) > 0 {
 		rules = append(append(make([]compile.ErrorRule, 0, len(sh.errors)+len(rules)), sh.errors...), rules...)
@@ -478,6 +492,14 @@ func (r *run) hideSecret(s ...string) {
 
 // mapError applies the error rules: the action's, then the connector's,
 // then the defaults by status.
+//
+// A rule with `when` sees every response its statuses allow, 2xx
+// included (an API that reports errors inside a 200); a rule with only
+// `status` sees those statuses, never a success. A connector's rule
+// meets responses of every shape, so a `when` that cannot be evaluated
+// on one (a field it reads is not there, the body is a list or not
+// JSON) is not about that response and does not match it; one that
+// gives a value other than a boolean is a mistake and fails the run.
 func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars map[string]any, rules []compile.ErrorRule) error {
 	for _, rule := range rules {
 		if len(rule.Src.Status) > 0 && !containsInt(rule.Src.Status, resp.Status) {
@@ -486,7 +508,13 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 		if rule.When != nil {
 			ok, err := rule.When.Eval(ctx, vars)
 			if err != nil {
-				return fromExpr(err)
+				if ctx.Err() != nil {
+					return fromExpr(err)
+				}
+				continue
+			}
+			if _, isBool := ok.(bool); !isBool && ok != nil {
+				return &Error{Type: ErrExpression, Status: resp.Status, Request: b.label, Message: fmt.Sprintf("%s: an error rule's when gave %s, not a boolean", rule.Src.When.Pos, describeValue(ok))}
 			}
 			if ok != true {
 				continue
@@ -513,6 +541,22 @@ func (r *run) mapError(ctx context.Context, b *built, resp *httpx.Response, vars
 		return nil
 	}
 	return &Error{Type: defaultErrorType(resp.Status), Status: resp.Status, Message: fmt.Sprintf("the API answered %d %s", resp.Status, http.StatusText(resp.Status)), Request: b.label, Body: r.redact.Excerpt(resp.Body), Retryable: resp.Status == 429 || resp.Status >= 500}
+}
+
+// describeValue names a value's JSON kind and a short rendering, for an
+// error: never more than a few characters of it (it may be a secret).
+func describeValue(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64, uint64, float64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 func containsInt(list []int, v int) bool {

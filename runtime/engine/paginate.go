@@ -29,27 +29,47 @@ type pageParams struct {
 // only the mapped records the action returns.
 func (r *run) runPaginated(ctx context.Context) (any, error) {
 	ca := r.plan.action
-	records, err := r.paginate(ctx, ca.Request, ca.Pagination, ca.Record, r.vars)
+	maxPages := DefaultMaxPages
+	if ca.Pagination.MaxPages != nil {
+		n, err := ca.Pagination.MaxPages.Eval(ctx, r.vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		maxPages = n
+	}
+	records, end, err := r.paginate(ctx, ca.Request, ca.Pagination, ca.Record, r.vars, walkLimit{pages: maxPages})
 	if err != nil {
 		return nil, err
 	}
+	r.pagination = end
 	if ca.Output == nil {
 		return records, nil
 	}
-	out, err := ca.Output.Eval(ctx, withVar(r.vars, compile.VarRecords, records))
+	vars := withVar(r.vars, compile.VarRecords, records)
+	vars[compile.VarPagination] = end.vars()
+	out, err := ca.Output.Eval(ctx, vars)
 	if err != nil {
 		return nil, fromExpr(err)
 	}
 	return out, nil
 }
 
-func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pagination, record *compile.Mapping, vars map[string]any) ([]any, error) {
-	maxPages := pg.Src.MaxPages
-	if maxPages <= 0 {
-		maxPages = DefaultMaxPages
-	}
+// PageInfo says how a paginated action's walk ended: Truncated when it
+// stopped at maxPages while the API had more, NextCursor then being what
+// resumes it (the cursor, offset, page number or link of the next page).
+type PageInfo struct {
+	Pages      int  `json:"pages"`
+	Truncated  bool `json:"truncated"`
+	NextCursor any  `json:"nextCursor,omitempty"`
+}
+
+func (p *PageInfo) vars() map[string]any {
+	return map[string]any{"pages": int64(p.Pages), "truncated": p.Truncated, "nextCursor": p.NextCursor}
+}
+
+func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pagination, record *compile.Mapping, vars map[string]any, limit walkLimit) ([]any, *PageInfo, error) {
 	records := []any{}
-	err := r.walkPages(ctx, cr, pg, vars, walkLimit{pages: maxPages}, func(items []any, _ map[string]any) error {
+	end, err := r.walkPages(ctx, cr, pg, vars, limit, func(items []any, _ map[string]any) error {
 		// One variables map serves the page's records, `record` set to each
 		// in turn: an evaluation keeps nothing of the map it is given.
 		var recVars map[string]any
@@ -70,14 +90,15 @@ func (r *run) paginate(ctx context.Context, cr *compile.Request, pg *compile.Pag
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return records, nil
+	return records, end, nil
 }
 
 // walkLimit is where a walk stops: after pages pages, quietly (an action
-// returns what it has) or, with fail, with an error naming the limit (a
-// poll must not take a partial list for the whole).
+// returns what it has, and says it is truncated) or, with fail, with an
+// error naming the limit (a poll must not take a partial list for the
+// whole).
 type walkLimit struct {
 	pages int
 	fail  bool
@@ -89,7 +110,12 @@ type walkLimit struct {
 // (and the page's variables, `response` included) to fn, which keeps what
 // it needs: the walk itself holds one page at a time and, against loops,
 // one hash per cursor or link it followed.
-func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pagination, vars map[string]any, limit walkLimit, fn func(items []any, rvars map[string]any) error) error {
+//
+// An empty page ends the walk only when the API says nothing more is
+// there: a cursor or link walk goes on while hasMore is true (without
+// hasMore, while a next cursor or link is given), as some APIs answer an
+// empty page with a cursor when filtering hid a whole page.
+func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pagination, vars map[string]any, limit walkLimit, fn func(items []any, rvars map[string]any) error) (*PageInfo, error) {
 	src := pg.Src
 	number := int64(1)
 	if src.StartPage != nil {
@@ -102,6 +128,23 @@ func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pa
 		seed    = maphash.MakeSeed()
 		seen    = map[uint64]struct{}{}
 	)
+	pageSize := 0
+	if pg.PageSize != nil {
+		n, err := pg.PageSize.Eval(ctx, vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		pageSize = n
+	}
+	if pg.StartCursor != nil && src.Type == spec.PageCursor {
+		c, err := pg.StartCursor.Eval(ctx, vars)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		if c != nil && text(c) != "" {
+			cursor = c
+		}
+	}
 	// visit reports whether a cursor or link was followed before.
 	visit := func(key string) bool {
 		h := maphash.String(seed, key)
@@ -113,17 +156,30 @@ func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pa
 	}
 	for pageNo := 0; ; pageNo++ {
 		if pageNo >= limit.pages {
+			// The walk only comes here when the API said there is more.
 			if !limit.fail {
-				return nil
+				end := &PageInfo{Pages: pageNo, Truncated: true}
+				switch src.Type {
+				case spec.PageCursor:
+					end.NextCursor = cursor
+				case spec.PageOffset:
+					end.NextCursor = offset
+				case spec.PageNumber:
+					end.NextCursor = number
+				case spec.PageLink:
+					end.NextCursor = nextURL
+				}
+				return end, nil
 			}
-			return &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination did not end after %d pages (%s): the API keeps giving a next page; check the pagination's hasMore and nextCursor, or raise the limit", limit.pages, limit.what)}
+			return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination did not end after %d pages (%s): the API keeps giving a next page; check the pagination's hasMore and nextCursor, or raise the limit", limit.pages, limit.what)}
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
+		done := &PageInfo{Pages: pageNo + 1}
 		pp := &pageParams{params: map[string]any{}, in: src.In}
-		if src.LimitParam != "" && src.PageSize > 0 {
-			pp.params[src.LimitParam] = int64(src.PageSize)
+		if src.LimitParam != "" && pageSize > 0 {
+			pp.params[src.LimitParam] = int64(pageSize)
 		}
 		switch src.Type {
 		case spec.PageCursor:
@@ -137,50 +193,60 @@ func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pa
 		case spec.PageLink:
 			pp.url = nextURL
 		}
-		page := map[string]any{"number": number, "offset": offset, "size": int64(src.PageSize), "cursor": cursor}
+		page := map[string]any{"number": number, "offset": offset, "size": int64(pageSize), "cursor": cursor}
 		pvars := withVar(vars, compile.VarPage, page)
 		resp, err := r.call(ctx, cr, pvars, pp)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rvars := withVar(pvars, compile.VarResponse, resp)
 		itemsV, err := pg.Items.Eval(ctx, rvars)
 		if err != nil {
-			return fromExpr(err)
+			return nil, fromExpr(err)
 		}
 		items, ok := itemsV.([]any)
-		if !ok && itemsV != nil {
-			return &Error{Type: ErrUpstream, Message: fmt.Sprintf("%s: pagination items gave %T, not a list", src.Items.Pos, itemsV)}
+		if !ok {
+			what := fmt.Sprintf("%T", itemsV)
+			if itemsV == nil {
+				// Taking null for an empty page would end the walk on a
+				// misspelt field, silently.
+				what = "null"
+			}
+			return nil, &Error{Type: ErrUpstream, Status: intOf(resp["status"]), Message: fmt.Sprintf("%s: pagination items gave %s, not a list; if the API leaves the list out of an empty page, write ${ ….orValue([]) }", src.Items.Pos, what)}
 		}
 		if err := fn(items, rvars); err != nil {
-			return err
+			return nil, err
 		}
-		if len(items) == 0 {
-			return nil
-		}
+		more := true // unless something below says otherwise
 		if pg.HasMore != nil {
-			more, err := pg.HasMore.Eval(ctx, rvars)
+			v, err := pg.HasMore.Eval(ctx, rvars)
 			if err != nil {
-				return fromExpr(err)
+				return nil, fromExpr(err)
 			}
-			if more != true {
-				return nil
-			}
-		} else if src.PageSize > 0 && len(items) < src.PageSize && src.Type != spec.PageCursor && src.Type != spec.PageLink {
-			return nil // a short page is the last
+			more = v == true
+		} else if len(items) == 0 && src.Type != spec.PageCursor && src.Type != spec.PageLink {
+			more = false // an empty page is the last
+		} else if pageSize > 0 && len(items) < pageSize && src.Type != spec.PageCursor && src.Type != spec.PageLink {
+			more = false // a short page is the last
+		}
+		if len(items) == 0 && src.Type == spec.PageOffset {
+			more = false // nothing to move the offset by
+		}
+		if !more {
+			return done, nil
 		}
 		switch src.Type {
 		case spec.PageCursor:
 			next, err := pg.NextCursor.Eval(ctx, rvars)
 			if err != nil {
-				return fromExpr(err)
+				return nil, fromExpr(err)
 			}
 			if next == nil || text(next) == "" {
-				return nil
+				return done, nil
 			}
 			key := text(next)
 			if visit(key) {
-				return &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination loops: the API gave cursor %q twice", r.redact.String(key))}
+				return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("pagination loops: the API gave cursor %q twice", r.redact.String(key))}
 			}
 			cursor = next
 		case spec.PageOffset:
@@ -192,32 +258,37 @@ func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pa
 			if pg.NextCursor != nil {
 				v, err := pg.NextCursor.Eval(ctx, rvars)
 				if err != nil {
-					return fromExpr(err)
+					return nil, fromExpr(err)
 				}
 				next = text(v)
 			} else {
 				next = nextLink(resp)
 			}
 			if next == "" {
-				return nil
+				return done, nil
 			}
 			// A link is a URI reference, relative to the page it came with
 			// (RFC 8288 §3.2), not to the base URL.
 			ref, err := url.Parse(next)
 			if err != nil {
-				return &Error{Type: ErrUpstream, Message: fmt.Sprintf("the next-page link %q is not a URL: %v", r.redact.String(next), err)}
+				return nil, &Error{Type: ErrUpstream, Message: fmt.Sprintf("the next-page link %q is not a URL: %v", r.redact.String(next), err)}
 			}
 			cur, err := url.Parse(pp.sent)
 			if err != nil {
-				return &Error{Type: ErrUpstream, Message: err.Error()}
+				return nil, &Error{Type: ErrUpstream, Message: err.Error()}
 			}
 			u := cur.ResolveReference(ref)
 			if visit(u.String()) {
-				return &Error{Type: ErrUpstream, Message: "pagination loops: the API linked the same page twice"}
+				return nil, &Error{Type: ErrUpstream, Message: "pagination loops: the API linked the same page twice"}
 			}
 			nextURL = u.String()
 		}
 	}
+}
+
+func intOf(v any) int {
+	n, _ := v.(int64)
+	return int(n)
 }
 
 // nextLink finds rel="next" in an RFC 8288 Link header.

@@ -38,6 +38,10 @@ type Plan struct {
 
 	errors []compile.ErrorRule // the action's, then the connector's
 	retry  httpx.RetryPolicy
+	// retryX is retry's expressions (when, after), from the same policy.
+	retryX *compile.Retry
+	// rateHeaders name the API's rate-limit headers.
+	rateHeaders httpx.RateHeaders
 	// ownRetry says the action sets its retry: the actions it calls use it.
 	ownRetry bool
 	settings httpx.Settings
@@ -69,6 +73,9 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 	p.normalizer = expr.NewNormalizer(p.inputSchema)
 	p.errors = append(append([]compile.ErrorRule{}, r.Compiled.Errors...), r.CompiledConnector.Errors...)
 	p.setConnector(r.Connector, r.Action.Retry)
+	if r.Action.Retry != nil {
+		p.retryX = r.Compiled.Retry
+	}
 	return p, nil
 }
 
@@ -87,6 +94,9 @@ func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 		p.retry = retryPolicy(rp, actionRetry != nil)
 	}
 	p.ownRetry = actionRetry != nil
+	if actionRetry == nil && p.connector != nil {
+		p.retryX = p.connector.Retry
+	}
 	if h := c.HTTP; h != nil {
 		p.settings = httpx.Settings{
 			ConnectTimeout:   h.ConnectTimeout.Duration,
@@ -97,6 +107,7 @@ func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 	}
 	if rl := c.RateLimit; rl != nil {
 		p.rate = httpx.Rate{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}
+		p.rateHeaders = httpx.RateHeaders{Remaining: rl.RemainingHeader, Reset: rl.ResetHeader}
 	}
 }
 

@@ -119,15 +119,20 @@ func (r *run) poll(ctx context.Context, state map[string]any, opts PollOptions, 
 	}
 	limit := walkLimit{pages: opts.MaxPages, fail: true, what: "the poll's limit"}
 	if limit.pages <= 0 {
-		if mp := ce.PollPagination.Src.MaxPages; mp > 0 {
-			limit.pages, limit.what = mp, "polling.pagination.maxPages"
+		if mp := ce.PollPagination.MaxPages; mp != nil {
+			n, err := mp.Eval(ctx, r.vars)
+			if err != nil {
+				return fromExpr(err)
+			}
+			limit.pages, limit.what = n, "polling.pagination.maxPages"
 		} else {
 			limit.pages, limit.what = DefaultPollMaxPages, "the default for polls; set polling.pagination.maxPages to change it"
 		}
 	}
-	return r.walkPages(ctx, ce.PollRequest, ce.PollPagination, r.vars, limit, func(items []any, _ map[string]any) error {
+	_, err := r.walkPages(ctx, ce.PollRequest, ce.PollPagination, r.vars, limit, func(items []any, _ map[string]any) error {
 		return page(items)
 	})
+	return err
 }
 
 func kindOf(v any) string {

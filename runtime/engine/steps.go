@@ -513,6 +513,7 @@ func (r *run) catch(ctx context.Context, oe *compile.OnError, vars map[string]an
 type stepHTTP struct {
 	errors []compile.ErrorRule
 	retry  *httpx.RetryPolicy
+	retryX *compile.Retry // retry's expressions
 }
 
 func (r *run) stepOnce(ctx context.Context, st *compile.Step, vars map[string]any) (any, error) {
@@ -520,7 +521,7 @@ func (r *run) stepOnce(ctx context.Context, st *compile.Step, vars map[string]an
 		sh := &stepHTTP{errors: st.Errors}
 		if rp := st.Src.Retry; rp != nil {
 			p := retryPolicy(rp, true)
-			sh.retry = &p
+			sh.retry, sh.retryX = &p, st.Retry
 		}
 		resp, err := r.callStep(ctx, st.Request, vars, nil, sh)
 		if err != nil {
@@ -556,10 +557,10 @@ func (r *run) stepOnce(ctx context.Context, st *compile.Step, vars map[string]an
 	if callee.Resolved == nil || callee.Resolved.Action.Retry == nil {
 		if rp := st.Src.Retry; rp != nil {
 			p := retryPolicy(rp, true)
-			sub.retry = &p
+			sub.retry, sub.retryX = &p, st.Retry
 		} else if r.retry != nil || r.plan.ownRetry {
 			p := r.effectiveRetry(nil)
-			sub.retry = &p
+			sub.retry, sub.retryX = &p, r.effectiveRetryX(nil)
 		}
 	}
 	out, err := sub.execute(ctx, input)
@@ -581,6 +582,17 @@ func (r *run) stepOnce(ctx context.Context, st *compile.Step, vars map[string]an
 		return nil, fromExpr(err)
 	}
 	return res, nil
+}
+
+// effectiveRetryX is the expressions of effectiveRetry's policy.
+func (r *run) effectiveRetryX(sh *stepHTTP) *compile.Retry {
+	switch {
+	case sh != nil && sh.retry != nil:
+		return sh.retryX
+	case r.retry != nil:
+		return r.retryX
+	}
+	return r.plan.retryX
 }
 
 // effectiveRetry is the retry policy of a request: the step's, then the

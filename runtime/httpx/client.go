@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +98,36 @@ type Request struct {
 	// that key's bucket. Empty key or zero rate: no limit.
 	RateKey string
 	Rate    Rate
+	// RateHeaders name the API's rate-limit headers. With a RateKey, a
+	// response whose remaining count is 0 makes the key's next requests
+	// wait for the reset instead of spending themselves on refusals.
+	RateHeaders RateHeaders
+}
+
+// RateHeaders name an API's rate-limit headers; empty names take the
+// defaults.
+type RateHeaders struct {
+	Remaining string // default X-RateLimit-Remaining
+	// Reset says when the window resets: seconds, a Unix time or an HTTP
+	// date (see ParseReset). Default X-RateLimit-Reset.
+	Reset string
+}
+
+// Default rate-limit header names.
+const (
+	DefaultRemainingHeader = "X-RateLimit-Remaining"
+	DefaultResetHeader     = "X-RateLimit-Reset"
+)
+
+func (h RateHeaders) names() (remaining, reset string) {
+	remaining, reset = h.Remaining, h.Reset
+	if remaining == "" {
+		remaining = DefaultRemainingHeader
+	}
+	if reset == "" {
+		reset = DefaultResetHeader
+	}
+	return remaining, reset
 }
 
 // Response is what came back. It owns its memory: nothing refers to
@@ -368,15 +400,33 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			}
 			retry = transient && (unsent || idem)
 			wait = pol.backoff(attempt, c.rnd)
-		} else if st := resp.StatusCode(); retryableStatus(&pol, st) {
-			// 429 means the request was turned away unprocessed: safe to
-			// send again whatever the method.
-			retry = st == fasthttp.StatusTooManyRequests || idem
-			if ra, ok := ParseRetryAfter(string(resp.Header.Peek("Retry-After")), c.now()); ok {
-				wait = ra
-				retry = retry && ra <= pol.MaxRetryAfter
-			} else {
-				wait = pol.backoff(attempt, c.rnd)
+		} else {
+			c.followRateLimit(r, &resp.Header)
+			st := resp.StatusCode()
+			var seen *Response // built once for When and After
+			view := func() *Response {
+				if seen == nil {
+					seen, _ = buildResponse(req, resp, r, redirected, attempt, s.MaxResponseBytes)
+				}
+				return seen
+			}
+			turnedAway := false
+			if !retryableStatus(&pol, st) && st >= 400 && pol.When != nil {
+				if v := view(); v != nil && pol.When(v) {
+					turnedAway = true
+				}
+			}
+			if turnedAway || retryableStatus(&pol, st) {
+				// 429 (or a response When names) means the request was
+				// turned away unprocessed: safe to send again whatever the
+				// method.
+				retry = turnedAway || st == fasthttp.StatusTooManyRequests || idem
+				if w, ok := c.retryWait(&pol, r, resp, view); ok {
+					wait = w
+					retry = retry && w <= pol.MaxRetryAfter
+				} else {
+					wait = pol.backoff(attempt, c.rnd)
+				}
 			}
 		}
 		if attempt >= pol.MaxAttempts {
@@ -415,6 +465,44 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		if err := c.sleep(ctx, wait); err != nil {
 			return fail(ctxError(err), attempt)
 		}
+	}
+}
+
+// retryWait is the wait the API asks for before a retry: After's, then
+// Retry-After (seconds or an HTTP date), then the rate limit's reset.
+func (c *Client) retryWait(pol *RetryPolicy, r *Request, resp *fasthttp.Response, view func() *Response) (time.Duration, bool) {
+	if pol.After != nil {
+		if v := view(); v != nil {
+			if w, ok := pol.After(v); ok {
+				return w, true
+			}
+		}
+	}
+	now := c.now()
+	if w, ok := ParseRetryAfter(string(resp.Header.Peek("Retry-After")), now); ok {
+		return w, true
+	}
+	_, reset := r.RateHeaders.names()
+	return ParseReset(string(resp.Header.Peek(reset)), now)
+}
+
+// followRateLimit pauses the request's key until the API's window resets
+// when a response says no requests remain in it.
+func (c *Client) followRateLimit(r *Request, h *fasthttp.ResponseHeader) {
+	if r.RateKey == "" {
+		return
+	}
+	remaining, reset := r.RateHeaders.names()
+	v := strings.TrimSpace(string(h.Peek(remaining)))
+	if v == "" {
+		return
+	}
+	if n, err := strconv.ParseFloat(v, 64); err != nil || n > 0 {
+		return
+	}
+	now := c.now()
+	if d, ok := ParseReset(string(h.Peek(reset)), now); ok && d > 0 {
+		c.limiter.Pause(r.RateKey, now.Add(d))
 	}
 }
 

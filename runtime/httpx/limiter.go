@@ -36,16 +36,84 @@ type Limiter struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 
+	// MaxPause is the longest wait for an API's rate-limit window to
+	// reset (see Pause): past it Wait fails at once, retryable, rather
+	// than hold a request that long. Default DefaultMaxRetryAfter.
+	MaxPause time.Duration
+
 	mu        sync.Mutex
 	buckets   map[string]*rate.Limiter
+	paused    map[string]time.Time // key → when its API window resets
 	lastSweep time.Time
+}
+
+// Pause holds key's requests until until: the API said the key has no
+// requests left in its window. A later pause extends an earlier one.
+func (l *Limiter) Pause(key string, until time.Time) {
+	if key == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused == nil {
+		l.paused = make(map[string]time.Time)
+	}
+	if until.After(l.paused[key]) {
+		l.paused[key] = until
+	}
+}
+
+// pausedFor is how long key is still paused at now.
+func (l *Limiter) pausedFor(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.paused[key]
+	if !ok {
+		return 0
+	}
+	if !now.Before(until) {
+		delete(l.paused, key)
+		return 0
+	}
+	return until.Sub(now)
+}
+
+// waitPause waits out key's pause, or fails when it lasts past ctx's
+// deadline or MaxPause.
+func (l *Limiter) waitPause(ctx context.Context, key string) error {
+	d := l.pausedFor(key, l.now())
+	if d <= 0 {
+		return nil
+	}
+	maxPause := l.MaxPause
+	if maxPause <= 0 {
+		maxPause = DefaultMaxRetryAfter
+	}
+	if d > maxPause {
+		return &Error{Kind: KindRateLimited, Retryable: true, Message: fmt.Sprintf("the API's rate limit is spent for another %s; nothing was sent", d.Round(time.Second))}
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return &Error{Kind: KindRateLimited, Retryable: true, Message: fmt.Sprintf("the API's rate limit is spent for another %s, past the deadline; nothing was sent", d.Round(time.Millisecond))}
+	}
+	if err := sleeper(l.Sleep)(ctx, d); err != nil {
+		return ctxError(err)
+	}
+	return nil
 }
 
 // Wait blocks until key may send one request at rate r, or fails: with
 // KindRateLimited when the slot comes after ctx's deadline (without
 // waiting for it), with the context's error when ctx ends first.
+//
+// A key the API paused (see Pause) first waits for the API's reset.
 func (l *Limiter) Wait(ctx context.Context, key string, r Rate) error {
-	if key == "" || r.PerSecond <= 0 || math.IsInf(r.PerSecond, 1) {
+	if key == "" {
+		return nil
+	}
+	if err := l.waitPause(ctx, key); err != nil {
+		return err
+	}
+	if r.PerSecond <= 0 || math.IsInf(r.PerSecond, 1) {
 		return nil
 	}
 	now := l.now()
@@ -110,11 +178,17 @@ func (l *Limiter) bucket(key string, r Rate, now time.Time) *rate.Limiter {
 	return b
 }
 
-// sweep drops the buckets that are full again. l.mu is held.
+// sweep drops the buckets that are full again and the pauses that are
+// over. l.mu is held.
 func (l *Limiter) sweep(now time.Time) {
 	for k, b := range l.buckets {
 		if b.TokensAt(now) >= float64(b.Burst()) {
 			delete(l.buckets, k)
+		}
+	}
+	for k, until := range l.paused {
+		if !now.Before(until) {
+			delete(l.paused, k)
 		}
 	}
 	l.lastSweep = now

@@ -37,6 +37,14 @@ type RetryPolicy struct {
 	// NonIdempotent retries POST and PATCH too, for APIs that deduplicate
 	// them. A request with an Idempotency-Key header is retried anyway.
 	NonIdempotent bool
+	// When also retries a 4xx or 5xx response that Statuses does not (a
+	// 403 that is a rate limit), whatever the method: the API turned the
+	// request away. It is not asked about successes.
+	When func(*Response) bool
+	// After gives the wait before retrying a response; false takes the
+	// default: Retry-After, then the request's rate-limit reset header,
+	// then backoff.
+	After func(*Response) (time.Duration, bool)
 }
 
 // Defaults of RetryPolicy.
@@ -115,6 +123,26 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(t.Sub(now), 0), true
+}
+
+// ParseReset reads a rate-limit reset value: seconds to wait (below
+// 10^9), a Unix time in seconds (at or above it; GitHub, Intercom), or
+// an HTTP date. A time in the past means no wait.
+func ParseReset(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || f != f {
+			return 0, false
+		}
+		if f >= 1e9 {
+			return max(time.Unix(0, 0).Add(time.Duration(min(f, 1e10)*float64(time.Second))).Sub(now), 0), true
+		}
+		return time.Duration(min(f, float64(24*time.Hour/time.Second)) * float64(time.Second)), true
+	}
+	return ParseRetryAfter(v, now)
 }
 
 // failure classifies a transport error: the *Error to return, and whether a

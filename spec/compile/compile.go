@@ -4,6 +4,8 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec"
@@ -186,6 +188,7 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
 		Headers: compileNamed(s, c.Headers, diags, varsConnector),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
+		Retry:   compileRetry(s, c.Retry, diags, varsConnError),
 	}
 	hosts := compileHosts(c, diags)
 	declared := len(c.Hosts) > 0
@@ -233,6 +236,7 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		Src:     a,
 		Request: compileRequest(s, a.Request, diags, varsRequest),
 		Errors:  compileErrors(s, a.Errors, diags, varsError),
+		Retry:   compileRetry(s, a.Retry, diags, varsError),
 		Record:  s.CompileValue(a.Record, nil, diags, varsRecord...),
 	}
 	if a.Pagination != nil {
@@ -251,7 +255,7 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		s = known.scope(s)
 		outVars = append(outVars, VarSteps, VarVars)
 	case a.Pagination != nil:
-		outVars = append(outVars, VarRecords)
+		outVars = append(outVars, VarRecords, VarPagination)
 	default:
 		outVars = append(outVars, VarResponse)
 	}
@@ -393,13 +397,52 @@ func compileErrors(s *Scope, rules []spec.ErrorRule, diags *diag.List, vars []st
 	return out
 }
 
-func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
-	return &Pagination{
-		Src:        p,
-		Items:      s.Compile(p.Items, listOrDyn, diags, vars...),
-		NextCursor: s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
-		HasMore:    s.Compile(p.HasMore, expr.Bool, diags, vars...),
+// compileRetry compiles a retry policy's expressions; nil when it has
+// none.
+func compileRetry(s *Scope, rp *spec.RetryPolicy, diags *diag.List, vars []string) *Retry {
+	if rp == nil || rp.When.IsZero() && rp.After.IsZero() {
+		return nil
 	}
+	return &Retry{
+		When:  s.Compile(rp.When, expr.Bool, diags, vars...),
+		After: s.Compile(rp.After, nil, diags, vars...),
+	}
+}
+
+func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
+	// Page size, page limit and start cursor are known before the first
+	// request: they see neither `response` nor `page`.
+	before := slices.DeleteFunc(slices.Clone(vars), func(v string) bool { return v == VarResponse || v == VarPage })
+	return &Pagination{
+		Src:         p,
+		Items:       s.Compile(p.Items, listOrDyn, diags, vars...),
+		NextCursor:  s.Compile(p.NextCursor, expr.Scalar, diags, vars...),
+		HasMore:     s.Compile(p.HasMore, expr.Bool, diags, vars...),
+		PageSize:    compileCount(s, p.PageSize, "pageSize", diags, before),
+		MaxPages:    compileCount(s, p.MaxPages, "maxPages", diags, before),
+		StartCursor: s.Compile(p.StartCursor, expr.Scalar, diags, before...),
+	}
+}
+
+// compileCount compiles a count written as an integer or an expression
+// (pageSize, maxPages); nil when not given.
+func compileCount(s *Scope, t spec.Template, what string, diags *diag.List, vars []string) *Count {
+	if t.IsZero() {
+		return nil
+	}
+	if !strings.Contains(t.Source, "${") {
+		n, err := strconv.Atoi(strings.TrimSpace(t.Source))
+		if err != nil || n < 1 {
+			diags.Errorf(t.Pos, "invalid-value", "%s must be an integer of at least 1 or an expression such as ${ input.?limit.orValue(100) }, not %q", what, t.Source)
+			return nil
+		}
+		return &Count{Lit: n, What: what}
+	}
+	x := s.Compile(t, expr.Int, diags, vars...)
+	if x == nil {
+		return nil
+	}
+	return &Count{Expr: x, What: what}
 }
 
 // schemaTypeName is a schema's single `type`, or "" when it allows several.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -198,10 +200,69 @@ type PathPart struct {
 
 // Pagination is a pagination ready to walk.
 type Pagination struct {
-	Src        *spec.Pagination
-	Items      *Expr
-	NextCursor *Expr
-	HasMore    *Expr
+	Src         *spec.Pagination
+	Items       *Expr
+	NextCursor  *Expr
+	HasMore     *Expr
+	PageSize    *Count // nil: not sent
+	MaxPages    *Count // nil: the default
+	StartCursor *Expr
+}
+
+// Count is a count a spec writes as an integer or as an expression
+// (pageSize, maxPages).
+type Count struct {
+	Lit  int   // when Expr is nil
+	Expr *Expr // an int expression, evaluated per run
+	What string
+}
+
+// Eval returns the count for a run's variables: a positive integer, or
+// an error naming the field and where it is written.
+func (c *Count) Eval(ctx context.Context, vars map[string]any) (int, error) {
+	if c.Expr == nil {
+		return c.Lit, nil
+	}
+	v, err := c.Expr.Eval(ctx, vars)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	switch x := v.(type) {
+	case int64:
+		n = x
+	case uint64:
+		n = int64(min(x, math.MaxInt32))
+	case float64:
+		if x != math.Trunc(x) {
+			return 0, c.fail(fmt.Sprintf("%s gave %v, not an integer", c.What, x))
+		}
+		n = int64(max(min(x, math.MaxInt32), math.MinInt32))
+	default:
+		return 0, c.fail(fmt.Sprintf("%s gave %s, not an integer", c.What, describe(v)))
+	}
+	if n < 1 {
+		return 0, c.fail(fmt.Sprintf("%s gave %d; it must be at least 1", c.What, n))
+	}
+	return int(min(n, math.MaxInt32)), nil
+}
+
+func (c *Count) fail(msg string) error {
+	src := c.Expr.Src
+	return &ExprError{Pos: src.Pos, Layer: src.Layer, Expr: strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(src.Source), "${"), "}")), Msg: msg}
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%T %v", v, v)
+}
+
+// Retry holds the expressions of a retry policy; nil when it has none.
+type Retry struct {
+	When  *Expr // a bool over `response`
+	After *Expr // the wait over `response`
 }
 
 // ErrorRule is an error mapping rule ready to match.
@@ -217,6 +278,7 @@ type Connector struct {
 	BaseURL *Expr
 	Headers []Named
 	Errors  []ErrorRule
+	Retry   *Retry
 	Auth    *Auth
 }
 
@@ -250,6 +312,7 @@ type Step struct {
 	Input       *Mapping
 	Return      *Mapping
 	Errors      []ErrorRule
+	Retry       *Retry
 	OnError     *OnError
 	Output      *Mapping
 }
@@ -273,6 +336,7 @@ type Action struct {
 	Src        *spec.Action
 	Request    *Request
 	Errors     []ErrorRule
+	Retry      *Retry
 	Pagination *Pagination
 	Record     *Mapping
 	Steps      []Step

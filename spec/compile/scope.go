@@ -38,6 +38,8 @@ const (
 	// an onError block caught.
 	VarVars  = "vars"
 	VarError = "error"
+	// VarPagination is how a paginated action's walk ended, for its output.
+	VarPagination = "pagination"
 )
 
 // Types of the variables whose shape does not depend on the spec.
@@ -63,6 +65,14 @@ var (
 		"offset": expr.Int,
 		"size":   expr.Int,
 		"cursor": expr.Dyn,
+	})
+	// PaginationType: pages walked; truncated when the walk stopped at
+	// maxPages while the API had more, nextCursor then being what
+	// resumes it (a cursor, an offset, a page number or a link).
+	PaginationType = expr.Object("pagination", map[string]*expr.Type{
+		"pages":      expr.Int,
+		"truncated":  expr.Bool,
+		"nextCursor": expr.Dyn,
 	})
 	WebhookType = expr.Object("webhook", map[string]*expr.Type{"url": expr.String})
 	SessionType = expr.Object("session", map[string]*expr.Type{"token": expr.String})
@@ -104,6 +114,7 @@ func NewScope(c *spec.Connector) *Scope {
 		VarResponse:     ResponseType,
 		VarRequest:      RequestType,
 		VarPage:         PageType,
+		VarPagination:   PaginationType,
 		VarState:        anyMap,
 		VarRecord:       expr.Dyn,
 		VarRecords:      expr.ListOf(expr.Dyn),

@@ -34,6 +34,7 @@ var openAPISchemas = []struct {
 	{"ConnectorInfo", "runtime/connections.ConnectorInfo", false, nil},
 	{"ActionInfo", "runtime/connections.ActionInfo", false, nil},
 	{"RunRequest", "runtime/api.runRequest", true, nil},
+	{"PageInfo", "runtime/engine.PageInfo", false, nil},
 	{"RunResult", "runtime/api.runResponse", false, nil},
 	{"Override", "runtime/api.overrideBody", false, nil},
 	{"PutOverrideResult", "runtime/api.putOverrideBody", false, nil},

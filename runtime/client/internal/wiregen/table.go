@@ -37,6 +37,7 @@ var table = []Type{
 	{Name: "ConnectorInfo", From: "runtime/connections.ConnectorInfo"},
 	{Name: "ActionSummary", From: "runtime/connections.ActionSummary"},
 	{Name: "ActionInfo", From: "runtime/connections.ActionInfo"},
+	{Name: "PageInfo", From: "runtime/engine.PageInfo"},
 	{Name: "RunResult", From: "runtime/api.runResponse",
 		Doc:    "RunResult is a run's output.",
 		Fields: map[string]Field{"Output": {Type: "json.RawMessage"}}},
