@@ -234,9 +234,39 @@ func (el *element) merge(overrides []*spec.ConnectionOverride, diags *diag.List)
 				s.patched = true
 			}
 		}
+		mergeIntoExpressionBodies(doc, p)
 		doc = MergePatch(doc, withoutIdentity(p), Connection)
 	}
 	return doc
+}
+
+// requestPaths are where an action or an event holds a request.
+var requestPaths = [][]string{
+	{"request"}, {"polling", "request"},
+	{"webhook", "subscribe"}, {"webhook", "unsubscribe"}, {"webhook", "renew"},
+}
+
+// mergeIntoExpressionBodies prepares doc for patch p: a request body
+// written as one expression (`${ {...} }`, to leave absent fields out)
+// that p patches with an object becomes an object whose `$merge` field is
+// that expression, so that p's fields merge into the body's value at run
+// time rather than replace the whole body, as a merge patch would.
+func mergeIntoExpressionBodies(doc, p *tree.Value) {
+	for _, path := range requestPaths {
+		req, patch := doc, p
+		for _, k := range path {
+			req, patch = req.Get(k), patch.Get(k)
+		}
+		body, pb := req.Get("body"), patch.Get("body")
+		if body == nil || body.Kind != tree.String || !strings.Contains(body.Str, "${") || pb == nil || pb.Kind != tree.Map {
+			continue
+		}
+		// The object is the override's: a failure to merge into the
+		// body's value is reported at its line.
+		obj := &tree.Value{Kind: tree.Map, Pos: pb.Pos, Layer: Connection}
+		obj.Fields = []tree.Field{{Key: compile.MergeKey, KeyPos: body.Pos, Value: body}}
+		req.Set("body", req.Field("body").KeyPos, obj)
+	}
 }
 
 // keep checks that the merged document still keeps the universal

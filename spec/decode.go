@@ -55,7 +55,7 @@ func (d *decoder) value(v *tree.Value, out reflect.Value) {
 			d.mismatch(v, "a string")
 			return
 		}
-		out.Set(reflect.ValueOf(Template{Source: src, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer}))
+		out.Set(reflect.ValueOf(Template{Source: src, Pos: v.Pos, Quoted: v.Quoted, Layer: v.Layer, Lines: v.Lines}))
 		return
 	case typeSchema:
 		out.Set(reflect.ValueOf(Schema{Value: v}))

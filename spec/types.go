@@ -33,6 +33,9 @@ type Template struct {
 	Quoted bool
 	// Layer is the layer the template came from, once layers are merged.
 	Layer string
+	// Lines locates a template written over several lines (see
+	// tree.Value.Lines).
+	Lines []tree.Span
 }
 
 // IsZero reports whether the template was not given.

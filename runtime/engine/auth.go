@@ -31,6 +31,14 @@ type Authenticator interface {
 	Secrets() []string
 }
 
+// AccessTokener is an Authenticator that keeps an OAuth2 access token
+// (one that refreshes it): requests that carry the token outside the
+// Authorization header read it as credentials.accessToken.
+type AccessTokener interface {
+	// AccessToken returns the token Authorize would send now.
+	AccessToken(ctx context.Context) (string, error)
+}
+
 // builtinAuth implements the auth types a connector declares.
 type builtinAuth struct {
 	r    *run

@@ -266,6 +266,9 @@ func (r *run) prepare(ctx context.Context, input any) error {
 	if r.auth != nil {
 		secrets = r.auth.Secrets()
 	}
+	// Beside an external authenticator (OAuth2), the connection may
+	// hold credentials a request carries (credentials.x).
+	secrets = SecretsOf(r.conn.Credentials, secrets)
 	r.redact = NewRedactor(secrets, authHeaderName(p))
 
 	return nil
@@ -363,7 +366,7 @@ func (r *run) callStep(ctx context.Context, cr *compile.Request, vars map[string
 		if err := r.sameOrigin(u, "the next-page link"); err != nil {
 			return nil, err
 		}
-		b.req.URL = page.url
+		b.req.URL, b.pageURL = page.url, page.url
 	}
 	if page != nil {
 		page.sent = b.req.URL
@@ -421,6 +424,15 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 			}
 			if ok {
 				refreshed = true
+				if b.rebuild != nil {
+					nb, err := b.rebuild(ctx)
+					if err != nil {
+						return nil, nil, err
+					}
+					// What the caller set after building stays.
+					nb.req.URL, nb.req.Retry = rebuiltURL(b, nb), b.req.Retry
+					b = nb
+				}
 				continue
 			}
 		}
@@ -436,6 +448,15 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		}
 		return resp, body, nil
 	}
+}
+
+// rebuiltURL is the URL of a request built again after a refresh: the new
+// one, unless the first was sent to a next-page link instead of its own.
+func rebuiltURL(old, nb *built) string {
+	if old.pageURL != "" {
+		return old.pageURL
+	}
+	return nb.req.URL
 }
 
 // record keeps an exchange in the run log, redacted.

@@ -545,3 +545,89 @@ func TestInterpolatedPathSegmentsAreEscaped(t *testing.T) {
 		t.Errorf("raw path sent as %s", r.RawPath)
 	}
 }
+
+// An override's body fields merge into a body the connector wrote as one
+// expression, on the wire as in layers: the request carries both.
+func TestOverrideMergesIntoExpressionBodyOnTheWire(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{"id": "c1"})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"update.yaml": `kind: Action
+connector: test
+key: update
+inputSchema:
+  type: object
+  properties: {name: {type: string}, color: {type: string}}
+request:
+  method: PATCH
+  path: /contacts/1
+  body: >-
+    ${ {?"name": input.?name, "properties": {"source": "membrane"}} }
+output:
+  id: ${ response.body.id }
+`,
+	})
+	o := loadOverride(t, "acme.yaml", `kind: ConnectionOverride
+connector: test
+tenant: acme
+actions:
+  update:
+    request:
+      body:
+        properties:
+          favorite_color: ${ input.?color.orValue(null) }
+`)
+	e.mustRun(t, membrane.RunRequest{Action: "update", Overrides: []*spec.ConnectionOverride{o}, Input: map[string]any{"color": "teal"}})
+	e.mustRun(t, membrane.RunRequest{Action: "update", Overrides: []*spec.ConnectionOverride{o}, Input: map[string]any{"name": "Ada"}})
+	rs := srv.requests()
+	want := []string{
+		`{"properties":{"favorite_color":"teal","source":"membrane"}}`,
+		`{"name":"Ada","properties":{"source":"membrane"}}`,
+	}
+	for i, w := range want {
+		if rs[i].Body != w {
+			t.Errorf("request %d body = %s, want %s", i+1, rs[i].Body, w)
+		}
+	}
+}
+
+// A run-time failure inside a block scalar names the line of the failing
+// text, not the line of its key.
+func TestRunTimeErrorInBlockScalarNamesItsLine(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"send.yaml": `kind: Action
+connector: test
+key: send
+inputSchema:
+  type: object
+  properties: {ids: {type: array, items: {type: string}}}
+request:
+  method: POST
+  path: /send
+  body: >-
+    ${ {
+      "first": input.ids[0],
+      "second": input.ids[1]
+    } }
+output:
+  ok: ${ true }
+`,
+	})
+	res, err := e.run(t, membrane.RunRequest{Action: "send", Input: map[string]any{"ids": []any{"a"}}})
+	if err == nil {
+		t.Fatalf("want an error, got %v", res.Output)
+	}
+	// "second": input.ids[1] is line 13, its index bracket column 26.
+	if want := "send.yaml:13:26"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it at %s", err, want)
+	}
+	if srv.n() != 0 {
+		t.Errorf("a request was sent")
+	}
+}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -82,7 +84,8 @@ func (rd *Redactor) Add(secrets ...string) bool {
 			continue
 		}
 		// A secret in a query string or a path is escaped: hide that form too.
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+		// In a JSON body (a key in the body), as JSON escapes it.
+		for _, form := range append([]string{s, url.QueryEscape(s), url.PathEscape(s)}, jsonForms(s)...) {
 			if !containsString(list, form) {
 				list = append(list, form)
 			}
@@ -95,6 +98,24 @@ func (rd *Redactor) Add(secrets ...string) bool {
 	slices.SortStableFunc(list, func(a, b string) int { return len(b) - len(a) })
 	rd.state.Store(&redactState{secrets: list})
 	return true
+}
+
+// jsonForms are the ways a JSON encoder may write s inside a string,
+// when they differ from s: with <, > and & escaped (encoding/json) or not.
+func jsonForms(s string) []string {
+	var out []string
+	if b, err := json.Marshal(s); err == nil && string(b[1:len(b)-1]) != s {
+		out = append(out, string(b[1:len(b)-1]))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) == nil {
+		if f := strings.TrimSuffix(buf.String(), "\n"); len(f) >= 2 && f[1:len(f)-1] != s {
+			out = append(out, f[1:len(f)-1])
+		}
+	}
+	return out
 }
 
 // known reports whether every secret is already hidden (or too short).

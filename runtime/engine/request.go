@@ -23,11 +23,59 @@ import (
 type built struct {
 	req   *httpx.Request
 	label string // "METHOD scheme://host/path", for errors and logs
+	// rebuild builds the request again, for one that carries a credential
+	// outside what the auth sets (a token in the body): after a refresh it
+	// must carry the new one.
+	rebuild func(context.Context) (*built, error)
+	// pageURL is the next-page link the request was sent to instead.
+	pageURL string
 }
 
 // buildRequest evaluates a compiled request. extra adds parameters the
 // engine sets (a page cursor), in the query or the body.
 func (r *run) buildRequest(ctx context.Context, cr *compile.Request, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
+	var rebuild func(context.Context) (*built, error)
+	if _, given := vars[compile.VarCredentials]; !given && (cr.ReadsCredentials || r.plan.connector.HeadersReadCredentials) {
+		creds, err := r.credentialsVar(ctx)
+		if err != nil {
+			return nil, err
+		}
+		orig := vars
+		vars = withVar(vars, compile.VarCredentials, creds)
+		rebuild = func(ctx context.Context) (*built, error) { return r.buildRequest(ctx, cr, orig, extra, extraIn) }
+	}
+	b, err := r.buildRequestWith(ctx, cr, vars, extra, extraIn)
+	if err != nil {
+		return nil, err
+	}
+	b.rebuild = rebuild
+	return b, nil
+}
+
+// credentialsVar is `credentials` in a request's templates: the
+// connection's credentials and, where an authenticator keeps an OAuth2
+// token, its current access token as accessToken. Each is hidden in logs
+// and errors.
+func (r *run) credentialsVar(ctx context.Context) (map[string]any, error) {
+	creds := r.conn.credentials()
+	ts, ok := r.auth.(AccessTokener)
+	if !ok {
+		return creds, nil
+	}
+	tok, err := ts.AccessToken(ctx)
+	if err != nil {
+		return nil, fromURL(err)
+	}
+	r.hideSecret(tok)
+	out := make(map[string]any, len(creds)+1)
+	for k, v := range creds {
+		out[k] = v
+	}
+	out["accessToken"] = tok
+	return out, nil
+}
+
+func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars map[string]any, extra map[string]any, extraIn string) (*built, error) {
 	path, err := evalPath(ctx, cr, vars)
 	if err != nil {
 		return nil, err

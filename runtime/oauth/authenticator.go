@@ -65,6 +65,21 @@ func (a *authenticator) Authorize(ctx context.Context, req *httpx.Request) error
 	return nil
 }
 
+// AccessToken is the token Authorize sends, for a request that carries it
+// elsewhere too (credentials.accessToken in a body).
+func (a *authenticator) AccessToken(ctx context.Context) (string, error) {
+	tok, err := a.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	a.used = tok.AccessToken
+	a.mu.Unlock()
+	return tok.AccessToken, nil
+}
+
+var _ engine.AccessTokener = (*authenticator)(nil)
+
 // Refresh renews the token the API just refused, unless another refresher
 // already replaced it: then the request is retried with that one.
 func (a *authenticator) Refresh(ctx context.Context) (bool, error) {

@@ -18,12 +18,15 @@ import (
 // The variables each place of a spec sees.
 var (
 	varsConnector = []string{VarConnection, VarTenant, VarNow}
-	varsAuth      = []string{VarCredentials, VarConnection, VarTenant, VarNow}
-	varsSession   = []string{VarSession, VarCredentials, VarConnection, VarTenant, VarNow}
-	varsLoginResp = []string{VarResponse, VarCredentials, VarConnection, VarTenant, VarNow}
-	varsConnError = []string{VarResponse, VarConnection, VarTenant, VarNow}
+	// The connector's headers go on every request, to its hosts only, and
+	// may carry a credential (a `token` header beside Authorization).
+	varsConnHeaders = []string{VarConnection, VarTenant, VarNow, VarCredentials}
+	varsAuth        = []string{VarCredentials, VarConnection, VarTenant, VarNow}
+	varsSession     = []string{VarSession, VarCredentials, VarConnection, VarTenant, VarNow}
+	varsLoginResp   = []string{VarResponse, VarCredentials, VarConnection, VarTenant, VarNow}
+	varsConnError   = []string{VarResponse, VarConnection, VarTenant, VarNow}
 
-	varsRequest  = []string{VarInput, VarConnection, VarTenant, VarNow, VarPage}
+	varsRequest  = []string{VarInput, VarConnection, VarTenant, VarNow, VarPage, VarCredentials}
 	varsPage     = []string{VarResponse, VarInput, VarConnection, VarTenant, VarNow, VarPage}
 	varsError    = []string{VarResponse, VarInput, VarConnection, VarTenant, VarNow}
 	varsRecord   = []string{VarRecord, VarInput, VarConnection, VarTenant, VarNow}
@@ -186,9 +189,12 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 	cc := &Connector{
 		Src:     c,
 		BaseURL: s.Compile(c.BaseURL, expr.Scalar, diags, varsConnector...),
-		Headers: compileNamed(s, c.Headers, diags, varsConnector),
+		Headers: compileNamed(s, c.Headers, diags, varsConnHeaders),
 		Errors:  compileErrors(s, c.Errors, diags, varsConnError),
 		Retry:   compileRetry(s, c.Retry, diags, varsConnError),
+	}
+	for _, h := range cc.Headers {
+		cc.HeadersReadCredentials = cc.HeadersReadCredentials || reads(h.Expr, VarCredentials)
 	}
 	hosts := compileHosts(c, diags)
 	declared := len(c.Hosts) > 0
@@ -196,6 +202,11 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 	a := c.Auth
 	if a == nil {
 		return cc
+	}
+	// A session exists only where a login opens one.
+	authVars := varsSession
+	if a.Login == nil {
+		authVars = varsAuth
 	}
 	ca := &Auth{
 		Src:              a,
@@ -205,8 +216,8 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		Username:         s.Compile(a.Username, expr.Scalar, diags, varsAuth...),
 		Password:         s.Compile(a.Password, expr.Scalar, diags, varsAuth...),
 		Token:            s.Compile(a.Token, expr.Scalar, diags, varsAuth...),
-		Headers:          compileNamed(s, a.Headers, diags, varsSession),
-		Query:            compileNamed(s, a.Query, diags, varsSession),
+		Headers:          compileNamed(s, a.Headers, diags, authVars),
+		Query:            compileNamed(s, a.Query, diags, authVars),
 		Test:             compileRequest(s, a.Test, diags, varsConnector),
 	}
 	compileURL(s, ca.AuthorizationURL, c.Key, FieldAuthorizationURL, hosts, declared, diags, varsAuth)
@@ -355,7 +366,16 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 			cr.Query = append(cr.Query, Named{Name: k, Expr: x})
 		}
 	}
+	cr.ReadsCredentials = reads(cr.Path, VarCredentials) || cr.Body.reads(VarCredentials)
+	for _, nv := range append(slices.Clip(cr.Headers), cr.Query...) {
+		cr.ReadsCredentials = cr.ReadsCredentials || reads(nv.Expr, VarCredentials)
+	}
 	return cr
+}
+
+// reads reports whether an expression reads the variable name.
+func reads(x *Expr, name string) bool {
+	return x != nil && x.Template != nil && slices.Contains(x.Vars(), name)
 }
 
 // compilePathParts compiles each expression of a path that mixes text and

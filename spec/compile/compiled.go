@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/membrane-dev/membrane/spec"
@@ -74,6 +75,12 @@ type Mapping struct {
 	items  []*Mapping
 	isMap  bool
 	isList bool
+	// base is what the object's fields are merged into: the value of a
+	// `$merge` field, written by an override that patched a body written
+	// as one expression (see MergeKey). basePos is where the object is.
+	base      *Expr
+	basePos   diag.Pos
+	baseLayer string
 	// omitNull leaves out of an object the fields whose expression gives
 	// null (a request body's absent optional values); a field written as a
 	// literal null, or `${ null }`, is a literal and stays.
@@ -87,6 +94,8 @@ func (m *Mapping) Eval(ctx context.Context, vars map[string]any) (any, error) {
 		return nil, nil
 	case m.expr != nil:
 		return m.expr.Eval(ctx, vars)
+	case m.base != nil:
+		return m.evalMerged(ctx, vars)
 	case m.isMap:
 		out := make(map[string]any, len(m.keys))
 		for i, k := range m.keys {
@@ -123,7 +132,7 @@ func (m *Mapping) Eval(ctx context.Context, vars map[string]any) (any, error) {
 // order they are evaluated, or nil for any other mapping (a template, a
 // list, a value with no template in it).
 func (m *Mapping) Keys() []string {
-	if m == nil || !m.isMap {
+	if m == nil || !m.isMap || m.base != nil {
 		return nil
 	}
 	return m.keys
@@ -135,6 +144,22 @@ func (m *Mapping) Omitted(i int, v any) bool {
 	return v == nil && m.omitNull && m.fields[i].expr != nil
 }
 
+// reads reports whether a template of the tree reads the variable name.
+func (m *Mapping) reads(name string) bool {
+	if m == nil {
+		return false
+	}
+	if reads(m.expr, name) || reads(m.base, name) {
+		return true
+	}
+	for _, c := range append(slices.Clip(m.fields), m.items...) {
+		if c.reads(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // omitNulls makes the objects of the tree leave out fields whose
 // expression gives null. Values an expression gives whole are kept as
 // they are.
@@ -143,7 +168,7 @@ func (m *Mapping) omitNulls() {
 		return
 	}
 	m.omitNull = m.isMap
-	for _, c := range append(m.fields, m.items...) {
+	for _, c := range append(slices.Clip(m.fields), m.items...) {
 		c.omitNulls()
 	}
 }
@@ -153,6 +178,90 @@ func (m *Mapping) omitNulls() {
 // Omitted.
 func (m *Mapping) EvalField(ctx context.Context, vars map[string]any, i int) (any, error) {
 	return m.fields[i].Eval(ctx, vars)
+}
+
+// MergeKey names the field of an object whose value (an expression giving
+// an object) the object's other fields are merged into, as a JSON Merge
+// Patch would: `{$merge: "${ {...} }", metadata: {color: red}}`. Layers
+// write it when an override's object patches a body written as one
+// expression, so that the override adds to the body instead of replacing
+// it.
+const MergeKey = "$merge"
+
+// evalMerged evaluates an object with a base: the base's fields, then the
+// object's, a field written as an object merging into the base's object
+// of that name (a field left out as null keeps the base's value).
+func (m *Mapping) evalMerged(ctx context.Context, vars map[string]any) (any, error) {
+	bv, err := m.base.Eval(ctx, vars)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	switch b := bv.(type) {
+	case nil:
+		out = make(map[string]any, len(m.keys))
+	case map[string]any:
+		out = make(map[string]any, len(b)+len(m.keys))
+		for k, v := range b {
+			out[k] = v
+		}
+	default:
+		src := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(m.base.Src.Source), "${"), "}"))
+		return nil, &ExprError{Pos: m.basePos, Layer: m.baseLayer, Expr: src,
+			Msg: fmt.Sprintf("the fields written here are merged into the value of this expression (at %s), which must be an object, not %s", m.base.Src.Pos, jsonKind(bv)), Err: errMergeBase}
+	}
+	for i, k := range m.keys {
+		f := m.fields[i]
+		v, err := f.Eval(ctx, vars)
+		if err != nil {
+			return nil, err
+		}
+		if m.Omitted(i, v) {
+			continue
+		}
+		if pm, ok := v.(map[string]any); ok && f.expr == nil {
+			if bm, ok := out[k].(map[string]any); ok {
+				v = mergeMaps(bm, pm)
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+var errMergeBase = errors.New("merge base is not an object")
+
+// mergeMaps returns base with patch's fields merged in, objects into
+// objects; neither is modified.
+func mergeMaps(base, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(patch))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if pm, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				v = mergeMaps(bm, pm)
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// jsonKind names a value's JSON type, for messages.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	}
+	return "a number"
 }
 
 func copyLiteral(v any) any {
@@ -190,6 +299,10 @@ type Request struct {
 	Encoding  string
 	// IdempotencyKey is sent as the Idempotency-Key header.
 	IdempotencyKey *Expr
+	// ReadsCredentials says the request carries a credential beyond what
+	// the auth adds (a key in the body): the runtime then gives its
+	// templates `credentials`, the current ones.
+	ReadsCredentials bool
 }
 
 // PathPart is literal path text (Expr nil) or an expression.
@@ -277,9 +390,11 @@ type Connector struct {
 	Src     *spec.Connector
 	BaseURL *Expr
 	Headers []Named
-	Errors  []ErrorRule
-	Retry   *Retry
-	Auth    *Auth
+	// HeadersReadCredentials says a header carries a credential.
+	HeadersReadCredentials bool
+	Errors                 []ErrorRule
+	Retry                  *Retry
+	Auth                   *Auth
 }
 
 // Auth holds an auth's compiled expressions.

@@ -116,7 +116,7 @@ func (sc *stepCompiler) step(s *Scope, st *spec.Step, known *stepsSoFar, withErr
 		}
 	}
 	ls := local.scope(s)
-	cs.Request = compileRequest(ls, st.Request, diags, each)
+	cs.Request = compileRequest(ls, st.Request, diags, slices.Concat(each, []string{VarCredentials}))
 	cs.Errors = compileErrors(ls, st.Errors, diags, slices.Concat(each, []string{VarResponse}))
 	cs.Retry = compileRetry(ls, st.Retry, diags, slices.Concat(each, []string{VarResponse}))
 	var calleeOut *expr.Type = expr.Dyn

@@ -57,6 +57,9 @@ type compiledExpr struct {
 	// loops says the expression has a comprehension, the only place where
 	// CEL checks a context; without one it is evaluated without.
 	loops bool
+	// offsets maps the id of each node to its offset in src, in code
+	// points, so that a failure names the part that failed.
+	offsets map[int64]int32
 }
 
 // compiled is what the Env caches per source: a template or its issues.
@@ -171,6 +174,15 @@ func (e *Env) compileExpr(pt Part, refs refSet) (*compiledExpr, []Issue) {
 	x.opt = optSelectOf(ast.NativeRep().Expr(), e.vars)
 	x.cat = concatOf(ast.NativeRep().Expr(), e.vars)
 	x.loops = hasLoops(ast.NativeRep().Expr())
+	if strings.ContainsRune(strings.TrimSpace(pt.Text), '\n') {
+		// Only a failure in an expression over several lines is located
+		// finer than the expression's start: on one line, the start is
+		// plain enough.
+		x.offsets = map[int64]int32{}
+		for id, r := range ast.NativeRep().SourceInfo().OffsetRanges() {
+			x.offsets[id] = r.Start
+		}
+	}
 	own := refSet{}
 	own.collect(ast.NativeRep().Expr(), e.vars)
 	if len(own) == 0 {

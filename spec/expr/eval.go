@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -114,7 +115,24 @@ func (x *compiledExpr) fail(err error) *EvalError {
 	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
 		msg = fmt.Sprintf("cost limit exceeded: the expression does more work than one evaluation may (%d units); loop over less data", CostLimit)
 	}
-	return &EvalError{Expr: strings.TrimSpace(x.src), Offset: x.offset + leadingSpace(x.src), Message: msg, Err: err}
+	return &EvalError{Expr: strings.TrimSpace(x.src), Offset: x.offset + x.failedAt(err), Message: msg, Err: err}
+}
+
+// failedAt is the byte offset in src of the node err names, or of the
+// expression's start.
+func (x *compiledExpr) failedAt(err error) int {
+	var ce *types.Err
+	if errors.As(err, &ce) && x.offsets != nil {
+		if cp, ok := x.offsets[ce.NodeID()]; ok && cp >= 0 {
+			off := 0
+			for i := int32(0); i < cp && off < len(x.src); i++ {
+				_, size := utf8.DecodeRuneInString(x.src[off:])
+				off += size
+			}
+			return off
+		}
+	}
+	return leadingSpace(x.src)
 }
 
 // toGo converts a CEL value to plain Go.

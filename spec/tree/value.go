@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/membrane-dev/membrane/spec/diag"
 )
@@ -49,6 +50,37 @@ type Value struct {
 	// Quoted is set for a string written in quotes, so a position inside it
 	// can be found: the text starts one column after Pos.
 	Quoted bool
+	// Lines locates the text of a string written over several lines (a
+	// block scalar, `>-` or `|`, or plain text that goes on): each span
+	// says where the text from its offset on starts in the file. Nil for a
+	// string on one line.
+	Lines []Span
+}
+
+// Span is where a stretch of a multi-line string is in its file: the
+// text from byte Off of the string on starts at Line, Col.
+type Span struct {
+	Off, Line, Col int
+}
+
+// At returns the file position of a byte offset of s, a string whose
+// spans are lines (see Value.Lines), given the position of the string's
+// node; false when lines do not locate it.
+func At(s string, lines []Span, offset int, pos diag.Pos) (diag.Pos, bool) {
+	if len(lines) == 0 || offset < 0 || offset > len(s) {
+		return pos, false
+	}
+	i := len(lines) - 1
+	for i > 0 && lines[i].Off > offset {
+		i--
+	}
+	sp := lines[i]
+	if sp.Off > offset {
+		return pos, false
+	}
+	pos.Line = sp.Line
+	pos.Col = sp.Col + utf8.RuneCountInString(s[sp.Off:offset])
+	return pos, true
 }
 
 // Field is one key of a map.

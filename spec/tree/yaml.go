@@ -69,7 +69,7 @@ func ParseYAML(file string, data []byte) ([]Document, diag.List) {
 		if len(n.Content) == 0 {
 			continue
 		}
-		c := converter{file: file}
+		c := converter{file: file, data: data}
 		root := c.convert(n.Content[0], 0)
 		diags = append(diags, c.diags...)
 		if root == nil || c.diags.HasErrors() {
@@ -471,6 +471,8 @@ func byteSize(n int) string {
 // keys within bounds.
 type converter struct {
 	file    string
+	data    []byte   // the file, to locate the lines of multi-line strings
+	lines   []string // data split in lines, on first need
 	nodes   int
 	diags   diag.List
 	active  []*yaml.Node // anchors being expanded, to catch self-references
@@ -661,8 +663,68 @@ func (c *converter) scalar(n *yaml.Node) *Value {
 	default: // !!str, !!timestamp, !!binary and custom tags read as text
 		v.Kind, v.Str = String, s
 		v.Quoted = n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+		v.Lines = c.spans(n)
 	}
 	return v
+}
+
+// spans locates each line of a string written over several lines (see
+// Value.Lines), so that a position inside it, a misspelt field on the
+// third line of a `>-` block, is that line's: a block scalar's text starts
+// on the line after its indicator, plain text at the node. Each line of
+// the file, less its indentation, is found in the string in turn; quoted
+// text (where escapes change lengths) is left alone.
+func (c *converter) spans(n *yaml.Node) []Span {
+	block := n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+	if !block && n.Style != 0 || n.Line <= 0 {
+		return nil
+	}
+	if c.lines == nil {
+		c.lines = strings.Split(string(c.data), "\n")
+	}
+	s := n.Value
+	var out []Span
+	cur, indent := 0, -1
+	first := n.Line + 1
+	if !block {
+		line := strings.TrimRight(c.lines[n.Line-1], "\r")
+		if n.Column-1 > len(line) || !strings.HasPrefix(s, strings.TrimRight(line[n.Column-1:], " ")) {
+			return nil
+		}
+		out = append(out, Span{Off: 0, Line: n.Line, Col: n.Column})
+		cur = len(strings.TrimRight(line[n.Column-1:], " "))
+		if cur >= len(s) {
+			return nil // on one line
+		}
+	}
+	for ln := first; ln <= len(c.lines) && cur < len(s); ln++ {
+		text := strings.TrimRight(c.lines[ln-1], "\r")
+		body := strings.TrimLeft(text, " ")
+		if body == "" {
+			continue
+		}
+		in := len(text) - len(body)
+		switch {
+		case indent < 0:
+			indent = in
+		case in < indent:
+			return out // the block ended
+		}
+		if block {
+			body = text[indent:] // a more indented line keeps its spaces
+		}
+		k := strings.Index(s[cur:], body)
+		if k < 0 {
+			break
+		}
+		col := in + 1
+		if block {
+			col = indent + 1
+		}
+		out = append(out, Span{Off: cur + k, Line: ln, Col: col})
+		cur += k + len(body)
+	}
+	return out
 }
 
 func parseYAMLFloat(s string) (float64, error) {
