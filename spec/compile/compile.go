@@ -218,7 +218,7 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		Token:            s.Compile(a.Token, expr.Scalar, diags, varsAuth...),
 		Headers:          compileNamed(s, a.Headers, diags, authVars),
 		Query:            compileNamed(s, a.Query, diags, authVars),
-		Test:             compileRequest(s, a.Test, diags, varsConnector),
+		Test:             compileRequest(s, a.Test, diags, varsAuth),
 	}
 	compileURL(s, ca.AuthorizationURL, c.Key, FieldAuthorizationURL, hosts, declared, diags, varsAuth)
 	compileURL(s, ca.TokenURL, c.Key, FieldTokenURL, hosts, declared, diags, varsAuth)
