@@ -163,6 +163,10 @@ type Auth struct {
 
 	// Test is a cheap request that proves the credentials work.
 	Test *Request `json:"test,omitempty"`
+	// Info maps the test's response (`response`) to what the connection
+	// learns of its account (an account id, a portal id): stored on the
+	// connection and read as `connection.info` everywhere.
+	Info *tree.Value `json:"info,omitempty"`
 }
 
 // Login is the session request of a custom auth.

@@ -73,11 +73,11 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 	if err := invalid(cn, s.hostViolations(ctx, ws, cn.Key, tenant, ovs, params, creds)); err != nil {
 		return nil, err
 	}
-	tok, err := s.trial(ctx, ws, c, ovs)
+	tok, info, err := s.trial(ctx, ws, c, ovs)
 	if err != nil {
 		return nil, err
 	}
-	c.Token = tok
+	c.Token, c.Info = tok, info
 	var out *store.Connection
 	var subs []*store.Subscription
 	err = ts.Tx(ctx, func(tx store.TenantStore) error {
@@ -118,10 +118,11 @@ func needsConsent(cn *spec.Connector, creds map[string]any) bool {
 
 // trial runs the test request on a connection that is not saved yet (or
 // not with these credentials). It returns the token to save with it (the
-// one a client-credentials connection obtained); an error when the
+// one a client-credentials connection obtained) and what the test learnt
+// of the account (auth.info, nil when nothing); an error when the
 // credentials are refused (*CredentialsRefusedError) or could not be
 // checked.
-func (s *Service) trial(ctx context.Context, ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, error) {
+func (s *Service) trial(ctx context.Context, ws *membrane.Workspace, c *store.Connection, ovs []*spec.ConnectionOverride) (*store.Token, map[string]any, error) {
 	m := s.m
 	var mem *oauth.MemStore
 	if a := ws.Spec.Connectors[c.Connector].Auth; a != nil && a.Type == spec.AuthOAuth2 && a.Grant == spec.GrantClientCredentials {
@@ -130,27 +131,31 @@ func (s *Service) trial(ctx context.Context, ws *membrane.Workspace, c *store.Co
 		mem = oauth.NewMemStore()
 		var err error
 		if m, err = oauth.New(oauth.Options{HTTP: s.o.HTTP, Tokens: mem, Now: s.now, Logger: s.log}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	_, err := s.runTest(ctx, ws, c, ovs, m)
+	res, err := s.runTest(ctx, ws, c, ovs, m)
 	switch {
 	case err == nil, errors.Is(err, engine.ErrNoTestRequest):
 	default:
 		var ee *engine.Error
 		if errors.As(err, &ee) && ee.Type == engine.ErrAuth {
-			return nil, &CredentialsRefusedError{Connector: c.Connector, Err: ee}
+			return nil, nil, &CredentialsRefusedError{Connector: c.Connector, Err: ee}
 		}
-		return nil, fmt.Errorf("the credentials could not be checked, so nothing was saved: %w", err)
+		return nil, nil, fmt.Errorf("the credentials could not be checked, so nothing was saved: %w", err)
+	}
+	var info map[string]any
+	if res != nil {
+		info = res.Info
 	}
 	if mem == nil {
-		return c.Token, nil
+		return c.Token, info, nil
 	}
 	tok, err := mem.LoadToken(ctx, TokenKey(c.Tenant, c.ID))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return toStoreToken(tok, nil), nil
+	return toStoreToken(tok, nil), info, nil
 }
 
 // runTest sends the connector's test request on c, through the
@@ -308,7 +313,11 @@ func (s *Service) test(ctx context.Context, ts store.TenantStore, c *store.Conne
 	}
 	bctx, cancel := detached(ctx)
 	defer cancel()
-	cur, err := s.apply(bctx, ts, c, v, testErr)
+	var info map[string]any
+	if res != nil && testErr == nil {
+		info = res.Info
+	}
+	cur, err := s.apply(bctx, ts, c, v, testErr, info)
 	if err != nil {
 		return nil, err
 	}
@@ -360,11 +369,15 @@ func judge(ctx context.Context, err error, test bool) verdict {
 // verdict on a connection whose state, credentials or parameters changed
 // meanwhile (a reconnect, a concurrent test) is stale and dropped: it may
 // be about the credentials just replaced.
-func (s *Service) apply(ctx context.Context, ts store.TenantStore, read *store.Connection, v verdict, cause error) (*store.Connection, error) {
+func (s *Service) apply(ctx context.Context, ts store.TenantStore, read *store.Connection, v verdict, cause error, info map[string]any) (*store.Connection, error) {
 	msg := lastError(cause)
 	cur, err := setState(ctx, ts, read.ID, s.now(), func(c *store.Connection) string {
 		if c.State != read.State || !reflect.DeepEqual(c.Credentials, read.Credentials) || !reflect.DeepEqual(c.Parameters, read.Parameters) {
 			return ""
+		}
+		if info != nil && v == verdictOK {
+			// What the test learnt of the account (auth.info) is kept.
+			c.Info = info
 		}
 		switch v {
 		case verdictOK:
@@ -453,12 +466,15 @@ func (s *Service) Reconnect(ctx context.Context, tenant, id string, credentials 
 	if a := cn.Auth; a != nil && a.Type == spec.AuthOAuth2 {
 		candidate.Token = nil // the new client's token, or the static access token
 	}
-	tok, err := s.trial(ctx, ws, &candidate, ovs)
+	tok, info, err := s.trial(ctx, ws, &candidate, ovs)
 	if err != nil {
 		return nil, err
 	}
 	cur, err := setState(ctx, ts, id, s.now(), func(c *store.Connection) string {
 		c.Credentials, c.Token = creds, tok
+		if info != nil {
+			c.Info = info
+		}
 		c.State, c.LastError = store.Connected, ""
 		return EventReconnected
 	})

@@ -250,11 +250,13 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 		Parameters: a.Parameters, Token: toStoreToken(a.Token, nil)}
 	ws := s.ws()
 	var subs []*store.Subscription
+	var saved *store.Connection
 	err = ts.Tx(bctx, func(tx store.TenantStore) error {
 		created, err := tx.Connections().Create(bctx, c)
 		if err != nil {
 			return err
 		}
+		saved = created
 		out.Connection = public(created)
 		if err := enqueueEvent(bctx, tx, EventCreated, created, s.now()); err != nil {
 			return err
@@ -269,6 +271,15 @@ func (s *Service) CompleteOAuth(ctx context.Context, r CompleteOAuthRequest) (*O
 	out.Created = true
 	s.log.InfoContext(ctx, "connection created", "tenant", a.Tenant, "connection", c.ID, "connector", c.Connector)
 	s.registerAutoSubscriptions(bctx, ws, a.Tenant, subs)
+	if cn := ws.Spec.Connectors[c.Connector]; cn != nil && cn.Auth != nil && cn.Auth.Info != nil && cn.Auth.Test != nil {
+		// What the account is (auth.info) comes from the test request;
+		// a test that fails leaves the connection as the test says.
+		if res, err := s.test(bctx, ts, saved); err == nil && res.Connection != nil {
+			out.Connection = res.Connection
+		} else if err != nil {
+			s.log.InfoContext(ctx, "connection info not learnt", "tenant", a.Tenant, "connection", c.ID, "error", err.Error())
+		}
+	}
 	return out, nil
 }
 

@@ -103,7 +103,7 @@ func (s *Service) PollWith(ctx context.Context, sub *store.Subscription, o PollO
 		v = verdictOK // the API answered; the cursor is the event's business
 	}
 	if (v == verdictOK && c.State == store.Errored) || (v == verdictRefused && ec.Auth == nil) {
-		if _, err := s.apply(bctx, ts, c, v, pollErr); err != nil {
+		if _, err := s.apply(bctx, ts, c, v, pollErr, nil); err != nil {
 			s.log.WarnContext(ctx, "connection state not saved after a poll", "tenant", sub.Tenant, "connection", c.ID, "error", err)
 		}
 	}

@@ -107,7 +107,7 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 	out.RunID, logErr = s.recordRun(lctx, ts, c, rd, action, out.Log, runErr, took)
 	v := judge(ctx, runErr, false)
 	if (v == verdictOK && c.State == store.Errored) || (v == verdictRefused && ec.Auth == nil) {
-		if _, err := s.apply(bctx, ts, c, v, runErr); err != nil {
+		if _, err := s.apply(bctx, ts, c, v, runErr, nil); err != nil {
 			s.log.WarnContext(ctx, "connection state not saved after a run", "tenant", tenant, "connection", c.ID, "error", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -191,7 +192,7 @@ func setState(ctx context.Context, t store.TenantStore, id string, at time.Time,
 			state, lastErr := c.State, c.LastError
 			before := *c
 			event = change(c)
-			if event == "" && c.State == state && c.LastError == lastErr && sameSecrets(&before, c) {
+			if event == "" && c.State == state && c.LastError == lastErr && sameSecrets(&before, c) && reflect.DeepEqual(before.Info, c.Info) {
 				out = c
 				return errNoChange
 			}

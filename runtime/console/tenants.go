@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/connections"
@@ -70,6 +72,9 @@ type connView struct {
 	ID, Name, Connector, State, LastError, Updated string
 	ConnectorHref, Reconnect                       string
 	Bad                                            bool
+	// Info is what the connection learnt of its account (auth.info), one
+	// "name: value" a line.
+	Info []string
 }
 
 type connectLink struct{ Key, Name, Href string }
@@ -105,7 +110,8 @@ func (h *handler) tenant(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, c := range conns.Items {
 		v := connView{ID: c.ID, Name: c.Name, Connector: c.Connector, State: string(c.State), LastError: c.LastError,
-			Updated: c.UpdatedAt.Format(time.DateTime), ConnectorHref: connectorHref(c.Connector), Bad: c.State != store.Connected}
+			Updated: c.UpdatedAt.Format(time.DateTime), ConnectorHref: connectorHref(c.Connector), Bad: c.State != store.Connected,
+			Info: infoLines(c.Info)}
 		if c.State == store.Disconnected && h.o.Minter != nil {
 			v.Reconnect = connectHref(t, c.Connector, c.ID)
 		}
@@ -228,4 +234,22 @@ func (h *handler) storedExchanges(ctx context.Context, tenant, id string) []engi
 		return nil
 	}
 	return log
+}
+
+// infoLines renders a connection's info as "name: value" lines, by name;
+// a value that is not text is shown as JSON, cut when long.
+func infoLines(info map[string]any) []string {
+	out := make([]string, 0, len(info))
+	for _, k := range slices.Sorted(maps.Keys(info)) {
+		v, ok := info[k].(string)
+		if !ok {
+			b, _ := json.Marshal(info[k])
+			v = string(b)
+		}
+		if len(v) > 80 {
+			v = v[:80] + "…"
+		}
+		out = append(out, k+": "+v)
+	}
+	return out
 }

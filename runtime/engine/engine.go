@@ -119,6 +119,9 @@ type Result struct {
 	Log    []Exchange `json:"log"`
 	// Dropped counts the exchanges left out of Log past its cap (polls).
 	Dropped int `json:"dropped,omitempty"`
+	// Info is what a connection test learnt of the account (auth.info),
+	// to store on the connection; nil when the connector maps nothing.
+	Info map[string]any `json:"info,omitempty"`
 	// Pagination says how a paginated action's walk ended; Truncated
 	// when it stopped at maxPages with more pages left.
 	Pagination *PageInfo `json:"pagination,omitempty"`
@@ -185,14 +188,36 @@ func (e *Engine) TestConnection(ctx context.Context, p *Plan, conn *Connection, 
 	}
 	r := &run{engine: e, plan: p, conn: conn, opts: opts}
 	err := r.prepare(ctx, map[string]any{})
+	var info map[string]any
 	if err == nil {
-		_, err = r.call(ctx, a.Test, r.vars, nil)
+		var resp map[string]any
+		resp, err = r.call(ctx, a.Test, r.vars, nil)
+		if err == nil && a.Info != nil {
+			info, err = r.info(ctx, a, resp)
+		}
 	}
 	res := &Result{Log: r.log}
 	if err != nil {
 		return res, r.redactError(err)
 	}
+	if info != nil {
+		res.Info, _ = r.redact.Value(info).(map[string]any)
+	}
 	return res, nil
+}
+
+// info maps the test's response to what the connection learns of its
+// account (auth.info).
+func (r *run) info(ctx context.Context, a *compile.Auth, resp map[string]any) (map[string]any, error) {
+	v, err := a.Info.Eval(ctx, withVar(r.vars, compile.VarResponse, resp))
+	if err != nil {
+		return nil, fromExpr(err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: auth.info gave %s, not an object", a.Src.Info.Pos, describeValue(v))}
+	}
+	return m, nil
 }
 
 func (r *run) execute(ctx context.Context, input any) (any, error) {

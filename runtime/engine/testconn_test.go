@@ -66,3 +66,34 @@ func TestTestConnectionWithoutTestRequest(t *testing.T) {
 		t.Errorf("the API saw %d requests, want none", n)
 	}
 }
+
+// auth.info maps the test's response to what the connection learns of
+// its account; a credential the API echoes is hidden in it.
+func TestTestConnectionInfo(t *testing.T) {
+	const key = "key-accepted-123"
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{"ok": true, "team_id": "T042", "team": "Acme", "echo": "used " + r.Header.Get("X-Api-Key")})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(`auth:
+  type: apiKey
+  in: header
+  name: X-Api-Key
+  test: {path: /auth.test}
+  info:
+    teamId: ${ response.body.team_id }
+    team: ${ response.body.team }
+    echo: ${ response.body.echo }
+`),
+	})
+	res, err := e.ws.TestConnection(context.Background(), "test", engine.Connection{ID: "c", Credentials: map[string]any{"apiKey": key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Info["teamId"] != "T042" || res.Info["team"] != "Acme" {
+		t.Errorf("info = %v", res.Info)
+	}
+	if echo, _ := res.Info["echo"].(string); strings.Contains(echo, key) || !strings.HasPrefix(echo, "used ") {
+		t.Errorf("the key shows in the info: %q", echo)
+	}
+}

@@ -219,7 +219,12 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 		Headers:          compileNamed(s, a.Headers, diags, authVars),
 		Query:            compileNamed(s, a.Query, diags, authVars),
 		Test:             compileRequest(s, a.Test, diags, varsAuth),
+		Info:             s.CompileValue(a.Info, nil, diags, varsConnError...),
 	}
+	if a.Info != nil && a.Test == nil {
+		diags.Errorf(a.Info.Pos, "missing-field", "auth.info maps the response of auth.test, which this auth does not have; add a test request")
+	}
+
 	compileURL(s, ca.AuthorizationURL, c.Key, FieldAuthorizationURL, hosts, declared, diags, varsAuth)
 	compileURL(s, ca.TokenURL, c.Key, FieldTokenURL, hosts, declared, diags, varsAuth)
 	if a.Login != nil {

@@ -412,6 +412,8 @@ type Auth struct {
 	LoginToken       *Expr
 	LoginExpiresIn   *Expr
 	Test             *Request
+	// Info maps the test's response to the connection's info.
+	Info *Mapping
 }
 
 // Step is one step of a multi-step action.
