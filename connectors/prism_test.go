@@ -293,6 +293,8 @@ func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCa
 		t.Fatal("nothing was sent")
 	}
 	if c.Action == connectionTest {
+		// A connection test's output is what it learnt (auth.info).
+		checkOutputFields(t, res.Info, c.Output)
 		return
 	}
 	out, ok := res.Output.(map[string]any)
@@ -302,9 +304,15 @@ func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCa
 	if a := rt.Spec.Actions[s.Connector][c.Action]; a != nil && a.Implements != "" {
 		checkContract(t, rt.Spec, a.Implements, contractFields(rt.Spec, a, out))
 	}
-	for k, want := range c.Output {
-		if got := out[k]; !reflect.DeepEqual(normalizeJSON(got), normalizeJSON(want)) {
-			t.Errorf("output %s = %#v, want %#v", k, got, want)
+	checkOutputFields(t, out, c.Output)
+}
+
+// checkOutputFields checks that out has each of want's fields, equal.
+func checkOutputFields(t *testing.T, out, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		if got := out[k]; !reflect.DeepEqual(normalizeJSON(got), normalizeJSON(w)) {
+			t.Errorf("output %s = %#v, want %#v", k, got, w)
 		}
 	}
 }
