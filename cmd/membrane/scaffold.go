@@ -73,7 +73,7 @@ func newInitCmd() *cobra.Command {
 				{"universal/actions/create-contact.yaml", spec.KindUniversalAction, universalCreateContact},
 			}
 			files = append(files, connectorFiles("example")...)
-			files = append(files, actionFiles("connectors/example", "example", "create-contact", "create-contact", universalContract)...)
+			files = append(files, actionFiles("connectors/example", "example", "create-contact", "create-contact", universalContract, scaffoldAuth("example"))...)
 			if err := writeScaffold(cmd, dir, files); err != nil {
 				return err
 			}
@@ -191,7 +191,7 @@ func newAction(cmd *cobra.Command, dir, connector, name, implements string) erro
 	if err != nil || strings.HasPrefix(rel, "..") {
 		rel = filepath.Join("connectors", connector)
 	}
-	if err := writeScaffold(cmd, dir, actionFiles(filepath.ToSlash(rel), connector, name, implements, contract)); err != nil {
+	if err := writeScaffold(cmd, dir, actionFiles(filepath.ToSlash(rel), connector, name, implements, contract, authOf(connector, c))); err != nil {
 		return err
 	}
 	noteOldSchemas(cmd, dir)

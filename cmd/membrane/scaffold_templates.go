@@ -114,11 +114,81 @@ errors:
 	if key == "example" {
 		return files // init adds the action that implements the universal one
 	}
-	return append(files, actionFiles(dir, key, "ping", "", pingContract)...)
+	return append(files, actionFiles(dir, key, "ping", "", pingContract, scaffoldAuth(key))...)
+}
+
+// testAuth is what a scaffolded test needs of a connector's auth: the
+// credentials its connection gives, each read from a variable under
+// --record, and the headers that carry them where that is certain.
+type testAuth struct {
+	credentials [][2]string // field, YAML value
+	headers     [][2]string
+}
+
+// authOf derives a test's credentials from the connector's auth: each
+// required credential (an OAuth2 connection's access token) as env:VAR,
+// and, for an API key sent as is in a header, that header.
+func authOf(connector string, c *spec.Connector) testAuth {
+	var ta testAuth
+	if c == nil || c.Auth == nil {
+		return ta
+	}
+	prefix := upperSnake(connector) + "_"
+	schema := spec.CredentialsSchema(c.Auth)
+	names := requiredNames(schema)
+	if c.Auth.Type == spec.AuthOAuth2 && c.Auth.Credentials.IsZero() {
+		names = []string{"accessToken"}
+	}
+	for _, n := range names {
+		ta.credentials = append(ta.credentials, [2]string{yamlKey(n), "env:" + prefix + upperSnake(n)})
+	}
+	a := c.Auth
+	if a.Type == spec.AuthAPIKey && a.In != "query" && a.Name != "" && len(names) == 1 && names[0] == "apiKey" {
+		if v := strings.Join(strings.Fields(a.Value.Source), " "); v == "" || v == "${ credentials.apiKey }" {
+			ta.headers = append(ta.headers, [2]string{yamlKey(a.Name), "env:" + prefix + "API_KEY"})
+		}
+	}
+	return ta
+}
+
+// upperSnake turns a name into an environment variable's: apiKey and
+// api-key give API_KEY.
+func upperSnake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// yamlKey is a map key as YAML reads it back.
+func yamlKey(s string) string {
+	if keyPattern.MatchString(s) {
+		return s
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// scaffoldAuth is the test auth of the connector connectorFiles writes.
+func scaffoldAuth(key string) testAuth {
+	env := "env:" + upperSnake(key) + "_API_KEY"
+	return testAuth{credentials: [][2]string{{"apiKey", env}}, headers: [][2]string{{"X-Api-Key", env}}}
 }
 
 // actionFiles are an action and its ConnectorTest.
-func actionFiles(dir, connector, name, implements string, c contract) []scaffoldFile {
+func actionFiles(dir, connector, name, implements string, c contract, auth testAuth) []scaffoldFile {
 	var a strings.Builder
 	fmt.Fprintf(&a, "kind: Action\nconnector: %s\nkey: %s\n", connector, name)
 	if implements != "" {
@@ -133,18 +203,30 @@ func actionFiles(dir, connector, name, implements string, c contract) []scaffold
 	for _, f := range c.output {
 		fmt.Fprintf(&a, "  %s: ${ response.body.%s }\n", f[0], f[0])
 	}
-	env := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(connector)) + "_API_KEY"
 	var t strings.Builder
 	fmt.Fprintf(&t, "kind: ConnectorTest\nconnector: %s\naction: %s\n", connector, name)
-	fmt.Fprintf(&t, "connection:\n  # Offline the key is sent as written; --record reads the variable.\n  credentials: {apiKey: env:%s}\n", env)
+	if len(auth.credentials) > 0 {
+		t.WriteString("connection:\n  # Offline the credentials are sent as written; --record reads the variables.\n  credentials:")
+		writeFieldsAt(&t, auth.credentials, "    ")
+	}
 	t.WriteString("cases:\n  - name: works\n    input:")
 	writeFields(&t, c.input)
+	// A request's path is relative to the connector's base URL.
 	t.WriteString("    requests:\n")
+	headers := func() {
+		if len(auth.headers) > 0 {
+			t.WriteString("        headers:")
+			writeFieldsAt(&t, auth.headers, "          ")
+		}
+	}
 	if implements != "" {
-		fmt.Fprintf(&t, "      - method: POST\n        path: /%s\n        headers: {X-Api-Key: env:%s}\n        body:", name, env)
+		fmt.Fprintf(&t, "      - method: POST\n        path: /%s\n", name)
+		headers()
+		t.WriteString("        body:")
 		writeFieldsAt(&t, c.input, "          ")
 	} else {
-		fmt.Fprintf(&t, "      - method: GET\n        path: /%s/42\n        headers: {X-Api-Key: env:%s}\n", name, env)
+		fmt.Fprintf(&t, "      - method: GET\n        path: /%s/42\n", name)
+		headers()
 	}
 	t.WriteString("    responses:\n      - status: 200\n        body:")
 	writeFieldsAt(&t, c.output, "          ")

@@ -46,6 +46,28 @@ func TestInitNew(t *testing.T) {
 	}
 	clean("new action")
 
+	// A connector of another auth, on a base URL with a path: the new
+	// action's test gives the credentials it requires and its paths are
+	// relative to that base URL.
+	hub := "# yaml-language-server: $schema=../../schemas/connector.schema.json\nkind: Connector\nkey: hub\nbaseUrl: https://api.hub.example/crm/v3\nauth:\n  type: bearer\n" +
+		"  credentials: {type: object, required: [accessToken], properties: {accessToken: {type: string}}}\n" +
+		"  token: ${ credentials.accessToken }\n  test: {path: /me}\n"
+	if err := os.MkdirAll(filepath.Join(dir, "connectors", "hub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "connectors", "hub", "connector.yaml"), []byte(hub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"get-deal"}, {"add-contact", "--implements", "create-contact"}} {
+		if code, _, errOut := runCLI(t, append([]string{"new", "action", "hub"}, append(args, "--dir", dir)...)...); code != 0 {
+			t.Fatalf("new action hub %v: exit %d: %s", args, code, errOut)
+		}
+	}
+	clean("new action on a bearer connector with a base path")
+	if b, _ := os.ReadFile(filepath.Join(dir, "connectors", "hub", "tests", "get-deal.yaml")); !strings.Contains(string(b), "accessToken: env:HUB_ACCESS_TOKEN") {
+		t.Errorf("the test does not give the connector's credentials:\n%s", b)
+	}
+
 	n := 0
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
@@ -64,8 +86,8 @@ func TestInitNew(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil || n != 12 {
-		t.Errorf("%d YAML files (%v), want 12", n, err)
+	if err != nil || n != 17 {
+		t.Errorf("%d YAML files (%v), want 17", n, err)
 	}
 }
 

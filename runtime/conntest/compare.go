@@ -33,7 +33,8 @@ func (d *differ) mismatch(ptr string, want, got any) {
 // compare walks want and got, both plain JSON values (nil, bool, float64,
 // string, map[string]any, []any). Exact: equal. Partial: every field want
 // gives is in got (a null field in want means absent or null); lists have
-// the same length and their items compare partially.
+// the same length and their items compare partially. In both, a null
+// field in want means absent or null.
 func (d *differ) compare(ptr string, want, got any) {
 	switch w := want.(type) {
 	case map[string]any:
@@ -45,7 +46,7 @@ func (d *differ) compare(ptr string, want, got any) {
 		for _, k := range slices.Sorted(maps.Keys(w)) {
 			gv, has := g[k]
 			switch {
-			case !has && w[k] == nil && d.partial:
+			case !has && w[k] == nil: // null means absent or null, exact or partial
 			case !has:
 				d.add(ptr+"/"+escape(k), "want %s, got %s", show(w[k]), absent)
 			default:

@@ -70,6 +70,11 @@ func (r *Runner) runEventCase(ctx context.Context, c Case, now time.Time) ([]str
 			at, _ = time.Parse(time.RFC3339, p.Now) // checked when loaded
 		}
 		x := newExchanges(p.Requests, p.Responses)
+		if plan.Poll != nil {
+			if base, err := plan.Poll.BaseURL(ctx, &conn); err == nil {
+				x.relativeTo(base.EscapedPath())
+			}
+		}
 		dial, release := r.up.register(x)
 		clock := &virtualClock{t: at}
 		client := httpx.New(httpx.Config{Dial: dial, Sleep: clock.sleep, Now: clock.now, MaxIdleConnDuration: time.Second})

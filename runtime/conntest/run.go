@@ -117,6 +117,9 @@ func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) 
 	}
 	x := newExchanges(tc.Requests, tc.Responses)
 	x.arrive = r.arrive
+	if base, err := plan.BaseURL(ctx, &conn); err == nil {
+		x.relativeTo(base.EscapedPath())
+	}
 	dial, release := r.up.register(x)
 	defer release()
 	clock := &virtualClock{t: now}

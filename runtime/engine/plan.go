@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/membrane-dev/membrane/layers"
 	"github.com/membrane-dev/membrane/runtime/httpx"
@@ -109,6 +110,19 @@ func (p *Plan) setConnector(c *spec.Connector, actionRetry *spec.RetryPolicy) {
 		p.rate = httpx.Rate{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}
 		p.rateHeaders = httpx.RateHeaders{Remaining: rl.RemainingHeader, Reset: rl.ResetHeader}
 	}
+}
+
+// BaseURL is the base URL the plan's requests go to on conn.
+func (p *Plan) BaseURL(ctx context.Context, conn *Connection) (*url.URL, error) {
+	if p.baseURL != nil {
+		return p.baseURL, nil
+	}
+	vars := map[string]any{
+		compile.VarConnection: map[string]any{"id": conn.ID, "name": conn.Name, "parameters": orEmpty(conn.Parameters), "info": orEmpty(conn.Info)},
+		compile.VarTenant:     map[string]any{"key": conn.Tenant},
+		compile.VarNow:        time.Now().UTC(),
+	}
+	return p.connector.BaseURL.EvalURL(ctx, vars)
 }
 
 // literalBaseURL is a base URL that is plain text, as the run would

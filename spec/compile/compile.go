@@ -31,7 +31,11 @@ var (
 	varsError    = []string{VarResponse, VarInput, VarConnection, VarTenant, VarNow}
 	varsRecord   = []string{VarRecord, VarInput, VarConnection, VarTenant, VarNow}
 	varsStepCond = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps}
-	varsStep     = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarItem, VarIndex, VarPage}
+	// An action's output: of its one request, of its steps, of its pages.
+	varsOutput      = []string{VarInput, VarConnection, VarTenant, VarNow, VarResponse}
+	varsStepsOutput = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarVars}
+	varsListOutput  = []string{VarInput, VarConnection, VarTenant, VarNow, VarRecords, VarPagination}
+	varsStep        = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarItem, VarIndex, VarPage}
 
 	varsSubscribe     = []string{VarWebhook, VarConnection, VarTenant, VarNow}
 	varsSubscribed    = []string{VarResponse, VarWebhook, VarConnection, VarTenant, VarNow}
@@ -265,15 +269,13 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 		catch := known.clone()
 		ca.OnError = sc.onError(s, a.OnError, &catch, output)
 	}
-	outVars := []string{VarInput, VarConnection, VarTenant, VarNow}
+	outVars := varsOutput
 	switch {
 	case len(a.Steps) > 0:
 		s = known.scope(s)
-		outVars = append(outVars, VarSteps, VarVars)
+		outVars = varsStepsOutput
 	case a.Pagination != nil:
-		outVars = append(outVars, VarRecords, VarPagination)
-	default:
-		outVars = append(outVars, VarResponse)
+		outVars = varsListOutput
 	}
 	ca.Output = s.CompileValue(a.Output, output, diags, outVars...)
 	return ca
@@ -435,9 +437,7 @@ func compileRetry(s *Scope, rp *spec.RetryPolicy, diags *diag.List, vars []strin
 }
 
 func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []string) *Pagination {
-	// Page size, page limit and start cursor are known before the first
-	// request: they see neither `response` nor `page`.
-	before := slices.DeleteFunc(slices.Clone(vars), func(v string) bool { return v == VarResponse || v == VarPage })
+	before := beforeFirstPage(vars)
 	return &Pagination{
 		Src:         p,
 		Items:       s.Compile(p.Items, listOrDyn, diags, vars...),
@@ -447,6 +447,13 @@ func compilePagination(s *Scope, p *spec.Pagination, diags *diag.List, vars []st
 		MaxPages:    compileCount(s, p.MaxPages, "maxPages", diags, before),
 		StartCursor: s.Compile(p.StartCursor, expr.Scalar, diags, before...),
 	}
+}
+
+// beforeFirstPage are the variables of what is known before the first
+// request of a walk (page size, page limit, start cursor): a page's,
+// without `response` and `page`.
+func beforeFirstPage(vars []string) []string {
+	return slices.DeleteFunc(slices.Clone(vars), func(v string) bool { return v == VarResponse || v == VarPage })
 }
 
 // compileCount compiles a count written as an integer or an expression
