@@ -19,8 +19,9 @@ package connectors
 
 import "embed"
 
-// FS is the catalogue's spec files, embedded: every *.yaml one or two
-// directories down (stripe/connector.yaml, universal/actions/x.yaml, …).
+// FS is the catalogue's spec files, embedded: every *.yaml one directory
+// down and in actions/, events/ and tests/ (stripe/connector.yaml,
+// universal/actions/x.yaml, …), not testdata/, which a load skips.
 //
-//go:embed */*.yaml */*/*.yaml
+//go:embed */*.yaml */actions/*.yaml */events/*.yaml */tests/*.yaml
 var FS embed.FS
