@@ -227,7 +227,7 @@ func compileAuth(s *Scope, c *spec.Connector, a *spec.Auth, hosts []HostPattern,
 		Token:            s.Compile(a.Token, expr.Scalar, diags, varsAuth...),
 		Headers:          compileNamed(s, a.Headers, diags, authVars),
 		Query:            compileNamed(s, a.Query, diags, authVars),
-		Test:             compileRequest(s, a.Test, diags, varsConnector),
+		Test:             compileRequest(s, a.Test, diags, varsAuth),
 		Info:             s.CompileValue(a.Info, nil, diags, varsConnError...),
 	}
 	if a.Info != nil && a.Test == nil {
