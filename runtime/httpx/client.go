@@ -110,6 +110,8 @@ type Response struct {
 	URL string
 	// Attempts is how many tries it took (1 without retry).
 	Attempts int
+	// RateWait is how long the attempts waited for the local rate limiter.
+	RateWait time.Duration
 }
 
 // Attempt describes one HTTP exchange, for Config.Trace. The caller redacts
@@ -315,8 +317,9 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		err.Method = method
 		return nil, err
 	}
+	var rateWait time.Duration // waited for the limiter, all attempts
 	fail := func(e *Error, attempts int) (*Response, error) {
-		e.Method, e.Origin, e.Attempts = method, originOf(r.URL), attempts
+		e.Method, e.Origin, e.Attempts, e.RateWait = method, originOf(r.URL), attempts, rateWait
 		return nil, e
 	}
 	if r.AllowedHost != "" && !hostAllowed(req.URI(), r.AllowedHost) {
@@ -333,7 +336,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		if err := ctx.Err(); err != nil {
 			return fail(ctxError(err), attempt-1)
 		}
-		if err := c.limiter.Wait(ctx, r.RateKey, r.Rate); err != nil {
+		if err := c.waitRate(ctx, r, &rateWait); err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				e = &Error{Kind: KindRateLimited, Message: err.Error(), err: err}
@@ -393,6 +396,8 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			var be *Error
 			if out, be = buildResponse(req, resp, r, redirected, attempt, s.MaxResponseBytes); be != nil {
 				fe, out, retry = be, nil, false
+			} else {
+				out.RateWait = rateWait
 			}
 		}
 		if c.cfg.Trace != nil {
@@ -416,6 +421,18 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			return fail(ctxError(err), attempt)
 		}
 	}
+}
+
+// waitRate waits for the limiter's slot, adding the time waited to
+// *waited.
+func (c *Client) waitRate(ctx context.Context, r *Request, waited *time.Duration) error {
+	if r.RateKey == "" || r.Rate.PerSecond <= 0 {
+		return nil // no clock read on the common path
+	}
+	start := time.Now()
+	err := c.limiter.Wait(ctx, r.RateKey, r.Rate)
+	*waited += time.Since(start)
+	return err
 }
 
 func (c *Client) attempt(req *fasthttp.Request, r *Request, attempt int, redirected bool, dur time.Duration) *Attempt {
