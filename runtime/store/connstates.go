@@ -55,4 +55,3 @@ func (s *sqlStore) DisconnectedConnections(ctx context.Context, cursorText strin
 	return queryPage(ctx, s.e.DB, "disconnected connections", n, scan, next,
 		cols+` AND (updated_at < $1 OR (updated_at = $1 AND id < $2)) ORDER BY updated_at DESC, id DESC LIMIT $3`, cur.T, cur.ID, n+1)
 }
-
