@@ -24,6 +24,10 @@
 #                and Standard Webhooks' verifier (pinned in
 #                runtime/delivery/testdata/package-lock.json), which receives
 #                runtime/delivery's signed deliveries.
+#   prometheus   Debian's Prometheus (scripts/install-prometheus.sh);
+#                runtime/telemetry/metrics' test starts one on loopback to
+#                scrape a server's /metrics and query a rate. The Debian
+#                service is not left running.
 #   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
 #                NATS destination: when nothing listens there, the pinned
 #                nats-server is installed and started (-js, its store in a
@@ -55,6 +59,7 @@ fi
 "$(dirname "$0")/../runtime/events/verify/testdata/install.sh"
 "$(dirname "$0")/../runtime/delivery/testdata/install.sh"
 "$(dirname "$0")/install-browser.sh"
+"$(dirname "$0")/install-prometheus.sh"
 
 # listening PORT: whether something accepts connections at 127.0.0.1:PORT.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
