@@ -59,7 +59,7 @@ type Series struct {
 	// runs.
 	P50, P95 [Minutes]float64
 	// Totals over the hour.
-	TotalRuns, TotalFailures int64
+	TotalRuns, TotalFailures  int64
 	HourP50, HourP95, HourP99 float64 // NaN without runs
 }
 
