@@ -52,9 +52,18 @@ func (r *run) observeUpstream(resp *httpx.Response, err error, start time.Time) 
 	if resp != nil {
 		u.Status, u.RateWait = resp.Status, resp.RateWait
 	}
-	var he *httpx.Error
-	if errors.As(err, &he) {
-		u.RateWait = he.RateWait
+	if err != nil {
+		u.RateWait = rateWaitOf(err)
 	}
 	o.Upstream(r.plan.connector.Src.Key, u)
+}
+
+// rateWaitOf is the rate-limit wait of a request that failed; apart, so
+// that the error's target escapes only on failure.
+func rateWaitOf(err error) time.Duration {
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return he.RateWait
+	}
+	return 0
 }
