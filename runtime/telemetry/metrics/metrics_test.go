@@ -16,6 +16,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/telemetry/metrics"
 	"github.com/membrane-dev/membrane/spec"
+	"github.com/membrane-dev/membrane/spec/diag"
 )
 
 func workspaceOf(actions map[string][]string) *spec.Workspace {
@@ -208,5 +209,47 @@ func TestHealthRing(t *testing.T) {
 	now = now.Add(metrics.Minutes * time.Minute) // an hour later
 	if h := m.Health(context.Background()); len(h.Connectors) != 0 {
 		t.Fatalf("an hour later: %+v", h.Connectors)
+	}
+}
+
+// Refreshes, polls, deliveries, webhooks and workspace loads are served
+// under the names and labels the README lists.
+func TestBackgroundWork(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	m.SetWorkspace(workspaceOf(map[string][]string{"crm": {"a"}}))
+	m.Refresh("crm", nil)
+	m.Refresh("crm", errors.New("invalid_grant"))
+	m.Poll("crm", nil)
+	m.Poll("crm", errors.New("upstream down"))
+	m.Poll("crm", nil)
+	m.Delivery(store.Attempt{}, store.Outcome{Delivered: true})
+	m.Delivery(store.Attempt{}, store.Outcome{Next: time.Now()})
+	m.Delivery(store.Attempt{}, store.Outcome{Dead: true})
+	m.Webhooks(func() map[string]int64 {
+		return map[string]int64{"received": 7, "stored": 4, "badSignature": 2, "unknownRoute": 1}
+	})
+	m.WorkspaceLoaded(3, nil, false, diag.List{{Severity: diag.Error}, {Severity: diag.Warning}, {Severity: diag.Warning}})
+	body := scrape(t, m)
+	for _, want := range []string{
+		`membrane_token_refreshes_total{connector="crm",outcome="ok"} 1`,
+		`membrane_token_refreshes_total{connector="crm",outcome="failed"} 1`,
+		`membrane_polls_total{connector="crm",outcome="ok"} 2`,
+		`membrane_polls_total{connector="crm",outcome="failed"} 1`,
+		`membrane_delivery_attempts_total{outcome="delivered"} 1`,
+		`membrane_delivery_attempts_total{outcome="failed"} 1`,
+		`membrane_delivery_attempts_total{outcome="dead"} 1`,
+		`membrane_webhooks_received_total 7`,
+		`membrane_webhooks_stored_total 4`,
+		`membrane_webhooks_rejected_total{reason="badSignature"} 2`,
+		`membrane_webhooks_rejected_total{reason="unknownRoute"} 1`,
+		`membrane_webhooks_rejected_total{reason="tooLarge"} 0`,
+		`membrane_workspace_generation 3`,
+		`membrane_workspace_loads_total{result="failed"} 1`,
+		`membrane_workspace_diagnostics{severity="error"} 1`,
+		`membrane_workspace_diagnostics{severity="warning"} 2`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
