@@ -31,6 +31,10 @@
 #   @modelcontextprotocol/sdk  the official MCP TypeScript SDK from npm (pinned
 #                in runtime/mcp/testdata/package-lock.json): its client drives
 #                Membrane's MCP server over stdio and Streamable HTTP.
+#   prometheus   Debian's Prometheus (scripts/install-prometheus.sh);
+#                runtime/telemetry/metrics' test starts one on loopback to
+#                scrape a server's /metrics and query a rate. The Debian
+#                service is not left running.
 #   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
 #                NATS destination: when nothing listens there, the pinned
 #                nats-server is installed and started (-js, its store in a
@@ -64,6 +68,7 @@ fi
 "$(dirname "$0")/../connectors/testdata/prism/install.sh"
 "$(dirname "$0")/../runtime/mcp/testdata/install.sh"
 "$(dirname "$0")/install-browser.sh"
+"$(dirname "$0")/install-prometheus.sh"
 
 # listening PORT: whether something accepts connections at 127.0.0.1:PORT.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

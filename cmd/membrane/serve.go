@@ -36,6 +36,8 @@ func newServeCmd() *cobra.Command {
 			"  /healthz       200 while the process is up\n" +
 			"  /readyz        200 while the store answers and the server is not stopping\n" +
 			"  /              what this server is, with links to the above\n\n" +
+			"With --metrics-addr, /metrics serves Prometheus metrics on a listener of its\n" +
+			"own, without a token: bind it where only your monitoring reaches.\n\n" +
 			"Connections in the error state are retried and OAuth2 tokens refreshed in\n" +
 			"the background, and events are delivered to the destinations of\n" +
 			"membrane.yaml and of the API (a webhook destination's secretEnv must be\n" +
@@ -82,6 +84,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.InboxLease, "inbox-lease", time.Minute, "how long processing webhooks holds them before another replica, or this server restarted, may take them over")
 	f.DurationVar(&cfg.DeliveryLease, "delivery-lease", delivery.DefaultLease, "how long a delivery in flight is this server's before another replica, or this server restarted, sends it again (raised to twice the longest destination timeout)")
 	f.DurationVar(&cfg.DeliveryPoll, "delivery-poll", delivery.DefaultPoll, "how often to look for deliveries come due or made by other replicas")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address to serve /metrics on (Prometheus format, no token; e.g. 127.0.0.1:9464); empty: not served")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -62,6 +62,10 @@ type Options struct {
 	// made deliveries due: the delivery workers' Kick, so that they are
 	// sent now rather than at the workers' next poll.
 	Wake func()
+	// Observe, when set, is told of every request once answered: its
+	// route pattern ("GET /v1/connections/{id}", never the raw path;
+	// "" when no route matched), status and duration (metrics).
+	Observe func(route string, status int, took time.Duration)
 }
 
 // OAuthLinks begins connecting an account of tenant through the
@@ -85,6 +89,7 @@ type api struct {
 	shutdown        <-chan struct{}
 	now             func() time.Time
 	wake            func()
+	observe         func(route string, status int, took time.Duration)
 
 	methods []string // every method a route uses, for Allow
 }
@@ -101,7 +106,7 @@ func New(o Options) http.Handler {
 		a.log = slog.Default()
 	}
 	a.allowPrivate, a.rotationGrace, a.shutdown, a.now = o.AllowPrivateNetworks, o.RotationGrace, o.Shutdown, o.Now
-	a.heartbeat, a.poll, a.wake = o.StreamHeartbeat, o.StreamPoll, o.Wake
+	a.heartbeat, a.poll, a.wake, a.observe = o.StreamHeartbeat, o.StreamPoll, o.Wake, o.Observe
 	if a.wake == nil {
 		a.wake = func() {}
 	}
@@ -166,12 +171,16 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.mux.ServeHTTP(rec, r)
 	}
+	took := time.Since(start)
+	if a.observe != nil {
+		a.observe(pattern, rec.status, took)
+	}
 	// Never the query string or the body: either may hold a secret.
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "api request",
 		slog.String("method", r.Method),
 		slog.String("route", pattern),
 		slog.Int("status", rec.status),
-		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
+		slog.Float64("durationMs", float64(took.Microseconds())/1000),
 		slog.String("tenant", rec.tenant))
 }
 

@@ -16,9 +16,9 @@ import (
 // ConnectorInfo is a connector as the catalogue shows it: what a user
 // gives to connect, and the actions it offers.
 type ConnectorInfo struct {
-	Key         string   `json:"key"`
-	Name        string   `json:"name,omitempty"`
-	Description string   `json:"description,omitempty"`
+	Key         string `json:"key"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Auth is the default auth mode (the first), as are CredentialsSchema.
 	Auth AuthInfo `json:"auth"`
 	// AuthModes are every way to connect, the default first: more than

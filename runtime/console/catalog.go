@@ -77,6 +77,7 @@ type overviewPage struct {
 	Connectors []connectorView
 	Tenants    []string
 	MoreTenant bool
+	Health     *healthView
 }
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +92,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		p.Tenants = append(p.Tenants, t.Key)
 	}
 	p.MoreTenant = ts.Next != ""
+	p.Health = h.health(r.Context())
 	h.render(w, r, http.StatusOK, "overview", p)
 }
 

@@ -42,6 +42,9 @@ type Options struct {
 	// (behind a proxy that terminates TLS, r.TLS does not say so).
 	Secure bool
 	Logger *slog.Logger
+	// Health, when set, gives the front page's last hour per connector
+	// and the connections by state (the server's metrics).
+	Health HealthSource
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

@@ -65,6 +65,9 @@ type Config struct {
 	// Poll is how often the loops look for work made by other replicas or
 	// come due (default 1s); in-process work wakes them at once.
 	Poll time.Duration
+	// Observe, when set, sees each attempt once recorded, with its
+	// outcome (metrics). It must return at once.
+	Observe func(a store.Attempt, o store.Outcome)
 }
 
 // Deliverer routes the outbox into the delivery log and delivers it.
@@ -90,7 +93,8 @@ type Deliverer struct {
 	attempts sync.WaitGroup
 	rec      recorder
 
-	// observe, when set (tests), sees each attempt recorded.
+	// observe, when set (Config.Observe, tests), sees each attempt
+	// recorded.
 	observe func(a store.Attempt, o store.Outcome)
 }
 
@@ -155,7 +159,7 @@ func New(cfg Config) (*Deliverer, error) {
 		nats:      newNatsPool(guard),
 		kickRoute: make(chan struct{}, 1), kickWork: make(chan struct{}, 1), freed: make(chan struct{}, 1),
 		inflight: map[string]int{}, queued: map[string][]*claimedTask{}, latency: map[string]time.Duration{},
-		rec: recorder{wake: make(chan struct{}, 1)},
+		rec: recorder{wake: make(chan struct{}, 1)}, observe: cfg.Observe,
 	}, nil
 }
 

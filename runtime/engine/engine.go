@@ -23,6 +23,7 @@ type Engine struct {
 	http     *httpx.Client
 	now      func() time.Time
 	sessions sync.Map // connection id → *session
+	observer Observer
 }
 
 // Options configure an Engine.
@@ -31,11 +32,14 @@ type Options struct {
 	HTTP *httpx.Client
 	// Now is the clock of `now` and of session expiry; nil is time.Now.
 	Now func() time.Time
+	// Observer, when set, is told of every run and upstream request
+	// (metrics).
+	Observer Observer
 }
 
 // New returns an Engine.
 func New(o Options) *Engine {
-	e := &Engine{http: o.HTTP, now: o.Now}
+	e := &Engine{http: o.HTTP, now: o.Now, observer: o.Observer}
 	if e.http == nil {
 		e.http = httpx.New(httpx.Config{})
 	}
@@ -158,7 +162,9 @@ type run struct {
 // retries → decode → map errors → paginate → map output → validate output.
 func (e *Engine) Run(ctx context.Context, p *Plan, conn *Connection, input any, opts RunOptions) (*Result, error) {
 	r := &run{engine: e, plan: p, conn: conn, opts: opts}
+	start := time.Now()
 	out, err := r.execute(ctx, input)
+	e.observeRun(p, start, err)
 	// An upstream may echo a credential in its answer (an error body, a
 	// debug field): the output hides secrets as the log does.
 	res := &Result{Output: r.redact.Value(out), Log: r.log, Pagination: r.pagination}
@@ -440,6 +446,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		resp, err := r.engine.http.Do(ctx, &req)
 		r.record(&req, resp, err, time.Since(start))
 		countAttempts(ctx, attemptsOf(resp, err))
+		r.observeUpstream(resp, err, start)
 		if err != nil {
 			return nil, nil, r.tooLarge(fromHTTP(err, b.label), b)
 		}

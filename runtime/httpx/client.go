@@ -142,6 +142,8 @@ type Response struct {
 	URL string
 	// Attempts is how many tries it took (1 without retry).
 	Attempts int
+	// RateWait is how long the attempts waited for the local rate limiter.
+	RateWait time.Duration
 }
 
 // Attempt describes one HTTP exchange, for Config.Trace. The caller redacts
@@ -347,8 +349,9 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		err.Method = method
 		return nil, err
 	}
+	var rateWait time.Duration // waited for the limiter, all attempts
 	fail := func(e *Error, attempts int) (*Response, error) {
-		e.Method, e.Origin, e.Attempts = method, originOf(r.URL), attempts
+		e.Method, e.Origin, e.Attempts, e.RateWait = method, originOf(r.URL), attempts, rateWait
 		return nil, e
 	}
 	if r.AllowedHost != "" && !hostAllowed(req.URI(), r.AllowedHost) {
@@ -365,7 +368,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		if err := ctx.Err(); err != nil {
 			return fail(ctxError(err), attempt-1)
 		}
-		if err := c.limiter.Wait(ctx, r.RateKey, r.Rate); err != nil {
+		if err := c.waitRate(ctx, r, &rateWait); err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				e = &Error{Kind: KindRateLimited, Message: err.Error(), err: err}
@@ -443,6 +446,8 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			var be *Error
 			if out, be = buildResponse(req, resp, r, redirected, attempt, s.MaxResponseBytes); be != nil {
 				fe, out, retry = be, nil, false
+			} else {
+				out.RateWait = rateWait
 			}
 		}
 		if c.cfg.Trace != nil {
@@ -504,6 +509,20 @@ func (c *Client) followRateLimit(r *Request, h *fasthttp.ResponseHeader) {
 	if d, ok := ParseReset(string(h.Peek(reset)), now); ok && d > 0 {
 		c.limiter.Pause(r.RateKey, now.Add(d))
 	}
+}
+
+// waitRate waits for the limiter's slot, adding the time waited to
+// *waited.
+func (c *Client) waitRate(ctx context.Context, r *Request, waited *time.Duration) error {
+	if r.RateKey == "" {
+		return nil // no clock read on the common path
+	}
+	// Even without a rate of its own, the key may be paused until the
+	// API's window resets (followRateLimit).
+	start := time.Now()
+	err := c.limiter.Wait(ctx, r.RateKey, r.Rate)
+	*waited += time.Since(start)
+	return err
 }
 
 func (c *Client) attempt(req *fasthttp.Request, r *Request, attempt int, redirected bool, dur time.Duration) *Attempt {

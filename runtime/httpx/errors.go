@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/membrane-dev/membrane/spec/errtype"
@@ -88,6 +89,8 @@ type Error struct {
 	Retryable bool
 	// Attempts made before giving up (0 when none was sent).
 	Attempts int
+	// RateWait is how long the attempts waited for the local rate limiter.
+	RateWait time.Duration
 
 	err error
 }

@@ -229,12 +229,15 @@ func (a *authenticator) underLock(ctx context.Context, rejected string) (*Token,
 		return nil, &engine.Error{Type: engine.ErrAuth, Message: "the connection has no OAuth token; connect it first", Err: ErrNoToken}
 	}
 	nt, err := a.obtain(ctx, cur)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		// Persisted before anyone uses it: the provider may have rotated
+		// the refresh token, and the old one may already be dead.
+		err = m.save(ctx, id, nt)
 	}
-	// Persisted before anyone uses it: the provider may have rotated the
-	// refresh token, and the old one may already be dead.
-	if err := m.save(ctx, id, nt); err != nil {
+	if m.o.OnRefresh != nil {
+		m.o.OnRefresh(a.p.Connector, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	m.log.InfoContext(ctx, "oauth: token refreshed", "connection", id, "connector", a.p.Connector, "expires", expiryAttr(nt))

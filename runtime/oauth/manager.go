@@ -43,6 +43,10 @@ type Options struct {
 	// Logger receives refreshes and failures, never a token; nil logs
 	// nothing.
 	Logger *slog.Logger
+	// OnRefresh, when set, is told of every refresh this process makes:
+	// the connector and the error (nil when a new token was saved), for
+	// metrics. It must return at once.
+	OnRefresh func(connector string, err error)
 }
 
 // Manager runs the OAuth2 flows of every connector and keeps the tokens of

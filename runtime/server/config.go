@@ -92,6 +92,11 @@ type Config struct {
 	// other replicas or come due (default 1 s); this replica's own wakes
 	// it at once.
 	DeliveryLease, DeliveryPoll time.Duration
+	// MetricsAddr, when set, is where /metrics is served in the
+	// Prometheus format: a listener of its own, without a token, for the
+	// monitoring network only (see metrics.go for why). ":0" picks a port
+	// (MetricsAddr on the Server says which).
+	MetricsAddr string
 	// DeliveryPruneInterval is how often delivery attempts and routed
 	// events older than membrane.yaml's delivery.logRetention are deleted
 	// (default 10 min).
@@ -410,6 +415,6 @@ func (c *Config) defaults() {
 
 // openStore opens the store at dsn. A development encryption key, if one
 // is needed, lives beside the SQLite file it seals (the store's default).
-func openStore(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error) {
-	return store.Open(ctx, dsn, store.WithLogger(log))
+func openStore(ctx context.Context, dsn string, log *slog.Logger, opts ...store.Option) (store.Store, error) {
+	return store.Open(ctx, dsn, append([]store.Option{store.WithLogger(log)}, opts...)...)
 }

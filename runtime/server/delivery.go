@@ -127,10 +127,11 @@ func (s *deliverySecrets) secrets(d *store.Destination) ([]string, error) {
 
 // newDeliverer makes the deliverer with membrane.yaml's delivery settings
 // and the server's.
-func newDeliverer(cfg Config, st store.Store, wc *spec.WorkspaceConfig, secrets func(*store.Destination) ([]string, error), log *slog.Logger) (*delivery.Deliverer, error) {
+func newDeliverer(cfg Config, st store.Store, wc *spec.WorkspaceConfig, secrets func(*store.Destination) ([]string, error),
+	observe func(store.Attempt, store.Outcome), log *slog.Logger) (*delivery.Deliverer, error) {
 	dc := delivery.Config{
 		Store: st, Secrets: secrets, AllowPrivate: wc.DeliveryAllowPrivate(), Schedule: wc.DeliveryRetry(),
-		Lease: cfg.DeliveryLease, Poll: cfg.DeliveryPoll, Logger: log.With("component", "delivery"),
+		Lease: cfg.DeliveryLease, Poll: cfg.DeliveryPoll, Logger: log.With("component", "delivery"), Observe: observe,
 	}
 	if wc != nil && wc.Delivery != nil {
 		dc.DisableAfter = wc.Delivery.DisableAfter.Duration

@@ -10,17 +10,19 @@ import (
 	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/events/schedule"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/telemetry/metrics"
 )
 
 // newScheduler makes the scheduler of the subscriptions' polls, with the
 // server's worker count and lease. Every replica runs one: the store's
 // claims share the due polls between them.
-func newScheduler(cfg Config, st store.Store, svc *connections.Service, log *slog.Logger) *schedule.Scheduler {
+func newScheduler(cfg Config, st store.Store, svc *connections.Service, met *metrics.Metrics, log *slog.Logger) *schedule.Scheduler {
 	sp := &servicePoller{svc: svc}
 	var poller schedule.Poller = sp
 	if cfg.Poller != nil {
 		poller = cfg.Poller
 	}
+	poller = observedPoller{poller, met}
 	return schedule.New(schedule.Options{
 		Store: st, Poller: poller, Workers: cfg.PollWorkers, Lease: cfg.PollLease,
 		StopGrace: cfg.ShutdownTimeout, Logger: log.With("component", "poll-scheduler"),

@@ -47,6 +47,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/mcp"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/telemetry/metrics"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -82,6 +83,11 @@ type Server struct {
 	// them with a development secret generated into the data directory.
 	Verifier  *tenancy.Verifier
 	DevSecret bool
+	// Metrics are what /metrics serves (on Config.MetricsAddr) and the
+	// console's front page draws.
+	Metrics   *metrics.Metrics
+	metricsLn net.Listener
+	gen       generation
 
 	// secrets gives the deliverer the signing secrets of destinations;
 	// logRetention is how long delivery attempts and the routed log are
@@ -117,8 +123,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 	// The workspace first: a broken spec should not touch the store.
 	loaded := cfg.Spec
+	var diags diag.List
 	if loaded == nil {
-		var diags diag.List
 		loaded, diags = layers.Load(cfg.Dir)
 		if diags.HasErrors() {
 			return nil, &LoadError{Diagnostics: diags}
@@ -132,9 +138,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		AllowPrivate:    cfg.AllowPrivate || wc.AllowPrivate(),
 		AllowedNetworks: wc.AllowedNetworks(),
 	})
+	met := metrics.New(metrics.Options{})
 	// One engine for every snapshot of the workspace (Swap), so login
 	// sessions and rate limits outlive a reload.
-	eng := engine.New(engine.Options{HTTP: client})
+	eng := engine.New(engine.Options{HTTP: client, Observer: met.Engine()})
 	ws := membrane.New(membrane.Options{HTTP: client, Engine: eng}, loaded)
 
 	dsn, embedded, err := cfg.storeDSN(wc)
@@ -163,10 +170,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
-	st, err := openStore(ctx, dsn, log)
+	metricsLn, err := metricsListener(cfg.MetricsAddr)
 	if err != nil {
 		return nil, err
 	}
+	started := false
+	defer func() {
+		if !started && metricsLn != nil {
+			metricsLn.Close()
+		}
+	}()
+	st, err := openStore(ctx, dsn, log, store.WithObserver(met.Store))
+	if err != nil {
+		return nil, err
+	}
+	met.CountConnections(st.ConnectionStates)
 	if err := syncDestinations(ctx, st, wc); err != nil {
 		st.Close()
 		return nil, err
@@ -185,6 +203,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Providers:   connections.CurrentProviders(func() *membrane.Workspace { return svc.Workspace() }, clients),
 		StateSecret: derive(keys, "membrane oauth state"),
 		Logger:      log,
+		OnRefresh:   met.Refresh,
 	})
 	if err != nil {
 		st.Close()
@@ -221,6 +240,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	var deliverer atomic.Pointer[delivery.Deliverer]
 	apiHandler := api.New(api.Options{Service: svc, Store: st, Verifier: verifier, Logger: log, OAuthLinks: connectPage,
 		PublicURL: publicURL, Shutdown: streamsDone, AllowPrivateNetworks: wc.DeliveryAllowPrivate(),
+		Observe: met.API,
 		Wake: func() {
 			if d := deliverer.Load(); d != nil {
 				d.Kick()
@@ -238,7 +258,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	consolePage, err := console.New(console.Options{
 		Service: svc, Store: st, Diagnostics: cfg.Diagnostics, Open: cfg.OpenConsole,
 		Verifier: verifier, SessionKey: derive(keys, "membrane console session"), Minter: minter,
-		Secure: strings.HasPrefix(publicURL, "https://"), Logger: log,
+		Secure: strings.HasPrefix(publicURL, "https://"), Logger: log, Health: met,
 	})
 	if err != nil {
 		st.Close()
@@ -246,20 +266,26 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng,
-		Verifier: verifier, DevSecret: devSecret, endStreams: sync.OnceFunc(func() { close(streamsDone) })}
+		Verifier: verifier, DevSecret: devSecret, Metrics: met, metricsLn: metricsLn, endStreams: sync.OnceFunc(func() { close(streamsDone) })}
 	s.MCP = mcp.New(mcp.Options{Service: svc, Verifier: verifier, Logger: log, Version: cfg.Version})
+	s.gen.n.Store(1)
+	if cfg.Diagnostics == nil { // else followLoads records the reloader's
+		met.WorkspaceLoaded(1, loaded, true, diags)
+	} else {
+		met.SetWorkspace(loaded)
+	}
 	s.secrets = &deliverySecrets{cfg: &s.cfg, now: time.Now}
 	s.secrets.set(wc)
 	s.logRetention = DefaultLogRetention
 	if wc != nil && wc.Delivery != nil && wc.Delivery.LogRetention.Duration > 0 {
 		s.logRetention = wc.Delivery.LogRetention.Duration
 	}
-	if s.Deliverer, err = newDeliverer(cfg, st, wc, s.secrets.secrets, log); err != nil {
+	if s.Deliverer, err = newDeliverer(cfg, st, wc, s.secrets.secrets, met.Delivery, log); err != nil {
 		st.Close()
 		return nil, err
 	}
 	deliverer.Store(s.Deliverer)
-	s.Scheduler = newScheduler(cfg, st, svc, log)
+	s.Scheduler = newScheduler(cfg, st, svc, met, log)
 	mux := http.NewServeMux()
 	s.mux = mux
 	mux.Handle("/v1/", apiHandler)
@@ -277,10 +303,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	svc.SetSubscriber(s.Lifecycle)
 	s.Webhooks = ingress.New(ingress.Options{Store: st, Webhooks: wh, PublicURL: publicURL, Stored: s.Inbox.Wake, Logger: log})
 	mux.Handle("/webhooks/", s.Webhooks)
+	met.Webhooks(s.Webhooks.Counters.Snapshot)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.root)
 	s.handler = mux
+	started = true
 	return s, nil
 }
 
@@ -295,6 +323,11 @@ func (s *Server) Workspace() *membrane.Workspace { return s.Service.Workspace() 
 // addresses, retry schedule) is read at start only.
 func (s *Server) Swap(ws *spec.Workspace) {
 	s.Service.SetWorkspace(membrane.New(membrane.Options{HTTP: s.http, Engine: s.engine}, ws))
+	if gen := s.gen.n.Add(1); s.cfg.Diagnostics == nil {
+		s.Metrics.WorkspaceLoaded(gen, ws, true, nil)
+	} else {
+		s.Metrics.SetWorkspace(ws)
+	}
 	if err := s.cfg.checkDeliverySecrets(ws.Config); err != nil {
 		// Their deliveries fail, with this error, until the server is
 		// restarted with the variable set.
@@ -359,6 +392,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.Deliverer.Run(maintainCtx) })
 	wg.Go(func() { s.Lifecycle.RunRenewals(maintainCtx, 0) })
 	wg.Go(func() { _ = s.MCP.Run(maintainCtx) })
+	wg.Go(func() { s.serveMetrics(maintainCtx) })
+	wg.Go(func() { s.followLoads(maintainCtx) })
 	wg.Go(func() {
 		pruneDeliveries(maintainCtx, s.Store, s.logRetention, s.cfg.DeliveryPruneInterval, time.Now, s.log.With("component", "delivery"))
 	})
@@ -399,6 +434,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.metricsLn != nil {
+		s.metricsLn.Close() // never served, or closed already
+	}
 	return s.Store.Close()
 }
 

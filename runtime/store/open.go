@@ -28,6 +28,7 @@ type config struct {
 	migrateTo int
 	acquire   time.Duration
 	busy      time.Duration
+	observe   Observer
 }
 
 // RetryPolicy says when a webhook inbox entry stops being retried and
@@ -106,6 +107,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	e.DB = observe(e.DB, cfg.observe)
 	return newSQLStore(e, cfg), nil
 }
 

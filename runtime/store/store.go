@@ -52,6 +52,12 @@ type Store interface {
 	// ErroredConnections pages through the connections in the error
 	// state, across tenants, longest in it first: the retry worker's work.
 	ErroredConnections(ctx context.Context, cursor string, limit int) (Page[ConnectionRef], error)
+	// ConnectionStates counts the connections by connector and state,
+	// across tenants (one GROUP BY; metrics cache it).
+	ConnectionStates(ctx context.Context) ([]ConnectionStateCount, error)
+	// DisconnectedConnections pages through the connections a human must
+	// authorise again, across tenants, the latest disconnected first.
+	DisconnectedConnections(ctx context.Context, cursor string, limit int) (Page[DisconnectedConnection], error)
 
 	// Destinations are where events are delivered.
 	Destinations() Destinations

@@ -105,11 +105,18 @@ func PostgresDB(t testing.TB) string {
 	return u.String()
 }
 
-// opener opens stores on dsn, each closed when the test ends.
+// opener opens stores on dsn, each closed when the test ends. Every
+// statement goes through the store's observer, as under serve (metrics),
+// so the whole suite runs on it.
 func opener(t *testing.T, dsn string) Opener {
 	return func(opts ...store.Option) store.Store {
 		t.Helper()
-		s, err := store.Open(context.Background(), dsn, opts...)
+		observed := store.WithObserver(func(op string, took time.Duration, _ error) {
+			if took < 0 || op == "" {
+				t.Errorf("observer: %q took %v", op, took)
+			}
+		})
+		s, err := store.Open(context.Background(), dsn, append([]store.Option{observed}, opts...)...)
 		if err != nil {
 			t.Fatalf("open %s: %v", dsn, err)
 		}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Migrations", testMigrations},
 		{"ExpiringTokens", testExpiringTokens},
 		{"ErroredConnections", testErroredConnections},
+		{"ConnectionStates", testConnectionStates},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"IdempotencyKeysInTx", testIdempotencyKeysInTx},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
