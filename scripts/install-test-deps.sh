@@ -24,6 +24,10 @@
 #                and Standard Webhooks' verifier (pinned in
 #                runtime/delivery/testdata/package-lock.json), which receives
 #                runtime/delivery's signed deliveries.
+#   TypeScript client  openapi-typescript, openapi-fetch, jose and tsc from
+#                npm (pinned in clients/typescript/package-lock.json): the
+#                client's tests run against a real `membrane serve`, and
+#                CI checks its generated types against the OpenAPI document.
 #   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
 #                NATS destination: when nothing listens there, the pinned
 #                nats-server is installed and started (-js, its store in a
@@ -54,6 +58,7 @@ fi
 "$(dirname "$0")/../schemas/testdata/ajv/install.sh"
 "$(dirname "$0")/../runtime/events/verify/testdata/install.sh"
 "$(dirname "$0")/../runtime/delivery/testdata/install.sh"
+"$(dirname "$0")/../clients/typescript/install.sh"
 "$(dirname "$0")/install-browser.sh"
 
 # listening PORT: whether something accepts connections at 127.0.0.1:PORT.
