@@ -51,6 +51,9 @@ type formPage struct {
 	Submit  string
 	// Cancel goes back to the app with error=access_denied.
 	Cancel string
+	// CancelButton is Cancel in a popup: a submit button, whose answer
+	// tells the opener.
+	CancelButton bool
 }
 
 type summaryItem struct{ ID, Text string }
@@ -65,6 +68,9 @@ type messagePage struct {
 	Code   string
 	// Link is where to go next, and its text.
 	Link, LinkText string
+	// Opener, when set, is posted to the window that opened this one
+	// (opener.js).
+	Opener *openerPost
 }
 
 // message renders a page that says one thing.
