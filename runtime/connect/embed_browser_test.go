@@ -45,7 +45,8 @@ addEventListener("message", (ev) => received.push({origin: ev.origin, data: ev.d
 function show(v) { const r = document.getElementById("result"); r.textContent = JSON.stringify(v); r.className = "done"; }
 document.getElementById("connect").onclick = () => {
   document.getElementById("result").className = "";
-  Membrane.connect({ token: () => fetch("/token").then((r) => r.text()), connector: "keyed" })
+  const connector = new URLSearchParams(location.search).get("connector") || "keyed";
+  Membrane.connect({ token: () => fetch("/token").then((r) => r.text()), connector })
     .then((c) => show({ connection: c }), (err) => show({ name: err.name, code: err.code, message: err.message }));
 };
 </script>`, (*e).page.URL)
@@ -114,15 +115,16 @@ func receivedFrom(t *testing.T, ctx context.Context, origin string) []map[string
 }
 
 // A page on an allowed origin of its own loads embed.js, and its button
-// opens the connect page in a popup: connecting there resolves the
-// button's Promise with the connection; the popup's Cancel rejects it
-// with access_denied, and closing the popup with closed.
+// opens the connect page in a popup: connecting there (with an API key,
+// or through an OAuth2 server's consent) resolves the button's Promise
+// with the connection; the popup's Cancel rejects it with access_denied,
+// and closing the popup with closed.
 func TestBrowserEmbed(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
 	var e *env
 	app := newEmbedApp(t, &e)
-	e = newEnv(t, envOptions{returnOrigins: []string{app.URL}})
+	e = newEnv(t, envOptions{returnOrigins: []string{app.URL}, oauthURL: startAuthServer(t).URL()})
 	const (
 		submit = `button[type=submit]:not([name=cancel])`
 		key    = `input[name="/credentials/apiKey"]`
@@ -151,6 +153,19 @@ func TestBrowserEmbed(t *testing.T) {
 	}
 	if got := receivedFrom(t, ctx, strings.TrimSuffix(e.page.URL, "/")); len(got) != 1 || got[0]["type"] != "membrane.connect" {
 		t.Errorf("the app received %v from the connect page, want one membrane.connect message", got)
+	}
+
+	// Through the provider's consent: the popup goes to the OAuth2
+	// server and back to the callback, whose page answers the app.
+	steps(t, ctx, "open the app for an OAuth2 connector", chromedp.Navigate(app.URL+"/?connector=oauthy"), chromedp.WaitVisible(`#connect`))
+	popup = clickConnect(t, ctx)
+	steps(t, popup, "consent in the popup", chromedp.WaitVisible(submit), chromedp.Click(submit))
+	r = resultOf(t, ctx)
+	if r.Connection == nil || r.Connection.Connector != "oauthy" {
+		t.Fatalf("connecting through OAuth2 in the popup gave %+v", r)
+	}
+	if c, err := e.st.Tenant(tenant).Connections().Get(t.Context(), r.Connection.ID); err != nil || c.State != store.Connected || c.Token == nil {
+		t.Fatalf("the OAuth2 connection %q: %+v, %v", r.Connection.ID, c, err)
 	}
 
 	popup = clickConnect(t, ctx)
