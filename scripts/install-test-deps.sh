@@ -35,6 +35,10 @@
 #                runtime/telemetry/metrics' test starts one on loopback to
 #                scrape a server's /metrics and query a rate. The Debian
 #                service is not left running.
+#   TypeScript client  openapi-typescript, openapi-fetch, jose and tsc from
+#                npm (pinned in clients/typescript/package-lock.json): the
+#                client's tests run against a real `membrane serve`, and
+#                CI checks its generated types against the OpenAPI document.
 #   nats-server  NATS with JetStream at 127.0.0.1:4222, for runtime/delivery's
 #                NATS destination: when nothing listens there, the pinned
 #                nats-server is installed and started (-js, its store in a
@@ -67,6 +71,7 @@ fi
 "$(dirname "$0")/../runtime/delivery/testdata/install.sh"
 "$(dirname "$0")/../connectors/testdata/prism/install.sh"
 "$(dirname "$0")/../runtime/mcp/testdata/install.sh"
+"$(dirname "$0")/../clients/typescript/install.sh"
 "$(dirname "$0")/install-browser.sh"
 "$(dirname "$0")/install-prometheus.sh"
 

@@ -291,7 +291,7 @@ func (u *Upstream) patchDir(t testing.TB) string {
 	_, port, _ := strings.Cut(strings.TrimPrefix(u.srv.URL, "http://"), ":")
 	for name, doc := range map[string]string{
 		"upstream.yaml": "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  baseUrl: " + u.srv.URL + "\n",
-		"deskcrm.yaml": "kind: ConnectionOverride\nconnector: deskcrm\nconnectorPatch:\n  baseUrl: " + u.srv.URL + "\n",
+		"deskcrm.yaml":  "kind: ConnectionOverride\nconnector: deskcrm\nconnectorPatch:\n  baseUrl: " + u.srv.URL + "\n",
 		"regional.yaml": "kind: ConnectionOverride\ntenant: " + RegionalTenant + "\nconnector: crm\nconnectorPatch:\n" +
 			"  baseUrl: http://${ connection.parameters.region }." + RegionalHost + ":" + port + "\n",
 	} {

@@ -18,7 +18,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s, err := h.readSession(r)
 	if err != nil {
-		if errors.Is(err, errSessionExpired) && s != nil && s.ReturnURL != "" {
+		if errors.Is(err, errSessionExpired) && s != nil && (s.ReturnURL != "" || s.Opener != "") {
 			h.fail(w, r, s, http.StatusUnauthorized, "session_expired", "The connect session expired. Start connecting again.")
 			return
 		}
@@ -28,6 +28,9 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 			Text:   "This sign-in could not be completed: it was not started in this browser, or it was completed already. Go back to the app and start connecting again.",
 			Detail: "Error code: invalid_state"})
 		return
+	}
+	if s.Opener != "" {
+		keepOpener(w)
 	}
 	name := s.Connector
 	if info, err := h.o.Service.Connector(s.Connector); err == nil {

@@ -112,6 +112,8 @@ func New(o Options) (*Page, error) {
 	h.mux.HandleFunc("GET /connect/callback", h.callback)
 	h.mux.HandleFunc("GET /connect/authorize", h.openLink)
 	h.mux.HandleFunc("GET /connect/style.css", serveCSS)
+	h.mux.HandleFunc("GET /connect/embed.js", serveEmbed)
+	h.mux.HandleFunc("GET /connect/opener.js", serveOpenerScript)
 	h.mux.HandleFunc("/connect", h.notAllowed)
 	h.mux.HandleFunc("/connect/", h.notFound)
 	return &Page{h: h}, nil

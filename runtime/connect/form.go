@@ -19,6 +19,9 @@ import (
 // maxForm bounds a submitted form.
 const maxForm = 64 << 10
 
+// cancelled is what the app is told when the user cancels.
+const cancelled = "The user cancelled connecting."
+
 // form builds the page of a session: the connector's parameters (unless
 // re-authorising, which keeps them) and credentials (unless the provider's
 // consent page gives a token).
@@ -64,9 +67,11 @@ func (h *handler) form(s *session) (*formPage, error) {
 	}
 	if s.ReturnURL != "" {
 		if u, rerr := h.origins.check(s.ReturnURL); rerr == nil {
-			fp.Cancel = withParams(u, "error", "access_denied", "error_description", "The user cancelled connecting.")
+			fp.Cancel = withParams(u, "error", "access_denied", "error_description", cancelled)
 		}
 	}
+	// In a popup, Cancel is a submit button: the page tells the opener.
+	fp.CancelButton = s.Opener != ""
 	return fp, nil
 }
 
@@ -190,6 +195,13 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 			Text: "The form was not sent from this connect page, or it has expired. Nothing was saved.",
 			Link: h.base, LinkText: "Reload the form"})
 		return
+	}
+	if s.Opener != "" {
+		keepOpener(w)
+		if r.PostForm.Has("cancel") {
+			h.fail(w, r, s, http.StatusOK, "access_denied", cancelled)
+			return
+		}
 	}
 	if s.Link != "" {
 		h.continueLink(w, r, s)

@@ -54,6 +54,9 @@ type formPage struct {
 	Submit  string
 	// Cancel goes back to the app with error=access_denied.
 	Cancel string
+	// CancelButton is Cancel in a popup: a submit button, whose answer
+	// tells the opener.
+	CancelButton bool
 }
 
 type summaryItem struct{ ID, Text string }
@@ -73,6 +76,9 @@ type messagePage struct {
 	Code   string
 	// Link is where to go next, and its text.
 	Link, LinkText string
+	// Opener, when set, is posted to the window that opened this one
+	// (opener.js).
+	Opener *openerPost
 }
 
 // message renders a page that says one thing.

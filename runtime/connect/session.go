@@ -27,6 +27,10 @@ type session struct {
 	web.Expiry
 	CSRF string `json:"csrf"`
 	Link string `json:"l,omitempty"` // the OAuth link it started from (link.go)
+	// Opener is the origin of the page that opened this window with
+	// embed.js: the outcome is posted to it rather than redirected to a
+	// returnUrl (embed.go).
+	Opener string `json:"o,omitempty"`
 }
 
 var (

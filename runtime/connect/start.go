@@ -22,6 +22,9 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		h.noSession(w, r, s, err)
 		return
 	}
+	if s.Opener != "" {
+		keepOpener(w)
+	}
 	if r.URL.Query().Has("mode") && s.ConnectionID == "" {
 		// The user picks another way to connect: the session keeps it
 		// for the form's submission.
@@ -63,6 +66,19 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session{Tenant: claims.Tenant, Connector: info.Key, ConnectionID: q.Get("connectionId"), AuthMode: q.Get("mode")}
+	if q.Has("opener") {
+		if q.Has("returnUrl") {
+			h.badLink(w, r, "The link has both opener and returnUrl.", "Give opener (embed.js does, for a popup) or returnUrl (for a redirect), not both.")
+			return
+		}
+		origin, rerr := h.origins.checkOpener(q.Get("opener"))
+		if rerr != nil {
+			h.badOpener(w, r, rerr)
+			return
+		}
+		s.Opener = origin
+		keepOpener(w)
+	}
 	if s.AuthMode != "" && modeOf(info, s.AuthMode) == nil {
 		h.badLink(w, r, fmt.Sprintf("The link names auth mode %q, which connector %q does not have.", s.AuthMode, info.Key),
 			"Name one of its modes in mode=<key> ("+strings.Join(modeKeys(info), ", ")+"), or leave mode out to let the user choose.")
@@ -118,7 +134,7 @@ func (h *handler) badReturnURL(w http.ResponseWriter, r *http.Request, e *return
 // noSession answers a request without a valid session. One that expired
 // goes back to the app, which can start again.
 func (h *handler) noSession(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	if errors.Is(err, errSessionExpired) && s != nil && s.ReturnURL != "" {
+	if errors.Is(err, errSessionExpired) && s != nil && (s.ReturnURL != "" || s.Opener != "") {
 		h.fail(w, r, s, http.StatusUnauthorized, "session_expired", "The connect session expired. Start connecting again.")
 		return
 	}
@@ -141,6 +157,11 @@ func (h *handler) unavailable(w http.ResponseWriter, r *http.Request, s *session
 // succeed ends the session and sends the user back with the connection.
 func (h *handler) succeed(w http.ResponseWriter, r *http.Request, s *session, connID, name string) {
 	h.clearSession(w, r)
+	if s.Opener != "" {
+		h.tellOpener(w, s, http.StatusOK, openerMessage{Type: openerMessageType, Connection: &openerConnection{ID: connID, Connector: s.Connector}},
+			messagePage{page: page{Title: "Connected"}, Text: fmt.Sprintf("Your %s account is connected. You can close this window.", name)})
+		return
+	}
 	if s.ReturnURL != "" {
 		if u, rerr := h.origins.check(s.ReturnURL); rerr == nil {
 			http.Redirect(w, r, withParams(u, "connectionId", connID), http.StatusSeeOther)
@@ -155,6 +176,11 @@ func (h *handler) succeed(w http.ResponseWriter, r *http.Request, s *session, co
 // error code and description, or shows them when there is nowhere to go.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, s *session, status int, code, desc string) {
 	h.clearSession(w, r)
+	if s != nil && s.Opener != "" {
+		h.tellOpener(w, s, status, openerMessage{Type: openerMessageType, Error: &openerError{Code: code, Description: desc}},
+			messagePage{page: page{Title: "Not connected"}, Text: desc, Detail: "Error code: " + code})
+		return
+	}
 	if s != nil && s.ReturnURL != "" {
 		if u, rerr := h.origins.check(s.ReturnURL); rerr == nil {
 			http.Redirect(w, r, withParams(u, "error", code, "error_description", desc), http.StatusSeeOther)
