@@ -823,6 +823,8 @@ export interface components {
             id: string;
             tenant: string;
             connector: string;
+            /** @description The connector's auth mode the connection was created with, by key; absent for the first (or only) one. */
+            authMode?: string;
             name?: string;
             state: components["schemas"]["ConnectionState"];
             /** @description Why the connection is in the error or disconnected state. */
@@ -847,6 +849,8 @@ export interface components {
         CreateConnectionRequest: {
             /** @description The key of a connector of GET /v1/connectors. */
             connector: string;
+            /** @description One of the connector's auth modes, by key (its authModes), for an app that offers several ways to connect (OAuth2 and a personal access token); the first when absent. The connection keeps it. */
+            authMode?: string;
             /** @description How the connection is shown; the connector's name when absent. */
             name?: string;
             /** @description Checked against the connector's parametersSchema. */
@@ -887,6 +891,8 @@ export interface components {
         AuthorizeRequest: {
             /** @description An OAuth2 connector with the authorization code grant. */
             connector: string;
+            /** @description The connector's OAuth2 auth mode, by key (its authModes), when it offers several ways to connect; the first when absent. A re-authorised connection keeps its own. */
+            authMode?: string;
             /** @description Re-authorise this connection; absent connects a new one. */
             connectionId?: string;
             /** @description Parameters of a new connection. */
@@ -923,6 +929,8 @@ export interface components {
             name?: string;
             description?: string;
             auth: components["schemas"]["AuthInfo"];
+            /** @description Every way to connect, the default first: more than one when the app offers several (OAuth2 and a personal access token). Create a connection with one by its key (authMode). */
+            authModes: components["schemas"]["AuthMode"][];
             /** @description A JSON Schema (draft 2020-12). */
             parametersSchema?: Record<string, unknown> | boolean;
             /** @description A JSON Schema (draft 2020-12). */
@@ -955,11 +963,21 @@ export interface components {
              */
             log?: boolean;
         };
+        /** @description How a paginated action's walk ended. `truncated` is true when it stopped at the action's page limit (`maxPages`) while the API had more; `nextCursor` is then what resumes it (a cursor, an offset, a page number or a link), for an action that takes it back (`startCursor`). */
+        PageInfo: {
+            /** @description Pages fetched. */
+            pages: number;
+            /** @description The walk stopped at the page limit with pages left. */
+            truncated: boolean;
+            /** @description What resumes a truncated walk: the next page's cursor, offset, page number or link. */
+            nextCursor?: unknown;
+        };
         RunResult: {
             /** @description The run log (GET /v1/run-logs/{id}). */
             runId: string;
             /** @description The action's output, checked against its outputSchema. */
             output: unknown;
+            pagination?: components["schemas"]["PageInfo"];
             /** @description Present when the request asked for it. */
             log?: components["schemas"]["Exchange"][];
         };
@@ -1068,6 +1086,8 @@ export interface components {
             tenant: string;
             connectionId?: string;
             action: string;
+            /** @description The front end that asked for the run: `api` (the REST API), `mcp` (a tool call of the MCP server), `console`, `poll` or `webhook` (the runtime's own, for events). Absent on runs logged before origins were kept. */
+            origin?: string;
             /** @description `ok`, or the error type of a failed run. */
             status: string;
             /** @description The run's error, redacted. */
@@ -1340,6 +1360,18 @@ export interface components {
             items: components["schemas"]["EventItem"][];
             /** @description The cursor to read what follows: the last item's, or the one given when nothing was new. */
             next: string;
+        };
+        AuthMode: {
+            /** @description What a connection records: the mode's key, or its type for a connector with one auth. */
+            key: string;
+            /** @description What the connect page shows for the mode. */
+            label?: string;
+            /** @enum {string} */
+            type: "oauth2" | "apiKey" | "basic" | "bearer" | "custom" | "none";
+            /** @enum {string} */
+            grant?: "authorizationCode" | "clientCredentials";
+            /** @description The JSON Schema (draft 2020-12) of what this mode asks for; absent when nothing is asked. */
+            credentialsSchema?: Record<string, unknown> | boolean;
         };
     };
     responses: {
@@ -3221,6 +3253,8 @@ export interface operations {
                 connectionId?: string;
                 /** @description Only this action's runs. */
                 action?: string;
+                /** @description Only the runs asked for by this front end: `api`, `mcp`, `console`, `poll` or `webhook`. */
+                origin?: string;
                 /** @description `ok`, or an error type. */
                 status?: string;
                 /** @description The `next` of the previous page. */
