@@ -43,10 +43,10 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if _, err := acme.Overrides().Put(ctx, store.Override{Connector: "crm", ConnectionID: c.ID, Doc: []byte("kind: ConnectionOverride\n")}); err != nil {
 				t.Fatal(err)
 			}
-			l, err := acme.RunLogs().Append(ctx, store.RunLog{ConnectionID: c.ID, Action: "create-contact", Status: "ok"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Written as the released binary wrote it: run_logs had no
+			// request_id yet.
+			l := store.RunLog{ID: "run_0123456789abcdef"}
+			runLog0003(t, old, "acme", l.ID, c.ID, "create-contact", time.Now())
 			enqueue0004(t, old, "acme", "evt_0123456789", time.Now())
 			if err := old.SaveState(ctx, "state-0123456789abcdef", []byte("pkce"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
@@ -77,8 +77,21 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if o, err := acme.Overrides().Get(ctx, "crm", c.ID); err != nil || !bytes.Equal(o.Doc, []byte("kind: ConnectionOverride\n")) {
 				t.Fatalf("override after the upgrade: %v", err)
 			}
-			if got, err := acme.RunLogs().Get(ctx, l.ID); err != nil || got.Action != "create-contact" {
-				t.Fatalf("run log after the upgrade: %v", err)
+			if got, err := acme.RunLogs().Get(ctx, l.ID); err != nil || got.Action != "create-contact" || got.RequestID != "" {
+				t.Fatalf("run log after the upgrade: %+v %v", got, err)
+			}
+			// 0006: a run log keeps the request id it was appended with,
+			// and is found by it (beside the ones from before, which have
+			// none).
+			withID, err := acme.RunLogs().Append(ctx, store.RunLog{ConnectionID: c.ID, Action: "create-contact", Status: "ok", RequestID: "req-0123456789"})
+			if err != nil {
+				t.Fatalf("run log with a request id after the upgrade: %v", err)
+			}
+			if page, err := acme.RunLogs().List(ctx, store.RunLogFilter{RequestID: "req-0123456789"}); err != nil || len(page.Items) != 1 || page.Items[0].ID != withID.ID || page.Items[0].RequestID != "req-0123456789" {
+				t.Fatalf("run logs by request id after the upgrade: %+v %v", page.Items, err)
+			}
+			if _, err := acme.RunLogs().Append(ctx, store.RunLog{Action: "x", Status: "ok", RequestID: strings.Repeat("r", 129)}); !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("a request id over 128 bytes: %v", err)
 			}
 			if d, err := cur.TakeState(ctx, "state-0123456789abcdef"); err != nil || string(d) != "pkce" {
 				t.Fatalf("oauth state after the upgrade: %q %v", d, err)
@@ -207,6 +220,17 @@ func enqueue0004(t *testing.T, s store.Store, tenant, id string, at time.Time) {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runLog0003 appends a run log as the released schema (before 0006) has
+// it.
+func runLog0003(t *testing.T, s store.Store, tenant, id, connID, action string, at time.Time) {
+	t.Helper()
+	db := s.(interface{ Internals() *sqldb.Engine }).Internals().DB
+	if _, err := db.Exec(t.Context(), `INSERT INTO run_logs (id, tenant, connection_id, action, status, error, duration_ms, created_at)
+		VALUES ($1, $2, $3, $4, 'ok', '', 12, $5)`, id, tenant, connID, action, at.UnixMicro()); err != nil {
 		t.Fatal(err)
 	}
 }
