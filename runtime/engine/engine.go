@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/telemetry/tracing"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/schema"
@@ -21,6 +22,7 @@ import (
 type Engine struct {
 	http     *httpx.Client
 	now      func() time.Time
+	tracer   *tracing.Tracer
 	sessions sync.Map // connection id → *session
 }
 
@@ -30,11 +32,13 @@ type Options struct {
 	HTTP *httpx.Client
 	// Now is the clock of `now` and of session expiry; nil is time.Now.
 	Now func() time.Time
+	// Tracer, when set, gives each upstream request a span; nil is off.
+	Tracer *tracing.Tracer
 }
 
 // New returns an Engine.
 func New(o Options) *Engine {
-	e := &Engine{http: o.HTTP, now: o.Now}
+	e := &Engine{http: o.HTTP, now: o.Now, tracer: o.Tracer}
 	if e.http == nil {
 		e.http = httpx.New(httpx.Config{})
 	}
@@ -394,7 +398,15 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 			}
 		}
 		start := time.Now()
-		resp, err := r.engine.http.Do(ctx, &req)
+		var resp *httpx.Response
+		var err error
+		if r.engine.tracer == nil {
+			resp, err = r.engine.http.Do(ctx, &req)
+		} else {
+			sctx, span := r.startUpstreamSpan(ctx, &req)
+			resp, err = r.engine.http.Do(sctx, &req)
+			endUpstreamSpan(span, resp, err)
+		}
 		r.record(&req, resp, err, time.Since(start))
 		countAttempts(ctx, attemptsOf(resp, err))
 		if err != nil {
