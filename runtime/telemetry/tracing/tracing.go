@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -108,7 +109,7 @@ func newExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error)
 		opts := []otlptracehttp.Option{otlptracehttp.WithTimeout(exportTimeout),
 			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: exportTimeout})}
 		if cfg.Endpoint != "" {
-			opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+			opts = append(opts, otlptracehttp.WithEndpointURL(tracesURL(cfg.Endpoint)))
 		}
 		if len(cfg.Headers) > 0 {
 			opts = append(opts, otlptracehttp.WithHeaders(cfg.Headers))
@@ -171,4 +172,15 @@ func (t *Tracer) Inject(ctx context.Context, h http.Header) {
 // valid traceparent.
 func Extract(ctx context.Context, h http.Header) context.Context {
 	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
+}
+
+// tracesURL is where OTLP over HTTP takes spans: /v1/traces under the base
+// URL, as OTEL_EXPORTER_OTLP_ENDPOINT is read; a URL that names that path
+// already is kept.
+func tracesURL(endpoint string) string {
+	e := strings.TrimSuffix(endpoint, "/")
+	if strings.HasSuffix(e, "/v1/traces") {
+		return e
+	}
+	return e + "/v1/traces"
 }
