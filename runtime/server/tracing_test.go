@@ -118,7 +118,9 @@ func TestTraceOfAnAPICall(t *testing.T) {
 		}
 		runs[connector] = out.RunID
 		// The run log is found by the request id.
-		var page struct{ Items []struct{ ID, RequestID string } }
+		var page struct {
+			Items []struct{ ID, RequestID string }
+		}
 		if code := call(t, http.DefaultClient, "GET", srv.URL+"/v1/run-logs?requestId=req-"+connector, tok, nil, &page); code != http.StatusOK ||
 			len(page.Items) != 1 || page.Items[0].ID != out.RunID || page.Items[0].RequestID != "req-"+connector {
 			t.Fatalf("%s: run logs by request id: %d %+v", connector, code, page.Items)
@@ -149,7 +151,9 @@ func TestTraceOfAnAPICall(t *testing.T) {
 		return n == 2
 	})
 	for connector, runID := range runs {
-		api := only(t, spans, func(s otlptest.Span) bool { return s.Kind == "Server" && s.Attrs["membrane.request_id"] == "req-"+connector })
+		api := only(t, spans, func(s otlptest.Span) bool {
+			return s.Kind == "Server" && s.Attrs["membrane.request_id"] == "req-"+connector
+		})
 		if api.TraceID != traceID || api.ParentSpanID != callerSpan || api.Name != "POST /v1/connections/{id}/actions/{action}/run" || api.Attrs["http.response.status_code"] != int64(200) {
 			t.Fatalf("%s: API span %+v", connector, api)
 		}
@@ -157,7 +161,9 @@ func TestTraceOfAnAPICall(t *testing.T) {
 		if run.Name != "run create-contact" || run.TraceID != traceID || run.Attrs["membrane.run_id"] != runID || run.Attrs["membrane.request_id"] != "req-"+connector || run.Attrs["membrane.outcome"] != "ok" {
 			t.Fatalf("%s: run span %+v", connector, run)
 		}
-		upstream := only(t, spans, func(s otlptest.Span) bool { return s.ParentSpanID == run.SpanID && s.Kind == "Client" && strings.HasPrefix(s.Name, "upstream") })
+		upstream := only(t, spans, func(s otlptest.Span) bool {
+			return s.ParentSpanID == run.SpanID && s.Kind == "Client" && strings.HasPrefix(s.Name, "upstream")
+		})
 		if upstream.Name != "upstream POST" || upstream.Attrs["server.address"] != "127.0.0.1" || upstream.Attrs["http.response.status_code"] != int64(200) ||
 			upstream.Attrs["membrane.connector"] != connector || upstream.Attrs["membrane.attempts"] != int64(1) {
 			t.Fatalf("%s: upstream span %+v", connector, upstream)
