@@ -63,7 +63,7 @@ func TestDataFlowsOneWay(t *testing.T) {
 					continue // the standard library or a dependency
 				}
 			}
-			if (within(rel, "internal/testkit") || within(rel, "internal/apitest")) && !strings.HasPrefix(dir, "internal/") {
+			if (within(rel, "internal/testkit") || within(rel, "internal/apitest") || within(rel, "internal/otlptest")) && !strings.HasPrefix(dir, "internal/") {
 				t.Errorf("%s imports %s, which is for tests only", p, ip)
 			}
 			for _, rule := range allowed {

@@ -41,6 +41,7 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"Outbound":            {"Workspace", "/$defs/outbound"},
 	"RunLogSettings":      {"Workspace", "/$defs/runLogs"},
 	"ConnectSettings":     {"Workspace", "/$defs/connect"},
+	"TracingSettings":     {"Workspace", "/$defs/tracing"},
 	"DeliverySettings":    {"Workspace", "/$defs/delivery"},
 	"DeliveryDestination": {"Workspace", "/$defs/destination"},
 	"NATSSubject":         {"Workspace", "/$defs/nats"},

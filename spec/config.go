@@ -40,6 +40,7 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 	}
 	checkAutoSubscriptions(ws, c, diags)
 	checkDelivery(ws, c, diags)
+	checkTracing(c, diags)
 	if c.Outbound != nil {
 		nets := doc.Get("outbound").Get("allowedNetworks")
 		for i, n := range c.Outbound.AllowedNetworks {
@@ -136,4 +137,22 @@ func (c *WorkspaceConfig) AllowedNetworks() []netip.Prefix {
 // AllowPrivate reports whether the workspace opens private addresses.
 func (c *WorkspaceConfig) AllowPrivate() bool {
 	return c != nil && c.Outbound != nil && c.Outbound.AllowPrivate
+}
+
+// checkTracing refuses an OTLP endpoint that does not parse or that
+// carries credentials: a collector's key belongs in headersEnv.
+func checkTracing(c *WorkspaceConfig, diags *diag.List) {
+	if c.Tracing == nil || c.Tracing.Endpoint == "" {
+		return
+	}
+	pos := c.Source.Doc.Get("tracing").Get("endpoint").Pos
+	u, err := url.Parse(c.Tracing.Endpoint)
+	switch {
+	case err != nil || u.Host == "":
+		diags.Errorf(pos, "invalid-value", "%q is not a URL; write the collector's address in full, e.g. http://otel-collector:4318", c.Tracing.Endpoint)
+	case u.User != nil:
+		diags.Errorf(pos, "secret-in-file", "the endpoint carries credentials; remove them and put the collector's key in the variable headersEnv names")
+	case u.RawQuery != "" || u.Fragment != "":
+		diags.Errorf(pos, "invalid-value", "the endpoint has a query or fragment; an OTLP endpoint is scheme://host[:port][/path]")
+	}
 }

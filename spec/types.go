@@ -280,6 +280,9 @@ type HTTPSettings struct {
 	ReadTimeout      Duration `json:"readTimeout,omitzero"`
 	WriteTimeout     Duration `json:"writeTimeout,omitzero"`
 	MaxResponseBytes int64    `json:"maxResponseBytes,omitempty"`
+	// PropagateTrace sends the trace context (traceparent) upstream while
+	// tracing is on.
+	PropagateTrace bool `json:"propagateTrace,omitempty"`
 }
 
 // ErrorRule maps an upstream response to a typed error. Rules are tried in
@@ -702,7 +705,27 @@ type WorkspaceConfig struct {
 	// Delivery says where the workspace's events are delivered: the
 	// user's backend (signed webhooks) or a NATS JetStream subject.
 	Delivery *DeliverySettings `json:"delivery,omitempty"`
+	// Tracing says where OpenTelemetry spans are exported; nil is off.
+	Tracing *TracingSettings `json:"tracing,omitempty"`
 }
+
+// TracingSettings configure the export of spans over OTLP.
+type TracingSettings struct {
+	Endpoint string `json:"endpoint"`
+	// Protocol is TracingHTTP (the default) or TracingGRPC.
+	Protocol string `json:"protocol,omitempty"`
+	// HeadersEnv names the variable holding the export headers
+	// ("name=value,…"), so a collector's key stays out of the file.
+	HeadersEnv string `json:"headersEnv,omitempty"`
+	// SampleRatio is the share of new traces kept; nil is 1.
+	SampleRatio *float64 `json:"sampleRatio,omitempty"`
+}
+
+// OTLP protocols of TracingSettings.
+const (
+	TracingHTTP = "http/protobuf"
+	TracingGRPC = "grpc"
+)
 
 // DeliverySettings configure the delivery of events to the user's
 // backend.

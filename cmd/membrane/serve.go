@@ -42,7 +42,10 @@ func newServeCmd() *cobra.Command {
 			"the background, and events are delivered to the destinations of\n" +
 			"membrane.yaml and of the API (a webhook destination's secretEnv must be\n" +
 			"set). On SIGINT or SIGTERM it stops accepting requests and lets those in\n" +
-			"flight finish. Logs are JSON lines on stderr.\n\n" +
+			"flight finish. Logs are JSON lines on stderr, each naming the request\n" +
+			"it is about (X-Request-Id, kept in run logs too). Traces are exported\n" +
+			"over OTLP when membrane.yaml's tracing or OTEL_EXPORTER_OTLP_ENDPOINT\n" +
+			"says where.\n\n" +
 			"Settings come from the flags, then DIR/membrane.yaml. The workspace secret\n" +
 			"is read from the variable membrane.yaml names (default\n" +
 			"MEMBRANE_WORKSPACE_SECRET); on SQLite a development one is generated when\n" +

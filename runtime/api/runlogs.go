@@ -13,7 +13,7 @@ func (a *api) listRunLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page, err := a.st.Tenant(tenantOf(r)).RunLogs().List(r.Context(), store.RunLogFilter{ConnectionID: q.Get("connectionId"),
-		Action: q.Get("action"), Origin: q.Get("origin"), Status: q.Get("status"), Cursor: cursor, Limit: limit})
+		Action: q.Get("action"), Origin: q.Get("origin"), Status: q.Get("status"), RequestID: q.Get("requestId"), Cursor: cursor, Limit: limit})
 	if err != nil {
 		a.failList(w, r, err)
 		return

@@ -44,6 +44,8 @@ type RunLogFilter struct {
 	Origin string
 	// Status is ok or an error type.
 	Status string
-	Cursor string
-	Limit  int
+	// RequestID is the X-Request-Id of the API request the runs served.
+	RequestID string
+	Cursor    string
+	Limit     int
 }

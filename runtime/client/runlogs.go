@@ -12,6 +12,7 @@ func (c *Client) ListRunLogs(ctx context.Context, f RunLogFilter) (*Page[RunLog]
 	set(q, "action", f.Action)
 	set(q, "origin", f.Origin)
 	set(q, "status", f.Status)
+	set(q, "requestId", f.RequestID)
 	var out Page[RunLog]
 	_, err := c.call(ctx, "GET", "/v1/run-logs", paging(q, f.Cursor, f.Limit), nil, nil, &out)
 	return pageOrNil(&out, err)

@@ -382,6 +382,9 @@ type RunLog struct {
 	DurationMs int64      `json:"durationMs"`
 	Entries    []Exchange `json:"entries,omitempty"`
 	CreatedAt  time.Time  `json:"createdAt"`
+	// RequestID is the id of the API request the run served (its
+	// X-Request-Id), as in the server's log lines and the trace.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Tenant is a customer of the workspace: a key the user chooses.

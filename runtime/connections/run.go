@@ -9,6 +9,7 @@ import (
 	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/telemetry/requestid"
 )
 
 // RunResult is an action's result and the id of its run log.
@@ -55,6 +56,21 @@ const maxRunError = 4000
 //
 // The result comes back with the run error, as engine.Engine.Run gives it.
 func (s *Service) Run(ctx context.Context, tenant, connID, action string, input any, opts engine.RunOptions) (*RunResult, error) {
+	if s.o.Tracer == nil {
+		return s.runAction(ctx, tenant, connID, action, input, opts)
+	}
+	ctx, span := s.startRunSpan(ctx, tenant, connID, action)
+	res, err := s.runAction(ctx, tenant, connID, action, input, opts)
+	var runID string
+	if res != nil {
+		runID = res.RunID
+	}
+	endRunSpan(span, runID, err)
+	return res, err
+}
+
+// runAction is Run, within the run's span when tracing is on.
+func (s *Service) runAction(ctx context.Context, tenant, connID, action string, input any, opts engine.RunOptions) (*RunResult, error) {
 	ws := s.ws() // the whole run uses this one, even if the workspace is swapped
 	ts := s.st.Tenant(tenant)
 	c, err := ts.Connections().Get(ctx, connID)
@@ -104,10 +120,15 @@ func (s *Service) Run(ctx context.Context, tenant, connID, action string, input 
 	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.RunLogWait)
 	defer lcancel()
 	var logErr error
-	out.RunID, logErr = s.recordRun(lctx, ts, c, rd, action, out.Log, runErr, took)
+	sctx, sspan := s.startStoreSpan(lctx, "append run log")
+	out.RunID, logErr = s.recordRun(sctx, ts, c, rd, action, out.Log, runErr, took)
+	endStoreSpan(sspan, logErr)
 	v := judge(ctx, runErr, false)
 	if (v == verdictOK && c.State == store.Errored) || (v == verdictRefused && ec.Auth == nil) {
-		if _, err := s.apply(bctx, ts, c, v, runErr, nil); err != nil {
+		actx, aspan := s.startStoreSpan(bctx, "save connection state")
+		_, err := s.apply(actx, ts, c, v, runErr, nil)
+		endStoreSpan(aspan, err)
+		if err != nil {
 			s.log.WarnContext(ctx, "connection state not saved after a run", "tenant", tenant, "connection", c.ID, "error", err)
 		}
 	}
@@ -142,7 +163,8 @@ const appendWait = 200 * time.Millisecond
 // unavailable for now is tried again until ctx ends; the error is
 // returned only then: a run is never answered without its log.
 func (s *Service) recordRun(ctx context.Context, ts store.TenantStore, c *store.Connection, rd *engine.Redactor, action string, log []engine.Exchange, runErr error, took time.Duration) (string, error) {
-	l := store.RunLog{ID: newID("run"), ConnectionID: c.ID, Action: action, Origin: originOf(ctx), Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now()}
+	l := store.RunLog{ID: newID("run"), ConnectionID: c.ID, Action: action, Origin: originOf(ctx), Status: "ok", DurationMs: took.Milliseconds(), CreatedAt: s.now(),
+		RequestID: requestid.FromContext(ctx)}
 	if runErr != nil {
 		if l.Status = string(engine.TypeOf(runErr)); l.Status == "" {
 			l.Status = "error"

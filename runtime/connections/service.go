@@ -43,6 +43,7 @@ import (
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/telemetry/tracing"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/schema"
 	"github.com/membrane-dev/membrane/spec/suggest"
@@ -85,6 +86,9 @@ type Options struct {
 	// Subscriber registers subscriptions' webhooks at the apps (see
 	// SetSubscriber); nil stores them without registering.
 	Subscriber Subscriber
+	// Tracer, when set, gives each run a span, with its store writes as
+	// children; nil is off. Give the engine the same one.
+	Tracer *tracing.Tracer
 }
 
 // Connection is a connection as callers see it. Get and List return it

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/telemetry/tracing"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/schema"
@@ -22,6 +23,7 @@ import (
 type Engine struct {
 	http     *httpx.Client
 	now      func() time.Time
+	tracer   *tracing.Tracer
 	sessions sync.Map // connection id → *session
 	observer Observer
 }
@@ -35,11 +37,13 @@ type Options struct {
 	// Observer, when set, is told of every run and upstream request
 	// (metrics).
 	Observer Observer
+	// Tracer, when set, gives each upstream request a span; nil is off.
+	Tracer *tracing.Tracer
 }
 
 // New returns an Engine.
 func New(o Options) *Engine {
-	e := &Engine{http: o.HTTP, now: o.Now, observer: o.Observer}
+	e := &Engine{http: o.HTTP, now: o.Now, observer: o.Observer, tracer: o.Tracer}
 	if e.http == nil {
 		e.http = httpx.New(httpx.Config{})
 	}
@@ -443,7 +447,15 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 			}
 		}
 		start := time.Now()
-		resp, err := r.engine.http.Do(ctx, &req)
+		var resp *httpx.Response
+		var err error
+		if r.engine.tracer == nil {
+			resp, err = r.engine.http.Do(ctx, &req)
+		} else {
+			sctx, span := r.startUpstreamSpan(ctx, &req)
+			resp, err = r.engine.http.Do(sctx, &req)
+			endUpstreamSpan(span, resp, err)
+		}
 		r.record(&req, resp, err, time.Since(start))
 		countAttempts(ctx, attemptsOf(resp, err))
 		r.observeUpstream(resp, err, start)

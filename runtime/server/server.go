@@ -48,6 +48,8 @@ import (
 	"github.com/membrane-dev/membrane/runtime/oauth"
 	"github.com/membrane-dev/membrane/runtime/store"
 	"github.com/membrane-dev/membrane/runtime/telemetry/metrics"
+	"github.com/membrane-dev/membrane/runtime/telemetry/requestid"
+	"github.com/membrane-dev/membrane/runtime/telemetry/tracing"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -63,6 +65,8 @@ type Server struct {
 	PublicURL string
 	http      *httpx.Client
 	engine    *engine.Engine
+	// tracer exports spans; nil when tracing is off.
+	tracer *tracing.Tracer
 	// Webhooks is the public webhook ingress (/webhooks/…) and its
 	// counters; Inbox processes what it stores; Lifecycle subscribes,
 	// unsubscribes and renews webhooks at the apps.
@@ -119,6 +123,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged with a request's context names its request id
+	// (and trace).
+	log = slog.New(requestid.LogHandler(log.Handler()))
 	cfg.defaults()
 
 	// The workspace first: a broken spec should not touch the store.
@@ -134,6 +141,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	wc := loaded.Config
+	tracer, err := newTracer(ctx, cfg, wc, log)
+	if err != nil {
+		return nil, err
+	}
+	made := false
+	defer func() {
+		if !made { // its exporting goroutine ends with the server that failed to start
+			_ = tracer.Shutdown(context.WithoutCancel(ctx))
+		}
+	}()
 	client := httpx.New(httpx.Config{
 		AllowPrivate:    cfg.AllowPrivate || wc.AllowPrivate(),
 		AllowedNetworks: wc.AllowedNetworks(),
@@ -141,7 +158,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	met := metrics.New(metrics.Options{})
 	// One engine for every snapshot of the workspace (Swap), so login
 	// sessions and rate limits outlive a reload.
-	eng := engine.New(engine.Options{HTTP: client, Observer: met.Engine()})
+	eng := engine.New(engine.Options{HTTP: client, Observer: met.Engine(), Tracer: tracer})
 	ws := membrane.New(membrane.Options{HTTP: client, Engine: eng}, loaded)
 
 	dsn, embedded, err := cfg.storeDSN(wc)
@@ -215,7 +232,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	svc = connections.New(connections.Options{
 		Store: st, Workspace: ws, OAuth: m, OAuthClients: clients, HTTP: client,
-		Logger: log, RunLogRetention: retention, MaintainInterval: cfg.MaintainInterval,
+		Logger: log, RunLogRetention: retention, MaintainInterval: cfg.MaintainInterval, Tracer: tracer,
 	})
 
 	var returnOrigins []string
@@ -265,7 +282,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng,
+	s := &Server{cfg: cfg, log: log, Store: st, Service: svc, PublicURL: publicURL, http: client, engine: eng, tracer: tracer,
 		Verifier: verifier, DevSecret: devSecret, Metrics: met, metricsLn: metricsLn, endStreams: sync.OnceFunc(func() { close(streamsDone) })}
 	s.MCP = mcp.New(mcp.Options{Service: svc, Verifier: verifier, Logger: log, Version: cfg.Version})
 	s.gen.n.Store(1)
@@ -307,8 +324,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.root)
-	s.handler = mux
-	started = true
+	s.handler = requestid.Middleware(tracing.Middleware(tracer, mux, "/healthz", "/readyz"))
+	made, started = true, true
 	return s, nil
 }
 
@@ -434,6 +451,13 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Spans still queued get a few seconds: an unreachable collector must
+	// not hold the process.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.tracer.Shutdown(ctx); err != nil {
+		s.log.Warn("traces not all exported at shutdown", "error", err.Error())
+	}
 	if s.metricsLn != nil {
 		s.metricsLn.Close() // never served, or closed already
 	}

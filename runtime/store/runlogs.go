@@ -14,13 +14,17 @@ import (
 
 type runLogs struct{ t *tenantStore }
 
-const runLogColumns = `id, tenant, connection_id, action, status, error, duration_ms, entries, created_at, origin`
+// maxRequestID bounds a run log's request id, as the server bounds the
+// X-Request-Id it keeps.
+const maxRequestID = 128
+
+const runLogColumns = `id, tenant, connection_id, action, status, error, duration_ms, entries, created_at, origin, request_id`
 
 func scanRunLog(row scanner) (*RunLog, error) {
 	var l RunLog
 	var entries *string
 	var created int64
-	if err := row.Scan(&l.ID, &l.Tenant, &l.ConnectionID, &l.Action, &l.Status, &l.Error, &l.DurationMs, &entries, &created, &l.Origin); err != nil {
+	if err := row.Scan(&l.ID, &l.Tenant, &l.ConnectionID, &l.Action, &l.Status, &l.Error, &l.DurationMs, &entries, &created, &l.Origin, &l.RequestID); err != nil {
 		return nil, err
 	}
 	if entries != nil {
@@ -76,6 +80,9 @@ func (rl runLogs) Append(ctx context.Context, l RunLog) (*RunLog, error) {
 	} else if err := checkKey("run log id", l.ID); err != nil {
 		return nil, err
 	}
+	if len(l.RequestID) > maxRequestID {
+		return nil, fmt.Errorf("%w: run log %q: the request id is longer than %d bytes", ErrInvalid, l.ID, maxRequestID)
+	}
 	var entries *string
 	if len(l.Entries) > 0 {
 		if !json.Valid(l.Entries) {
@@ -94,8 +101,8 @@ func (rl runLogs) Append(ctx context.Context, l RunLog) (*RunLog, error) {
 		if err := ensureTenant(ctx, tx, t.key, t.store().clock()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO run_logs (`+runLogColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			l.ID, l.Tenant, l.ConnectionID, l.Action, l.Status, l.Error, l.DurationMs, entries, micros(l.CreatedAt), l.Origin)
+		_, err := tx.Exec(ctx, `INSERT INTO run_logs (`+runLogColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			l.ID, l.Tenant, l.ConnectionID, l.Action, l.Status, l.Error, l.DurationMs, entries, micros(l.CreatedAt), l.Origin, l.RequestID)
 		if err != nil && t.sc.kind(err) == sqldb.Unique {
 			return fmt.Errorf("run log %q: %w: the id is taken", l.ID, ErrConflict)
 		}
@@ -141,7 +148,7 @@ func (rl runLogs) List(ctx context.Context, f RunLogFilter) (Page[*RunLog], erro
 	}
 	q := `SELECT ` + runLogColumns + ` FROM run_logs WHERE tenant = $1`
 	args := []any{t.key}
-	for _, c := range []struct{ col, v string }{{"connection_id", f.ConnectionID}, {"action", f.Action}, {"origin", f.Origin}, {"status", f.Status}} {
+	for _, c := range []struct{ col, v string }{{"connection_id", f.ConnectionID}, {"action", f.Action}, {"origin", f.Origin}, {"status", f.Status}, {"request_id", f.RequestID}} {
 		if c.v != "" {
 			args = append(args, c.v)
 			q += fmt.Sprintf(` AND %s = $%d`, c.col, len(args))

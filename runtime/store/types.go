@@ -124,6 +124,9 @@ type RunLog struct {
 	DurationMs int64           `json:"durationMs"`
 	Entries    json.RawMessage `json:"entries,omitempty"`
 	CreatedAt  time.Time       `json:"createdAt"`
+	// RequestID is the id of the API request the run served (its
+	// X-Request-Id), as in the server's log lines and the trace.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Event is an outbox entry: something to deliver to the user's backend.
@@ -347,6 +350,7 @@ type RunLogFilter struct {
 	Action       string
 	Origin       string
 	Status       string
+	RequestID    string
 	Cursor       string
 	Limit        int
 }

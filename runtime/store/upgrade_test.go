@@ -84,6 +84,19 @@ func TestUpgradeFromPreviousSchema(t *testing.T) {
 			if got, err := acme.RunLogs().Get(ctx, poll.ID); err != nil || got.Origin != "poll" {
 				t.Fatalf("poll run log after the upgrade: %+v %v", got, err)
 			}
+			// 0008: a run log keeps the request id it was appended with,
+			// and is found by it (beside the ones from before, which have
+			// none).
+			withID, err := acme.RunLogs().Append(ctx, store.RunLog{ConnectionID: c.ID, Action: "create-contact", Status: "ok", RequestID: "req-0123456789"})
+			if err != nil {
+				t.Fatalf("run log with a request id after the upgrade: %v", err)
+			}
+			if page, err := acme.RunLogs().List(ctx, store.RunLogFilter{RequestID: "req-0123456789"}); err != nil || len(page.Items) != 1 || page.Items[0].ID != withID.ID || page.Items[0].RequestID != "req-0123456789" {
+				t.Fatalf("run logs by request id after the upgrade: %+v %v", page.Items, err)
+			}
+			if _, err := acme.RunLogs().Append(ctx, store.RunLog{Action: "x", Status: "ok", RequestID: strings.Repeat("r", 129)}); !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("a request id over 128 bytes: %v", err)
+			}
 			if d, err := cur.TakeState(ctx, "state-0123456789abcdef"); err != nil || string(d) != "pkce" {
 				t.Fatalf("oauth state after the upgrade: %q %v", d, err)
 			}

@@ -1097,6 +1097,8 @@ export interface components {
             entries?: components["schemas"]["Exchange"][];
             /** Format: date-time */
             createdAt: string;
+            /** @description The id of the API request the run served (its `X-Request-Id`), as in the server's log lines and the trace. */
+            requestId?: string;
         };
         RunLogPage: {
             items: components["schemas"]["RunLog"][];
@@ -3257,6 +3259,8 @@ export interface operations {
                 origin?: string;
                 /** @description `ok`, or an error type. */
                 status?: string;
+                /** @description Only the runs of the API request with this id (its `X-Request-Id`). */
+                requestId?: string;
                 /** @description The `next` of the previous page. */
                 cursor?: components["parameters"]["Cursor"];
                 /** @description The page size. */
