@@ -360,7 +360,7 @@ func TestIssuesDetails(t *testing.T) {
 	if !misplaced.Key || !slices.Equal(misplaced.Path, []string{"auth", "tokenUrl"}) {
 		t.Errorf("misplaced = %+v", misplaced)
 	}
-	if want := []string{"key", "label", "type", "credentials", "test", "in", "name", "value"}; !slices.Equal(misplaced.Allowed, want) {
+	if want := []string{"key", "label", "type", "credentials", "test", "info", "in", "name", "value"}; !slices.Equal(misplaced.Allowed, want) {
 		t.Errorf("allowed = %v, want %v", misplaced.Allowed, want)
 	}
 	if typo.Suggestion != "name" || typo.Pointer() != "/auth/nme" {
@@ -382,7 +382,7 @@ func TestPropertiesAt(t *testing.T) {
 		{"Connector", "https://membrane.dev/schemas/connector.schema.json#/additionalProperties",
 			[]string{"kind", "key", "name", "description", "baseUrl", "hosts", "parameters", "auth", "headers", "rateLimit", "retry", "http", "errors"}},
 		{"", "https://membrane.dev/schemas/connector.schema.json#/$defs/auth/allOf/1/then/additionalProperties",
-			[]string{"key", "label", "type", "credentials", "test", "in", "name", "value"}},
+			[]string{"key", "label", "type", "credentials", "test", "info", "in", "name", "value"}},
 		{"Action", "#/$defs/pagination/allOf/3/then/additionalProperties",
 			[]string{"type", "items", "hasMore", "limitParam", "pageSize", "maxPages", "nextCursor"}},
 		{"Action", "/$defs/request/additionalProperties",
@@ -392,7 +392,7 @@ func TestPropertiesAt(t *testing.T) {
 			[]string{"algorithm", "header", "encoding", "prefix", "secret", "payload", "signatures", "timestamp", "tolerance", "secretEncoding", "secretPrefix"}},
 		// The object holding a union: every branch's names.
 		{"Connector", "#/$defs/auth",
-			[]string{"key", "label", "type", "credentials", "grant", "authorizationUrl", "tokenUrl", "scopes", "scopeSeparator", "pkce", "authorizationParams", "clientAuth", "in", "name", "value", "username", "password", "token", "login", "headers", "query", "test"}},
+			[]string{"key", "label", "type", "credentials", "grant", "authorizationUrl", "tokenUrl", "scopes", "scopeSeparator", "pkce", "authorizationParams", "clientAuth", "in", "name", "value", "username", "password", "token", "login", "headers", "query", "test", "info"}},
 		{"Connector", "#/nope", nil},
 		{"Nope", "#/additionalProperties", nil},
 		{"Connector", "https://example.com/other.json#/additionalProperties", nil},

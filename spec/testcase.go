@@ -51,6 +51,9 @@ type TestConnection struct {
 
 // TestOverride is an inline connection override.
 type TestOverride struct {
+	// AuthMode picks one of the connector's auth modes by key, so each
+	// mode can be tested.
+	AuthMode       string                 `json:"authMode,omitempty"`
 	ConnectorPatch *tree.Value            `json:"connectorPatch,omitempty"`
 	Actions        map[string]*tree.Value `json:"actions,omitempty"`
 }

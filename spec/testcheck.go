@@ -109,6 +109,12 @@ func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, no
 	if conn == nil || conn.Override == nil {
 		return
 	}
+	if m := conn.Override.AuthMode; m != "" {
+		if c := ws.Connectors[connector]; c != nil && c.AuthMode(m) == nil {
+			keys := c.AuthModeKeys()
+			diags.Errorf(node.Get("override").Get("authMode").Pos, "unknown-reference", "connector %q has no auth mode %q; its modes are %s%s", connector, m, strings.Join(keys, ", "), suggest.DidYouMean(m, keys))
+		}
+	}
 	patches := node.Get("override").Get("actions")
 	for _, key := range sortedKeys(conn.Override.Actions) {
 		if ws.Action(connector, key) == nil && !ws.broken[KindAction+"/"+connector+"/"+key] {
@@ -120,15 +126,19 @@ func checkTestOverride(ws *Workspace, connector string, conn *TestConnection, no
 // checkTestCredentials reports the credentials a connector requires that a
 // case does not give: a run without them fails at its first request.
 func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *tree.Value, diags *diag.List) {
-	if c == nil || c.Auth == nil || c.Auth.Type == AuthNone {
+	if c == nil {
 		return
+	}
+	a := c.AuthMode(testAuthMode(t.Connection, tc.Connection))
+	if a == nil || a.Type == AuthNone {
+		return // no auth, or a mode checkTestOverride reports
 	}
 	creds := tc.Connection.credentials()
 	if creds == nil {
 		creds = t.Connection.credentials()
 	}
 	var missing []string
-	for _, name := range schemaRequired(CredentialsSchema(c.Auth)) {
+	for _, name := range schemaRequired(CredentialsSchema(a)) {
 		if creds.Get(name) == nil {
 			missing = append(missing, name)
 		}
@@ -137,6 +147,17 @@ func checkTestCredentials(c *Connector, t *ConnectorTest, tc *TestCase, node *tr
 		diags.Errorf(node.Get("name").Pos, "missing-field", "case %q gives no credentials %s, which connector %q requires; add `connection: {credentials: {%s: …}}` to the case or the file (env:NAME reads a variable under --record)",
 			tc.Name, strings.Join(missing, ", "), c.Key, missing[0])
 	}
+}
+
+// testAuthMode is the auth mode a case runs with: its own override's,
+// else its file's, else "" (the connector's first).
+func testAuthMode(file, own *TestConnection) string {
+	for _, c := range []*TestConnection{own, file} {
+		if c != nil && c.Override != nil && c.Override.AuthMode != "" {
+			return c.Override.AuthMode
+		}
+	}
+	return ""
 }
 
 func (c *TestConnection) credentials() *tree.Value {

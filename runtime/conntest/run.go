@@ -195,6 +195,7 @@ func (r *Runner) connection(c Case) (engine.Connection, []*spec.ConnectionOverri
 			Kind:           spec.KindConnectionOverride,
 			Connector:      c.Test.Connector,
 			Tenant:         conn.Tenant,
+			AuthMode:       merged.Override.AuthMode,
 			ConnectorPatch: merged.Override.ConnectorPatch,
 			Actions:        merged.Override.Actions,
 		})
