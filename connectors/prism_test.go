@@ -48,7 +48,11 @@ type prismSuite struct {
 	Credentials map[string]any    `yaml:"credentials"`
 	Parameters  map[string]any    `yaml:"parameters"`
 	Prefer      map[string]string `yaml:"prefer"`
-	Cases       []prismCase       `yaml:"cases"`
+	// Headers replace the connector's headers of these names for every
+	// case, the connection test too: for a description that contradicts
+	// itself (PagerDuty requires an Accept its answers do not declare).
+	Headers map[string]string `yaml:"headers"`
+	Cases   []prismCase       `yaml:"cases"`
 }
 
 // prismCase is one run against Prism.
@@ -272,12 +276,19 @@ func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCa
 	// A file override, as `membrane run --base-url` gives: the connector
 	// goes to Prism, with Prism's Prefer header when the case has one.
 	patch := map[string]any{"baseUrl": baseURL}
+	headers := map[string]any{}
+	for k, v := range s.Headers {
+		headers[k] = v
+	}
 	if len(prefer) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(prefer)) {
 			parts = append(parts, k+"="+prefer[k])
 		}
-		patch["headers"] = map[string]any{"Prefer": strings.Join(parts, ", ")}
+		headers["Prefer"] = strings.Join(parts, ", ")
+	}
+	if len(headers) > 0 {
+		patch["headers"] = headers
 	}
 	doc := map[string]any{"kind": "ConnectionOverride", "connector": s.Connector, "connectorPatch": patch}
 	if c.Override.Actions != nil {

@@ -164,12 +164,18 @@ func Subset(doc []byte, prefixes []string) ([]byte, error) {
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if ref, ok := v["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/") && !reached[ref] {
-				reached[ref] = true
-				parts := strings.SplitN(strings.TrimPrefix(ref, "#/components/"), "/", 2)
-				if len(parts) == 2 {
-					if m, ok := comps[parts[0]].(map[string]any); ok {
-						walk(m[unescapePointer(parts[1])])
+			if ref, ok := v["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/") {
+				// A ref may point inside a component (PagerDuty:
+				// #/components/responses/Conflict/content/...): the
+				// whole component is kept.
+				parts := strings.SplitN(strings.TrimPrefix(ref, "#/components/"), "/", 3)
+				if len(parts) >= 2 {
+					top := "#/components/" + parts[0] + "/" + parts[1]
+					if !reached[top] {
+						reached[top] = true
+						if m, ok := comps[parts[0]].(map[string]any); ok {
+							walk(m[unescapePointer(parts[1])])
+						}
 					}
 				}
 			}

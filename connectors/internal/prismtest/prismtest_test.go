@@ -251,3 +251,41 @@ func TestSubset(t *testing.T) {
 		t.Errorf("%d %s: /broken is served by the subset: %q", status, body, why)
 	}
 }
+
+// A $ref into a component's inside (PagerDuty's ArgumentError refers to
+// #/components/responses/Conflict/content/application~1json/schema) keeps
+// the whole component, and what it refers to, in a subset.
+func TestSubsetKeepsComponentsReachedInside(t *testing.T) {
+	doc := []byte(`{"openapi":"3.0.0","info":{"title":"t","version":"1"},
+	 "paths":{"/a":{"get":{"responses":{"400":{"$ref":"#/components/responses/Arg"}}}},"/b":{}},
+	 "components":{
+	  "responses":{
+	   "Arg":{"description":"x","content":{"application/json":{"schema":{"$ref":"#/components/responses/Conflict/content/application~1json/schema"}}}},
+	   "Conflict":{"description":"y","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Err"}}}},
+	   "Unused":{"description":"z"}},
+	  "schemas":{"Err":{"type":"object"},"Other":{"type":"string"}}}}`)
+	b, err := prismtest.Subset(doc, []string{"/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub struct {
+		Components struct {
+			Responses map[string]any
+			Schemas   map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &sub); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Arg", "Conflict"} {
+		if sub.Components.Responses[name] == nil {
+			t.Errorf("response %s dropped; kept %v", name, sub.Components.Responses)
+		}
+	}
+	if sub.Components.Schemas["Err"] == nil {
+		t.Errorf("schema Err (reached through Conflict) dropped; kept %v", sub.Components.Schemas)
+	}
+	if sub.Components.Responses["Unused"] != nil || sub.Components.Schemas["Other"] != nil {
+		t.Errorf("unreached components kept: %+v", sub.Components)
+	}
+}
