@@ -195,7 +195,8 @@ func TestOverrides(t *testing.T) {
 func TestCatalogueAndOAuth(t *testing.T) {
 	_, c, ctx := setup(t)
 	cs := must[[]client.ConnectorInfo](t)(c.ListConnectors(ctx))
-	if len(cs) != 2 || cs[0].Key != "crm" || cs[0].Auth.Type != "apiKey" || len(cs[0].CredentialsSchema) == 0 {
+	if len(cs) != 3 || cs[0].Key != "crm" || cs[0].Auth.Type != "apiKey" || len(cs[0].CredentialsSchema) == 0 ||
+		cs[1].Key != "deskcrm" || len(cs[1].AuthModes) != 2 || cs[1].AuthModes[1].Key != "api-key" {
 		t.Fatalf("connectors %+v", cs)
 	}
 	one := must[*client.ConnectorInfo](t)(c.GetConnector(ctx, "oauthcrm"))

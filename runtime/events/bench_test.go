@@ -84,7 +84,7 @@ recordSchema:
 polling:
   mode: fullScan
   request: {path: /contacts}
-  pagination: {type: cursor, param: after, items: "${ response.body.data }", nextCursor: "${ response.body.next }"}
+  pagination: {type: cursor, param: after, items: "${ response.body.data == null ? [] : response.body.data }", nextCursor: "${ response.body.next }"}
   id: ${ record.id }
 record:
   id: ${ record.id }

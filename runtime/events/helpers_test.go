@@ -157,7 +157,7 @@ key: contacts-scan
 implements: contact-changed
 polling:
   request: {path: /contacts}
-  pagination: {type: cursor, param: after, items: "${ response.body.data }", nextCursor: "${ response.body.next }"}
+  pagination: {type: cursor, param: after, items: "${ response.body.data == null ? [] : response.body.data }", nextCursor: "${ response.body.next }"}
   id: ${ record.?id.orValue(null) }
   updatedAt: ${ record.updated_at }
   deleted: ${ record.?archived.orValue(false) }
@@ -173,7 +173,7 @@ polling:
   mode: fullScan
   baseline: false
   request: {path: /contacts}
-  pagination: {type: cursor, param: after, items: "${ response.body.data }", nextCursor: "${ response.body.next }"}
+  pagination: {type: cursor, param: after, items: "${ response.body.data == null ? [] : response.body.data }", nextCursor: "${ response.body.next }"}
   id: ${ record.id }
 record:
   id: ${ record.id }
@@ -185,7 +185,7 @@ key: contacts-since
 implements: contact-changed
 polling:
   request: {path: /contacts, query: {since: "${ state.?cursor.orValue('') }"}}
-  pagination: {type: cursor, param: after, items: "${ response.body.data }", nextCursor: "${ response.body.next }"}
+  pagination: {type: cursor, param: after, items: "${ response.body.data == null ? [] : response.body.data }", nextCursor: "${ response.body.next }"}
   id: ${ record.id }
   updatedAt: ${ record.updated_at }
   deleted: ${ record.?archived.orValue(false) }

@@ -22,9 +22,10 @@ type Place struct {
 func Places() []Place {
 	stepExtra := []string{VarVars}
 	return []Place{
-		{"Connector", []string{"baseUrl", "headers", "auth.test"}, varsConnector, ""},
+		{"Connector", []string{"baseUrl"}, varsConnector, ""},
+		{"Connector headers", []string{"headers"}, varsConnHeaders, "`credentials` are readable here (a second header a vendor wants), never in `baseUrl`: they go only where the file sends them."},
 		{"Connector errors and retry", []string{"errors[].when", "errors[].message", "retry.when", "retry.after"}, varsConnError, "`when` of an error rule is evaluated on every response (a 200 too) unless `status` narrows it."},
-		{"Auth", []string{"auth.authorizationUrl", "auth.tokenUrl", "auth.value", "auth.username", "auth.password", "auth.token", "auth.login.request"}, varsAuth, ""},
+		{"Auth", []string{"auth.authorizationUrl", "auth.tokenUrl", "auth.value", "auth.username", "auth.password", "auth.token", "auth.login.request", "auth.test"}, varsAuth, ""},
 		{"Auth session", []string{"auth.headers", "auth.query"}, varsSession, ""},
 		{"Auth login response", []string{"auth.login.token", "auth.login.expiresIn"}, varsLoginResp, ""},
 		{"Auth info", []string{"auth.info"}, varsConnError, "`response` is the auth.test response; the result is stored as `connection.info`."},
