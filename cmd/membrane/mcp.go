@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,7 +12,6 @@ import (
 	"github.com/membrane-dev/membrane/runtime/reload"
 	"github.com/membrane-dev/membrane/runtime/server"
 	"github.com/membrane-dev/membrane/runtime/tenancy"
-	"github.com/membrane-dev/membrane/spec/diag"
 )
 
 // defaultTokenEnv is where `membrane mcp` finds the tenant token.
@@ -54,14 +52,9 @@ func newMCPCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Version = version
-			s, err := server.New(ctx, cfg, log)
-			var le *server.LoadError
-			if errors.As(err, &le) {
-				_ = diag.Write(cmd.ErrOrStderr(), "text", le.Diagnostics)
-				return &exitError{code: exitFail, msg: "the workspace has errors; fix them and start again"}
-			}
+			s, err := startServer(ctx, cmd, cfg, log)
 			if err != nil {
-				return &exitError{code: exitFail, msg: err.Error()}
+				return err
 			}
 			defer s.Close()
 			who, err := mcpTenant(s, tokenEnv, tenant)

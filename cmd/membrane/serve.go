@@ -60,14 +60,9 @@ func newServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Version = version
-			s, err := server.New(ctx, cfg, log)
-			var le *server.LoadError
-			if errors.As(err, &le) {
-				_ = diag.Write(cmd.ErrOrStderr(), "text", le.Diagnostics)
-				return &exitError{code: exitFail, msg: "the workspace has errors; fix them and start again"}
-			}
+			s, err := startServer(ctx, cmd, cfg, log)
 			if err != nil {
-				return &exitError{code: exitFail, msg: err.Error()}
+				return err
 			}
 			defer s.Close()
 			if err := s.ListenAndServe(ctx); err != nil {
@@ -118,4 +113,19 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// startServer makes the server of serve and mcp: a workspace with errors
+// is reported file:line:col on stderr, as validate reports it.
+func startServer(ctx context.Context, cmd *cobra.Command, cfg server.Config, log *slog.Logger) (*server.Server, error) {
+	s, err := server.New(ctx, cfg, log)
+	var le *server.LoadError
+	if errors.As(err, &le) {
+		_ = diag.Write(cmd.ErrOrStderr(), "text", le.Diagnostics)
+		return nil, &exitError{code: exitFail, msg: "the workspace has errors; fix them and start again"}
+	}
+	if err != nil {
+		return nil, &exitError{code: exitFail, msg: err.Error()}
+	}
+	return s, nil
 }
