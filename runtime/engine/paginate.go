@@ -206,13 +206,7 @@ func (r *run) walkPages(ctx context.Context, cr *compile.Request, pg *compile.Pa
 		}
 		items, ok := itemsV.([]any)
 		if !ok {
-			what := fmt.Sprintf("%T", itemsV)
-			if itemsV == nil {
-				// Taking null for an empty page would end the walk on a
-				// misspelt field, silently.
-				what = "null"
-			}
-			return nil, &Error{Type: ErrUpstream, Status: intOf(resp["status"]), Message: fmt.Sprintf("%s: pagination items gave %s, not a list; if the API leaves the list out of an empty page, write ${ ….orValue([]) }", src.Items.Pos, what)}
+			return nil, &Error{Type: ErrUpstream, Status: intOf(resp["status"]), Message: itemsNotAList(src.Items, itemsV)}
 		}
 		if err := fn(items, rvars); err != nil {
 			return nil, err
@@ -308,4 +302,19 @@ func nextLink(resp map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// itemsNotAList says what a pagination items expression gave instead of a
+// list, and how to write it for an API that sends an empty page that way.
+// Null is not taken for an empty page: a misspelt field would end every
+// walk after one page, silently.
+func itemsNotAList(t spec.Template, v any) string {
+	x := strings.TrimSpace(t.Source)
+	if inner, ok := strings.CutPrefix(x, "${"); ok && strings.HasSuffix(inner, "}") {
+		x = strings.TrimSpace(strings.TrimSuffix(inner, "}"))
+	}
+	if v != nil {
+		return fmt.Sprintf("%s: pagination items gave %s, not a list; point it at the page's list of records", t.Pos, describeValue(v))
+	}
+	return fmt.Sprintf("%s: pagination items gave null, not a list. Check the field's name; if the API sends null for an empty page, write ${ %s == null ? [] : %s }, and if it leaves the field out, ${ <map>.?<field>.orValue([]) }", t.Pos, x, x)
 }

@@ -196,7 +196,50 @@ pagination: {type: cursor, items: "${ response.body.results }", nextCursor: "${ 
 `,
 	})
 	got := e.runErr(t, membrane.RunRequest{Action: "list"}, engine.ErrUpstream)
-	if !strings.Contains(got.Message, "list.yaml:5:") || !strings.Contains(got.Message, "gave null, not a list") || !strings.Contains(got.Message, "orValue([])") {
+	const advice = "${ response.body.results == null ? [] : response.body.results }"
+	if !strings.Contains(got.Message, "list.yaml:5:") || !strings.Contains(got.Message, "gave null, not a list") || !strings.Contains(got.Message, advice) {
+		t.Errorf("message = %q", got.Message)
+	}
+
+	// The expression the error suggests reads the null page as empty.
+	srv2 := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			writeJSON(w, 200, map[string]any{"results": []any{map[string]any{"id": 1}}, "next": "c"})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"results": nil, "next": nil})
+	})
+	e = load(t, srv2.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"list.yaml": `kind: Action
+connector: test
+key: list
+request: {path: /x}
+pagination: {type: cursor, items: "` + advice + `", nextCursor: "${ response.body.next }", param: c}
+`,
+	})
+	out := e.mustRun(t, membrane.RunRequest{Action: "list"})
+	if items, _ := out.([]any); len(items) != 1 || srv2.n() != 2 {
+		t.Errorf("with the suggested items: output %v after %d requests, want one item after 2", out, srv2.n())
+	}
+}
+
+// items giving something other than a list names its JSON kind.
+func TestPaginationItemsObjectIsAnError(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{"results": map[string]any{"a": 1}})
+	})
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"list.yaml": `kind: Action
+connector: test
+key: list
+request: {path: /x}
+pagination: {type: cursor, items: "${ response.body.results }", nextCursor: "${ null }", param: c}
+`,
+	})
+	got := e.runErr(t, membrane.RunRequest{Action: "list"}, engine.ErrUpstream)
+	if !strings.Contains(got.Message, "list.yaml:5:") || !strings.Contains(got.Message, "gave an object, not a list") {
 		t.Errorf("message = %q", got.Message)
 	}
 }
