@@ -346,6 +346,9 @@ type Request struct {
 	Body *tree.Value `json:"body,omitempty"`
 	// Encoding of the body: json (default), form, text or multipart.
 	Encoding string `json:"encoding,omitempty"`
+	// FormLists is how a form body writes a list: indexed (a[0]=x, the
+	// default), brackets (a[]=x) or repeat (a=x&a=y).
+	FormLists string `json:"formLists,omitempty"`
 	// ResponseFormat is how a successful response's body is read: auto
 	// (by its content type) or base64 (its bytes, for a download).
 	ResponseFormat string `json:"responseFormat,omitempty"`

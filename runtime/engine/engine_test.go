@@ -214,6 +214,46 @@ request:
 	}
 }
 
+// formLists writes a form body's lists the way the API reads them: a
+// list sent indexed to an API that wants the key repeated (Twilio's
+// MediaUrl) is read as no list at all.
+func TestFormLists(t *testing.T) {
+	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{"ok": true})
+	})
+	action := func(key, lists string) string {
+		s := "kind: Action\nconnector: test\nkey: " + key + "\nrequest:\n  method: POST\n  path: /form\n  encoding: form\n"
+		if lists != "" {
+			s += "  formLists: " + lists + "\n"
+		}
+		return s + "  body:\n    MediaUrl: ${ input.urls }\n    meta: {tags: [x, y]}\n"
+	}
+	e := load(t, srv.URL, map[string]string{
+		"connector.yaml": connector(""),
+		"indexed.yaml":   action("indexed", ""),
+		"brackets.yaml":  action("brackets", "brackets"),
+		"repeat.yaml":    action("repeat", "repeat"),
+	})
+	urls := []any{"https://a.example/1.png", "https://a.example/2.png"}
+	for _, key := range []string{"indexed", "brackets", "repeat"} {
+		e.mustRun(t, membrane.RunRequest{Action: key, Input: map[string]any{"urls": urls}})
+	}
+	want := map[string]string{
+		"indexed":  "MediaUrl%5B0%5D=https%3A%2F%2Fa.example%2F1.png&MediaUrl%5B1%5D=https%3A%2F%2Fa.example%2F2.png&meta%5Btags%5D%5B0%5D=x&meta%5Btags%5D%5B1%5D=y",
+		"brackets": "MediaUrl%5B%5D=https%3A%2F%2Fa.example%2F1.png&MediaUrl%5B%5D=https%3A%2F%2Fa.example%2F2.png&meta%5Btags%5D%5B%5D=x&meta%5Btags%5D%5B%5D=y",
+		"repeat":   "MediaUrl=https%3A%2F%2Fa.example%2F1.png&MediaUrl=https%3A%2F%2Fa.example%2F2.png&meta%5Btags%5D=x&meta%5Btags%5D=y",
+	}
+	reqs := srv.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("server saw %d requests", len(reqs))
+	}
+	for i, key := range []string{"indexed", "brackets", "repeat"} {
+		if reqs[i].Body != want[key] {
+			t.Errorf("%s: body\n %s\nwant\n %s", key, reqs[i].Body, want[key])
+		}
+	}
+}
+
 func TestInvalidInputListsEveryViolationAndSendsNothing(t *testing.T) {
 	srv := newAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, map[string]any{}) })
 	e := load(t, srv.URL, map[string]string{"connector.yaml": connector(""), "create.yaml": createThing})

@@ -170,7 +170,11 @@ func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars ma
 			hs.set("Content-Type", "application/json")
 		}
 	} else if cr.Body != nil || (len(extra) > 0 && extraIn == "body") {
-		b, ct, err := encodeBody(body, cr.Encoding)
+		formLists := ""
+		if cr.Src != nil {
+			formLists = cr.Src.FormLists
+		}
+		b, ct, err := encodeBody(body, cr.Encoding, formLists)
 		if err != nil {
 			return nil, &Error{Type: ErrExpression, Message: fmt.Sprintf("%s: cannot encode the body as %s: %v", bodyPos(cr), cr.Encoding, err)}
 		}
@@ -330,11 +334,11 @@ func addQuery(q url.Values, name string, v any) {
 func text(v any) string { return compile.ScalarText(v) }
 
 // encodeBody writes the body in the request's encoding.
-func encodeBody(v any, encoding string) ([]byte, string, error) {
+func encodeBody(v any, encoding, formLists string) ([]byte, string, error) {
 	switch encoding {
 	case "form":
 		vals := url.Values{}
-		if err := flattenForm(vals, "", v); err != nil {
+		if err := flattenForm(vals, "", v, formLists); err != nil {
 			return nil, "", err
 		}
 		return []byte(encodeSorted(vals)), "application/x-www-form-urlencoded", nil
@@ -351,8 +355,9 @@ func encodeBody(v any, encoding string) ([]byte, string, error) {
 }
 
 // flattenForm writes nested values in the bracket form most form APIs read:
-// a[b]=1, list[0]=x. Nulls are left out.
-func flattenForm(vals url.Values, prefix string, v any) error {
+// a[b]=1, and a list as lists says: list[0]=x (indexed, the default),
+// list[]=x (brackets) or list=x repeated (repeat). Nulls are left out.
+func flattenForm(vals url.Values, prefix string, v any, lists string) error {
 	switch t := v.(type) {
 	case nil:
 	case map[string]any:
@@ -361,13 +366,20 @@ func flattenForm(vals url.Values, prefix string, v any) error {
 			if prefix != "" {
 				key = prefix + "[" + k + "]"
 			}
-			if err := flattenForm(vals, key, x); err != nil {
+			if err := flattenForm(vals, key, x, lists); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for i, x := range t {
-			if err := flattenForm(vals, prefix+"["+strconv.Itoa(i)+"]", x); err != nil {
+			key := prefix + "[" + strconv.Itoa(i) + "]"
+			switch lists {
+			case "brackets":
+				key = prefix + "[]"
+			case "repeat":
+				key = prefix
+			}
+			if err := flattenForm(vals, key, x, lists); err != nil {
 				return err
 			}
 		}

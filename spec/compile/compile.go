@@ -381,6 +381,9 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 	if r.Encoding == "multipart" {
 		checkMultipart(r.Body, diags)
 	}
+	if r.FormLists != "" && r.Encoding != "form" {
+		diags.Errorf(r.Pos, "invalid-value", "request.formLists says how a form body writes a list, but this request's encoding is %s; set encoding: form, or remove formLists", orDefault(r.Encoding, "json"))
+	}
 	if cr.Path != nil {
 		cr.PathParts = compilePathParts(s, r.Path, vars)
 	}
