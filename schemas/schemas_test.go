@@ -386,7 +386,7 @@ func TestPropertiesAt(t *testing.T) {
 		{"Action", "#/$defs/pagination/allOf/3/then/additionalProperties",
 			[]string{"type", "items", "hasMore", "limitParam", "pageSize", "maxPages", "nextCursor"}},
 		{"Action", "/$defs/request/additionalProperties",
-			[]string{"method", "path", "query", "headers", "body", "encoding", "responseFormat", "idempotencyKey"}},
+			[]string{"method", "path", "query", "headers", "body", "encoding", "formLists", "responseFormat", "idempotencyKey"}},
 		// A schema URL without the keyword, as in ValidationError.SchemaURL.
 		{"Event", "https://membrane.dev/schemas/event.schema.json#/$defs/signature",
 			[]string{"algorithm", "header", "encoding", "prefix", "secret", "payload", "signatures", "timestamp", "tolerance", "secretEncoding", "secretPrefix"}},
