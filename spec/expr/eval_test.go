@@ -232,3 +232,28 @@ func TestEvalConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// On a value without a schema (a response body), a field holding null is
+// present, as CEL has it: the reference documents this, and the cel.bind
+// form it gives for a default that also covers null.
+func TestNullFieldOfAnUntypedValue(t *testing.T) {
+	env := testEnv(t)
+	vars := testVars(t)
+	tests := []struct {
+		body, src string
+		want      any
+	}{
+		{`{"message": null}`, "${ has(response.body.message) }", true},
+		{`{"message": null}`, "${ response.body.?message.orValue('none') }", nil},
+		{`{"message": null}`, "${ cel.bind(m, response.body.?message.orValue(null), m == null ? 'none' : m) }", "none"},
+		{`{}`, "${ cel.bind(m, response.body.?message.orValue(null), m == null ? 'none' : m) }", "none"},
+		{`{"message": "hi"}`, "${ cel.bind(m, response.body.?message.orValue(null), m == null ? 'none' : m) }", "hi"},
+	}
+	for _, tt := range tests {
+		vars["response"].(map[string]any)["body"] = decodeJSON(t, tt.body)
+		got, err := mustCompile(t, env, tt.src, nil).Eval(vars)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s over %s = %#v, %v; want %#v", tt.src, tt.body, got, err, tt.want)
+		}
+	}
+}

@@ -59,7 +59,11 @@ is not declared is a ` + "`membrane validate`" + ` error at its line and column.
 ## Null, optional fields and dyn
 
 - JSON ` + "`null`" + ` is a value: declared scalars, lists and maps are nullable, so
-  ` + "`input.name == null`" + ` type-checks. ` + "`has(x.f)`" + ` and ` + "`.?f`" + ` treat a null field as absent.
+  ` + "`input.name == null`" + ` type-checks. On a value a schema types (` + "`input`" + `, a called
+  action's output), ` + "`has(x.f)`" + ` and ` + "`.?f`" + ` treat a null field as absent. On one
+  without a schema (` + "`response.body`" + `, ` + "`request.body`" + `), a field holding null is
+  present, as in CEL: ` + "`.?f.orValue(d)`" + ` gives null there; for a default that also
+  covers null write ` + "`${ cel.bind(m, response.body.?message.orValue(null), m == null ? 'none' : m) }`" + `.
 - ` + "`x.?f`" + ` selects an optional field, ` + "`m[?k]`" + ` an optional key or index; ` + "`.orValue(v)`" + `
   gives v when absent: ` + "`${ response.body.?paging.?next.?after.orValue(null) }`" + `.
 - Selecting a field an object type does not declare is a load-time error;
