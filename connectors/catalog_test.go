@@ -31,4 +31,21 @@ func TestCatalogPage(t *testing.T) {
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Errorf("docs/catalog.md is stale; run go generate ./connectors and commit it")
 	}
+
+	// The README's block, linked from the README's directory.
+	var summary bytes.Buffer
+	if err := catalog.WriteSummary(&summary, c, ".."); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := catalog.Splice(readme, summary.String())
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	if !bytes.Equal(fresh, readme) {
+		t.Errorf("README.md's catalogue block is stale; run go generate ./connectors and commit it")
+	}
 }

@@ -16,6 +16,7 @@ package connectors
 // is stale.
 //
 //go:generate go run ../cmd/membrane catalog --format markdown --made-by "go generate ./connectors" --vendor-cases testdata/prism -o ../docs/catalog.md .
+//go:generate go run ../cmd/membrane catalog --format summary --vendor-cases testdata/prism --into ../README.md .
 
 import "embed"
 

@@ -27,8 +27,11 @@ type Catalog struct {
 
 // Connector is one connector's line of the catalogue.
 type Connector struct {
-	Key         string   `json:"key"`
-	Name        string   `json:"name"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// Dir is the directory of the connector's file, as the workspace was
+	// loaded (relative when it was given relative).
+	Dir         string   `json:"-"`
 	Description string   `json:"description,omitempty"`
 	AuthModes   []string `json:"authModes"`
 	Actions     []string `json:"actions"`
@@ -61,7 +64,7 @@ func Build(ws *spec.Workspace, vendorCases string) (*Catalog, error) {
 	for _, key := range sortedKeys(ws.Connectors) {
 		con := ws.Connectors[key]
 		line := Connector{
-			Key: key, Name: cmp.Or(con.Name, key), Description: con.Description,
+			Key: key, Name: cmp.Or(con.Name, key), Description: con.Description, Dir: filepath.Dir(con.File),
 			AuthModes: authModes(con), Actions: []string{}, Events: []string{}, Implements: []string{},
 		}
 		for _, ak := range sortedKeys(ws.Actions[key]) {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -81,4 +82,83 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// WriteSummary writes the catalogue's short form for a README: one line a
+// connector (linked to its directory, where its README is, from the
+// directory from) with its counts, then each universal action and event
+// with its implementers.
+func WriteSummary(w io.Writer, c *Catalog, from string) error {
+	var b strings.Builder
+	b.WriteString("| connector | actions | events | universal | offline cases | vendor-description cases |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|\n")
+	for _, con := range c.Connectors {
+		vendor := "—"
+		if con.VendorCases > 0 {
+			vendor = fmt.Sprint(con.VendorCases)
+		}
+		fmt.Fprintf(&b, "| [%s](%s) | %d | %d | %d | %d | %s |\n", cell(con.Name), link(from, con.Dir),
+			len(con.Actions), len(con.Events), len(con.Implements), con.OfflineCases, vendor)
+	}
+	b.WriteString("\n")
+	for _, kind := range []string{"action", "event"} {
+		fmt.Fprintf(&b, "Universal %ss and their implementers:\n\n", kind)
+		for _, u := range c.Universal {
+			if u.Kind != kind {
+				continue
+			}
+			impl := "none yet"
+			if len(u.Implementers) > 0 {
+				impl = strings.Join(u.Implementers, ", ")
+			}
+			fmt.Fprintf(&b, "- `%s` (%d): %s\n", u.Key, len(u.Implementers), impl)
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, strings.TrimSuffix(b.String(), "\n"))
+	return err
+}
+
+// The markers around the block of a document that `membrane catalog
+// --into` rewrites; the rest of the document is left as it is.
+const (
+	BeginMarker = "<!-- membrane catalog: generated, do not edit -->"
+	EndMarker   = "<!-- end membrane catalog -->"
+)
+
+// Splice replaces what lies between the markers of doc with block. Each
+// marker must be there once, the begin marker first.
+func Splice(doc []byte, block string) ([]byte, error) {
+	s := string(doc)
+	begin, end := strings.Index(s, BeginMarker), strings.Index(s, EndMarker)
+	switch {
+	case begin < 0 || end < 0:
+		return nil, fmt.Errorf("the file has no block to rewrite: put the lines %q and %q where the catalogue goes", BeginMarker, EndMarker)
+	case strings.Count(s, BeginMarker) > 1 || strings.Count(s, EndMarker) > 1:
+		return nil, fmt.Errorf("the file has more than one %q or %q; keep one of each", BeginMarker, EndMarker)
+	case end < begin:
+		return nil, fmt.Errorf("%q comes before %q; swap them", EndMarker, BeginMarker)
+	}
+	var b strings.Builder
+	b.WriteString(s[:begin+len(BeginMarker)])
+	b.WriteString("\n\n")
+	b.WriteString(strings.TrimSpace(block))
+	b.WriteString("\n\n")
+	b.WriteString(s[end:])
+	return []byte(b.String()), nil
+}
+
+// link is dir as a relative link from the directory from, with forward
+// slashes; dir as it is when either cannot be made absolute.
+func link(from, dir string) string {
+	absFrom, err1 := filepath.Abs(from)
+	absDir, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return filepath.ToSlash(dir)
+	}
+	rel, err := filepath.Rel(absFrom, absDir)
+	if err != nil {
+		return filepath.ToSlash(dir)
+	}
+	return filepath.ToSlash(rel)
 }
