@@ -127,25 +127,39 @@ const (
 )
 
 // Splice replaces what lies between the markers of doc with block. Each
-// marker must be there once, the begin marker first.
+// marker is a line of its own (so prose may name it), there once, the
+// begin marker first.
 func Splice(doc []byte, block string) ([]byte, error) {
 	s := string(doc)
-	begin, end := strings.Index(s, BeginMarker), strings.Index(s, EndMarker)
+	begins, ends := markerLines(s, BeginMarker), markerLines(s, EndMarker)
 	switch {
-	case begin < 0 || end < 0:
-		return nil, fmt.Errorf("the file has no block to rewrite: put the lines %q and %q where the catalogue goes", BeginMarker, EndMarker)
-	case strings.Count(s, BeginMarker) > 1 || strings.Count(s, EndMarker) > 1:
-		return nil, fmt.Errorf("the file has more than one %q or %q; keep one of each", BeginMarker, EndMarker)
-	case end < begin:
+	case len(begins) == 0 || len(ends) == 0:
+		return nil, fmt.Errorf("the file has no block to rewrite: put the lines %q and %q, each on a line of its own, where the catalogue goes", BeginMarker, EndMarker)
+	case len(begins) > 1 || len(ends) > 1:
+		return nil, fmt.Errorf("the file has more than one line %q or %q; keep one of each", BeginMarker, EndMarker)
+	case ends[0] < begins[0]:
 		return nil, fmt.Errorf("%q comes before %q; swap them", EndMarker, BeginMarker)
 	}
 	var b strings.Builder
-	b.WriteString(s[:begin+len(BeginMarker)])
+	b.WriteString(s[:begins[0]+len(BeginMarker)])
 	b.WriteString("\n\n")
 	b.WriteString(strings.TrimSpace(block))
 	b.WriteString("\n\n")
-	b.WriteString(s[end:])
+	b.WriteString(s[ends[0]:])
 	return []byte(b.String()), nil
+}
+
+// markerLines gives the offsets of the lines of s that are marker alone.
+func markerLines(s, marker string) []int {
+	var at []int
+	for off := 0; off < len(s); {
+		line, _, _ := strings.Cut(s[off:], "\n")
+		if strings.TrimRight(line, "\r") == marker {
+			at = append(at, off)
+		}
+		off += len(line) + 1
+	}
+	return at
 }
 
 // link is dir as a relative link from the directory from, with forward
