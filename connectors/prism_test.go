@@ -52,6 +52,10 @@ type prismSuite struct {
 	// case, the connection test too: for a description that contradicts
 	// itself (PagerDuty requires an Accept its answers do not declare).
 	Headers map[string]string `yaml:"headers"`
+	// Offline names the actions Prism cannot check, each with why (a
+	// description that refuses the request the API documents): their
+	// requests are tested offline only.
+	Offline map[string]string `yaml:"offline"`
 	Cases   []prismCase       `yaml:"cases"`
 }
 
@@ -166,6 +170,12 @@ func TestPrismCoverage(t *testing.T) {
 		if ws.Connectors[key].Auth != nil && ws.Connectors[key].Auth.Test != nil && !have[connectionTest] {
 			t.Errorf("%s/%s.yaml: no case runs the connection test (action: %s)", prismCaseDir, key, connectionTest)
 		}
+		for a, why := range s.Offline {
+			if ws.Actions[key][a] == nil || strings.TrimSpace(why) == "" || have[a] {
+				t.Errorf("%s/%s.yaml: offline names %q, which must be an action of %s without a case, with the reason", prismCaseDir, key, a, key)
+			}
+			have[a] = true
+		}
 		for _, a := range slices.Sorted(maps.Keys(ws.Actions[key])) {
 			if !have[a] {
 				t.Errorf("%s/%s.yaml: action %q has no Prism case", prismCaseDir, key, a)
@@ -276,6 +286,16 @@ func runPrismCase(t *testing.T, rt *membrane.Workspace, s *prismSuite, c prismCa
 	// A file override, as `membrane run --base-url` gives: the connector
 	// goes to Prism, with Prism's Prefer header when the case has one.
 	patch := map[string]any{"baseUrl": baseURL}
+	// The connector's servers go to Prism too: Prism serves every path
+	// of the description without its servers' base paths (Box's
+	// /files/content, described on upload.box.com/api/2.0).
+	if c := rt.Spec.Connectors[s.Connector]; c != nil && len(c.Servers) > 0 {
+		servers := map[string]any{}
+		for name := range c.Servers {
+			servers[name] = baseURL
+		}
+		patch["servers"] = servers
+	}
 	headers := map[string]any{}
 	for k, v := range s.Headers {
 		headers[k] = v

@@ -70,3 +70,26 @@ func TestOverrideFileBaseURL(t *testing.T) {
 		t.Errorf("a parameter naming a host through an override file: %v", err)
 	}
 }
+
+// TestOverrideFileServers: an override file may point a connector's
+// servers at a sandbox as it may its base URL, merged by name, and a
+// server it adds from a parameter keeps to the connector's hosts:.
+func TestOverrideFileServers(t *testing.T) {
+	ws, _ := hostsWorkspace(t, "kind: ConnectionOverride\nconnector: desk\nconnectorPatch:\n  servers: {upload: http://127.0.0.1:12112/up}\n")
+	if d := layers.Check(ws); len(d) > 0 {
+		t.Fatalf("a sandbox server: %v", d)
+	}
+	rc, d := layers.ResolveConnector(ws, "desk", ws.Overrides...)
+	if d.HasErrors() {
+		t.Fatal(d)
+	}
+	if u, err := rc.Compiled.Servers["upload"].EvalURL(context.Background(), nil); err != nil || u.String() != "http://127.0.0.1:12112/up" {
+		t.Errorf("sandbox server = %v, %v", u, err)
+	}
+
+	ws, dir := hostsWorkspace(t, "kind: ConnectionOverride\nconnector: desk\nconnectorPatch:\n  servers:\n    upload: https://${ connection.parameters.sandbox }.evil.example/v1\n")
+	d = layers.Check(ws)
+	if len(d) != 1 || d[0].Rule != "host-policy" || d[0].Pos.File != filepath.Join(dir, "sandbox.yaml") || !strings.Contains(d[0].Message, "servers.upload") {
+		t.Errorf("a server off the connector's hosts: %v", d)
+	}
+}

@@ -380,13 +380,13 @@ func TestPropertiesAt(t *testing.T) {
 		want      []string
 	}{
 		{"Connector", "https://membrane.dev/schemas/connector.schema.json#/additionalProperties",
-			[]string{"kind", "key", "name", "description", "baseUrl", "hosts", "parameters", "auth", "headers", "rateLimit", "retry", "http", "errors"}},
+			[]string{"kind", "key", "name", "description", "baseUrl", "hosts", "servers", "redirectHosts", "parameters", "auth", "headers", "rateLimit", "retry", "http", "errors"}},
 		{"", "https://membrane.dev/schemas/connector.schema.json#/$defs/auth/allOf/1/then/additionalProperties",
 			[]string{"key", "label", "type", "credentials", "test", "info", "in", "name", "value"}},
 		{"Action", "#/$defs/pagination/allOf/3/then/additionalProperties",
 			[]string{"type", "items", "hasMore", "limitParam", "pageSize", "maxPages", "nextCursor"}},
 		{"Action", "/$defs/request/additionalProperties",
-			[]string{"method", "path", "query", "headers", "body", "encoding", "formLists", "responseFormat", "idempotencyKey"}},
+			[]string{"method", "server", "path", "query", "headers", "body", "encoding", "formLists", "responseFormat", "idempotencyKey"}},
 		// A schema URL without the keyword, as in ValidationError.SchemaURL.
 		{"Event", "https://membrane.dev/schemas/event.schema.json#/$defs/signature",
 			[]string{"algorithm", "header", "encoding", "prefix", "secret", "payload", "signatures", "timestamp", "tolerance", "secretEncoding", "secretPrefix"}},

@@ -95,6 +95,15 @@ type Connector struct {
 	// DNS label, as in "*.zendesk.com". Without them, each template's own
 	// text fixes its host (see compile.URLPolicy).
 	Hosts []string `json:"hosts,omitempty"`
+	// Servers are further base URLs of the API, by name (an upload host),
+	// that a request picks with `server:`. Each is checked by the same
+	// host policy as BaseURL, and gets the connection's credentials as
+	// the base URL does: the file fixed where it points.
+	Servers map[string]Template `json:"servers,omitempty"`
+	// RedirectHosts are the hosts (patterns as in Hosts) a redirect to
+	// another origin may be followed to, without any credential or
+	// header of the connector: a download link on a CDN.
+	RedirectHosts []string `json:"redirectHosts,omitempty"`
 	// Parameters is the JSON Schema of the connection parameters a user gives
 	// when connecting (a subdomain, a region).
 	Parameters *Schema `json:"parameters,omitempty"`
@@ -338,7 +347,11 @@ type Pagination struct {
 type Request struct {
 	Pos    diag.Pos `json:"-"`
 	Method string   `json:"method,omitempty"`
-	// Path is joined to the connector's base URL.
+	// Server names one of the connector's servers the path is joined to
+	// instead of its base URL. A name, never an expression: the file
+	// chooses where a request goes.
+	Server Template `json:"server,omitzero"`
+	// Path is joined to the connector's base URL (or Server).
 	Path    Template            `json:"path"`
 	Query   map[string]Template `json:"query,omitempty"`
 	Headers map[string]Template `json:"headers,omitempty"`

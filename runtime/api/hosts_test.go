@@ -46,7 +46,7 @@ func wantFileOnly(t *testing.T, p map[string]any, field string, line, col int) {
 
 // TestOverrideCannotMoveSecrets: a tenant's stored override may not
 // change where requests and secrets go: the token URL, the base URL, the
-// hosts. The PUT is refused with the field and its place, and nothing is
+// servers, the hosts, the hosts a redirect is followed to. The PUT is refused with the field and its place, and nothing is
 // stored.
 func TestOverrideCannotMoveSecrets(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newDB storetest.NewDB) {
@@ -69,9 +69,11 @@ func TestOverrideCannotMoveSecrets(t *testing.T) {
 		// document holds.
 		path := "/v1/connections/" + id + "/override"
 		for field, doc := range map[string]string{
-			"baseUrl": "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  baseUrl: " + evil.URL + "\n",
-			"hosts":   "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  hosts: [\"127.0.0.1\"]\n",
-			"auth.in": "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  auth: {in: query}\n",
+			"baseUrl":       "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  baseUrl: " + evil.URL + "\n",
+			"hosts":         "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  hosts: [\"127.0.0.1\"]\n",
+			"servers":       "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  servers: {upload: " + evil.URL + "}\n",
+			"redirectHosts": "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  redirectHosts: [\"127.0.0.1\"]\n",
+			"auth.in":       "kind: ConnectionOverride\nconnector: crm\nconnectorPatch:\n  headers: {X-Team: a}\n  auth: {in: query}\n",
 		} {
 			p := wantProblem(t, c.do(yamlPut(path, acme, doc)), http.StatusUnprocessableEntity, "invalid-override")
 			col := 3

@@ -129,11 +129,13 @@ func parseOverride(tenant, connector, connID string, rev int64, doc []byte) (*sp
 // Anyone holding a tenant token may store an override (a connect link
 // puts one in a user's browser), so only a workspace file, which the
 // workspace's owners review and deploy, may change them: a sandbox base
-// URL is a ConnectionOverride file. Headers, mappings, schemas and
+// URL is a ConnectionOverride file. servers are base URLs as much as
+// baseUrl is, and redirectHosts say where a redirect is followed.
+// Headers, mappings, schemas and
 // request fields stay on the connector's hosts (the engine keeps an
 // absolute path or a next-page link on the base URL's origin), so a
 // stored override may change those.
-var fileOnlyFields = []string{"baseUrl", "hosts", "auth"}
+var fileOnlyFields = []string{"baseUrl", "servers", "hosts", "redirectHosts", "auth"}
 
 // fileOnly reports each field of connectorPatch that only a workspace
 // file may change, at its place in the stored document. An override

@@ -72,7 +72,7 @@ func (r *Runner) runEventCase(ctx context.Context, c Case, now time.Time) ([]str
 		x := newExchanges(p.Requests, p.Responses)
 		if plan.Poll != nil {
 			if base, err := plan.Poll.BaseURL(ctx, &conn); err == nil {
-				x.relativeTo(base.EscapedPath())
+				x.relativeTo(base.EscapedPath(), serverPaths(ctx, plan.Poll, &conn)...)
 			}
 		}
 		dial, release := r.up.register(x)

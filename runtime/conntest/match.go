@@ -62,17 +62,28 @@ func newExchanges(want []spec.TestRequest, responses []spec.TestResponse) *excha
 
 // relativeTo reads the listed requests' paths as relative to the base
 // URL's path (base https://api.x.com/crm/v3 and path /contacts give
-// /crm/v3/contacts). A path that already starts with the base path is
-// taken as written, so a test that writes the whole path still passes.
-func (x *exchanges) relativeTo(basePath string) {
+// /crm/v3/contacts). A path that already starts with the base path, or
+// with the path of one of the connector's servers (keep), is taken as
+// written, so a test that writes the whole path still passes, and one of
+// a request to a server writes that server's path.
+func (x *exchanges) relativeTo(basePath string, keep ...string) {
 	basePath = strings.TrimSuffix(basePath, "/")
 	if basePath == "" {
 		return
 	}
+	prefixes := append(slices.Clip(keep), basePath)
+	kept := func(p string) bool {
+		for _, k := range prefixes {
+			if k = strings.TrimSuffix(k, "/"); k != "" && (p == k || strings.HasPrefix(p, k+"/")) {
+				return true
+			}
+		}
+		return false
+	}
 	want := slices.Clone(x.want)
 	for i := range want {
 		p := want[i].Path
-		if p == "" || p == basePath || strings.HasPrefix(p, basePath+"/") {
+		if p == "" || kept(p) {
 			continue
 		}
 		if !strings.HasPrefix(p, "/") {

@@ -1,9 +1,13 @@
 package conntest
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
+	"mime/multipart"
 	"net/url"
 	"strings"
 
@@ -86,7 +90,7 @@ func bodyDiff(d *differ, want *spec.TestRequest, got sentRequest) {
 // form as a mapping of its fields (a list for a repeated one), anything
 // else as text. form reports a form body, whose values are all text.
 func decodeBody(r sentRequest) (body any, form bool) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case len(r.Body) == 0:
 		return nil, false
@@ -99,8 +103,57 @@ func decodeBody(r sentRequest) (body any, form bool) {
 		if q, err := url.ParseQuery(string(r.Body)); err == nil {
 			return formTree(q), true
 		}
+	case mt == "multipart/form-data":
+		if m, ok := multipartTree(r.Body, params["boundary"]); ok {
+			return m, false
+		}
 	}
 	return string(r.Body), false
+}
+
+// multipartTree reads a multipart body in the shape a request writes it
+// (see the request's encoding: multipart), so a case lists it the same
+// way: a text part is its text, a file {base64, filename, contentType},
+// a JSON part {json: value}, a repeated name a list.
+func multipartTree(body []byte, boundary string) (map[string]any, bool) {
+	if boundary == "" {
+		return nil, false
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	m := map[string]any{}
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			return m, true
+		}
+		if err != nil {
+			return nil, false
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return nil, false
+		}
+		var v any = string(data)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch {
+		case p.FileName() != "":
+			v = map[string]any{"base64": base64.StdEncoding.EncodeToString(data), "filename": p.FileName(), "contentType": p.Header.Get("Content-Type")}
+		case ct == "application/json":
+			var j any
+			if json.Unmarshal(data, &j) == nil {
+				v = map[string]any{"json": j}
+			}
+		}
+		name := p.FormName()
+		switch prev := m[name].(type) {
+		case nil:
+			m[name] = v
+		case []any:
+			m[name] = append(prev, v)
+		default:
+			m[name] = []any{prev, v}
+		}
+	}
 }
 
 // formTree is a query or form as compare takes it: a field sent once is

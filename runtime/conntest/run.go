@@ -118,7 +118,7 @@ func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) 
 	x := newExchanges(tc.Requests, tc.Responses)
 	x.arrive = r.arrive
 	if base, err := plan.BaseURL(ctx, &conn); err == nil {
-		x.relativeTo(base.EscapedPath())
+		x.relativeTo(base.EscapedPath(), serverPaths(ctx, plan, &conn)...)
 	}
 	dial, release := r.up.register(x)
 	defer release()
@@ -134,6 +134,15 @@ func (r *Runner) runCase(ctx context.Context, c Case) ([]string, time.Duration) 
 		output = res.Output
 	}
 	return compareRun(tc, x, output, runErr), clock.skipped()
+}
+
+// serverPaths are the paths of the connector's servers on conn.
+func serverPaths(ctx context.Context, plan *engine.Plan, conn *engine.Connection) []string {
+	var out []string
+	for _, u := range plan.ServerURLs(ctx, conn) {
+		out = append(out, u.EscapedPath())
+	}
+	return out
 }
 
 // input is the case's input; none is an empty object.

@@ -143,9 +143,11 @@ type run struct {
 	conn   *Connection
 	opts   RunOptions
 	base   *url.URL
-	vars   map[string]any
-	auth   Authenticator
-	redact *Redactor
+	// servers are the connector's servers this run evaluated, by name.
+	servers map[string]*url.URL
+	vars    map[string]any
+	auth    Authenticator
+	redact  *Redactor
 	// retry, when set, is the retry policy a calling action handed down;
 	// chain the keys of the actions that called this one, outermost first.
 	retry  *httpx.RetryPolicy
@@ -319,14 +321,53 @@ func fromURLOrExpr(err error) error {
 }
 
 // sameOrigin refuses an absolute URL (a path written whole, a next-page
-// link) that would leave the base URL's origin: its scheme, host and
-// port, which the host policy vetted. httpx checks the host again as it
-// sends.
-func (r *run) sameOrigin(u *url.URL, what string) error {
-	if strings.EqualFold(u.Scheme, r.base.Scheme) && u.User == nil && hostPortOf(u) == hostPortOf(r.base) {
+// link) that would leave base's origin (the base URL's, or the named
+// server's): its scheme, host and port, which the host policy vetted.
+// httpx checks the host again as it sends.
+func sameOrigin(base *url.URL, server string, u *url.URL, what string) error {
+	if strings.EqualFold(u.Scheme, base.Scheme) && u.User == nil && hostPortOf(u) == hostPortOf(base) {
 		return nil
 	}
-	return &Error{Type: ErrHostNotAllowed, Message: fmt.Sprintf("%s %s://%s is not on the connector's base URL origin %s://%s; nothing was sent", what, u.Scheme, u.Host, r.base.Scheme, r.base.Host)}
+	whose := "the connector's base URL"
+	if server != "" {
+		whose = fmt.Sprintf("the connector's server %q", server)
+	}
+	return &Error{Type: ErrHostNotAllowed, Message: fmt.Sprintf("%s %s://%s is not on the origin of %s, %s://%s; nothing was sent", what, u.Scheme, u.Host, whose, base.Scheme, base.Host)}
+}
+
+// serverURL is the URL a request's path joins: the base URL, or the
+// connector server it names, evaluated once per run by the same host
+// policy as the base URL.
+func (r *run) serverURL(ctx context.Context, name string) (*url.URL, error) {
+	if name == "" {
+		return r.base, nil
+	}
+	if u := r.plan.servers[name]; u != nil {
+		return u, nil
+	}
+	r.mu.Lock()
+	u := r.servers[name]
+	r.mu.Unlock()
+	if u != nil {
+		return u, nil
+	}
+	x := r.plan.connector.Servers[name]
+	if x == nil {
+		// The load reports an unknown server; a plan built around it
+		// (a connector changed under a stored override) says so here.
+		return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("connector %q has no server %q; add it to the connector's servers: or remove the request's server:; nothing was sent", r.plan.connector.Src.Key, name)}
+	}
+	u, err := x.EvalURL(ctx, r.vars)
+	if err != nil {
+		return nil, fromURLOrExpr(err)
+	}
+	r.mu.Lock()
+	if r.servers == nil {
+		r.servers = map[string]*url.URL{}
+	}
+	r.servers[name] = u
+	r.mu.Unlock()
+	return u, nil
 }
 
 // hostPortOf is a URL's lower-case host and port, the scheme's default
@@ -399,7 +440,7 @@ func (r *run) callStep(ctx context.Context, cr *compile.Request, vars map[string
 		if err != nil {
 			return nil, &Error{Type: ErrUpstream, Message: "the next-page link is not a URL: " + err.Error()}
 		}
-		if err := r.sameOrigin(u, "the next-page link"); err != nil {
+		if err := sameOrigin(b.base, b.server, u, "the next-page link"); err != nil {
 			return nil, err
 		}
 		b.req.URL, b.pageURL = page.url, page.url
@@ -446,19 +487,7 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 				r.hideSecret(auth.Secrets()...)
 			}
 		}
-		start := time.Now()
-		var resp *httpx.Response
-		var err error
-		if r.engine.tracer == nil {
-			resp, err = r.engine.http.Do(ctx, &req)
-		} else {
-			sctx, span := r.startUpstreamSpan(ctx, &req)
-			resp, err = r.engine.http.Do(sctx, &req)
-			endUpstreamSpan(span, resp, err)
-		}
-		r.record(&req, resp, err, time.Since(start))
-		countAttempts(ctx, attemptsOf(resp, err))
-		r.observeUpstream(resp, err, start)
+		resp, err := r.do(ctx, &req, b.base)
 		if err != nil {
 			return nil, nil, r.tooLarge(fromHTTP(err, b.label), b)
 		}
@@ -481,6 +510,11 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 				continue
 			}
 		}
+		if unfollowed(resp.Status) && len(r.plan.connector.RedirectHosts) > 0 {
+			if resp, err = r.followRedirects(ctx, b, resp); err != nil {
+				return nil, nil, err
+			}
+		}
 		if b.base64 && resp.Status < 400 {
 			return resp, base64.StdEncoding.EncodeToString(resp.Body), nil
 		}
@@ -496,6 +530,25 @@ func (r *run) send(ctx context.Context, b *built, auth Authenticator) (*httpx.Re
 		}
 		return resp, body, nil
 	}
+}
+
+// do sends one request (its retries and same-origin redirects
+// included), traced, logged and counted.
+func (r *run) do(ctx context.Context, req *httpx.Request, base *url.URL) (*httpx.Response, error) {
+	start := time.Now()
+	var resp *httpx.Response
+	var err error
+	if r.engine.tracer == nil {
+		resp, err = r.engine.http.Do(ctx, req)
+	} else {
+		sctx, span := r.startUpstreamSpan(ctx, req, base)
+		resp, err = r.engine.http.Do(sctx, req)
+		endUpstreamSpan(span, resp, err)
+	}
+	r.record(req, resp, err, time.Since(start))
+	countAttempts(ctx, attemptsOf(resp, err))
+	r.observeUpstream(resp, err, start)
+	return resp, err
 }
 
 // tooLarge says which limit a response over the size cap broke and how

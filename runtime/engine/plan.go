@@ -36,6 +36,9 @@ type Plan struct {
 	// baseURL is the connector's base URL parsed once, when it is a
 	// literal; nil when it depends on the connection.
 	baseURL *url.URL
+	// servers are the connector's servers that are literals, parsed
+	// once; one that depends on the connection is evaluated per run.
+	servers map[string]*url.URL
 
 	errors []compile.ErrorRule // the action's, then the connector's
 	retry  httpx.RetryPolicy
@@ -67,7 +70,7 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 		p.output = (&spec.Schema{Value: r.Output}).Compile(&diags)
 		p.quickOut = quickschema.Compile(r.Output.Interface())
 	}
-	p.baseURL = literalBaseURL(r.CompiledConnector.BaseURL)
+	p.baseURL, p.servers = literalBaseURL(r.CompiledConnector.BaseURL), literalServers(r.CompiledConnector)
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
@@ -83,7 +86,7 @@ func NewPlan(r *layers.Action) (*Plan, error) {
 // NewConnectorPlan makes a plan of a connector alone, for the requests a
 // connection sends outside any action: its test request.
 func NewConnectorPlan(rc *layers.Connector) *Plan {
-	p := &Plan{connector: rc.Compiled, errors: rc.Compiled.Errors, baseURL: literalBaseURL(rc.Compiled.BaseURL)}
+	p := &Plan{connector: rc.Compiled, errors: rc.Compiled.Errors, baseURL: literalBaseURL(rc.Compiled.BaseURL), servers: literalServers(rc.Compiled)}
 	p.setConnector(rc.Connector, nil)
 	return p
 }
@@ -137,6 +140,38 @@ func literalBaseURL(x *compile.Expr) *url.URL {
 		return nil
 	}
 	return u
+}
+
+// literalServers are the connector's servers that are plain text, parsed
+// as literalBaseURL parses the base URL.
+func literalServers(cc *compile.Connector) map[string]*url.URL {
+	var out map[string]*url.URL
+	for name, x := range cc.Servers {
+		if u := literalBaseURL(x); u != nil {
+			if out == nil {
+				out = make(map[string]*url.URL, len(cc.Servers))
+			}
+			out[name] = u
+		}
+	}
+	return out
+}
+
+// ServerURLs are the URLs of the connector's servers on conn, by name;
+// a server its host policy refuses is left out (a run says why).
+func (p *Plan) ServerURLs(ctx context.Context, conn *Connection) map[string]*url.URL {
+	vars := map[string]any{
+		compile.VarConnection: map[string]any{"id": conn.ID, "name": conn.Name, "parameters": orEmpty(conn.Parameters), "info": orEmpty(conn.Info)},
+		compile.VarTenant:     map[string]any{"key": conn.Tenant},
+		compile.VarNow:        time.Now().UTC(),
+	}
+	out := make(map[string]*url.URL, len(p.connector.Servers))
+	for name, x := range p.connector.Servers {
+		if u, err := x.EvalURL(ctx, vars); err == nil {
+			out[name] = u
+		}
+	}
+	return out
 }
 
 // retryPolicy is a file's retry policy for httpx. A policy written on an

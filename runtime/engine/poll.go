@@ -27,7 +27,7 @@ func NewEventPlan(r *layers.Event) (*Plan, error) {
 	if r.Compiled.PollRequest == nil {
 		return nil, fmt.Errorf("event %q of connector %q does not poll (it has no polling.request)", r.Event.Key, r.Connector.Key)
 	}
-	p := &Plan{connector: r.CompiledConnector, errors: r.CompiledConnector.Errors, baseURL: literalBaseURL(r.CompiledConnector.BaseURL), event: r.Compiled}
+	p := &Plan{connector: r.CompiledConnector, errors: r.CompiledConnector.Errors, baseURL: literalBaseURL(r.CompiledConnector.BaseURL), servers: literalServers(r.CompiledConnector), event: r.Compiled}
 	p.setConnector(r.Connector, nil)
 	return p, nil
 }

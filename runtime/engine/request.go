@@ -33,6 +33,11 @@ type built struct {
 	// base64 reads a successful response's body as its bytes in base64
 	// (responseFormat: base64, a download).
 	base64 bool
+	// base is the URL the path was joined to: the connector's base URL
+	// or the server the request names. Its origin is where the request
+	// and its credentials may go.
+	base   *url.URL
+	server string
 }
 
 // buildRequest evaluates a compiled request. extra adds parameters the
@@ -84,7 +89,11 @@ func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars ma
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.resolveURL(path)
+	base, err := r.serverURL(ctx, cr.Server)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.resolveURL(base, cr.Server, path)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +167,7 @@ func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars ma
 		Method:      cr.Method,
 		URL:         u.String(),
 		Header:      h,
-		AllowedHost: r.base.Host,
+		AllowedHost: base.Host,
 		Settings:    r.plan.settings,
 		Retry:       r.plan.retry,
 		RateKey:     r.conn.ID,
@@ -202,7 +211,7 @@ func (r *run) buildRequestWith(ctx context.Context, cr *compile.Request, vars ma
 			hs.set("Idempotency-Key", text(v))
 		}
 	}
-	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path, base64: download}, nil
+	return &built{req: req, label: cr.Method + " " + u.Scheme + "://" + u.Host + u.Path, base64: download, base: base, server: cr.Server}, nil
 }
 
 // bodyPos is where a request's body is written, or the request.
@@ -260,20 +269,21 @@ func (hs *headers) set(name, value string) {
 	hs.h[textproto.CanonicalMIMEHeaderKey(name)] = hs.vals[n-1 : n : n]
 }
 
-// resolveURL joins a path to the base URL. An absolute URL (a next-page
-// link) must stay on the base URL's host; httpx enforces that at send.
-func (r *run) resolveURL(path string) (*url.URL, error) {
+// resolveURL joins a path to base, the base URL or the named server's.
+// An absolute URL (a next-page link) must stay on base's origin; httpx
+// enforces that at send.
+func (r *run) resolveURL(base *url.URL, server, path string) (*url.URL, error) {
 	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
 		u, err := url.Parse(path)
 		if err != nil {
 			return nil, &Error{Type: ErrInvalidInput, Message: fmt.Sprintf("invalid URL %q: %v", path, err)}
 		}
-		if err := r.sameOrigin(u, "the request URL"); err != nil {
+		if err := sameOrigin(base, server, u, "the request URL"); err != nil {
 			return nil, err
 		}
 		return u, nil
 	}
-	u := *r.base
+	u := *base
 	ref := &url.URL{Path: path}
 	if !plainPath(path) {
 		var err error

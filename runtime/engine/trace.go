@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -17,14 +18,14 @@ import (
 // headers. Only the method, host and port, connector and action are
 // recorded: never the path or query, which may carry a key. The engine
 // has a tracer (tracing is on).
-func (r *run) startUpstreamSpan(ctx context.Context, req *httpx.Request) (context.Context, trace.Span) {
+func (r *run) startUpstreamSpan(ctx context.Context, req *httpx.Request, base *url.URL) (context.Context, trace.Span) {
 	method := req.Method
 	if method == "" {
 		method = "GET"
 	}
 	attrs := make([]attribute.KeyValue, 0, 5)
-	attrs = append(attrs, attribute.String("http.request.method", method), attribute.String("server.address", r.base.Hostname()))
-	if p, err := strconv.Atoi(portOf(r.base.Scheme, r.base.Port())); err == nil {
+	attrs = append(attrs, attribute.String("http.request.method", method), attribute.String("server.address", base.Hostname()))
+	if p, err := strconv.Atoi(portOf(base.Scheme, base.Port())); err == nil {
 		attrs = append(attrs, attribute.Int("server.port", p))
 	}
 	src := r.plan.connector.Src

@@ -203,6 +203,17 @@ func compileConnector(s *Scope, c *spec.Connector, diags *diag.List) *Connector 
 	hosts := compileHosts(c, diags)
 	declared := len(c.Hosts) > 0
 	compileURL(s, cc.BaseURL, c.Key, FieldBaseURL, hosts, declared, diags, varsConnector)
+	if len(c.Servers) > 0 {
+		cc.Servers = make(map[string]*Expr, len(c.Servers))
+		for _, name := range sortedKeys(c.Servers) {
+			x := s.Compile(c.Servers[name], expr.Scalar, diags, varsConnector...)
+			compileURL(s, x, c.Key, FieldServers+"."+name, hosts, declared, diags, varsConnector)
+			if x != nil {
+				cc.Servers[name] = x
+			}
+		}
+	}
+	cc.RedirectHosts = compileHostList(c, "redirectHosts", c.RedirectHosts, diags)
 	if c.Auth != nil {
 		cc.Auth = compileAuth(s, c, c.Auth, hosts, declared, diags)
 	}
@@ -370,6 +381,7 @@ func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) 
 	cr := &Request{
 		Src:      r,
 		Method:   r.Method,
+		Server:   s.checkServer(r.Server, diags),
 		Path:     s.Compile(r.Path, expr.Scalar, diags, vars...),
 		Headers:  compileNamed(s, r.Headers, diags, vars),
 		Body:     s.CompileValue(r.Body, nil, diags, vars...),

@@ -286,6 +286,9 @@ func copyLiteral(v any) any {
 type Request struct {
 	Src    *spec.Request
 	Method string
+	// Server is the connector server the path is joined to ("" for the
+	// base URL); the load checked that the connector has it.
+	Server string
 	Path   *Expr
 	// PathParts splits a path that mixes text and expressions, such as
 	// /contacts/${ input.id }: the runtime escapes each expression's value
@@ -389,7 +392,13 @@ type ErrorRule struct {
 type Connector struct {
 	Src     *spec.Connector
 	BaseURL *Expr
-	Headers []Named
+	// Servers are the connector's further base URLs by name, each with
+	// the host policy of BaseURL.
+	Servers map[string]*Expr
+	// RedirectHosts are where a redirect to another origin may be
+	// followed, without credentials.
+	RedirectHosts []HostPattern
+	Headers       []Named
 	// HeadersReadCredentials says a header carries a credential.
 	HeadersReadCredentials bool
 	Errors                 []ErrorRule

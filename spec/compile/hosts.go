@@ -15,6 +15,7 @@ import (
 // carry, are sent. Errors name them this way.
 const (
 	FieldBaseURL          = "baseUrl"
+	FieldServers          = "servers"
 	FieldAuthorizationURL = "auth.authorizationUrl"
 	FieldTokenURL         = "auth.tokenUrl"
 )
@@ -168,22 +169,48 @@ func asciiLower(s string) string {
 
 // compileHosts reads a connector's `hosts:`, each problem at its entry.
 func compileHosts(c *spec.Connector, diags *diag.List) []HostPattern {
-	if len(c.Hosts) == 0 {
+	return compileHostList(c, "hosts", c.Hosts, diags)
+}
+
+// compileHostList reads a list of host patterns of a connector (`hosts:`,
+// `redirectHosts:`), each problem at its entry.
+func compileHostList(c *spec.Connector, field string, list []string, diags *diag.List) []HostPattern {
+	if len(list) == 0 {
 		return nil
 	}
-	items := c.Source.Doc.Get("hosts")
-	out := make([]HostPattern, 0, len(c.Hosts))
-	for i, h := range c.Hosts {
+	items := c.Source.Doc.Get(field)
+	out := make([]HostPattern, 0, len(list))
+	for i, h := range list {
 		p, err := ParseHostPattern(h)
 		if err != nil {
 			pos := c.Source.Pos
 			if items != nil && i < len(items.Items) {
 				pos = items.Items[i].Pos
 			}
-			diags.Errorf(pos, "host-policy", "hosts[%d]: %v", i, err)
+			diags.Errorf(pos, "host-policy", "%s[%d]: %v", field, i, err)
 			continue
 		}
 		out = append(out, p)
 	}
 	return out
+}
+
+// HostAllowed reports whether a URL's host and port (the scheme's
+// default when "") match one of patterns: a pattern without a port
+// allows the default port only, since the value comes from a response
+// (a redirect's Location), not from a file.
+func HostAllowed(patterns []HostPattern, host, port, defaultPort string) bool {
+	host = strings.TrimSuffix(asciiLower(host), ".")
+	if hostProblem(host) != "" {
+		return false
+	}
+	if port == "" {
+		port = defaultPort
+	}
+	for _, p := range patterns {
+		if p.Match(host, port, port == defaultPort) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,12 +3,15 @@ package compile
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/diag"
 	"github.com/membrane-dev/membrane/spec/expr"
+	"github.com/membrane-dev/membrane/spec/suggest"
 	"github.com/membrane-dev/membrane/spec/tree"
 )
 
@@ -85,6 +88,10 @@ var (
 // concurrent use.
 type Scope struct {
 	types map[string]*expr.Type
+	// connector names the connector whose `servers` a request may pick;
+	// "" when it is unknown (a missing connector, reported elsewhere).
+	connector string
+	servers   []string
 
 	mu     sync.Mutex
 	envs   map[string]envResult   // by the names of the variables declared
@@ -130,6 +137,10 @@ func NewScope(c *spec.Connector) *Scope {
 		VarVars:         expr.Object("vars", nil),
 		VarError:        ErrorVarType,
 	}}
+	if c != nil {
+		s.connector = c.Key
+		s.servers = slices.Sorted(maps.Keys(c.Servers))
+	}
 	if c != nil && c.Auth != nil {
 		s.types[VarCredentials] = expr.FromSchema("credentials", spec.CredentialsSchema(c.Auth).Interface())
 	} else {
@@ -145,7 +156,27 @@ func (s *Scope) With(name string, t *expr.Type) *Scope {
 		types[k] = v
 	}
 	types[name] = t
-	return &Scope{types: types}
+	return &Scope{types: types, connector: s.connector, servers: s.servers}
+}
+
+// checkServer reads a request's `server:`: the name of one of the
+// connector's servers, reported with the names it has when it has not
+// that one. The request then goes to its base URL (nothing runs with a
+// load error).
+func (s *Scope) checkServer(t spec.Template, diags *diag.List) string {
+	name := t.Source
+	if name == "" || s.connector == "" {
+		return name
+	}
+	if slices.Contains(s.servers, name) {
+		return name
+	}
+	if len(s.servers) == 0 {
+		diags.Errorf(t.Pos, "unknown-reference", "server %q: connector %q declares no servers; add it to the connector's servers: (e.g. servers: {%s: https://…}), or remove server: to use its baseUrl", name, s.connector, name)
+		return name
+	}
+	diags.Errorf(t.Pos, "unknown-reference", "server %q is not one of connector %q's servers (%s)%s", name, s.connector, strings.Join(s.servers, ", "), suggest.DidYouMean(name, s.servers))
+	return name
 }
 
 // WithInput types `input` by a JSON Schema. The scope is kept per schema:
