@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
@@ -72,6 +74,7 @@ var base = sync.OnceValues(func() (*cel.Env, error) {
 		ext.Lists(ext.ListsVersion(listsVersion), ext.ListsMaxRangeSize(maxRangeSize)),
 		ext.Math(ext.MathVersion(mathVersion)),
 		ext.Encoders(ext.EncodersVersion(encodersVersion)),
+		textCodecCosts,
 		ext.Sets(ext.SetsVersion(setsVersion)),
 		ext.TwoVarComprehensions(ext.TwoVarComprehensionsVersion(twoVarComprehensionsVersion)),
 		ext.Regex(ext.RegexVersion(regexVersion)),
@@ -87,6 +90,26 @@ var base = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Macros(emptyMapDefault),
 	)
 })
+
+// textCodecCosts charges json.* and yaml.* by the text they read or
+// write, as CEL charges its string functions. The encoders extension
+// charges them as unbounded, so under CostLimit every call of them
+// failed with "cost limit exceeded"; a later model replaces an earlier
+// one of the same overload.
+var textCodecCosts = func() cel.EnvOption {
+	parse := func(id string) cost.OverloadModel {
+		// Parsing reads the text once; what it makes is no larger.
+		return cost.Overload(id, cost.EvalCost(cost.Sum(cost.Const(1), cost.StringScan(cost.Arg(0)))), cost.ResultSize(cost.Arg(0)))
+	}
+	encode := func(id string) cost.OverloadModel {
+		// Encoding writes the text once: charged by its length.
+		return cost.Overload(id, cost.EvalCost(cost.Sum(cost.Const(1), cost.StringScan(cost.Result()))), cost.ResultSize(cost.AtMost(cost.Const(math.MaxUint64))))
+	}
+	return cel.CostModel(
+		encode("json_encode_dyn"), parse("json_parse_string"), parse("json_parse_string_type"),
+		encode("yaml_encode_dyn"), parse("yaml_parse_string"), parse("yaml_parse_string_type"),
+	)
+}()
 
 // emptyMapDefault lets `{}` stand in for an absent object or map:
 // `input.?address.orValue({})` is typed as input.address is, as
