@@ -265,6 +265,7 @@ var patternMessages = map[string]string{
 	`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+)$`: "a duration is a number with a unit (ns, us, ms, s, m, h), e.g. 500ms, 30s, 5m or 1h30m",
 	"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$":                    "an HTTP header name uses only letters, digits and !#$%&'*+.^_`|~-, e.g. X-Api-Key",
 	`^[a-zA-Z_][a-zA-Z0-9_]*$`:                         "a step name is a CEL identifier (a letter or '_', then letters, digits or '_'), e.g. findContact, so that steps.findContact.output works",
+	`^[a-zA-Z][a-zA-Z0-9_]*$`:                          "a name of an app secret is a CEL identifier (a letter, then letters, digits or '_'), e.g. signingSecret, which a webhook's signature.secret reads as app.signingSecret",
 	`^/`:                                               "a path starts with '/', e.g. /v1/customers",
 	`^https?://`:                                       "an origin starts with https:// or http://, e.g. https://app.example.com",
 	`^[A-Z_][A-Z0-9_]*$`:                               "an environment variable name uses upper-case letters, digits and '_', e.g. BACKEND_WEBHOOK_SECRET",

@@ -38,6 +38,7 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 			diags.Errorf(pos, "invalid-value", "connector %q does not use oauth2 auth, so it has no OAuth client", key)
 		}
 	}
+	checkWebhookSecrets(ws, c, diags)
 	checkAutoSubscriptions(ws, c, diags)
 	checkDelivery(ws, c, diags)
 	checkTracing(c, diags)
@@ -58,6 +59,31 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 			}
 			if _, err := ParseOrigin(o); err != nil {
 				diags.Errorf(origins.Items[i].Pos, "invalid-value", "%q is not an origin: it %v (an origin is scheme://host[:port], e.g. https://app.example.com)", o, err)
+			}
+		}
+	}
+}
+
+// AppClientSecret is the name `app` gives the secret of a connector's
+// OAuth client (oauthClients), which some vendors sign webhooks with.
+const AppClientSecret = "clientSecret"
+
+// checkWebhookSecrets checks that each connector of `webhookSecrets`
+// exists, and that app.clientSecret is not named twice: oauthClients
+// gives it already.
+func checkWebhookSecrets(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
+	secrets := c.Source.Doc.Get("webhookSecrets")
+	for _, key := range sortedKeys(c.WebhookSecrets) {
+		field := secrets.Field(key)
+		if _, ok := ws.Connectors[key]; !ok {
+			if !ws.broken[KindConnector+"//"+key] {
+				diags.Errorf(field.KeyPos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
+			}
+			continue
+		}
+		if _, ok := c.WebhookSecrets[key][AppClientSecret]; ok {
+			if oc, has := c.OAuthClients[key]; has && field.Value != nil {
+				diags.Errorf(field.Value.Field(AppClientSecret).KeyPos, "invalid-value", "app.clientSecret of connector %q is already the OAuth client's secret (oauthClients.%s.clientSecretEnv: %s); remove it here", key, key, oc.ClientSecretEnv)
 			}
 		}
 	}

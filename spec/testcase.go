@@ -33,7 +33,10 @@ type ConnectorTest struct {
 	Event string `json:"event,omitempty"`
 	// Connection is the default connection of the cases.
 	Connection *TestConnection `json:"connection,omitempty"`
-	Cases      []TestCase      `json:"cases"`
+	// App is the default `app` of the webhook cases' signatures: the app
+	// secrets by name.
+	App   map[string]string `json:"app,omitempty"`
+	Cases []TestCase        `json:"cases"`
 }
 
 // TestConnection is the connection a case runs on.
@@ -124,6 +127,9 @@ type TestWebhook struct {
 	// Subscription is what subscribing at the app kept (its id, a signing
 	// secret), as `subscription` reads it.
 	Subscription *tree.Value `json:"subscription,omitempty"`
+	// App is the app secrets the signature reads as `app`, in place of
+	// the file's.
+	App map[string]string `json:"app,omitempty"`
 	// Verified says whether the signature must be accepted (true, the
 	// default) or refused.
 	Verified *bool `json:"verified,omitempty"`

@@ -584,7 +584,8 @@ type Signature struct {
 	Encoding string `json:"encoding,omitempty"`
 	// Prefix is stripped from the header value, e.g. "sha256=".
 	Prefix string `json:"prefix,omitempty"`
-	// Secret, over `connection` and `subscription`.
+	// Secret, over `subscription`, `app` (the workspace's app secrets of
+	// the connector), `credentials`, `connection` and `tenant`.
 	Secret Template `json:"secret"`
 	// Payload is what is signed, over `request`; the raw body by default.
 	Payload Template `json:"payload,omitzero"`
@@ -711,9 +712,16 @@ type WorkspaceConfig struct {
 	StoreEnv     string                 `json:"storeEnv,omitempty"`
 	PublicURL    string                 `json:"publicUrl,omitempty"`
 	OAuthClients map[string]OAuthClient `json:"oauthClients,omitempty"`
-	Outbound     *Outbound              `json:"outbound,omitempty"`
-	RunLogs      *RunLogSettings        `json:"runLogs,omitempty"`
-	Connect      *ConnectSettings       `json:"connect,omitempty"`
+	// WebhookSecrets names, by connector key, the variables holding the
+	// secrets its vendor signs app-wide webhooks with (a Slack app's
+	// signing secret), by the name `app` gives them in a webhook's
+	// signature.secret: `{slack: {signingSecret: SLACK_SIGNING_SECRET}}`
+	// is `app.signingSecret`. `app.clientSecret` is the OAuth client's
+	// secret of oauthClients without being named here.
+	WebhookSecrets map[string]map[string]string `json:"webhookSecrets,omitempty"`
+	Outbound       *Outbound                    `json:"outbound,omitempty"`
+	RunLogs        *RunLogSettings              `json:"runLogs,omitempty"`
+	Connect        *ConnectSettings             `json:"connect,omitempty"`
 	// Subscriptions lists, by connector key, the events every new
 	// connection of that connector is subscribed to (event keys or the
 	// universal keys they implement).

@@ -68,8 +68,8 @@ func incomingRequest(in *spec.TestIncoming) (*verify.Request, error) {
 
 // runWebhookCase runs a webhook case as the server's ingress and inbox
 // worker do: the signature check (with the case's secret, else what
-// `signature.secret` computes from the case's subscription and
-// connection), the handshake, the changes of the payload (enriched through
+// `signature.secret` computes from the case's subscription, app secrets
+// and connection), the handshake, the changes of the payload (enriched through
 // the case's canned responses) and the reply.
 func (r *Runner) runWebhookCase(ctx context.Context, c Case, ev *layers.Event, conn engine.Connection, now time.Time) ([]string, time.Duration) {
 	w := c.Spec().Webhook
@@ -92,6 +92,12 @@ func (r *Runner) runWebhookCase(ctx context.Context, c Case, ev *layers.Event, c
 		Conns: &caseActions{r: r, connector: c.Test.Connector, overrides: overrides, conn: conn,
 			eng: engine.New(engine.Options{HTTP: client, Now: func() time.Time { return now }})},
 		Now: func() time.Time { return now },
+		AppSecrets: func(string) map[string]string {
+			if w.App != nil {
+				return w.App
+			}
+			return c.Test.App
+		},
 	}
 
 	sig := ev.Compiled.Signature
@@ -143,7 +149,14 @@ func (r *Runner) runWebhookCase(ctx context.Context, c Case, ev *layers.Event, c
 		return append(lines, "webhook: "+err.Error()), clock.skipped()
 	}
 	payloads := make([]events.Payload, 0, len(got))
+	seen := map[string]bool{}
 	for _, e := range got {
+		// The outbox keeps one entry per id, as the store does: two
+		// records of a payload that are one change are delivered once.
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
 		var p events.Payload
 		if err := json.Unmarshal(e.Payload, &p); err != nil {
 			return append(lines, "webhook: an outbox payload is not JSON: "+err.Error()), clock.skipped()

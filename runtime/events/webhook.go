@@ -83,6 +83,22 @@ type Webhooks struct {
 	// Targets, when set, keeps TargetOf's resolutions within
 	// RouteConnector, by subscription id.
 	Targets *TTLCache[*Target]
+	// AppSecrets gives a connector's app secrets by name, the `app` of
+	// its signatures' secret (membrane.yaml's webhookSecrets, and the
+	// OAuth client's secret as clientSecret); nil: none.
+	AppSecrets func(connector string) map[string]string
+}
+
+// appVar is the `app` variable of a connector's signature secrets.
+func (w *Webhooks) appVar(connector string) map[string]any {
+	out := map[string]any{}
+	if w.AppSecrets == nil {
+		return out
+	}
+	for k, v := range w.AppSecrets(connector) {
+		out[k] = v
+	}
+	return out
 }
 
 func (w *Webhooks) now() time.Time {
@@ -159,9 +175,12 @@ func (w *Webhooks) Verify(ctx context.Context, t *Target, req *verify.Request) e
 	}
 	vars := map[string]any{
 		compile.VarSubscription: remoteVar(t.Sub),
-		compile.VarCredentials:  orEmpty(t.Conn.Credentials),
-		compile.VarConnection:   connectionVar(t.Conn),
-		compile.VarTenant:       map[string]any{"key": t.Conn.Tenant},
+		// The event's connector, not the connection's: a handshake on a
+		// connector-wide URL is checked before any connection is known.
+		compile.VarApp:         w.appVar(t.Event.Spec.Connector),
+		compile.VarCredentials: orEmpty(t.Conn.Credentials),
+		compile.VarConnection:  connectionVar(t.Conn),
+		compile.VarTenant:      map[string]any{"key": t.Conn.Tenant},
 	}
 	return verify.Verify(ctx, sig, req, vars, w.now())
 }

@@ -98,6 +98,8 @@ type Server struct {
 	// kept.
 	secrets      *deliverySecrets
 	logRetention time.Duration
+	// apps gives webhook signatures the app secrets of membrane.yaml.
+	apps *appSecrets
 
 	handler http.Handler
 	mux     *http.ServeMux
@@ -184,6 +186,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 
 	if err := cfg.checkDeliverySecrets(wc); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkWebhookSecrets(wc); err != nil {
 		return nil, err
 	}
 
@@ -312,7 +317,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/connect/", connectPage)
 	mux.Handle("/console", consolePage)
 	mux.Handle("/console/", consolePage)
-	wh := &events.Webhooks{Store: st, Conns: svc}
+	s.apps = &appSecrets{lookup: cfg.lookupEnv}
+	s.apps.set(wc)
+	wh := &events.Webhooks{Store: st, Conns: svc, AppSecrets: s.apps.of}
 	s.Inbox = &events.InboxWorker{Webhooks: wh, Log: log, Lease: cfg.InboxLease}
 	s.Lifecycle = &events.Lifecycle{Store: st, Conns: svc, PublicURL: publicURL, Log: log}
 	// Subscribing registers the webhook at the app and keeps the route key
@@ -336,7 +343,8 @@ func (s *Server) Workspace() *membrane.Workspace { return s.Service.Workspace() 
 // file changes: every call that starts after it uses ws, calls under way
 // finish with the workspace they started with. Of the workspace's
 // membrane.yaml, the delivery destinations follow (the store's file:NAME
-// destinations become the new file's); the rest (store, secret,
+// destinations become the new file's), and so do the names of the
+// webhook secrets; the rest (store, secret,
 // addresses, retry schedule) is read at start only.
 func (s *Server) Swap(ws *spec.Workspace) {
 	s.Service.SetWorkspace(membrane.New(membrane.Options{HTTP: s.http, Engine: s.engine}, ws))
@@ -351,6 +359,12 @@ func (s *Server) Swap(ws *spec.Workspace) {
 		s.log.Warn("membrane.yaml's delivery destinations", "error", err.Error())
 	}
 	s.secrets.set(ws.Config)
+	if err := s.cfg.checkWebhookSecrets(ws.Config); err != nil {
+		// Those connectors' webhooks are refused until the variable is
+		// set and the server restarted.
+		s.log.Warn("membrane.yaml's webhook secrets", "error", err.Error())
+	}
+	s.apps.set(ws.Config)
 	s.MCP.Kick() // the tools follow the files
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

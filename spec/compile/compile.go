@@ -40,7 +40,7 @@ var (
 	varsSubscribe     = []string{VarWebhook, VarConnection, VarTenant, VarNow}
 	varsSubscribed    = []string{VarResponse, VarWebhook, VarConnection, VarTenant, VarNow}
 	varsUnsubscribe   = []string{VarSubscription, VarConnection, VarTenant, VarNow}
-	varsSecret        = []string{VarSubscription, VarCredentials, VarConnection, VarTenant}
+	varsSecret        = []string{VarSubscription, VarApp, VarCredentials, VarConnection, VarTenant}
 	varsIncoming      = []string{VarRequest}
 	varsMatch         = []string{VarConnection, VarSubscription}
 	varsIncomingRec   = []string{VarRecord, VarRequest}

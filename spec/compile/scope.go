@@ -36,7 +36,11 @@ const (
 	VarResult       = "result"
 	VarWebhook      = "webhook"
 	VarSubscription = "subscription"
-	VarNow          = "now"
+	// VarApp holds the secrets of the vendor app the workspace registered
+	// (membrane.yaml's webhookSecrets, and the OAuth client's secret as
+	// clientSecret), by name: only a webhook signature's secret reads it.
+	VarApp = "app"
+	VarNow = "now"
 	// VarVars holds the values steps named with let; VarError the failure
 	// an onError block caught.
 	VarVars  = "vars"
@@ -131,6 +135,7 @@ func NewScope(c *spec.Connector) *Scope {
 		VarWebhook:      WebhookType,
 		VarSession:      SessionType,
 		VarSubscription: expr.Dyn,
+		VarApp:          expr.MapOf(expr.String, expr.String),
 		VarNow:          expr.Timestamp,
 		VarInput:        anyMap,
 		VarSteps:        expr.Object("steps", nil),

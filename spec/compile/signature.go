@@ -40,7 +40,7 @@ type Signature struct {
 	// Prefix is stripped from each candidate; a candidate without it is
 	// not a signature of this scheme (another version's) and is skipped.
 	Prefix string
-	// Secret gives the key, over `subscription`, `credentials`,
+	// Secret gives the key, over `subscription`, `app`, `credentials`,
 	// `connection` and `tenant`.
 	Secret *Expr
 	// SecretEncoding is raw (the secret's bytes) or base64.

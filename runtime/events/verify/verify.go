@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,8 +72,8 @@ func (e *Error) Unwrap() error { return e.Kind }
 
 // Verify checks a webhook request against a compiled signature check:
 // it reads the candidate signatures, computes the HMAC of the payload
-// with the secret (evaluated over vars: `subscription`, `credentials`,
-// `connection`, `tenant`), compares it in constant time with each
+// with the secret (evaluated over vars: `subscription`, `app`,
+// `credentials`, `connection`, `tenant`), compares it in constant time with each
 // candidate, and then checks that the signed timestamp, when the scheme
 // has one, is within the tolerance of now. A nil sig accepts everything
 // (the event has no signature check).
@@ -192,6 +193,9 @@ func evalSecret(ctx context.Context, sig *compile.Signature, vars map[string]any
 	if err != nil {
 		var ee *compile.ExprError
 		if errors.As(err, &ee) {
+			if slices.Contains(sig.Secret.Vars(), compile.VarApp) {
+				return "", fail(fmt.Sprintf("the secret expression at %s failed; check that membrane.yaml names the app's secret it reads (webhookSecrets.<connector>, or oauthClients.<connector>.clientSecretEnv for app.clientSecret) and that the variable is set", ee.Pos))
+			}
 			return "", fail(fmt.Sprintf("the secret expression at %s failed; check that the subscription or connection holds the signing secret", ee.Pos))
 		}
 		return "", fail("the secret expression failed")
