@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
@@ -53,9 +54,75 @@ func Check(ws *spec.Workspace) diag.List {
 			}
 		}
 	}
+	diags = append(diags, checkAuthModes(ws)...)
 	diags.Sort()
 	return diags
 }
+
+// checkAuthModes resolves every action and event of a connector with
+// several auth modes under each mode but the first: their expressions
+// are type-checked against the first mode's credentials when the
+// workspace loads, and a connection made in another mode runs them
+// against its own (credentials.botToken in a mode that only has an
+// accessToken). What only a mode breaks is reported once, naming it.
+func checkAuthModes(ws *spec.Workspace) diag.List {
+	var diags diag.List
+	for _, key := range slices.Sorted(maps.Keys(ws.Connectors)) {
+		c := ws.Connectors[key]
+		if len(c.AuthModes) < 2 {
+			continue
+		}
+		actions := slices.Sorted(maps.Keys(ws.Actions[key]))
+		events := slices.Sorted(maps.Keys(ws.Events[key]))
+		base := map[string]bool{}
+		for _, k := range actions {
+			if !ws.ContractBroken(ws.Actions[key][k]) {
+				_, d := ResolveAction(ws, key, k)
+				markSeen(base, d)
+			}
+		}
+		for _, k := range events {
+			if !eventContractBroken(ws, ws.Events[key][k]) {
+				_, d := ResolveEvent(ws, key, k)
+				markSeen(base, d)
+			}
+		}
+		for _, mode := range c.AuthModes[1:] {
+			o := &spec.ConnectionOverride{Connector: key, AuthMode: mode.ModeKey()}
+			report := func(d diag.List) {
+				for _, x := range d {
+					if x.Severity != diag.Error || base[seenKey(x)] {
+						continue
+					}
+					base[seenKey(x)] = true // once, under the first mode that breaks it
+					x.Message += fmt.Sprintf(" (in auth mode %q, whose credentials differ from the first mode's; read a field one mode lacks through dyn(credentials).?field)", mode.ModeKey())
+					diags = append(diags, x)
+				}
+			}
+			for _, k := range actions {
+				if !ws.ContractBroken(ws.Actions[key][k]) {
+					_, d := ResolveAction(ws, key, k, o)
+					report(d)
+				}
+			}
+			for _, k := range events {
+				if !eventContractBroken(ws, ws.Events[key][k]) {
+					_, d := ResolveEvent(ws, key, k, o)
+					report(d)
+				}
+			}
+		}
+	}
+	return diags
+}
+
+func markSeen(seen map[string]bool, d diag.List) {
+	for _, x := range d {
+		seen[seenKey(x)] = true
+	}
+}
+
+func seenKey(d diag.Diagnostic) string { return d.Pos.String() + "\x00" + d.Rule + "\x00" + d.Message }
 
 // anyAction returns the first action of a connector whose contract is
 // known, or "".
