@@ -31,17 +31,22 @@ func TestOAuthModes(t *testing.T) {
 		connector  string
 		scope      string
 		clientAuth string // as the server saw it: basic or body
+		// The mode a connection that records none stays on.
+		defaultMode, defaultType string
 	}{
 		// Klaviyo: PKCE required, the client by HTTP basic.
-		{"klaviyo", "accounts:read profiles:read profiles:write lists:read lists:write data-privacy:write", "basic"},
+		{"klaviyo", "accounts:read profiles:read profiles:write lists:read lists:write data-privacy:write", "basic", "api-key", spec.AuthAPIKey},
 		// PagerDuty: the client id and secret in the form.
-		{"pagerduty", "abilities.read incidents.read incidents.write webhook_subscriptions.write", "body"},
+		{"pagerduty", "abilities.read incidents.read incidents.write webhook_subscriptions.write", "body", "api-key", spec.AuthAPIKey},
+		// Slack's OAuth v2: scopes joined by commas, the client in the
+		// form (the PKCE challenge the runtime always sends is one a
+		// server without PKCE ignores).
+		{"slack", "chat:write,channels:read,channels:manage,channels:history,groups:read,users:read,users:read.email,files:read,files:write", "body", "bot-token", spec.AuthBearer},
 	} {
 		t.Run(tc.connector, func(t *testing.T) {
 			t.Parallel()
-			// A connection that records no mode stays on the API key.
-			if def := ws.Connectors[tc.connector].AuthMode(""); def == nil || def.Key != "api-key" || def.Type != spec.AuthAPIKey {
-				t.Fatalf("the default mode is %+v, want the api-key mode", def)
+			if def := ws.Connectors[tc.connector].AuthMode(""); def == nil || def.Key != tc.defaultMode || def.Type != tc.defaultType {
+				t.Fatalf("the default mode is %+v, want the %s mode", def, tc.defaultMode)
 			}
 			testkit.EachOAuthPeer(t, func(t *testing.T, p testkit.OAuthPeer) {
 				srv := p.Start(t, 3600)
