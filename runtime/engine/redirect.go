@@ -57,7 +57,8 @@ func (r *run) hostListed(u *url.URL) bool {
 // sent there is a new GET that carries nothing of the one redirected:
 // no credential, no header of the connector or the request, no body,
 // only Accept. It goes through the same client, so the outbound guard
-// applies, and into the run log like any exchange.
+// applies, and into the run log like any exchange, the link's path and
+// query hidden.
 func (r *run) followRedirects(ctx context.Context, b *built, resp *httpx.Response) (*httpx.Response, error) {
 	for hop := 0; unfollowed(resp.Status); hop++ {
 		u := redirectTarget(resp)
@@ -68,6 +69,10 @@ func (r *run) followRedirects(ctx context.Context, b *built, resp *httpx.Respons
 			return nil, &Error{Type: ErrUpstream, Status: resp.Status, Request: b.label,
 				Message: fmt.Sprintf("the API redirected more than %d times between hosts; the last redirect, %d to host %s, is not followed", maxRedirectHops, resp.Status, u.Host)}
 		}
+		// A CDN's link is signed in its path or query: a credential of
+		// its own for as long as it lives, hidden in the run log (the
+		// Location header and the followed request) and in errors.
+		r.hideSecret(afterHost(resp.Header.Get("Location")), afterHost(u.String()))
 		method := http.MethodGet
 		if b.req.Method == http.MethodHead {
 			method = http.MethodHead
@@ -115,4 +120,16 @@ func (r *run) redirectError(b *built, resp *httpx.Response) *Error {
 	msg := fmt.Sprintf("the API answered %d %s, a redirect %s, which is not followed: a connection's credentials only go to the origin they were made for. %s",
 		resp.Status, http.StatusText(resp.Status), where, remedy)
 	return &Error{Type: ErrUpstream, Status: resp.Status, Message: r.redact.String(msg), Request: b.label, Body: r.redact.Excerpt(resp.Body)}
+}
+
+// afterHost is what follows a URL's host (its path, query and fragment),
+// or the whole text of a reference without one.
+func afterHost(ref string) string {
+	if _, rest, ok := strings.Cut(ref, "://"); ok {
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			return rest[i:]
+		}
+		return ""
+	}
+	return ref
 }
