@@ -37,9 +37,11 @@ var (
 	varsListOutput  = []string{VarInput, VarConnection, VarTenant, VarNow, VarRecords, VarPagination}
 	varsStep        = []string{VarInput, VarConnection, VarTenant, VarNow, VarSteps, VarItem, VarIndex, VarPage}
 
-	varsSubscribe     = []string{VarWebhook, VarConnection, VarTenant, VarNow}
+	// The webhook's own requests read `credentials` as an action's do: an
+	// API that takes its key in the body (Mandrill) has no other place.
+	varsSubscribe     = []string{VarWebhook, VarConnection, VarTenant, VarNow, VarCredentials}
 	varsSubscribed    = []string{VarResponse, VarWebhook, VarConnection, VarTenant, VarNow}
-	varsUnsubscribe   = []string{VarSubscription, VarConnection, VarTenant, VarNow}
+	varsUnsubscribe   = []string{VarSubscription, VarConnection, VarTenant, VarNow, VarCredentials}
 	varsSecret        = []string{VarSubscription, VarApp, VarCredentials, VarConnection, VarTenant}
 	varsIncoming      = []string{VarRequest}
 	varsMatch         = []string{VarConnection, VarSubscription}
@@ -51,7 +53,7 @@ var (
 	varsEventMapping  = []string{VarRecord, VarConnection, VarTenant, VarNow}
 	varsWebhookAnswer = []string{VarRequest}
 	varsKept          = []string{VarResponse, VarWebhook, VarSubscription, VarConnection, VarTenant, VarNow}
-	varsRenew         = []string{VarWebhook, VarSubscription, VarConnection, VarTenant, VarNow}
+	varsRenew         = []string{VarWebhook, VarSubscription, VarConnection, VarTenant, VarNow, VarCredentials}
 )
 
 var (
