@@ -203,7 +203,7 @@ func TestTwilioWebhookSubscription(t *testing.T) {
 		BrokenAnswer: map[string]any{"id": pn},
 		Tolerated: map[string]string{
 			`body.SmsUrl: Request body property SmsUrl must match format "uri" (Error)`: "unsubscribing clears the " +
-				"number's SmsUrl with an empty one, which Twilio takes (as its Console does) though the description " +
+				"number's SmsUrl with an empty one, which Twilio takes to mean none, though the description " +
 				"declares every SmsUrl a URI",
 		},
 		Connection: store.Connection{Connector: "twilio",
