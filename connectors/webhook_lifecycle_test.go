@@ -1,0 +1,269 @@
+package connectors_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/membrane-dev/membrane"
+	"github.com/membrane-dev/membrane/connectors/internal/prismtest"
+	"github.com/membrane-dev/membrane/layers"
+	"github.com/membrane-dev/membrane/runtime/connections"
+	"github.com/membrane-dev/membrane/runtime/events"
+	"github.com/membrane-dev/membrane/runtime/httpx"
+	"github.com/membrane-dev/membrane/runtime/store"
+	"github.com/membrane-dev/membrane/runtime/store/crypt"
+)
+
+// lifecycleRun is one subscribe and unsubscribe of an event against
+// Prism serving the vendor's description with request validation on.
+type lifecycleRun struct {
+	// API is the description, relative to ../shared/apis, and Paths the
+	// prefixes Prism serves of it.
+	API   string
+	Paths []string
+	// Connection is the connection the event is subscribed on.
+	Connection store.Connection
+	Event      string
+	// BrokenAnswer is what subscribing keeps when the description's own
+	// answer breaks its schema: Prism then answers 500, and only the
+	// request is checked (its violations located in the request).
+	BrokenAnswer map[string]any
+	// Tolerated are request violations the vendor's API does not make,
+	// where the description is stricter than the API, each with why.
+	Tolerated map[string]string
+}
+
+// lifecycleResult is what the run sent and kept.
+type lifecycleResult struct {
+	ServerURL   string
+	WebhookURL  string
+	Subscribe   *httpx.Attempt
+	Kept        map[string]any
+	Unsubscribe *httpx.Attempt
+}
+
+// runLifecycle subscribes the event, checks that Prism accepted the one
+// request subscribing sent, then unsubscribes the same way.
+func runLifecycle(t *testing.T, r lifecycleRun) lifecycleResult {
+	t.Helper()
+	pool := prismPool(t)
+	apis, err := prismtest.APIs()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	srv, err := pool.Get(prismtest.Description{Files: []string{filepath.Join(apis, r.API)}, Paths: r.Paths})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	ws, diags := layers.Load(".")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c := r.Connection
+	ws.Overrides = append(ws.Overrides, override(t, "prism.yaml",
+		"kind: ConnectionOverride\nconnector: "+c.Connector+"\nconnectorPatch:\n  baseUrl: "+srv.URL+"\n"))
+	var mu sync.Mutex
+	var sent []*httpx.Attempt
+	client := httpx.New(httpx.Config{AllowPrivate: true, Trace: func(a *httpx.Attempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, a)
+	}})
+	rt := membrane.New(membrane.Options{HTTP: client}, ws)
+	keys, err := crypt.New(crypt.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), store.WithKeyring(keys), store.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc := connections.New(connections.Options{Store: st, Workspace: rt, HTTP: client, Logger: quiet})
+	if _, err := st.EnsureTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	ts := st.Tenant("acme")
+	c.Tenant, c.State = "acme", store.Connected
+	conn, err := ts.Connections().Create(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := ts.Subscriptions().Create(ctx, store.Subscription{Tenant: "acme", ConnectionID: conn.ID, Connector: c.Connector, Event: r.Event})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := &events.Lifecycle{Store: st, Conns: svc, PublicURL: "https://hooks.example.com", Log: quiet}
+
+	// one checks that a step sent exactly one request, which Prism took.
+	one := func(step string, from int) *httpx.Attempt {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, x := range sent[from:] {
+			if x.Response == nil {
+				t.Fatalf("%s: %s %s got no answer: %v", step, x.Method, x.URL, x.Err)
+			}
+			if r.BrokenAnswer != nil {
+				if bad := requestViolations(x.Response.Header, x.Response.Body, r.Tolerated); len(bad) > 0 {
+					t.Fatalf("%s: Prism refused %s %s (it breaks %s): %v\nrequest body: %s", step, x.Method, x.URL, r.API, bad, x.RequestBody)
+				}
+				continue
+			}
+			if why := prismtest.Rejection(x.Response.Status, x.Response.Header, string(x.Response.Body)); why != "" {
+				t.Fatalf("%s: Prism refused %s %s (it breaks %s):\n%s\nrequest body: %s", step, x.Method, x.URL, r.API, why, x.RequestBody)
+			}
+		}
+		if len(sent)-from != 1 {
+			t.Fatalf("%s sent %d requests, want 1", step, len(sent)-from)
+		}
+		return sent[from]
+	}
+	res := lifecycleResult{ServerURL: srv.URL, WebhookURL: "https://hooks.example.com/webhooks/s/" + sub.WebhookToken}
+	if err := lc.Subscribe(ctx, sub); err != nil {
+		one("subscribe", 0)
+		if r.BrokenAnswer == nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+		sub.Remote = r.BrokenAnswer
+	}
+	res.Subscribe = one("subscribe", 0)
+	res.Kept = sub.Remote
+	if err := lc.Unsubscribe(ctx, sub); err != nil {
+		one("unsubscribe", 1)
+		if r.BrokenAnswer == nil {
+			t.Fatalf("unsubscribe: %v", err)
+		}
+	}
+	res.Unsubscribe = one("unsubscribe", 1)
+	return res
+}
+
+// TestBoxWebhookSubscription subscribes file-changed and removes its
+// webhook against Box's own description: the subscribe body must be a
+// valid webhook creation on the connection's watched folder, and the
+// webhook's id what is kept.
+func TestBoxWebhookSubscription(t *testing.T) {
+	res := runLifecycle(t, lifecycleRun{
+		API:   "box/openapi.json",
+		Paths: []string{"/webhooks"},
+		Event: "file-changed",
+		Connection: store.Connection{Connector: "box", AuthMode: "developer-token",
+			Credentials: map[string]any{"token": "box-developer-token"}, Parameters: map[string]any{"watchFolderId": "11446498"}},
+	})
+	x := res.Subscribe
+	if x.Method != "POST" || x.URL != res.ServerURL+"/webhooks" || x.Response.Status != 201 {
+		t.Fatalf("subscribe sent %s %s → %d, want POST /webhooks → 201", x.Method, x.URL, x.Response.Status)
+	}
+	body := decodeJSON(t, x.RequestBody)
+	if got := body["target"]; !sameJSON(got, map[string]any{"id": "11446498", "type": "folder"}) {
+		t.Errorf("target %v, want the watched folder 11446498", got)
+	}
+	if body["address"] != res.WebhookURL {
+		t.Errorf("address %v, want %s", body["address"], res.WebhookURL)
+	}
+	if got := body["triggers"]; !sameJSON(got, []any{"FILE.UPLOADED", "FILE.RENAMED", "FILE.MOVED", "FILE.RESTORED", "FILE.TRASHED", "FILE.DELETED"}) {
+		t.Errorf("triggers %v", got)
+	}
+	// The description's example webhook.
+	if res.Kept["id"] != "11446498" {
+		t.Errorf("kept %v, want the webhook id 11446498", res.Kept)
+	}
+	if u := res.Unsubscribe; u.Method != "DELETE" || u.URL != res.ServerURL+"/webhooks/11446498" || u.Response.Status != 204 {
+		t.Errorf("unsubscribe sent %s %s → %d, want DELETE /webhooks/11446498 → 204", u.Method, u.URL, u.Response.Status)
+	}
+}
+
+// TestTwilioWebhookSubscription points the receiving number's SmsUrl at
+// Membrane and clears it again, against Twilio's own description.
+func TestTwilioWebhookSubscription(t *testing.T) {
+	const acct, pn = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "PNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	res := runLifecycle(t, lifecycleRun{
+		// Whole, as testdata/prism/twilio.yaml serves it: the path filter
+		// cannot read this description.
+		API:   "twilio/api-v2010.json",
+		Event: "message-received",
+		// The description's example number breaks its own schema (empty
+		// SIDs and URLs where it declares patterns and URIs), so Prism
+		// answers 500 and only the requests are checked; subscribing
+		// would have kept the number's SID.
+		BrokenAnswer: map[string]any{"id": pn},
+		Tolerated: map[string]string{
+			`body.SmsUrl: Request body property SmsUrl must match format "uri" (Error)`: "unsubscribing clears the " +
+				"number's SmsUrl with an empty one, which Twilio takes to mean none, though the description " +
+				"declares every SmsUrl a URI",
+		},
+		Connection: store.Connection{Connector: "twilio",
+			Credentials: map[string]any{"authToken": "prism-test-token"}, Parameters: map[string]any{"accountSid": acct, "phoneNumberSid": pn}},
+	})
+	path := "/2010-04-01/Accounts/" + acct + "/IncomingPhoneNumbers/" + pn + ".json"
+	x := res.Subscribe
+	if x.Method != "POST" || x.URL != res.ServerURL+path {
+		t.Fatalf("subscribe sent %s %s, want POST %s", x.Method, x.URL, path)
+	}
+	form, err := url.ParseQuery(string(x.RequestBody))
+	if err != nil {
+		t.Fatalf("subscribe body %q: %v", x.RequestBody, err)
+	}
+	if form.Get("SmsUrl") != res.WebhookURL || form.Get("SmsMethod") != "POST" || len(form) != 2 {
+		t.Errorf("subscribe form %v, want SmsUrl %s and SmsMethod POST only", form, res.WebhookURL)
+	}
+	u := res.Unsubscribe
+	if u.Method != "POST" || u.URL != res.ServerURL+"/2010-04-01/Accounts/"+acct+"/IncomingPhoneNumbers/"+res.Kept["id"].(string)+".json" {
+		t.Errorf("unsubscribe sent %s %s, want POST to the number", u.Method, u.URL)
+	}
+	if form, _ := url.ParseQuery(string(u.RequestBody)); len(form) != 1 || !form.Has("SmsUrl") || form.Get("SmsUrl") != "" {
+		t.Errorf("unsubscribe form %q, want an empty SmsUrl only", u.RequestBody)
+	}
+}
+
+func decodeJSON(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("body %s: %v", b, err)
+	}
+	return v
+}
+
+// sameJSON compares two values as JSON would write them.
+func sameJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// requestViolations are the errors of Prism's validation located in the
+// request, not in the description's own answer: in the sl-violations
+// header, or in the body of a refusal.
+func requestViolations(h http.Header, body []byte, tolerated map[string]string) []string {
+	var vs []prismtest.Violation
+	_ = json.Unmarshal([]byte(h.Get("sl-violations")), &vs)
+	var problem struct{ Validation []prismtest.Violation }
+	if json.Unmarshal(body, &problem) == nil {
+		vs = append(vs, problem.Validation...)
+	}
+	var out []string
+	for _, v := range vs {
+		if _, ok := tolerated[v.String()]; ok {
+			continue
+		}
+		if strings.EqualFold(v.Severity, "error") && (len(v.Location) == 0 || v.Location[0] != "response") {
+			out = append(out, v.String())
+		}
+	}
+	return out
+}
