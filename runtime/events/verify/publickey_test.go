@@ -79,7 +79,11 @@ func TestECDSA(t *testing.T) {
 	}
 	// The same key as PEM and as the bare point; the signature as r‖s.
 	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: mustB64(t, pub)}))
-	point := base64.StdEncoding.EncodeToString(elliptic.Marshal(elliptic.P256(), key.X, key.Y)) //nolint:staticcheck // the bare point, as some apps show it
+	raw, err := key.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := base64.StdEncoding.EncodeToString(raw)
 	for name, k := range map[string]string{"PEM": pemKey, "point": point} {
 		if err := verify.Verify(ctx, sig, send(sig, sendGridPush(ts, good, body), body), vars(k), now); err != nil {
 			t.Errorf("key as %s: %v", name, err)
