@@ -389,7 +389,7 @@ func TestPropertiesAt(t *testing.T) {
 			[]string{"method", "server", "path", "query", "headers", "body", "encoding", "formLists", "responseFormat", "idempotencyKey"}},
 		// A schema URL without the keyword, as in ValidationError.SchemaURL.
 		{"Event", "https://membrane.dev/schemas/event.schema.json#/$defs/signature",
-			[]string{"algorithm", "header", "encoding", "prefix", "secret", "payload", "signatures", "timestamp", "tolerance", "secretEncoding", "secretPrefix"}},
+			[]string{"algorithm", "header", "encoding", "prefix", "secret", "publicKey", "payload", "signatures", "timestamp", "tolerance", "secretEncoding", "secretPrefix"}},
 		// The object holding a union: every branch's names.
 		{"Connector", "#/$defs/auth",
 			[]string{"key", "label", "type", "credentials", "grant", "authorizationUrl", "tokenUrl", "scopes", "scopeSeparator", "pkce", "authorizationParams", "clientAuth", "in", "name", "value", "username", "password", "token", "login", "headers", "query", "test", "info"}},

@@ -122,7 +122,8 @@ type TestWebhook struct {
 	Pos     diag.Pos      `json:"-"`
 	Request *TestIncoming `json:"request"`
 	// Secret is the signing secret the signature is checked with, in place
-	// of what the event's `signature.secret` computes.
+	// of what the event's `signature.secret` computes; for a public-key
+	// algorithm, the public key in place of `signature.publicKey`.
 	Secret string `json:"secret,omitempty"`
 	// Subscription is what subscribing at the app kept (its id, a signing
 	// secret), as `subscription` reads it.

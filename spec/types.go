@@ -577,7 +577,8 @@ type WebhookEnrich struct {
 
 // Signature checks that a webhook payload came from the app.
 type Signature struct {
-	// Algorithm: hmac-sha256 (default), hmac-sha1 or hmac-sha512.
+	// Algorithm: hmac-sha256 (default), hmac-sha1 or hmac-sha512; or
+	// ecdsa-p256-sha256 or ed25519, checked with PublicKey.
 	Algorithm string `json:"algorithm,omitempty"`
 	Header    string `json:"header"`
 	// Encoding of the signature: hex (default) or base64.
@@ -586,7 +587,11 @@ type Signature struct {
 	Prefix string `json:"prefix,omitempty"`
 	// Secret, over `subscription`, `app` (the workspace's app secrets of
 	// the connector), `credentials`, `connection` and `tenant`.
-	Secret Template `json:"secret"`
+	Secret Template `json:"secret,omitzero"`
+	// PublicKey is the app's public key of an ecdsa-p256-sha256 or ed25519
+	// signature, over the same variables as Secret: PEM or base64 DER
+	// (PKIX), or for ed25519 the key's 32 bytes in base64 or hex.
+	PublicKey Template `json:"publicKey,omitzero"`
 	// Payload is what is signed, over `request`; the raw body by default.
 	Payload Template `json:"payload,omitzero"`
 	// Signatures lists the candidate signatures, over `request`, for a

@@ -326,7 +326,7 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 		ce.SubscriptionID = s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
 		ce.Unsubscribe = compileRequest(s, w.Unsubscribe, diags, varsUnsubscribe)
 		if w.Signature != nil {
-			ce.Signature = compileSignature(s, w.Signature, diags)
+			ce.Signature = compileSignature(s, w.Signature, e.Doc.Lookup("/webhook/signature"), diags)
 			ce.SignatureSecret, ce.SignaturePayload = ce.Signature.Secret, ce.Signature.Payload
 		}
 		ce.ConnectionKey = s.Compile(w.ConnectionKey, expr.Scalar, diags, varsIncoming...)

@@ -44,7 +44,7 @@ func Places() []Place {
 		{"Webhook subscribe", []string{"webhook.subscribe"}, varsSubscribe, ""},
 		{"Webhook subscription answer", []string{"webhook.subscriptionId"}, varsSubscribed, ""},
 		{"Webhook unsubscribe", []string{"webhook.unsubscribe"}, varsUnsubscribe, ""},
-		{"Webhook secret", []string{"webhook.signature.secret"}, varsSecret, "`app` is readable here only: the secrets of the vendor app a workspace registered, which app-wide webhooks are signed with, by the names membrane.yaml's `webhookSecrets.<connector>` gives them, and `clientSecret`, the secret of `oauthClients.<connector>`. While the workspace does not give the name an expression reads, every push is refused (no signing secret)."},
+		{"Webhook secret", []string{"webhook.signature.secret", "webhook.signature.publicKey"}, varsSecret, "`app` is readable here only: the secrets of the vendor app a workspace registered, which app-wide webhooks are signed with, by the names membrane.yaml's `webhookSecrets.<connector>` gives them, and `clientSecret`, the secret of `oauthClients.<connector>`. While the workspace does not give the name an expression reads, every push is refused (no signing secret)."},
 		{"Webhook signature", []string{"webhook.signature.*"}, varsSignature, ""},
 		{"Incoming webhook", []string{"webhook.connectionKey", "webhook.records", "webhook.handshake.when"}, varsIncoming, ""},
 		{"Webhook match", []string{"webhook.match"}, varsMatch, ""},

@@ -1,8 +1,9 @@
 // Package verify checks that a webhook payload came from the app: the
 // signature schemes an event's `webhook.signature` expresses (GitHub,
 // Stripe, Slack, HubSpot v3, Shopify, Twilio, Standard Webhooks and any
-// HMAC of the same shape), with a signed timestamp's replay window where
-// the scheme has one.
+// HMAC of the same shape, and the public-key schemes ECDSA P-256 (SendGrid)
+// and Ed25519), with a signed timestamp's replay window where the scheme
+// has one.
 //
 // Errors say what was wrong and which header to look at; they never hold
 // the secret, the key or the signature Membrane expected.
@@ -10,6 +11,9 @@ package verify
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -20,6 +24,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +40,7 @@ var (
 	// is empty). 401.
 	ErrMissingSignature = errors.New("missing signature")
 	// ErrBadSignature: no candidate signature is the HMAC of the payload
-	// with the secret. 401.
+	// with the secret (or a signature of it by the public key). 401.
 	ErrBadSignature = errors.New("bad signature")
 	// ErrStaleTimestamp: the signature is right but was made longer ago
 	// than the tolerance: a replay, or a delivery retried too late. 401.
@@ -51,6 +56,10 @@ var (
 	// declared in). A configuration problem on Membrane's side, not the
 	// sender's: the request is refused all the same.
 	ErrNoSecret = errors.New("no signing secret")
+	// ErrNoKey: no usable public key for this subscription (the publicKey
+	// expression failed, gave nothing, or is not a key of the algorithm):
+	// ErrNoSecret of ecdsa-p256-sha256 and ed25519.
+	ErrNoKey = errors.New("no public key")
 )
 
 // Error is a refused webhook request.
@@ -75,11 +84,16 @@ func (e *Error) Unwrap() error { return e.Kind }
 // with the secret (evaluated over vars: `subscription`, `app`,
 // `credentials`, `connection`, `tenant`), compares it in constant time with each
 // candidate, and then checks that the signed timestamp, when the scheme
-// has one, is within the tolerance of now. A nil sig accepts everything
-// (the event has no signature check).
+// has one, is within the tolerance of now. For ecdsa-p256-sha256 and
+// ed25519 it checks each candidate against the payload with the public
+// key instead. A nil sig accepts everything (the event has no signature
+// check).
 func Verify(ctx context.Context, sig *compile.Signature, req *Request, vars map[string]any, now time.Time) error {
 	if sig == nil {
 		return nil
+	}
+	if compile.IsPublicKeyAlgorithm(sig.Algorithm) && sig.Key != nil {
+		return verify(ctx, sig, req, nil, sig.Key, now)
 	}
 	secret, err := evalSecret(ctx, sig, vars)
 	if err != nil {
@@ -90,17 +104,40 @@ func Verify(ctx context.Context, sig *compile.Signature, req *Request, vars map[
 
 // VerifySecret is Verify with the secret's text already known (as stored
 // or as a test gives it): SecretPrefix and SecretEncoding still apply.
+// For ecdsa-p256-sha256 and ed25519 the text is the public key.
 func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, secret string, now time.Time) error {
 	if sig == nil {
 		return nil
 	}
-	header := headerName(sig)
-	fail := func(kind error, format string, args ...any) error {
-		return &Error{Kind: kind, Header: header, Detail: fmt.Sprintf(format, args...)}
+	if compile.IsPublicKeyAlgorithm(sig.Algorithm) {
+		pub, err := compile.ParsePublicKey(sig.Algorithm, secret)
+		if err != nil {
+			return &Error{Kind: ErrNoKey, Header: headerName(sig), Detail: keyProblem(sig, err)}
+		}
+		return verify(ctx, sig, req, nil, pub, now)
 	}
 	key, err := decodeSecret(sig, secret)
 	if err != nil {
-		return fail(ErrNoSecret, "%v", err)
+		return &Error{Kind: ErrNoSecret, Header: headerName(sig), Detail: err.Error()}
+	}
+	return verify(ctx, sig, req, key, nil, now)
+}
+
+// keyProblem says why a public key cannot be used, and where it comes
+// from.
+func keyProblem(sig *compile.Signature, err error) string {
+	if sig.PublicKey == nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v (publicKey at %s)", err, sig.PublicKey.Src.Pos)
+}
+
+// verify checks the request with an HMAC key, or with pub for a
+// public-key algorithm.
+func verify(ctx context.Context, sig *compile.Signature, req *Request, key []byte, pub crypto.PublicKey, now time.Time) error {
+	header := headerName(sig)
+	fail := func(kind error, format string, args ...any) error {
+		return &Error{Kind: kind, Header: header, Detail: fmt.Sprintf(format, args...)}
 	}
 	if req == nil {
 		req = &Request{}
@@ -117,9 +154,12 @@ func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, sec
 	if err != nil {
 		return fail(ErrMalformed, "%v", err)
 	}
-	mac := hmac.New(newHash(sig.Algorithm), key)
-	mac.Write(payload)
-	want := mac.Sum(nil)
+	var want []byte
+	if pub == nil {
+		mac := hmac.New(newHash(sig.Algorithm), key)
+		mac.Write(payload)
+		want = mac.Sum(nil)
+	}
 	matched, considered := false, 0
 	for _, c := range candidates {
 		c = strings.TrimSpace(c)
@@ -134,9 +174,15 @@ func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, sec
 			continue
 		}
 		considered++
-		// Every candidate is compared, so the time taken does not tell
-		// which one matched.
-		if hmac.Equal(got, want) {
+		switch {
+		case pub != nil:
+			// Nothing secret is compared: one good signature will do.
+			if !matched && checkPublic(pub, payload, got) {
+				matched = true
+			}
+		case hmac.Equal(got, want):
+			// Every candidate is compared, so the time taken does not
+			// tell which one matched.
 			matched = true
 		}
 	}
@@ -145,6 +191,8 @@ func VerifySecret(ctx context.Context, sig *compile.Signature, req *Request, sec
 		return fail(ErrBadSignature, "no %s signature starting with %q in the %s header", sig.Encoding, sig.Prefix, header)
 	case considered == 0:
 		return fail(ErrBadSignature, "the %s header holds no %s signature", header, sig.Encoding)
+	case !matched && pub != nil:
+		return fail(ErrBadSignature, "the signature does not match the payload (%s of %d bytes); check the public key (the app gives a new one when signing is turned off and on), and that nothing between the app and Membrane rewrites the body", sig.Algorithm, len(payload))
 	case !matched:
 		return fail(ErrBadSignature, "the signature does not match the payload (%s of %d bytes); check the signing secret, and that nothing between the app and Membrane rewrites the body", sig.Algorithm, len(payload))
 	}
@@ -180,25 +228,30 @@ func headerName(sig *compile.Signature) string {
 	return sig.Header
 }
 
-// evalSecret evaluates the secret expression. Its error names where the
-// expression is written, never what it gave or failed on.
+// evalSecret evaluates the secret expression, or the public key's of a
+// public-key algorithm. Its error names where the expression is written,
+// never what it gave or failed on.
 func evalSecret(ctx context.Context, sig *compile.Signature, vars map[string]any) (string, error) {
+	x, kind, what := sig.Secret, ErrNoSecret, "secret"
+	if compile.IsPublicKeyAlgorithm(sig.Algorithm) {
+		x, kind, what = sig.PublicKey, ErrNoKey, "publicKey"
+	}
 	fail := func(detail string) error {
-		return &Error{Kind: ErrNoSecret, Header: headerName(sig), Detail: detail}
+		return &Error{Kind: kind, Header: headerName(sig), Detail: detail}
 	}
-	if sig.Secret == nil {
-		return "", fail("the signature has no secret")
+	if x == nil {
+		return "", fail("the signature has no " + what)
 	}
-	v, err := sig.Secret.Eval(ctx, vars)
+	v, err := x.Eval(ctx, vars)
 	if err != nil {
 		var ee *compile.ExprError
 		if errors.As(err, &ee) {
-			if slices.Contains(sig.Secret.Vars(), compile.VarApp) {
-				return "", fail(fmt.Sprintf("the secret expression at %s failed; check that membrane.yaml names the app's secret it reads (webhookSecrets.<connector>, or oauthClients.<connector>.clientSecretEnv for app.clientSecret) and that the variable is set", ee.Pos))
+			if slices.Contains(x.Vars(), compile.VarApp) {
+				return "", fail(fmt.Sprintf("the %s expression at %s failed; check that membrane.yaml names the app's secret it reads (webhookSecrets.<connector>, or oauthClients.<connector>.clientSecretEnv for app.clientSecret) and that the variable is set", what, ee.Pos))
 			}
-			return "", fail(fmt.Sprintf("the secret expression at %s failed; check that the subscription or connection holds the signing secret", ee.Pos))
+			return "", fail(fmt.Sprintf("the %s expression at %s failed; check that the subscription or connection holds it (what subscribing kept)", what, ee.Pos))
 		}
-		return "", fail("the secret expression failed")
+		return "", fail("the " + what + " expression failed")
 	}
 	switch s := v.(type) {
 	case string:
@@ -208,7 +261,7 @@ func evalSecret(ctx context.Context, sig *compile.Signature, vars map[string]any
 	case nil:
 		return "", nil
 	}
-	return "", fail(fmt.Sprintf("the secret expression at %s gives %T, not text", sig.Secret.Src.Pos, v))
+	return "", fail(fmt.Sprintf("the %s expression at %s gives %T, not text", what, x.Src.Pos, v))
 }
 
 // decodeSecret turns the secret's text into the HMAC key.
@@ -275,6 +328,26 @@ func evalPayload(ctx context.Context, sig *compile.Signature, req *Request, vars
 		return nil, nil
 	}
 	return fmt.Append(nil, v), nil
+}
+
+// checkPublic says whether sig is a signature of payload by pub: for
+// ECDSA, ASN.1 DER of the SHA-256 (or r‖s, 32 bytes each, as JWS writes
+// it); for Ed25519, of the payload itself.
+func checkPublic(pub crypto.PublicKey, payload, sig []byte) bool {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		digest := sha256.Sum256(payload)
+		if ecdsa.VerifyASN1(k, digest[:], sig) {
+			return true
+		}
+		if len(sig) == 64 {
+			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+			return ecdsa.Verify(k, digest[:], r, s)
+		}
+	case ed25519.PublicKey:
+		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k, payload, sig)
+	}
+	return false
 }
 
 func newHash(alg string) func() hash.Hash {
