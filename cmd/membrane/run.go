@@ -32,13 +32,15 @@ type actionFlags struct {
 	dir       string
 	overrides []string
 	baseURL   string
+	servers   []string // NAME=URL
 }
 
 func (f *actionFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.connector, "connector", "", "connector key (required)")
 	cmd.Flags().StringVar(&f.dir, "dir", ".", "workspace directory")
 	cmd.Flags().StringArrayVar(&f.overrides, "override", nil, "ConnectionOverride file to apply (repeatable, in order)")
-	cmd.Flags().StringVar(&f.baseURL, "base-url", "", "use this base URL instead of the connector's (a sandbox or a mock)")
+	cmd.Flags().StringVar(&f.baseURL, "base-url", "", "use this base URL instead of the connector's (a sandbox or a mock), and for its servers too unless --server names one")
+	cmd.Flags().StringArrayVar(&f.servers, "server", nil, "NAME=URL: use this URL for the connector's server NAME (repeatable)")
 }
 
 // load reads the workspace and the overrides the flags name.
@@ -71,21 +73,67 @@ func (f *actionFlags) load(stderr io.Writer) (*spec.Workspace, []*spec.Connectio
 			overrides = append(overrides, o)
 		}
 	}
-	if f.baseURL != "" {
-		patch := &tree.Value{Kind: tree.Map}
-		patch.Set("baseUrl", diag.Pos{File: "--base-url"}, &tree.Value{Kind: tree.String, Str: f.baseURL, Pos: diag.Pos{File: "--base-url"}})
-		overrides = append(overrides, &spec.ConnectionOverride{
-			Source:         spec.Source{File: "--base-url", Pos: diag.Pos{File: "--base-url"}},
-			Kind:           spec.KindConnectionOverride,
-			Connector:      f.connector,
-			ConnectorPatch: patch,
-		})
+	if o, err := f.urlOverride(ws); err != nil {
+		return nil, nil, err
+	} else if o != nil {
+		overrides = append(overrides, o)
 	}
 	if diags.HasErrors() {
 		_ = diag.Write(stderr, "text", diags)
 		return nil, nil, &exitError{code: exitFail, msg: "the workspace has errors; run 'membrane validate' for the full list"}
 	}
 	return ws, overrides, nil
+}
+
+// urlOverride is the connection layer --base-url and --server make, or
+// nil. A mock answers every path on one origin, so --base-url moves the
+// connector's servers too, unless --server gives one its own URL.
+func (f *actionFlags) urlOverride(ws *spec.Workspace) (*spec.ConnectionOverride, error) {
+	if f.baseURL == "" && len(f.servers) == 0 {
+		return nil, nil
+	}
+	c := ws.Connectors[f.connector]
+	urls := map[string]string{}
+	for _, kv := range f.servers {
+		name, u, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || u == "" {
+			return nil, usageError("--server %q: write NAME=URL, e.g. --server upload=http://127.0.0.1:4010", kv)
+		}
+		if _, declared := c.Servers[name]; c != nil && !declared {
+			names := slices.Sorted(maps.Keys(c.Servers))
+			if len(names) == 0 {
+				return nil, usageError("--server %s: connector %q declares no servers", name, f.connector)
+			}
+			return nil, usageError("--server %s: connector %q has no such server; its servers are %s%s", name, f.connector, strings.Join(names, ", "), suggest.DidYouMean(name, names))
+		}
+		urls[name] = u
+	}
+	if f.baseURL != "" && c != nil {
+		for name := range c.Servers {
+			if _, given := urls[name]; !given {
+				urls[name] = f.baseURL
+			}
+		}
+	}
+	pos := diag.Pos{File: "--base-url"}
+	patch := &tree.Value{Kind: tree.Map}
+	if f.baseURL != "" {
+		patch.Set("baseUrl", pos, &tree.Value{Kind: tree.String, Str: f.baseURL, Pos: pos})
+	}
+	if len(urls) > 0 {
+		servers := &tree.Value{Kind: tree.Map}
+		for _, name := range slices.Sorted(maps.Keys(urls)) {
+			p := diag.Pos{File: "--server"}
+			servers.Set(name, p, &tree.Value{Kind: tree.String, Str: urls[name], Pos: p})
+		}
+		patch.Set("servers", pos, servers)
+	}
+	return &spec.ConnectionOverride{
+		Source:         spec.Source{File: "--base-url", Pos: pos},
+		Kind:           spec.KindConnectionOverride,
+		Connector:      f.connector,
+		ConnectorPatch: patch,
+	}, nil
 }
 
 // connectorHint ends an unknown-connector message with the nearest key,

@@ -538,3 +538,63 @@ func TestRunCredentialFromEnvironment(t *testing.T) {
 		t.Errorf("unset variable: exit %d, stderr %q; want exit 2 naming the variable", r.code, r.stderr)
 	}
 }
+
+// --base-url moves a connector's servers with its base URL (one mock
+// answers every path), and --server moves one server on its own.
+func TestRunMovesServers(t *testing.T) {
+	api, upload := newPathRecorder(t), newPathRecorder(t)
+	base := []string{"run", "upload-file", "--connector", "box", "--dir", "../../connectors", "--allow-private",
+		"--credential", "accessToken=box-access-token", "--input", `{"name": "a.txt", "content": "aGk="}`}
+
+	r := runCmdLine(t, "", append(base, "--base-url", api.URL)...)
+	if r.code != exitOK || api.last() != "POST /files/content" {
+		t.Fatalf("--base-url: exit %d, the mock saw %q\n%s", r.code, api.last(), r.stderr)
+	}
+
+	r = runCmdLine(t, "", append(base, "--base-url", api.URL, "--server", "upload="+upload.URL)...)
+	if r.code != exitOK || upload.last() != "POST /files/content" || api.count() != 1 {
+		t.Fatalf("--server: exit %d, the upload mock saw %q, the API mock %d requests\n%s", r.code, upload.last(), api.count(), r.stderr)
+	}
+
+	r = runCmdLine(t, "", append(base, "--server", "uplaod="+upload.URL)...)
+	wantFailure(t, r, exitUsage, `--server uplaod: connector "box" has no such server; its servers are upload`, `did you mean "upload"`)
+	r = runCmdLine(t, "", append(base, "--server", upload.URL)...)
+	wantFailure(t, r, exitUsage, "write NAME=URL")
+}
+
+// pathRecorder is an API that answers a Box upload and remembers the
+// requests it saw.
+type pathRecorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newPathRecorder(t *testing.T) *pathRecorder {
+	p := &pathRecorder{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.seen = append(p.seen, r.Method+" "+r.URL.Path)
+		p.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		w.Write([]byte(`{"total_count": 1, "entries": [{"id": "1", "type": "file", "name": "a.txt", "size": 2}]}`))
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *pathRecorder) last() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.seen) == 0 {
+		return ""
+	}
+	return p.seen[len(p.seen)-1]
+}
+
+func (p *pathRecorder) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.seen)
+}
