@@ -123,8 +123,9 @@ func authModes(con *spec.Connector) []string {
 	out := make([]string, 0, len(modes))
 	for _, a := range modes {
 		mode := a.Type
-		if a.Type == spec.AuthOAuth2 && a.Grant != "" {
-			mode += " (" + a.Grant + ")"
+		if a.Type == spec.AuthOAuth2 {
+			// Named whether the file writes it or leaves the default.
+			mode += " (" + cmp.Or(a.Grant, spec.GrantAuthorizationCode) + ")"
 		}
 		if len(modes) > 1 {
 			mode = a.ModeKey() + ": " + mode
