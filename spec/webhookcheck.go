@@ -67,7 +67,11 @@ func checkWebhookCall(ws *Workspace, e *Event, name string, c *WebhookCall, doc 
 	if c.Input != nil {
 		at = c.Input.Pos
 	}
-	for _, r := range in.Get("required").Items {
+	var required []*tree.Value
+	if r := in.Get("required"); r != nil {
+		required = r.Items
+	}
+	for _, r := range required {
 		if r.Kind == tree.String && c.Input.Get(r.Str) == nil {
 			diags.Errorf(at, "contract", "webhook.%s gives action %q no %q, which its input schema requires; add input.%s", name, c.Action, r.Str, r.Str)
 		}

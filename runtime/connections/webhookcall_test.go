@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"slices"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -172,5 +173,99 @@ func testSubscribeHeaders(t *testing.T, stored bool) {
 	defer app.mu.Unlock()
 	if len(app.prefer) != 1 || app.prefer[0] != "code=200" {
 		t.Fatalf("Prefer headers of %v: %q; want the override's code=200", app.reqs, app.prefer)
+	}
+}
+
+// Registering takes two requests (set the URL, enable signing); removing
+// puts back the URL the app had.
+const hookEnable = `kind: Action
+connector: hooky
+key: enable-hook
+description: Points the app's webhook at a URL and turns signing on; run by subscribing.
+inputSchema:
+  type: object
+  properties: {url: {type: string}}
+  required: [url]
+steps:
+  - name: setUrl
+    request: {method: PUT, path: /hook/url, body: {url: "${ input.url }"}}
+  - name: sign
+    request: {method: POST, path: /hook/signing, body: {enabled: true}}
+output:
+  previous: ${ steps.setUrl.output.previous }
+  publicKey: ${ steps.sign.output.public_key }
+`
+
+const hookRestore = `kind: Action
+connector: hooky
+key: restore-hook
+description: Puts back the URL the app's webhook had; run by unsubscribing.
+inputSchema:
+  type: object
+  properties: {url: {type: string}}
+request: {method: PUT, path: /hook/url, body: {url: "${ input.url }"}}
+`
+
+const hookActionEvent = `kind: Event
+connector: hooky
+key: by-action
+webhook:
+  subscribe:
+    action: enable-hook
+    input: {url: "${ webhook.url }"}
+  subscriptionId: ${ string(response.status) + ":" + connection.name }
+  keep:
+    publicKey: ${ response.body.publicKey }
+    previousUrl: ${ response.body.previous }
+  unsubscribe:
+    action: restore-hook
+    input: {url: "${ subscription.previousUrl }"}
+  records: ${ request.body.events }
+  id: ${ string(record.id) }
+`
+
+// An event whose subscribe and unsubscribe run actions: every request
+// of the action goes to the app with the connection's auth and the
+// override's headers, its output is what subscribing keeps, and
+// unsubscribing restores what the app had.
+func TestSubscribeRunsAnAction(t *testing.T) {
+	app, svc, st := newHookEnv(t, storetest.SQLite(t)(t), map[string]string{
+		"connectors/hooky/actions/enable-hook.yaml":  hookEnable,
+		"connectors/hooky/actions/restore-hook.yaml": hookRestore,
+		"connectors/hooky/events/by-action.yaml":     hookActionEvent,
+	})
+	life := &events.Lifecycle{Store: st, Conns: svc, PublicURL: "https://hooks.example.com"}
+	c, sub := hookSubscribe(t, svc, st, life, "by-action")
+	url := "https://hooks.example.com/webhooks/s/" + sub.WebhookToken
+	want := map[string]any{"id": "200:Hooky", "publicKey": "pk-123", "previousUrl": "https://old.example.com/in"}
+	if !maps.Equal(sub.Remote, want) {
+		t.Fatalf("kept %v, want %v", sub.Remote, want)
+	}
+	stored, err := st.Tenant("acme").Subscriptions().Get(t.Context(), sub.ID)
+	if err != nil || !maps.Equal(stored.Remote, want) {
+		t.Fatalf("stored %v (%v), want %v", stored.Remote, err, want)
+	}
+	wantReqs := []string{`PUT /hook/url {"url":"` + url + `"}`, `POST /hook/signing {"enabled":true}`}
+	if got := app.requests(); !slices.Equal(got, wantReqs) {
+		t.Fatalf("subscribing sent %q, want %q", got, wantReqs)
+	}
+	runs, err := st.Tenant("acme").RunLogs().List(t.Context(), store.RunLogFilter{ConnectionID: c.ID})
+	if err != nil || len(runs.Items) != 1 || runs.Items[0].Action != "enable-hook" || runs.Items[0].Origin != "webhook" {
+		t.Fatalf("run logs %+v (%v), want one run of enable-hook from webhook", runs.Items, err)
+	}
+
+	if err := life.Unsubscribe(t.Context(), sub); err != nil {
+		t.Fatalf("unsubscribe: %v", err)
+	}
+	got := app.requests()
+	if last := got[len(got)-1]; last != `PUT /hook/url {"url":"https://old.example.com/in"}` {
+		t.Fatalf("unsubscribing sent %q, want the old URL put back", last)
+	}
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	for i, p := range app.prefer {
+		if p != "code=200" {
+			t.Errorf("request %q went without the override's Prefer header", app.reqs[i])
+		}
 	}
 }
