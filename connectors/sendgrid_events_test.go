@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -81,38 +82,48 @@ func TestSendGridWebhookSubscription(t *testing.T) {
 	}
 	lc := &events.Lifecycle{Store: st, Conns: svc, PublicURL: "https://hooks.example.com", Log: quiet}
 
-	// check asserts the one request sent since the last check, and gives
-	// its body.
-	check := func(step string) map[string]any {
+	// check asserts the requests sent since the last check, each
+	// accepted by Prism, to paths in order, and gives their bodies.
+	check := func(step string, paths ...string) []map[string]any {
 		t.Helper()
 		mu.Lock()
 		defer mu.Unlock()
-		if len(sent) != 1 {
-			t.Fatalf("%s sent %d requests, want 1", step, len(sent))
+		if len(sent) != len(paths) {
+			t.Fatalf("%s sent %d requests, want %d (%v)", step, len(sent), len(paths), paths)
 		}
-		x := sent[0]
+		var bodies []map[string]any
+		for i, x := range sent {
+			if x.Response == nil {
+				t.Fatalf("%s: %s %s got no answer: %v", step, x.Method, x.URL, x.Err)
+			}
+			if why := prismtest.Rejection(x.Response.Status, x.Response.Header, string(x.Response.Body)); why != "" {
+				t.Fatalf("Prism refused %s %s (it breaks sendgrid/oai.json):\n%s\nrequest body: %s", x.Method, x.URL, why, x.RequestBody)
+			}
+			method, p, _ := strings.Cut(paths[i], " ")
+			if x.Method != method || x.URL != srv.URL+p || x.Response.Status != 200 {
+				t.Fatalf("%s sent %s %s → %d, want %s → 200: %s", step, x.Method, x.URL, x.Response.Status, paths[i], x.Response.Body)
+			}
+			var body map[string]any
+			if len(x.RequestBody) > 0 {
+				if err := json.Unmarshal(x.RequestBody, &body); err != nil {
+					t.Fatalf("%s body %s: %v", step, x.RequestBody, err)
+				}
+			}
+			bodies = append(bodies, body)
+		}
 		sent = nil
-		if x.Response == nil {
-			t.Fatalf("%s: %s %s got no answer: %v", step, x.Method, x.URL, x.Err)
-		}
-		if why := prismtest.Rejection(x.Response.Status, x.Response.Header, string(x.Response.Body)); why != "" {
-			t.Fatalf("Prism refused %s %s (it breaks sendgrid/oai.json):\n%s\nrequest body: %s", x.Method, x.URL, why, x.RequestBody)
-		}
-		if x.Method != "PATCH" || x.URL != srv.URL+path || x.Response.Status != 200 {
-			t.Fatalf("%s sent %s %s → %d, want PATCH %s → 200: %s", step, x.Method, x.URL, x.Response.Status, srv.URL+path, x.Response.Body)
-		}
-		var body map[string]any
-		if err := json.Unmarshal(x.RequestBody, &body); err != nil {
-			t.Fatalf("%s body %s: %v", step, x.RequestBody, err)
-		}
-		return body
+		return bodies
 	}
 	events := []string{"processed", "dropped", "deferred", "delivered", "bounce", "open", "click", "spam_report", "unsubscribe", "group_unsubscribe", "group_resubscribe"}
 
 	if err := lc.Subscribe(ctx, sub); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
-	body := check("subscribe")
+	bodies := check("subscribe", "PATCH "+path, "PATCH "+path+"/signed")
+	body := bodies[0]
+	if bodies[1]["enabled"] != true {
+		t.Errorf("enabling signing sent %v, want enabled true", bodies[1])
+	}
 	if want := "https://hooks.example.com/webhooks/s/" + sub.WebhookToken; body["url"] != want || body["enabled"] != true {
 		t.Errorf("subscribe body %v, want enabled with url %s", body, want)
 	}
@@ -127,11 +138,15 @@ func TestSendGridWebhookSubscription(t *testing.T) {
 	if kept == "" {
 		t.Fatalf("kept %v, want the webhook's url", sub.Remote)
 	}
+	// The public key enabling signing answered, which pushes are checked with.
+	if k, _ := sub.Remote["publicKey"].(string); k == "" {
+		t.Errorf("kept %v, want the signing public key", sub.Remote)
+	}
 
 	if err := lc.Unsubscribe(ctx, sub); err != nil {
 		t.Fatalf("unsubscribe: %v", err)
 	}
-	body = check("unsubscribe")
+	body = check("unsubscribe", "PATCH "+path)[0]
 	if body["enabled"] != false || body["url"] != kept {
 		t.Errorf("unsubscribe body %v, want disabled with url %s", body, kept)
 	}

@@ -34,6 +34,7 @@ var goTypes = map[string]struct{ kind, ptr string }{
 	"WebhookResponse":     {"Event", "/$defs/webhookResponse"},
 	"WebhookHandshake":    {"Event", "/$defs/webhookHandshake"},
 	"WebhookEnrich":       {"Event", "/$defs/webhookEnrich"},
+	"WebhookCall":         {"Event", "/$defs/webhookAction"},
 	"Polling":             {"Event", "/$defs/polling"},
 	"ConnectionOverride":  {"ConnectionOverride", ""},
 	"WorkspaceConfig":     {"Workspace", ""},

@@ -28,6 +28,7 @@ var (
 	typeDuration = reflect.TypeFor[Duration]()
 	typePos      = reflect.TypeFor[diag.Pos]()
 	typeModes    = reflect.TypeFor[AuthModes]()
+	typeCall     = reflect.TypeFor[WebhookCall]()
 )
 
 func (d *decoder) mismatch(v *tree.Value, want string) {
@@ -66,6 +67,14 @@ func (d *decoder) value(v *tree.Value, out reflect.Value) {
 			a := &Auth{}
 			d.value(v, reflect.ValueOf(a).Elem())
 			out.Set(reflect.ValueOf(AuthModes{a}))
+			return
+		}
+	case typeCall:
+		// A webhook call is an action when it names one, else a request.
+		if v.Kind == tree.Map && v.Get("action") == nil {
+			r := &Request{}
+			d.value(v, reflect.ValueOf(r).Elem())
+			out.Set(reflect.ValueOf(WebhookCall{Pos: v.Pos, Request: r}))
 			return
 		}
 	case typeDuration:

@@ -513,12 +513,12 @@ var ChangeTypes = []string{"created", "updated", "deleted"}
 // Webhook receives pushes from the app.
 type Webhook struct {
 	// Subscribe runs when a connection is created; it sees `webhook.url`.
-	Subscribe *Request `json:"subscribe,omitempty"`
+	Subscribe *WebhookCall `json:"subscribe,omitempty"`
 	// SubscriptionID keeps what Unsubscribe needs, from the subscribe response.
 	SubscriptionID Template `json:"subscriptionId,omitzero"`
 	// Unsubscribe runs when the connection is deleted; it sees `subscription`.
-	Unsubscribe *Request   `json:"unsubscribe,omitempty"`
-	Signature   *Signature `json:"signature,omitempty"`
+	Unsubscribe *WebhookCall `json:"unsubscribe,omitempty"`
+	Signature   *Signature   `json:"signature,omitempty"`
 	// ConnectionKey, over `request`, names the account a payload is for; it
 	// is matched against Match over `connection` (e.g. a portal id).
 	ConnectionKey Template `json:"connectionKey,omitzero"`
@@ -538,7 +538,7 @@ type Webhook struct {
 	Keep *tree.Value `json:"keep,omitempty"`
 	// Renew registers the webhook again before ExpiresAt; it sees
 	// `subscription` and `webhook`. Without it, subscribe runs again.
-	Renew *Request `json:"renew,omitempty"`
+	Renew *WebhookCall `json:"renew,omitempty"`
 	// ExpiresAt, over the subscribe or renew `response`, is when the app's
 	// subscription lapses: RFC 3339 text or Unix seconds.
 	ExpiresAt Template `json:"expiresAt,omitzero"`
@@ -556,6 +556,19 @@ type Webhook struct {
 	// ContentTypes are the media types a push may have; JSON and form by
 	// default.
 	ContentTypes []string `json:"contentTypes,omitempty"`
+}
+
+// WebhookCall is a subscribe, renew or unsubscribe of a webhook: one
+// HTTP request (Request), or, when the app takes several, an action of the
+// same connector (Action, with its Input over the variables the request
+// would see). The action's output is then `response.body` (status 200) to
+// subscriptionId, keep and expiresAt.
+type WebhookCall struct {
+	Pos diag.Pos `json:"-"`
+	// Request is the one request, when Action is empty.
+	Request *Request    `json:"-"`
+	Action  string      `json:"action"`
+	Input   *tree.Value `json:"input,omitempty"`
 }
 
 // WebhookHandshake is a verification request of the app and its answer.

@@ -118,22 +118,26 @@ func (s *Service) SendEventRequest(ctx context.Context, tenant, connID, event, w
 	if err != nil {
 		return nil, err
 	}
-	var req *compile.Request
+	var call *compile.WebhookCall
 	switch what {
 	case "subscribe":
-		req = ev.Compiled.Subscribe
+		call = ev.Compiled.Subscribe
 	case "renew":
-		req = ev.Compiled.Renew
+		call = ev.Compiled.Renew
 	case "unsubscribe":
-		req = ev.Compiled.Unsubscribe
+		call = ev.Compiled.Unsubscribe
 	}
-	if req == nil {
-		return nil, fmt.Errorf("event %q of connector %q has no webhook.%s request", event, c.Connector, what)
+	if call == nil {
+		return nil, fmt.Errorf("event %q of connector %q has no webhook.%s", event, c.Connector, what)
 	}
 	ec, err := s.engineConnection(ws, c, ovs, s.m)
 	if err != nil {
 		return nil, err
 	}
+	if call.Action != "" {
+		return s.runEventAction(ctx, ws, ev, call, c, ec, event, what, vars)
+	}
+	req := call.Request
 	start := time.Now()
 	resp, res, runErr := ws.SendEventRequest(ctx, ev.Layers, req, *ec, vars, engine.RunOptions{})
 	took := time.Since(start)
@@ -151,6 +155,22 @@ func (s *Service) SendEventRequest(ctx context.Context, tenant, connID, event, w
 		return nil, runErr
 	}
 	return resp, nil
+}
+
+// runEventAction runs the action a webhook call names, as Run runs any
+// action (its own run log, auth and retries), with the input evaluated
+// over vars. Its output is the `response` body, status 200, so that
+// subscriptionId, keep and expiresAt read it as they read a request's.
+func (s *Service) runEventAction(ctx context.Context, ws *membrane.Workspace, ev *ResolvedEvent, call *compile.WebhookCall, c *store.Connection, ec *engine.Connection, event, what string, vars map[string]any) (map[string]any, error) {
+	in, err := ws.EventActionInput(ctx, ev.Layers, call, *ec, vars)
+	if err != nil {
+		return nil, fmt.Errorf("the input of action %q (webhook.%s of event %q): %w", call.Action, what, event, err)
+	}
+	res, err := s.Run(WithOrigin(ctx, OriginWebhook), c.Tenant, c.ID, call.Action, in, engine.RunOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"status": int64(200), "headers": map[string]string{}, "body": res.Output}, nil
 }
 
 // ConnectorEvents implements events.WebhookConnections: the connector's

@@ -37,3 +37,39 @@ func (e *Engine) SendEventRequest(ctx context.Context, ev *layers.Event, req *co
 	}
 	return resp, res, nil
 }
+
+// EventActionInput evaluates the input of the action an event's webhook
+// call (subscribe, renew or unsubscribe) runs on a connection, over the
+// variables its single request would see: `connection`, `tenant`, `now`,
+// `credentials` when the input reads them, and vars (`webhook`,
+// `subscription`). The action itself runs as any action run.
+func (e *Engine) EventActionInput(ctx context.Context, ev *layers.Event, call *compile.WebhookCall, conn *Connection, vars map[string]any) (any, error) {
+	if ev == nil || ev.CompiledConnector == nil || call == nil || call.Action == "" {
+		return nil, fmt.Errorf("the event's webhook action is not resolved")
+	}
+	if call.Input == nil {
+		return map[string]any{}, nil
+	}
+	p := NewConnectorPlan(&layers.Connector{Connector: ev.Connector, Compiled: ev.CompiledConnector})
+	r := &run{engine: e, plan: p, conn: conn}
+	if err := r.prepare(ctx, map[string]any{}); err != nil {
+		return nil, r.redactError(err)
+	}
+	delete(r.vars, compile.VarInput)
+	maps.Copy(r.vars, vars)
+	if call.InputReadsCredentials {
+		creds, err := r.credentialsVar(ctx)
+		if err != nil {
+			return nil, r.redactError(err)
+		}
+		r.vars[compile.VarCredentials] = creds
+	}
+	in, err := call.Input.Eval(ctx, r.vars)
+	if err != nil {
+		return nil, r.redactError(fromExpr(err))
+	}
+	if in == nil {
+		in = map[string]any{}
+	}
+	return in, nil
+}

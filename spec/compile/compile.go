@@ -104,7 +104,8 @@ func Check(ws *spec.Workspace) diag.List {
 				urec = ue.Record
 			}
 			rec := checkedSchema(ws, urec, e.RecordSchema)
-			jobs = append(jobs, func(d *diag.List) { compileEvent(s, e, rec, d) })
+			inputs := func(key string) *tree.Value { return actionInput(ws, conn, key) }
+			jobs = append(jobs, func(d *diag.List) { compileEvent(s, e, rec, inputs, d) })
 		}
 	}
 	results := make([]diag.List, len(jobs))
@@ -161,6 +162,20 @@ func actionOutput(ws *spec.Workspace, conn, key string) *tree.Value {
 		uout = ua.Output
 	}
 	return checkedSchema(ws, uout, a.OutputSchema)
+}
+
+// actionInput is the input schema of a connector's action, the universal
+// one extended by its own, or nil (untyped) as actionOutput.
+func actionInput(ws *spec.Workspace, conn, key string) *tree.Value {
+	a := ws.Action(conn, key)
+	if a == nil {
+		return nil
+	}
+	var uin *spec.Schema
+	if ua := ws.UniversalActions[a.Implements]; ua != nil && a.Implements != "" {
+		uin = ua.Input
+	}
+	return checkedSchema(ws, uin, a.InputSchema)
 }
 
 // checkedSchema is the contract a workspace's expressions are checked
@@ -315,16 +330,23 @@ func compileAction(s *Scope, a *spec.Action, output *tree.Value, callees CalleeO
 }
 
 // NewEvent compiles the expressions of an event.
+//
+// The input of an action a webhook call runs is untyped here: an override
+// may have changed the action. Check types it from the workspace's files.
 func NewEvent(c *spec.Connector, e *spec.Event, record *tree.Value, diags *diag.List) *Event {
-	return compileEvent(NewScope(c), e, record, diags)
+	return compileEvent(NewScope(c), e, record, nil, diags)
 }
 
-func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List) *Event {
+// ActionInputs gives the input schema of a connector's action by key, or
+// nil when it is unknown or untyped.
+type ActionInputs func(key string) *tree.Value
+
+func compileEvent(s *Scope, e *spec.Event, record *tree.Value, inputs ActionInputs, diags *diag.List) *Event {
 	ce := &Event{Src: e, Record: s.CompileValue(e.Record, record, diags, varsEventMapping...)}
 	if w := e.Webhook; w != nil {
-		ce.Subscribe = compileRequest(s, w.Subscribe, diags, varsSubscribe)
+		ce.Subscribe = compileWebhookCall(s, w.Subscribe, inputs, diags, varsSubscribe)
 		ce.SubscriptionID = s.Compile(w.SubscriptionID, nil, diags, varsSubscribed...)
-		ce.Unsubscribe = compileRequest(s, w.Unsubscribe, diags, varsUnsubscribe)
+		ce.Unsubscribe = compileWebhookCall(s, w.Unsubscribe, inputs, diags, varsUnsubscribe)
 		if w.Signature != nil {
 			ce.Signature = compileSignature(s, w.Signature, e.Doc.Lookup("/webhook/signature"), diags)
 			ce.SignatureSecret, ce.SignaturePayload = ce.Signature.Secret, ce.Signature.Payload
@@ -339,7 +361,7 @@ func compileEvent(s *Scope, e *spec.Event, record *tree.Value, diags *diag.List)
 			ce.ResponseBody = s.CompileValue(w.Response.Body, nil, diags, varsWebhookAnswer...)
 		}
 		ce.Keep = s.CompileValue(w.Keep, nil, diags, varsKept...)
-		ce.Renew = compileRequest(s, w.Renew, diags, varsRenew)
+		ce.Renew = compileWebhookCall(s, w.Renew, inputs, diags, varsRenew)
 		ce.ExpiresAt = s.Compile(w.ExpiresAt, expr.Scalar, diags, varsKept...)
 		ce.Filter = s.Compile(w.Filter, expr.Bool, diags, varsIncomingRec...)
 		if h := w.Handshake; h != nil {
@@ -374,6 +396,26 @@ func compileNamed(s *Scope, m map[string]spec.Template, diags *diag.List, vars [
 		}
 	}
 	return out
+}
+
+// compileWebhookCall compiles a webhook's subscribe, renew or unsubscribe:
+// its request, or the input of the action it runs, over the variables the
+// request would see, checked against the action's input schema when
+// inputs knows it.
+func compileWebhookCall(s *Scope, c *spec.WebhookCall, inputs ActionInputs, diags *diag.List, vars []string) *WebhookCall {
+	if c == nil {
+		return nil
+	}
+	if c.Action == "" {
+		return &WebhookCall{Request: compileRequest(s, c.Request, diags, vars)}
+	}
+	var contract *tree.Value
+	if inputs != nil {
+		contract = inputs(c.Action)
+	}
+	wc := &WebhookCall{Action: c.Action, Input: s.CompileValue(c.Input, contract, diags, vars...)}
+	wc.InputReadsCredentials = wc.Input.reads(VarCredentials)
+	return wc
 }
 
 func compileRequest(s *Scope, r *spec.Request, diags *diag.List, vars []string) *Request {

@@ -470,14 +470,25 @@ type Action struct {
 	Output     *Mapping
 }
 
+// WebhookCall is a compiled subscribe, renew or unsubscribe: one Request,
+// or the Action of the connector it runs and its Input.
+type WebhookCall struct {
+	Request *Request
+	Action  string
+	Input   *Mapping
+	// InputReadsCredentials says the input reads `credentials`, which are
+	// then given to it.
+	InputReadsCredentials bool
+}
+
 // Event holds an event's compiled expressions.
 type Event struct {
 	Src    *spec.Event
 	Record *Mapping
 
-	Subscribe        *Request
+	Subscribe        *WebhookCall
 	SubscriptionID   *Expr
-	Unsubscribe      *Request
+	Unsubscribe      *WebhookCall
 	SignatureSecret  *Expr
 	SignaturePayload *Expr
 	Signature        *Signature
@@ -491,7 +502,7 @@ type Event struct {
 	// Keep, Renew and ExpiresAt keep the app's subscription alive;
 	// Filter, Handshake and Enrich shape what a push carries.
 	Keep          *Mapping
-	Renew         *Request
+	Renew         *WebhookCall
 	ExpiresAt     *Expr
 	Filter        *Expr
 	HandshakeWhen *Expr
