@@ -97,6 +97,9 @@ func checkConnectorRef(ws *Workspace, src Source, key string, diags *diag.List) 
 func checkActionRefs(ws *Workspace, a *Action, diags *diag.List) {
 	checkConnectorRef(ws, a.Source, a.Connector, diags)
 	var ua *UniversalAction
+	if a.Internal && a.Implements != "" {
+		diags.Errorf(fieldPos(a.Source, "internal"), "invalid-value", "an internal action is offered to no caller, so it cannot implement universal action %q; remove internal, or implements", a.Implements)
+	}
 	if a.Implements != "" {
 		var ok bool
 		ua, ok = ws.UniversalActions[a.Implements]

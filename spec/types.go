@@ -404,6 +404,10 @@ type Action struct {
 	Description string `json:"description,omitempty"`
 	// Implements names the UniversalAction whose contract this action keeps.
 	Implements string `json:"implements,omitempty"`
+	// Internal says the action is run by the workspace's own files (a
+	// webhook's subscribe, a step's call), not offered to callers: it is
+	// left out of the catalogue, the API's action lists and MCP's tools.
+	Internal bool `json:"internal,omitempty"`
 	// InputSchema and OutputSchema are the action's own contract; with
 	// Implements they may only add to the universal one.
 	InputSchema  *Schema `json:"inputSchema,omitempty"`

@@ -116,11 +116,15 @@ func connectorInfo(ws *membrane.Workspace, c *spec.Connector) ConnectorInfo {
 	return info
 }
 
+// sortedActions are the actions a connector offers callers, by key: an
+// internal one (what a webhook's subscribe runs) is left out.
 func sortedActions(ws *membrane.Workspace, connector string) []*spec.Action {
 	acts := ws.Spec.Actions[connector]
 	keys := make([]string, 0, len(acts))
-	for k := range acts {
-		keys = append(keys, k)
+	for k, a := range acts {
+		if !a.Internal {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	out := make([]*spec.Action, len(keys))

@@ -58,6 +58,7 @@ actions:
 		if _, _, err := e.svc.PutOverride(ctx, "acme", "keyed", c1.ID, []byte(ov), 0); err != nil {
 			t.Fatal(err)
 		}
+		// register-hook is internal: in neither list (nor, so, MCP's tools).
 		acts := try(e.svc.Actions(ctx, "acme", c1.ID)).ok(t)
 		if len(acts) != 1 || acts[0].InputSchema.Lookup("/properties/color") == nil ||
 			acts[0].InputSchema.Lookup("/properties/email") == nil {

@@ -205,6 +205,15 @@ headers:
 retry: {maxAttempts: 1}
 `
 
+// keyedInternalAction is run by the files alone (a webhook's subscribe):
+// callers are not offered it.
+const keyedInternalAction = `kind: Action
+connector: keyed
+key: register-hook
+internal: true
+request: {method: POST, path: /hooks}
+`
+
 // keyedEvent polls the fake API's contacts; stored overrides may patch it.
 const keyedEvent = `kind: Event
 connector: keyed
@@ -313,6 +322,7 @@ func newEnv(t *testing.T, open storetest.Opener, tweaks ...func(*connections.Opt
 	files := map[string]string{
 		"connectors/keyed/connector.yaml":              keyedConnector,
 		"connectors/keyed/actions/create-contact.yaml": keyedAction,
+		"connectors/keyed/actions/register-hook.yaml":  keyedInternalAction,
 		"connectors/keyed/events/contact-sync.yaml":    keyedEvent,
 		"connectors/oauthy/connector.yaml":             oauthConnector,
 		"connectors/oauthy/actions/whoami.yaml":        oauthAction,

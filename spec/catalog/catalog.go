@@ -68,6 +68,9 @@ func Build(ws *spec.Workspace, vendorCases string) (*Catalog, error) {
 			AuthModes: authModes(con), Actions: []string{}, Events: []string{}, Implements: []string{},
 		}
 		for _, ak := range sortedKeys(ws.Actions[key]) {
+			if ws.Actions[key][ak].Internal {
+				continue // run by the files, offered to no caller
+			}
 			line.Actions = append(line.Actions, ak)
 			if u := ws.Actions[key][ak].Implements; u != "" {
 				line.Implements = appendNew(line.Implements, u)
