@@ -110,16 +110,64 @@ func New(o Options) *Handler {
 	}
 	h.mux.HandleFunc("POST /webhooks/s/{token}", h.perSubscription)
 	h.mux.HandleFunc("POST /webhooks/{connector}", h.connectorWide)
+	// An app may check that a URL takes webhooks before it registers it
+	// (Mandrill sends HEAD, and otherwise a signed test push): HEAD says
+	// whether the route exists, and stores nothing.
+	h.mux.HandleFunc("HEAD /webhooks/s/{token}", h.probeSubscription)
+	h.mux.HandleFunc("HEAD /webhooks/{connector}", h.probeConnector)
 	h.mux.HandleFunc("/webhooks/", func(w http.ResponseWriter, r *http.Request) {
 		h.Counters.Received.Add(1)
 		h.Counters.UnknownRoute.Add(1)
-		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Allow", http.MethodPost+", "+http.MethodHead)
 		problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "webhooks are POST /webhooks/{connector} or POST /webhooks/s/{token}")
 	})
 	return h
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// subscriptionTarget is the target of an active subscription's token;
+// ErrUnknownRoute (or store.ErrNotFound) when none takes it.
+func (h *Handler) subscriptionTarget(ctx context.Context, token string) (*events.Target, error) {
+	return h.targets.Get(token, func() (*events.Target, error) {
+		sub, err := h.o.Store.SubscriptionByToken(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		if sub.Status != store.SubscriptionActive {
+			return nil, events.ErrUnknownRoute
+		}
+		return h.wh.TargetOf(ctx, sub)
+	})
+}
+
+// probeSubscription answers HEAD on a subscription's URL: 200 when an
+// active subscription takes it, 404 otherwise, as a push would be.
+func (h *Handler) probeSubscription(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	_, err := h.subscriptionTarget(ctx, r.PathValue("token"))
+	switch {
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, events.ErrUnknownRoute):
+		w.WriteHeader(http.StatusNotFound)
+	case err != nil:
+		h.log.ErrorContext(ctx, "webhook probe failed", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// probeConnector answers HEAD on a connector-wide URL: 200 when one of
+// the connector's events routes pushes by a connection key.
+func (h *Handler) probeConnector(w http.ResponseWriter, r *http.Request) {
+	for _, ev := range h.wh.Conns.ConnectorEvents(r.PathValue("connector")) {
+		if ev.Compiled.ConnectionKey != nil {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNotFound)
+}
 
 // refusal is a request answered with a 4xx.
 type refusal struct {
@@ -191,16 +239,7 @@ func (h *Handler) signatureRefusal(err error) *refusal {
 func (h *Handler) perSubscription(w http.ResponseWriter, r *http.Request) {
 	h.Counters.Received.Add(1)
 	ctx := r.Context()
-	t, err := h.targets.Get(r.PathValue("token"), func() (*events.Target, error) {
-		sub, err := h.o.Store.SubscriptionByToken(ctx, r.PathValue("token"))
-		if err != nil {
-			return nil, err
-		}
-		if sub.Status != store.SubscriptionActive {
-			return nil, events.ErrUnknownRoute
-		}
-		return h.wh.TargetOf(ctx, sub)
-	})
+	t, err := h.subscriptionTarget(ctx, r.PathValue("token"))
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, events.ErrUnknownRoute) {
 		h.refuse(w, unknownRoute(h))
 		return

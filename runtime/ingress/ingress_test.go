@@ -351,3 +351,48 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// An app may probe a URL with HEAD before it registers it: a route that
+// takes pushes answers 200, one that does not 404, and nothing is stored
+// or counted as a push.
+func TestHeadProbesTheRoute(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t)(t), 0)
+	c := e.connection("acme", "p1")
+	sub := e.subscribe("acme", c.ID, "contact-pushed")
+	paused := e.subscribe("acme", e.connection("acme", "p2").ID, "contact-pushed")
+	if _, err := e.st.Tenant("acme").Subscriptions().Update(e.ctx, paused.ID, func(s *store.Subscription) error {
+		s.Status = store.SubscriptionPaused
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	head := func(path string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodHead, e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := e.send(req)
+		if body != "" {
+			t.Errorf("HEAD %s answered a body: %q", path, body)
+		}
+		return code
+	}
+	for path, want := range map[string]int{
+		"/webhooks/s/" + sub.WebhookToken:    200,
+		"/webhooks/s/nope":                   404,
+		"/webhooks/s/" + paused.WebhookToken: 404,
+		"/webhooks/acme":                     200, // routes by portal id
+		"/webhooks/nope":                     404,
+	} {
+		if got := head(path); got != want {
+			t.Errorf("HEAD %s: %d, want %d", path, got, want)
+		}
+	}
+	if got := e.ingest.Counters.Snapshot()["received"]; got != 0 {
+		t.Errorf("probes counted as %d pushes", got)
+	}
+	if n := e.inboxLen(); n != 0 {
+		t.Errorf("probes stored %d entries", n)
+	}
+}
