@@ -243,8 +243,8 @@ func TestTwilioWebhookSubscription(t *testing.T) {
 	if form.Get("SmsUrl") != res.WebhookURL || form.Get("SmsMethod") != "POST" || len(form) != 2 {
 		t.Errorf("subscribe form %v, want SmsUrl %s and SmsMethod POST only", form, res.WebhookURL)
 	}
-	// What the number had is kept: Prism makes up its SmsUrl, a URI or
-	// null, so a run puts back one or the other.
+	// What the number had is kept: Prism makes up the number from the
+	// description's schema, the same one every run (prismtest seeds it).
 	prevURL, _ := number["sms_url"].(string)
 	prevMethod, _ := number["sms_method"].(string)
 	if prevMethod == "" {

@@ -206,7 +206,7 @@ func (p *Pool) start(file string) (*Server, error) {
 
 func (p *Pool) startOn(file string, port int) (*Server, error) {
 	began := time.Now()
-	cmd := exec.Command(p.Prism, "mock", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--errors", file)
+	cmd := exec.Command(p.Prism, "mock", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--errors", "--seed", "membrane", file)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "FORCE_COLOR=0")
 	killWithParent(cmd)
 	log := &logBuffer{ready: make(chan string, 1)}
