@@ -84,13 +84,19 @@ func fieldPos(s Source, name string) diag.Pos {
 }
 
 func checkConnectorRef(ws *Workspace, src Source, key string, diags *diag.List) bool {
+	return connectorAt(ws, fieldPos(src, "connector"), key, diags)
+}
+
+// connectorAt reports whether the workspace defines connector key, and
+// when it does not, says so at pos with the nearest key; a connector whose
+// file is broken has its own errors and is not reported again.
+func connectorAt(ws *Workspace, pos diag.Pos, key string, diags *diag.List) bool {
 	if _, ok := ws.Connectors[key]; ok {
 		return true
 	}
-	if ws.broken[KindConnector+"//"+key] {
-		return false // its own errors are reported
+	if !ws.broken[KindConnector+"//"+key] {
+		diags.Errorf(pos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
 	}
-	diags.Errorf(fieldPos(src, "connector"), "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
 	return false
 }
 

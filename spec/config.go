@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -30,11 +29,10 @@ func checkWorkspaceConfig(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 	clients := doc.Get("oauthClients")
 	for _, key := range sortedKeys(c.OAuthClients) {
 		pos := clients.Field(key).KeyPos
-		conn, ok := ws.Connectors[key]
-		switch {
-		case !ok && !ws.broken[KindConnector+"//"+key]:
-			diags.Errorf(pos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
-		case ok && (conn.Auth == nil || conn.Auth.Type != AuthOAuth2):
+		if !connectorAt(ws, pos, key, diags) {
+			continue
+		}
+		if conn := ws.Connectors[key]; conn.Auth == nil || conn.Auth.Type != AuthOAuth2 {
 			diags.Errorf(pos, "invalid-value", "connector %q does not use oauth2 auth, so it has no OAuth client", key)
 		}
 	}
@@ -75,10 +73,7 @@ func checkWebhookSecrets(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 	secrets := c.Source.Doc.Get("webhookSecrets")
 	for _, key := range sortedKeys(c.WebhookSecrets) {
 		field := secrets.Field(key)
-		if _, ok := ws.Connectors[key]; !ok {
-			if !ws.broken[KindConnector+"//"+key] {
-				diags.Errorf(field.KeyPos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
-			}
+		if !connectorAt(ws, field.KeyPos, key, diags) {
 			continue
 		}
 		if _, ok := c.WebhookSecrets[key][AppClientSecret]; ok {
@@ -96,10 +91,7 @@ func checkAutoSubscriptions(ws *Workspace, c *WorkspaceConfig, diags *diag.List)
 	subs := c.Source.Doc.Get("subscriptions")
 	for _, key := range sortedKeys(c.Subscriptions) {
 		field := subs.Field(key)
-		if _, ok := ws.Connectors[key]; !ok {
-			if !ws.broken[KindConnector+"//"+key] {
-				diags.Errorf(field.KeyPos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
-			}
+		if !connectorAt(ws, field.KeyPos, key, diags) {
 			continue
 		}
 		var names []string

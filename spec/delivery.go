@@ -67,9 +67,7 @@ func checkDelivery(ws *Workspace, c *WorkspaceConfig, diags *diag.List) {
 			checkEventPattern(ws, p, item.Get("events").Items[j].Pos, diags)
 		}
 		for j, key := range d.Connectors {
-			if _, ok := ws.Connectors[key]; !ok && !ws.broken[KindConnector+"//"+key] {
-				diags.Errorf(item.Get("connectors").Items[j].Pos, "unknown-reference", "connector %q is not defined in the workspace%s", key, suggest.DidYouMean(key, slices.Collect(maps.Keys(ws.Connectors))))
-			}
+			connectorAt(ws, item.Get("connectors").Items[j].Pos, key, diags)
 		}
 	}
 }
