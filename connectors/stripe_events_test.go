@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,16 +20,13 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stripe/stripe-go/v82/webhook"
 
-	"github.com/membrane-dev/membrane"
 	"github.com/membrane-dev/membrane/layers"
-	"github.com/membrane-dev/membrane/runtime/connections"
 	"github.com/membrane-dev/membrane/runtime/engine"
 	"github.com/membrane-dev/membrane/runtime/events"
 	"github.com/membrane-dev/membrane/runtime/events/local"
 	"github.com/membrane-dev/membrane/runtime/events/verify"
 	"github.com/membrane-dev/membrane/runtime/httpx"
 	"github.com/membrane-dev/membrane/runtime/store"
-	"github.com/membrane-dev/membrane/runtime/store/crypt"
 	"github.com/membrane-dev/membrane/spec"
 	"github.com/membrane-dev/membrane/spec/compile"
 	"github.com/membrane-dev/membrane/spec/diag"
@@ -322,53 +317,16 @@ func checkEventContract(t *testing.T, ws *spec.Workspace, event string, rec map[
 func TestStripeWebhookEndpoints(t *testing.T) {
 	baseURL := startStripeMock(t)
 	ctx := t.Context()
-	ws, diags := layers.Load(".")
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ws.Overrides = append(ws.Overrides, override(t, "stripe-mock.yaml", "kind: ConnectionOverride\nconnector: stripe\nconnectorPatch:\n  baseUrl: "+baseURL+"\n"))
-	var mu sync.Mutex
-	var sent []*httpx.Attempt
-	client := httpx.New(httpx.Config{AllowPrivate: true, Trace: func(a *httpx.Attempt) {
-		mu.Lock()
-		defer mu.Unlock()
-		sent = append(sent, a)
-	}})
-	rt := membrane.New(membrane.Options{HTTP: client}, ws)
-	keys, err := crypt.New(crypt.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), store.WithKeyring(keys), store.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc := connections.New(connections.Options{Store: st, Workspace: rt, HTTP: client, Logger: quiet})
-	if _, err := st.EnsureTenant(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	ts := st.Tenant("acme")
-	conn, err := ts.Connections().Create(ctx, store.Connection{Tenant: "acme", Connector: "stripe", State: store.Connected, Credentials: map[string]any{"apiKey": apiKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := ts.Subscriptions().Create(ctx, store.Subscription{Tenant: "acme", ConnectionID: conn.ID, Connector: "stripe", Event: "customer-changed-webhook"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc := &events.Lifecycle{Store: st, Conns: svc, PublicURL: "https://hooks.example.com", Log: quiet}
+	lc, sub, traced := newLifecycle(t, "stripe-mock.yaml", baseURL, "", store.Connection{Connector: "stripe", Credentials: map[string]any{"apiKey": apiKey}}, "customer-changed-webhook")
 
 	if err := lc.Subscribe(ctx, sub); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
-	mu.Lock()
+	sent := traced()
 	if len(sent) != 1 || sent[0].Response == nil {
 		t.Fatalf("subscribe sent %d requests", len(sent))
 	}
 	x := sent[0]
-	mu.Unlock()
 	if x.Method != "POST" || x.URL != baseURL+"/v1/webhook_endpoints" || x.Response.Status != 200 {
 		t.Fatalf("subscribe sent %s %s → %d: %s", x.Method, x.URL, x.Response.Status, x.Response.Body)
 	}
@@ -398,8 +356,7 @@ func TestStripeWebhookEndpoints(t *testing.T) {
 	if err := lc.Unsubscribe(ctx, sub); err != nil {
 		t.Fatalf("unsubscribe: %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	sent = traced()
 	if len(sent) != 2 {
 		t.Fatalf("unsubscribe sent %d requests", len(sent)-1)
 	}

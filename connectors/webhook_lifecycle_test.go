@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,10 @@ type lifecycleRun struct {
 	// prefixes Prism serves of it.
 	API   string
 	Paths []string
+	// Mend, when set, takes the description at API and gives the file
+	// Prism serves instead: a copy with its contradictions of the API
+	// mended.
+	Mend func(t *testing.T, file string) string
 	// Connection is the connection the event is subscribed on.
 	Connection store.Connection
 	Event      string
@@ -69,61 +74,22 @@ func runLifecycle(t *testing.T, r lifecycleRun) lifecycleResult {
 		}
 		t.Skip(err)
 	}
-	srv, err := pool.Get(prismtest.Description{Files: []string{filepath.Join(apis, r.API)}, Paths: r.Paths})
+	file := filepath.Join(apis, r.API)
+	if r.Mend != nil {
+		file = r.Mend(t, file)
+	}
+	srv, err := pool.Get(prismtest.Description{Files: []string{file}, Paths: r.Paths})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	ws, diags := layers.Load(".")
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	c := r.Connection
-	patch := "kind: ConnectionOverride\nconnector: " + c.Connector + "\nconnectorPatch:\n  baseUrl: " + srv.URL + "\n"
-	if r.Headers != "" {
-		patch += "  headers: " + r.Headers + "\n"
-	}
-	ws.Overrides = append(ws.Overrides, override(t, "prism.yaml", patch))
-	var mu sync.Mutex
-	var sent []*httpx.Attempt
-	client := httpx.New(httpx.Config{AllowPrivate: true, Trace: func(a *httpx.Attempt) {
-		mu.Lock()
-		defer mu.Unlock()
-		sent = append(sent, a)
-	}})
-	rt := membrane.New(membrane.Options{HTTP: client}, ws)
-	keys, err := crypt.New(crypt.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), store.WithKeyring(keys), store.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc := connections.New(connections.Options{Store: st, Workspace: rt, HTTP: client, Logger: quiet})
-	if _, err := st.EnsureTenant(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	ts := st.Tenant("acme")
-	c.Tenant, c.State = "acme", store.Connected
-	conn, err := ts.Connections().Create(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := ts.Subscriptions().Create(ctx, store.Subscription{Tenant: "acme", ConnectionID: conn.ID, Connector: c.Connector, Event: r.Event})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc := &events.Lifecycle{Store: st, Conns: svc, PublicURL: "https://hooks.example.com", Log: quiet}
+	lc, sub, traced := newLifecycle(t, "prism.yaml", srv.URL, r.Headers, r.Connection, r.Event)
 
 	// some checks that a step sent exactly n requests, which Prism took
 	// or refused for tolerated violations only (refused then true).
 	some := func(step string, from, n int) (xs []*httpx.Attempt, refused bool) {
 		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
+		sent := traced()
 		for _, x := range sent[from:] {
 			if x.Response == nil {
 				t.Fatalf("%s: %s %s got no answer: %v", step, x.Method, x.URL, x.Err)
@@ -167,6 +133,63 @@ func runLifecycle(t *testing.T, r lifecycleRun) lifecycleResult {
 	u, _ := some("unsubscribe", subs, 1)
 	res.Unsubscribe = u[0]
 	return res
+}
+
+// newLifecycle points the connection's connector at baseURL by an
+// override named file (headers, a YAML flow mapping, sent with every
+// request when given), stores the connection and a subscription of event
+// on it in a fresh SQLite store, and gives the lifecycle that subscribes
+// it, with the requests sent so far.
+func newLifecycle(t *testing.T, file, baseURL, headers string, c store.Connection, event string) (*events.Lifecycle, *store.Subscription, func() []*httpx.Attempt) {
+	t.Helper()
+	ctx := t.Context()
+	ws, diags := layers.Load(".")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	patch := "kind: ConnectionOverride\nconnector: " + c.Connector + "\nconnectorPatch:\n  baseUrl: " + baseURL + "\n"
+	if headers != "" {
+		patch += "  headers: " + headers + "\n"
+	}
+	ws.Overrides = append(ws.Overrides, override(t, file, patch))
+	var mu sync.Mutex
+	var sent []*httpx.Attempt
+	client := httpx.New(httpx.Config{AllowPrivate: true, Trace: func(a *httpx.Attempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, a)
+	}})
+	traced := func() []*httpx.Attempt {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sent)
+	}
+	rt := membrane.New(membrane.Options{HTTP: client}, ws)
+	keys, err := crypt.New(crypt.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), store.WithKeyring(keys), store.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc := connections.New(connections.Options{Store: st, Workspace: rt, HTTP: client, Logger: quiet})
+	if _, err := st.EnsureTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	ts := st.Tenant("acme")
+	c.Tenant, c.State = "acme", store.Connected
+	conn, err := ts.Connections().Create(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := ts.Subscriptions().Create(ctx, store.Subscription{Tenant: "acme", ConnectionID: conn.ID, Connector: c.Connector, Event: event})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &events.Lifecycle{Store: st, Conns: svc, PublicURL: "https://hooks.example.com", Log: quiet}, sub, traced
 }
 
 // TestBoxWebhookSubscription subscribes file-changed and removes its
