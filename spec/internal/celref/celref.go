@@ -72,6 +72,8 @@ is not declared is a ` + "`membrane validate`" + ` error at its line and column.
   type: ` + "`c ? dyn(input.address) : {}`" + `.
 - A template that is one ` + "`${ … }`" + ` keeps the value's type; text around it makes
   a string.
+- ` + "`json.encode`" + ` and ` + "`yaml.encode`" + ` write a map's keys in no fixed order: where the
+  text must be the same every time (a signed payload), build it with ` + "`join`" + `.
 
 ## Macros
 
